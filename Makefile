@@ -1,0 +1,149 @@
+# metanotary: one plain Makefile (STYLE.md section 10).
+#
+#   make            build logd, mnctl, the tests and the benchmarks
+#   make run        build and start logd with working defaults
+#   make test       every test, in a normal build and an ASan+UBSan build
+#   make bench      measure against this machine's ceilings (bench/RESULTS.md)
+#   make lint       grep for banned calls
+#
+# Every entry point first runs scripts/deps.sh, which installs missing Debian
+# packages (quiet when all are there); then the real work runs in a sub-make
+# so that pkg-config sees the freshly installed packages.
+
+B ?= build
+SANITIZE ?=
+
+ifneq ($(SANITIZE),)
+B := build-san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+ifndef MN_DEPS_OK
+.PHONY: all test run bench fuzz lint clean deps
+all test run bench fuzz check-mod test-one:
+	@sh scripts/deps.sh
+	@$(MAKE) --no-print-directory MN_DEPS_OK=1 $@
+deps:
+	@sh scripts/deps.sh
+lint:
+	@$(MAKE) --no-print-directory MN_DEPS_OK=1 lint
+clean:
+	rm -rf build build-san build-fuzz
+else
+
+CC ?= cc
+PKGS := openssl lmdb libuv jansson librnp libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+LLHTTP_INC := /usr/share/include/llhttp
+LLHTTP_SRC := /usr/share/llhttp
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla
+OPT ?= -O2 -g
+CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -I. -I$(LLHTTP_INC) $(PKG_CFLAGS) \
+	-MMD -MP
+LDFLAGS := $(SANFLAGS)
+LIBS := $(PKG_LIBS) -lpthread -lm
+
+# One static library per layer; a program or test links its layer and the
+# layers below it only (DESIGN.md section 2), so a lower layer never needs an
+# upper one to build or to be tested.
+MODULES := common merkle entry storage api logd
+DEPS_common := common
+DEPS_merkle := merkle common
+DEPS_entry := entry merkle common
+DEPS_storage := storage merkle common
+DEPS_api := api storage entry merkle common
+DEPS_logd := logd api storage entry merkle common
+DEPS_client := entry merkle common
+DEPS_bench := logd api storage entry merkle common
+
+mod_srcs = $(filter-out logd/main.c,$(wildcard $(1)/*.c))
+mod_lib = $(B)/lib/lib$(1).a
+# libs for a layer, highest first, as the linker wants them
+libs_for = $(foreach m,$(DEPS_$(1)),$(if $(call mod_srcs,$(m)),$(call mod_lib,$(m))))
+
+LLHTTP_OBJS := $(B)/llhttp/api.o $(B)/llhttp/http.o $(B)/llhttp/llhttp.o
+
+CLIENT_SRCS := $(wildcard client/*.c)
+TEST_SRCS := $(wildcard tests/*/test_*.c)
+TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
+
+PROGS := $(if $(wildcard logd/main.c),$(B)/logd) $(if $(CLIENT_SRCS),$(B)/mnctl)
+
+.PHONY: all test test-one check-mod run bench fuzz lint
+all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# llhttp ships as C sources (Debian node-llhttp); it is not ours, so it is
+# built without our warning set, into the logd library.
+$(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(OPT) $(SANFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
+
+define MODLIB
+$(call mod_lib,$(1)): $(patsubst %.c,$(B)/%.o,$(call mod_srcs,$(1))) $(if $(filter logd,$(1)),$(LLHTTP_OBJS))
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(if $(call mod_srcs,$(m)),$(eval $(call MODLIB,$(m)))))
+
+# tests/lib/*.c: helpers shared by tests (reference Merkle tree, PKI, ...).
+# An archive, so a test pulls in only the helpers it uses.
+TESTLIB := $(if $(wildcard tests/lib/*.c),$(B)/lib/libtest.a)
+$(B)/lib/libtest.a: $(patsubst %.c,$(B)/%.o,$(wildcard tests/lib/*.c))
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/logd: $(B)/logd/main.o $(call libs_for,logd)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/mnctl: $(CLIENT_SRCS:%.c=$(B)/%.o) $(call libs_for,client)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+define TESTBIN
+$(B)/tests/$(1)/%: $(B)/tests/$(1)/%.o $(TESTLIB) $(call libs_for,$(1))
+	$(CC) $(LDFLAGS) -o $$@ $$^ $(LIBS) $(CMOCKA_LIBS)
+endef
+$(foreach m,$(MODULES) client,$(eval $(call TESTBIN,$(m))))
+
+$(B)/bench/%: $(B)/bench/%.o $(call libs_for,bench)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# check-mod M=merkle: build and run one layer's tests (for development).
+check-mod:
+	@$(MAKE) --no-print-directory $(patsubst %.c,$(B)/%,$(wildcard tests/$(M)/test_*.c))
+	@TEST_MOD=$(M) sh tests/run.sh $(B)
+
+# test: the normal build, then the sanitizer build; one summary line for both.
+test:
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
+	@sh tests/run.sh build build-san
+
+test-one:
+	@$(MAKE) --no-print-directory all
+	@sh tests/run.sh $(B)
+
+run: $(B)/logd
+	./$(B)/logd $(ARGS)
+
+bench: all
+	@sh bench/run.sh $(B)
+
+lint:
+	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)\s*\(' \
+		$(wildcard */*.c */*.h) || { echo "lint: banned call above"; exit 1; }
+	@echo "lint: clean"
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+endif

@@ -1,0 +1,145 @@
+/* ct.h: the RFC 6962 structures every leaf of the tree is made of, and the log's
+ * signatures over them.
+ *
+ *   enum { x509_entry(0), precert_entry(1), pgp_endorsement_entry(0x8001),
+ *          signed_policy_entry(0x8002), (65535) } LogEntryType;
+ *
+ *   struct {                                   -- section 3.4
+ *       uint64 timestamp;
+ *       LogEntryType entry_type;
+ *       select(entry_type) {
+ *           case x509_entry: ASN.1Cert;        -- opaque <1..2^24-1>
+ *           case precert_entry: PreCert;       -- opaque issuer_key_hash[32];
+ *                                              -- TBSCertificate <1..2^24-1>
+ *           case 0x8001, 0x8002: opaque body<1..2^24-1>;   -- DESIGN.md section 6
+ *       } signed_entry;
+ *       CtExtensions extensions;               -- opaque <0..2^16-1>
+ *   } TimestampedEntry;
+ *
+ *   struct { Version version(0); MerkleLeafType leaf_type(0);
+ *            TimestampedEntry timestamped_entry; } MerkleTreeLeaf;
+ *
+ * Signatures are DigitallySigned (RFC 5246 section 4.7): hash sha256(4),
+ * signature ecdsa(3), opaque signature<0..2^16-1> holding an ASN.1 ECDSA-Sig-Value.
+ *
+ * Structures here borrow their byte fields (pointers into a caller's buffer);
+ * nothing is freed by this module except ct_signer / ct_verifier objects. */
+#ifndef MN_ENTRY_CT_H
+#define MN_ENTRY_CT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bytes.h"
+
+enum ct_entry_type {
+	CT_X509_ENTRY = 0,
+	CT_PRECERT_ENTRY = 1,
+	MN_PGP_ENDORSEMENT_ENTRY = 0x8001,
+	MN_SIGNED_POLICY_ENTRY = 0x8002,
+};
+
+#define CT_LOG_ID_LEN 32
+#define CT_MAX_SIG_LEN 80 /* P-256 ECDSA-Sig-Value DER is at most 72 bytes */
+#define CT_MAX_BODY_LEN ((1u << 24) - 1)
+
+/* ct_entry_type_known returns 1 for the four types above. */
+int ct_entry_type_known(uint16_t type);
+
+struct ct_entry {
+	uint64_t timestamp;
+	uint16_t entry_type;
+	uint8_t issuer_key_hash[32]; /* precert_entry only */
+	const uint8_t *body;         /* ASN.1Cert, TBSCertificate or opaque body */
+	size_t body_len;
+	const uint8_t *extensions;   /* CtExtensions, usually empty */
+	size_t extensions_len;
+};
+
+/* ct_write_leaf appends the MerkleTreeLeaf for |e|. Returns 1 or 0. */
+int ct_write_leaf(struct cbb *out, const struct ct_entry *e) MN_WUR;
+/* ct_parse_leaf parses a whole MerkleTreeLeaf (no trailing bytes); |out| borrows
+ * from |in|. Returns 1 or 0 (malformed, unknown version/leaf type, empty body).
+ * An unknown entry_type is malformed here: this log writes only known types. */
+int ct_parse_leaf(struct ct_entry *out, const uint8_t *in, size_t in_len) MN_WUR;
+
+/* ct_write_sct_input appends the digitally-signed struct of section 3.2:
+ * version(0), signature_type certificate_timestamp(0), timestamp, entry_type,
+ * signed_entry, extensions. |e| carries the SCT's timestamp and extensions. */
+int ct_write_sct_input(struct cbb *out, const struct ct_entry *e) MN_WUR;
+/* ct_write_sth_input appends the TreeHeadSignature of section 3.5: version(0),
+ * signature_type tree_hash(1), timestamp, tree_size, sha256_root_hash. */
+int ct_write_sth_input(struct cbb *out, uint64_t timestamp, uint64_t tree_size,
+		       const uint8_t root[32]) MN_WUR;
+
+/* A signature as it travels: the DigitallySigned struct, encoded. */
+struct ct_sig {
+	uint8_t hash_alg; /* 4 = sha256 */
+	uint8_t sig_alg;  /* 3 = ecdsa */
+	uint16_t len;
+	uint8_t sig[CT_MAX_SIG_LEN];
+};
+/* ct_write_sig / ct_parse_sig: the DigitallySigned encoding. parse reads one
+ * from |in| and advances (it does not require |in| to end). */
+int ct_write_sig(struct cbb *out, const struct ct_sig *sig) MN_WUR;
+int ct_parse_sig(struct ct_sig *out, struct cbs *in) MN_WUR;
+
+/* struct { Version sct_version(0); LogID id; uint64 timestamp;
+ *          CtExtensions extensions; digitally-signed struct {...}; }
+ *   SignedCertificateTimestamp;                -- section 3.2 */
+struct ct_sct {
+	uint8_t version; /* 0 = v1 */
+	uint8_t log_id[CT_LOG_ID_LEN];
+	uint64_t timestamp;
+	const uint8_t *extensions;
+	size_t extensions_len;
+	struct ct_sig sig;
+};
+/* ct_write_sct appends the SignedCertificateTimestamp encoding. */
+int ct_write_sct(struct cbb *out, const struct ct_sct *sct) MN_WUR;
+/* ct_parse_sct parses exactly one whole SCT (no trailing bytes). */
+int ct_parse_sct(struct ct_sct *out, const uint8_t *in, size_t in_len) MN_WUR;
+/* ct_write_sct_list appends a SignedCertificateTimestampList (section 3.3):
+ * opaque SerializedSCT<1..2^16-1>; SerializedSCT sct_list<1..2^16-1>. */
+int ct_write_sct_list(struct cbb *out, const struct ct_sct *scts, size_t num) MN_WUR;
+
+/* ct_signer signs with the log's ECDSA P-256 private key. Thread-safe: signing
+ * may run on several threads at once. */
+struct ct_signer;
+/* ct_signer_new takes a reference on |pkey| (an EVP_PKEY *, passed as void * so
+ * OpenSSL types stay out of this header) and computes the log ID, SHA-256 of the
+ * DER SubjectPublicKeyInfo. Returns NULL if the key is not P-256 or on OOM. */
+struct ct_signer *ct_signer_new(void *pkey);
+void ct_signer_free(struct ct_signer *s);
+const uint8_t *ct_signer_log_id(const struct ct_signer *s);
+/* ct_signer_spki returns the DER SubjectPublicKeyInfo (borrowed). */
+const uint8_t *ct_signer_spki(const struct ct_signer *s, size_t *out_len);
+/* ct_sign signs SHA-256(|in|) into |out|. Returns 0 or MN_ECRYPTO. */
+int ct_sign(const struct ct_signer *s, struct ct_sig *out, const uint8_t *in,
+	    size_t in_len);
+/* ct_sign_sct fills |out| (version, log_id, timestamp, extensions from |e|) and
+ * signs the section 3.2 input for |e|. Returns 0, MN_ECRYPTO or MN_ENOMEM. */
+int ct_sign_sct(const struct ct_signer *s, struct ct_sct *out,
+		const struct ct_entry *e);
+/* ct_sign_sth signs the section 3.5 input. Returns 0, MN_ECRYPTO or MN_ENOMEM. */
+int ct_sign_sth(const struct ct_signer *s, struct ct_sig *out, uint64_t timestamp,
+		uint64_t tree_size, const uint8_t root[32]);
+
+/* ct_verifier checks log signatures with a public key given as DER
+ * SubjectPublicKeyInfo (what get-roots-style configs and /mn/v1/info carry). */
+struct ct_verifier;
+struct ct_verifier *ct_verifier_new(const uint8_t *spki, size_t spki_len);
+void ct_verifier_free(struct ct_verifier *v);
+const uint8_t *ct_verifier_log_id(const struct ct_verifier *v);
+/* ct_verify returns 1 iff |sig| is a valid sha256/ecdsa signature over |in|. */
+int ct_verify(const struct ct_verifier *v, const struct ct_sig *sig,
+	      const uint8_t *in, size_t in_len);
+/* ct_verify_sct returns 1 iff |sct| is this log's valid SCT for |e| (whose
+ * timestamp and extensions are taken from |sct|). */
+int ct_verify_sct(const struct ct_verifier *v, const struct ct_sct *sct,
+		  const struct ct_entry *e);
+/* ct_verify_sth returns 1 iff |sig| is a valid TreeHeadSignature. */
+int ct_verify_sth(const struct ct_verifier *v, const struct ct_sig *sig,
+		  uint64_t timestamp, uint64_t tree_size, const uint8_t root[32]);
+
+#endif

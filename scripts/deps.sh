@@ -1,0 +1,25 @@
+#!/bin/sh
+# deps.sh: install the Debian packages metanotary needs, only those missing.
+# Idempotent and silent when everything is present; `make` runs it first.
+set -eu
+PKGS="build-essential pkg-config libssl-dev openssl liblmdb-dev lmdb-utils libuv1-dev node-llhttp
+libjansson-dev librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
+clang libclang-rt-14-dev"
+missing=""
+for p in $PKGS; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing" >&2
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: not root; install as root: apt-get install$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends $missing >/dev/null
+echo "deps: done" >&2

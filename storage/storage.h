@@ -1,0 +1,139 @@
+/* storage.h: the log's durable state in one LMDB environment. The only module
+ * that includes <lmdb.h>. It stores bytes: it does not parse leaves or sign.
+ *
+ * Durability contract: store_append_batch returns 0 only after the batch, its
+ * tree hashes, indexes and the new STH are committed and fsynced (unless
+ * store_options.no_sync, which is for benchmarks only). A batch is all or
+ * nothing: on any error nothing of it is visible, now or after a crash.
+ * The tree only grows: nothing here deletes or rewrites a leaf.
+ *
+ * Databases (DESIGN.md section 5; integers are big-endian):
+ *   leaves    u64 index -> leaf_input (MerkleTreeLeaf)
+ *   extra     u64 index -> u24 extra_len || extra_data || u16 sct_len || sct
+ *   leafhash  leaf hash[32] -> u64 index
+ *   tiles     u8 tile_level || u64 tile_index -> hashes (see tiles.c)
+ *   dedup     key[32] -> u64 index
+ *   meta      "state" -> compact range; "sth" -> latest signed tree head
+ *
+ * Threads: one writer at a time (the sequencer); any number of readers on any
+ * threads. A store_reader is one read snapshot, used by one thread at a time. */
+#ifndef MN_STORAGE_H
+#define MN_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "merkle/merkle.h"
+
+#define STORE_MAX_SIG_LEN 80
+
+struct store;
+struct store_reader;
+
+struct store_options {
+	const char *dir;        /* created (0700) if missing */
+	uint64_t map_size;      /* initial map size; 0 = 1 GiB */
+	uint64_t max_map_size;  /* the map doubles on MDB_MAP_FULL up to this; 0 = 1 TiB */
+	int no_sync;            /* MDB_NOSYNC: benchmarks only, never in logd */
+	int read_only;          /* open for reading only (tools, checks) */
+};
+
+/* A signed tree head as stored: |sig| is the encoded DigitallySigned struct. */
+struct store_sth {
+	uint64_t tree_size;
+	uint64_t timestamp;
+	uint8_t root[MERKLE_HASH_LEN];
+	uint16_t sig_len;
+	uint8_t sig[STORE_MAX_SIG_LEN];
+};
+
+/* One leaf to append. All pointers are borrowed for the duration of the call. */
+struct store_leaf {
+	const uint8_t *leaf_input; /* MerkleTreeLeaf */
+	size_t leaf_input_len;
+	const uint8_t *extra;      /* extra_data, RFC 6962 section 4.6 */
+	size_t extra_len;
+	const uint8_t *sct;        /* serialized SignedCertificateTimestamp */
+	size_t sct_len;
+	uint8_t leaf_hash[MERKLE_HASH_LEN];
+	uint8_t dedup_key[32];     /* tagged content hash, see entry/ */
+};
+
+/* store_open opens (creating if needed) the environment in opt->dir and checks
+ * that the stored leaves, compact range and latest STH agree (tree size equal
+ * everywhere, range root == STH root, the range's hashes equal the stored tree
+ * hashes). It never repairs. Returns 0 and sets *out, or MN_EIO (dir missing and
+ * not creatable, permissions), MN_EREADONLY, MN_ECORRUPT (state disagrees; the
+ * log line says how), MN_ENOMEM. */
+int store_open(struct store **out, const struct store_options *opt);
+/* store_close closes the environment. No reader may be open. NULL is a no-op. */
+void store_close(struct store *s);
+
+/* store_get_range copies the current compact range (the writer's view). */
+void store_get_range(struct store *s, struct merkle_range *out);
+/* store_has_sth returns 1 once an STH has been stored (0 for a new log). */
+int store_has_sth(struct store *s);
+
+/* store_append_batch appends |num| leaves (indexes continuing the tree) and
+ * replaces the latest STH with |sth| in one durable transaction. |sth| must
+ * cover exactly the new tree: sth->tree_size == old size + num and sth->root ==
+ * the root after appending the leaf hashes; its timestamp must not be older than
+ * the current STH's. |num| may be 0 to store a re-signed STH of the same tree.
+ * Returns 0, MN_EINVAL (sth does not match; nothing written), MN_EEXISTS (a
+ * leaf hash or dedup key is already stored), MN_ENOSPACE (map at max_map_size or
+ * disk full), MN_EREADONLY, MN_EIO. On error nothing is written. */
+int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t num,
+		       const struct store_sth *sth);
+
+/* store_read_begin opens a read snapshot. Returns 0, MN_EBUSY (reader table
+ * full after a stale-reader check), MN_EIO. */
+int store_read_begin(struct store *s, struct store_reader **out);
+/* store_read_end closes the snapshot; everything borrowed from it dies. */
+void store_read_end(struct store_reader *r);
+
+/* store_r_sth: the latest STH in this snapshot. 0 or MN_ENOTFOUND (new log). */
+int store_r_sth(struct store_reader *r, struct store_sth *out);
+/* store_r_tree_size: tree size in this snapshot. */
+uint64_t store_r_tree_size(struct store_reader *r);
+
+/* A stored entry; pointers borrowed until store_read_end. */
+struct store_entry {
+	const uint8_t *leaf_input;
+	size_t leaf_input_len;
+	const uint8_t *extra;
+	size_t extra_len;
+	const uint8_t *sct;
+	size_t sct_len;
+};
+/* store_r_entry: 0, MN_ENOTFOUND (index >= tree size), MN_ECORRUPT. */
+int store_r_entry(struct store_reader *r, uint64_t index, struct store_entry *out);
+/* store_r_entries fills up to |max| consecutive entries from |start|, stopping at
+ * the tree's end; *out_num gets how many. One cursor walk. 0 or MN_E*. */
+int store_r_entries(struct store_reader *r, uint64_t start, size_t max,
+		    struct store_entry *out, size_t *out_num);
+/* store_r_index_by_hash: 0 or MN_ENOTFOUND. */
+int store_r_index_by_hash(struct store_reader *r, const uint8_t hash[MERKLE_HASH_LEN],
+			  uint64_t *out_index);
+/* store_r_dedup: 0 or MN_ENOTFOUND. */
+int store_r_dedup(struct store_reader *r, const uint8_t key[32], uint64_t *out_index);
+/* store_r_leaf_hash: the hash of leaf |index|. 0 or MN_ENOTFOUND. */
+int store_r_leaf_hash(struct store_reader *r, uint64_t index,
+		      uint8_t out[MERKLE_HASH_LEN]);
+/* store_r_inclusion_proof / store_r_consistency_proof: as merkle_*_proof over
+ * the snapshot's tree; sizes beyond the snapshot's tree size give MN_EINVAL. */
+int store_r_inclusion_proof(struct store_reader *r, uint64_t index, uint64_t size,
+			    uint8_t out[][MERKLE_HASH_LEN], size_t *out_num);
+int store_r_consistency_proof(struct store_reader *r, uint64_t size1, uint64_t size2,
+			      uint8_t out[][MERKLE_HASH_LEN], size_t *out_num);
+/* store_r_root: MTH of the first |size| leaves (size <= tree size). */
+int store_r_root(struct store_reader *r, uint64_t size, uint8_t out[MERKLE_HASH_LEN]);
+
+struct store_stats {
+	uint64_t map_size;      /* current map size */
+	uint64_t used_bytes;    /* pages in use * page size */
+	uint64_t file_bytes;    /* size of data.mdb on disk */
+	uint64_t tree_size;
+};
+void store_get_stats(struct store *s, struct store_stats *out);
+
+#endif
