@@ -13,8 +13,9 @@
 B ?= build
 SANITIZE ?=
 
+# O is the output directory: $(B), or $(B)-san for a sanitizer build.
+O := $(B)$(if $(SANITIZE),-san)
 ifneq ($(SANITIZE),)
-B := build-san
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 
@@ -28,7 +29,7 @@ deps:
 lint:
 	@$(MAKE) --no-print-directory MN_DEPS_OK=1 lint
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-fuzz-san
 else
 
 CC ?= cc
@@ -61,35 +62,35 @@ DEPS_client := entry merkle common
 DEPS_bench := logd api storage entry merkle common
 
 mod_srcs = $(filter-out logd/main.c,$(wildcard $(1)/*.c))
-mod_lib = $(B)/lib/lib$(1).a
+mod_lib = $(O)/lib/lib$(1).a
 # libs for a layer, highest first, as the linker wants them
 libs_for = $(foreach m,$(DEPS_$(1)),$(if $(call mod_srcs,$(m)),$(call mod_lib,$(m))))
 
-LLHTTP_OBJS := $(B)/llhttp/api.o $(B)/llhttp/http.o $(B)/llhttp/llhttp.o
+LLHTTP_OBJS := $(O)/llhttp/api.o $(O)/llhttp/http.o $(O)/llhttp/llhttp.o
 
 CLIENT_SRCS := $(wildcard client/*.c)
 TEST_SRCS := $(wildcard tests/*/test_*.c)
-TEST_BINS := $(TEST_SRCS:%.c=$(B)/%)
+TEST_BINS := $(TEST_SRCS:%.c=$(O)/%)
 BENCH_SRCS := $(wildcard bench/*.c)
-BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(O)/%)
 
-PROGS := $(if $(wildcard logd/main.c),$(B)/logd) $(if $(CLIENT_SRCS),$(B)/mnctl)
+PROGS := $(if $(wildcard logd/main.c),$(O)/logd) $(if $(CLIENT_SRCS),$(O)/mnctl)
 
 .PHONY: all test test-one check-mod run bench fuzz lint
 all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
 
-$(B)/%.o: %.c
+$(O)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # llhttp ships as C sources (Debian node-llhttp); it is not ours, so it is
 # built without our warning set, into the logd library.
-$(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+$(O)/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(OPT) $(SANFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
 
 define MODLIB
-$(call mod_lib,$(1)): $(patsubst %.c,$(B)/%.o,$(call mod_srcs,$(1))) $(if $(filter logd,$(1)),$(LLHTTP_OBJS))
+$(call mod_lib,$(1)): $(patsubst %.c,$(O)/%.o,$(call mod_srcs,$(1))) $(if $(filter logd,$(1)),$(LLHTTP_OBJS))
 	@mkdir -p $$(@D)
 	@rm -f $$@
 	ar rcs $$@ $$^
@@ -98,52 +99,52 @@ $(foreach m,$(MODULES),$(if $(call mod_srcs,$(m)),$(eval $(call MODLIB,$(m)))))
 
 # tests/lib/*.c: helpers shared by tests (reference Merkle tree, PKI, ...).
 # An archive, so a test pulls in only the helpers it uses.
-TESTLIB := $(if $(wildcard tests/lib/*.c),$(B)/lib/libtest.a)
-$(B)/lib/libtest.a: $(patsubst %.c,$(B)/%.o,$(wildcard tests/lib/*.c))
+TESTLIB := $(if $(wildcard tests/lib/*.c),$(O)/lib/libtest.a)
+$(O)/lib/libtest.a: $(patsubst %.c,$(O)/%.o,$(wildcard tests/lib/*.c))
 	@mkdir -p $(@D)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/logd: $(B)/logd/main.o $(call libs_for,logd)
+$(O)/logd: $(O)/logd/main.o $(call libs_for,logd)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/mnctl: $(CLIENT_SRCS:%.c=$(B)/%.o) $(call libs_for,client)
+$(O)/mnctl: $(CLIENT_SRCS:%.c=$(O)/%.o) $(call libs_for,client)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 define TESTBIN
-$(B)/tests/$(1)/%: $(B)/tests/$(1)/%.o $(TESTLIB) $(call libs_for,$(1))
+$(O)/tests/$(1)/%: $(O)/tests/$(1)/%.o $(TESTLIB) $(call libs_for,$(1))
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(LIBS) $(CMOCKA_LIBS)
 endef
 $(foreach m,$(MODULES) client,$(eval $(call TESTBIN,$(m))))
 
-$(B)/bench/%: $(B)/bench/%.o $(call libs_for,bench)
+$(O)/bench/%: $(O)/bench/%.o $(call libs_for,bench)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # check-mod M=merkle: build and run one layer's tests (for development).
 check-mod:
-	@$(MAKE) --no-print-directory $(patsubst %.c,$(B)/%,$(wildcard tests/$(M)/test_*.c))
-	@TEST_MOD=$(M) sh tests/run.sh $(B)
+	@$(MAKE) --no-print-directory $(patsubst %.c,$(O)/%,$(wildcard tests/$(M)/test_*.c))
+	@TEST_MOD=$(M) sh tests/run.sh $(O)
 
 # test: the normal build, then the sanitizer build; one summary line for both.
 test:
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined all
-	@sh tests/run.sh build build-san
+	@sh tests/run.sh $(B) $(B)-san
 
 test-one:
 	@$(MAKE) --no-print-directory all
-	@sh tests/run.sh $(B)
+	@sh tests/run.sh $(O)
 
-run: $(B)/logd
-	./$(B)/logd $(ARGS)
+run: $(O)/logd
+	./$(O)/logd $(ARGS)
 
 bench: all
-	@sh bench/run.sh $(B)
+	@sh bench/run.sh $(O)
 
 lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)\s*\(' \
 		$(wildcard */*.c */*.h) || { echo "lint: banned call above"; exit 1; }
 	@echo "lint: clean"
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
 endif
