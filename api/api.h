@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "entry/ct.h"
+
 enum api_method { API_GET = 1, API_POST = 2, API_OTHER = 3 };
 
 struct api_request {
@@ -41,7 +43,60 @@ void api_response_error(struct api_response *r, int status, const char *code,
 enum { API_DONE = 0, API_ASYNC = 1 };
 typedef void (*api_done_fn)(void *done_ctx, struct api_response *resp);
 
+/* A validated submission on its way to the sequencer (implemented in logd/).
+ * The sequencer assigns entry.timestamp, encodes the MerkleTreeLeaf, signs the
+ * SCT, commits, and only then calls done(). entry.body and extra point into
+ * memory owned by the submission's creator, which frees it in done(). */
+struct api_submission {
+	struct ct_entry entry;
+	const uint8_t *extra;
+	size_t extra_len;
+	uint8_t dedup_key[32];
+	/* done is called exactly once, from the sequencer thread: status 0 with the
+	 * serialized SCT and the leaf index (for a duplicate: the original ones), or
+	 * a negative MN_E* code (MN_ENOSPACE, MN_EIO, MN_ESHUTDOWN ...). The SCT
+	 * bytes are valid only during the call. */
+	void (*done)(struct api_submission *sub, int status, const uint8_t *sct,
+		     size_t sct_len, uint64_t index);
+	void *ctx;
+	struct api_submission *next; /* the sequencer's queue link */
+};
+
+/* The sequencer as the API sees it. submit returns 0 (done will be called),
+ * MN_EBUSY (queue full) or MN_ESHUTDOWN; on error done is not called. */
+struct api_sequencer {
+	int (*submit)(void *impl, struct api_submission *sub);
+	void *impl;
+};
+
+struct x509_validator;
+struct store;
+
+/* What the API serves from. Everything is borrowed and must outlive the api. */
+struct api_config {
+	struct store *store;
+	const struct ct_signer *signer;       /* for the log ID and key in info */
+	const struct x509_validator *tls;     /* add-chain / add-pre-chain roots */
+	struct api_sequencer seq;
+	uint64_t mmd_s;                       /* maximum merge delay, seconds */
+	size_t max_entries;                   /* get-entries batch cap (default 256) */
+	size_t max_chain;                     /* certificates per chain (default 10) */
+	size_t max_cert_bytes;                /* per certificate (default 64 KiB) */
+	/* Extra Prometheus text for /metrics (transport, sequencer, storage), in
+	 * order; each returns the length written into buf. */
+	size_t (*metrics[4])(void *ctx, char *buf, size_t len);
+	void *metrics_ctx[4];
+};
+
 struct api;
+/* api_new returns an api serving |cfg| (copied), or NULL on OOM. */
+struct api *api_new(const struct api_config *cfg);
+/* api_set_metrics_ctx sets metrics_ctx[i] after creation (for a transport that
+ * is created after the api). Call before serving. */
+void api_set_metrics_ctx(struct api *api, unsigned i, void *ctx);
+/* api_free frees |api|; NULL is a no-op. No call may be in flight. */
+void api_free(struct api *api);
+
 /* api_handle answers |req| into |resp| and returns API_DONE, or returns API_ASYNC
  * and later calls done(done_ctx, resp) once with a response the callee owns
  * (the transport frees it with api_response_free). The request's memory must

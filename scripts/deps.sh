@@ -2,7 +2,7 @@
 # deps.sh: install the Debian packages metanotary needs, only those missing.
 # Idempotent and silent when everything is present; `make` runs it first.
 set -eu
-PKGS="build-essential pkg-config libssl-dev openssl liblmdb-dev lmdb-utils libuv1-dev node-llhttp
+PKGS="build-essential pkg-config ca-certificates libssl-dev openssl liblmdb-dev lmdb-utils libuv1-dev node-llhttp
 libjansson-dev librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
 clang libclang-rt-14-dev"
 missing=""

@@ -1,0 +1,522 @@
+/* sequencer.c: the single writer. See sequencer.h for the contract. */
+#include "logd/sequencer.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "merkle/merkle.h"
+
+#define NUM_BUCKETS 12
+
+struct seq {
+	struct store *st;
+	const struct ct_signer *signer;
+	struct seq_options opt;
+	struct merkle_hasher *hasher;
+
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct api_submission *head, *tail; /* guarded by mu */
+	size_t queued;                      /* guarded by mu */
+	int stopping;                       /* guarded by mu */
+
+	uint64_t last_ts; /* timestamp of the latest STH (sequencer thread only) */
+
+	/* metrics, guarded by mu */
+	uint64_t batches, leaves, dups, errors, resigns;
+	uint64_t commit_ns_sum;
+	uint64_t batch_hist[NUM_BUCKETS];  /* batch size <= 1,2,4,...,2048,+Inf */
+	uint64_t commit_hist[NUM_BUCKETS]; /* commit latency buckets, see below */
+	uint64_t sth_timestamp, tree_size;
+};
+
+static const double commit_bounds[NUM_BUCKETS - 1] = {
+	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0};
+
+/* Per-batch record of one submission. */
+struct item {
+	struct api_submission *sub;
+	int leader;       /* index of the leader item if this is an in-batch duplicate, else -1 */
+	uint8_t *leaf;    /* MerkleTreeLeaf (leaders) */
+	size_t leaf_len;
+	uint8_t *sct;     /* serialized SCT (leaders) */
+	size_t sct_len;
+	uint64_t index;
+};
+
+static uint64_t next_timestamp(struct seq *q)
+{
+	uint64_t now = mn_now_ms();
+	/* Never below the last STH: the tree head's time must not go backwards. A
+	 * wall clock that stepped back is the only way this is ahead of "now". */
+	return now > q->last_ts ? now : q->last_ts;
+}
+
+static int sign_and_store_sth(struct seq *q, const struct store_leaf *leaves, size_t num,
+			      uint64_t ts, const uint8_t root[32], uint64_t tree_size)
+{
+	struct store_sth sth;
+	struct ct_sig sig;
+	struct cbb cbb;
+	uint8_t *der;
+	size_t der_len;
+	int ret;
+
+	memset(&sth, 0, sizeof(sth));
+	sth.tree_size = tree_size;
+	sth.timestamp = ts;
+	memcpy(sth.root, root, 32);
+	ret = ct_sign_sth(q->signer, &sig, ts, tree_size, root);
+	if (ret != 0)
+		return ret;
+	if (!cbb_init(&cbb, 96, STORE_MAX_SIG_LEN) || !ct_write_sig(&cbb, &sig) ||
+	    !cbb_finish(&cbb, &der, &der_len)) {
+		cbb_cleanup(&cbb);
+		return MN_ENOMEM;
+	}
+	memcpy(sth.sig, der, der_len);
+	sth.sig_len = (uint16_t)der_len;
+	free(der);
+	ret = store_append_batch(q->st, leaves, num, &sth);
+	if (ret == 0) {
+		q->last_ts = ts;
+		pthread_mutex_lock(&q->mu);
+		q->sth_timestamp = ts;
+		q->tree_size = tree_size;
+		pthread_mutex_unlock(&q->mu);
+	}
+	return ret;
+}
+
+static int resign(struct seq *q)
+{
+	struct merkle_range r;
+	uint8_t root[32];
+	int ret;
+
+	store_get_range(q->st, &r);
+	merkle_range_root(&r, q->hasher, root);
+	ret = sign_and_store_sth(q, NULL, 0, next_timestamp(q), root, r.size);
+	if (ret != 0)
+		mn_error("sth_resign", "err=%s", mn_err_name(ret));
+	else {
+		pthread_mutex_lock(&q->mu);
+		q->resigns++;
+		pthread_mutex_unlock(&q->mu);
+	}
+	return ret;
+}
+
+/* Small open-addressing set over dedup keys for one batch. */
+static size_t find_slot(const int32_t *slots, size_t mask, const struct item *items,
+			const uint8_t key[32])
+{
+	uint64_t h;
+	size_t i;
+
+	memcpy(&h, key, sizeof(h));
+	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
+		if (slots[i] < 0 ||
+		    memcmp(items[slots[i]].sub->dedup_key, key, 32) == 0)
+			return i;
+	}
+}
+
+static int build_leader(struct seq *q, struct item *it, uint64_t ts)
+{
+	struct api_submission *sub = it->sub;
+	struct ct_sct sct;
+	struct cbb cbb;
+
+	sub->entry.timestamp = ts;
+	if (!cbb_init(&cbb, sub->entry.body_len + 64, SIZE_MAX) ||
+	    !ct_write_leaf(&cbb, &sub->entry) ||
+	    !cbb_finish(&cbb, &it->leaf, &it->leaf_len)) {
+		cbb_cleanup(&cbb);
+		return MN_ENOMEM;
+	}
+	if (ct_sign_sct(q->signer, &sct, &sub->entry) != 0)
+		return MN_ECRYPTO;
+	if (!cbb_init(&cbb, 128, SIZE_MAX) || !ct_write_sct(&cbb, &sct) ||
+	    !cbb_finish(&cbb, &it->sct, &it->sct_len)) {
+		cbb_cleanup(&cbb);
+		return MN_ENOMEM;
+	}
+	return 0;
+}
+
+static unsigned batch_bucket(size_t n)
+{
+	unsigned b = 0;
+	while (b < NUM_BUCKETS - 1 && ((size_t)1 << b) < n)
+		b++;
+	return b;
+}
+
+static void process_batch(struct seq *q, struct api_submission *list, size_t n)
+{
+	struct item *items = calloc(n, sizeof(*items));
+	struct store_leaf *leaves = calloc(n, sizeof(*leaves));
+	size_t cap = 16, num_leaves = 0, i, num_dups = 0;
+	int32_t *slots = NULL;
+	struct store_reader *rd = NULL;
+	struct merkle_range range;
+	uint8_t root[32];
+	uint64_t ts, t0;
+	int ret = 0;
+
+	while (cap < 2 * n)
+		cap <<= 1;
+	slots = malloc(cap * sizeof(*slots));
+	if (items == NULL || leaves == NULL || slots == NULL) {
+		ret = MN_ENOMEM;
+		for (i = 0; list != NULL; i++) {
+			struct api_submission *next = list->next;
+			list->done(list, ret, NULL, 0, 0);
+			list = next;
+		}
+		goto out;
+	}
+	memset(slots, 0xff, cap * sizeof(*slots));
+	for (i = 0; i < n; i++, list = list->next)
+		items[i].sub = list;
+
+	/* Duplicates: already in the log (answer with the stored SCT), or earlier
+	 * in this batch (answer with that item's SCT after the commit). */
+	ret = store_read_begin(q->st, &rd);
+	for (i = 0; i < n; i++) {
+		struct api_submission *sub = items[i].sub;
+		uint64_t idx;
+		size_t s;
+
+		items[i].leader = -1;
+		if (ret == 0 && store_r_dedup(rd, sub->dedup_key, &idx) == 0) {
+			struct store_entry e;
+			if (store_r_entry(rd, idx, &e) == 0) {
+				items[i].leader = -2; /* answered */
+				num_dups++;
+				sub->done(sub, 0, e.sct, e.sct_len, idx);
+				items[i].sub = NULL;
+				continue;
+			}
+		}
+		s = find_slot(slots, cap - 1, items, sub->dedup_key);
+		if (slots[s] >= 0) {
+			items[i].leader = slots[s];
+			num_dups++;
+		} else {
+			slots[s] = (int32_t)i;
+		}
+	}
+	if (rd != NULL)
+		store_read_end(rd);
+	ret = 0;
+
+	ts = next_timestamp(q);
+	store_get_range(q->st, &range);
+	for (i = 0; i < n && ret == 0; i++) {
+		struct item *it = &items[i];
+		struct store_leaf *l;
+
+		if (it->leader != -1)
+			continue;
+		ret = build_leader(q, it, ts);
+		if (ret != 0)
+			break;
+		it->index = range.size;
+		l = &leaves[num_leaves++];
+		l->leaf_input = it->leaf;
+		l->leaf_input_len = it->leaf_len;
+		l->extra = it->sub->extra;
+		l->extra_len = it->sub->extra_len;
+		l->sct = it->sct;
+		l->sct_len = it->sct_len;
+		memcpy(l->dedup_key, it->sub->dedup_key, 32);
+		merkle_leaf_hash(q->hasher, l->leaf_hash, it->leaf, it->leaf_len);
+		ret = merkle_range_append(&range, q->hasher, l->leaf_hash, NULL, NULL);
+	}
+	if (ret == 0 && num_leaves > 0) {
+		t0 = mn_mono_ns();
+		merkle_range_root(&range, q->hasher, root);
+		ret = sign_and_store_sth(q, leaves, num_leaves, ts, root, range.size);
+		t0 = mn_mono_ns() - t0;
+		pthread_mutex_lock(&q->mu);
+		q->commit_ns_sum += t0;
+		{
+			unsigned b = 0;
+			while (b < NUM_BUCKETS - 1 && (double)t0 / 1e9 > commit_bounds[b])
+				b++;
+			q->commit_hist[b]++;
+		}
+		pthread_mutex_unlock(&q->mu);
+	}
+	if (ret != 0)
+		mn_error("commit", "leaves=%zu err=%s msg=\"%s\"", num_leaves,
+			 mn_err_name(ret), mn_strerror(ret));
+
+	/* Only now, after the durable commit, does anyone hear back. */
+	for (i = 0; i < n; i++) {
+		struct item *it = &items[i];
+		struct item *src;
+
+		if (it->leader == -2)
+			continue;
+		src = it->leader >= 0 ? &items[it->leader] : it;
+		if (ret == 0)
+			it->sub->done(it->sub, 0, src->sct, src->sct_len, src->index);
+		else
+			it->sub->done(it->sub, ret, NULL, 0, 0);
+	}
+	pthread_mutex_lock(&q->mu);
+	q->batches++;
+	q->batch_hist[batch_bucket(n)]++;
+	if (ret == 0) {
+		q->leaves += num_leaves;
+		q->dups += num_dups;
+	} else {
+		q->errors += n;
+	}
+	pthread_mutex_unlock(&q->mu);
+out:
+	if (items != NULL)
+		for (i = 0; i < n; i++) {
+			free(items[i].leaf);
+			free(items[i].sct);
+		}
+	free(items);
+	free(leaves);
+	free(slots);
+}
+
+static void *seq_main(void *arg)
+{
+	struct seq *q = arg;
+	uint64_t last_sign = mn_mono_ns();
+
+	for (;;) {
+		struct api_submission *list, *tail;
+		size_t n = 0;
+		int stop;
+
+		pthread_mutex_lock(&q->mu);
+		while (q->head == NULL && !q->stopping) {
+			uint64_t due = last_sign + q->opt.resign_ms * 1000000ull;
+			uint64_t now = mn_mono_ns();
+			struct timespec ts;
+			if (now >= due)
+				break;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			{
+				uint64_t wait = due - now;
+				ts.tv_sec += (time_t)(wait / 1000000000ull);
+				ts.tv_nsec += (long)(wait % 1000000000ull);
+				if (ts.tv_nsec >= 1000000000L) {
+					ts.tv_sec++;
+					ts.tv_nsec -= 1000000000L;
+				}
+			}
+			pthread_cond_timedwait(&q->cond, &q->mu, &ts);
+		}
+		list = q->head;
+		tail = NULL;
+		for (struct api_submission *p = list; p != NULL && n < q->opt.max_batch;
+		     p = p->next) {
+			tail = p;
+			n++;
+		}
+		if (tail != NULL) {
+			q->head = tail->next;
+			if (q->head == NULL)
+				q->tail = NULL;
+			tail->next = NULL;
+			q->queued -= n;
+		}
+		stop = q->stopping && q->head == NULL;
+		pthread_mutex_unlock(&q->mu);
+
+		if (n > 0) {
+			process_batch(q, list, n);
+			last_sign = mn_mono_ns();
+		} else if (!stop && mn_mono_ns() >= last_sign + q->opt.resign_ms * 1000000ull) {
+			resign(q);
+			last_sign = mn_mono_ns();
+		}
+		if (stop && n == 0)
+			break;
+	}
+	return NULL;
+}
+
+int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer,
+	      const struct seq_options *opt)
+{
+	struct seq *q = calloc(1, sizeof(*q));
+	int ret;
+
+	*out = NULL;
+	if (q == NULL)
+		return MN_ENOMEM;
+	q->st = st;
+	q->signer = signer;
+	if (opt != NULL)
+		q->opt = *opt;
+	if (q->opt.max_queue == 0)
+		q->opt.max_queue = 65536;
+	if (q->opt.max_batch == 0)
+		q->opt.max_batch = 4096;
+	if (q->opt.resign_ms == 0)
+		q->opt.resign_ms = 30000;
+	q->hasher = merkle_hasher_new();
+	if (q->hasher == NULL) {
+		free(q);
+		return MN_ENOMEM;
+	}
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cond, NULL);
+
+	{
+		struct store_reader *rd;
+		struct store_sth sth;
+		if (store_read_begin(st, &rd) == 0) {
+			if (store_r_sth(rd, &sth) == 0) {
+				q->last_ts = sth.timestamp;
+				q->sth_timestamp = sth.timestamp;
+				q->tree_size = sth.tree_size;
+			}
+			store_read_end(rd);
+		}
+	}
+	if (!store_has_sth(st)) {
+		ret = resign(q);
+		if (ret != 0)
+			goto err;
+	}
+	if (pthread_create(&q->thread, NULL, seq_main, q) != 0) {
+		ret = MN_EINTERNAL;
+		goto err;
+	}
+	*out = q;
+	return 0;
+err:
+	merkle_hasher_free(q->hasher);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cond);
+	free(q);
+	return ret;
+}
+
+int seq_submit(struct seq *q, struct api_submission *sub)
+{
+	int ret = 0;
+
+	sub->next = NULL;
+	pthread_mutex_lock(&q->mu);
+	if (q->stopping) {
+		ret = MN_ESHUTDOWN;
+	} else if (q->queued >= q->opt.max_queue) {
+		ret = MN_EBUSY;
+	} else {
+		if (q->tail != NULL)
+			q->tail->next = sub;
+		else
+			q->head = sub;
+		q->tail = sub;
+		q->queued++;
+		pthread_cond_signal(&q->cond);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return ret;
+}
+
+static int submit_thunk(void *impl, struct api_submission *sub)
+{
+	return seq_submit(impl, sub);
+}
+
+struct api_sequencer seq_api(struct seq *q)
+{
+	struct api_sequencer a = {submit_thunk, q};
+	return a;
+}
+
+void seq_stop(struct seq *q)
+{
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->stopping = 1;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->thread, NULL);
+	merkle_hasher_free(q->hasher);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cond);
+	free(q);
+}
+
+#define APPEND(...)                                                              \
+	do {                                                                     \
+		if (off < len) {                                                 \
+			int n_ = snprintf(buf + off, len - off, __VA_ARGS__);    \
+			off += n_ > 0 ? (size_t)n_ : 0;                          \
+		}                                                                \
+	} while (0)
+
+size_t seq_metrics(struct seq *q, char *buf, size_t len)
+{
+	size_t off = 0;
+	uint64_t cum = 0;
+	unsigned b;
+
+	pthread_mutex_lock(&q->mu);
+	APPEND("# TYPE mn_sequencer_queue_depth gauge\nmn_sequencer_queue_depth %zu\n",
+	       q->queued);
+	APPEND("# TYPE mn_sequencer_batches_total counter\nmn_sequencer_batches_total %" PRIu64 "\n",
+	       q->batches);
+	APPEND("# TYPE mn_sequencer_leaves_total counter\nmn_sequencer_leaves_total %" PRIu64 "\n",
+	       q->leaves);
+	APPEND("# TYPE mn_sequencer_duplicates_total counter\nmn_sequencer_duplicates_total %" PRIu64 "\n",
+	       q->dups);
+	APPEND("# TYPE mn_sequencer_failed_total counter\nmn_sequencer_failed_total %" PRIu64 "\n",
+	       q->errors);
+	APPEND("# TYPE mn_sth_resigns_total counter\nmn_sth_resigns_total %" PRIu64 "\n",
+	       q->resigns);
+	APPEND("# TYPE mn_tree_size gauge\nmn_tree_size %" PRIu64 "\n", q->tree_size);
+	APPEND("# TYPE mn_sth_timestamp_seconds gauge\nmn_sth_timestamp_seconds %.3f\n",
+	       (double)q->sth_timestamp / 1000.0);
+	APPEND("# TYPE mn_sth_age_seconds gauge\nmn_sth_age_seconds %.3f\n",
+	       q->sth_timestamp ? (double)(mn_now_ms() - q->sth_timestamp) / 1000.0 : 0.0);
+	APPEND("# TYPE mn_sequencer_batch_size histogram\n");
+	for (b = 0; b < NUM_BUCKETS; b++) {
+		cum += q->batch_hist[b];
+		if (b < NUM_BUCKETS - 1)
+			APPEND("mn_sequencer_batch_size_bucket{le=\"%u\"} %" PRIu64 "\n", 1u << b, cum);
+		else
+			APPEND("mn_sequencer_batch_size_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	}
+	APPEND("mn_sequencer_batch_size_count %" PRIu64 "\n", cum);
+	APPEND("mn_sequencer_batch_size_sum %" PRIu64 "\n", q->leaves + q->dups + q->errors);
+	APPEND("# TYPE mn_sequencer_commit_seconds histogram\n");
+	cum = 0;
+	for (b = 0; b < NUM_BUCKETS; b++) {
+		cum += q->commit_hist[b];
+		if (b < NUM_BUCKETS - 1)
+			APPEND("mn_sequencer_commit_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			       commit_bounds[b], cum);
+		else
+			APPEND("mn_sequencer_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	}
+	APPEND("mn_sequencer_commit_seconds_count %" PRIu64 "\n", cum);
+	APPEND("mn_sequencer_commit_seconds_sum %.6f\n", (double)q->commit_ns_sum / 1e9);
+	pthread_mutex_unlock(&q->mu);
+	return off < len ? off : len;
+}

@@ -1,0 +1,50 @@
+/* sequencer.h: continuous group commit (DESIGN.md section 3).
+ *
+ * One thread takes everything queued (up to max_batch), answers duplicates from
+ * the dedup index (or from an earlier item of the same batch), assigns one
+ * timestamp and consecutive indexes, encodes the leaves, signs their SCTs and
+ * the new STH, and appends all of it in ONE durable store transaction. Only
+ * after that commit returns are the submitters told (api_submission.done). While
+ * a commit runs, new submissions queue; the next batch takes them all, so load
+ * makes batches bigger, not latency longer.
+ *
+ * Timestamps: ms from the real clock, never ahead of it, never below the last
+ * STH's; the STH of a batch carries the batch's timestamp, so it is >= every
+ * SCT it covers. When idle, the STH is re-signed every resign_ms. */
+#ifndef MN_LOGD_SEQUENCER_H
+#define MN_LOGD_SEQUENCER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "entry/ct.h"
+#include "storage/storage.h"
+
+struct seq_options {
+	size_t max_queue;   /* waiting submissions; more get MN_EBUSY (default 65536) */
+	size_t max_batch;   /* leaves per commit (default 4096) */
+	uint64_t resign_ms; /* idle STH refresh period (default 30000) */
+};
+
+struct seq;
+
+/* seq_start loads the tree state from |st| (which must outlive the sequencer),
+ * stores a signed STH for the empty tree if the log is new, and starts the
+ * thread. |signer| is borrowed. Returns 0 or MN_E*. */
+int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer,
+	      const struct seq_options *opt);
+/* seq_submit queues |sub|. Returns 0 (done will be called), MN_EBUSY (queue
+ * full), MN_ESHUTDOWN (stopping); on error done is not called. Thread-safe. */
+int seq_submit(struct seq *q, struct api_submission *sub);
+/* seq_api returns the api_sequencer view of |q|. */
+struct api_sequencer seq_api(struct seq *q);
+/* seq_stop commits everything already queued, answers it, stops the thread and
+ * frees |q|. Submissions after seq_stop began get MN_ESHUTDOWN. NULL is a no-op. */
+void seq_stop(struct seq *q);
+/* seq_metrics writes Prometheus text lines (queue depth, batches, leaves,
+ * duplicates, batch size and commit latency histograms, STH timestamp) to |buf|
+ * and returns the length written (truncated to fit). */
+size_t seq_metrics(struct seq *q, char *buf, size_t len);
+
+#endif
