@@ -77,6 +77,8 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(O)/%)
 PROGS := $(if $(wildcard logd/main.c),$(O)/logd) $(if $(CLIENT_SRCS),$(O)/mnctl)
 
 .PHONY: all test test-one check-mod run bench fuzz lint
+# keep objects of tests and benchmarks (make would delete them as intermediates)
+.SECONDARY:
 all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
 
 $(O)/%.o: %.c

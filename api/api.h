@@ -70,13 +70,15 @@ struct api_sequencer {
 };
 
 struct x509_validator;
+struct x509_roots;
 struct store;
 
 /* What the API serves from. Everything is borrowed and must outlive the api. */
 struct api_config {
 	struct store *store;
 	const struct ct_signer *signer;       /* for the log ID and key in info */
-	const struct x509_validator *tls;     /* add-chain / add-pre-chain roots */
+	const struct x509_validator *tls;     /* add-chain / add-pre-chain validation */
+	const struct x509_roots *tls_roots;   /* what get-roots lists */
 	struct api_sequencer seq;
 	uint64_t mmd_s;                       /* maximum merge delay, seconds */
 	size_t max_entries;                   /* get-entries batch cap (default 256) */

@@ -1,0 +1,550 @@
+/* ct.c: the RFC 6962 section 4 endpoints. Field names, encodings and error
+ * bodies follow the RFC to the byte, since unmodified CT clients use them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api/internal.h"
+#include "common/b64.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "entry/x509.h"
+#include "merkle/merkle.h"
+#include "storage/storage.h"
+
+static void err_response(struct api_response *resp, int err, const char *msg)
+{
+	const char *code;
+	int status = api__status_for_err(err, &code);
+
+	api_response_error(resp, status, code, msg != NULL ? msg : mn_strerror(err));
+	if (err == MN_EBUSY)
+		resp->retry_after = 1;
+	else if (status == 503)
+		resp->retry_after = 5;
+}
+
+/* open a snapshot or answer 503 */
+static struct store_reader *reader(struct api *api, struct api_response *resp)
+{
+	struct store_reader *rd = NULL;
+	int ret = store_read_begin(api__config(api)->store, &rd);
+
+	if (ret != 0) {
+		err_response(resp, ret == MN_EBUSY ? MN_EBUSY : MN_EIO,
+			     "storage is not readable now");
+		return NULL;
+	}
+	return rd;
+}
+
+/* get_u64_param: 1 with the value, or 0 after filling a 400 response. */
+static int get_u64_param(const struct api_params *q, const char *name, uint64_t *out,
+			 struct api_response *resp)
+{
+	size_t len;
+	const char *v = api__param(q, name, &len);
+	char msg[96];
+
+	if (v == NULL) {
+		snprintf(msg, sizeof(msg), "missing parameter %s", name);
+		api_response_error(resp, 400, "malformed", msg);
+		return 0;
+	}
+	if (!api__param_u64(v, len, out)) {
+		snprintf(msg, sizeof(msg), "parameter %s is not a non-negative integer", name);
+		api_response_error(resp, 400, "malformed", msg);
+		return 0;
+	}
+	return 1;
+}
+
+/* The SCT as JSON (section 4.1): sct_version, id, timestamp, extensions,
+ * signature (the base64 DigitallySigned struct). */
+static void sct_response(struct api_response *resp, const uint8_t *sct_bytes, size_t len)
+{
+	struct ct_sct sct;
+	struct cbb b, sig;
+	uint8_t *sig_der = NULL;
+	size_t sig_len;
+
+	if (!ct_parse_sct(&sct, sct_bytes, len)) {
+		api_response_error(resp, 500, "internal", "stored SCT is malformed");
+		return;
+	}
+	if (!cbb_init(&sig, 96, 1024) || !ct_write_sig(&sig, &sct.sig) ||
+	    !cbb_finish(&sig, &sig_der, &sig_len)) {
+		cbb_cleanup(&sig);
+		api_response_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	if (!cbb_init(&b, 256, 4096) || !api__jraw(&b, "{\"sct_version\":") ||
+	    !api__ju64(&b, sct.version) || !api__jraw(&b, ",\"id\":") ||
+	    !api__jb64(&b, sct.log_id, sizeof(sct.log_id)) ||
+	    !api__jraw(&b, ",\"timestamp\":") || !api__ju64(&b, sct.timestamp) ||
+	    !api__jraw(&b, ",\"extensions\":") ||
+	    !api__jb64(&b, sct.extensions, sct.extensions_len) ||
+	    !api__jraw(&b, ",\"signature\":") || !api__jb64(&b, sig_der, sig_len) ||
+	    !api__jraw(&b, "}"))
+		cbb_cleanup(&b);
+	free(sig_der);
+	api__finish_json(resp, 200, &b);
+}
+
+struct pending {
+	struct api_submission sub; /* first: the sequencer hands this back */
+	struct api *api;
+	int precert;
+	uint64_t t0;
+	api_done_fn done;
+	void *done_ctx;
+	struct x509_result res;
+};
+
+static void on_committed(struct api_submission *sub, int status, const uint8_t *sct,
+			 size_t sct_len, uint64_t index)
+{
+	struct pending *p = (struct pending *)sub;
+	struct api_response resp;
+
+	(void)index;
+	memset(&resp, 0, sizeof(resp));
+	if (status != 0)
+		err_response(&resp, status, NULL);
+	else
+		sct_response(&resp, sct, sct_len);
+	api__count(p->api, p->precert ? EP_ADD_PRE_CHAIN : EP_ADD_CHAIN, resp.status,
+		   mn_mono_ns() - p->t0);
+	p->done(p->done_ctx, &resp);
+	x509_result_cleanup(&p->res);
+	free(p);
+}
+
+/* parse {"chain": ["base64 DER", ...]} into decoded certificates. */
+static int parse_chain(struct api *api, const struct api_request *req, uint8_t **certs,
+		       size_t *lens, size_t *num, const char **why)
+{
+	const struct api_config *cfg = api__config(api);
+	json_error_t jerr;
+	json_t *root, *chain;
+	size_t i;
+	int ret = MN_EMALFORMED;
+
+	*num = 0;
+	root = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
+			  &jerr);
+	if (root == NULL) {
+		*why = "body is not valid JSON";
+		return MN_EMALFORMED;
+	}
+	if (!json_is_object(root)) {
+		*why = "body is not a JSON object";
+		goto out;
+	}
+	chain = json_object_get(root, "chain");
+	if (chain == NULL) {
+		*why = "missing field chain";
+		goto out;
+	}
+	if (!json_is_array(chain)) {
+		*why = "chain is not an array";
+		goto out;
+	}
+	if (json_array_size(chain) == 0) {
+		*why = "chain is empty";
+		goto out;
+	}
+	if (json_array_size(chain) > cfg->max_chain) {
+		*why = "chain has too many certificates";
+		goto out;
+	}
+	for (i = 0; i < json_array_size(chain); i++) {
+		json_t *s = json_array_get(chain, i);
+		int r;
+		if (!json_is_string(s)) {
+			*why = "chain element is not a string";
+			goto out;
+		}
+		r = mn_b64_decode(&certs[i], &lens[i], json_string_value(s),
+				  json_string_length(s), cfg->max_cert_bytes);
+		if (r != 0) {
+			*why = r == MN_ETOOBIG ? "certificate too large"
+					       : "chain element is not valid base64";
+			goto out;
+		}
+		(*num)++;
+		if (lens[i] == 0) {
+			*why = "chain element is empty";
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	json_decref(root);
+	return ret;
+}
+
+int api__add_chain(struct api *api, const struct api_request *req,
+		   struct api_response *resp, int precert, api_done_fn done,
+		   void *done_ctx)
+{
+	const struct api_config *cfg = api__config(api);
+	uint8_t *certs[64];
+	size_t lens[64], num = 0, i;
+	const char *why = NULL;
+	struct pending *p = NULL;
+	struct store_reader *rd;
+	uint64_t idx;
+	int ret;
+
+	if (cfg->max_chain > 64 || cfg->tls == NULL) {
+		api_response_error(resp, 500, "internal", "log is not configured for chains");
+		return API_DONE;
+	}
+	ret = parse_chain(api, req, certs, lens, &num, &why);
+	if (ret != 0) {
+		api_response_error(resp, 400, "malformed", why);
+		goto out;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		api_response_error(resp, 500, "internal", "out of memory");
+		goto out;
+	}
+	ret = x509_validate(cfg->tls, (const uint8_t *const *)certs, lens, num, precert,
+			    mn_now_ms(), &p->res, &why);
+	if (ret != 0) {
+		err_response(resp, ret, why);
+		goto out;
+	}
+
+	/* A resubmission gets its original SCT straight from the index. */
+	rd = reader(api, resp);
+	if (rd == NULL)
+		goto out;
+	if (store_r_dedup(rd, p->res.dedup_key, &idx) == 0) {
+		struct store_entry e;
+		if (store_r_entry(rd, idx, &e) == 0) {
+			sct_response(resp, e.sct, e.sct_len);
+			store_read_end(rd);
+			goto out;
+		}
+	}
+	store_read_end(rd);
+
+	p->api = api;
+	p->precert = precert;
+	p->t0 = mn_mono_ns();
+	p->done = done;
+	p->done_ctx = done_ctx;
+	p->sub.entry.entry_type = p->res.entry_type;
+	memcpy(p->sub.entry.issuer_key_hash, p->res.issuer_key_hash, 32);
+	p->sub.entry.body = p->res.body;
+	p->sub.entry.body_len = p->res.body_len;
+	p->sub.extra = p->res.extra;
+	p->sub.extra_len = p->res.extra_len;
+	memcpy(p->sub.dedup_key, p->res.dedup_key, 32);
+	p->sub.done = on_committed;
+	ret = cfg->seq.submit(cfg->seq.impl, &p->sub);
+	if (ret != 0) {
+		err_response(resp, ret, ret == MN_EBUSY ? "sequencer queue is full, retry later"
+							: "log is shutting down");
+		goto out;
+	}
+	p = NULL; /* owned by the sequencer until on_committed */
+	for (i = 0; i < num; i++)
+		free(certs[i]);
+	return API_ASYNC;
+out:
+	if (p != NULL) {
+		x509_result_cleanup(&p->res);
+		free(p);
+	}
+	for (i = 0; i < num; i++)
+		free(certs[i]);
+	return API_DONE;
+}
+
+void api__get_sth(struct api *api, const struct api_params *q, struct api_response *resp)
+{
+	struct store_reader *rd = reader(api, resp);
+	struct store_sth sth;
+	struct cbb b;
+
+	(void)q;
+	if (rd == NULL)
+		return;
+	if (store_r_sth(rd, &sth) != 0) {
+		store_read_end(rd);
+		api_response_error(resp, 503, "unavailable", "no signed tree head yet");
+		return;
+	}
+	store_read_end(rd);
+	/* Section 4.3. */
+	if (!cbb_init(&b, 256, 1024) || !api__jraw(&b, "{\"tree_size\":") ||
+	    !api__ju64(&b, sth.tree_size) || !api__jraw(&b, ",\"timestamp\":") ||
+	    !api__ju64(&b, sth.timestamp) || !api__jraw(&b, ",\"sha256_root_hash\":") ||
+	    !api__jb64(&b, sth.root, 32) || !api__jraw(&b, ",\"tree_head_signature\":") ||
+	    !api__jb64(&b, sth.sig, sth.sig_len) || !api__jraw(&b, "}"))
+		cbb_cleanup(&b);
+	api__finish_json(resp, 200, &b);
+}
+
+static int write_path(struct cbb *b, const char *field, uint8_t (*path)[32], size_t num)
+{
+	if (!api__jraw(b, field))
+		return 0;
+	for (size_t i = 0; i < num; i++)
+		if ((i > 0 && !api__jraw(b, ",")) || !api__jb64(b, path[i], 32))
+			return 0;
+	return api__jraw(b, "]");
+}
+
+void api__get_sth_consistency(struct api *api, const struct api_params *q,
+			      struct api_response *resp)
+{
+	uint64_t first, second;
+	uint8_t proof[MERKLE_MAX_PROOF][32];
+	size_t num;
+	struct store_reader *rd;
+	struct cbb b;
+	int ret;
+
+	if (!get_u64_param(q, "first", &first, resp) ||
+	    !get_u64_param(q, "second", &second, resp))
+		return;
+	if (first > second) {
+		api_response_error(resp, 400, "malformed", "first is greater than second");
+		return;
+	}
+	rd = reader(api, resp);
+	if (rd == NULL)
+		return;
+	if (second > store_r_tree_size(rd)) {
+		store_read_end(rd);
+		api_response_error(resp, 400, "malformed", "second is beyond the current tree size");
+		return;
+	}
+	ret = store_r_consistency_proof(rd, first, second, proof, &num);
+	store_read_end(rd);
+	if (ret != 0) {
+		err_response(resp, ret, "cannot build consistency proof");
+		return;
+	}
+	/* Section 4.4. */
+	if (!cbb_init(&b, 64 + num * 48, 8192) || !write_path(&b, "{\"consistency\":[", proof, num) ||
+	    !api__jraw(&b, "}"))
+		cbb_cleanup(&b);
+	api__finish_json(resp, 200, &b);
+}
+
+void api__get_proof_by_hash(struct api *api, const struct api_params *q,
+			    struct api_response *resp)
+{
+	uint64_t size, index;
+	uint8_t proof[MERKLE_MAX_PROOF][32];
+	uint8_t *hash = NULL;
+	size_t num, hash_len, vlen;
+	const char *v = api__param(q, "hash", &vlen);
+	struct store_reader *rd;
+	struct cbb b;
+	int ret;
+
+	if (v == NULL) {
+		api_response_error(resp, 400, "malformed", "missing parameter hash");
+		return;
+	}
+	if (mn_b64_decode(&hash, &hash_len, v, vlen, 32) != 0 || hash_len != 32) {
+		free(hash);
+		api_response_error(resp, 400, "malformed",
+				   "hash is not a base64 SHA-256 leaf hash");
+		return;
+	}
+	if (!get_u64_param(q, "tree_size", &size, resp)) {
+		free(hash);
+		return;
+	}
+	rd = reader(api, resp);
+	if (rd == NULL) {
+		free(hash);
+		return;
+	}
+	if (size > store_r_tree_size(rd) || size == 0) {
+		store_read_end(rd);
+		free(hash);
+		api_response_error(resp, 400, "malformed",
+				   "tree_size is zero or beyond the current tree size");
+		return;
+	}
+	ret = store_r_index_by_hash(rd, hash, &index);
+	free(hash);
+	if (ret != 0 || index >= size) {
+		store_read_end(rd);
+		api_response_error(resp, 404, "notFound",
+				   "no leaf with this hash in the tree of this size");
+		return;
+	}
+	ret = store_r_inclusion_proof(rd, index, size, proof, &num);
+	store_read_end(rd);
+	if (ret != 0) {
+		err_response(resp, ret, "cannot build inclusion proof");
+		return;
+	}
+	/* Section 4.5. */
+	if (!cbb_init(&b, 64 + num * 48, 8192) || !api__jraw(&b, "{\"leaf_index\":") ||
+	    !api__ju64(&b, index) || !write_path(&b, ",\"audit_path\":[", proof, num) ||
+	    !api__jraw(&b, "}"))
+		cbb_cleanup(&b);
+	api__finish_json(resp, 200, &b);
+}
+
+void api__get_entries(struct api *api, const struct api_params *q,
+		      struct api_response *resp)
+{
+	const struct api_config *cfg = api__config(api);
+	uint64_t start, end, size;
+	struct store_entry *ents = NULL;
+	struct store_reader *rd;
+	size_t num = 0, want, i, bytes = 0;
+	struct cbb b;
+	int ret;
+
+	if (!get_u64_param(q, "start", &start, resp) || !get_u64_param(q, "end", &end, resp))
+		return;
+	if (start > end) {
+		api_response_error(resp, 400, "endBeforeStart", "start is greater than end");
+		return;
+	}
+	rd = reader(api, resp);
+	if (rd == NULL)
+		return;
+	size = store_r_tree_size(rd);
+	if (start >= size) {
+		store_read_end(rd);
+		api_response_error(resp, 400, "malformed", "start is beyond the tree size");
+		return;
+	}
+	/* Section 4.6: the log may return fewer entries than asked for; an end past
+	 * the last entry is clamped, never an error (monitors ask for that). */
+	if (end >= size)
+		end = size - 1;
+	want = end - start + 1 < cfg->max_entries ? (size_t)(end - start + 1) : cfg->max_entries;
+	ents = calloc(want, sizeof(*ents));
+	if (ents == NULL) {
+		store_read_end(rd);
+		api_response_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	ret = store_r_entries(rd, start, want, ents, &num);
+	if (ret != 0) {
+		store_read_end(rd);
+		free(ents);
+		err_response(resp, ret, "cannot read entries");
+		return;
+	}
+	for (i = 0; i < num; i++)
+		bytes += ents[i].leaf_input_len + ents[i].extra_len;
+	if (!cbb_init(&b, 32 + bytes * 4 / 3 + num * 40, API_MAX_RESPONSE) ||
+	    !api__jraw(&b, "{\"entries\":[")) {
+		cbb_cleanup(&b);
+	} else {
+		for (i = 0; i < num; i++)
+			if ((i > 0 && !api__jraw(&b, ",")) || !api__jraw(&b, "{\"leaf_input\":") ||
+			    !api__jb64(&b, ents[i].leaf_input, ents[i].leaf_input_len) ||
+			    !api__jraw(&b, ",\"extra_data\":") ||
+			    !api__jb64(&b, ents[i].extra, ents[i].extra_len) || !api__jraw(&b, "}"))
+				break;
+		if (!api__jraw(&b, "]}"))
+			cbb_cleanup(&b);
+	}
+	store_read_end(rd);
+	free(ents);
+	api__finish_json(resp, 200, &b);
+}
+
+void api__get_roots(struct api *api, const struct api_params *q, struct api_response *resp)
+{
+	const struct api_config *cfg = api__config(api);
+	size_t n = x509_roots_count(cfg->tls_roots), i, len;
+	struct cbb b;
+
+	(void)q;
+	/* Section 4.7. */
+	if (!cbb_init(&b, 4096, API_MAX_RESPONSE) || !api__jraw(&b, "{\"certificates\":["))
+		cbb_cleanup(&b);
+	for (i = 0; i < n; i++) {
+		const uint8_t *der = x509_roots_der(cfg->tls_roots, i, &len);
+		if ((i > 0 && !api__jraw(&b, ",")) || !api__jb64(&b, der, len))
+			break;
+	}
+	if (!api__jraw(&b, "]}"))
+		cbb_cleanup(&b);
+	api__finish_json(resp, 200, &b);
+}
+
+void api__get_entry_and_proof(struct api *api, const struct api_params *q,
+			      struct api_response *resp)
+{
+	uint64_t index, size;
+	uint8_t proof[MERKLE_MAX_PROOF][32];
+	size_t num;
+	struct store_entry e;
+	struct store_reader *rd;
+	struct cbb b;
+	int ret;
+
+	if (!get_u64_param(q, "leaf_index", &index, resp) ||
+	    !get_u64_param(q, "tree_size", &size, resp))
+		return;
+	if (index >= size) {
+		api_response_error(resp, 400, "malformed", "leaf_index is not below tree_size");
+		return;
+	}
+	rd = reader(api, resp);
+	if (rd == NULL)
+		return;
+	if (size > store_r_tree_size(rd)) {
+		store_read_end(rd);
+		api_response_error(resp, 400, "malformed", "tree_size is beyond the current tree size");
+		return;
+	}
+	ret = store_r_entry(rd, index, &e);
+	if (ret == 0)
+		ret = store_r_inclusion_proof(rd, index, size, proof, &num);
+	if (ret != 0) {
+		store_read_end(rd);
+		err_response(resp, ret, "cannot read entry");
+		return;
+	}
+	/* Section 4.8. */
+	if (!cbb_init(&b, 256 + (e.leaf_input_len + e.extra_len) * 4 / 3 + num * 48,
+		      API_MAX_RESPONSE) ||
+	    !api__jraw(&b, "{\"leaf_input\":") ||
+	    !api__jb64(&b, e.leaf_input, e.leaf_input_len) ||
+	    !api__jraw(&b, ",\"extra_data\":") || !api__jb64(&b, e.extra, e.extra_len) ||
+	    !write_path(&b, ",\"audit_path\":[", proof, num) || !api__jraw(&b, "}"))
+		cbb_cleanup(&b);
+	store_read_end(rd);
+	api__finish_json(resp, 200, &b);
+}
+
+void api__info(struct api *api, struct api_response *resp)
+{
+	const struct api_config *cfg = api__config(api);
+	size_t spki_len = 0;
+	const uint8_t *spki = ct_signer_spki(cfg->signer, &spki_len);
+	struct cbb b;
+
+	if (!cbb_init(&b, 512, 8192) || !api__jraw(&b, "{\"log_id\":") ||
+	    !api__jb64(&b, ct_signer_log_id(cfg->signer), 32) || !api__jraw(&b, ",\"key\":") ||
+	    !api__jb64(&b, spki, spki_len) || !api__jraw(&b, ",\"mmd\":") ||
+	    !api__ju64(&b, cfg->mmd_s) ||
+	    !api__jraw(&b, ",\"signature_algorithm\":\"ecdsa-p256-sha256\"") ||
+	    !api__jraw(&b, ",\"classes\":[\"tls\"],\"limits\":{\"get_entries\":") ||
+	    !api__ju64(&b, cfg->max_entries) || !api__jraw(&b, ",\"chain_length\":") ||
+	    !api__ju64(&b, cfg->max_chain) || !api__jraw(&b, ",\"certificate_bytes\":") ||
+	    !api__ju64(&b, cfg->max_cert_bytes) || !api__jraw(&b, "}}"))
+		cbb_cleanup(&b);
+	api__finish_json(resp, 200, &b);
+}
