@@ -1,0 +1,871 @@
+/* x509.c: chain validation for add-chain / add-pre-chain (RFC 6962 section 3.1).
+ * See x509.h for what is and is not checked, and why. */
+#include "entry/x509.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/b64.h"
+#include "common/bytes.h"
+#include "common/err.h"
+#include "entry/ct.h"
+
+#define DEFAULT_MAX_CHAIN 10
+#define HARD_MAX_CHAIN 32 /* chains live in a stack array */
+#define DEFAULT_MAX_CERT (64 * 1024)
+#define DEFAULT_CACHE_CAP 4096
+#define CACHE_WAYS 4
+#define MAX_BUNDLE_LEN (64u * 1024 * 1024)
+
+/* Properties of a decoded certificate that depend on its DER only, so they can
+ * be computed once and shared through the cache. */
+enum {
+	XC_CA = 1,       /* basicConstraints cA TRUE */
+	XC_PSC = 2,      /* EKU holds 1.3.6.1.4.1.11129.2.4.4 */
+	XC_POISON = 4,   /* carries the precertificate poison extension */
+	XC_VERIFIED = 8, /* verified_by is set */
+	XC_ROOT = 16,    /* a configured root: owned by x509_roots, no refcount */
+};
+
+struct xcert {
+	X509 *x;
+	EVP_PKEY *pkey; /* owned by x */
+	unsigned flags;
+	atomic_uint refs;
+	uint8_t der_hash[32];
+	uint8_t spki_hash[32];
+	/* der_hash of a certificate whose public key verified x's signature: a
+	 * pure function of the two DER encodings, so it never goes stale. */
+	uint8_t verified_by[32];
+};
+
+struct root {
+	struct xcert c;
+	uint8_t *der;
+	size_t der_len;
+};
+
+struct x509_roots {
+	struct root *v; /* bundle order */
+	size_t num;
+	struct root **by_subject; /* sorted by X509_NAME_cmp of the subject */
+	struct root **by_hash;    /* sorted by der_hash */
+};
+
+/* A direct-mapped, CACHE_WAYS-way set associative table: bounded, eviction is
+ * by a hash byte, i.e. arbitrary. Entries are refcounted so a reader may keep
+ * one after dropping the lock while a writer evicts it. */
+struct cache {
+	pthread_rwlock_t lock;
+	size_t num_sets;
+	struct xcert **slots; /* num_sets * CACHE_WAYS */
+	size_t num_entries;   /* under lock */
+	atomic_ullong decodes, hits, verifies;
+};
+
+struct x509_validator {
+	const struct x509_roots *roots;
+	struct x509_limits lim;
+	struct cache *cache; /* mutable behind a const validator */
+	EVP_MD *sha256;
+};
+
+static const uint8_t kPoisonValue[] = {0x05, 0x00}; /* ASN.1 NULL */
+static const char kDedupX509[] = "mn-dedup-x509";   /* sizeof includes the NUL */
+static const char kDedupPrecert[] = "mn-dedup-precert";
+
+/* --- helpers ------------------------------------------------------------- */
+
+static void xcert_release(struct xcert *c)
+{
+	if (c == NULL || (c->flags & XC_ROOT))
+		return;
+	if (atomic_fetch_sub(&c->refs, 1) == 1) {
+		X509_free(c->x);
+		free(c);
+	}
+}
+
+/* is_one_der_element returns 1 iff |der| is exactly one definite-length DER
+ * SEQUENCE (cheap, and rejects trailing bytes before OpenSSL sees them). */
+static int is_one_der_element(const uint8_t *der, size_t len)
+{
+	struct cbs in, elem;
+	cbs_init(&in, der, len);
+	return cbs_get_asn1_element(&in, &elem, CBS_ASN1_SEQUENCE) && cbs_len(&in) == 0;
+}
+
+/* d2i_exact decodes a whole certificate; NULL unless d2i consumed everything. */
+static X509 *d2i_exact(const uint8_t *der, size_t len)
+{
+	if (len == 0 || len > LONG_MAX)
+		return NULL;
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	if (x != NULL && p != der + len) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static int has_eku(X509 *x, int nid)
+{
+	int found = 0;
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	if (eku == NULL)
+		return 0;
+	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
+		if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == nid)
+			found = 1;
+	EXTENDED_KEY_USAGE_free(eku);
+	return found;
+}
+
+/* xcert_fill computes |c|'s properties from |x| (whose ownership |c| takes
+ * only on success). Returns 0 if the public key is unsupported. */
+static int xcert_fill(struct xcert *c, X509 *x)
+{
+	unsigned char *spki = NULL;
+	uint32_t exf = X509_get_extension_flags(x);
+	EVP_PKEY *pkey = X509_get0_pubkey(x);
+	if (pkey == NULL)
+		return 0;
+	int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
+	if (spki_len <= 0)
+		return 0;
+	SHA256(spki, (size_t)spki_len, c->spki_hash);
+	OPENSSL_free(spki);
+	c->x = x;
+	c->pkey = pkey;
+	c->flags &= XC_ROOT;
+	if ((exf & EXFLAG_BCONS) && (exf & EXFLAG_CA) && !(exf & EXFLAG_INVALID))
+		c->flags |= XC_CA;
+	if (has_eku(x, NID_ct_precert_signer))
+		c->flags |= XC_PSC;
+	if (X509_get_ext_by_NID(x, NID_ct_precert_poison, -1) >= 0)
+		c->flags |= XC_POISON;
+	return 1;
+}
+
+/* asn1_time_ms converts |t| to ms since the epoch (negative before 1970). */
+static int asn1_time_ms(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	*out = (int64_t)timegm(&tm) * 1000;
+	return 1;
+}
+
+/* --- roots --------------------------------------------------------------- */
+
+static int cmp_subject(const void *a, const void *b)
+{
+	const struct root *ra = *(const struct root *const *)a;
+	const struct root *rb = *(const struct root *const *)b;
+	return X509_NAME_cmp(X509_get_subject_name(ra->c.x), X509_get_subject_name(rb->c.x));
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+	const struct root *ra = *(const struct root *const *)a;
+	const struct root *rb = *(const struct root *const *)b;
+	return memcmp(ra->c.der_hash, rb->c.der_hash, 32);
+}
+
+void x509_roots_free(struct x509_roots *roots)
+{
+	if (roots == NULL)
+		return;
+	for (size_t i = 0; i < roots->num; i++) {
+		X509_free(roots->v[i].c.x);
+		free(roots->v[i].der);
+	}
+	free(roots->v);
+	free(roots->by_subject);
+	free(roots->by_hash);
+	free(roots);
+}
+
+static const uint8_t *find_mem(const uint8_t *hay, size_t hay_len, const char *needle)
+{
+	return memmem(hay, hay_len, needle, strlen(needle));
+}
+
+/* add_root decodes one DER root into |r|. Returns 1 if added, 0 if skipped
+ * (undecodable or duplicate), -1 on OOM. Takes ownership of |der|. */
+static int add_root(struct x509_roots *r, size_t *cap, uint8_t *der, size_t der_len)
+{
+	uint8_t h[32];
+	X509 *x;
+	if (!is_one_der_element(der, der_len) || (x = d2i_exact(der, der_len)) == NULL) {
+		free(der);
+		return 0;
+	}
+	SHA256(der, der_len, h);
+	for (size_t i = 0; i < r->num; i++) {
+		if (memcmp(r->v[i].c.der_hash, h, 32) == 0) {
+			X509_free(x);
+			free(der);
+			return 2; /* duplicate: not an error, not counted */
+		}
+	}
+	if (r->num == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct root *nv = realloc(r->v, ncap * sizeof(*nv));
+		if (nv == NULL) {
+			X509_free(x);
+			free(der);
+			return -1;
+		}
+		r->v = nv;
+		*cap = ncap;
+	}
+	struct root *rt = &r->v[r->num];
+	memset(rt, 0, sizeof(*rt));
+	rt->c.flags = XC_ROOT;
+	if (!xcert_fill(&rt->c, x)) {
+		X509_free(x);
+		free(der);
+		return 0;
+	}
+	rt->c.flags |= XC_ROOT;
+	memcpy(rt->c.der_hash, h, 32);
+	rt->der = der;
+	rt->der_len = der_len;
+	r->num++;
+	return 1;
+}
+
+int x509_roots_load_pem(struct x509_roots **out, size_t *out_num_skipped,
+			const uint8_t *pem, size_t pem_len)
+{
+	static const char kBegin[] = "-----BEGIN ", kEnd[] = "-----END ", kDashes[] = "-----";
+	size_t cap = 0, skipped = 0;
+	char *b64 = NULL;
+	int ret = MN_ENOMEM;
+	struct x509_roots *r = calloc(1, sizeof(*r));
+	*out = NULL;
+	if (r == NULL)
+		goto err;
+	const uint8_t *p = pem, *end = pem + pem_len;
+	for (;;) {
+		const uint8_t *begin = find_mem(p, (size_t)(end - p), kBegin);
+		if (begin == NULL)
+			break;
+		const uint8_t *label = begin + strlen(kBegin);
+		const uint8_t *label_end = find_mem(label, (size_t)(end - label), kDashes);
+		if (label_end == NULL)
+			break;
+		const uint8_t *body = label_end + strlen(kDashes);
+		const uint8_t *stop = find_mem(body, (size_t)(end - body), kEnd);
+		if (stop == NULL) {
+			skipped++; /* unterminated block */
+			break;
+		}
+		p = stop + strlen(kEnd);
+		if ((size_t)(label_end - label) != strlen("CERTIFICATE") ||
+		    memcmp(label, "CERTIFICATE", strlen("CERTIFICATE")) != 0) {
+			skipped++;
+			continue;
+		}
+		/* Strip line breaks and spaces; anything else is left for the
+		 * strict decoder to reject (e.g. RFC 1421 headers). */
+		size_t n = 0, body_len = (size_t)(stop - body);
+		char *nb = realloc(b64, body_len + 1);
+		if (nb == NULL)
+			goto err;
+		b64 = nb;
+		for (size_t i = 0; i < body_len; i++)
+			if (body[i] != '\n' && body[i] != '\r' && body[i] != ' ' && body[i] != '\t')
+				b64[n++] = (char)body[i];
+		uint8_t *der = NULL;
+		size_t der_len = 0;
+		int rc = mn_b64_decode(&der, &der_len, b64, n, DEFAULT_MAX_CERT * 16);
+		if (rc == MN_ENOMEM)
+			goto err;
+		if (rc != 0) {
+			skipped++;
+			continue;
+		}
+		rc = add_root(r, &cap, der, der_len);
+		if (rc < 0)
+			goto err;
+		if (rc == 0)
+			skipped++;
+	}
+	ERR_clear_error(); /* from rejected blocks */
+	if (r->num == 0) {
+		ret = MN_ENOTFOUND;
+		goto err;
+	}
+	r->by_subject = malloc(r->num * sizeof(*r->by_subject));
+	r->by_hash = malloc(r->num * sizeof(*r->by_hash));
+	if (r->by_subject == NULL || r->by_hash == NULL)
+		goto err;
+	for (size_t i = 0; i < r->num; i++)
+		r->by_subject[i] = r->by_hash[i] = &r->v[i];
+	qsort(r->by_subject, r->num, sizeof(*r->by_subject), cmp_subject);
+	qsort(r->by_hash, r->num, sizeof(*r->by_hash), cmp_hash);
+	free(b64);
+	if (out_num_skipped != NULL)
+		*out_num_skipped = skipped;
+	*out = r;
+	return 0;
+err:
+	if (out_num_skipped != NULL)
+		*out_num_skipped = skipped;
+	free(b64);
+	x509_roots_free(r);
+	return ret;
+}
+
+int x509_roots_load_file(struct x509_roots **out, size_t *out_num_skipped,
+			 const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+	int ret = MN_EIO;
+	*out = NULL;
+	if (out_num_skipped != NULL)
+		*out_num_skipped = 0;
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return MN_EIO;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= MAX_BUNDLE_LEN) {
+				ret = MN_ETOOBIG;
+				goto err;
+			}
+			size_t ncap = cap ? cap * 2 : 65536;
+			uint8_t *nb = realloc(buf, ncap);
+			if (nb == NULL) {
+				ret = MN_ENOMEM;
+				goto err;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		size_t n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0) {
+			if (ferror(f))
+				goto err;
+			break;
+		}
+	}
+	ret = x509_roots_load_pem(out, out_num_skipped, buf, len);
+err:
+	fclose(f);
+	free(buf);
+	return ret;
+}
+
+size_t x509_roots_count(const struct x509_roots *roots)
+{
+	return roots->num;
+}
+
+const uint8_t *x509_roots_der(const struct x509_roots *roots, size_t i, size_t *out_len)
+{
+	if (i >= roots->num) {
+		*out_len = 0;
+		return NULL;
+	}
+	*out_len = roots->v[i].der_len;
+	return roots->v[i].der;
+}
+
+static struct root *root_by_hash(const struct x509_roots *r, const uint8_t h[32])
+{
+	size_t lo = 0, hi = r->num;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(r->by_hash[mid]->c.der_hash, h, 32);
+		if (c == 0)
+			return r->by_hash[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* roots_by_subject returns the index in by_subject of the first root whose
+ * subject equals |name| and sets |*out_num| to how many follow it. */
+static size_t roots_by_subject(const struct x509_roots *r, const X509_NAME *name,
+			       size_t *out_num)
+{
+	size_t lo = 0, hi = r->num;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (X509_NAME_cmp(X509_get_subject_name(r->by_subject[mid]->c.x), name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	size_t n = 0;
+	while (lo + n < r->num &&
+	       X509_NAME_cmp(X509_get_subject_name(r->by_subject[lo + n]->c.x), name) == 0)
+		n++;
+	*out_num = n;
+	return lo;
+}
+
+/* --- the intermediate cache ---------------------------------------------- */
+
+static struct cache *cache_new(size_t cap)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->num_sets = (cap + CACHE_WAYS - 1) / CACHE_WAYS;
+	c->slots = calloc(c->num_sets * CACHE_WAYS, sizeof(*c->slots));
+	if (c->slots == NULL || pthread_rwlock_init(&c->lock, NULL) != 0) {
+		free(c->slots);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void cache_free(struct cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->num_sets * CACHE_WAYS; i++)
+		xcert_release(c->slots[i]);
+	pthread_rwlock_destroy(&c->lock);
+	free(c->slots);
+	free(c);
+}
+
+static struct xcert **cache_set(const struct cache *c, const uint8_t h[32])
+{
+	uint64_t k;
+	memcpy(&k, h, sizeof(k));
+	return &c->slots[(size_t)(k % c->num_sets) * CACHE_WAYS];
+}
+
+/* cache_get returns a new reference to the entry for |h|, or NULL. */
+static struct xcert *cache_get(struct cache *c, const uint8_t h[32])
+{
+	struct xcert *found = NULL;
+	pthread_rwlock_rdlock(&c->lock);
+	struct xcert **set = cache_set(c, h);
+	for (int w = 0; w < CACHE_WAYS; w++) {
+		if (set[w] != NULL && memcmp(set[w]->der_hash, h, 32) == 0) {
+			found = set[w];
+			atomic_fetch_add(&found->refs, 1);
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return found;
+}
+
+/* cache_put inserts |xc| (taking a new reference) unless its hash is there. */
+static void cache_put(struct cache *c, struct xcert *xc)
+{
+	struct xcert *victim = NULL;
+	pthread_rwlock_wrlock(&c->lock);
+	struct xcert **set = cache_set(c, xc->der_hash);
+	int slot = -1;
+	for (int w = 0; w < CACHE_WAYS; w++) {
+		if (set[w] != NULL && memcmp(set[w]->der_hash, xc->der_hash, 32) == 0)
+			goto out;
+		if (set[w] == NULL && slot < 0)
+			slot = w;
+	}
+	if (slot < 0) {
+		slot = xc->der_hash[8] % CACHE_WAYS;
+		victim = set[slot];
+		c->num_entries--;
+	}
+	atomic_fetch_add(&xc->refs, 1);
+	set[slot] = xc;
+	c->num_entries++;
+out:
+	pthread_rwlock_unlock(&c->lock);
+	xcert_release(victim);
+}
+
+/* --- validator ----------------------------------------------------------- */
+
+struct x509_validator *x509_validator_new(const struct x509_roots *roots,
+					  const struct x509_limits *limits)
+{
+	struct x509_validator *v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	v->roots = roots;
+	if (limits != NULL)
+		v->lim = *limits;
+	if (v->lim.max_chain_len == 0)
+		v->lim.max_chain_len = DEFAULT_MAX_CHAIN;
+	if (v->lim.max_chain_len > HARD_MAX_CHAIN)
+		v->lim.max_chain_len = HARD_MAX_CHAIN;
+	if (v->lim.max_cert_len == 0)
+		v->lim.max_cert_len = DEFAULT_MAX_CERT;
+	if (v->lim.cache_cap == 0)
+		v->lim.cache_cap = DEFAULT_CACHE_CAP;
+	v->cache = cache_new(v->lim.cache_cap);
+	v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (v->cache == NULL || v->sha256 == NULL) {
+		x509_validator_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void x509_validator_free(struct x509_validator *v)
+{
+	if (v == NULL)
+		return;
+	cache_free(v->cache);
+	EVP_MD_free(v->sha256);
+	free(v);
+}
+
+void x509_validator_stats(const struct x509_validator *v, struct x509_stats *out)
+{
+	struct cache *c = v->cache;
+	out->cert_decodes = atomic_load(&c->decodes);
+	out->cache_hits = atomic_load(&c->hits);
+	out->sig_verifies = atomic_load(&c->verifies);
+	pthread_rwlock_rdlock(&c->lock);
+	out->cache_entries = c->num_entries;
+	pthread_rwlock_unlock(&c->lock);
+}
+
+void x509_result_cleanup(struct x509_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->body);
+	free(r->extra);
+	memset(r, 0, sizeof(*r));
+}
+
+/* sha256_3 hashes the concatenation of up to three byte strings. */
+static int sha256_3(const EVP_MD *md, uint8_t out[32], const void *a, size_t a_len,
+		    const void *b, size_t b_len, const void *c, size_t c_len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, md, NULL) &&
+		 EVP_DigestUpdate(ctx, a, a_len) && EVP_DigestUpdate(ctx, b, b_len) &&
+		 EVP_DigestUpdate(ctx, c, c_len) && EVP_DigestFinal_ex(ctx, out, NULL);
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+/* verify_link checks that |child| is signed by |parent|, skipping the check
+ * when |child_xc| (NULL for the leaf) records that |parent| already verified
+ * it. A fresh |child_xc| (|fresh|) records the result for the cache. */
+static int verify_link(struct cache *cache, X509 *child, struct xcert *child_xc,
+		       int fresh, const struct xcert *parent)
+{
+	if (child_xc != NULL && (child_xc->flags & XC_VERIFIED) &&
+	    memcmp(child_xc->verified_by, parent->der_hash, 32) == 0)
+		return 1;
+	atomic_fetch_add(&cache->verifies, 1);
+	if (X509_verify(child, parent->pkey) != 1)
+		return 0;
+	if (child_xc != NULL && fresh) {
+		memcpy(child_xc->verified_by, parent->der_hash, 32);
+		child_xc->flags |= XC_VERIFIED;
+	}
+	return 1;
+}
+
+/* precert_tbs edits |leaf| (already verified, owned by the caller) into the
+ * TBSCertificate to log (RFC 6962 section 3.2) and returns it malloc'd. */
+static int precert_tbs(X509 *leaf, const struct xcert *psc, uint8_t **out,
+		       size_t *out_len, const char **reason)
+{
+	int idx = X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1);
+	X509_EXTENSION_free(X509_delete_ext(leaf, idx));
+	if (psc != NULL) {
+		/* "If the Precertificate is not signed with the CA certificate that
+		 * will issue the final certificate, then the TBSCertificate also has
+		 * its issuer changed to that of the CA that will issue the final
+		 * certificate" and, when present, its authority key identifier
+		 * changed to match (RFC 6962 section 3.2). */
+		if (!X509_set_issuer_name(leaf, X509_get_issuer_name(psc->x)))
+			return MN_ENOMEM;
+		int aki = X509_get_ext_by_NID(leaf, NID_authority_key_identifier, -1);
+		if (aki >= 0) {
+			int psc_aki = X509_get_ext_by_NID(psc->x, NID_authority_key_identifier, -1);
+			if (psc_aki < 0) {
+				*reason = "precertificate has an authority key identifier but "
+					  "its signing certificate has none";
+				return MN_EBADCHAIN;
+			}
+			X509_EXTENSION *dst = X509_get_ext(leaf, aki);
+			X509_EXTENSION *src = X509_get_ext(psc->x, psc_aki);
+			if (!X509_EXTENSION_set_data(dst, X509_EXTENSION_get_data(src)))
+				return MN_ENOMEM;
+		}
+	}
+	unsigned char *tbs = NULL;
+	int tbs_len = i2d_re_X509_tbs(leaf, &tbs);
+	if (tbs_len <= 0)
+		return MN_ECRYPTO;
+	*out = malloc((size_t)tbs_len);
+	if (*out == NULL) {
+		OPENSSL_free(tbs);
+		return MN_ENOMEM;
+	}
+	memcpy(*out, tbs, (size_t)tbs_len);
+	*out_len = (size_t)tbs_len;
+	OPENSSL_free(tbs);
+	return 0;
+}
+
+/* write_extra writes extra_data (RFC 6962 section 4.6): for precerts
+ *   struct { ASN.1Cert pre_certificate; ASN.1Cert precertificate_chain<0..2^24-1>; }
+ * and for x509 entries just the certificate_chain<0..2^24-1>, each being
+ * certs[1..] followed by |root| when the submitter left it out. */
+static int write_extra(struct x509_result *out, const uint8_t *const *certs,
+		       const size_t *cert_lens, size_t num_certs, int precert,
+		       const struct root *root)
+{
+	struct cbb cbb, list, c;
+	size_t total = 16 + (root ? root->der_len + 3 : 0);
+	for (size_t i = 0; i < num_certs; i++)
+		total += cert_lens[i] + 3;
+	if (!cbb_init(&cbb, total, CT_MAX_BODY_LEN + 3 + CT_MAX_BODY_LEN + 3))
+		return MN_ENOMEM;
+	if (precert && (!cbb_add_u24_length_prefixed(&cbb, &c) ||
+			!cbb_add_bytes(&c, certs[0], cert_lens[0])))
+		goto err;
+	if (!cbb_add_u24_length_prefixed(&cbb, &list))
+		goto err;
+	for (size_t i = 1; i < num_certs; i++)
+		if (!cbb_add_u24_length_prefixed(&list, &c) ||
+		    !cbb_add_bytes(&c, certs[i], cert_lens[i]))
+			goto err;
+	if (root != NULL && (!cbb_add_u24_length_prefixed(&list, &c) ||
+			     !cbb_add_bytes(&c, root->der, root->der_len)))
+		goto err;
+	if (!cbb_finish(&cbb, &out->extra, &out->extra_len))
+		return MN_ENOMEM;
+	return 0;
+err:
+	cbb_cleanup(&cbb);
+	return MN_ENOMEM;
+}
+
+#define FAIL(code, why)                                                          \
+	do {                                                                     \
+		ret = (code);                                                    \
+		reason = (why);                                                  \
+		goto err;                                                        \
+	} while (0)
+
+int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
+		  const size_t *cert_lens, size_t num_certs, int precert,
+		  uint64_t now_ms, struct x509_result *out, const char **out_reason)
+{
+	struct cache *cache = v->cache;
+	struct xcert *chain[HARD_MAX_CHAIN] = {0}; /* chain[0] unused: the leaf */
+	int fresh[HARD_MAX_CHAIN] = {0};
+	const struct root *anchor = NULL; /* the root that ends the chain */
+	int anchor_implied = 0;           /* not part of the submission */
+	X509 *leaf = NULL;
+	const char *reason = "ok";
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ERR_set_mark();
+	if (num_certs == 0)
+		FAIL(MN_EMALFORMED, "empty certificate chain");
+	if (num_certs > v->lim.max_chain_len)
+		FAIL(MN_ETOOBIG, "certificate chain is longer than allowed");
+	for (size_t i = 0; i < num_certs; i++) {
+		if (cert_lens[i] > v->lim.max_cert_len)
+			FAIL(MN_ETOOBIG, "certificate is larger than allowed");
+		if (!is_one_der_element(certs[i], cert_lens[i]))
+			FAIL(MN_EMALFORMED, "certificate is not exactly one DER structure");
+	}
+
+	/* The leaf. */
+	leaf = d2i_exact(certs[0], cert_lens[0]);
+	if (leaf == NULL)
+		FAIL(MN_EMALFORMED, "leaf certificate does not parse");
+	if (X509_get_extension_flags(leaf) & EXFLAG_INVALID)
+		FAIL(MN_EMALFORMED, "leaf certificate has invalid extensions");
+	int poison = X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1);
+	if (!precert && poison >= 0)
+		FAIL(MN_EBADCERT, "precertificate (poison extension) submitted to add-chain");
+	if (precert) {
+		if (poison < 0)
+			FAIL(MN_EBADCERT, "add-pre-chain needs a precertificate "
+					  "(no poison extension)");
+		X509_EXTENSION *ext = X509_get_ext(leaf, poison);
+		const ASN1_OCTET_STRING *val = X509_EXTENSION_get_data(ext);
+		if (!X509_EXTENSION_get_critical(ext))
+			FAIL(MN_EBADCERT, "precertificate poison extension is not critical");
+		if (ASN1_STRING_length(val) != (int)sizeof(kPoisonValue) ||
+		    memcmp(ASN1_STRING_get0_data(val), kPoisonValue, sizeof(kPoisonValue)) != 0)
+			FAIL(MN_EBADCERT, "precertificate poison extension is not NULL");
+		if (X509_get_ext_by_NID(leaf, NID_ct_precert_poison, poison) >= 0)
+			FAIL(MN_EBADCERT, "precertificate has two poison extensions");
+	}
+	int64_t not_before, not_after;
+	if (!asn1_time_ms(X509_get0_notBefore(leaf), &not_before) ||
+	    !asn1_time_ms(X509_get0_notAfter(leaf), &not_after))
+		FAIL(MN_EMALFORMED, "leaf certificate has unreadable validity dates");
+	if (not_before > not_after)
+		FAIL(MN_EBADCERT, "leaf certificate's notBefore is after its notAfter");
+	if (not_after < 0 || (uint64_t)not_after < now_ms)
+		FAIL(MN_EBADCERT, "leaf certificate has expired");
+
+	/* The rest: configured roots by DER hash, then the cache, then decode. */
+	for (size_t i = 1; i < num_certs; i++) {
+		uint8_t h[32];
+		if (!sha256_3(v->sha256, h, certs[i], cert_lens[i], NULL, 0, NULL, 0))
+			FAIL(MN_ECRYPTO, "hashing failed");
+		struct root *r = root_by_hash(v->roots, h);
+		if (r != NULL) {
+			chain[i] = &r->c;
+			continue;
+		}
+		chain[i] = cache_get(cache, h);
+		if (chain[i] != NULL) {
+			atomic_fetch_add(&cache->hits, 1);
+		} else {
+			atomic_fetch_add(&cache->decodes, 1);
+			X509 *x = d2i_exact(certs[i], cert_lens[i]);
+			if (x == NULL)
+				FAIL(MN_EMALFORMED, "certificate in the chain does not parse");
+			struct xcert *xc = calloc(1, sizeof(*xc));
+			if (xc == NULL) {
+				X509_free(x);
+				FAIL(MN_ENOMEM, "out of memory");
+			}
+			if (!xcert_fill(xc, x)) {
+				X509_free(x);
+				free(xc);
+				FAIL(MN_EBADCHAIN, "certificate in the chain has an "
+						   "unsupported public key");
+			}
+			atomic_init(&xc->refs, 1);
+			memcpy(xc->der_hash, h, 32);
+			chain[i] = xc;
+			fresh[i] = 1;
+		}
+		unsigned f = chain[i]->flags;
+		if (!(f & XC_CA))
+			FAIL(MN_EBADCHAIN, "intermediate certificate is not a CA "
+					   "(basicConstraints)");
+		if (f & XC_POISON)
+			FAIL(MN_EBADCHAIN, "precertificate inside the chain");
+		if ((f & XC_PSC) && !precert)
+			FAIL(MN_EBADCHAIN, "precertificate signing certificate in an "
+					   "add-chain submission");
+		if ((f & XC_PSC) && i != 1)
+			FAIL(MN_EBADCHAIN, "precertificate signing certificate does not "
+					   "directly issue the precertificate");
+	}
+
+	/* Each certificate is signed by the next (RFC 6962 section 3.1). */
+	for (size_t i = 0; i + 1 < num_certs; i++) {
+		X509 *child = i == 0 ? leaf : chain[i]->x;
+		if (X509_NAME_cmp(X509_get_issuer_name(child),
+				  X509_get_subject_name(chain[i + 1]->x)) != 0)
+			FAIL(MN_EBADCHAIN, "certificate's issuer is not the next "
+					   "certificate's subject");
+		if (!verify_link(cache, child, chain[i], fresh[i], chain[i + 1]))
+			FAIL(MN_EBADCHAIN, "certificate is not signed by the next one");
+	}
+
+	/* The anchor: the last certificate is a root, or a root signed it. */
+	size_t last = num_certs - 1;
+	if (last > 0 && (chain[last]->flags & XC_ROOT)) {
+		anchor = (const struct root *)chain[last]; /* c is the first member */
+	} else {
+		X509 *lx = last == 0 ? leaf : chain[last]->x;
+		size_t n, first = roots_by_subject(v->roots, X509_get_issuer_name(lx), &n);
+		for (size_t k = 0; k < n && anchor == NULL; k++) {
+			const struct root *r = v->roots->by_subject[first + k];
+			if (verify_link(cache, lx, chain[last], fresh[last], &r->c))
+				anchor = r;
+		}
+		if (anchor == NULL)
+			FAIL(MN_EUNKNOWNANCHOR, "chain does not end at an accepted root");
+		anchor_implied = 1;
+	}
+
+	if (precert) {
+		const struct xcert *psc = NULL, *issuer;
+		if (num_certs >= 2 && (chain[1]->flags & (XC_PSC | XC_ROOT)) == XC_PSC)
+			psc = chain[1];
+		size_t fi = psc != NULL ? 2 : 1; /* the final issuer's position */
+		if (fi < num_certs)
+			issuer = chain[fi];
+		else if (fi == num_certs)
+			issuer = &anchor->c;
+		else
+			FAIL(MN_EBADCHAIN, "precertificate signing certificate is the root");
+		memcpy(out->issuer_key_hash, issuer->spki_hash, 32);
+		out->entry_type = CT_PRECERT_ENTRY;
+		ret = precert_tbs(leaf, psc, &out->body, &out->body_len, &reason);
+		if (ret != 0) {
+			if (ret != MN_EBADCHAIN)
+				reason = "cannot rebuild the precertificate's TBSCertificate";
+			goto err;
+		}
+		if (!sha256_3(v->sha256, out->dedup_key, kDedupPrecert, sizeof(kDedupPrecert),
+			      certs[0], cert_lens[0], out->issuer_key_hash, 32))
+			FAIL(MN_ECRYPTO, "hashing failed");
+	} else {
+		out->entry_type = CT_X509_ENTRY;
+		out->body = malloc(cert_lens[0]);
+		if (out->body == NULL)
+			FAIL(MN_ENOMEM, "out of memory");
+		memcpy(out->body, certs[0], cert_lens[0]);
+		out->body_len = cert_lens[0];
+		if (!sha256_3(v->sha256, out->dedup_key, kDedupX509, sizeof(kDedupX509),
+			      certs[0], cert_lens[0], NULL, 0))
+			FAIL(MN_ECRYPTO, "hashing failed");
+	}
+	ret = write_extra(out, certs, cert_lens, num_certs, precert,
+			  anchor_implied ? anchor : NULL);
+	if (ret != 0)
+		FAIL(ret, "out of memory");
+	out->not_after_ms = (uint64_t)not_after;
+
+	/* Only now, after the whole chain verified, do its new intermediates
+	 * become cache entries. */
+	for (size_t i = 1; i < num_certs; i++)
+		if (fresh[i] && (chain[i]->flags & XC_VERIFIED))
+			cache_put(cache, chain[i]);
+	ret = 0;
+	goto done;
+err:
+	x509_result_cleanup(out);
+done:
+	for (size_t i = 1; i < num_certs && i < HARD_MAX_CHAIN; i++)
+		xcert_release(chain[i]);
+	X509_free(leaf);
+	ERR_pop_to_mark();
+	if (out_reason != NULL)
+		*out_reason = reason;
+	return ret;
+}

@@ -1,0 +1,152 @@
+/* x509.h: certificate chain validation for add-chain and add-pre-chain
+ * (RFC 6962 sections 3.1, 4.1, 4.2), built for the submission hot path.
+ *
+ * What is checked (RFC 6962 section 3.1: "Logs MUST verify that the submitted
+ * end-entity certificate or Precertificate has a valid signature chain leading
+ * back to a trusted root CA certificate, using the chain of intermediate CA
+ * certificates provided by the submitter"):
+ *   - chain[0] is the leaf; every certificate is whole DER (d2i consumes exactly
+ *     its input) of at most max_cert_len bytes; at most max_chain_len of them;
+ *   - each certificate's issuer name equals the next one's subject name
+ *     (X509_NAME_cmp, i.e. RFC 5280 section 7.1 canonical comparison) and its
+ *     signature verifies with the next one's public key;
+ *   - every certificate after the leaf is a CA (basicConstraints cA TRUE),
+ *     except a configured root, which is trusted as configured;
+ *   - the last certificate either is a configured root (same DER) or is signed
+ *     by a configured root whose subject equals its issuer; that root is then
+ *     appended to extra_data. Only the submitted chain is used: no AIA fetching,
+ *     no path building through other intermediates.
+ *   - the leaf is not expired at submission time (notAfter >= now) and
+ *     notBefore <= notAfter. A leaf that is not yet valid is accepted (section
+ *     3.1 lets logs accept such certificates).
+ * What is NOT checked, as CT logs do: validity dates of intermediates and roots,
+ * revocation, name constraints, key usage, path length constraints, policies.
+ * A log's job is to record what CAs issued, not to decide whether a browser
+ * would trust it; the root check only keeps spam out.
+ *
+ * Precertificates (add-pre-chain): the leaf carries the critical poison
+ * extension 1.3.6.1.4.1.11129.2.4.3 whose value is ASN.1 NULL. If chain[1] is a
+ * Precertificate Signing Certificate (a CA whose EKU holds
+ * 1.3.6.1.4.1.11129.2.4.4), the final issuer is the certificate after it
+ * (chain[2], or the implied root); otherwise chain[1] (or the implied root) is.
+ * The logged TBSCertificate is the precertificate's with the poison extension
+ * removed and, with a PSC, its issuer set to the PSC's issuer and its authority
+ * key identifier replaced by the PSC's (RFC 6962 section 3.2). A PSC anywhere
+ * else, or a PSC in an add-chain submission, is a bad chain.
+ *
+ * Speed: decoding a certificate (mostly its public key) costs OpenSSL 3.0 about
+ * as much as five RSA-2048 verifications. Roots are decoded once at load time,
+ * and intermediates that were part of a successful validation are kept, decoded,
+ * in a bounded cache keyed by SHA-256 of their DER, together with the hash of the
+ * certificate whose key verified their signature. A submitted intermediate is
+ * looked up by hashing its DER before any decoding, and a link already verified
+ * against the same issuer DER is not verified again (a signature check is a pure
+ * function of the two DER encodings). The typical submission then costs one leaf
+ * decode and one signature verification.
+ *
+ * Thread safety: roots are immutable after loading; a validator may be used by
+ * any number of threads at once (the cache takes a pthread rwlock). */
+#ifndef MN_ENTRY_X509_H
+#define MN_ENTRY_X509_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* --- roots --------------------------------------------------------------- */
+
+struct x509_roots;
+
+/* x509_roots_load_pem parses every "CERTIFICATE" PEM block in |pem| (|pem_len|
+ * bytes, not NUL-terminated). Blocks that do not decode (bad base64, bad DER,
+ * trailing bytes, unsupported public key, other labels) are skipped and counted
+ * in |*out_num_skipped| (may be NULL); duplicate roots are kept once. On success
+ * sets |*out| (free with x509_roots_free) and returns 0. Returns MN_ENOTFOUND if
+ * no root loaded, MN_ENOMEM. */
+int x509_roots_load_pem(struct x509_roots **out, size_t *out_num_skipped,
+			const uint8_t *pem, size_t pem_len);
+/* x509_roots_load_file is x509_roots_load_pem on the contents of |path| (at most
+ * 64 MiB). Also returns MN_EIO if the file cannot be read, MN_ETOOBIG. */
+int x509_roots_load_file(struct x509_roots **out, size_t *out_num_skipped,
+			 const char *path);
+void x509_roots_free(struct x509_roots *roots);
+/* x509_roots_count: the number of roots, in bundle order (for get-roots). */
+size_t x509_roots_count(const struct x509_roots *roots);
+/* x509_roots_der returns root |i|'s DER (borrowed, lives as long as |roots|) and
+ * its length in |*out_len|, or NULL if |i| is out of range. */
+const uint8_t *x509_roots_der(const struct x509_roots *roots, size_t i,
+			      size_t *out_len);
+
+/* --- validator ----------------------------------------------------------- */
+
+struct x509_limits {
+	size_t max_chain_len; /* certificates, leaf included; 0 = 10 */
+	size_t max_cert_len;  /* bytes per certificate; 0 = 64 KiB */
+	size_t cache_cap;     /* cached intermediates; 0 = 4096 */
+};
+
+struct x509_validator;
+
+/* x509_validator_new creates a validator over |roots| (borrowed: it must outlive
+ * the validator) with |limits| (NULL for the defaults). Returns NULL on OOM. */
+struct x509_validator *x509_validator_new(const struct x509_roots *roots,
+					  const struct x509_limits *limits);
+void x509_validator_free(struct x509_validator *v);
+
+/* Counters, for tests and /metrics. cert_decodes counts d2i of certificates
+ * after the leaf (leaves are always decoded); cache_hits counts submitted
+ * intermediates found in the cache; sig_verifies counts signature checks. */
+struct x509_stats {
+	uint64_t cert_decodes;
+	uint64_t cache_hits;
+	uint64_t cache_entries;
+	uint64_t sig_verifies;
+};
+void x509_validator_stats(const struct x509_validator *v, struct x509_stats *out);
+
+/* The outcome of a successful validation. Owns |body| and |extra| (malloc'd);
+ * release with x509_result_cleanup. */
+struct x509_result {
+	uint16_t entry_type;         /* CT_X509_ENTRY or CT_PRECERT_ENTRY */
+	uint8_t issuer_key_hash[32]; /* precert: SHA-256 of the final issuer's SPKI */
+	uint8_t *body;               /* x509: the leaf DER; precert: the TBS */
+	size_t body_len;
+	/* extra_data, RFC 6962 section 4.6:
+	 *   x509:    ASN.1Cert certificate_chain<0..2^24-1>;
+	 *   precert: struct { ASN.1Cert pre_certificate;
+	 *                     ASN.1Cert precertificate_chain<0..2^24-1>; }
+	 * the chain being chain[1..] as submitted, ending with the root (appended
+	 * when the submitter left it out). */
+	uint8_t *extra;
+	size_t extra_len;
+	/* SHA-256("mn-dedup-x509\0" || leaf DER) or
+	 * SHA-256("mn-dedup-precert\0" || precert DER || issuer_key_hash). */
+	uint8_t dedup_key[32];
+	uint64_t not_after_ms; /* the leaf's notAfter, ms since the epoch */
+};
+
+/* x509_result_cleanup frees what |r| owns and zeroes it (safe twice). */
+void x509_result_cleanup(struct x509_result *r);
+
+/* x509_validate checks the chain |certs|[0..num_certs) (each |cert_lens|[i]
+ * bytes of DER, borrowed) for add-chain (|precert| == 0) or add-pre-chain
+ * (|precert| != 0) at time |now_ms|. On success fills |out| (which the caller
+ * then cleans up) and returns 0. On failure |out| holds nothing to free,
+ * |*out_reason| (may be NULL) is set to a static string naming the problem, and
+ * the return value is:
+ *   MN_EMALFORMED      empty chain, a certificate that is not exactly one DER
+ *                      Certificate, invalid extensions in the leaf;
+ *   MN_ETOOBIG         more than max_chain_len certificates, or one larger than
+ *                      max_cert_len;
+ *   MN_EBADCHAIN       a certificate not signed by the next one, names that do
+ *                      not chain, an intermediate that is not a CA, a misplaced
+ *                      PSC, an intermediate with an unsupported key;
+ *   MN_EUNKNOWNANCHOR  the chain neither ends at nor is signed by a root;
+ *   MN_EBADCERT        a precertificate to add-chain, a final certificate to
+ *                      add-pre-chain, a non-critical or malformed poison
+ *                      extension, an expired leaf, notBefore > notAfter;
+ *   MN_ENOMEM, MN_ECRYPTO  internal failures. */
+int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
+		  const size_t *cert_lens, size_t num_certs, int precert,
+		  uint64_t now_ms, struct x509_result *out, const char **out_reason);
+
+#endif

@@ -1,0 +1,666 @@
+/* test_x509.c: chain validation (entry/x509.c) against a generated PKI, with the
+ * openssl command line as an independent check of the PKI itself. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "common/bytes.h"
+#include "common/err.h"
+#include "entry/ct.h"
+#include "entry/x509.h"
+#include "tests/lib/pki.h"
+
+#define DAY 86400
+
+/* One PKI for the whole file: generating keys is the slow part. */
+static struct {
+	struct pki_cert *root, *other_root, *ca, *other_ca, *leaf, *leaf2, *not_ca,
+		*leaf_of_not_ca, *expired, *backwards, *precert, *final, *psc,
+		*psc_precert, *psc_final_cert, *noncrit, *root_leaf;
+	EVP_PKEY *leaf_key;
+	struct x509_roots *roots;
+	int64_t now;
+} P;
+
+static uint64_t now_ms(void)
+{
+	return (uint64_t)P.now * 1000;
+}
+
+static void free_pki(void)
+{
+	struct pki_cert **all[] = {
+		&P.root, &P.other_root, &P.ca, &P.other_ca, &P.leaf, &P.leaf2, &P.not_ca,
+		&P.leaf_of_not_ca, &P.expired, &P.backwards, &P.precert, &P.final, &P.psc,
+		&P.psc_precert, &P.psc_final_cert, &P.noncrit, &P.root_leaf,
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		pki_free(*all[i]);
+		*all[i] = NULL;
+	}
+	EVP_PKEY_free(P.leaf_key);
+	x509_roots_free(P.roots);
+}
+
+static int make_pki(void)
+{
+	static const char *const dns[] = {"example.com", "www.example.com"};
+	int64_t now = P.now = pki_now();
+	int64_t nb = now - DAY, na = now + 90 * DAY;
+	P.root = pki_root("Test Root", 0);
+	P.other_root = pki_root("Test Root", 0); /* same name, other key */
+	P.ca = pki_issue(P.root, "Test CA", NULL, 0, PKI_CA, nb, now + 365 * DAY);
+	P.other_ca = pki_issue(P.other_root, "Test CA", NULL, 0, PKI_CA, nb, na);
+	P.leaf = pki_issue(P.ca, "example.com", dns, 2, 0, nb, na);
+	P.leaf2 = pki_issue(P.ca, "www.example.com", dns + 1, 1, 0, nb, na);
+	P.not_ca = pki_issue(P.root, "Not A CA", NULL, 0, 0, nb, na);
+	P.leaf_of_not_ca = pki_issue(P.not_ca, "victim.example", NULL, 0, 0, nb, na);
+	P.expired = pki_issue(P.ca, "old.example", NULL, 0, 0, now - 30 * DAY, now - DAY);
+	P.backwards = pki_issue(P.ca, "odd.example", NULL, 0, 0, now + DAY, now - DAY);
+	P.root_leaf = pki_issue(P.root, "direct.example", NULL, 0, 0, nb, na);
+	P.noncrit = pki_issue(P.ca, "pre.example", dns, 1, PKI_POISON_NONCRIT, nb, na);
+	P.psc = pki_issue(P.ca, "Test CA Precertificate Signing", NULL, 0, PKI_PSC, nb, na);
+	if (!P.root || !P.other_root || !P.ca || !P.other_ca || !P.leaf || !P.leaf2 ||
+	    !P.not_ca || !P.leaf_of_not_ca || !P.expired || !P.backwards || !P.root_leaf ||
+	    !P.noncrit || !P.psc)
+		return -1;
+
+	/* A precertificate and the final certificate it announces: same serial,
+	 * key, names, dates and extension order; only the poison differs. The
+	 * PSC-issued precertificate describes the same final certificate. */
+	P.leaf_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	struct pki_opts o = {
+		.cn = "shop.example",
+		.dns = dns,
+		.num_dns = 2,
+		.not_before = nb,
+		.not_after = na,
+		.serial = 0x1234567890abcdefULL,
+		.key = P.leaf_key,
+	};
+	P.final = pki_issue_opts(P.ca, &o);
+	o.flags = PKI_POISON;
+	P.precert = pki_issue_opts(P.ca, &o);
+	P.psc_precert = pki_issue_opts(P.psc, &o);
+	o.flags = 0;
+	P.psc_final_cert = pki_issue_opts(P.psc, &o); /* a final cert signed by a PSC */
+	if (!P.final || !P.precert || !P.psc_precert || !P.psc_final_cert)
+		return -1;
+
+	size_t pem_len;
+	const struct pki_cert *bundle[] = {P.root};
+	char *pem = pki_pem(bundle, 1, &pem_len);
+	if (pem == NULL)
+		return -1;
+	int rc = x509_roots_load_pem(&P.roots, NULL, (const uint8_t *)pem, pem_len);
+	free(pem);
+	return rc;
+}
+
+/* validate runs x509_validate on |num| certificates under |v|. */
+static int validate(struct x509_validator *v, const struct pki_cert *const *chain,
+		    size_t num, int precert, struct x509_result *out)
+{
+	const uint8_t *der[16];
+	size_t len[16];
+	const char *reason = NULL;
+	for (size_t i = 0; i < num; i++) {
+		der[i] = chain[i]->der;
+		len[i] = chain[i]->der_len;
+	}
+	int rc = x509_validate(v, der, len, num, precert, now_ms(), out, &reason);
+	assert_non_null(reason);
+	if (rc != 0) {
+		assert_true(strlen(reason) > 0);
+		assert_null(out->body);
+		assert_null(out->extra);
+	}
+	return rc;
+}
+
+static struct x509_validator *new_validator(void)
+{
+	struct x509_validator *v = x509_validator_new(P.roots, NULL);
+	assert_non_null(v);
+	return v;
+}
+
+/* check_chain parses extra_data back (RFC 6962 section 4.6) and compares it to
+ * |want|; for precerts the pre_certificate first. */
+static void check_extra(const struct x509_result *r, const struct pki_cert *precert,
+			const struct pki_cert *const *want, size_t num_want)
+{
+	struct cbs in, list, c;
+	cbs_init(&in, r->extra, r->extra_len);
+	if (precert != NULL) {
+		assert_true(cbs_get_u24_length_prefixed(&in, &c));
+		assert_true(cbs_mem_equal(&c, precert->der, precert->der_len));
+	}
+	assert_true(cbs_get_u24_length_prefixed(&in, &list));
+	assert_int_equal(cbs_len(&in), 0);
+	for (size_t i = 0; i < num_want; i++) {
+		assert_true(cbs_get_u24_length_prefixed(&list, &c));
+		assert_true(cbs_mem_equal(&c, want[i]->der, want[i]->der_len));
+	}
+	assert_int_equal(cbs_len(&list), 0);
+}
+
+static void expect_dedup(const struct x509_result *r, const char *tag, size_t tag_len,
+			 const struct pki_cert *leaf, const uint8_t *ikh)
+{
+	uint8_t want[32];
+	size_t n = tag_len + leaf->der_len + (ikh ? 32 : 0);
+	uint8_t *buf = malloc(n);
+	assert_non_null(buf);
+	memcpy(buf, tag, tag_len);
+	memcpy(buf + tag_len, leaf->der, leaf->der_len);
+	if (ikh)
+		memcpy(buf + tag_len + leaf->der_len, ikh, 32);
+	SHA256(buf, n, want);
+	free(buf);
+	assert_memory_equal(r->dedup_key, want, 32);
+}
+
+static void test_good_chain(void **state)
+{
+	(void)state;
+	struct x509_validator *v = new_validator();
+	struct x509_result a, b;
+	const struct pki_cert *c2[] = {P.leaf, P.ca};
+	const struct pki_cert *c3[] = {P.leaf, P.ca, P.root};
+	assert_int_equal(validate(v, c2, 2, 0, &a), 0);
+	assert_int_equal(validate(v, c3, 3, 0, &b), 0);
+
+	assert_int_equal(a.entry_type, CT_X509_ENTRY);
+	assert_int_equal(a.body_len, P.leaf->der_len);
+	assert_memory_equal(a.body, P.leaf->der, P.leaf->der_len);
+	const struct pki_cert *want[] = {P.ca, P.root};
+	check_extra(&a, NULL, want, 2);
+	expect_dedup(&a, "mn-dedup-x509", sizeof("mn-dedup-x509"), P.leaf, NULL);
+	assert_int_equal(a.not_after_ms, (uint64_t)(P.now + 90 * DAY) * 1000);
+
+	/* Including the root changes nothing. */
+	assert_int_equal(b.entry_type, a.entry_type);
+	assert_int_equal(b.body_len, a.body_len);
+	assert_memory_equal(b.body, a.body, a.body_len);
+	assert_int_equal(b.extra_len, a.extra_len);
+	assert_memory_equal(b.extra, a.extra, a.extra_len);
+	assert_memory_equal(b.dedup_key, a.dedup_key, 32);
+	assert_int_equal(b.not_after_ms, a.not_after_ms);
+	x509_result_cleanup(&a);
+	x509_result_cleanup(&b);
+	x509_result_cleanup(&b); /* safe twice */
+
+	/* A leaf issued by the root directly, alone. */
+	const struct pki_cert *c1[] = {P.root_leaf};
+	assert_int_equal(validate(v, c1, 1, 0, &a), 0);
+	const struct pki_cert *want1[] = {P.root};
+	check_extra(&a, NULL, want1, 1);
+	x509_result_cleanup(&a);
+
+	/* Another root with the same name does not get in the way. */
+	struct x509_roots *two;
+	const struct pki_cert *bundle[] = {P.other_root, P.root};
+	size_t pem_len, skipped = 99;
+	char *pem = pki_pem(bundle, 2, &pem_len);
+	assert_non_null(pem);
+	assert_int_equal(x509_roots_load_pem(&two, &skipped, (uint8_t *)pem, pem_len), 0);
+	free(pem);
+	assert_int_equal(skipped, 0);
+	struct x509_validator *v2 = x509_validator_new(two, NULL);
+	assert_non_null(v2);
+	assert_int_equal(validate(v2, c2, 2, 0, &a), 0);
+	check_extra(&a, NULL, want, 2);
+	x509_result_cleanup(&a);
+	struct x509_result r;
+	const uint8_t *d[] = {P.leaf->der, P.other_ca->der};
+	size_t l[] = {P.leaf->der_len, P.other_ca->der_len};
+	/* leaf under the wrong CA of the same name: signature fails. */
+	assert_int_equal(x509_validate(v2, d, l, 2, 0, now_ms(), &r, NULL), MN_EBADCHAIN);
+	x509_validator_free(v2);
+	x509_roots_free(two);
+	x509_validator_free(v);
+}
+
+/* run_cmd runs |cmd| through the shell, captures its output into |out| and
+ * returns its exit status. */
+static int run_cmd(const char *cmd, char *out, size_t out_len)
+{
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	size_t n = fread(out, 1, out_len - 1, f);
+	out[n] = '\0';
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_openssl_cross_check(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/mn-x509-XXXXXX", path[256], cmd[1024], out[4096];
+	assert_non_null(mkdtemp(dir));
+	const struct pki_cert *root[] = {P.root}, *ca[] = {P.ca}, *leaf[] = {P.leaf},
+			      *other[] = {P.other_root};
+	snprintf(path, sizeof(path), "%s/root.pem", dir);
+	assert_int_equal(pki_write_pem(path, root, 1), 0);
+	snprintf(path, sizeof(path), "%s/int.pem", dir);
+	assert_int_equal(pki_write_pem(path, ca, 1), 0);
+	snprintf(path, sizeof(path), "%s/leaf.pem", dir);
+	assert_int_equal(pki_write_pem(path, leaf, 1), 0);
+	snprintf(path, sizeof(path), "%s/other.pem", dir);
+	assert_int_equal(pki_write_pem(path, other, 1), 0);
+
+	snprintf(cmd, sizeof(cmd),
+		 "openssl verify -CAfile %s/root.pem -untrusted %s/int.pem %s/leaf.pem 2>&1",
+		 dir, dir, dir);
+	assert_int_equal(run_cmd(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "leaf.pem: OK"));
+	/* And openssl agrees that the same-named other root is not the anchor. */
+	snprintf(cmd, sizeof(cmd),
+		 "openssl verify -CAfile %s/other.pem -untrusted %s/int.pem %s/leaf.pem 2>&1",
+		 dir, dir, dir);
+	assert_int_not_equal(run_cmd(cmd, out, sizeof(out)), 0);
+
+	/* Our loader reads the same file openssl used. */
+	struct x509_roots *r;
+	size_t skipped = 99, len;
+	snprintf(path, sizeof(path), "%s/root.pem", dir);
+	assert_int_equal(x509_roots_load_file(&r, &skipped, path), 0);
+	assert_int_equal(skipped, 0);
+	assert_int_equal(x509_roots_count(r), 1);
+	const uint8_t *der = x509_roots_der(r, 0, &len);
+	assert_int_equal(len, P.root->der_len);
+	assert_memory_equal(der, P.root->der, len);
+	assert_null(x509_roots_der(r, 1, &len));
+	x509_roots_free(r);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/root.pem", dir);
+	assert_int_equal(x509_roots_load_file(&r, NULL, path), MN_EIO);
+}
+
+static void test_roots_bundle(void **state)
+{
+	(void)state;
+	size_t a_len, b_len;
+	const struct pki_cert *first[] = {P.other_root}, *second[] = {P.root};
+	char *a = pki_pem(first, 1, &a_len), *b = pki_pem(second, 1, &b_len);
+	assert_non_null(a);
+	assert_non_null(b);
+	static const char garbage[] =
+		"junk before\n-----BEGIN CERTIFICATE-----\nnot*base64\n-----END CERTIFICATE-----\n"
+		"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+		"-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n";
+	size_t n = a_len + sizeof(garbage) - 1 + b_len + a_len;
+	char *bundle = malloc(n);
+	assert_non_null(bundle);
+	memcpy(bundle, a, a_len);
+	memcpy(bundle + a_len, garbage, sizeof(garbage) - 1);
+	memcpy(bundle + a_len + sizeof(garbage) - 1, b, b_len);
+	memcpy(bundle + a_len + sizeof(garbage) - 1 + b_len, a, a_len); /* duplicate */
+
+	struct x509_roots *r;
+	size_t skipped = 0, len;
+	assert_int_equal(x509_roots_load_pem(&r, &skipped, (uint8_t *)bundle, n), 0);
+	assert_int_equal(skipped, 3);
+	assert_int_equal(x509_roots_count(r), 2);
+	const uint8_t *der = x509_roots_der(r, 0, &len);
+	assert_int_equal(len, P.other_root->der_len);
+	assert_memory_equal(der, P.other_root->der, len);
+	der = x509_roots_der(r, 1, &len);
+	assert_int_equal(len, P.root->der_len);
+	assert_memory_equal(der, P.root->der, len);
+	x509_roots_free(r);
+
+	/* Nothing usable: an error, not an empty set. */
+	r = (struct x509_roots *)1;
+	assert_int_equal(x509_roots_load_pem(&r, &skipped, (const uint8_t *)garbage,
+					     sizeof(garbage) - 1),
+			 MN_ENOTFOUND);
+	assert_null(r);
+	assert_int_equal(skipped, 3);
+	assert_int_equal(x509_roots_load_pem(&r, NULL, (const uint8_t *)"", 0), MN_ENOTFOUND);
+	free(bundle);
+	free(a);
+	free(b);
+}
+
+/* expect_reject validates raw DER buffers and checks the error code. */
+static void expect_reject_raw(struct x509_validator *v, const uint8_t *const *der,
+			      const size_t *len, size_t num, int precert, int want)
+{
+	struct x509_result r;
+	const char *reason = NULL;
+	memset(&r, 0xa5, sizeof(r));
+	int rc = x509_validate(v, der, len, num, precert, now_ms(), &r, &reason);
+	if (rc != want)
+		print_error("got %s (%s), want %s\n", mn_err_name(rc), reason ? reason : "-",
+			    mn_err_name(want));
+	assert_int_equal(rc, want);
+	assert_non_null(reason);
+	assert_null(r.body);
+	assert_null(r.extra);
+}
+
+static void expect_reject(struct x509_validator *v, const struct pki_cert *const *chain,
+			  size_t num, int precert, int want)
+{
+	const uint8_t *der[16];
+	size_t len[16];
+	for (size_t i = 0; i < num; i++) {
+		der[i] = chain[i]->der;
+		len[i] = chain[i]->der_len;
+	}
+	expect_reject_raw(v, der, len, num, precert, want);
+}
+
+static void test_rejections(void **state)
+{
+	(void)state;
+	struct x509_validator *v = new_validator();
+
+	expect_reject_raw(v, NULL, NULL, 0, 0, MN_EMALFORMED);
+	static const uint8_t garbage[] = {0x30, 0x03, 0x02, 0x01, 0x00};
+	const uint8_t *g[] = {garbage, P.ca->der};
+	size_t gl[] = {sizeof(garbage), P.ca->der_len};
+	expect_reject_raw(v, g, gl, 2, 0, MN_EMALFORMED);
+	static const uint8_t text[] = "hello";
+	const uint8_t *t[] = {text};
+	size_t tl[] = {5};
+	expect_reject_raw(v, t, tl, 1, 0, MN_EMALFORMED);
+	/* garbage as the intermediate */
+	const uint8_t *g2[] = {P.leaf->der, garbage};
+	size_t gl2[] = {P.leaf->der_len, sizeof(garbage)};
+	expect_reject_raw(v, g2, gl2, 2, 0, MN_EMALFORMED);
+
+	/* One trailing byte after the leaf, and after the intermediate. */
+	uint8_t *tr = malloc(P.leaf->der_len + 1);
+	assert_non_null(tr);
+	memcpy(tr, P.leaf->der, P.leaf->der_len);
+	tr[P.leaf->der_len] = 0;
+	const uint8_t *d[] = {tr, P.ca->der};
+	size_t l[] = {P.leaf->der_len + 1, P.ca->der_len};
+	expect_reject_raw(v, d, l, 2, 0, MN_EMALFORMED);
+	free(tr);
+	tr = malloc(P.ca->der_len + 1);
+	assert_non_null(tr);
+	memcpy(tr, P.ca->der, P.ca->der_len);
+	tr[P.ca->der_len] = 0;
+	d[0] = P.leaf->der;
+	d[1] = tr;
+	l[0] = P.leaf->der_len;
+	l[1] = P.ca->der_len + 1;
+	expect_reject_raw(v, d, l, 2, 0, MN_EMALFORMED);
+	free(tr);
+
+	/* Truncated leaf. */
+	d[0] = P.leaf->der;
+	d[1] = P.ca->der;
+	l[0] = P.leaf->der_len - 1;
+	l[1] = P.ca->der_len;
+	expect_reject_raw(v, d, l, 2, 0, MN_EMALFORMED);
+
+	/* Unknown root: a chain under another root with the same names. */
+	const struct pki_cert *unknown[] = {P.other_ca};
+	expect_reject(v, unknown, 1, 0, MN_EUNKNOWNANCHOR);
+	const struct pki_cert *unknown2[] = {P.other_ca, P.other_root};
+	expect_reject(v, unknown2, 2, 0, MN_EUNKNOWNANCHOR);
+	/* Good chain ending in a root that is not configured. */
+	const struct pki_cert *unknown3[] = {P.leaf, P.ca, P.other_root};
+	expect_reject(v, unknown3, 3, 0, MN_EBADCHAIN);
+	/* An intermediate alone is not an anchor. */
+	const struct pki_cert *ca_only[] = {P.leaf};
+	expect_reject(v, ca_only, 1, 0, MN_EUNKNOWNANCHOR);
+
+	/* Broken signature: flip a byte at the end of the leaf's signature. */
+	uint8_t *bad = malloc(P.leaf->der_len);
+	assert_non_null(bad);
+	memcpy(bad, P.leaf->der, P.leaf->der_len);
+	bad[P.leaf->der_len - 1] ^= 0x01;
+	d[0] = bad;
+	d[1] = P.ca->der;
+	l[0] = P.leaf->der_len;
+	l[1] = P.ca->der_len;
+	expect_reject_raw(v, d, l, 2, 0, MN_EBADCHAIN);
+	/* ... or in its TBS (a name byte: still parses). */
+	memcpy(bad, P.leaf->der, P.leaf->der_len);
+	uint8_t *cn = memmem(bad, P.leaf->der_len, "example.com", 11);
+	assert_non_null(cn);
+	cn[0] = 'E';
+	expect_reject_raw(v, d, l, 2, 0, MN_EBADCHAIN);
+	free(bad);
+
+	/* Wrong order. */
+	const struct pki_cert *order[] = {P.ca, P.leaf};
+	expect_reject(v, order, 2, 0, MN_EBADCHAIN);
+	const struct pki_cert *order2[] = {P.leaf, P.root, P.ca};
+	expect_reject(v, order2, 3, 0, MN_EBADCHAIN);
+
+	/* An intermediate that is not a CA (basicConstraints cA FALSE). */
+	const struct pki_cert *nca[] = {P.leaf_of_not_ca, P.not_ca};
+	expect_reject(v, nca, 2, 0, MN_EBADCHAIN);
+	const struct pki_cert *nca3[] = {P.leaf_of_not_ca, P.not_ca, P.root};
+	expect_reject(v, nca3, 3, 0, MN_EBADCHAIN);
+
+	/* Leaf dates. */
+	const struct pki_cert *exp[] = {P.expired, P.ca};
+	expect_reject(v, exp, 2, 0, MN_EBADCERT);
+	const struct pki_cert *back[] = {P.backwards, P.ca};
+	expect_reject(v, back, 2, 0, MN_EBADCERT);
+
+	/* Precertificate to add-chain, final certificate to add-pre-chain,
+	 * non-critical poison. */
+	const struct pki_cert *pre[] = {P.precert, P.ca};
+	expect_reject(v, pre, 2, 0, MN_EBADCERT);
+	const struct pki_cert *fin[] = {P.final, P.ca};
+	expect_reject(v, fin, 2, 1, MN_EBADCERT);
+	const struct pki_cert *nc[] = {P.noncrit, P.ca};
+	expect_reject(v, nc, 2, 1, MN_EBADCERT);
+	expect_reject(v, nc, 2, 0, MN_EBADCERT);
+
+	/* A PSC in an add-chain submission; a precertificate as intermediate. */
+	const struct pki_cert *pscx[] = {P.psc_final_cert, P.psc, P.ca};
+	expect_reject(v, pscx, 3, 0, MN_EBADCHAIN);
+	const struct pki_cert *prein[] = {P.leaf, P.precert, P.ca};
+	expect_reject(v, prein, 3, 0, MN_EBADCHAIN);
+
+	/* Limits: 11 certificates, and an oversized one. */
+	const struct pki_cert *longc[11];
+	longc[0] = P.leaf;
+	for (int i = 1; i < 11; i++)
+		longc[i] = P.ca;
+	expect_reject(v, longc, 11, 0, MN_ETOOBIG);
+	/* ... while 10 is fine by length (it fails later, as a bad chain) */
+	expect_reject(v, longc, 10, 0, MN_EBADCHAIN);
+	size_t big_len = 64 * 1024 + 1;
+	uint8_t *big = calloc(1, big_len);
+	assert_non_null(big);
+	d[0] = P.leaf->der;
+	d[1] = big;
+	l[0] = P.leaf->der_len;
+	l[1] = big_len;
+	expect_reject_raw(v, d, l, 2, 0, MN_ETOOBIG);
+	free(big);
+	x509_validator_free(v);
+
+	struct x509_limits lim = {.max_chain_len = 2, .max_cert_len = P.leaf->der_len - 1};
+	v = x509_validator_new(P.roots, &lim);
+	assert_non_null(v);
+	const struct pki_cert *c2[] = {P.leaf, P.ca}, *c3[] = {P.leaf, P.ca, P.root};
+	expect_reject(v, c2, 2, 0, MN_ETOOBIG);
+	expect_reject(v, c3, 3, 0, MN_ETOOBIG);
+	x509_validator_free(v);
+}
+
+static void test_precert(void **state)
+{
+	(void)state;
+	struct x509_validator *v = new_validator();
+	struct x509_result r;
+	uint8_t ca_spki[32], root_spki[32];
+	size_t tbs_len;
+	uint8_t *tbs = pki_tbs(P.final, &tbs_len);
+	assert_non_null(tbs);
+	assert_int_equal(pki_spki_sha256(P.ca, ca_spki), 0);
+	assert_int_equal(pki_spki_sha256(P.root, root_spki), 0);
+
+	/* Issued directly by the CA: the TBS is the final certificate's. */
+	const struct pki_cert *c[] = {P.precert, P.ca};
+	assert_int_equal(validate(v, c, 2, 1, &r), 0);
+	assert_int_equal(r.entry_type, CT_PRECERT_ENTRY);
+	assert_int_equal(r.body_len, tbs_len);
+	assert_memory_equal(r.body, tbs, tbs_len);
+	assert_memory_equal(r.issuer_key_hash, ca_spki, 32);
+	const struct pki_cert *want[] = {P.ca, P.root};
+	check_extra(&r, P.precert, want, 2);
+	expect_dedup(&r, "mn-dedup-precert", sizeof("mn-dedup-precert"), P.precert, ca_spki);
+	x509_result_cleanup(&r);
+
+	/* With the root included: the same result. */
+	const struct pki_cert *c3[] = {P.precert, P.ca, P.root};
+	assert_int_equal(validate(v, c3, 3, 1, &r), 0);
+	assert_memory_equal(r.body, tbs, tbs_len);
+	check_extra(&r, P.precert, want, 2);
+	x509_result_cleanup(&r);
+
+	/* Through a Precertificate Signing Certificate: issuer and AKI come
+	 * from the PSC, the issuer key hash is the CA's. */
+	const struct pki_cert *p[] = {P.psc_precert, P.psc, P.ca};
+	assert_int_equal(validate(v, p, 3, 1, &r), 0);
+	assert_int_equal(r.entry_type, CT_PRECERT_ENTRY);
+	assert_int_equal(r.body_len, tbs_len);
+	assert_memory_equal(r.body, tbs, tbs_len);
+	assert_memory_equal(r.issuer_key_hash, ca_spki, 32);
+	const struct pki_cert *pwant[] = {P.psc, P.ca, P.root};
+	check_extra(&r, P.psc_precert, pwant, 3);
+	x509_result_cleanup(&r);
+	const struct pki_cert *p4[] = {P.psc_precert, P.psc, P.ca, P.root};
+	assert_int_equal(validate(v, p4, 4, 1, &r), 0);
+	assert_memory_equal(r.body, tbs, tbs_len);
+	assert_memory_equal(r.issuer_key_hash, ca_spki, 32);
+	check_extra(&r, P.psc_precert, pwant, 3);
+	x509_result_cleanup(&r);
+
+	/* The PSC must be followed by the CA that issues the final cert. */
+	const struct pki_cert *p2[] = {P.psc_precert, P.psc};
+	expect_reject(v, p2, 2, 1, MN_EUNKNOWNANCHOR);
+	/* A PSC further up is rejected. */
+	const struct pki_cert *p5[] = {P.precert, P.ca, P.psc};
+	expect_reject(v, p5, 3, 1, MN_EBADCHAIN);
+
+	/* A precertificate issued by the root: issuer key hash of the implied
+	 * root; and of the submitted root. */
+	struct pki_cert *rp = pki_issue(P.root, "rootpre.example", NULL, 0, PKI_POISON,
+					P.now - DAY, P.now + DAY);
+	assert_non_null(rp);
+	const struct pki_cert *r1[] = {rp}, *r2[] = {rp, P.root};
+	assert_int_equal(validate(v, r1, 1, 1, &r), 0);
+	assert_memory_equal(r.issuer_key_hash, root_spki, 32);
+	const struct pki_cert *rwant[] = {P.root};
+	check_extra(&r, rp, rwant, 1);
+	x509_result_cleanup(&r);
+	assert_int_equal(validate(v, r2, 2, 1, &r), 0);
+	assert_memory_equal(r.issuer_key_hash, root_spki, 32);
+	check_extra(&r, rp, rwant, 1);
+	x509_result_cleanup(&r);
+	pki_free(rp);
+
+	OPENSSL_free(tbs);
+	x509_validator_free(v);
+}
+
+static void test_cache(void **state)
+{
+	(void)state;
+	struct x509_validator *v = new_validator();
+	struct x509_stats st;
+	struct x509_result r;
+
+	/* A failing chain leaves nothing behind. */
+	const struct pki_cert *bad[] = {P.expired, P.ca};
+	expect_reject(v, bad, 2, 0, MN_EBADCERT);
+	const struct pki_cert *badsig[] = {P.leaf_of_not_ca, P.ca};
+	expect_reject(v, badsig, 2, 0, MN_EBADCHAIN);
+	x509_validator_stats(v, &st);
+	assert_int_equal(st.cache_entries, 0);
+	assert_int_equal(st.cert_decodes, 1);
+
+	const struct pki_cert *a[] = {P.leaf, P.ca}, *b[] = {P.leaf2, P.ca};
+	assert_int_equal(validate(v, a, 2, 0, &r), 0);
+	x509_result_cleanup(&r);
+	x509_validator_stats(v, &st);
+	assert_int_equal(st.cert_decodes, 2);
+	assert_int_equal(st.cache_hits, 0);
+	assert_int_equal(st.cache_entries, 1);
+	uint64_t verifies = st.sig_verifies;
+
+	/* The second chain with the same CA: no decode, one signature check. */
+	assert_int_equal(validate(v, b, 2, 0, &r), 0);
+	const struct pki_cert *want[] = {P.ca, P.root};
+	check_extra(&r, NULL, want, 2);
+	x509_result_cleanup(&r);
+	x509_validator_stats(v, &st);
+	assert_int_equal(st.cert_decodes, 2);
+	assert_int_equal(st.cache_hits, 1);
+	assert_int_equal(st.sig_verifies, verifies + 1);
+	/* A broken leaf under a cached CA still fails. */
+	uint8_t *bl = malloc(P.leaf2->der_len);
+	assert_non_null(bl);
+	memcpy(bl, P.leaf2->der, P.leaf2->der_len);
+	bl[P.leaf2->der_len - 1] ^= 0x80;
+	const uint8_t *d[] = {bl, P.ca->der};
+	size_t l[] = {P.leaf2->der_len, P.ca->der_len};
+	expect_reject_raw(v, d, l, 2, 0, MN_EBADCHAIN);
+	free(bl);
+	/* A PSC learned from a precert chain is still refused in add-chain. */
+	const struct pki_cert *p[] = {P.psc_precert, P.psc, P.ca};
+	assert_int_equal(validate(v, p, 3, 1, &r), 0);
+	x509_result_cleanup(&r);
+	const struct pki_cert *px[] = {P.psc_final_cert, P.psc, P.ca};
+	expect_reject(v, px, 3, 0, MN_EBADCHAIN);
+	x509_validator_free(v);
+
+	/* A tiny cache evicts but stays correct. */
+	struct x509_limits lim = {.cache_cap = 1};
+	v = x509_validator_new(P.roots, &lim);
+	assert_non_null(v);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(validate(v, a, 2, 0, &r), 0);
+		x509_result_cleanup(&r);
+		assert_int_equal(validate(v, p, 3, 1, &r), 0);
+		x509_result_cleanup(&r);
+	}
+	x509_validator_stats(v, &st);
+	assert_true(st.cache_entries <= 4);
+	x509_validator_free(v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_chain),
+		cmocka_unit_test(test_openssl_cross_check),
+		cmocka_unit_test(test_roots_bundle),
+		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_precert),
+		cmocka_unit_test(test_cache),
+	};
+	if (make_pki() != 0) {
+		fprintf(stderr, "test_x509: cannot build the test PKI\n");
+		free_pki();
+		return 1;
+	}
+	atexit(free_pki);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
