@@ -66,7 +66,7 @@ mod_lib = $(O)/lib/lib$(1).a
 # libs for a layer, highest first, as the linker wants them
 libs_for = $(foreach m,$(DEPS_$(1)),$(if $(call mod_srcs,$(m)),$(call mod_lib,$(m))))
 
-LLHTTP_OBJS := $(O)/llhttp/api.o $(O)/llhttp/http.o $(O)/llhttp/llhttp.o
+LLHTTP_OBJS := $(O)/obj/llhttp/api.o $(O)/obj/llhttp/http.o $(O)/obj/llhttp/llhttp.o
 
 CLIENT_SRCS := $(wildcard client/*.c)
 TEST_SRCS := $(wildcard tests/*/test_*.c)
@@ -81,18 +81,18 @@ PROGS := $(if $(wildcard logd/main.c),$(O)/logd) $(if $(CLIENT_SRCS),$(O)/mnctl)
 .SECONDARY:
 all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
 
-$(O)/%.o: %.c
+$(O)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # llhttp ships as C sources (Debian node-llhttp); it is not ours, so it is
 # built without our warning set, into the logd library.
-$(O)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+$(O)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(OPT) $(SANFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
 
 define MODLIB
-$(call mod_lib,$(1)): $(patsubst %.c,$(O)/%.o,$(call mod_srcs,$(1))) $(if $(filter logd,$(1)),$(LLHTTP_OBJS))
+$(call mod_lib,$(1)): $(patsubst %.c,$(O)/obj/%.o,$(call mod_srcs,$(1))) $(if $(filter logd,$(1)),$(LLHTTP_OBJS))
 	@mkdir -p $$(@D)
 	@rm -f $$@
 	ar rcs $$@ $$^
@@ -102,24 +102,24 @@ $(foreach m,$(MODULES),$(if $(call mod_srcs,$(m)),$(eval $(call MODLIB,$(m)))))
 # tests/lib/*.c: helpers shared by tests (reference Merkle tree, PKI, ...).
 # An archive, so a test pulls in only the helpers it uses.
 TESTLIB := $(if $(wildcard tests/lib/*.c),$(O)/lib/libtest.a)
-$(O)/lib/libtest.a: $(patsubst %.c,$(O)/%.o,$(wildcard tests/lib/*.c))
+$(O)/lib/libtest.a: $(patsubst %.c,$(O)/obj/%.o,$(wildcard tests/lib/*.c))
 	@mkdir -p $(@D)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(O)/logd: $(O)/logd/main.o $(call libs_for,logd)
+$(O)/logd: $(O)/obj/logd/main.o $(call libs_for,logd)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/mnctl: $(CLIENT_SRCS:%.c=$(O)/%.o) $(call libs_for,client)
+$(O)/mnctl: $(CLIENT_SRCS:%.c=$(O)/obj/%.o) $(call libs_for,client)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 define TESTBIN
-$(O)/tests/$(1)/%: $(O)/tests/$(1)/%.o $(TESTLIB) $(call libs_for,$(1))
+$(O)/tests/$(1)/%: $(O)/obj/tests/$(1)/%.o $(TESTLIB) $(call libs_for,$(1))
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(LIBS) $(CMOCKA_LIBS)
 endef
 $(foreach m,$(MODULES) client,$(eval $(call TESTBIN,$(m))))
 
-$(O)/bench/%: $(O)/bench/%.o $(call libs_for,bench)
+$(O)/bench/%: $(O)/obj/bench/%.o $(call libs_for,bench)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # check-mod M=merkle: build and run one layer's tests (for development).

@@ -35,6 +35,8 @@ static const char usage[] =
 	"  --max-entries N      get-entries batch cap (default 256)\n"
 	"  --max-queue N        sequencer queue limit before 503 (default 65536)\n"
 	"  --max-conns N        open connection limit (default 4096)\n"
+	"  --idle-timeout MS    close keep-alive connections idle this long (default 30000)\n"
+	"  --request-timeout MS a request must arrive whole within this (default 10000)\n"
 	"  --map-size BYTES     initial LMDB map size (default 1 GiB; grows as needed)\n"
 	"  --max-map-size BYTES LMDB map size limit (default 1 TiB)\n"
 	"  --url URL            the log's public URL for the log-list line\n"
@@ -52,6 +54,7 @@ struct config {
 	const char *tls_roots;
 	const char *url;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
+	unsigned long idle_ms, request_ms;
 	unsigned long long map_size, max_map_size;
 };
 
@@ -90,7 +93,7 @@ static int parse_listen(struct config *c, const char *s)
 static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
-	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP };
+	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -105,6 +108,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"map-size", required_argument, NULL, O_MAP},
 		{"max-map-size", required_argument, NULL, O_MAXMAP},
 		{"url", required_argument, NULL, O_URL},
+		{"idle-timeout", required_argument, NULL, O_IDLE},
+		{"request-timeout", required_argument, NULL, O_REQ},
 		{"verbose", no_argument, NULL, O_VERBOSE},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -126,6 +131,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_ENTRIES: ok = parse_ulong(optarg, 100000, &v) && v > 0; c->max_entries = (unsigned long)v; break;
 		case O_QUEUE: ok = parse_ulong(optarg, 10000000, &v) && v > 0; c->max_queue = (unsigned long)v; break;
 		case O_CONNS: ok = parse_ulong(optarg, 1000000, &v) && v > 0; c->max_conns = (unsigned long)v; break;
+		case O_IDLE: ok = parse_ulong(optarg, 3600000, &v) && v > 0; c->idle_ms = (unsigned long)v; break;
+		case O_REQ: ok = parse_ulong(optarg, 3600000, &v) && v > 0; c->request_ms = (unsigned long)v; break;
 		case O_MAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->map_size); break;
 		case O_MAXMAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->max_map_size); break;
 		case O_VERBOSE: mn_log_set_level(MN_LOG_DEBUG); break;
@@ -250,6 +257,8 @@ int main(int argc, char **argv)
 	ho.threads = (unsigned)c.threads;
 	ho.max_body_bytes = c.max_body;
 	ho.max_conns = (unsigned)c.max_conns;
+	ho.idle_timeout_ms = (unsigned)c.idle_ms;
+	ho.request_timeout_ms = (unsigned)c.request_ms;
 	ret = http_server_start(&srv, &ho, handler, NULL);
 	if (ret != 0) {
 		fprintf(stderr, "logd: cannot listen on %s:%u: %s\n", c.host, c.port, mn_strerror(ret));
