@@ -1,0 +1,158 @@
+/* storage/internal.h: what store.c, tiles.c and reader.c share. Only storage/
+ * includes this header (and <lmdb.h>); tests may include it.
+ *
+ * Tree hashes live in the `tiles` database, grouped like c2sp.org/tlog-tiles
+ * tiles of height 8. Tile (L, I) holds, for r = 0..7, the hashes of the level
+ * 8L+r nodes with index j in [(256>>r)*I, (256>>r)*(I+1)), at slot
+ * start(r) + (j mod (256>>r)), start(r) = 512 - (512>>r). So slots 0..255 are
+ * exactly a tlog tile's content, and one mdb_get serves up to 8 levels of a
+ * proof. Level 8L+8 belongs to tile level L+1. A value is always
+ * STORE__TILE_BYTES long; slots of nodes not yet complete are zero. The key is
+ * u8 tile_level || u64 tile_index (big-endian). */
+#ifndef MN_STORAGE_INTERNAL_H
+#define MN_STORAGE_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+
+#include "storage/storage.h"
+
+#define STORE__TILE_HEIGHT 8
+#define STORE__TILE_SLOTS 510
+#define STORE__TILE_BYTES (STORE__TILE_SLOTS * MERKLE_HASH_LEN)
+#define STORE__TILE_KEY_LEN 9
+/* 64 tree levels / 8 per tile. */
+#define STORE__TILE_LEVELS 8
+
+/* STH as stored in meta "sth":
+ *   uint64 tree_size; uint64 timestamp; opaque root[32];
+ *   opaque signature<0..2^16-1> (at most STORE_MAX_SIG_LEN bytes) */
+#define STORE__STH_MAX_LEN (8 + 8 + MERKLE_HASH_LEN + 2 + STORE_MAX_SIG_LEN)
+
+enum {
+	STORE__DBI_LEAVES,
+	STORE__DBI_EXTRA,
+	STORE__DBI_LEAFHASH,
+	STORE__DBI_TILES,
+	STORE__DBI_DEDUP,
+	STORE__DBI_META,
+	STORE__DBI_IDX_DNS,
+	STORE__DBI_IDX_EMAIL,
+	STORE__DBI_IDX_PGP,
+	STORE__DBI_IDX_POLICY,
+	STORE__DBI_POLICY_HEAD,
+	STORE__NUM_DBI
+};
+
+/* The last tile looked up at each tile level; |data| borrows from the txn. */
+struct store__tile_cache {
+	int valid;
+	uint64_t index;
+	const uint8_t *data;
+};
+
+struct store_reader {
+	struct store *s;
+	MDB_txn *txn;              /* reset (not aborted) while on the free list */
+	struct merkle_hasher *h;
+	uint64_t tree_size;
+	int has_sth;
+	struct store_sth sth;
+	struct store__tile_cache cache[STORE__TILE_LEVELS];
+	struct store_reader *next; /* free list */
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[STORE__NUM_DBI];
+	char *dir;
+	int read_only;
+	uint64_t max_map_size;
+
+	/* mdb_env_set_mapsize needs every read txn of this process finished. A
+	 * counter rather than a pthread_rwlock because a reader may be ended on
+	 * another thread than the one that began it (an rwlock would be UB).
+	 * The resizer waits for num_active == 0; new readers wait only while the
+	 * resize itself runs, not while a resizer waits, so a thread holding two
+	 * snapshots cannot deadlock against it (the price: under a constant
+	 * overlap of readers a resize waits for a gap). */
+	pthread_mutex_t rd_mu;
+	pthread_cond_t rd_cond;
+	unsigned num_active;       /* readers between read_begin and read_end */
+	int resizing;              /* mdb_env_set_mapsize running */
+	struct store_reader *free_list;
+	unsigned num_free;
+
+	pthread_mutex_t write_mu;  /* one store_append_batch at a time */
+	struct merkle_hasher *hasher; /* the writer's (under write_mu) */
+	uint8_t *tile_buf;         /* STORE__TILE_LEVELS tiles, the writer's scratch */
+
+	pthread_mutex_t state_mu;  /* guards the copies below for other threads */
+	struct merkle_range range;
+	struct store_sth sth;
+	int has_sth;
+};
+
+/* store__err maps an LMDB or errno code to MN_E*: MDB_NOTFOUND MN_ENOTFOUND,
+ * MDB_KEYEXIST MN_EEXISTS, MDB_MAP_FULL/ENOSPC/EDQUOT MN_ENOSPACE,
+ * EACCES/EROFS/EPERM MN_EREADONLY, ENOMEM MN_ENOMEM, MDB_READERS_FULL
+ * MN_EBUSY, structural LMDB errors MN_ECORRUPT, anything else MN_EIO. */
+int store__err(int rc);
+
+/* store__sth_encode writes |sth| to |out| (STORE__STH_MAX_LEN bytes of room)
+ * and returns its length. store__sth_decode returns 1 iff |in| is exactly one
+ * well-formed stored STH. */
+size_t store__sth_encode(uint8_t out[STORE__STH_MAX_LEN], const struct store_sth *sth);
+int store__sth_decode(struct store_sth *out, const uint8_t *in, size_t len);
+
+/* store__tile_key writes the 9-byte key of tile (tile_level, tile_index). */
+void store__tile_key(uint8_t key[STORE__TILE_KEY_LEN], unsigned tile_level,
+		     uint64_t tile_index);
+/* store__node_pos locates node (level, index), level < 64: its tile and the
+ * byte offset of its hash inside the tile value. */
+void store__node_pos(unsigned level, uint64_t index, unsigned *out_tile_level,
+		     uint64_t *out_tile_index, size_t *out_offset);
+/* store__get_node reads node (level, index) from the tiles in |txn| through
+ * |cache| (STORE__TILE_LEVELS entries, zeroed before first use in a txn). The
+ * caller checks that the node is complete. Returns 0, MN_ECORRUPT (tile
+ * missing, wrong size, or the slot is still zero; logged), or a store__err. */
+int store__get_node(MDB_txn *txn, MDB_dbi tiles, struct store__tile_cache *cache,
+		    unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN]);
+
+/* The writer's open tiles during one batch. Since node indices only grow, there
+ * is at most one open tile per tile level: it is loaded when first touched and
+ * put back when the level moves to the next tile and at the end. */
+struct store__tile_writer {
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t *bufs; /* STORE__TILE_LEVELS * STORE__TILE_BYTES, borrowed */
+	struct {
+		int open;
+		uint64_t index;
+	} t[STORE__TILE_LEVELS];
+	int err;       /* sticky MN_E* (the node callback cannot return one) */
+	int mdb_rc;    /* the LMDB code behind err, for MDB_MAP_FULL */
+};
+void store__tile_writer_init(struct store__tile_writer *tw, MDB_txn *txn, MDB_dbi dbi,
+			     uint8_t *bufs);
+/* store__tile_writer_node is a merkle_node_fn: it stores |hash| in its tile. */
+void store__tile_writer_node(void *ctx, unsigned level, uint64_t index,
+			     const uint8_t hash[MERKLE_HASH_LEN]);
+/* store__tile_writer_finish puts back every open tile. Returns 0 or the sticky
+ * error. */
+int store__tile_writer_finish(struct store__tile_writer *tw);
+
+/* store__load reads meta "state" and "sth" in |txn| and checks them against
+ * each other, the leaves and extra databases and the stored tree hashes of the
+ * range's right-edge subtrees. It modifies nothing. Returns 0, MN_ECORRUPT (with
+ * a log line saying what disagrees), or a store__err code. This is the check
+ * store_open runs on the data on disk. */
+int store__load(struct store *s, MDB_txn *txn, struct merkle_range *out_range,
+		struct store_sth *out_sth, int *out_has_sth);
+
+/* store__map_resize sets the map size to |size| (0: adopt the size another
+ * process set) once no reader of this process is active. Called by the writer
+ * or a reader that holds no snapshot. Returns 0 or a store__err code. */
+int store__map_resize(struct store *s, uint64_t size);
+
+#endif

@@ -1,0 +1,369 @@
+/* reader.c: read snapshots. A store_reader is one LMDB read transaction plus a
+ * hasher and a per-tile-level cache of the last tile read. Readers are kept on
+ * a small free list with their txn reset (MDB_NOTLS lets another thread renew
+ * it), so a request costs no malloc and no reader-slot setup. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bytes.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "storage/internal.h"
+
+#define MAX_FREE_READERS 16
+
+static const char META_STH[] = "sth";
+
+static void reader_release(struct store *s)
+{
+	pthread_mutex_lock(&s->rd_mu);
+	if (--s->num_active == 0)
+		pthread_cond_broadcast(&s->rd_cond);
+	pthread_mutex_unlock(&s->rd_mu);
+}
+
+/* reader_free_or_keep puts |r| (txn reset or NULL) back on the free list. */
+static void reader_free_or_keep(struct store *s, struct store_reader *r)
+{
+	pthread_mutex_lock(&s->rd_mu);
+	if (s->num_free < MAX_FREE_READERS) {
+		r->next = s->free_list;
+		s->free_list = r;
+		s->num_free++;
+		r = NULL;
+	}
+	pthread_mutex_unlock(&s->rd_mu);
+	if (r != NULL) {
+		if (r->txn != NULL)
+			mdb_txn_abort(r->txn);
+		merkle_hasher_free(r->h);
+		free(r);
+	}
+}
+
+static int txn_start(struct store *s, struct store_reader *r)
+{
+	int rc;
+
+	if (r->txn != NULL) {
+		rc = mdb_txn_renew(r->txn);
+		if (rc != 0) {
+			mdb_txn_abort(r->txn);
+			r->txn = NULL;
+		}
+		return rc;
+	}
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+	if (rc != 0)
+		r->txn = NULL;
+	return rc;
+}
+
+int store_read_begin(struct store *s, struct store_reader **out)
+{
+	struct store_reader *r;
+	MDB_val k, v;
+	int rc, err, retried_readers = 0, retried_resize = 0;
+
+	*out = NULL;
+	pthread_mutex_lock(&s->rd_mu);
+	r = s->free_list;
+	if (r != NULL) {
+		s->free_list = r->next;
+		s->num_free--;
+	}
+	pthread_mutex_unlock(&s->rd_mu);
+	if (r == NULL) {
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return MN_ENOMEM;
+		r->h = merkle_hasher_new();
+		if (r->h == NULL) {
+			free(r);
+			return MN_ENOMEM;
+		}
+	}
+	r->s = s;
+	r->next = NULL;
+
+	for (;;) {
+		pthread_mutex_lock(&s->rd_mu);
+		while (s->resizing)
+			pthread_cond_wait(&s->rd_cond, &s->rd_mu);
+		s->num_active++;
+		pthread_mutex_unlock(&s->rd_mu);
+
+		rc = txn_start(s, r);
+		if (rc == 0)
+			break;
+		reader_release(s);
+		if (rc == MDB_READERS_FULL && !retried_readers) {
+			int dead = 0;
+
+			retried_readers = 1;
+			mdb_reader_check(s->env, &dead);
+			continue;
+		}
+		if (rc == MDB_MAP_RESIZED && !retried_resize) {
+			/* Another process grew the map; this thread holds no snapshot
+			 * of this store (the caller's contract), so adopt the size. */
+			retried_resize = 1;
+			if (store__map_resize(s, 0) == 0)
+				continue;
+		}
+		err = rc == MDB_READERS_FULL ? MN_EBUSY : store__err(rc);
+		if (err == MN_ENOTFOUND || err == MN_EEXISTS || err == MN_ENOSPACE)
+			err = MN_EIO;
+		mn_error("store_read_failed", "reason=\"%s\" err=%s", mdb_strerror(rc),
+			 mn_err_name(err));
+		reader_free_or_keep(s, r);
+		return err;
+	}
+
+	memset(r->cache, 0, sizeof(r->cache));
+	r->has_sth = 0;
+	r->tree_size = 0;
+	k.mv_size = sizeof(META_STH) - 1;
+	k.mv_data = (void *)META_STH;
+	rc = mdb_get(r->txn, s->dbi[STORE__DBI_META], &k, &v);
+	if (rc == 0) {
+		if (!store__sth_decode(&r->sth, v.mv_data, v.mv_size)) {
+			mn_error("store_corrupt", "what=\"meta sth is malformed\"");
+			err = MN_ECORRUPT;
+			goto err;
+		}
+		r->has_sth = 1;
+		r->tree_size = r->sth.tree_size;
+	} else if (rc != MDB_NOTFOUND) {
+		err = store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
+		goto err;
+	}
+	*out = r;
+	return 0;
+err:
+	mdb_txn_reset(r->txn);
+	reader_release(s);
+	reader_free_or_keep(s, r);
+	return err;
+}
+
+void store_read_end(struct store_reader *r)
+{
+	struct store *s;
+
+	if (r == NULL)
+		return;
+	s = r->s;
+	mdb_txn_reset(r->txn);
+	memset(r->cache, 0, sizeof(r->cache));
+	reader_release(s);
+	reader_free_or_keep(s, r);
+}
+
+int store_r_sth(struct store_reader *r, struct store_sth *out)
+{
+	if (!r->has_sth)
+		return MN_ENOTFOUND;
+	*out = r->sth;
+	return 0;
+}
+
+uint64_t store_r_tree_size(struct store_reader *r)
+{
+	return r->tree_size;
+}
+
+/* decode_entry splits an extra value: u24 extra_len || extra || u16 sct_len ||
+ * sct, nothing after. */
+static int decode_entry(struct store_entry *out, const MDB_val *leaf, const MDB_val *extra,
+			uint64_t index)
+{
+	struct cbs cbs, ex, sct;
+
+	cbs_init(&cbs, extra->mv_data, extra->mv_size);
+	if (!cbs_get_u24_length_prefixed(&cbs, &ex) ||
+	    !cbs_get_u16_length_prefixed(&cbs, &sct) || cbs_len(&cbs) != 0) {
+		mn_error("store_corrupt", "what=\"extra of index %" PRIu64 " is "
+			 "malformed\"", index);
+		return MN_ECORRUPT;
+	}
+	out->leaf_input = leaf->mv_data;
+	out->leaf_input_len = leaf->mv_size;
+	out->extra = cbs_data(&ex);
+	out->extra_len = cbs_len(&ex);
+	out->sct = cbs_data(&sct);
+	out->sct_len = cbs_len(&sct);
+	return 0;
+}
+
+static int missing(uint64_t index)
+{
+	mn_error("store_corrupt", "what=\"index %" PRIu64 " below the tree size is "
+		 "missing\"", index);
+	return MN_ECORRUPT;
+}
+
+int store_r_entry(struct store_reader *r, uint64_t index, struct store_entry *out)
+{
+	struct store *s = r->s;
+	uint8_t key[8];
+	MDB_val k = {8, key}, leaf, extra;
+	int rc;
+
+	if (index >= r->tree_size)
+		return MN_ENOTFOUND;
+	mn_put_be64(key, index);
+	rc = mdb_get(r->txn, s->dbi[STORE__DBI_LEAVES], &k, &leaf);
+	if (rc == 0)
+		rc = mdb_get(r->txn, s->dbi[STORE__DBI_EXTRA], &k, &extra);
+	if (rc == MDB_NOTFOUND)
+		return missing(index);
+	if (rc != 0)
+		return store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
+	return decode_entry(out, &leaf, &extra, index);
+}
+
+int store_r_entries(struct store_reader *r, uint64_t start, size_t max,
+		    struct store_entry *out, size_t *out_num)
+{
+	struct store *s = r->s;
+	MDB_cursor *lc = NULL, *ec = NULL;
+	uint8_t key[8];
+	MDB_val lk = {8, key}, ek = {8, key}, lv, ev;
+	size_t n = 0;
+	int rc, err = 0;
+
+	*out_num = 0;
+	if (start >= r->tree_size || max == 0)
+		return 0;
+	if ((uint64_t)max > r->tree_size - start)
+		max = (size_t)(r->tree_size - start);
+	rc = mdb_cursor_open(r->txn, s->dbi[STORE__DBI_LEAVES], &lc);
+	if (rc == 0)
+		rc = mdb_cursor_open(r->txn, s->dbi[STORE__DBI_EXTRA], &ec);
+	if (rc != 0) {
+		err = MN_EIO;
+		goto out;
+	}
+	mn_put_be64(key, start);
+	rc = mdb_cursor_get(lc, &lk, &lv, MDB_SET_KEY);
+	if (rc == 0)
+		rc = mdb_cursor_get(ec, &ek, &ev, MDB_SET_KEY);
+	while (rc == 0) {
+		if (lk.mv_size != 8 || ek.mv_size != 8 ||
+		    mn_get_be64(lk.mv_data) != start + n ||
+		    mn_get_be64(ek.mv_data) != start + n) {
+			err = missing(start + n);
+			goto out;
+		}
+		err = decode_entry(&out[n], &lv, &ev, start + n);
+		if (err != 0)
+			goto out;
+		if (++n == max)
+			break;
+		rc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT);
+		if (rc == 0)
+			rc = mdb_cursor_get(ec, &ek, &ev, MDB_NEXT);
+	}
+	if (n < max) {
+		err = rc == MDB_NOTFOUND ? missing(start + n) :
+		      (store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO);
+		goto out;
+	}
+	*out_num = n;
+out:
+	if (lc != NULL)
+		mdb_cursor_close(lc);
+	if (ec != NULL)
+		mdb_cursor_close(ec);
+	return err;
+}
+
+static int lookup_index(struct store_reader *r, MDB_dbi dbi, const uint8_t *key,
+			size_t key_len, uint64_t *out_index)
+{
+	MDB_val k = {key_len, (void *)key}, v;
+	uint64_t idx;
+	int rc;
+
+	rc = mdb_get(r->txn, dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MN_ENOTFOUND;
+	if (rc != 0)
+		return store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
+	if (v.mv_size != 8 || (idx = mn_get_be64(v.mv_data)) >= r->tree_size) {
+		mn_error("store_corrupt", "what=\"index value malformed or beyond the "
+			 "tree\"");
+		return MN_ECORRUPT;
+	}
+	*out_index = idx;
+	return 0;
+}
+
+int store_r_index_by_hash(struct store_reader *r, const uint8_t hash[MERKLE_HASH_LEN],
+			  uint64_t *out_index)
+{
+	return lookup_index(r, r->s->dbi[STORE__DBI_LEAFHASH], hash, MERKLE_HASH_LEN,
+			    out_index);
+}
+
+int store_r_dedup(struct store_reader *r, const uint8_t key[32], uint64_t *out_index)
+{
+	return lookup_index(r, r->s->dbi[STORE__DBI_DEDUP], key, 32, out_index);
+}
+
+/* reader_get is the merkle_get_fn over this snapshot's tiles: only nodes
+ * complete within the snapshot's tree exist. */
+static int reader_get(void *ctx, unsigned level, uint64_t index,
+		      uint8_t out[MERKLE_HASH_LEN])
+{
+	struct store_reader *r = ctx;
+
+	if (level >= 64 || index >= (r->tree_size >> level))
+		return MN_EINVAL;
+	return store__get_node(r->txn, r->s->dbi[STORE__DBI_TILES], r->cache, level,
+			       index, out);
+}
+
+int store_r_leaf_hash(struct store_reader *r, uint64_t index,
+		      uint8_t out[MERKLE_HASH_LEN])
+{
+	if (index >= r->tree_size)
+		return MN_ENOTFOUND;
+	return reader_get(r, 0, index, out);
+}
+
+int store_r_inclusion_proof(struct store_reader *r, uint64_t index, uint64_t size,
+			    uint8_t out[][MERKLE_HASH_LEN], size_t *out_num)
+{
+	*out_num = 0;
+	if (size > r->tree_size || index >= size)
+		return MN_EINVAL;
+	return merkle_inclusion_proof(reader_get, r, r->h, index, size, out, out_num);
+}
+
+int store_r_consistency_proof(struct store_reader *r, uint64_t size1, uint64_t size2,
+			      uint8_t out[][MERKLE_HASH_LEN], size_t *out_num)
+{
+	*out_num = 0;
+	if (size2 > r->tree_size || size1 > size2)
+		return MN_EINVAL;
+	return merkle_consistency_proof(reader_get, r, r->h, size1, size2, out, out_num);
+}
+
+int store_r_root(struct store_reader *r, uint64_t size, uint8_t out[MERKLE_HASH_LEN])
+{
+	if (size > r->tree_size)
+		return MN_EINVAL;
+	if (size == 0) {
+		merkle_empty_root(out);
+		return 0;
+	}
+	if (r->has_sth && size == r->sth.tree_size) {
+		/* Checked against the tree when it was stored. */
+		memcpy(out, r->sth.root, MERKLE_HASH_LEN);
+		return 0;
+	}
+	return merkle_subtree_root(reader_get, r, r->h, 0, size, out);
+}

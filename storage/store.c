@@ -1,0 +1,738 @@
+/* store.c: the environment, the open-time consistency check and the writer.
+ *
+ * One write transaction per batch (STYLE.md section 7): leaves, extra, leaf
+ * hashes, dedup keys, tree tiles, the compact range and the STH commit together
+ * or not at all, so no STH ever references uncommitted data. The writer keeps
+ * the compact range in memory and replaces it only after the commit. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/bytes.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "storage/internal.h"
+
+#define DEFAULT_MAP_SIZE ((uint64_t)1 << 30)
+#define DEFAULT_MAX_MAP_SIZE ((uint64_t)1 << 40)
+#define MAX_READERS 512
+#define MAX_DBS 16
+/* extra is stored with a u24 length, sct with a u16 one; cap leaf_input the same
+ * way (a MerkleTreeLeaf's certificate is u24-prefixed anyway). */
+#define MAX_FIELD_LEN ((size_t)0xffffff)
+
+static const struct {
+	const char *name;
+	unsigned flags;
+} dbs[STORE__NUM_DBI] = {
+	[STORE__DBI_LEAVES] = {"leaves", 0},
+	[STORE__DBI_EXTRA] = {"extra", 0},
+	[STORE__DBI_LEAFHASH] = {"leafhash", 0},
+	[STORE__DBI_TILES] = {"tiles", 0},
+	[STORE__DBI_DEDUP] = {"dedup", 0},
+	[STORE__DBI_META] = {"meta", 0},
+	/* Lookup indexes (DESIGN.md section 5), filled by a later layer. */
+	[STORE__DBI_IDX_DNS] = {"idx_dns", MDB_DUPSORT | MDB_DUPFIXED},
+	[STORE__DBI_IDX_EMAIL] = {"idx_email", MDB_DUPSORT | MDB_DUPFIXED},
+	[STORE__DBI_IDX_PGP] = {"idx_pgp", MDB_DUPSORT | MDB_DUPFIXED},
+	[STORE__DBI_IDX_POLICY] = {"idx_policy", MDB_DUPSORT | MDB_DUPFIXED},
+	[STORE__DBI_POLICY_HEAD] = {"policy_head", 0},
+};
+
+static const char META_STATE[] = "state";
+static const char META_STH[] = "sth";
+
+/* The directory name comes from the operator, but keep log lines one line. */
+static const char *safe_dir(const struct store *s, char *buf, size_t len)
+{
+	return mn_log_sanitize(buf, len, s->dir, strlen(s->dir));
+}
+
+#define DIRBUF char dirbuf[256]
+#define DIR_S(s) safe_dir((s), dirbuf, sizeof(dirbuf))
+
+static uint64_t leaves_count(MDB_txn *txn, MDB_dbi dbi, int *out_err)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	*out_err = 0;
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc != 0) {
+		*out_err = store__err(rc);
+		return 0;
+	}
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0) {
+		*out_err = store__err(rc);
+		return 0;
+	}
+	if (k.mv_size != 8 || mn_get_be64(k.mv_data) == UINT64_MAX) {
+		*out_err = MN_ECORRUPT;
+		return 0;
+	}
+	return mn_get_be64(k.mv_data) + 1;
+}
+
+int store__load(struct store *s, MDB_txn *txn, struct merkle_range *out_range,
+		struct store_sth *out_sth, int *out_has_sth)
+{
+	MDB_val k, v;
+	struct cbs cbs;
+	struct store__tile_cache cache[STORE__TILE_LEVELS];
+	uint8_t root[MERKLE_HASH_LEN];
+	uint64_t num_leaves, num_extra, start;
+	unsigned i;
+	int rc, err;
+	DIRBUF;
+
+	merkle_range_init(out_range);
+	memset(out_sth, 0, sizeof(*out_sth));
+	*out_has_sth = 0;
+
+	k.mv_size = sizeof(META_STATE) - 1;
+	k.mv_data = (void *)META_STATE;
+	rc = mdb_get(txn, s->dbi[STORE__DBI_META], &k, &v);
+	if (rc == 0) {
+		cbs_init(&cbs, v.mv_data, v.mv_size);
+		if (!merkle_range_decode(out_range, &cbs)) {
+			mn_error("store_corrupt", "dir=%s what=\"meta state is not a "
+				 "compact range\"", DIR_S(s));
+			return MN_ECORRUPT;
+		}
+	} else if (rc != MDB_NOTFOUND) {
+		return store__err(rc);
+	}
+
+	k.mv_size = sizeof(META_STH) - 1;
+	k.mv_data = (void *)META_STH;
+	rc = mdb_get(txn, s->dbi[STORE__DBI_META], &k, &v);
+	if (rc == 0) {
+		if (!store__sth_decode(out_sth, v.mv_data, v.mv_size)) {
+			mn_error("store_corrupt", "dir=%s what=\"meta sth is malformed\"",
+				 DIR_S(s));
+			return MN_ECORRUPT;
+		}
+		*out_has_sth = 1;
+	} else if (rc != MDB_NOTFOUND) {
+		return store__err(rc);
+	}
+
+	num_leaves = leaves_count(txn, s->dbi[STORE__DBI_LEAVES], &err);
+	if (err != 0)
+		goto bad_count;
+	num_extra = leaves_count(txn, s->dbi[STORE__DBI_EXTRA], &err);
+	if (err != 0)
+		goto bad_count;
+
+	if (!*out_has_sth) {
+		if (out_range->size != 0 || num_leaves != 0 || num_extra != 0) {
+			mn_error("store_corrupt", "dir=%s what=\"no STH but range size "
+				 "%" PRIu64 ", %" PRIu64 " leaves, %" PRIu64 " extra\"",
+				 DIR_S(s), out_range->size, num_leaves, num_extra);
+			return MN_ECORRUPT;
+		}
+		return 0;
+	}
+	if (out_range->size != out_sth->tree_size || num_leaves != out_sth->tree_size ||
+	    num_extra != out_sth->tree_size) {
+		mn_error("store_corrupt", "dir=%s what=\"sizes disagree: STH %" PRIu64
+			 ", range %" PRIu64 ", leaves %" PRIu64 ", extra %" PRIu64 "\"",
+			 DIR_S(s), out_sth->tree_size, out_range->size, num_leaves,
+			 num_extra);
+		return MN_ECORRUPT;
+	}
+	merkle_range_root(out_range, s->hasher, root);
+	if (memcmp(root, out_sth->root, MERKLE_HASH_LEN) != 0) {
+		mn_error("store_corrupt", "dir=%s what=\"compact range root differs "
+			 "from STH root at size %" PRIu64 "\"", DIR_S(s),
+			 out_sth->tree_size);
+		return MN_ECORRUPT;
+	}
+
+	/* The range's hashes are the right-edge perfect subtrees, largest first:
+	 * each must be the node stored in the tiles. */
+	memset(cache, 0, sizeof(cache));
+	start = 0;
+	i = 0;
+	for (int level = 63; level >= 0; level--) {
+		uint64_t bit = (uint64_t)1 << level;
+		uint8_t node[MERKLE_HASH_LEN];
+
+		if ((out_range->size & bit) == 0)
+			continue;
+		err = store__get_node(txn, s->dbi[STORE__DBI_TILES], cache,
+				      (unsigned)level, start >> level, node);
+		if (err != 0)
+			return err;
+		if (memcmp(node, out_range->hashes[i], MERKLE_HASH_LEN) != 0) {
+			mn_error("store_corrupt", "dir=%s what=\"compact range hash %u "
+				 "differs from stored node %d/%" PRIu64 "\"", DIR_S(s),
+				 i, level, start >> level);
+			return MN_ECORRUPT;
+		}
+		start += bit;
+		i++;
+	}
+	return 0;
+
+bad_count:
+	if (err == MN_ECORRUPT)
+		mn_error("store_corrupt", "dir=%s what=\"leaves or extra key is not a "
+			 "64-bit index\"", DIR_S(s));
+	return err;
+}
+
+static int open_env_error(struct store *s, const char *what, int rc)
+{
+	int err = store__err(rc);
+	DIRBUF;
+
+	if (err == MN_ENOTFOUND || err == MN_EEXISTS || err == MN_ENOSPACE ||
+	    err == MN_EBUSY)
+		err = MN_EIO;
+	mn_error("store_open_failed", "dir=%s op=%s reason=\"%s\"", DIR_S(s), what,
+		 mdb_strerror(rc));
+	return err;
+}
+
+static int make_dir(const char *dir, int read_only)
+{
+	struct stat st;
+	char buf[256];
+
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			mn_error("store_open_failed", "dir=%s reason=\"not a directory\"",
+				 mn_log_sanitize(buf, sizeof(buf), dir, strlen(dir)));
+			return MN_EIO;
+		}
+		return 0;
+	}
+	if (errno != ENOENT || read_only || mkdir(dir, 0700) != 0) {
+		int e = errno;
+		mn_error("store_open_failed", "dir=%s reason=\"%s\"",
+			 mn_log_sanitize(buf, sizeof(buf), dir, strlen(dir)),
+			 read_only && e == ENOENT ? "does not exist" : strerror(e));
+		return MN_EIO;
+	}
+	return 0;
+}
+
+int store_open(struct store **out, const struct store_options *opt)
+{
+	struct store *s;
+	MDB_txn *txn = NULL;
+	uint64_t map_size;
+	unsigned flags;
+	int rc, err;
+
+	*out = NULL;
+	if (opt == NULL || opt->dir == NULL || opt->dir[0] == '\0')
+		return MN_EINVAL;
+	err = make_dir(opt->dir, opt->read_only);
+	if (err != 0)
+		return err;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return MN_ENOMEM;
+	pthread_mutex_init(&s->rd_mu, NULL);
+	pthread_cond_init(&s->rd_cond, NULL);
+	pthread_mutex_init(&s->write_mu, NULL);
+	pthread_mutex_init(&s->state_mu, NULL);
+	s->read_only = opt->read_only != 0;
+	s->max_map_size = opt->max_map_size ? opt->max_map_size : DEFAULT_MAX_MAP_SIZE;
+	if (s->max_map_size > SIZE_MAX)
+		s->max_map_size = SIZE_MAX;
+	map_size = opt->map_size ? opt->map_size : DEFAULT_MAP_SIZE;
+	if (map_size > s->max_map_size)
+		map_size = s->max_map_size;
+	s->dir = strdup(opt->dir);
+	s->hasher = merkle_hasher_new();
+	if (!s->read_only)
+		s->tile_buf = malloc((size_t)STORE__TILE_LEVELS * STORE__TILE_BYTES);
+	if (s->dir == NULL || s->hasher == NULL || (!s->read_only && s->tile_buf == NULL)) {
+		err = MN_ENOMEM;
+		goto err;
+	}
+
+	rc = mdb_env_create(&s->env);
+	if (rc != 0) {
+		s->env = NULL;
+		err = open_env_error(s, "mdb_env_create", rc);
+		goto err;
+	}
+	if ((rc = mdb_env_set_maxdbs(s->env, MAX_DBS)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(s->env, MAX_READERS)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, (size_t)map_size)) != 0) {
+		err = open_env_error(s, "mdb_env_set", rc);
+		goto err;
+	}
+	/* MDB_NOTLS: a read txn is not tied to its thread (a reader may be reused
+	 * from the free list by another thread). */
+	flags = MDB_NOTLS | (opt->no_sync ? MDB_NOSYNC : 0) |
+		(s->read_only ? MDB_RDONLY : 0);
+	rc = mdb_env_open(s->env, s->dir, flags, 0600);
+	if (rc != 0) {
+		err = open_env_error(s, "mdb_env_open", rc);
+		goto err;
+	}
+
+	if (!s->read_only) {
+		MDB_envinfo info;
+
+		/* A map smaller than the data is raised by LMDB to exactly the
+		 * data's size, so the first batch would hit MDB_MAP_FULL: leave
+		 * room now, within max_map_size. */
+		mdb_env_info(s->env, &info);
+		if (info.me_mapsize > map_size && info.me_mapsize < s->max_map_size) {
+			uint64_t next = info.me_mapsize > s->max_map_size / 2 ?
+					s->max_map_size : (uint64_t)info.me_mapsize * 2;
+			rc = mdb_env_set_mapsize(s->env, (size_t)next);
+			if (rc != 0) {
+				err = open_env_error(s, "mdb_env_set_mapsize", rc);
+				goto err;
+			}
+		}
+	}
+
+	/* Open every DBI once, in the first transaction (LMDB intro.doc). Creating
+	 * existing DBIs dirties nothing, so this commit writes nothing then. */
+	rc = mdb_txn_begin(s->env, NULL, s->read_only ? MDB_RDONLY : 0, &txn);
+	if (rc != 0) {
+		txn = NULL;
+		err = open_env_error(s, "mdb_txn_begin", rc);
+		goto err;
+	}
+	for (unsigned i = 0; i < STORE__NUM_DBI; i++) {
+		rc = mdb_dbi_open(txn, dbs[i].name,
+				  dbs[i].flags | (s->read_only ? 0 : MDB_CREATE), &s->dbi[i]);
+		if (rc == MDB_NOTFOUND) {
+			DIRBUF;
+			mn_error("store_corrupt", "dir=%s what=\"database %s missing\"",
+				 DIR_S(s), dbs[i].name);
+			err = MN_ECORRUPT;
+			goto err;
+		}
+		if (rc != 0) {
+			err = open_env_error(s, "mdb_dbi_open", rc);
+			goto err;
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		err = open_env_error(s, "mdb_txn_commit", rc);
+		goto err;
+	}
+
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0) {
+		txn = NULL;
+		err = open_env_error(s, "mdb_txn_begin", rc);
+		goto err;
+	}
+	err = store__load(s, txn, &s->range, &s->sth, &s->has_sth);
+	mdb_txn_abort(txn);
+	txn = NULL;
+	if (err != 0)
+		goto err;
+	*out = s;
+	return 0;
+
+err:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	store_close(s);
+	return err;
+}
+
+void store_close(struct store *s)
+{
+	struct store_reader *r, *next;
+
+	if (s == NULL)
+		return;
+	for (r = s->free_list; r != NULL; r = next) {
+		next = r->next;
+		if (r->txn != NULL)
+			mdb_txn_abort(r->txn);
+		merkle_hasher_free(r->h);
+		free(r);
+	}
+	if (s->env != NULL)
+		mdb_env_close(s->env);
+	merkle_hasher_free(s->hasher);
+	free(s->tile_buf);
+	free(s->dir);
+	pthread_mutex_destroy(&s->rd_mu);
+	pthread_cond_destroy(&s->rd_cond);
+	pthread_mutex_destroy(&s->write_mu);
+	pthread_mutex_destroy(&s->state_mu);
+	free(s);
+}
+
+void store_get_range(struct store *s, struct merkle_range *out)
+{
+	pthread_mutex_lock(&s->state_mu);
+	*out = s->range;
+	pthread_mutex_unlock(&s->state_mu);
+}
+
+int store_has_sth(struct store *s)
+{
+	int has;
+
+	pthread_mutex_lock(&s->state_mu);
+	has = s->has_sth;
+	pthread_mutex_unlock(&s->state_mu);
+	return has;
+}
+
+int store__map_resize(struct store *s, uint64_t size)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->rd_mu);
+	while (s->num_active > 0 || s->resizing)
+		pthread_cond_wait(&s->rd_cond, &s->rd_mu);
+	s->resizing = 1;
+	pthread_mutex_unlock(&s->rd_mu);
+
+	rc = mdb_env_set_mapsize(s->env, (size_t)size);
+
+	pthread_mutex_lock(&s->rd_mu);
+	s->resizing = 0;
+	pthread_cond_broadcast(&s->rd_cond);
+	pthread_mutex_unlock(&s->rd_mu);
+	return rc == 0 ? 0 : store__err(rc);
+}
+
+/* grow_map doubles the map after MDB_MAP_FULL, up to max_map_size. */
+static int grow_map(struct store *s)
+{
+	MDB_envinfo info;
+	uint64_t cur, next;
+	int err;
+	DIRBUF;
+
+	mdb_env_info(s->env, &info);
+	cur = info.me_mapsize;
+	if (cur >= s->max_map_size) {
+		mn_error("store_full", "dir=%s map_size=%" PRIu64 " max_map_size=%" PRIu64
+			 " reason=\"map is at its maximum; raise max_map_size\"",
+			 DIR_S(s), cur, s->max_map_size);
+		return MN_ENOSPACE;
+	}
+	next = cur > s->max_map_size / 2 ? s->max_map_size : cur * 2;
+	err = store__map_resize(s, next);
+	if (err != 0) {
+		mn_error("store_grow_failed", "dir=%s map_size=%" PRIu64 " err=%s",
+			 DIR_S(s), next, mn_err_name(err));
+		return err;
+	}
+	mdb_env_info(s->env, &info);
+	if (info.me_mapsize <= cur) {
+		/* LMDB refused to grow: do not loop on MDB_MAP_FULL. */
+		mn_error("store_full", "dir=%s map_size=%" PRIu64 " reason=\"map did "
+			 "not grow\"", DIR_S(s), (uint64_t)info.me_mapsize);
+		return MN_ENOSPACE;
+	}
+	mn_info("store_grow", "dir=%s map_size=%" PRIu64, DIR_S(s),
+		(uint64_t)info.me_mapsize);
+	return 0;
+}
+
+static const uint8_t empty_bytes[1];
+
+static MDB_val val(const uint8_t *p, size_t len)
+{
+	MDB_val v;
+
+	v.mv_size = len;
+	v.mv_data = (void *)(len == 0 || p == NULL ? empty_bytes : p);
+	return v;
+}
+
+/* write_batch runs one write transaction for the batch. On success it commits
+ * and sets *out_range to the new range. On MDB_MAP_FULL it sets *out_map_full
+ * (and returns MN_ENOSPACE). Nothing is written on any error. */
+static int write_batch(struct store *s, const struct store_leaf *leaves, size_t num,
+		       const struct store_sth *sth, struct merkle_range *out_range,
+		       int *out_map_full)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	struct store__tile_writer tw;
+	struct cbb cbb;
+	uint8_t key[8], sthbuf[STORE__STH_MAX_LEN], root[MERKLE_HASH_LEN];
+	uint64_t size = s->range.size;
+	int rc = 0, err = 0;
+	DIRBUF;
+
+	*out_map_full = 0;
+	*out_range = s->range;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew the map: adopt its size and retry. */
+		err = store__map_resize(s, 0);
+		if (err != 0)
+			return err;
+		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	}
+	if (rc != 0) {
+		txn = NULL;
+		goto mdb_err;
+	}
+	store__tile_writer_init(&tw, txn, s->dbi[STORE__DBI_TILES], s->tile_buf);
+
+	for (size_t i = 0; i < num; i++) {
+		const struct store_leaf *l = &leaves[i];
+		MDB_val iv;
+		uint8_t *p;
+
+		mn_put_be64(key, size + i);
+		k = val(key, 8);
+		v = val(l->leaf_input, l->leaf_input_len);
+		rc = mdb_put(txn, s->dbi[STORE__DBI_LEAVES], &k, &v, MDB_APPEND);
+		if (rc == MDB_KEYEXIST)
+			goto append_conflict;
+		if (rc != 0)
+			goto mdb_err;
+
+		/* extra value: u24 extra_len || extra || u16 sct_len || sct */
+		v.mv_size = 3 + l->extra_len + 2 + l->sct_len;
+		v.mv_data = NULL;
+		rc = mdb_put(txn, s->dbi[STORE__DBI_EXTRA], &k, &v, MDB_APPEND | MDB_RESERVE);
+		if (rc == MDB_KEYEXIST)
+			goto append_conflict;
+		if (rc != 0)
+			goto mdb_err;
+		p = v.mv_data;
+		p[0] = (uint8_t)(l->extra_len >> 16);
+		p[1] = (uint8_t)(l->extra_len >> 8);
+		p[2] = (uint8_t)l->extra_len;
+		if (l->extra_len > 0)
+			memcpy(p + 3, l->extra, l->extra_len);
+		p += 3 + l->extra_len;
+		p[0] = (uint8_t)(l->sct_len >> 8);
+		p[1] = (uint8_t)l->sct_len;
+		if (l->sct_len > 0)
+			memcpy(p + 2, l->sct, l->sct_len);
+
+		iv = val(key, 8);
+		k = val(l->leaf_hash, MERKLE_HASH_LEN);
+		rc = mdb_put(txn, s->dbi[STORE__DBI_LEAFHASH], &k, &iv, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST) {
+			mn_warn("store_append_rejected", "dir=%s index=%" PRIu64
+				" reason=\"leaf hash already stored at index %" PRIu64 "\"",
+				DIR_S(s), size + i, mn_get_be64(iv.mv_data));
+			err = MN_EEXISTS;
+			goto err;
+		}
+		if (rc != 0)
+			goto mdb_err;
+		iv = val(key, 8);
+		k = val(l->dedup_key, 32);
+		rc = mdb_put(txn, s->dbi[STORE__DBI_DEDUP], &k, &iv, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST) {
+			mn_warn("store_append_rejected", "dir=%s index=%" PRIu64
+				" reason=\"dedup key already stored at index %" PRIu64 "\"",
+				DIR_S(s), size + i, mn_get_be64(iv.mv_data));
+			err = MN_EEXISTS;
+			goto err;
+		}
+		if (rc != 0)
+			goto mdb_err;
+
+		err = merkle_range_append(out_range, s->hasher, l->leaf_hash,
+					  store__tile_writer_node, &tw);
+		if (err == 0)
+			err = tw.err;
+		if (err != 0) {
+			rc = tw.mdb_rc;
+			goto tile_err;
+		}
+	}
+	err = store__tile_writer_finish(&tw);
+	if (err != 0) {
+		rc = tw.mdb_rc;
+		goto tile_err;
+	}
+
+	merkle_range_root(out_range, s->hasher, root);
+	if (memcmp(root, sth->root, MERKLE_HASH_LEN) != 0) {
+		mn_warn("store_append_rejected", "dir=%s tree_size=%" PRIu64
+			" reason=\"STH root is not the root of the new tree\"", DIR_S(s),
+			sth->tree_size);
+		err = MN_EINVAL;
+		goto err;
+	}
+
+	{
+		uint8_t *state;
+		size_t state_len;
+
+		if (!cbb_init(&cbb, 8 + 64 * MERKLE_HASH_LEN, 8 + 64 * MERKLE_HASH_LEN)) {
+			err = MN_ENOMEM;
+			goto err;
+		}
+		if (!merkle_range_encode(out_range, &cbb) ||
+		    !cbb_finish(&cbb, &state, &state_len)) {
+			cbb_cleanup(&cbb);
+			err = MN_EINTERNAL;
+			goto err;
+		}
+		k = val((const uint8_t *)META_STATE, sizeof(META_STATE) - 1);
+		v = val(state, state_len);
+		rc = mdb_put(txn, s->dbi[STORE__DBI_META], &k, &v, 0);
+		free(state);
+		if (rc != 0)
+			goto mdb_err;
+	}
+	k = val((const uint8_t *)META_STH, sizeof(META_STH) - 1);
+	v = val(sthbuf, store__sth_encode(sthbuf, sth));
+	rc = mdb_put(txn, s->dbi[STORE__DBI_META], &k, &v, 0);
+	if (rc != 0)
+		goto mdb_err;
+
+	rc = mdb_txn_commit(txn);
+	txn = NULL; /* freed by commit, even on failure */
+	if (rc != 0)
+		goto mdb_err;
+	return 0;
+
+tile_err:
+	if (err != MN_ENOSPACE || rc != MDB_MAP_FULL) {
+		if (err != MN_ECORRUPT)
+			mn_error("store_append_failed", "dir=%s op=tiles err=%s",
+				 DIR_S(s), mn_err_name(err));
+		goto err;
+	}
+	/* fall through: MDB_MAP_FULL */
+mdb_err:
+	if (rc == MDB_MAP_FULL) {
+		*out_map_full = 1;
+		err = MN_ENOSPACE;
+		goto err;
+	}
+	err = store__err(rc);
+	if (err == MN_ENOTFOUND || err == MN_EEXISTS || err == MN_EBUSY)
+		err = MN_EIO;
+	mn_error("store_append_failed", "dir=%s reason=\"%s\" err=%s", DIR_S(s),
+		 mdb_strerror(rc), mn_err_name(err));
+	goto err;
+append_conflict:
+	mn_error("store_corrupt", "dir=%s what=\"index %" PRIu64 " already stored "
+		 "beyond the compact range\"", DIR_S(s), size);
+	err = MN_ECORRUPT;
+err:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	return err;
+}
+
+int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t num,
+		       const struct store_sth *sth)
+{
+	struct merkle_range next;
+	int err, map_full;
+	DIRBUF;
+
+	if (s->read_only) {
+		mn_warn("store_append_rejected", "dir=%s reason=\"opened read-only\"",
+			DIR_S(s));
+		return MN_EREADONLY;
+	}
+	if (sth == NULL || (num > 0 && leaves == NULL) || sth->sig_len > STORE_MAX_SIG_LEN)
+		return MN_EINVAL;
+	for (size_t i = 0; i < num; i++) {
+		const struct store_leaf *l = &leaves[i];
+
+		if (l->leaf_input_len > MAX_FIELD_LEN || l->extra_len > MAX_FIELD_LEN ||
+		    l->sct_len > 0xffff || (l->leaf_input_len > 0 && l->leaf_input == NULL) ||
+		    (l->extra_len > 0 && l->extra == NULL) ||
+		    (l->sct_len > 0 && l->sct == NULL))
+			return MN_EINVAL;
+	}
+
+	pthread_mutex_lock(&s->write_mu);
+	/* Only this function changes range and sth, under write_mu: read them
+	 * without state_mu here. */
+	if (num > UINT64_MAX - 1 - s->range.size ||
+	    sth->tree_size != s->range.size + num) {
+		mn_warn("store_append_rejected", "dir=%s reason=\"STH tree size %" PRIu64
+			" != %" PRIu64 " + %zu\"", DIR_S(s), sth->tree_size,
+			s->range.size, num);
+		err = MN_EINVAL;
+		goto out;
+	}
+	if (s->has_sth && sth->timestamp < s->sth.timestamp) {
+		mn_warn("store_append_rejected", "dir=%s reason=\"STH timestamp %" PRIu64
+			" older than stored %" PRIu64 "\"", DIR_S(s), sth->timestamp,
+			s->sth.timestamp);
+		err = MN_EINVAL;
+		goto out;
+	}
+	for (;;) {
+		err = write_batch(s, leaves, num, sth, &next, &map_full);
+		if (!map_full)
+			break;
+		err = grow_map(s);
+		if (err != 0)
+			break;
+	}
+	if (err == 0) {
+		pthread_mutex_lock(&s->state_mu);
+		s->range = next;
+		s->sth = *sth;
+		s->has_sth = 1;
+		pthread_mutex_unlock(&s->state_mu);
+	}
+out:
+	pthread_mutex_unlock(&s->write_mu);
+	return err;
+}
+
+void store_get_stats(struct store *s, struct store_stats *out)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fst;
+	char path[PATH_MAX];
+
+	memset(out, 0, sizeof(*out));
+	/* mdb_env_stat reads the map: not while it is being resized. */
+	pthread_mutex_lock(&s->rd_mu);
+	while (s->resizing)
+		pthread_cond_wait(&s->rd_cond, &s->rd_mu);
+	s->num_active++;
+	pthread_mutex_unlock(&s->rd_mu);
+
+	if (mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0) {
+		out->map_size = info.me_mapsize;
+		out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	}
+
+	pthread_mutex_lock(&s->rd_mu);
+	if (--s->num_active == 0)
+		pthread_cond_broadcast(&s->rd_cond);
+	pthread_mutex_unlock(&s->rd_mu);
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", s->dir) < sizeof(path) &&
+	    stat(path, &fst) == 0)
+		out->file_bytes = (uint64_t)fst.st_size;
+	pthread_mutex_lock(&s->state_mu);
+	out->tree_size = s->range.size;
+	pthread_mutex_unlock(&s->state_mu);
+}

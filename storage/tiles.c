@@ -1,0 +1,221 @@
+/* tiles.c: tree hashes grouped in tiles of height 8 (see storage/internal.h for
+ * the layout), and the small encoders the other storage files share. */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "common/bytes.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "storage/internal.h"
+
+int store__err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return MN_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return MN_EEXISTS;
+	case MDB_MAP_FULL:
+	case ENOSPC:
+	case EDQUOT:
+		return MN_ENOSPACE;
+	case EACCES:
+	case EROFS:
+	case EPERM:
+		return MN_EREADONLY;
+	case ENOMEM:
+		return MN_ENOMEM;
+	case MDB_READERS_FULL:
+		return MN_EBUSY;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+	case MDB_INCOMPATIBLE:
+	case MDB_BAD_VALSIZE:
+		return MN_ECORRUPT;
+	default:
+		return MN_EIO;
+	}
+}
+
+size_t store__sth_encode(uint8_t out[STORE__STH_MAX_LEN], const struct store_sth *sth)
+{
+	size_t n = 0;
+
+	mn_put_be64(out + n, sth->tree_size);
+	n += 8;
+	mn_put_be64(out + n, sth->timestamp);
+	n += 8;
+	memcpy(out + n, sth->root, MERKLE_HASH_LEN);
+	n += MERKLE_HASH_LEN;
+	out[n++] = (uint8_t)(sth->sig_len >> 8);
+	out[n++] = (uint8_t)sth->sig_len;
+	memcpy(out + n, sth->sig, sth->sig_len);
+	return n + sth->sig_len;
+}
+
+int store__sth_decode(struct store_sth *out, const uint8_t *in, size_t len)
+{
+	struct cbs cbs, sig;
+
+	memset(out, 0, sizeof(*out));
+	cbs_init(&cbs, in, len);
+	if (!cbs_get_u64(&cbs, &out->tree_size) || !cbs_get_u64(&cbs, &out->timestamp) ||
+	    !cbs_copy_bytes(&cbs, out->root, MERKLE_HASH_LEN) ||
+	    !cbs_get_u16_length_prefixed(&cbs, &sig) || cbs_len(&cbs) != 0 ||
+	    cbs_len(&sig) > STORE_MAX_SIG_LEN)
+		return 0;
+	out->sig_len = (uint16_t)cbs_len(&sig);
+	memcpy(out->sig, cbs_data(&sig), cbs_len(&sig));
+	return 1;
+}
+
+void store__tile_key(uint8_t key[STORE__TILE_KEY_LEN], unsigned tile_level,
+		     uint64_t tile_index)
+{
+	key[0] = (uint8_t)tile_level;
+	mn_put_be64(key + 1, tile_index);
+}
+
+void store__node_pos(unsigned level, uint64_t index, unsigned *out_tile_level,
+		     uint64_t *out_tile_index, size_t *out_offset)
+{
+	unsigned r = level % STORE__TILE_HEIGHT;
+	uint64_t width = 256u >> r; /* level-r nodes per tile */
+	size_t start = 512 - (512u >> r);
+
+	*out_tile_level = level / STORE__TILE_HEIGHT;
+	*out_tile_index = index >> (8 - r);
+	*out_offset = (start + (size_t)(index & (width - 1))) * MERKLE_HASH_LEN;
+}
+
+static int is_zero(const uint8_t *p, size_t len)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < len; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+int store__get_node(MDB_txn *txn, MDB_dbi tiles, struct store__tile_cache *cache,
+		    unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+	unsigned tl;
+	uint64_t ti;
+	size_t off;
+	struct store__tile_cache *c;
+
+	store__node_pos(level, index, &tl, &ti, &off);
+	c = &cache[tl];
+	if (!c->valid || c->index != ti) {
+		uint8_t key[STORE__TILE_KEY_LEN];
+		MDB_val k = {sizeof(key), key}, v;
+		int rc;
+
+		store__tile_key(key, tl, ti);
+		rc = mdb_get(txn, tiles, &k, &v);
+		if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != STORE__TILE_BYTES)) {
+			mn_error("store_corrupt", "what=\"tile %u/%" PRIu64 " missing or "
+				 "of wrong size\"", tl, ti);
+			return MN_ECORRUPT;
+		}
+		if (rc != 0)
+			return store__err(rc);
+		c->valid = 1;
+		c->index = ti;
+		c->data = v.mv_data;
+	}
+	if (is_zero(c->data + off, MERKLE_HASH_LEN)) {
+		mn_error("store_corrupt", "what=\"node %u/%" PRIu64 " not stored in tile "
+			 "%u/%" PRIu64 "\"", level, index, tl, ti);
+		return MN_ECORRUPT;
+	}
+	memcpy(out, c->data + off, MERKLE_HASH_LEN);
+	return 0;
+}
+
+void store__tile_writer_init(struct store__tile_writer *tw, MDB_txn *txn, MDB_dbi dbi,
+			     uint8_t *bufs)
+{
+	memset(tw, 0, sizeof(*tw));
+	tw->txn = txn;
+	tw->dbi = dbi;
+	tw->bufs = bufs;
+}
+
+static void tile_fail(struct store__tile_writer *tw, int rc)
+{
+	tw->mdb_rc = rc;
+	tw->err = store__err(rc);
+}
+
+static int tile_put(struct store__tile_writer *tw, unsigned tl)
+{
+	uint8_t key[STORE__TILE_KEY_LEN];
+	MDB_val k = {sizeof(key), key};
+	MDB_val v = {STORE__TILE_BYTES, tw->bufs + (size_t)tl * STORE__TILE_BYTES};
+	int rc;
+
+	store__tile_key(key, tl, tw->t[tl].index);
+	rc = mdb_put(tw->txn, tw->dbi, &k, &v, 0);
+	if (rc != 0) {
+		tile_fail(tw, rc);
+		return -1;
+	}
+	tw->t[tl].open = 0;
+	return 0;
+}
+
+void store__tile_writer_node(void *ctx, unsigned level, uint64_t index,
+			     const uint8_t hash[MERKLE_HASH_LEN])
+{
+	struct store__tile_writer *tw = ctx;
+	unsigned tl;
+	uint64_t ti;
+	size_t off;
+	uint8_t *buf;
+
+	if (tw->err != 0)
+		return;
+	store__node_pos(level, index, &tl, &ti, &off);
+	buf = tw->bufs + (size_t)tl * STORE__TILE_BYTES;
+	if (!tw->t[tl].open || tw->t[tl].index != ti) {
+		uint8_t key[STORE__TILE_KEY_LEN];
+		MDB_val k = {sizeof(key), key}, v;
+		int rc;
+
+		if (tw->t[tl].open && tile_put(tw, tl) != 0)
+			return;
+		store__tile_key(key, tl, ti);
+		rc = mdb_get(tw->txn, tw->dbi, &k, &v);
+		if (rc == MDB_NOTFOUND) {
+			memset(buf, 0, STORE__TILE_BYTES);
+		} else if (rc != 0) {
+			tile_fail(tw, rc);
+			return;
+		} else if (v.mv_size != STORE__TILE_BYTES) {
+			mn_error("store_corrupt", "what=\"tile %u/%" PRIu64 " has %zu "
+				 "bytes\"", tl, ti, v.mv_size);
+			tw->err = MN_ECORRUPT;
+			return;
+		} else {
+			memcpy(buf, v.mv_data, STORE__TILE_BYTES);
+		}
+		tw->t[tl].open = 1;
+		tw->t[tl].index = ti;
+	}
+	memcpy(buf + off, hash, MERKLE_HASH_LEN);
+}
+
+int store__tile_writer_finish(struct store__tile_writer *tw)
+{
+	for (unsigned tl = 0; tl < STORE__TILE_LEVELS && tw->err == 0; tl++)
+		if (tw->t[tl].open)
+			(void)tile_put(tw, tl);
+	return tw->err;
+}
