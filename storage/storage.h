@@ -11,12 +11,15 @@
  *   leaves    u64 index -> leaf_input (MerkleTreeLeaf)
  *   extra     u64 index -> u24 extra_len || extra_data || u16 sct_len || sct
  *   leafhash  leaf hash[32] -> u64 index
- *   tiles     u8 tile_level || u64 tile_index -> hashes (see tiles.c)
+ *   tiles     u8 tile_level || u64 tile_index -> hashes (layout in internal.h)
  *   dedup     key[32] -> u64 index
  *   meta      "state" -> compact range; "sth" -> latest signed tree head
  *
  * Threads: one writer at a time (the sequencer); any number of readers on any
- * threads. A store_reader is one read snapshot, used by one thread at a time. */
+ * threads. A store_reader is one read snapshot, used by one thread at a time;
+ * it may be ended on another thread than the one that began it. A thread that
+ * calls store_append_batch must not hold a reader of the same store (growing
+ * the map waits until no reader is open). */
 #ifndef MN_STORAGE_H
 #define MN_STORAGE_H
 
@@ -55,7 +58,7 @@ struct store_leaf {
 	size_t extra_len;
 	const uint8_t *sct;        /* serialized SignedCertificateTimestamp */
 	size_t sct_len;
-	uint8_t leaf_hash[MERKLE_HASH_LEN];
+	uint8_t leaf_hash[MERKLE_HASH_LEN]; /* merkle_leaf_hash(leaf_input); trusted */
 	uint8_t dedup_key[32];     /* tagged content hash, see entry/ */
 };
 
@@ -108,7 +111,8 @@ struct store_entry {
 /* store_r_entry: 0, MN_ENOTFOUND (index >= tree size), MN_ECORRUPT. */
 int store_r_entry(struct store_reader *r, uint64_t index, struct store_entry *out);
 /* store_r_entries fills up to |max| consecutive entries from |start|, stopping at
- * the tree's end; *out_num gets how many. One cursor walk. 0 or MN_E*. */
+ * the tree's end; *out_num gets how many (0 if start >= tree size). One cursor
+ * walk. 0, MN_ECORRUPT or MN_EIO. */
 int store_r_entries(struct store_reader *r, uint64_t start, size_t max,
 		    struct store_entry *out, size_t *out_num);
 /* store_r_index_by_hash: 0 or MN_ENOTFOUND. */
