@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -646,6 +647,73 @@ static void test_cache(void **state)
 	x509_validator_free(v);
 }
 
+/* Threads share one validator whose cache holds fewer intermediates than the
+ * chains use, so entries are evicted while other threads hold them. */
+#define NUM_CAS 7
+struct thread_arg {
+	struct x509_validator *v;
+	struct pki_cert **cas, **leaves;
+	int failures;
+};
+
+static void *hammer(void *p)
+{
+	struct thread_arg *a = p;
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < NUM_CAS; i++) {
+			const uint8_t *der[] = {a->leaves[i]->der, a->cas[i]->der};
+			size_t len[] = {a->leaves[i]->der_len, a->cas[i]->der_len};
+			struct x509_result r;
+			if (x509_validate(a->v, der, len, 2, 0, now_ms(), &r, NULL) != 0 ||
+			    r.body_len != a->leaves[i]->der_len)
+				a->failures++;
+			x509_result_cleanup(&r);
+			/* and a chain that must fail under the same CA */
+			der[0] = a->leaves[(i + 1) % NUM_CAS]->der;
+			len[0] = a->leaves[(i + 1) % NUM_CAS]->der_len;
+			if (x509_validate(a->v, der, len, 2, 0, now_ms(), &r, NULL) != MN_EBADCHAIN)
+				a->failures++;
+		}
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	struct pki_cert *cas[NUM_CAS], *leaves[NUM_CAS];
+	for (int i = 0; i < NUM_CAS; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "Test CA %d", i);
+		cas[i] = pki_issue(P.root, name, NULL, 0, PKI_CA, P.now - DAY, P.now + DAY);
+		assert_non_null(cas[i]);
+		leaves[i] = pki_issue(cas[i], "t.example", NULL, 0, 0, P.now - DAY, P.now + DAY);
+		assert_non_null(leaves[i]);
+	}
+	struct x509_limits lim = {.cache_cap = 2};
+	struct x509_validator *v = x509_validator_new(P.roots, &lim);
+	assert_non_null(v);
+	pthread_t th[4];
+	struct thread_arg args[4];
+	for (int t = 0; t < 4; t++) {
+		args[t] = (struct thread_arg){.v = v, .cas = cas, .leaves = leaves};
+		assert_int_equal(pthread_create(&th[t], NULL, hammer, &args[t]), 0);
+	}
+	for (int t = 0; t < 4; t++) {
+		assert_int_equal(pthread_join(th[t], NULL), 0);
+		assert_int_equal(args[t].failures, 0);
+	}
+	struct x509_stats st;
+	x509_validator_stats(v, &st);
+	assert_true(st.cache_entries <= 4);
+	assert_true(st.cert_decodes > NUM_CAS); /* evictions forced re-decoding */
+	x509_validator_free(v);
+	for (int i = 0; i < NUM_CAS; i++) {
+		pki_free(cas[i]);
+		pki_free(leaves[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -655,6 +723,7 @@ int main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_precert),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_threads),
 	};
 	if (make_pki() != 0) {
 		fprintf(stderr, "test_x509: cannot build the test PKI\n");
