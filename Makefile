@@ -108,18 +108,22 @@ $(O)/lib/libtest.a: $(patsubst %.c,$(O)/obj/%.o,$(wildcard tests/lib/*.c))
 	ar rcs $@ $^
 
 $(O)/logd: $(O)/obj/logd/main.o $(call libs_for,logd)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)/mnctl: $(CLIENT_SRCS:%.c=$(O)/obj/%.o) $(call libs_for,client)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 define TESTBIN
 $(O)/tests/$(1)/%: $(O)/obj/tests/$(1)/%.o $(TESTLIB) $(call libs_for,$(1))
+	@mkdir -p $$(@D)
 	$(CC) $(LDFLAGS) -o $$@ $$^ $(LIBS) $(CMOCKA_LIBS)
 endef
 $(foreach m,$(MODULES) client,$(eval $(call TESTBIN,$(m))))
 
 $(O)/bench/%: $(O)/obj/bench/%.o $(call libs_for,bench)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # check-mod M=merkle: build and run one layer's tests (for development).
