@@ -108,7 +108,8 @@ int ct_write_sct_list(struct cbb *out, const struct ct_sct *scts, size_t num) MN
 struct ct_signer;
 /* ct_signer_new takes a reference on |pkey| (an EVP_PKEY *, passed as void * so
  * OpenSSL types stay out of this header) and computes the log ID, SHA-256 of the
- * DER SubjectPublicKeyInfo. Returns NULL if the key is not P-256 or on OOM. */
+ * DER SubjectPublicKeyInfo. Returns NULL if the key is not a P-256 private key
+ * or on OOM. ct_signer_free(NULL) is a no-op. */
 struct ct_signer *ct_signer_new(void *pkey);
 void ct_signer_free(struct ct_signer *s);
 const uint8_t *ct_signer_log_id(const struct ct_signer *s);
@@ -118,7 +119,9 @@ const uint8_t *ct_signer_spki(const struct ct_signer *s, size_t *out_len);
 int ct_sign(const struct ct_signer *s, struct ct_sig *out, const uint8_t *in,
 	    size_t in_len);
 /* ct_sign_sct fills |out| (version, log_id, timestamp, extensions from |e|) and
- * signs the section 3.2 input for |e|. Returns 0, MN_ECRYPTO or MN_ENOMEM. */
+ * signs the section 3.2 input for |e|. |out->extensions| borrows from |e|.
+ * Returns 0, MN_EINVAL (unknown entry type, empty or oversized body or
+ * extensions), MN_ECRYPTO or MN_ENOMEM. */
 int ct_sign_sct(const struct ct_signer *s, struct ct_sct *out,
 		const struct ct_entry *e);
 /* ct_sign_sth signs the section 3.5 input. Returns 0, MN_ECRYPTO or MN_ENOMEM. */
@@ -128,6 +131,9 @@ int ct_sign_sth(const struct ct_signer *s, struct ct_sig *out, uint64_t timestam
 /* ct_verifier checks log signatures with a public key given as DER
  * SubjectPublicKeyInfo (what get-roots-style configs and /mn/v1/info carry). */
 struct ct_verifier;
+/* ct_verifier_new returns NULL unless |spki| is exactly one DER
+ * SubjectPublicKeyInfo of a P-256 key (no trailing bytes); the log ID is SHA-256
+ * of |spki|. Nothing is borrowed. ct_verifier_free(NULL) is a no-op. */
 struct ct_verifier *ct_verifier_new(const uint8_t *spki, size_t spki_len);
 void ct_verifier_free(struct ct_verifier *v);
 const uint8_t *ct_verifier_log_id(const struct ct_verifier *v);
