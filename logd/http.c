@@ -48,6 +48,11 @@
 #define MAX_THREADS 256u
 #define NUM_BUCKETS 13
 #define MAX_STATUS 600
+/* Body memory: preallocated from Content-Length up to BODY_PREALLOC (more
+ * only as bytes arrive, so announcing 1 MiB costs nothing until it is sent),
+ * and given back after the response if it grew past BODY_KEEP. */
+#define BODY_PREALLOC (64u << 10)
+#define BODY_KEEP (16u << 10)
 
 static const double dur_bounds[NUM_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
 					       0.05,  0.1,    0.25,  0.5,  1,
@@ -135,7 +140,7 @@ struct conn {
 
 	/* phase flags (loop thread only) */
 	char reading, in_message, busy, work_active, done_received, writing,
-		lingering, closing, keep_alive, counted;
+		lingering, closing, keep_alive, counted, http10;
 
 	uv_write_t wr;
 	uv_write_t wr_continue;
@@ -311,6 +316,11 @@ static void on_write(uv_write_t *req, int status)
 
 	c->writing = 0;
 	api_response_free(&c->resp);
+	if (c->body_cap > BODY_KEEP) {
+		free(c->body);
+		c->body = NULL;
+		c->body_cap = 0;
+	}
 	if (c->closing)
 		return; /* canceled by uv_close */
 	uv_timer_stop(&c->timer);
@@ -363,8 +373,12 @@ static void write_response(struct conn *c)
 		n = m < 0 ? -1 : n + m;
 	}
 	if (n > 0 && (size_t)n < sizeof(c->hdr)) {
+		/* HTTP/1.1 is persistent unless we say close; an HTTP/1.0 client
+		 * that asked for keep-alive needs to hear it (RFC 9112 9.3). */
 		m = snprintf(c->hdr + n, sizeof(c->hdr) - (size_t)n, "%s\r\n",
-			     c->keep_alive ? "" : "Connection: close\r\n");
+			     !c->keep_alive ? "Connection: close\r\n"
+			     : c->http10   ? "Connection: keep-alive\r\n"
+					   : "");
 		n = m < 0 ? -1 : n + m;
 	}
 	if (n <= 0 || (size_t)n >= sizeof(c->hdr)) {
@@ -406,6 +420,7 @@ static void send_error(struct conn *c, int status, const char *code, const char 
 	uv_timer_stop(&c->timer);
 	c->keep_alive = 0;
 	c->is_head = 0;
+	c->http10 = 0;
 	if (c->t_begin == 0)
 		c->t_begin = mn_mono_ns();
 	api_response_free(&c->resp);
@@ -572,6 +587,7 @@ static void dispatch(struct conn *c)
 	read_stop(c);
 	uv_timer_stop(&c->timer);
 	c->keep_alive = llhttp_should_keep_alive(&c->parser) != 0;
+	c->http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
 	c->is_head = method == HTTP_HEAD;
 	if (!split_target(c)) {
 		send_error(c, 400, "malformed", "bad percent-encoding in the request path");
@@ -722,14 +738,16 @@ static int on_headers_complete(llhttp_t *p)
 			fail(p, 413, "tooLarge", "request body too large");
 			return -1;
 		}
-		if (p->content_length > c->body_cap) {
-			uint8_t *nb = realloc(c->body, (size_t)p->content_length);
+		size_t want = p->content_length < BODY_PREALLOC ? (size_t)p->content_length
+								: BODY_PREALLOC;
+		if (want > c->body_cap) {
+			uint8_t *nb = realloc(c->body, want);
 			if (nb == NULL) {
 				fail(p, 503, "unavailable", "out of memory");
 				return -1;
 			}
 			c->body = nb;
-			c->body_cap = (size_t)p->content_length;
+			c->body_cap = want;
 		}
 	}
 	/* RFC 9110 section 10.1.1: a client that sent Expect: 100-continue

@@ -444,6 +444,18 @@ static void test_get_post_roundtrip(void **state)
 		expect_eof(cl);
 		client_free(cl);
 	}
+	/* HTTP/1.0 that asks for keep-alive is told so, and kept */
+	{
+		struct client *cl = client_new(port);
+		for (int i = 0; i < 2; i++) {
+			csend(cl, "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+			assert_int_equal(read_resp(cl, &r), 0);
+			assert_int_equal(r.status, 200);
+			assert_non_null(strstr(r.head, "\r\nConnection: keep-alive\r\n"));
+			resp_free(&r);
+		}
+		client_free(cl);
+	}
 	srv_stop();
 }
 
@@ -791,6 +803,26 @@ static void test_chunked(void **state)
 	assert_non_null(strstr(r.body, "\"body_len\":60000"));
 	assert_false(r.conn_close);
 	resp_free(&r);
+	client_free(cl);
+
+	/* a Content-Length body larger than the preallocation, twice on one
+	 * connection (the buffer is given back and regrown in between) */
+	cl = client_new(port);
+	{
+		char *big = malloc(65536 + 128);
+		int k, hl;
+		assert_non_null(big);
+		for (k = 0; k < 2; k++) {
+			hl = snprintf(big, 128, "POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: 65536\r\n\r\n");
+			memset(big + hl, 'b', 65536);
+			assert_int_equal(send_all(cl->fd, big, (size_t)hl + 65536), 0);
+			assert_int_equal(read_resp(cl, &r), 0);
+			assert_int_equal(r.status, 200);
+			assert_non_null(strstr(r.body, "\"body_len\":65536"));
+			resp_free(&r);
+		}
+		free(big);
+	}
 	client_free(cl);
 
 	cl = client_new(port);
