@@ -249,7 +249,7 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	ret = cfg->seq.submit(cfg->seq.impl, &p->sub);
 	if (ret != 0) {
 		err_response(resp, ret, ret == MN_EBUSY ? "sequencer queue is full, retry later"
-							: "log is shutting down");
+				 : ret == MN_ESHUTDOWN ? "log is shutting down" : NULL);
 		goto out;
 	}
 	p = NULL; /* owned by the sequencer until on_committed */

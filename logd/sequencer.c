@@ -15,6 +15,9 @@
 #include "merkle/merkle.h"
 
 #define NUM_BUCKETS 12
+#define SEQ_POOL 16
+
+struct job;
 
 struct seq {
 	struct store *st;
@@ -25,11 +28,16 @@ struct seq {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	struct api_submission *head, *tail; /* guarded by mu */
+	struct job *head, *tail;            /* guarded by mu */
 	size_t queued;                      /* guarded by mu */
 	int stopping;                       /* guarded by mu */
 
 	uint64_t last_ts; /* timestamp of the latest STH (sequencer thread only) */
+
+	/* leaf hashers for the submitting threads */
+	pthread_mutex_t pool_mu;
+	struct merkle_hasher *pool[SEQ_POOL];
+	size_t num_pool;
 
 	/* metrics, guarded by mu */
 	uint64_t batches, leaves, dups, errors, resigns;
@@ -42,16 +50,30 @@ struct seq {
 static const double commit_bounds[NUM_BUCKETS - 1] = {
 	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0};
 
-/* Per-batch record of one submission. */
-struct item {
+/* A queued submission, prepared by the submitting thread: its leaf encoded,
+ * its SCT signed, its leaf hash computed. Signing is the costly part (an ECDSA
+ * signature per leaf) and it parallelizes, so it runs on the submitters'
+ * threads (libuv's pool under HTTP), not on the one sequencer thread. */
+struct job {
 	struct api_submission *sub;
-	int leader;       /* index of the leader item if this is an in-batch duplicate, else -1 */
-	uint8_t *leaf;    /* MerkleTreeLeaf (leaders) */
+	struct job *next;
+	uint64_t ts;
+	uint8_t *leaf;
 	size_t leaf_len;
-	uint8_t *sct;     /* serialized SCT (leaders) */
+	uint8_t *sct;
 	size_t sct_len;
+	uint8_t leaf_hash[32];
+	int leader; /* in a batch: index of the leader job for an in-batch duplicate,
+		     * -1 for a leader, -2 for one answered from the store */
 	uint64_t index;
 };
+
+static void job_free(struct job *j)
+{
+	free(j->leaf);
+	free(j->sct);
+	free(j);
+}
 
 static uint64_t next_timestamp(struct seq *q)
 {
@@ -59,6 +81,28 @@ static uint64_t next_timestamp(struct seq *q)
 	/* Never below the last STH: the tree head's time must not go backwards. A
 	 * wall clock that stepped back is the only way this is ahead of "now". */
 	return now > q->last_ts ? now : q->last_ts;
+}
+
+static struct merkle_hasher *hasher_get(struct seq *q)
+{
+	struct merkle_hasher *h = NULL;
+
+	pthread_mutex_lock(&q->pool_mu);
+	if (q->num_pool > 0)
+		h = q->pool[--q->num_pool];
+	pthread_mutex_unlock(&q->pool_mu);
+	return h != NULL ? h : merkle_hasher_new();
+}
+
+static void hasher_put(struct seq *q, struct merkle_hasher *h)
+{
+	pthread_mutex_lock(&q->pool_mu);
+	if (q->num_pool < SEQ_POOL) {
+		q->pool[q->num_pool++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&q->pool_mu);
+	merkle_hasher_free(h);
 }
 
 static int sign_and_store_sth(struct seq *q, const struct store_leaf *leaves, size_t num,
@@ -116,8 +160,43 @@ static int resign(struct seq *q)
 	return ret;
 }
 
+/* prepare encodes the leaf, signs its SCT (RFC 6962 section 3.2) and hashes
+ * the leaf, on the calling thread. The timestamp comes from the real clock
+ * now; the batch's STH will carry a timestamp >= it. */
+static int prepare(struct seq *q, struct job *j)
+{
+	struct api_submission *sub = j->sub;
+	struct merkle_hasher *h;
+	struct ct_sct sct;
+	struct cbb cbb;
+	int ret;
+
+	j->ts = mn_now_ms();
+	sub->entry.timestamp = j->ts;
+	if (!cbb_init(&cbb, sub->entry.body_len + 64, SIZE_MAX) ||
+	    !ct_write_leaf(&cbb, &sub->entry) ||
+	    !cbb_finish(&cbb, &j->leaf, &j->leaf_len)) {
+		cbb_cleanup(&cbb);
+		return MN_EINVAL;
+	}
+	ret = ct_sign_sct(q->signer, &sct, &sub->entry);
+	if (ret != 0)
+		return ret;
+	if (!cbb_init(&cbb, 128, 4096) || !ct_write_sct(&cbb, &sct) ||
+	    !cbb_finish(&cbb, &j->sct, &j->sct_len)) {
+		cbb_cleanup(&cbb);
+		return MN_ENOMEM;
+	}
+	h = hasher_get(q);
+	if (h == NULL)
+		return MN_ENOMEM;
+	merkle_leaf_hash(h, j->leaf_hash, j->leaf, j->leaf_len);
+	hasher_put(q, h);
+	return 0;
+}
+
 /* Small open-addressing set over dedup keys for one batch. */
-static size_t find_slot(const int32_t *slots, size_t mask, const struct item *items,
+static size_t find_slot(const int32_t *slots, size_t mask, struct job *const *jobs,
 			const uint8_t key[32])
 {
 	uint64_t h;
@@ -125,33 +204,9 @@ static size_t find_slot(const int32_t *slots, size_t mask, const struct item *it
 
 	memcpy(&h, key, sizeof(h));
 	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
-		if (slots[i] < 0 ||
-		    memcmp(items[slots[i]].sub->dedup_key, key, 32) == 0)
+		if (slots[i] < 0 || memcmp(jobs[slots[i]]->sub->dedup_key, key, 32) == 0)
 			return i;
 	}
-}
-
-static int build_leader(struct seq *q, struct item *it, uint64_t ts)
-{
-	struct api_submission *sub = it->sub;
-	struct ct_sct sct;
-	struct cbb cbb;
-
-	sub->entry.timestamp = ts;
-	if (!cbb_init(&cbb, sub->entry.body_len + 64, SIZE_MAX) ||
-	    !ct_write_leaf(&cbb, &sub->entry) ||
-	    !cbb_finish(&cbb, &it->leaf, &it->leaf_len)) {
-		cbb_cleanup(&cbb);
-		return MN_ENOMEM;
-	}
-	if (ct_sign_sct(q->signer, &sct, &sub->entry) != 0)
-		return MN_ECRYPTO;
-	if (!cbb_init(&cbb, 128, SIZE_MAX) || !ct_write_sct(&cbb, &sct) ||
-	    !cbb_finish(&cbb, &it->sct, &it->sct_len)) {
-		cbb_cleanup(&cbb);
-		return MN_ENOMEM;
-	}
-	return 0;
 }
 
 static unsigned batch_bucket(size_t n)
@@ -162,12 +217,12 @@ static unsigned batch_bucket(size_t n)
 	return b;
 }
 
-static void process_batch(struct seq *q, struct api_submission *list, size_t n)
+static void process_batch(struct seq *q, struct job *list, size_t n)
 {
-	struct item *items = calloc(n, sizeof(*items));
+	struct job **jobs = calloc(n, sizeof(*jobs));
 	struct store_leaf *leaves = calloc(n, sizeof(*leaves));
 	size_t cap = 16, num_leaves = 0, i, num_dups = 0;
-	int32_t *slots = NULL;
+	int32_t *slots;
 	struct store_reader *rd = NULL;
 	struct merkle_range range;
 	uint8_t root[32];
@@ -177,41 +232,40 @@ static void process_batch(struct seq *q, struct api_submission *list, size_t n)
 	while (cap < 2 * n)
 		cap <<= 1;
 	slots = malloc(cap * sizeof(*slots));
-	if (items == NULL || leaves == NULL || slots == NULL) {
-		ret = MN_ENOMEM;
-		for (i = 0; list != NULL; i++) {
-			struct api_submission *next = list->next;
-			list->done(list, ret, NULL, 0, 0);
+	if (jobs == NULL || leaves == NULL || slots == NULL) {
+		while (list != NULL) {
+			struct job *next = list->next;
+			list->sub->done(list->sub, MN_ENOMEM, NULL, 0, 0);
+			job_free(list);
 			list = next;
 		}
 		goto out;
 	}
 	memset(slots, 0xff, cap * sizeof(*slots));
 	for (i = 0; i < n; i++, list = list->next)
-		items[i].sub = list;
+		jobs[i] = list;
 
 	/* Duplicates: already in the log (answer with the stored SCT), or earlier
-	 * in this batch (answer with that item's SCT after the commit). */
+	 * in this batch (answer with that job's SCT after the commit). */
 	ret = store_read_begin(q->st, &rd);
 	for (i = 0; i < n; i++) {
-		struct api_submission *sub = items[i].sub;
+		struct job *j = jobs[i];
 		uint64_t idx;
 		size_t s;
 
-		items[i].leader = -1;
-		if (ret == 0 && store_r_dedup(rd, sub->dedup_key, &idx) == 0) {
+		j->leader = -1;
+		if (ret == 0 && store_r_dedup(rd, j->sub->dedup_key, &idx) == 0) {
 			struct store_entry e;
 			if (store_r_entry(rd, idx, &e) == 0) {
-				items[i].leader = -2; /* answered */
+				j->leader = -2;
 				num_dups++;
-				sub->done(sub, 0, e.sct, e.sct_len, idx);
-				items[i].sub = NULL;
+				j->sub->done(j->sub, 0, e.sct, e.sct_len, idx);
 				continue;
 			}
 		}
-		s = find_slot(slots, cap - 1, items, sub->dedup_key);
+		s = find_slot(slots, cap - 1, jobs, j->sub->dedup_key);
 		if (slots[s] >= 0) {
-			items[i].leader = slots[s];
+			j->leader = slots[s];
 			num_dups++;
 		} else {
 			slots[s] = (int32_t)i;
@@ -221,27 +275,28 @@ static void process_batch(struct seq *q, struct api_submission *list, size_t n)
 		store_read_end(rd);
 	ret = 0;
 
+	/* The STH must not be older than any SCT it covers (they were signed
+	 * with the clock of their submitters) nor than the previous STH. */
 	ts = next_timestamp(q);
 	store_get_range(q->st, &range);
 	for (i = 0; i < n && ret == 0; i++) {
-		struct item *it = &items[i];
+		struct job *j = jobs[i];
 		struct store_leaf *l;
 
-		if (it->leader != -1)
+		if (j->leader != -1)
 			continue;
-		ret = build_leader(q, it, ts);
-		if (ret != 0)
-			break;
-		it->index = range.size;
+		if (j->ts > ts)
+			ts = j->ts;
+		j->index = range.size;
 		l = &leaves[num_leaves++];
-		l->leaf_input = it->leaf;
-		l->leaf_input_len = it->leaf_len;
-		l->extra = it->sub->extra;
-		l->extra_len = it->sub->extra_len;
-		l->sct = it->sct;
-		l->sct_len = it->sct_len;
-		memcpy(l->dedup_key, it->sub->dedup_key, 32);
-		merkle_leaf_hash(q->hasher, l->leaf_hash, it->leaf, it->leaf_len);
+		l->leaf_input = j->leaf;
+		l->leaf_input_len = j->leaf_len;
+		l->extra = j->sub->extra;
+		l->extra_len = j->sub->extra_len;
+		l->sct = j->sct;
+		l->sct_len = j->sct_len;
+		memcpy(l->leaf_hash, j->leaf_hash, 32);
+		memcpy(l->dedup_key, j->sub->dedup_key, 32);
 		ret = merkle_range_append(&range, q->hasher, l->leaf_hash, NULL, NULL);
 	}
 	if (ret == 0 && num_leaves > 0) {
@@ -265,16 +320,16 @@ static void process_batch(struct seq *q, struct api_submission *list, size_t n)
 
 	/* Only now, after the durable commit, does anyone hear back. */
 	for (i = 0; i < n; i++) {
-		struct item *it = &items[i];
-		struct item *src;
+		struct job *j = jobs[i];
+		struct job *src;
 
-		if (it->leader == -2)
+		if (j->leader == -2)
 			continue;
-		src = it->leader >= 0 ? &items[it->leader] : it;
+		src = j->leader >= 0 ? jobs[j->leader] : j;
 		if (ret == 0)
-			it->sub->done(it->sub, 0, src->sct, src->sct_len, src->index);
+			j->sub->done(j->sub, 0, src->sct, src->sct_len, src->index);
 		else
-			it->sub->done(it->sub, ret, NULL, 0, 0);
+			j->sub->done(j->sub, ret, NULL, 0, 0);
 	}
 	pthread_mutex_lock(&q->mu);
 	q->batches++;
@@ -286,13 +341,10 @@ static void process_batch(struct seq *q, struct api_submission *list, size_t n)
 		q->errors += n;
 	}
 	pthread_mutex_unlock(&q->mu);
+	for (i = 0; i < n; i++)
+		job_free(jobs[i]);
 out:
-	if (items != NULL)
-		for (i = 0; i < n; i++) {
-			free(items[i].leaf);
-			free(items[i].sct);
-		}
-	free(items);
+	free(jobs);
 	free(leaves);
 	free(slots);
 }
@@ -303,7 +355,7 @@ static void *seq_main(void *arg)
 	uint64_t last_sign = mn_mono_ns();
 
 	for (;;) {
-		struct api_submission *list, *tail;
+		struct job *list, *tail;
 		size_t n = 0;
 		int stop;
 
@@ -328,7 +380,7 @@ static void *seq_main(void *arg)
 		}
 		list = q->head;
 		tail = NULL;
-		for (struct api_submission *p = list; p != NULL && n < q->opt.max_batch;
+		for (struct job *p = list; p != NULL && n < q->opt.max_batch;
 		     p = p->next) {
 			tail = p;
 			n++;
@@ -382,6 +434,7 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 	}
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cond, NULL);
+	pthread_mutex_init(&q->pool_mu, NULL);
 
 	{
 		struct store_reader *rd;
@@ -408,6 +461,7 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 	return 0;
 err:
 	merkle_hasher_free(q->hasher);
+	pthread_mutex_destroy(&q->pool_mu);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cond);
 	free(q);
@@ -416,9 +470,27 @@ err:
 
 int seq_submit(struct seq *q, struct api_submission *sub)
 {
+	struct job *j;
 	int ret = 0;
 
-	sub->next = NULL;
+	/* Refuse early, before spending a signature on it. */
+	pthread_mutex_lock(&q->mu);
+	if (q->stopping)
+		ret = MN_ESHUTDOWN;
+	else if (q->queued >= q->opt.max_queue)
+		ret = MN_EBUSY;
+	pthread_mutex_unlock(&q->mu);
+	if (ret != 0)
+		return ret;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return MN_ENOMEM;
+	j->sub = sub;
+	ret = prepare(q, j);
+	if (ret != 0) {
+		job_free(j);
+		return ret;
+	}
 	pthread_mutex_lock(&q->mu);
 	if (q->stopping) {
 		ret = MN_ESHUTDOWN;
@@ -426,14 +498,16 @@ int seq_submit(struct seq *q, struct api_submission *sub)
 		ret = MN_EBUSY;
 	} else {
 		if (q->tail != NULL)
-			q->tail->next = sub;
+			q->tail->next = j;
 		else
-			q->head = sub;
-		q->tail = sub;
+			q->head = j;
+		q->tail = j;
 		q->queued++;
 		pthread_cond_signal(&q->cond);
 	}
 	pthread_mutex_unlock(&q->mu);
+	if (ret != 0)
+		job_free(j);
 	return ret;
 }
 
@@ -458,6 +532,9 @@ void seq_stop(struct seq *q)
 	pthread_mutex_unlock(&q->mu);
 	pthread_join(q->thread, NULL);
 	merkle_hasher_free(q->hasher);
+	while (q->num_pool > 0)
+		merkle_hasher_free(q->pool[--q->num_pool]);
+	pthread_mutex_destroy(&q->pool_mu);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cond);
 	free(q);
