@@ -128,7 +128,7 @@ $(O)/bench/%: $(O)/obj/bench/%.o $(call libs_for,bench)
 
 # check-mod M=merkle: build and run one layer's tests (for development).
 check-mod:
-	@$(MAKE) --no-print-directory $(patsubst %.c,$(O)/%,$(wildcard tests/$(M)/test_*.c))
+	@$(MAKE) --no-print-directory $(PROGS) $(patsubst %.c,$(O)/%,$(wildcard tests/$(M)/test_*.c))
 	@TEST_MOD=$(M) sh tests/run.sh $(O)
 
 # test: the normal build, then the sanitizer build; one summary line for both.
@@ -151,6 +151,48 @@ lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)\s*\(' \
 		$(wildcard */*.c */*.h) || { echo "lint: banned call above"; exit 1; }
 	@echo "lint: clean"
+
+# --- fuzz (owned by fuzz) ---
+# fuzz/fuzz_<name>.c: one libFuzzer target per parser (FUZZING.md). `make all`
+# links each with fuzz/replay_main.c into $(O)/tests/fuzz/test_replay_<name>,
+# which replays fuzz/corpus/<name>, so `make test` runs every corpus in both
+# builds. `make fuzz SECONDS=N` builds the targets with clang
+# -fsanitize=fuzzer,address,undefined (the layer libraries too) into $(B)-fuzz
+# and runs each for N seconds on a scratch copy of its corpus; the committed
+# corpus never grows by itself. `make fuzz-corpus` regenerates the seeds and
+# fuzz/fixed_pki.h with fuzz/gen_corpus.c.
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(FUZZ_NAMES:%=$(O)/tests/fuzz/test_replay_%)
+FUZZ_LIBS = $(TESTLIB) $(call libs_for,logd)
+FUZZ_SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+SECONDS ?= 60
+.PHONY: fuzz-build fuzz-corpus
+
+all: $(FUZZ_REPLAY)
+
+$(O)/tests/fuzz/test_replay_%: $(O)/obj/fuzz/fuzz_%.o $(O)/obj/fuzz/replay_main.o $(FUZZ_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)/fuzz/fuzz_%: $(O)/obj/fuzz/fuzz_%.o $(FUZZ_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+$(O)/fuzz/gen_corpus: $(O)/obj/fuzz/gen_corpus.o $(FUZZ_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+fuzz:
+	@$(MAKE) --no-print-directory O=$(B)-fuzz CC=clang SANITIZE=fuzzer \
+		SANFLAGS="$(FUZZ_SANFLAGS)" fuzz-build
+	@sh fuzz/run.sh $(B)-fuzz $(SECONDS) $(FUZZ_NAMES)
+
+fuzz-build: $(FUZZ_NAMES:%=$(O)/fuzz/fuzz_%)
+
+fuzz-corpus: $(O)/fuzz/gen_corpus
+	./$(O)/fuzz/gen_corpus fuzz
+# --- end fuzz ---
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 endif
