@@ -367,3 +367,112 @@ int store_r_root(struct store_reader *r, uint64_t size, uint8_t out[MERKLE_HASH_
 	}
 	return merkle_subtree_root(reader_get, r, r->h, 0, size, out);
 }
+
+int store_r_opening(struct store_reader *r, uint64_t index, const uint8_t **out,
+		    size_t *out_len)
+{
+	uint8_t key[8];
+	MDB_val k = {8, key}, v;
+	int rc;
+
+	if (index >= r->tree_size)
+		return MN_ENOTFOUND;
+	mn_put_be64(key, index);
+	rc = mdb_get(r->txn, r->s->dbi[STORE__DBI_OPENINGS], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MN_ENOTFOUND;
+	if (rc != 0)
+		return MN_EIO;
+	*out = v.mv_data;
+	*out_len = v.mv_size;
+	return 0;
+}
+
+int store_r_policy_head(struct store_reader *r, const uint8_t *key, size_t key_len,
+			uint64_t *out_serial, uint64_t *out_index)
+{
+	MDB_val k = {key_len, (void *)key}, v;
+	int rc;
+
+	if (key_len == 0 || key_len > STORE_MAX_INDEX_KEY)
+		return MN_EINVAL;
+	rc = mdb_get(r->txn, r->s->dbi[STORE__DBI_POLICY_HEAD], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MN_ENOTFOUND;
+	if (rc != 0)
+		return MN_EIO;
+	if (v.mv_size != 16) {
+		mn_error("store_corrupt", "what=\"policy head value malformed\"");
+		return MN_ECORRUPT;
+	}
+	*out_serial = mn_get_be64(v.mv_data);
+	*out_index = mn_get_be64((const uint8_t *)v.mv_data + 8);
+	/* A head written after this snapshot's tree is not visible: it cannot be,
+	 * the head and its leaf commit together. */
+	return *out_index < r->tree_size ? 0 : MN_ENOTFOUND;
+}
+
+int store_r_index_scan(struct store_reader *r, enum store_index idx, const uint8_t *key,
+		       size_t key_len, int prefix, const uint8_t *after_key,
+		       size_t after_key_len, uint64_t after_index, store_index_fn fn,
+		       void *ctx)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t ib[8];
+	int rc, ret = 0;
+
+	if ((unsigned)idx >= STORE_NUM_INDEXES || key_len == 0 ||
+	    key_len > STORE_MAX_INDEX_KEY || after_key_len > STORE_MAX_INDEX_KEY)
+		return MN_EINVAL;
+	rc = mdb_cursor_open(r->txn, r->s->dbi[STORE__DBI_IDX_DNS + idx], &c);
+	if (rc != 0)
+		return MN_EIO;
+	if (after_key != NULL) {
+		/* resume just after (after_key, after_index) */
+		k.mv_size = after_key_len;
+		k.mv_data = (void *)after_key;
+		mn_put_be64(ib, after_index);
+		v.mv_size = 8;
+		v.mv_data = ib;
+		rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+		if (rc == 0 && v.mv_size == 8 && mn_get_be64(v.mv_data) == after_index)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		else if (rc == MDB_NOTFOUND) {
+			/* the key has no index >= after_index: go to the next key */
+			k.mv_size = after_key_len;
+			k.mv_data = (void *)after_key;
+			rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+			if (rc == 0 && k.mv_size == after_key_len &&
+			    memcmp(k.mv_data, after_key, after_key_len) == 0)
+				rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+		}
+	} else {
+		k.mv_size = key_len;
+		k.mv_data = (void *)key;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		uint64_t leaf;
+
+		if (k.mv_size < key_len || memcmp(k.mv_data, key, key_len) != 0)
+			break; /* past every key with this prefix */
+		if (!prefix && k.mv_size != key_len) {
+			/* keys sort by bytes: an exact key comes before its extensions */
+			break;
+		}
+		if (v.mv_size != 8) {
+			ret = MN_ECORRUPT;
+			break;
+		}
+		leaf = mn_get_be64(v.mv_data);
+		if (leaf >= r->tree_size)
+			continue; /* committed after this snapshot's STH */
+		if (fn(ctx, k.mv_data, k.mv_size, leaf) != 0)
+			break;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND && ret == 0)
+		ret = MN_EIO;
+	mdb_cursor_close(c);
+	return ret;
+}

@@ -50,6 +50,24 @@ struct store_sth {
 	uint8_t sig[STORE_MAX_SIG_LEN];
 };
 
+/* Lookup indexes (DESIGN.md section 5). Keys are at most STORE_MAX_INDEX_KEY
+ * bytes; each (key, leaf index) pair is stored once, ordered by key, then by
+ * leaf index, so a scan of one key returns its leaves in log order. */
+enum store_index {
+	STORE_IDX_DNS,    /* reversed DNS labels: "com.example.www." */
+	STORE_IDX_EMAIL,  /* "com.example.@alice" (domain reversed, then @local) */
+	STORE_IDX_PGP,    /* fingerprints (endorsed keys and certifiers) */
+	STORE_IDX_POLICY, /* policy subject key: see entry/policy.h */
+	STORE_NUM_INDEXES
+};
+#define STORE_MAX_INDEX_KEY 255
+
+struct store_index_key {
+	uint8_t index;      /* enum store_index */
+	uint8_t key_len;    /* 1..STORE_MAX_INDEX_KEY */
+	const uint8_t *key;
+};
+
 /* One leaf to append. All pointers are borrowed for the duration of the call. */
 struct store_leaf {
 	const uint8_t *leaf_input; /* MerkleTreeLeaf */
@@ -60,6 +78,18 @@ struct store_leaf {
 	size_t sct_len;
 	uint8_t leaf_hash[MERKLE_HASH_LEN]; /* merkle_leaf_hash(leaf_input); trusted */
 	uint8_t dedup_key[32];     /* tagged content hash, see entry/ */
+	/* Kept outside the leaf, served only to exact lookups (a PGP user ID's
+	 * salted commitment opening); may be empty. */
+	const uint8_t *opening;
+	size_t opening_len;
+	/* Lookup index entries for this leaf. */
+	const struct store_index_key *keys;
+	size_t num_keys;
+	/* A policy statement: its head is replaced if policy_serial is higher than
+	 * the stored one for policy_key (else the batch fails with MN_ERANGE). */
+	const uint8_t *policy_key;
+	size_t policy_key_len;     /* 0 = not a policy; at most STORE_MAX_INDEX_KEY */
+	uint64_t policy_serial;
 };
 
 /* store_open opens (creating if needed) the environment in opt->dir and checks
@@ -118,6 +148,27 @@ int store_r_entries(struct store_reader *r, uint64_t start, size_t max,
 /* store_r_index_by_hash: 0 or MN_ENOTFOUND. */
 int store_r_index_by_hash(struct store_reader *r, const uint8_t hash[MERKLE_HASH_LEN],
 			  uint64_t *out_index);
+/* store_r_opening: the opening stored with leaf |index| (borrowed until
+ * store_read_end). 0 or MN_ENOTFOUND. */
+int store_r_opening(struct store_reader *r, uint64_t index, const uint8_t **out,
+		    size_t *out_len);
+/* store_r_policy_head: the current head (highest serial) for a policy key.
+ * 0 or MN_ENOTFOUND. */
+int store_r_policy_head(struct store_reader *r, const uint8_t *key, size_t key_len,
+			uint64_t *out_serial, uint64_t *out_index);
+/* store_index_fn is called for each (key, leaf index) found by a scan, in
+ * order; it returns 0 to go on or 1 to stop. |key| is borrowed for the call. */
+typedef int (*store_index_fn)(void *ctx, const uint8_t *key, size_t key_len,
+			      uint64_t index);
+/* store_r_index_scan visits, in (key, index) order, the entries of index |idx|
+ * whose key equals |key| (|prefix| == 0) or starts with it (|prefix| != 0),
+ * starting at (after_key, after_index) exclusive when |after_key| is not NULL
+ * (a paging cursor), and only leaves below the snapshot's tree size.
+ * Returns 0 (also when nothing matched), MN_EINVAL, MN_EIO. */
+int store_r_index_scan(struct store_reader *r, enum store_index idx, const uint8_t *key,
+		       size_t key_len, int prefix, const uint8_t *after_key,
+		       size_t after_key_len, uint64_t after_index, store_index_fn fn,
+		       void *ctx);
 /* store_r_dedup: 0 or MN_ENOTFOUND. */
 int store_r_dedup(struct store_reader *r, const uint8_t key[32], uint64_t *out_index);
 /* store_r_leaf_hash: the hash of leaf |index|. 0 or MN_ENOTFOUND. */

@@ -42,6 +42,7 @@ static const struct {
 	[STORE__DBI_IDX_PGP] = {"idx_pgp", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_IDX_POLICY] = {"idx_policy", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_POLICY_HEAD] = {"policy_head", 0},
+	[STORE__DBI_OPENINGS] = {"openings", 0},
 };
 
 static const char META_STATE[] = "state";
@@ -555,6 +556,45 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 		if (rc != 0)
 			goto mdb_err;
 
+		if (l->opening_len > 0) {
+			k = val(key, 8);
+			v = val(l->opening, l->opening_len);
+			rc = mdb_put(txn, s->dbi[STORE__DBI_OPENINGS], &k, &v, MDB_APPEND);
+			if (rc != 0)
+				goto mdb_err;
+		}
+		for (size_t j = 0; j < l->num_keys; j++) {
+			const struct store_index_key *ik = &l->keys[j];
+			k = val(ik->key, ik->key_len);
+			iv = val(key, 8);
+			rc = mdb_put(txn, s->dbi[STORE__DBI_IDX_DNS + ik->index], &k, &iv,
+				     MDB_NODUPDATA);
+			if (rc != 0 && rc != MDB_KEYEXIST) /* the same name twice in one leaf */
+				goto mdb_err;
+		}
+		if (l->policy_key_len > 0) {
+			uint8_t hv[16];
+			MDB_val cur;
+			k = val(l->policy_key, l->policy_key_len);
+			rc = mdb_get(txn, s->dbi[STORE__DBI_POLICY_HEAD], &k, &cur);
+			if (rc == 0 && (cur.mv_size != 16 ||
+					mn_get_be64(cur.mv_data) >= l->policy_serial)) {
+				mn_warn("store_append_rejected", "dir=%s index=%" PRIu64
+					" reason=\"policy serial not above the current head\"",
+					DIR_S(s), size + i);
+				err = MN_ERANGE;
+				goto err;
+			}
+			if (rc != 0 && rc != MDB_NOTFOUND)
+				goto mdb_err;
+			mn_put_be64(hv, l->policy_serial);
+			mn_put_be64(hv + 8, size + i);
+			v = val(hv, 16);
+			rc = mdb_put(txn, s->dbi[STORE__DBI_POLICY_HEAD], &k, &v, 0);
+			if (rc != 0)
+				goto mdb_err;
+		}
+
 		err = merkle_range_append(out_range, s->hasher, l->leaf_hash,
 					  store__tile_writer_node, &tw);
 		if (err == 0)
@@ -660,10 +700,18 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 		const struct store_leaf *l = &leaves[i];
 
 		if (l->leaf_input_len > MAX_FIELD_LEN || l->extra_len > MAX_FIELD_LEN ||
+		    l->opening_len > MAX_FIELD_LEN || (l->opening_len > 0 && l->opening == NULL) ||
+		    l->policy_key_len > STORE_MAX_INDEX_KEY ||
+		    (l->policy_key_len > 0 && l->policy_key == NULL) ||
+		    (l->num_keys > 0 && l->keys == NULL) ||
 		    l->sct_len > 0xffff || (l->leaf_input_len > 0 && l->leaf_input == NULL) ||
 		    (l->extra_len > 0 && l->extra == NULL) ||
 		    (l->sct_len > 0 && l->sct == NULL))
 			return MN_EINVAL;
+		for (size_t j = 0; j < l->num_keys; j++)
+			if (l->keys[j].index >= STORE_NUM_INDEXES || l->keys[j].key_len == 0 ||
+			    l->keys[j].key == NULL)
+				return MN_EINVAL;
 	}
 
 	pthread_mutex_lock(&s->write_mu);
