@@ -76,7 +76,8 @@ struct cache {
 };
 
 struct x509_validator {
-	const struct x509_roots *roots;
+	const struct x509_roots *tls_roots;   /* NULL: none */
+	const struct x509_roots *smime_roots; /* NULL: none */
 	struct x509_limits lim;
 	struct cache *cache; /* mutable behind a const validator */
 	EVP_MD *sha256;
@@ -380,6 +381,18 @@ size_t x509_roots_count(const struct x509_roots *roots)
 	return roots->num;
 }
 
+static struct root *root_by_hash(const struct x509_roots *r, const uint8_t h[32]);
+
+int x509_roots_contains(const struct x509_roots *roots, const uint8_t *der, size_t len)
+{
+	uint8_t h[32];
+	if (roots == NULL)
+		return 0;
+	SHA256(der, len, h);
+	const struct root *r = root_by_hash(roots, h);
+	return r != NULL && r->der_len == len && memcmp(r->der, der, len) == 0;
+}
+
 const uint8_t *x509_roots_der(const struct x509_roots *roots, size_t i, size_t *out_len)
 {
 	if (i >= roots->num) {
@@ -392,6 +405,8 @@ const uint8_t *x509_roots_der(const struct x509_roots *roots, size_t i, size_t *
 
 static struct root *root_by_hash(const struct x509_roots *r, const uint8_t h[32])
 {
+	if (r == NULL)
+		return NULL;
 	size_t lo = 0, hi = r->num;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -411,6 +426,9 @@ static struct root *root_by_hash(const struct x509_roots *r, const uint8_t h[32]
 static size_t roots_by_subject(const struct x509_roots *r, const X509_NAME *name,
 			       size_t *out_num)
 {
+	*out_num = 0;
+	if (r == NULL)
+		return 0;
 	size_t lo = 0, hi = r->num;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -510,10 +528,18 @@ out:
 struct x509_validator *x509_validator_new(const struct x509_roots *roots,
 					  const struct x509_limits *limits)
 {
+	return x509_validator_new2(roots, NULL, limits);
+}
+
+struct x509_validator *x509_validator_new2(const struct x509_roots *tls_roots,
+					   const struct x509_roots *smime_roots,
+					   const struct x509_limits *limits)
+{
 	struct x509_validator *v = calloc(1, sizeof(*v));
 	if (v == NULL)
 		return NULL;
-	v->roots = roots;
+	v->tls_roots = tls_roots;
+	v->smime_roots = smime_roots;
 	if (limits != NULL)
 		v->lim = *limits;
 	if (v->lim.max_chain_len == 0)
@@ -559,6 +585,7 @@ void x509_result_cleanup(struct x509_result *r)
 		return;
 	free(r->body);
 	free(r->extra);
+	free(r->names_mem);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -586,7 +613,9 @@ static int verify_link(struct cache *cache, X509 *child, struct xcert *child_xc,
 	atomic_fetch_add(&cache->verifies, 1);
 	if (X509_verify(child, parent->pkey) != 1)
 		return 0;
-	if (child_xc != NULL && fresh) {
+	/* The first verifier is kept: with two root sets the last certificate
+	 * may verify under a TLS and an S/MIME root, and TLS comes first. */
+	if (child_xc != NULL && fresh && !(child_xc->flags & XC_VERIFIED)) {
 		memcpy(child_xc->verified_by, parent->der_hash, 32);
 		child_xc->flags |= XC_VERIFIED;
 	}
@@ -671,6 +700,285 @@ err:
 	return MN_ENOMEM;
 }
 
+/* --- names: the leaf's DNS names and email addresses ---------------------- */
+
+/* id-on-SmtpUTF8Mailbox 1.3.6.1.5.5.7.8.9 (RFC 9598 section 3), OID contents. */
+static const uint8_t kSmtpUTF8Mailbox[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x08, 0x09};
+
+/* Names found in the leaf, borrowed from it (so copied out before it is freed
+ * or edited by precert_tbs). */
+struct names {
+	struct cbs dns[X509_MAX_NAMES];
+	struct cbs email[X509_MAX_NAMES];
+	size_t num_dns, num_email;
+	int incomplete;
+};
+
+/* ia5_ok: 1..X509_MAX_NAME_LEN printable ASCII bytes (no controls, no DEL, no
+ * 8-bit bytes, which an IA5String cannot hold). */
+static int ia5_ok(const struct cbs *s)
+{
+	if (cbs_len(s) == 0 || cbs_len(s) > X509_MAX_NAME_LEN)
+		return 0;
+	for (size_t i = 0; i < cbs_len(s); i++)
+		if (cbs_data(s)[i] < 0x20 || cbs_data(s)[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* utf8_ok: 1..X509_MAX_NAME_LEN bytes of well-formed UTF-8 (RFC 3629 section
+ * 4: no overlong forms, no surrogates, nothing above U+10FFFF) without C0
+ * controls or DEL. */
+static int utf8_ok(const struct cbs *s)
+{
+	const uint8_t *p = cbs_data(s);
+	size_t len = cbs_len(s), i = 0;
+	if (len == 0 || len > X509_MAX_NAME_LEN)
+		return 0;
+	while (i < len) {
+		uint8_t c = p[i];
+		size_t n;
+		uint32_t cp, min;
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0)
+			n = 1, cp = c & 0x1f, min = 0x80;
+		else if ((c & 0xf0) == 0xe0)
+			n = 2, cp = c & 0x0f, min = 0x800;
+		else if ((c & 0xf8) == 0xf0)
+			n = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return 0;
+		if (len - i - 1 < n)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* at_sign returns the index of the last '@' in |s|, or 0 if there is none or
+ * the local part or the domain would be empty (so 0 means "not an address"). */
+static size_t at_sign(const struct cbs *s)
+{
+	for (size_t i = cbs_len(s); i-- > 0;)
+		if (cbs_data(s)[i] == '@')
+			return i + 1 < cbs_len(s) ? i : 0;
+	return 0;
+}
+
+static void names_add(struct cbs *arr, size_t *num, int *incomplete, const struct cbs *v,
+		      int ok)
+{
+	if (!ok || *num == X509_MAX_NAMES)
+		*incomplete = 1;
+	else
+		arr[(*num)++] = *v;
+}
+
+/* smtputf8_mailbox reads the value of an otherName (RFC 5280 section 4.2.1.6)
+ *   OtherName ::= SEQUENCE { type-id OBJECT IDENTIFIER,
+ *                            value [0] EXPLICIT ANY DEFINED BY type-id }
+ * given its contents. Returns 1 and sets |out| to the UTF8String contents if
+ * it is an SmtpUTF8Mailbox, -1 if it is one but malformed, 0 for other types. */
+static int smtputf8_mailbox(struct cbs *on, struct cbs *out)
+{
+	struct cbs oid, val;
+	if (!cbs_get_asn1(on, &oid, CBS_ASN1_OBJECT))
+		return -1;
+	if (!cbs_mem_equal(&oid, kSmtpUTF8Mailbox, sizeof(kSmtpUTF8Mailbox)))
+		return 0;
+	/* SmtpUTF8Mailbox ::= UTF8String (SIZE (1..MAX)) */
+	if (!cbs_get_asn1(on, &val, 0xa0) || cbs_len(on) != 0 ||
+	    !cbs_get_asn1(&val, out, 0x0c /* UTF8String */) || cbs_len(&val) != 0)
+		return -1;
+	return 1;
+}
+
+/* collect_san walks the leaf's subjectAltName (RFC 5280 section 4.2.1.6)
+ *   GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName
+ *   GeneralName ::= CHOICE { otherName [0] OtherName, rfc822Name [1] IA5String,
+ *                            dNSName [2] IA5String, ... }
+ * with our own cursor rather than GENERAL_NAMES_free(X509_get_ext_d2i(...)),
+ * which allocates per name: this runs for every submission. Email addresses
+ * only if |want_email|. */
+static void collect_san(X509 *leaf, int want_email, struct names *n)
+{
+	int idx = X509_get_ext_by_NID(leaf, NID_subject_alt_name, -1);
+	if (idx < 0)
+		return;
+	const ASN1_OCTET_STRING *val = X509_EXTENSION_get_data(X509_get_ext(leaf, idx));
+	struct cbs in, seq;
+	cbs_init(&in, ASN1_STRING_get0_data(val), (size_t)ASN1_STRING_length(val));
+	if (!cbs_get_asn1(&in, &seq, CBS_ASN1_SEQUENCE) || cbs_len(&in) != 0) {
+		n->incomplete = 1;
+		return;
+	}
+	while (cbs_len(&seq) > 0) {
+		struct cbs gn, box;
+		unsigned tag;
+		size_t hdr;
+		if (!cbs_get_any_asn1_element(&seq, &gn, &tag, &hdr) || !cbs_skip(&gn, hdr)) {
+			n->incomplete = 1;
+			return;
+		}
+		switch (tag) {
+		case 0x82: /* dNSName */
+			names_add(n->dns, &n->num_dns, &n->incomplete, &gn, ia5_ok(&gn));
+			break;
+		case 0x81: /* rfc822Name */
+			if (want_email)
+				names_add(n->email, &n->num_email, &n->incomplete, &gn,
+					  ia5_ok(&gn) && at_sign(&gn) > 0);
+			break;
+		case 0xa0: /* otherName */
+			if (!want_email)
+				break;
+			switch (smtputf8_mailbox(&gn, &box)) {
+			case 1:
+				names_add(n->email, &n->num_email, &n->incomplete, &box,
+					  utf8_ok(&box) && at_sign(&box) > 0);
+				break;
+			case -1:
+				n->incomplete = 1;
+				break;
+			}
+			break;
+		}
+	}
+}
+
+/* collect_subject_emails adds the subject's PKCS #9 emailAddress attributes
+ * (IA5String), the pre-SAN way to name a mailbox (RFC 8550 section 3). */
+static void collect_subject_emails(X509 *leaf, struct names *n)
+{
+	const X509_NAME *subj = X509_get_subject_name(leaf);
+	int i = -1;
+	while ((i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress, i)) >= 0) {
+		const ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+		struct cbs v;
+		cbs_init(&v, ASN1_STRING_get0_data(d), (size_t)ASN1_STRING_length(d));
+		names_add(n->email, &n->num_email, &n->incomplete, &v,
+			  ASN1_STRING_type(d) == V_ASN1_IA5STRING && ia5_ok(&v) &&
+				  at_sign(&v) > 0);
+	}
+}
+
+/* email_eku: the leaf has an extendedKeyUsage extension listing
+ * id-kp-emailProtection (OpenSSL caches the parsed EKU in the X509). */
+static int email_eku(X509 *leaf)
+{
+	return (X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE) &&
+	       (X509_get_extended_key_usage(leaf) & XKU_SMIME);
+}
+
+/* smime_leaf_problem returns NULL if |leaf| qualifies for the S/MIME class (see
+ * x509.h), completing |n|'s addresses from the subject and setting |*legacy|
+ * when the SAN has none; otherwise the reason it does not. */
+static const char *smime_leaf_problem(X509 *leaf, struct names *n, int *legacy)
+{
+	if (!email_eku(leaf))
+		return "S/MIME leaf lacks emailProtection EKU";
+	if (n->num_email == 0) {
+		collect_subject_emails(leaf, n);
+		if (n->num_email == 0)
+			return "S/MIME leaf has no email address";
+		*legacy = 1;
+	}
+	return NULL;
+}
+
+/* put_names copies |num| names into |dst| and |*p|, ASCII-lowercasing them
+ * (for addresses only from the last '@' on: the local part is the mailbox
+ * owner's, RFC 5321 section 2.4) and dropping duplicates. Returns the count. */
+static size_t put_names(struct x509_name *dst, uint8_t **p, const struct cbs *src,
+			size_t num, int email)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < num; i++) {
+		size_t len = cbs_len(&src[i]), from = email ? at_sign(&src[i]) : 0;
+		uint8_t *d = *p;
+		memcpy(d, cbs_data(&src[i]), len);
+		for (size_t j = from; j < len; j++)
+			if (d[j] >= 'A' && d[j] <= 'Z')
+				d[j] = (uint8_t)(d[j] - 'A' + 'a');
+		size_t m = 0;
+		while (m < k && !(dst[m].len == len && memcmp(dst[m].data, d, len) == 0))
+			m++;
+		if (m < k)
+			continue; /* a duplicate: its bytes get overwritten */
+		dst[k].data = d;
+		dst[k].len = len;
+		k++;
+		*p += len;
+	}
+	return k;
+}
+
+/* names_copy moves |n| into |out|'s names_mem. Returns 0 or MN_ENOMEM. */
+static int names_copy(struct x509_result *out, const struct names *n, int with_email)
+{
+	size_t num_email = with_email ? n->num_email : 0;
+	size_t num = n->num_dns + num_email, bytes = 0;
+	out->names_incomplete = n->incomplete;
+	if (num == 0)
+		return 0;
+	for (size_t i = 0; i < n->num_dns; i++)
+		bytes += cbs_len(&n->dns[i]);
+	for (size_t i = 0; i < num_email; i++)
+		bytes += cbs_len(&n->email[i]);
+	struct x509_name *arr = malloc(num * sizeof(*arr) + bytes);
+	if (arr == NULL)
+		return MN_ENOMEM;
+	uint8_t *p = (uint8_t *)(arr + num);
+	out->names_mem = arr;
+	out->dns_names = arr;
+	out->num_dns_names = put_names(arr, &p, n->dns, n->num_dns, 0);
+	out->emails = arr + n->num_dns;
+	out->num_emails = put_names(arr + n->num_dns, &p, n->email, num_email, 1);
+	if (out->num_dns_names == 0)
+		out->dns_names = NULL;
+	if (out->num_emails == 0)
+		out->emails = NULL;
+	return 0;
+}
+
+/* find_anchor returns the root of |roots| that ends the chain whose last
+ * certificate is |lx| (|lxc| its cache entry, NULL for a lone leaf): the same
+ * DER as |given| (a root the submitter included) or |hint| (the anchor found
+ * in the other set), else a root named by lx's issuer whose key verifies it. */
+static const struct root *find_anchor(struct cache *cache, const struct x509_roots *roots,
+				      X509 *lx, struct xcert *lxc, int fresh,
+				      const struct xcert *given, const struct root *hint)
+{
+	if (roots == NULL)
+		return NULL;
+	if (given != NULL)
+		return root_by_hash(roots, given->der_hash);
+	if (hint != NULL) {
+		const struct root *r = root_by_hash(roots, hint->c.der_hash);
+		if (r != NULL)
+			return r;
+	}
+	size_t n, first = roots_by_subject(roots, X509_get_issuer_name(lx), &n);
+	for (size_t k = 0; k < n; k++) {
+		const struct root *r = roots->by_subject[first + k];
+		if (verify_link(cache, lx, lxc, fresh, &r->c))
+			return r;
+	}
+	return NULL;
+}
+
 #define FAIL(code, why)                                                          \
 	do {                                                                     \
 		ret = (code);                                                    \
@@ -689,9 +997,12 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 	int anchor_implied = 0;           /* not part of the submission */
 	X509 *leaf = NULL;
 	const char *reason = "ok";
+	struct names names;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	names.num_dns = names.num_email = 0;
+	names.incomplete = 0;
 	ERR_set_mark();
 	if (num_certs == 0)
 		FAIL(MN_EMALFORMED, "empty certificate chain");
@@ -741,7 +1052,9 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 		uint8_t h[32];
 		if (!sha256_3(v->sha256, h, certs[i], cert_lens[i], NULL, 0, NULL, 0))
 			FAIL(MN_ECRYPTO, "hashing failed");
-		struct root *r = root_by_hash(v->roots, h);
+		struct root *r = root_by_hash(v->tls_roots, h);
+		if (r == NULL)
+			r = root_by_hash(v->smime_roots, h);
 		if (r != NULL) {
 			chain[i] = &r->c;
 			continue;
@@ -795,22 +1108,39 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 			FAIL(MN_EBADCHAIN, "certificate is not signed by the next one");
 	}
 
-	/* The anchor: the last certificate is a root, or a root signed it. */
+	/* The anchor: the last certificate is a root, or a root signed it. The
+	 * S/MIME set is searched only when it can change the outcome: with no
+	 * TLS anchor, or for a leaf that may qualify as S/MIME (x509.h). */
 	size_t last = num_certs - 1;
-	if (last > 0 && (chain[last]->flags & XC_ROOT)) {
-		anchor = (const struct root *)chain[last]; /* c is the first member */
-	} else {
-		X509 *lx = last == 0 ? leaf : chain[last]->x;
-		size_t n, first = roots_by_subject(v->roots, X509_get_issuer_name(lx), &n);
-		for (size_t k = 0; k < n && anchor == NULL; k++) {
-			const struct root *r = v->roots->by_subject[first + k];
-			if (verify_link(cache, lx, chain[last], fresh[last], &r->c))
-				anchor = r;
-		}
-		if (anchor == NULL)
-			FAIL(MN_EUNKNOWNANCHOR, "chain does not end at an accepted root");
-		anchor_implied = 1;
+	X509 *lx = last == 0 ? leaf : chain[last]->x;
+	const struct xcert *given =
+		last > 0 && (chain[last]->flags & XC_ROOT) ? chain[last] : NULL;
+	const struct root *tls_anchor = find_anchor(cache, v->tls_roots, lx, chain[last],
+						    fresh[last], given, NULL);
+	const struct root *smime_anchor = NULL;
+	if (v->smime_roots != NULL && (tls_anchor == NULL || email_eku(leaf)))
+		smime_anchor = find_anchor(cache, v->smime_roots, lx, chain[last],
+					   fresh[last], given, tls_anchor);
+	if (tls_anchor == NULL && smime_anchor == NULL)
+		FAIL(MN_EUNKNOWNANCHOR, "chain does not end at an accepted root");
+	anchor = tls_anchor != NULL ? tls_anchor : smime_anchor;
+	anchor_implied = given == NULL;
+
+	/* The class, and the names, copied out before precert_tbs edits |leaf|. */
+	collect_san(leaf, smime_anchor != NULL, &names);
+	if (tls_anchor != NULL)
+		out->classes |= X509_CLASS_TLS;
+	if (smime_anchor != NULL) {
+		const char *why = smime_leaf_problem(leaf, &names, &out->smime_legacy);
+		if (why == NULL)
+			out->classes |= X509_CLASS_SMIME;
+		else if (tls_anchor == NULL)
+			FAIL(MN_EBADCERT, why);
+		else
+			out->smime_legacy = 0;
 	}
+	if (names_copy(out, &names, (out->classes & X509_CLASS_SMIME) != 0) != 0)
+		FAIL(MN_ENOMEM, "out of memory");
 
 	if (precert) {
 		const struct xcert *psc = NULL, *issuer;

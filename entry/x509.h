@@ -44,6 +44,38 @@
  * function of the two DER encodings). The typical submission then costs one leaf
  * decode and one signature verification.
  *
+ * Classes (DESIGN.md section 1). A validator holds two root sets, TLS and
+ * S/MIME (either may be absent). Every check above applies to both; then the
+ * chain is classed by the set(s) its anchor belongs to and by the leaf:
+ *   - ends at a TLS root: class TLS. No EKU or name check, exactly as before.
+ *   - ends at an S/MIME root: class S/MIME if the leaf qualifies, which needs
+ *       (a) an extendedKeyUsage extension that lists id-kp-emailProtection
+ *           (RFC 8550 section 4.4.4; no EKU at all, or anyExtendedKeyUsage
+ *           alone, is NOT enough, as in the CA/B Forum S/MIME BRs 7.1.2.3 f), and
+ *       (b) an email address in the subjectAltName: an rfc822Name or an
+ *           otherName SmtpUTF8Mailbox (1.3.6.1.5.5.7.8.9, RFC 9598 section 3).
+ *           Failing that, an emailAddress attribute in the subject (RFC 8550
+ *           section 3, deprecated) is accepted and flagged |smime_legacy|.
+ *     A chain that ends only at an S/MIME root and whose leaf does not qualify
+ *     is rejected with MN_EBADCERT ("S/MIME leaf lacks emailProtection EKU",
+ *     "S/MIME leaf has no email address"); so is a serverAuth-only TLS
+ *     certificate offered under the S/MIME roots.
+ *   - ends at a root in both sets (the same root DER in both bundles, or two
+ *     roots that each verify the last certificate): TLS | S/MIME if the leaf
+ *     qualifies for S/MIME, else just TLS (never an error: TLS needs nothing
+ *     more). The root appended to extra_data is then the TLS one.
+ * The S/MIME anchor is only searched for when it can matter: when the chain has
+ * no TLS anchor, or when the leaf's EKU lists emailProtection. So a TLS
+ * submission costs the same as before (plus one walk of its SAN, see names).
+ *
+ * Names. A successful result carries the leaf's subjectAltName dNSNames (ASCII
+ * lowercased) and, when the class includes S/MIME, its email addresses (the
+ * domain part ASCII lowercased, the local part kept as is), for the lookup
+ * index. At most X509_MAX_NAMES of each, each 1..X509_MAX_NAME_LEN bytes;
+ * duplicates are dropped; a name with a control byte (or, in an IA5String, a
+ * byte >= 0x80), invalid UTF-8, or an address without a non-empty local part
+ * and domain is skipped. Skipped or excess names set |names_incomplete|.
+ *
  * Thread safety: roots are immutable after loading; a validator may be used by
  * any number of threads at once (the cache takes a pthread rwlock). */
 #ifndef MN_ENTRY_X509_H
@@ -71,6 +103,9 @@ int x509_roots_load_file(struct x509_roots **out, size_t *out_num_skipped,
 void x509_roots_free(struct x509_roots *roots);
 /* x509_roots_count: the number of roots, in bundle order (for get-roots). */
 size_t x509_roots_count(const struct x509_roots *roots);
+/* x509_roots_contains returns 1 iff a root with exactly |der| is in |roots|
+ * (NULL |roots|: 0). */
+int x509_roots_contains(const struct x509_roots *roots, const uint8_t *der, size_t len);
 /* x509_roots_der returns root |i|'s DER (borrowed, lives as long as |roots|) and
  * its length in |*out_len|, or NULL if |i| is out of range. */
 const uint8_t *x509_roots_der(const struct x509_roots *roots, size_t i,
@@ -86,8 +121,14 @@ struct x509_limits {
 
 struct x509_validator;
 
-/* x509_validator_new creates a validator over |roots| (borrowed: it must outlive
- * the validator) with |limits| (NULL for the defaults). Returns NULL on OOM. */
+/* x509_validator_new2 creates a validator over the TLS roots |tls_roots| and
+ * the S/MIME roots |smime_roots| (either may be NULL for none; both borrowed:
+ * they must outlive the validator) with |limits| (NULL for the defaults).
+ * Returns NULL on OOM. */
+struct x509_validator *x509_validator_new2(const struct x509_roots *tls_roots,
+					   const struct x509_roots *smime_roots,
+					   const struct x509_limits *limits);
+/* x509_validator_new is x509_validator_new2(roots, NULL, limits): TLS only. */
 struct x509_validator *x509_validator_new(const struct x509_roots *roots,
 					  const struct x509_limits *limits);
 void x509_validator_free(struct x509_validator *v);
@@ -103,8 +144,20 @@ struct x509_stats {
 };
 void x509_validator_stats(const struct x509_validator *v, struct x509_stats *out);
 
-/* The outcome of a successful validation. Owns |body| and |extra| (malloc'd);
- * release with x509_result_cleanup. */
+/* Classes, a bitmask in x509_result.classes. */
+enum { X509_CLASS_TLS = 1, X509_CLASS_SMIME = 2 };
+
+#define X509_MAX_NAMES 100    /* per kind (DNS names, email addresses) */
+#define X509_MAX_NAME_LEN 255 /* bytes */
+
+/* A name copied out of the leaf; |data| points into x509_result.names_mem. */
+struct x509_name {
+	const uint8_t *data;
+	size_t len;
+};
+
+/* The outcome of a successful validation. Owns |body|, |extra| and |names_mem|
+ * (malloc'd); release with x509_result_cleanup. */
 struct x509_result {
 	uint16_t entry_type;         /* CT_X509_ENTRY or CT_PRECERT_ENTRY */
 	uint8_t issuer_key_hash[32]; /* precert: SHA-256 of the final issuer's SPKI */
@@ -122,6 +175,15 @@ struct x509_result {
 	 * SHA-256("mn-dedup-precert\0" || precert DER || issuer_key_hash). */
 	uint8_t dedup_key[32];
 	uint64_t not_after_ms; /* the leaf's notAfter, ms since the epoch */
+	unsigned classes;      /* X509_CLASS_*, never 0 on success */
+	int smime_legacy;      /* S/MIME by the subject's emailAddress only */
+	int names_incomplete;  /* names were skipped or cut at X509_MAX_NAMES */
+	/* The leaf's names (see "Names" above), borrowed from names_mem. */
+	const struct x509_name *dns_names; /* SAN dNSNames, lowercased */
+	size_t num_dns_names;
+	const struct x509_name *emails;    /* only with X509_CLASS_SMIME */
+	size_t num_emails;
+	void *names_mem;
 };
 
 /* x509_result_cleanup frees what |r| owns and zeroes it (safe twice). */
@@ -140,10 +202,13 @@ void x509_result_cleanup(struct x509_result *r);
  *   MN_EBADCHAIN       a certificate not signed by the next one, names that do
  *                      not chain, an intermediate that is not a CA, a misplaced
  *                      PSC, an intermediate with an unsupported key;
- *   MN_EUNKNOWNANCHOR  the chain neither ends at nor is signed by a root;
+ *   MN_EUNKNOWNANCHOR  the chain neither ends at nor is signed by a root of
+ *                      either set;
  *   MN_EBADCERT        a precertificate to add-chain, a final certificate to
  *                      add-pre-chain, a non-critical or malformed poison
- *                      extension, an expired leaf, notBefore > notAfter;
+ *                      extension, an expired leaf, notBefore > notAfter, a
+ *                      chain to the S/MIME roots only whose leaf lacks the
+ *                      emailProtection EKU or an email address;
  *   MN_ENOMEM, MN_ECRYPTO  internal failures. */
 int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 		  const size_t *cert_lens, size_t num_certs, int precert,

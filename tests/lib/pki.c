@@ -52,23 +52,62 @@ static int add_poison(X509 *x, int critical)
 	return ok;
 }
 
-static int add_san(X509 *x, X509V3_CTX *ctx, const char *const *names, size_t num,
-		   int email)
+static int push_name(GENERAL_NAMES *gens, int type, const char *v)
 {
-	size_t len = 1;
-	for (size_t i = 0; i < num; i++)
-		len += strlen(names[i]) + 8;
-	char *buf = malloc(len), *p = buf;
-	if (buf == NULL)
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	if (gn == NULL || ia5 == NULL || !ASN1_STRING_set(ia5, v, -1)) {
+		GENERAL_NAME_free(gn);
+		ASN1_IA5STRING_free(ia5);
 		return 0;
-	*p = '\0';
-	for (size_t i = 0; i < num; i++) {
-		int n = snprintf(p, len - (size_t)(p - buf), "%s%s:%s", i ? "," : "",
-				 email ? "email" : "DNS", names[i]);
-		p += n;
 	}
-	int ok = add_ext(x, ctx, NID_subject_alt_name, buf);
-	free(buf);
+	GENERAL_NAME_set0_value(gn, type, ia5);
+	if (!sk_GENERAL_NAME_push(gens, gn)) {
+		GENERAL_NAME_free(gn);
+		return 0;
+	}
+	return 1;
+}
+
+/* push_mailbox adds otherName { id-on-SmtpUTF8Mailbox, [0] UTF8String } (RFC
+ * 9598 section 3). */
+static int push_mailbox(GENERAL_NAMES *gens, const char *v)
+{
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.5.5.7.8.9", 1);
+	ASN1_TYPE *val = ASN1_TYPE_new();
+	ASN1_UTF8STRING *s = ASN1_UTF8STRING_new();
+	if (gn == NULL || oid == NULL || val == NULL || s == NULL || !ASN1_STRING_set(s, v, -1))
+		goto err;
+	ASN1_TYPE_set(val, V_ASN1_UTF8STRING, s);
+	s = NULL;
+	if (!GENERAL_NAME_set0_othername(gn, oid, val))
+		goto err;
+	oid = NULL;
+	val = NULL;
+	if (!sk_GENERAL_NAME_push(gens, gn))
+		goto err;
+	return 1;
+err:
+	GENERAL_NAME_free(gn);
+	ASN1_OBJECT_free(oid);
+	ASN1_TYPE_free(val);
+	ASN1_UTF8STRING_free(s);
+	return 0;
+}
+
+static int add_san(X509 *x, const struct pki_opts *o)
+{
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	int ok = gens != NULL;
+	for (size_t i = 0; ok && i < o->num_dns; i++)
+		ok = push_name(gens, (o->flags & PKI_EMAIL) ? GEN_EMAIL : GEN_DNS, o->dns[i]);
+	for (size_t i = 0; ok && i < o->num_emails; i++)
+		ok = push_name(gens, GEN_EMAIL, o->emails[i]);
+	for (size_t i = 0; ok && i < o->num_mailboxes; i++)
+		ok = push_mailbox(gens, o->mailboxes[i]);
+	ok = ok && X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_APPEND) == 1;
+	GENERAL_NAMES_free(gens);
 	return ok;
 }
 
@@ -108,6 +147,9 @@ struct pki_cert *pki_issue_opts(const struct pki_cert *issuer, const struct pki_
 					(const unsigned char *)"metanotary test", -1, -1, 0) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
 					(const unsigned char *)o->cn, -1, -1, 0) ||
+	    (o->subject_email != NULL &&
+	     !X509_NAME_add_entry_by_NID(name, NID_pkcs9_emailAddress, MBSTRING_ASC,
+					 (const unsigned char *)o->subject_email, -1, -1, 0)) ||
 	    !X509_set_subject_name(x, name) ||
 	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer->x) : name))
 		goto err;
@@ -124,9 +166,10 @@ struct pki_cert *pki_issue_opts(const struct pki_cert *issuer, const struct pki_
 	if (o->flags & PKI_PSC) {
 		if (!add_ext(x, &ctx, NID_ext_key_usage, "1.3.6.1.4.1.11129.2.4.4"))
 			goto err;
-	} else if (!ca) {
-		if (!add_ext(x, &ctx, NID_ext_key_usage,
-			     (o->flags & PKI_EMAIL) ? "emailProtection" : "serverAuth"))
+	} else if (!ca && !(o->flags & PKI_NO_EKU)) {
+		const char *eku = o->eku != NULL ? o->eku
+				  : (o->flags & PKI_EMAIL) ? "emailProtection" : "serverAuth";
+		if (!add_ext(x, &ctx, NID_ext_key_usage, eku))
 			goto err;
 	}
 	if (!add_ext(x, &ctx, NID_subject_key_identifier, "hash") ||
@@ -135,7 +178,7 @@ struct pki_cert *pki_issue_opts(const struct pki_cert *issuer, const struct pki_
 	if ((o->flags & (PKI_POISON | PKI_POISON_NONCRIT)) &&
 	    !add_poison(x, (o->flags & PKI_POISON) ? 1 : 0))
 		goto err;
-	if (o->num_dns > 0 && !add_san(x, &ctx, o->dns, o->num_dns, o->flags & PKI_EMAIL))
+	if (o->num_dns + o->num_emails + o->num_mailboxes > 0 && !add_san(x, o))
 		goto err;
 	if (X509_sign(x, issuer ? issuer->key : c->key, EVP_sha256()) <= 0)
 		goto err;

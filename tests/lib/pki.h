@@ -10,7 +10,9 @@
  * Keys are ECDSA P-256 unless PKI_RSA asks for RSA-2048; signatures use SHA-256.
  * Certificates are v3 with, in this order: basicConstraints (critical),
  * keyUsage (critical), extendedKeyUsage, subjectKeyIdentifier,
- * authorityKeyIdentifier (keyid), [poison], subjectAltName (dNSName). The poison
+ * authorityKeyIdentifier (keyid), [poison], subjectAltName (dNSName, or
+ * rfc822Name with PKI_EMAIL; then pki_opts.emails as rfc822Names and
+ * pki_opts.mailboxes as otherName SmtpUTF8Mailbox, RFC 9598). The poison
  * extension sits before the SAN so tests see that removing it keeps the order of
  * the others. Every function returns NULL on failure (it never aborts). */
 #ifndef MN_TESTS_PKI_H
@@ -37,6 +39,7 @@ enum {
 	PKI_PSC = 1 << 4,             /* CA with EKU 1.3.6.1.4.1.11129.2.4.4 (a PSC) */
 	PKI_NO_BC = 1 << 5,           /* no basicConstraints at all */
 	PKI_EMAIL = 1 << 6,           /* SANs are rfc822Names, EKU emailProtection */
+	PKI_NO_EKU = 1 << 7,          /* no extendedKeyUsage extension at all */
 };
 
 struct pki_opts {
@@ -47,6 +50,13 @@ struct pki_opts {
 	int64_t not_before, not_after; /* seconds since the epoch */
 	uint64_t serial;             /* 0: random 64-bit */
 	EVP_PKEY *key;               /* subject key to reuse (up-ref'd), or NULL */
+	const char *eku;             /* EKU in openssl.cnf syntax ("serverAuth,
+	                              * emailProtection"), replacing the default */
+	const char *const *emails;   /* more SAN entries: rfc822Name */
+	size_t num_emails;
+	const char *const *mailboxes; /* more SAN entries: SmtpUTF8Mailbox (UTF-8) */
+	size_t num_mailboxes;
+	const char *subject_email;   /* adds a PKCS #9 emailAddress to the subject */
 };
 
 /* pki_now: the current time in seconds. */
