@@ -52,6 +52,17 @@ struct api_submission {
 	const uint8_t *extra;
 	size_t extra_len;
 	uint8_t dedup_key[32];
+	/* Stored with the leaf (see storage/storage.h struct store_leaf): the
+	 * opening kept outside the leaf, lookup index keys, and for a policy its
+	 * head key and serial (a serial not above the current head is answered
+	 * MN_ERANGE). All borrowed like entry.body. */
+	const uint8_t *opening;
+	size_t opening_len;
+	const struct store_index_key *keys;
+	size_t num_keys;
+	const uint8_t *policy_key;
+	size_t policy_key_len;
+	uint64_t policy_serial;
 	/* done is called exactly once, from the sequencer thread: status 0 with the
 	 * serialized SCT and the leaf index (for a duplicate: the original ones), or
 	 * a negative MN_E* code (MN_ENOSPACE, MN_EIO, MN_ESHUTDOWN ...). The SCT
@@ -72,6 +83,7 @@ struct api_sequencer {
 struct x509_validator;
 struct x509_roots;
 struct store;
+struct store_index_key;
 
 /* What the API serves from. Everything is borrowed and must outlive the api. */
 struct api_config {

@@ -217,6 +217,27 @@ static unsigned batch_bucket(size_t n)
 	return b;
 }
 
+/* policy_serial_ok: jobs[i]'s serial is above the head stored in |rd| (may be
+ * NULL) and above every earlier leader of this batch with the same key. */
+static int policy_serial_ok(struct job *const *jobs, size_t i, struct store_reader *rd)
+{
+	const struct api_submission *sub = jobs[i]->sub;
+	uint64_t serial, idx;
+
+	if (rd != NULL && store_r_policy_head(rd, sub->policy_key, sub->policy_key_len,
+					      &serial, &idx) == 0 &&
+	    serial >= sub->policy_serial)
+		return 0;
+	for (size_t k = 0; k < i; k++) {
+		const struct api_submission *o = jobs[k]->sub;
+		if (jobs[k]->leader == -1 && o->policy_key_len == sub->policy_key_len &&
+		    memcmp(o->policy_key, sub->policy_key, sub->policy_key_len) == 0 &&
+		    o->policy_serial >= sub->policy_serial)
+			return 0;
+	}
+	return 1;
+}
+
 static void process_batch(struct seq *q, struct job *list, size_t n)
 {
 	struct job **jobs = calloc(n, sizeof(*jobs));
@@ -246,7 +267,9 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 		jobs[i] = list;
 
 	/* Duplicates: already in the log (answer with the stored SCT), or earlier
-	 * in this batch (answer with that job's SCT after the commit). */
+	 * in this batch (answer with that job's SCT after the commit). A policy
+	 * whose serial is not above the current head (stored, or earlier in this
+	 * batch) is refused here, alone, so it cannot fail the whole batch. */
 	ret = store_read_begin(q->st, &rd);
 	for (i = 0; i < n; i++) {
 		struct job *j = jobs[i];
@@ -267,6 +290,10 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 		if (slots[s] >= 0) {
 			j->leader = slots[s];
 			num_dups++;
+		} else if (j->sub->policy_key_len > 0 &&
+			   !policy_serial_ok(jobs, i, ret == 0 ? rd : NULL)) {
+			j->leader = -2;
+			j->sub->done(j->sub, MN_ERANGE, NULL, 0, 0);
 		} else {
 			slots[s] = (int32_t)i;
 		}
@@ -297,6 +324,13 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 		l->sct_len = j->sct_len;
 		memcpy(l->leaf_hash, j->leaf_hash, 32);
 		memcpy(l->dedup_key, j->sub->dedup_key, 32);
+		l->opening = j->sub->opening;
+		l->opening_len = j->sub->opening_len;
+		l->keys = j->sub->keys;
+		l->num_keys = j->sub->num_keys;
+		l->policy_key = j->sub->policy_key;
+		l->policy_key_len = j->sub->policy_key_len;
+		l->policy_serial = j->sub->policy_serial;
 		ret = merkle_range_append(&range, q->hasher, l->leaf_hash, NULL, NULL);
 	}
 	if (ret == 0 && num_leaves > 0) {

@@ -308,6 +308,62 @@ static void test_queue_full(void **state)
 	rm_rf(e.dir);
 }
 
+/* Policy heads: a serial not above the current head is refused alone, both
+ * against the stored head and within one batch. */
+static struct sub pol[4];
+
+static void on_done_policies(struct api_submission *s, int status, const uint8_t *sct,
+			     size_t len, uint64_t index)
+{
+	/* the sequencer is busy in this callback: these two share the next batch */
+	assert_int_equal(seq_submit(busy_q, &pol[2].s), 0);
+	assert_int_equal(seq_submit(busy_q, &pol[3].s), 0);
+	on_done(s, status, sct, len, index);
+}
+
+static void test_policy_serials(void **state)
+{
+	struct env e;
+	static const uint64_t serials[4] = {5, 5, 9, 8};
+
+	(void)state;
+	env_init(&e);
+	env_open(&e, 0);
+	num_done = 0;
+	assert_int_equal(seq_start(&busy_q, e.st, e.signer, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		make_sub(&pol[i], 500 + (uint64_t)i);
+		pol[i].s.entry.entry_type = MN_SIGNED_POLICY_ENTRY;
+		pol[i].s.policy_key = (const uint8_t *)"example.com|smtp";
+		pol[i].s.policy_key_len = 16;
+		pol[i].s.policy_serial = serials[i];
+	}
+	assert_int_equal(seq_submit(busy_q, &pol[0].s), 0);
+	wait_done(1);
+	assert_int_equal(pol[0].status, 0);
+	pol[1].s.done = on_done_policies;
+	/* serial 5 again (different content): refused, then 9 and 8 together */
+	assert_int_equal(seq_submit(busy_q, &pol[1].s), 0);
+	wait_done(4);
+	assert_int_equal(pol[1].status, MN_ERANGE);
+	assert_int_equal(pol[2].status, 0);
+	assert_int_equal(pol[3].status, MN_ERANGE);
+	seq_stop(busy_q);
+	{
+		struct store_reader *rd;
+		uint64_t serial, index;
+		assert_int_equal(store_read_begin(e.st, &rd), 0);
+		assert_int_equal(store_r_tree_size(rd), 2);
+		assert_int_equal(store_r_policy_head(rd, (const uint8_t *)"example.com|smtp", 16,
+						     &serial, &index), 0);
+		assert_int_equal(serial, 9);
+		assert_int_equal(index, pol[2].index);
+		store_read_end(rd);
+	}
+	env_close(&e);
+	rm_rf(e.dir);
+}
+
 static void test_key_files(void **state)
 {
 	struct env e;
@@ -513,6 +569,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_submissions),
 		cmocka_unit_test(test_queue_full),
+		cmocka_unit_test(test_policy_serials),
 		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_kill9),
 	};
