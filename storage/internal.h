@@ -40,6 +40,7 @@ enum {
 	STORE__DBI_IDX_EMAIL,
 	STORE__DBI_IDX_PGP,
 	STORE__DBI_IDX_POLICY,
+	STORE__DBI_IDX_CERT, /* must follow the other indexes: see enum store_index */
 	STORE__DBI_POLICY_HEAD,
 	STORE__DBI_OPENINGS,
 	STORE__NUM_DBI

@@ -58,6 +58,7 @@ enum store_index {
 	STORE_IDX_EMAIL,  /* "com.example.@alice" (domain reversed, then @local) */
 	STORE_IDX_PGP,    /* fingerprints (endorsed keys and certifiers) */
 	STORE_IDX_POLICY, /* policy subject key: see entry/policy.h */
+	STORE_IDX_CERT,   /* SHA-256 of a logged certificate's DER (x5t#S256) */
 	STORE_NUM_INDEXES
 };
 #define STORE_MAX_INDEX_KEY 255

@@ -41,6 +41,7 @@ static const struct {
 	[STORE__DBI_IDX_EMAIL] = {"idx_email", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_IDX_PGP] = {"idx_pgp", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_IDX_POLICY] = {"idx_policy", MDB_DUPSORT | MDB_DUPFIXED},
+	[STORE__DBI_IDX_CERT] = {"idx_cert", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_POLICY_HEAD] = {"policy_head", 0},
 	[STORE__DBI_OPENINGS] = {"openings", 0},
 };
