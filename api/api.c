@@ -21,6 +21,7 @@ static const char *const ep_names[EP_COUNT] = {
 	"add-chain",       "add-pre-chain",     "get-sth",
 	"get-sth-consistency", "get-proof-by-hash", "get-entries",
 	"get-roots",       "get-entry-and-proof", "mn-info",
+	"mn-get-roots",
 	"metrics",         "healthz",           "unknown"};
 
 struct api {
@@ -255,6 +256,7 @@ static const struct route routes[] = {
 	{"/ct/v1/get-roots", EP_GET_ROOTS, API_GET},
 	{"/ct/v1/get-entry-and-proof", EP_GET_ENTRY_AND_PROOF, API_GET},
 	{"/mn/v1/info", EP_MN_INFO, API_GET},
+	{"/mn/v1/get-roots", EP_MN_GET_ROOTS, API_GET},
 	{"/metrics", EP_METRICS, API_GET},
 	{"/healthz", EP_HEALTHZ, API_GET},
 };
@@ -316,6 +318,9 @@ int api_handle(struct api *api, const struct api_request *req,
 		break;
 	case EP_MN_INFO:
 		api__info(api, resp);
+		break;
+	case EP_MN_GET_ROOTS:
+		api__mn_get_roots(api, &q, resp);
 		break;
 	case EP_METRICS:
 		metrics(api, resp);

@@ -89,8 +89,11 @@ struct store_index_key;
 struct api_config {
 	struct store *store;
 	const struct ct_signer *signer;       /* for the log ID and key in info */
-	const struct x509_validator *tls;     /* add-chain / add-pre-chain validation */
+	const struct x509_validator *tls;     /* add-chain / add-pre-chain validation
+	                                       * (TLS and S/MIME roots, entry/x509.h) */
 	const struct x509_roots *tls_roots;   /* what get-roots lists */
+	const struct x509_roots *smime_roots; /* get-roots lists these after the TLS
+	                                       * roots; NULL = none */
 	struct api_sequencer seq;
 	uint64_t mmd_s;                       /* maximum merge delay, seconds */
 	size_t max_entries;                   /* get-entries batch cap (default 256) */

@@ -463,24 +463,54 @@ void api__get_entries(struct api *api, const struct api_params *q,
 	api__finish_json(resp, 200, &b);
 }
 
+/* roots_json answers {"certificates":[...]} with |a|'s roots, then those of
+ * |b| (may be NULL) that |a| does not hold. */
+static void roots_json(struct api_response *resp, const struct x509_roots *a,
+		       const struct x509_roots *b)
+{
+	const struct x509_roots *sets[2] = {a, b};
+	size_t i, len, num = 0;
+	struct cbb c;
+
+	if (!cbb_init(&c, 4096, API_MAX_RESPONSE) || !api__jraw(&c, "{\"certificates\":["))
+		cbb_cleanup(&c);
+	for (int s = 0; s < 2; s++) {
+		size_t n = sets[s] != NULL ? x509_roots_count(sets[s]) : 0;
+		for (i = 0; i < n; i++) {
+			const uint8_t *der = x509_roots_der(sets[s], i, &len);
+			if (s == 1 && x509_roots_contains(a, der, len))
+				continue;
+			if ((num++ > 0 && !api__jraw(&c, ",")) || !api__jb64(&c, der, len))
+				break;
+		}
+	}
+	if (!api__jraw(&c, "]}"))
+		cbb_cleanup(&c);
+	api__finish_json(resp, 200, &c);
+}
+
 void api__get_roots(struct api *api, const struct api_params *q, struct api_response *resp)
 {
 	const struct api_config *cfg = api__config(api);
-	size_t n = x509_roots_count(cfg->tls_roots), i, len;
-	struct cbb b;
 
 	(void)q;
-	/* Section 4.7. */
-	if (!cbb_init(&b, 4096, API_MAX_RESPONSE) || !api__jraw(&b, "{\"certificates\":["))
-		cbb_cleanup(&b);
-	for (i = 0; i < n; i++) {
-		const uint8_t *der = x509_roots_der(cfg->tls_roots, i, &len);
-		if ((i > 0 && !api__jraw(&b, ",")) || !api__jb64(&b, der, len))
-			break;
-	}
-	if (!api__jraw(&b, "]}"))
-		cbb_cleanup(&b);
-	api__finish_json(resp, 200, &b);
+	/* Section 4.7: every root the log accepts, TLS and S/MIME. */
+	roots_json(resp, cfg->tls_roots, cfg->smime_roots);
+}
+
+void api__mn_get_roots(struct api *api, const struct api_params *q,
+		       struct api_response *resp)
+{
+	const struct api_config *cfg = api__config(api);
+	size_t len;
+	const char *cls = api__param(q, "class", &len);
+
+	if (cls != NULL && len == 3 && memcmp(cls, "tls", 3) == 0)
+		roots_json(resp, cfg->tls_roots, NULL);
+	else if (cls != NULL && len == 5 && memcmp(cls, "smime", 5) == 0)
+		roots_json(resp, cfg->smime_roots, NULL);
+	else
+		api_response_error(resp, 400, "malformed", "class must be tls or smime");
 }
 
 void api__get_entry_and_proof(struct api *api, const struct api_params *q,

@@ -53,6 +53,7 @@ enum api_endpoint {
 	EP_GET_ROOTS,
 	EP_GET_ENTRY_AND_PROOF,
 	EP_MN_INFO,
+	EP_MN_GET_ROOTS,
 	EP_METRICS,
 	EP_HEALTHZ,
 	EP_UNKNOWN,
@@ -73,6 +74,9 @@ void api__get_proof_by_hash(struct api *api, const struct api_params *q,
 void api__get_entries(struct api *api, const struct api_params *q,
 		      struct api_response *resp);
 void api__get_roots(struct api *api, const struct api_params *q, struct api_response *resp);
+/* api__mn_get_roots: /mn/v1/get-roots?class=tls|smime, one root set. */
+void api__mn_get_roots(struct api *api, const struct api_params *q,
+		       struct api_response *resp);
 void api__get_entry_and_proof(struct api *api, const struct api_params *q,
 			      struct api_response *resp);
 void api__info(struct api *api, struct api_response *resp);

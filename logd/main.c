@@ -28,6 +28,8 @@ static const char usage[] =
 	"  --key PEMFILE        log signing key, ECDSA P-256 (default DIR/log-key.pem,\n"
 	"                       generated with mode 0600 if missing)\n"
 	"  --tls-roots PEMFILE  accepted TLS roots (default /etc/ssl/certs/ca-certificates.crt)\n"
+	"  --smime-roots PEMFILE accepted S/MIME roots (default none); a chain to these\n"
+	"                       needs an emailProtection EKU and an email address\n"
 	"  --mmd SECONDS        maximum merge delay advertised (default 60); the STH is\n"
 	"                       re-signed when idle at least every MMD/2\n"
 	"  --threads N          event-loop threads (default: number of cores)\n"
@@ -52,6 +54,7 @@ struct config {
 	const char *data;
 	const char *key;
 	const char *tls_roots;
+	const char *smime_roots;
 	const char *url;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
 	unsigned long idle_ms, request_ms;
@@ -93,12 +96,14 @@ static int parse_listen(struct config *c, const char *s)
 static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
-	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ };
+	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
+	       O_SMIME };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
 		{"key", required_argument, NULL, O_KEY},
 		{"tls-roots", required_argument, NULL, O_ROOTS},
+		{"smime-roots", required_argument, NULL, O_SMIME},
 		{"mmd", required_argument, NULL, O_MMD},
 		{"threads", required_argument, NULL, O_THREADS},
 		{"max-body", required_argument, NULL, O_BODY},
@@ -124,6 +129,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_DATA: c->data = optarg; break;
 		case O_KEY: c->key = optarg; break;
 		case O_ROOTS: c->tls_roots = optarg; break;
+		case O_SMIME: c->smime_roots = optarg; break;
 		case O_URL: c->url = optarg; break;
 		case O_MMD: ok = parse_ulong(optarg, 86400, &v) && v > 0; c->mmd = (unsigned long)v; break;
 		case O_THREADS: ok = parse_ulong(optarg, 256, &v); c->threads = (unsigned long)v; break;
@@ -182,7 +188,7 @@ int main(int argc, char **argv)
 	struct store_options so = {0};
 	struct store *st = NULL;
 	struct ct_signer *signer = NULL;
-	struct x509_roots *roots = NULL;
+	struct x509_roots *roots = NULL, *smime_roots = NULL;
 	struct x509_validator *tls = NULL;
 	size_t skipped = 0;
 	struct seq *seq = NULL;
@@ -227,7 +233,18 @@ int main(int argc, char **argv)
 	if (skipped > 0)
 		mn_warn("roots", "path=%s skipped=%zu msg=\"unusable PEM blocks skipped\"",
 			c.tls_roots, skipped);
-	tls = x509_validator_new(roots, NULL);
+	if (c.smime_roots != NULL) {
+		ret = x509_roots_load_file(&smime_roots, &skipped, c.smime_roots);
+		if (ret != 0) {
+			fprintf(stderr, "logd: cannot load S/MIME roots %s: %s\n", c.smime_roots,
+				mn_strerror(ret));
+			goto out;
+		}
+		if (skipped > 0)
+			mn_warn("roots", "path=%s skipped=%zu msg=\"unusable PEM blocks skipped\"",
+				c.smime_roots, skipped);
+	}
+	tls = x509_validator_new2(roots, smime_roots, NULL);
 	if (tls == NULL)
 		goto out;
 	qo.max_queue = c.max_queue;
@@ -242,6 +259,7 @@ int main(int argc, char **argv)
 	ac.signer = signer;
 	ac.tls = tls;
 	ac.tls_roots = roots;
+	ac.smime_roots = smime_roots;
 	ac.seq = seq_api(seq);
 	ac.mmd_s = c.mmd;
 	ac.max_entries = c.max_entries;
@@ -305,6 +323,7 @@ out:
 	api_free(the_api);
 	x509_validator_free(tls);
 	x509_roots_free(roots);
+	x509_roots_free(smime_roots);
 	ct_signer_free(signer);
 	store_close(st);
 	return rc;
