@@ -21,6 +21,7 @@ static const char *const ep_names[EP_COUNT] = {
 	"add-chain",       "add-pre-chain",     "get-sth",
 	"get-sth-consistency", "get-proof-by-hash", "get-entries",
 	"get-roots",       "get-entry-and-proof", "mn-info",
+	"add-pgp",         "add-policy",        "get-certifiers",
 	"mn-get-roots",
 	"metrics",         "healthz",           "unknown"};
 
@@ -256,6 +257,9 @@ static const struct route routes[] = {
 	{"/ct/v1/get-roots", EP_GET_ROOTS, API_GET},
 	{"/ct/v1/get-entry-and-proof", EP_GET_ENTRY_AND_PROOF, API_GET},
 	{"/mn/v1/info", EP_MN_INFO, API_GET},
+	{"/mn/v1/add-pgp", EP_MN_ADD_PGP, API_POST},
+	{"/mn/v1/add-policy", EP_MN_ADD_POLICY, API_POST},
+	{"/mn/v1/get-certifiers", EP_MN_GET_CERTIFIERS, API_GET},
 	{"/mn/v1/get-roots", EP_MN_GET_ROOTS, API_GET},
 	{"/metrics", EP_METRICS, API_GET},
 	{"/healthz", EP_HEALTHZ, API_GET},
@@ -297,6 +301,19 @@ int api_handle(struct api *api, const struct api_request *req,
 		ret = api__add_chain(api, req, resp, ep == EP_ADD_PRE_CHAIN, done, done_ctx);
 		if (ret == API_ASYNC)
 			return ret; /* counted by ct.c when it completes */
+		break;
+	case EP_MN_ADD_PGP:
+		ret = api__add_pgp(api, req, resp, done, done_ctx);
+		if (ret == API_ASYNC)
+			return ret;
+		break;
+	case EP_MN_ADD_POLICY:
+		ret = api__add_policy(api, req, resp, done, done_ctx);
+		if (ret == API_ASYNC)
+			return ret;
+		break;
+	case EP_MN_GET_CERTIFIERS:
+		api__get_certifiers(api, resp);
 		break;
 	case EP_GET_STH:
 		api__get_sth(api, &q, resp);

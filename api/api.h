@@ -84,6 +84,7 @@ struct x509_validator;
 struct x509_roots;
 struct store;
 struct store_index_key;
+struct pgp_certifiers;
 
 /* What the API serves from. Everything is borrowed and must outlive the api. */
 struct api_config {
@@ -94,6 +95,7 @@ struct api_config {
 	const struct x509_roots *tls_roots;   /* what get-roots lists */
 	const struct x509_roots *smime_roots; /* get-roots lists these after the TLS
 	                                       * roots; NULL = none */
+	const struct pgp_certifiers *certifiers; /* add-pgp; NULL = refuse */
 	struct api_sequencer seq;
 	uint64_t mmd_s;                       /* maximum merge delay, seconds */
 	size_t max_entries;                   /* get-entries batch cap (default 256) */

@@ -13,7 +13,7 @@
 #include "merkle/merkle.h"
 #include "storage/storage.h"
 
-static void err_response(struct api_response *resp, int err, const char *msg)
+void api__err_response(struct api_response *resp, int err, const char *msg)
 {
 	const char *code;
 	int status = api__status_for_err(err, &code);
@@ -32,7 +32,7 @@ static struct store_reader *reader(struct api *api, struct api_response *resp)
 	int ret = store_read_begin(api__config(api)->store, &rd);
 
 	if (ret != 0) {
-		err_response(resp, ret == MN_EBUSY ? MN_EBUSY : MN_EIO,
+		api__err_response(resp, ret == MN_EBUSY ? MN_EBUSY : MN_EIO,
 			     "storage is not readable now");
 		return NULL;
 	}
@@ -62,33 +62,41 @@ static int get_u64_param(const struct api_params *q, const char *name, uint64_t 
 
 /* The SCT as JSON (section 4.1): sct_version, id, timestamp, extensions,
  * signature (the base64 DigitallySigned struct). */
-static void sct_response(struct api_response *resp, const uint8_t *sct_bytes, size_t len)
+int api__sct_json(struct cbb *b, const uint8_t *sct_bytes, size_t len)
 {
 	struct ct_sct sct;
-	struct cbb b, sig;
+	struct cbb sig;
 	uint8_t *sig_der = NULL;
 	size_t sig_len;
+	int ok;
 
-	if (!ct_parse_sct(&sct, sct_bytes, len)) {
-		api_response_error(resp, 500, "internal", "stored SCT is malformed");
-		return;
-	}
+	if (!ct_parse_sct(&sct, sct_bytes, len))
+		return 0;
 	if (!cbb_init(&sig, 96, 1024) || !ct_write_sig(&sig, &sct.sig) ||
 	    !cbb_finish(&sig, &sig_der, &sig_len)) {
 		cbb_cleanup(&sig);
-		api_response_error(resp, 500, "internal", "out of memory");
+		return 0;
+	}
+	ok = api__jraw(b, "{\"sct_version\":") && api__ju64(b, sct.version) &&
+	     api__jraw(b, ",\"id\":") && api__jb64(b, sct.log_id, sizeof(sct.log_id)) &&
+	     api__jraw(b, ",\"timestamp\":") && api__ju64(b, sct.timestamp) &&
+	     api__jraw(b, ",\"extensions\":") &&
+	     api__jb64(b, sct.extensions, sct.extensions_len) &&
+	     api__jraw(b, ",\"signature\":") && api__jb64(b, sig_der, sig_len) &&
+	     api__jraw(b, "}");
+	free(sig_der);
+	return ok;
+}
+
+void api__sct_response(struct api_response *resp, const uint8_t *sct_bytes, size_t len)
+{
+	struct cbb b;
+
+	if (!cbb_init(&b, 256, 4096) || !api__sct_json(&b, sct_bytes, len)) {
+		cbb_cleanup(&b);
+		api_response_error(resp, 500, "internal", "stored SCT is malformed");
 		return;
 	}
-	if (!cbb_init(&b, 256, 4096) || !api__jraw(&b, "{\"sct_version\":") ||
-	    !api__ju64(&b, sct.version) || !api__jraw(&b, ",\"id\":") ||
-	    !api__jb64(&b, sct.log_id, sizeof(sct.log_id)) ||
-	    !api__jraw(&b, ",\"timestamp\":") || !api__ju64(&b, sct.timestamp) ||
-	    !api__jraw(&b, ",\"extensions\":") ||
-	    !api__jb64(&b, sct.extensions, sct.extensions_len) ||
-	    !api__jraw(&b, ",\"signature\":") || !api__jb64(&b, sig_der, sig_len) ||
-	    !api__jraw(&b, "}"))
-		cbb_cleanup(&b);
-	free(sig_der);
 	api__finish_json(resp, 200, &b);
 }
 
@@ -100,6 +108,7 @@ struct pending {
 	api_done_fn done;
 	void *done_ctx;
 	struct x509_result res;
+	struct api_keys keys;
 };
 
 static void on_committed(struct api_submission *sub, int status, const uint8_t *sct,
@@ -111,13 +120,14 @@ static void on_committed(struct api_submission *sub, int status, const uint8_t *
 	(void)index;
 	memset(&resp, 0, sizeof(resp));
 	if (status != 0)
-		err_response(&resp, status, NULL);
+		api__err_response(&resp, status, NULL);
 	else
-		sct_response(&resp, sct, sct_len);
+		api__sct_response(&resp, sct, sct_len);
 	api__count(p->api, p->precert ? EP_ADD_PRE_CHAIN : EP_ADD_CHAIN, resp.status,
 		   mn_mono_ns() - p->t0);
 	p->done(p->done_ctx, &resp);
 	x509_result_cleanup(&p->res);
+	api__keys_cleanup(&p->keys);
 	free(p);
 }
 
@@ -215,7 +225,7 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	ret = x509_validate(cfg->tls, (const uint8_t *const *)certs, lens, num, precert,
 			    mn_now_ms(), &p->res, &why);
 	if (ret != 0) {
-		err_response(resp, ret, why);
+		api__err_response(resp, ret, why);
 		goto out;
 	}
 
@@ -226,7 +236,7 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	if (store_r_dedup(rd, p->res.dedup_key, &idx) == 0) {
 		struct store_entry e;
 		if (store_r_entry(rd, idx, &e) == 0) {
-			sct_response(resp, e.sct, e.sct_len);
+			api__sct_response(resp, e.sct, e.sct_len);
 			store_read_end(rd);
 			goto out;
 		}
@@ -245,10 +255,17 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	p->sub.extra = p->res.extra;
 	p->sub.extra_len = p->res.extra_len;
 	memcpy(p->sub.dedup_key, p->res.dedup_key, 32);
+	ret = api__keys_x509(&p->keys, &p->res);
+	if (ret != 0) {
+		api__err_response(resp, ret, "certificate names cannot be indexed");
+		goto out;
+	}
+	p->sub.keys = p->keys.arr;
+	p->sub.num_keys = p->keys.num;
 	p->sub.done = on_committed;
 	ret = cfg->seq.submit(cfg->seq.impl, &p->sub);
 	if (ret != 0) {
-		err_response(resp, ret, ret == MN_EBUSY ? "sequencer queue is full, retry later"
+		api__err_response(resp, ret, ret == MN_EBUSY ? "sequencer queue is full, retry later"
 				 : ret == MN_ESHUTDOWN ? "log is shutting down" : NULL);
 		goto out;
 	}
@@ -259,6 +276,7 @@ int api__add_chain(struct api *api, const struct api_request *req,
 out:
 	if (p != NULL) {
 		x509_result_cleanup(&p->res);
+		api__keys_cleanup(&p->keys);
 		free(p);
 	}
 	for (i = 0; i < num; i++)
@@ -329,7 +347,7 @@ void api__get_sth_consistency(struct api *api, const struct api_params *q,
 	ret = store_r_consistency_proof(rd, first, second, proof, &num);
 	store_read_end(rd);
 	if (ret != 0) {
-		err_response(resp, ret, "cannot build consistency proof");
+		api__err_response(resp, ret, "cannot build consistency proof");
 		return;
 	}
 	/* Section 4.4. */
@@ -388,7 +406,7 @@ void api__get_proof_by_hash(struct api *api, const struct api_params *q,
 	ret = store_r_inclusion_proof(rd, index, size, proof, &num);
 	store_read_end(rd);
 	if (ret != 0) {
-		err_response(resp, ret, "cannot build inclusion proof");
+		api__err_response(resp, ret, "cannot build inclusion proof");
 		return;
 	}
 	/* Section 4.5. */
@@ -440,7 +458,7 @@ void api__get_entries(struct api *api, const struct api_params *q,
 	if (ret != 0) {
 		store_read_end(rd);
 		free(ents);
-		err_response(resp, ret, "cannot read entries");
+		api__err_response(resp, ret, "cannot read entries");
 		return;
 	}
 	for (i = 0; i < num; i++)
@@ -544,7 +562,7 @@ void api__get_entry_and_proof(struct api *api, const struct api_params *q,
 		ret = store_r_inclusion_proof(rd, index, size, proof, &num);
 	if (ret != 0) {
 		store_read_end(rd);
-		err_response(resp, ret, "cannot read entry");
+		api__err_response(resp, ret, "cannot read entry");
 		return;
 	}
 	/* Section 4.8. */
@@ -571,7 +589,10 @@ void api__info(struct api *api, struct api_response *resp)
 	    !api__jb64(&b, spki, spki_len) || !api__jraw(&b, ",\"mmd\":") ||
 	    !api__ju64(&b, cfg->mmd_s) ||
 	    !api__jraw(&b, ",\"signature_algorithm\":\"ecdsa-p256-sha256\"") ||
-	    !api__jraw(&b, ",\"classes\":[\"tls\"],\"limits\":{\"get_entries\":") ||
+	    !api__jraw(&b, ",\"classes\":[\"tls\"") ||
+	    (cfg->smime_roots != NULL && !api__jraw(&b, ",\"smime\"")) ||
+	    (cfg->certifiers != NULL && !api__jraw(&b, ",\"pgp\"")) ||
+	    !api__jraw(&b, ",\"policy\"],\"limits\":{\"get_entries\":") ||
 	    !api__ju64(&b, cfg->max_entries) || !api__jraw(&b, ",\"chain_length\":") ||
 	    !api__ju64(&b, cfg->max_chain) || !api__jraw(&b, ",\"certificate_bytes\":") ||
 	    !api__ju64(&b, cfg->max_cert_bytes) || !api__jraw(&b, "}}"))

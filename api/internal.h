@@ -7,6 +7,8 @@
 
 #include "api/api.h"
 #include "common/bytes.h"
+#include "entry/names.h"
+#include "storage/storage.h"
 
 /* JSON output on a cbb (cap API_MAX_RESPONSE). Each returns 1 or 0. */
 #define API_MAX_RESPONSE (64u << 20)
@@ -53,6 +55,9 @@ enum api_endpoint {
 	EP_GET_ROOTS,
 	EP_GET_ENTRY_AND_PROOF,
 	EP_MN_INFO,
+	EP_MN_ADD_PGP,
+	EP_MN_ADD_POLICY,
+	EP_MN_GET_CERTIFIERS,
 	EP_MN_GET_ROOTS,
 	EP_METRICS,
 	EP_HEALTHZ,
@@ -84,5 +89,42 @@ void api__info(struct api *api, struct api_response *resp);
 const struct api_config *api__config(const struct api *api);
 /* api__count records one answered request for metrics. */
 void api__count(struct api *api, enum api_endpoint ep, int status, uint64_t ns);
+/* api__err_response fills |resp| with the status and error body for |err|
+ * (Retry-After on 503); |msg| NULL uses mn_strerror. */
+void api__err_response(struct api_response *resp, int err, const char *msg);
+/* api__sct_json writes the RFC 6962 section 4.1 SCT object for a serialized
+ * SCT; api__sct_response makes it a 200 response. */
+int api__sct_json(struct cbb *b, const uint8_t *sct, size_t len) MN_WUR;
+void api__sct_response(struct api_response *resp, const uint8_t *sct, size_t len);
+
+/* Lookup index keys for one leaf: names_keyset keys plus raw keys (the
+ * certificate thumbprint, the policy subject key), as the store wants them. */
+#define API_MAX_KEYS 256
+struct api_keys {
+	struct names_keyset ks;
+	uint8_t thumb[32];
+	int has_thumb;
+	const uint8_t *policy_key;
+	size_t policy_key_len;
+	struct store_index_key *arr; /* built by api__keys_finish */
+	size_t num;
+};
+void api__keys_init(struct api_keys *k);
+void api__keys_cleanup(struct api_keys *k);
+/* api__keys_finish builds k->arr from what was added. 0 or MN_ENOMEM. */
+int api__keys_finish(struct api_keys *k);
+/* api__keys_x509: DNS keys of a TLS certificate ('t'), email keys plus their
+ * domains of an S/MIME one ('s'), and for an x509_entry the thumbprint
+ * SHA-256(DER) (x5t#S256). Calls api__keys_finish. 0 or MN_E*. */
+struct x509_result;
+int api__keys_x509(struct api_keys *k, const struct x509_result *r);
+
+/* The metanotary submission endpoints (mn.c). */
+int api__add_pgp(struct api *api, const struct api_request *req,
+		 struct api_response *resp, api_done_fn done, void *done_ctx);
+int api__add_policy(struct api *api, const struct api_request *req,
+		    struct api_response *resp, api_done_fn done, void *done_ctx);
+void api__get_certifiers(struct api *api, struct api_response *resp);
+
 /* api__status_for_err maps an MN_E* to an HTTP status and error_code. */
 int api__status_for_err(int err, const char **out_code);

@@ -15,6 +15,7 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "entry/pgp.h"
 #include "entry/x509.h"
 #include "logd/http.h"
 #include "logd/keys.h"
@@ -30,6 +31,9 @@ static const char usage[] =
 	"  --tls-roots PEMFILE  accepted TLS roots (default /etc/ssl/certs/ca-certificates.crt)\n"
 	"  --smime-roots PEMFILE accepted S/MIME roots (default none); a chain to these\n"
 	"                       needs an emailProtection EKU and an email address\n"
+	"  --certifiers FILE    OpenPGP certifier keys (binary or armored keyring) for\n"
+	"                       /mn/v1/add-pgp; optional FILE.policy lines\n"
+	"                       'FPR [scope=a.com,b.org] [expires=YYYY-MM-DD]'\n"
 	"  --mmd SECONDS        maximum merge delay advertised (default 60); the STH is\n"
 	"                       re-signed when idle at least every MMD/2\n"
 	"  --threads N          event-loop threads (default: number of cores)\n"
@@ -55,6 +59,7 @@ struct config {
 	const char *key;
 	const char *tls_roots;
 	const char *smime_roots;
+	const char *certifiers;
 	const char *url;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
 	unsigned long idle_ms, request_ms;
@@ -97,13 +102,14 @@ static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
-	       O_SMIME };
+	       O_SMIME, O_CERTIFIERS };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
 		{"key", required_argument, NULL, O_KEY},
 		{"tls-roots", required_argument, NULL, O_ROOTS},
 		{"smime-roots", required_argument, NULL, O_SMIME},
+		{"certifiers", required_argument, NULL, O_CERTIFIERS},
 		{"mmd", required_argument, NULL, O_MMD},
 		{"threads", required_argument, NULL, O_THREADS},
 		{"max-body", required_argument, NULL, O_BODY},
@@ -130,6 +136,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_KEY: c->key = optarg; break;
 		case O_ROOTS: c->tls_roots = optarg; break;
 		case O_SMIME: c->smime_roots = optarg; break;
+		case O_CERTIFIERS: c->certifiers = optarg; break;
 		case O_URL: c->url = optarg; break;
 		case O_MMD: ok = parse_ulong(optarg, 86400, &v) && v > 0; c->mmd = (unsigned long)v; break;
 		case O_THREADS: ok = parse_ulong(optarg, 256, &v); c->threads = (unsigned long)v; break;
@@ -189,6 +196,7 @@ int main(int argc, char **argv)
 	struct store *st = NULL;
 	struct ct_signer *signer = NULL;
 	struct x509_roots *roots = NULL, *smime_roots = NULL;
+	struct pgp_certifiers *certifiers = NULL;
 	struct x509_validator *tls = NULL;
 	size_t skipped = 0;
 	struct seq *seq = NULL;
@@ -247,6 +255,14 @@ int main(int argc, char **argv)
 	tls = x509_validator_new2(roots, smime_roots, NULL);
 	if (tls == NULL)
 		goto out;
+	if (c.certifiers != NULL) {
+		ret = pgp_certifiers_load_file(&certifiers, c.certifiers);
+		if (ret != 0) {
+			fprintf(stderr, "logd: cannot load certifiers %s: %s\n", c.certifiers,
+				mn_strerror(ret));
+			goto out;
+		}
+	}
 	qo.max_queue = c.max_queue;
 	qo.resign_ms = c.mmd * 1000 / 2;
 	ret = seq_start(&seq, st, signer, &qo);
@@ -260,6 +276,7 @@ int main(int argc, char **argv)
 	ac.tls = tls;
 	ac.tls_roots = roots;
 	ac.smime_roots = smime_roots;
+	ac.certifiers = certifiers;
 	ac.seq = seq_api(seq);
 	ac.mmd_s = c.mmd;
 	ac.max_entries = c.max_entries;
@@ -324,6 +341,7 @@ out:
 	x509_validator_free(tls);
 	x509_roots_free(roots);
 	x509_roots_free(smime_roots);
+	pgp_certifiers_free(certifiers);
 	ct_signer_free(signer);
 	store_close(st);
 	return rc;
