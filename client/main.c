@@ -1,0 +1,321 @@
+/* main.c: mnctl's command line: global options, the command table, exit codes. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "client/mnctl.h"
+
+struct mnctl_opts mnctl_opts;
+
+static const char usage_text[] =
+	"usage: mnctl [options] COMMAND [args]\n"
+	"\n"
+	"A client for metanotary / RFC 6962 logs that verifies everything the log says\n"
+	"against the log's pinned public key.\n"
+	"\n"
+	"Commands:\n"
+	"  info [URL]                  show /mn/v1/info; pin the key with\n"
+	"                              --trust-on-first-use or --key FILE\n"
+	"  sth                         fetch and verify the STH (signature, and\n"
+	"                              consistency with the last STH seen); print size,\n"
+	"                              time, root\n"
+	"  consistency OLD [NEW]       verify that tree OLD is a prefix of tree NEW;\n"
+	"                              each is a tree size seen by `sth` or an STH file\n"
+	"                              (`sth --json` output); NEW defaults to the log's\n"
+	"                              current STH\n"
+	"  add-chain CERT.pem [CHAIN.pem...]      submit a certificate chain, verify the\n"
+	"  add-pre-chain PRECERT.pem [CHAIN.pem...]  SCT; print it (base64 SCT list)\n"
+	"      --sct FILE              write the binary SignedCertificateTimestampList\n"
+	"      --leaf FILE             write the MerkleTreeLeaf (input for `prove`)\n"
+	"      --wait-inclusion        then wait for and verify an inclusion proof\n"
+	"      --wait-timeout SECONDS  give up waiting (default: the log's MMD + 30)\n"
+	"  get-entries START END       download, verify (inclusion in the current STH)\n"
+	"                              and decode entries START..END inclusive\n"
+	"      --no-verify             skip the inclusion proofs\n"
+	"  prove LEAF | --hash HASH    verify inclusion in the current STH of a\n"
+	"                              MerkleTreeLeaf file (`--leaf` output), a\n"
+	"                              certificate (DER or PEM) with --sct FILE, or a\n"
+	"                              leaf hash (base64 or hex)\n"
+	"      --tree-size N           prove against the saved STH of size N instead\n"
+	"  monitor --watch FILE --state DIR\n"
+	"                              follow the log from the saved state: verify\n"
+	"                              consistency, download new entries, recompute the\n"
+	"                              root, report certificates for watched domains\n"
+	"                              (one per line; a.example matches www.a.example)\n"
+	"      --batch N               entries per get-entries request (default 256)\n"
+	"\n"
+	"Global options:\n"
+	"  --log URL                   the log (default: $MN_LOG)\n"
+	"  --config DIR                pinned keys and STH history\n"
+	"                              (default: ~/.config/mnctl)\n"
+	"  --key FILE                  the log's public key (PEM or DER\n"
+	"                              SubjectPublicKeyInfo) instead of the pinned one\n"
+	"  --trust-on-first-use        with info: pin the key the log serves\n"
+	"  --json                      machine-readable output (one JSON object a line)\n"
+	"  --timeout SECONDS           per request (default 30)\n"
+	"  --max-response BYTES        abort larger responses (default 67108864)\n"
+	"  --help                      this text\n"
+	"\n"
+	"Exit codes:\n"
+	"  0  ok\n"
+	"  1  usage error\n"
+	"  2  network or HTTP error, or a malformed response\n"
+	"  3  verification failed: the log's signature, proof or data is wrong\n"
+	"  4  the log rejected the submission\n"
+	"  5  local error: files, configuration, no pinned key\n";
+
+/* The command table; new commands (add-pgp, add-policy, lookup, resolve) are one
+ * line each. */
+static const struct {
+	const char *name;
+	int (*fn)(struct mnctl *m, int argc, char **argv);
+	int needs_log;
+} commands[] = {
+	{"info", mnctl_cmd_info, 1},
+	{"sth", mnctl_cmd_sth, 1},
+	{"consistency", mnctl_cmd_consistency, 1},
+	{"add-chain", mnctl_cmd_add_chain, 1},
+	{"add-pre-chain", mnctl_cmd_add_pre_chain, 1},
+	{"get-entries", mnctl_cmd_get_entries, 1},
+	{"prove", mnctl_cmd_prove, 1},
+	{"monitor", mnctl_cmd_monitor, 1},
+};
+
+int mnctl_fail(int code, const char *fmt, ...)
+{
+	static const char *const what[] = {
+		[MNCTL_EUSAGE] = "usage",
+		[MNCTL_ENET] = "network error",
+		[MNCTL_EVERIFY] = "VERIFICATION FAILED",
+		[MNCTL_EREJECT] = "rejected by the log",
+		[MNCTL_ELOCAL] = "error",
+	};
+	va_list ap;
+
+	fprintf(stderr, "mnctl: %s: ",
+		code > 0 && code <= MNCTL_ELOCAL ? what[code] : "error");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+char *mnctl_sanitize(char *out, size_t out_len, const uint8_t *in, size_t in_len)
+{
+	size_t n = 0;
+
+	if (out_len == 0)
+		return out;
+	for (size_t i = 0; i < in_len && n + 1 < out_len; i++)
+		out[n++] = in[i] >= 0x20 && in[i] < 0x7f ? (char)in[i] : '?';
+	out[n] = '\0';
+	return out;
+}
+
+void mnctl_hex(char *out, const uint8_t *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+void mnctl_print_json(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
+	if (s != NULL) {
+		puts(s);
+		free(s);
+	}
+	json_decref(j);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return 0;
+	*out = v;
+	return 1;
+}
+
+/* log_dir_name turns a URL into a file name: the part after "://", with every
+ * byte outside [A-Za-z0-9.-] replaced by '_'. */
+static char *log_dir_for(const char *config_dir, const char *url)
+{
+	const char *p = strstr(url, "://");
+	size_t cl = strlen(config_dir), n;
+	char *out;
+
+	p = p ? p + 3 : url;
+	n = strlen(p);
+	out = malloc(cl + 6 + n + 1);
+	if (out == NULL)
+		return NULL;
+	memcpy(out, config_dir, cl);
+	memcpy(out + cl, "/logs/", 6);
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '.' || c == '-';
+		out[cl + 6 + i] = ok ? c : '_';
+	}
+	out[cl + 6 + n] = '\0';
+	return out;
+}
+
+enum {
+	O_LOG = 256, O_CONFIG, O_KEY, O_TOFU, O_JSON, O_TIMEOUT, O_MAXRESP, O_HELP,
+	O_WAIT, O_WAIT_TIMEOUT, O_SCT, O_LEAF, O_HASH, O_WATCH, O_STATE, O_BATCH,
+	O_TREE_SIZE, O_NO_VERIFY,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"log", required_argument, NULL, O_LOG},
+		{"config", required_argument, NULL, O_CONFIG},
+		{"key", required_argument, NULL, O_KEY},
+		{"trust-on-first-use", no_argument, NULL, O_TOFU},
+		{"json", no_argument, NULL, O_JSON},
+		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"max-response", required_argument, NULL, O_MAXRESP},
+		{"help", no_argument, NULL, O_HELP},
+		{"wait-inclusion", no_argument, NULL, O_WAIT},
+		{"wait-timeout", required_argument, NULL, O_WAIT_TIMEOUT},
+		{"sct", required_argument, NULL, O_SCT},
+		{"leaf", required_argument, NULL, O_LEAF},
+		{"hash", required_argument, NULL, O_HASH},
+		{"watch", required_argument, NULL, O_WATCH},
+		{"state", required_argument, NULL, O_STATE},
+		{"batch", required_argument, NULL, O_BATCH},
+		{"tree-size", required_argument, NULL, O_TREE_SIZE},
+		{"no-verify", no_argument, NULL, O_NO_VERIFY},
+		{NULL, 0, NULL, 0},
+	};
+	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
+			  .max_response = MNCTL_DEFAULT_MAX_RESPONSE};
+	const char *log_url = getenv("MN_LOG"), *config = NULL;
+	int c, ret = MNCTL_EUSAGE;
+	size_t ci;
+	uint64_t v;
+
+	mnctl_opts.batch = 256;
+	mnctl_opts.wait_timeout_s = -1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_LOG: log_url = optarg; break;
+		case O_CONFIG: config = optarg; break;
+		case O_KEY: m.key_file = optarg; break;
+		case O_TOFU: m.tofu = 1; break;
+		case O_JSON: m.json = 1; break;
+		case O_TIMEOUT:
+			if (!parse_u64(optarg, &v) || v == 0 || v > 86400)
+				return mnctl_fail(MNCTL_EUSAGE, "--timeout wants 1..86400 seconds");
+			m.timeout_s = (long)v;
+			break;
+		case O_MAXRESP:
+			if (!parse_u64(optarg, &v) || v < 1024 || v > ((uint64_t)1 << 40))
+				return mnctl_fail(MNCTL_EUSAGE, "--max-response wants >= 1024 bytes");
+			m.max_response = (size_t)v;
+			break;
+		case O_WAIT: mnctl_opts.wait_inclusion = 1; break;
+		case O_WAIT_TIMEOUT:
+			if (!parse_u64(optarg, &v) || v > 86400 * 7)
+				return mnctl_fail(MNCTL_EUSAGE, "--wait-timeout wants seconds");
+			mnctl_opts.wait_timeout_s = (long)v;
+			break;
+		case O_SCT: mnctl_opts.sct_out = mnctl_opts.sct_in = optarg; break;
+		case O_LEAF: mnctl_opts.leaf_out = optarg; break;
+		case O_HASH: mnctl_opts.hash = optarg; break;
+		case O_WATCH: mnctl_opts.watch = optarg; break;
+		case O_STATE: mnctl_opts.state = optarg; break;
+		case O_BATCH:
+			if (!parse_u64(optarg, &v) || v == 0 || v > 100000)
+				return mnctl_fail(MNCTL_EUSAGE, "--batch wants 1..100000");
+			mnctl_opts.batch = v;
+			break;
+		case O_TREE_SIZE:
+			if (!parse_u64(optarg, &v))
+				return mnctl_fail(MNCTL_EUSAGE, "--tree-size wants a number");
+			mnctl_opts.tree_size = v;
+			break;
+		case O_NO_VERIFY: mnctl_opts.no_verify = 1; break;
+		case 'h':
+		case O_HELP: fputs(usage_text, stdout); return MNCTL_OK;
+		default: fputs(usage_text, stderr); return MNCTL_EUSAGE;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return MNCTL_EUSAGE;
+	}
+	for (ci = 0; ci < sizeof(commands) / sizeof(commands[0]); ci++)
+		if (strcmp(argv[optind], commands[ci].name) == 0)
+			break;
+	if (ci == sizeof(commands) / sizeof(commands[0]))
+		return mnctl_fail(MNCTL_EUSAGE, "unknown command (see mnctl --help)");
+	optind++;
+	/* `info URL` names the log as its argument. */
+	if (ci == 0 && optind < argc)
+		log_url = argv[optind++];
+	if (commands[ci].needs_log && (log_url == NULL || log_url[0] == '\0'))
+		return mnctl_fail(MNCTL_EUSAGE, "no log: give --log URL or set MN_LOG");
+	if (strncmp(log_url, "http://", 7) != 0 && strncmp(log_url, "https://", 8) != 0)
+		return mnctl_fail(MNCTL_EUSAGE, "the log URL must start with http:// or https://");
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return mnctl_fail(MNCTL_ELOCAL, "cannot initialise libcurl");
+	m.url = strdup(log_url);
+	if (config != NULL) {
+		m.config_dir = strdup(config);
+	} else {
+		const char *home = getenv("HOME"), *xdg = getenv("XDG_CONFIG_HOME");
+		char buf[PATH_MAX];
+		if (xdg != NULL && xdg[0] == '/')
+			snprintf(buf, sizeof(buf), "%s/mnctl", xdg);
+		else
+			snprintf(buf, sizeof(buf), "%s/.config/mnctl", home ? home : ".");
+		m.config_dir = strdup(buf);
+	}
+	if (m.url == NULL || m.config_dir == NULL) {
+		ret = mnctl_fail(MNCTL_ELOCAL, "out of memory");
+		goto out;
+	}
+	while (strlen(m.url) > 8 && m.url[strlen(m.url) - 1] == '/')
+		m.url[strlen(m.url) - 1] = '\0';
+	m.log_dir = log_dir_for(m.config_dir, m.url);
+	m.http = mnctl_http_new(m.timeout_s, m.max_response);
+	m.h = merkle_hasher_new();
+	if (m.log_dir == NULL || m.http == NULL || m.h == NULL) {
+		ret = mnctl_fail(MNCTL_ELOCAL, "out of memory");
+		goto out;
+	}
+	ret = commands[ci].fn(&m, argc - optind, argv + optind);
+out:
+	ct_verifier_free(m.v);
+	merkle_hasher_free(m.h);
+	mnctl_http_free(m.http);
+	free(m.log_dir);
+	free(m.config_dir);
+	free(m.url);
+	curl_global_cleanup();
+	return ret;
+}

@@ -1,0 +1,223 @@
+/* mnctl.h: the verifying client's internals, shared by the files of client/.
+ *
+ * mnctl believes nothing a log says: every STH signature, SCT signature,
+ * inclusion proof, consistency proof and downloaded entry is checked against the
+ * log's pinned public key (RFC 6962 sections 3.2, 3.5, 2.1.1, 2.1.2; RFC 9162
+ * sections 2.1.3.2 and 2.1.4.2 for the verification algorithms).
+ *
+ * Every command function returns an exit code (enum mnctl_exit) and has already
+ * printed why on stderr when it is not MNCTL_OK. */
+#ifndef MN_CLIENT_MNCTL_H
+#define MN_CLIENT_MNCTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "entry/ct.h"
+#include "merkle/merkle.h"
+
+/* Exit codes, documented in `mnctl --help`. */
+enum mnctl_exit {
+	MNCTL_OK = 0,
+	MNCTL_EUSAGE = 1,   /* bad command line */
+	MNCTL_ENET = 2,     /* network or HTTP error, malformed response */
+	MNCTL_EVERIFY = 3,  /* verification failed: the log lied */
+	MNCTL_EREJECT = 4,  /* the log rejected the submission (HTTP 4xx) */
+	MNCTL_ELOCAL = 5,   /* local problem: files, configuration, no pinned key */
+};
+
+#define MNCTL_DEFAULT_TIMEOUT_S 30
+#define MNCTL_DEFAULT_MAX_RESPONSE (64u << 20) /* 64 MiB */
+
+struct mnctl_http;
+
+/* The state of one invocation. */
+struct mnctl {
+	char *url;         /* log base URL, no trailing '/' (owned) */
+	char *config_dir;  /* --config, default ~/.config/mnctl (owned) */
+	char *log_dir;     /* config_dir/logs/<url as a file name> (owned) */
+	const char *key_file; /* --key: the log key (PEM or DER SPKI) */
+	int json;          /* --json */
+	int tofu;          /* --trust-on-first-use */
+	long timeout_s;    /* per request */
+	size_t max_response;
+	struct mnctl_http *http;
+	struct merkle_hasher *h;
+	struct ct_verifier *v; /* the pinned key, after mnctl_load_key */
+	uint8_t log_id[CT_LOG_ID_LEN];
+};
+
+/* A signed tree head (RFC 6962 section 3.5). */
+struct mnctl_sth {
+	uint64_t tree_size;
+	uint64_t timestamp;
+	uint8_t root[MERKLE_HASH_LEN];
+	struct ct_sig sig;
+};
+
+/* --- diagnostics (main.c) ------------------------------------------------ */
+
+/* mnctl_fail prints "mnctl: <what>: <fmt...>" on stderr, where |what| names the
+ * class of |code| ("verification failed" for MNCTL_EVERIFY ...), and returns
+ * |code|. */
+int mnctl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* mnctl_sanitize copies |in| into |out| (|out_len| bytes with the NUL) keeping
+ * printable ASCII only (others become '?'); for anything a log sent. */
+char *mnctl_sanitize(char *out, size_t out_len, const uint8_t *in, size_t in_len);
+/* mnctl_hex writes 2*len hex digits and a NUL to |out|. */
+void mnctl_hex(char *out, const uint8_t *in, size_t len);
+/* mnctl_print_json prints |j| as one line on stdout and drops the reference. */
+void mnctl_print_json(json_t *j);
+
+/* --- HTTP (http.c) ------------------------------------------------------- */
+
+struct mnctl_resp {
+	long status;
+	uint8_t *body; /* malloc'd, NUL-terminated; free with mnctl_resp_cleanup */
+	size_t body_len;
+};
+void mnctl_resp_cleanup(struct mnctl_resp *r);
+
+/* mnctl_http_new returns a client with a per-request |timeout_s| and a response
+ * cap of |max_response| bytes, or NULL. mnctl_http_free(NULL) is a no-op. */
+struct mnctl_http *mnctl_http_new(long timeout_s, size_t max_response);
+void mnctl_http_free(struct mnctl_http *c);
+/* mnctl_http_do GETs (|body| NULL) or POSTs |body| as JSON to m->url + |path|.
+ * Returns MNCTL_OK with |out| filled whatever the HTTP status, or MNCTL_ENET
+ * (message printed) if no complete response arrived, or it exceeded the cap. */
+int mnctl_http_do(struct mnctl *m, const char *path, const char *body,
+		  size_t body_len, struct mnctl_resp *out);
+/* mnctl_get_json GETs |path| and parses a JSON object from a 200 response into
+ * *out (json_decref it). Returns MNCTL_OK or MNCTL_ENET (printed). When
+ * |out_status| is not NULL, a non-200 status is returned there with MNCTL_OK and
+ * *out NULL, so the caller can tell 404 apart. */
+int mnctl_get_json(struct mnctl *m, const char *path, json_t **out, long *out_status);
+
+/* --- strict JSON fields (json.c) ----------------------------------------- */
+
+/* Each returns 1 iff |key| is present in |obj| with the right type and value,
+ * else 0. Base64 is strict (common/b64.h). */
+int mnctl_json_u64(const json_t *obj, const char *key, uint64_t *out);
+int mnctl_json_b64(const json_t *obj, const char *key, uint8_t **out,
+		   size_t *out_len, size_t max_len);
+int mnctl_json_b64_fixed(const json_t *obj, const char *key, uint8_t *out, size_t len);
+int mnctl_json_b64_value(const json_t *v, uint8_t **out, size_t *out_len, size_t max_len);
+/* mnctl_json_b64_new returns a new JSON string holding base64(|in|). */
+json_t *mnctl_json_b64_new(const uint8_t *in, size_t len);
+
+/* --- the log: key, STHs, proofs (log.c) ---------------------------------- */
+
+/* mnctl_load_key loads the pinned key for m->url (or --key) into m->v. */
+int mnctl_load_key(struct mnctl *m);
+/* mnctl_read_file reads a whole file of at most |max| bytes (malloc'd, NUL
+ * added). Returns MNCTL_OK or MNCTL_ELOCAL (printed). */
+int mnctl_read_file(const char *path, size_t max, uint8_t **out, size_t *out_len);
+/* mnctl_write_file_atomic writes |data| to |path| through a temporary file,
+ * fsync and rename, so readers see the old or the new content only. */
+int mnctl_write_file_atomic(const char *path, const uint8_t *data, size_t len);
+/* mnctl_mkdirs creates |path| and its parents (mode 0700). */
+int mnctl_mkdirs(const char *path);
+
+/* mnctl_sth_from_json parses a get-sth object and verifies its signature with
+ * m->v. MNCTL_ENET if malformed, MNCTL_EVERIFY if the signature is bad. */
+int mnctl_sth_from_json(struct mnctl *m, const json_t *j, struct mnctl_sth *out);
+/* mnctl_sth_to_json returns the get-sth form of |s| plus "log_id". */
+json_t *mnctl_sth_to_json(const struct mnctl *m, const struct mnctl_sth *s);
+/* mnctl_fetch_sth GETs /ct/v1/get-sth and verifies it. */
+int mnctl_fetch_sth(struct mnctl *m, struct mnctl_sth *out);
+/* mnctl_fetch_sth_checked is mnctl_fetch_sth, then a consistency check against
+ * the newest STH in the log's history (either way round), then saves it there:
+ * a log that forks is caught by any command that reads its STH. */
+int mnctl_fetch_sth_checked(struct mnctl *m, struct mnctl_sth *out);
+/* mnctl_log_mmd: the MMD saved when the key was pinned, in seconds (default 60). */
+uint64_t mnctl_log_mmd(struct mnctl *m);
+/* mnctl_verify_consistency fetches PROOF(a.size, b.size) and checks it against
+ * both roots (a.tree_size <= b.tree_size; equal sizes need equal roots).
+ * MNCTL_EVERIFY names the two trees when it fails. */
+int mnctl_verify_consistency(struct mnctl *m, uint64_t size1,
+			     const uint8_t root1[MERKLE_HASH_LEN], uint64_t size2,
+			     const uint8_t root2[MERKLE_HASH_LEN]);
+/* mnctl_prove_hash fetches get-proof-by-hash for |leaf_hash| in the tree of
+ * |sth| and verifies it. Sets *out_index. *out_found is 0 (and MNCTL_OK
+ * returned) if the log answered 404 (not (yet) in that tree). */
+int mnctl_prove_hash(struct mnctl *m, const struct mnctl_sth *sth,
+		     const uint8_t leaf_hash[MERKLE_HASH_LEN], uint64_t *out_index,
+		     int *out_found);
+/* mnctl_history_save stores a verified STH in the log's history
+ * (log_dir/sths/<size>.json); mnctl_history_latest / _find load the largest /
+ * the one of |size| (signature re-verified). _latest sets *found = 0 if empty. */
+int mnctl_history_save(struct mnctl *m, const struct mnctl_sth *s);
+int mnctl_history_latest(struct mnctl *m, struct mnctl_sth *out, int *found);
+int mnctl_history_find(struct mnctl *m, uint64_t size, struct mnctl_sth *out);
+/* mnctl_sth_load_file reads an STH JSON file (as `mnctl sth --json` prints) and
+ * verifies it. */
+int mnctl_sth_load_file(struct mnctl *m, const char *path, struct mnctl_sth *out);
+
+/* --- entries (entries.c) ------------------------------------------------- */
+
+/* A leaf as downloaded, with what it says decoded for people. */
+struct mnctl_entry {
+	uint64_t index;
+	uint64_t timestamp;
+	uint16_t entry_type;
+	size_t body_len;
+	int decoded;            /* 1 if the certificate/TBS parsed */
+	uint8_t issuer_key_hash[32]; /* precert only */
+	char subject[512];      /* RFC 2253, sanitized */
+	char cn[256];           /* sanitized */
+	char **dns_names;       /* sanitized, malloc'd */
+	size_t num_dns_names;
+};
+void mnctl_entry_cleanup(struct mnctl_entry *e);
+/* mnctl_entry_decode decodes the MerkleTreeLeaf |leaf| (any entry type; for
+ * unknown types only the header). Returns 1, or 0 if it is not a v1
+ * timestamped_entry leaf at all. */
+int mnctl_entry_decode(struct mnctl_entry *out, uint64_t index, const uint8_t *leaf,
+		       size_t leaf_len);
+/* mnctl_entry_json / mnctl_entry_print: the readable forms. */
+json_t *mnctl_entry_json(const struct mnctl_entry *e);
+void mnctl_entry_print(const struct mnctl_entry *e);
+/* mnctl_entry_type_name: "x509_entry", ... or NULL if unknown. */
+const char *mnctl_entry_type_name(uint16_t type);
+
+/* mnctl_get_entries_fn is told of each leaf, in order. Returns MNCTL_OK to go
+ * on, another exit code to stop with it. */
+typedef int (*mnctl_leaf_fn)(void *ctx, uint64_t index, const uint8_t *leaf,
+			     size_t leaf_len);
+/* mnctl_fetch_entries downloads leaves [start, end) in batches of at most
+ * |batch| (fewer if the log returns fewer: it goes on from there) and calls |fn|
+ * for each. */
+int mnctl_fetch_entries(struct mnctl *m, uint64_t start, uint64_t end, uint64_t batch,
+			mnctl_leaf_fn fn, void *ctx);
+
+/* --- commands ------------------------------------------------------------ */
+
+/* Each takes the arguments after the command name (getopt already ran). */
+int mnctl_cmd_info(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_sth(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_consistency(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_add_chain(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_add_pre_chain(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_get_entries(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_prove(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv);
+
+/* Options of the commands, parsed globally by main.c. */
+struct mnctl_opts {
+	int wait_inclusion;
+	long wait_timeout_s;
+	const char *sct_out;
+	const char *leaf_out;
+	const char *sct_in;
+	const char *hash;
+	const char *watch;
+	const char *state;
+	uint64_t batch;
+	uint64_t tree_size;
+	int no_verify;
+};
+extern struct mnctl_opts mnctl_opts;
+
+#endif

@@ -1,0 +1,343 @@
+/* monitor.c: follow a log from a saved state and report certificates for
+ * watched domains.
+ *
+ * The state (DIR/state.json) is the last verified STH and the compact range of
+ * the leaves downloaded so far, which is a proven prefix of that STH's tree:
+ * either the range covers the whole tree and its root is the STH's root, or a
+ * consistency proof from the range's root to the STH's root verified
+ * (RFC 9162 section 2.1.4.2 applies to any prefix whose root we know). Each
+ * run verifies the new STH's signature and its consistency with the saved one,
+ * downloads the missing leaves, appends their hashes to the range, and at each
+ * checkpoint proves the range against the new STH before saving the state
+ * (atomically, with rename), so an interrupted run resumes from the last
+ * checkpoint and a log that alters an entry is caught at the next one. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client/mnctl.h"
+#include "common/b64.h"
+
+#define CHECKPOINT_LEAVES 4096
+#define MAX_WATCH 10000
+
+struct monitor {
+	struct mnctl *m;
+	struct merkle_range range;
+	struct mnctl_sth target;
+	char **watch;
+	size_t num_watch;
+	uint64_t first, matches;
+	int progress;
+};
+
+static void watch_free(struct monitor *mo)
+{
+	for (size_t i = 0; i < mo->num_watch; i++)
+		free(mo->watch[i]);
+	free(mo->watch);
+}
+
+/* read_watch: one domain a line; blank lines and '#' comments skipped; a
+ * leading "*." or "." is dropped; compared case-insensitively. */
+static int read_watch(struct monitor *mo, const char *path)
+{
+	uint8_t *buf;
+	size_t len;
+	char *line, *save = NULL;
+	int ret = mnctl_read_file(path, 1u << 22, &buf, &len);
+
+	if (ret != MNCTL_OK)
+		return ret;
+	for (line = strtok_r((char *)buf, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *end, **w;
+		while (isspace((unsigned char)*line))
+			line++;
+		end = line + strlen(line);
+		while (end > line && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*line == '\0' || *line == '#')
+			continue;
+		if (line[0] == '*' && line[1] == '.')
+			line += 2;
+		else if (line[0] == '.')
+			line++;
+		if (*line == '\0' || mo->num_watch == MAX_WATCH)
+			continue;
+		w = realloc(mo->watch, (mo->num_watch + 1) * sizeof(*w));
+		if (w == NULL)
+			break;
+		mo->watch = w;
+		if ((w[mo->num_watch] = strdup(line)) == NULL)
+			break;
+		for (char *p = w[mo->num_watch]; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		mo->num_watch++;
+	}
+	free(buf);
+	return MNCTL_OK;
+}
+
+/* name_matches: |name| is |domain| or a subdomain of it ("*.d" counts). */
+static int name_matches(const char *name, const char *domain)
+{
+	size_t n = strlen(name), d = strlen(domain);
+
+	if (n == d)
+		return strcasecmp(name, domain) == 0;
+	return n > d && name[n - d - 1] == '.' && strcasecmp(name + n - d, domain) == 0;
+}
+
+static const char *match(const struct monitor *mo, const struct mnctl_entry *e)
+{
+	for (size_t w = 0; w < mo->num_watch; w++) {
+		for (size_t i = 0; i < e->num_dns_names; i++)
+			if (name_matches(e->dns_names[i], mo->watch[w]))
+				return mo->watch[w];
+		if (e->cn[0] != '\0' && name_matches(e->cn, mo->watch[w]))
+			return mo->watch[w];
+	}
+	return NULL;
+}
+
+static void progress(const struct monitor *mo, int done)
+{
+	uint64_t total = mo->target.tree_size - mo->first;
+	uint64_t k = mo->range.size - mo->first;
+	unsigned pct = total ? (unsigned)(k * 100 / total) : 100, bar = pct * 30 / 100;
+	char line[40];
+
+	memset(line, '#', bar);
+	memset(line + bar, '.', 30 - bar);
+	line[30] = '\0';
+	fprintf(stderr, "\r[%s] %" PRIu64 "/%" PRIu64 " %3u%%%s", line, mo->range.size,
+		mo->target.tree_size, pct, done ? "\n" : "");
+}
+
+static int on_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t leaf_len)
+{
+	struct monitor *mo = ctx;
+	struct mnctl_entry e;
+	uint8_t hash[MERKLE_HASH_LEN];
+	const char *w;
+
+	if (index != mo->range.size)
+		return mnctl_fail(MNCTL_ENET, "entries out of order");
+	merkle_leaf_hash(mo->m->h, hash, leaf, leaf_len);
+	if (merkle_range_append(&mo->range, mo->m->h, hash, NULL, NULL) != 0)
+		return mnctl_fail(MNCTL_ENET, "tree too large");
+	if (mnctl_entry_decode(&e, index, leaf, leaf_len) && (w = match(mo, &e)) != NULL) {
+		mo->matches++;
+		if (mo->m->json) {
+			json_t *j = mnctl_entry_json(&e);
+			json_object_set_new(j, "watched", json_string(w));
+			mnctl_print_json(j);
+		} else {
+			printf("MATCH %s: ", w);
+			mnctl_entry_print(&e);
+		}
+	}
+	mnctl_entry_cleanup(&e);
+	if (mo->progress && (mo->range.size & 255) == 0)
+		progress(mo, 0);
+	return MNCTL_OK;
+}
+
+/* --- state --------------------------------------------------------------- */
+
+static int state_save(struct monitor *mo, const char *path)
+{
+	struct cbb b;
+	uint8_t *enc = NULL;
+	size_t enc_len;
+	json_t *j = json_object();
+	char *text;
+	int ret;
+
+	if (!cbb_init(&b, 64 * 33 + 8, 64 * 33 + 8) || !merkle_range_encode(&mo->range, &b) ||
+	    !cbb_finish(&b, &enc, &enc_len)) {
+		cbb_cleanup(&b);
+		json_decref(j);
+		return mnctl_fail(MNCTL_ELOCAL, "cannot encode the state");
+	}
+	json_object_set_new(j, "url", json_string(mo->m->url));
+	json_object_set_new(j, "log_id", mnctl_json_b64_new(mo->m->log_id, CT_LOG_ID_LEN));
+	json_object_set_new(j, "sth", mnctl_sth_to_json(mo->m, &mo->target));
+	json_object_set_new(j, "range", mnctl_json_b64_new(enc, enc_len));
+	free(enc);
+	text = json_dumps(j, JSON_INDENT(1));
+	json_decref(j);
+	if (text == NULL)
+		return mnctl_fail(MNCTL_ELOCAL, "out of memory");
+	ret = mnctl_write_file_atomic(path, (const uint8_t *)text, strlen(text));
+	free(text);
+	return ret;
+}
+
+/* state_load: *found = 0 if there is no state yet. */
+static int state_load(struct monitor *mo, const char *path, struct mnctl_sth *sth,
+		      int *found)
+{
+	uint8_t *text, *enc = NULL, id[CT_LOG_ID_LEN], root[MERKLE_HASH_LEN];
+	size_t len, enc_len;
+	json_t *j;
+	json_error_t jerr;
+	struct cbs cbs;
+	int ret;
+
+	*found = 0;
+	if (access(path, F_OK) != 0)
+		return MNCTL_OK;
+	ret = mnctl_read_file(path, 1 << 20, &text, &len);
+	if (ret != MNCTL_OK)
+		return ret;
+	j = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!json_is_object(j) || !mnctl_json_b64_fixed(j, "log_id", id, sizeof(id)) ||
+	    !mnctl_json_b64(j, "range", &enc, &enc_len, 64 * 33 + 8)) {
+		ret = mnctl_fail(MNCTL_ELOCAL, "%s: not a monitor state", path);
+		goto out;
+	}
+	if (memcmp(id, mo->m->log_id, sizeof(id)) != 0) {
+		ret = mnctl_fail(MNCTL_ELOCAL, "%s: the state of another log", path);
+		goto out;
+	}
+	cbs_init(&cbs, enc, enc_len);
+	if (!merkle_range_decode(&mo->range, &cbs)) {
+		ret = mnctl_fail(MNCTL_ELOCAL, "%s: bad compact range", path);
+		goto out;
+	}
+	ret = mnctl_sth_from_json(mo->m, json_object_get(j, "sth"), sth);
+	if (ret != MNCTL_OK) {
+		ret = mnctl_fail(MNCTL_ELOCAL, "%s: bad STH in the state", path);
+		goto out;
+	}
+	merkle_range_root(&mo->range, mo->m->h, root);
+	if (mo->range.size > sth->tree_size ||
+	    (mo->range.size == sth->tree_size && memcmp(root, sth->root, 32) != 0)) {
+		ret = mnctl_fail(MNCTL_ELOCAL, "%s: range and STH disagree", path);
+		goto out;
+	}
+	*found = 1;
+	ret = MNCTL_OK;
+out:
+	free(enc);
+	json_decref(j);
+	return ret;
+}
+
+/* check_range proves that the leaves downloaded so far are a prefix of the
+ * target tree. */
+static int check_range(struct monitor *mo)
+{
+	uint8_t root[MERKLE_HASH_LEN];
+	int ret;
+
+	merkle_range_root(&mo->range, mo->m->h, root);
+	if (mo->range.size == mo->target.tree_size) {
+		if (memcmp(root, mo->target.root, 32) != 0)
+			return mnctl_fail(MNCTL_EVERIFY,
+					  "the root recomputed from entries 0..%" PRIu64
+					  " does not match the STH root: the log served "
+					  "altered entries", mo->range.size - 1);
+		return MNCTL_OK;
+	}
+	ret = mnctl_verify_consistency(mo->m, mo->range.size, root, mo->target.tree_size,
+				       mo->target.root);
+	if (ret == MNCTL_EVERIFY)
+		mnctl_fail(MNCTL_EVERIFY,
+			   "the entries up to %" PRIu64 " do not hash to a prefix of the "
+			   "signed tree: the log served altered entries", mo->range.size);
+	return ret;
+}
+
+int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv)
+{
+	struct monitor mo = {.m = m};
+	struct mnctl_sth old;
+	char path[4200], hex[65];
+	int ret, have_state;
+
+	(void)argv;
+	if (argc != 0 || mnctl_opts.watch == NULL || mnctl_opts.state == NULL)
+		return mnctl_fail(MNCTL_EUSAGE, "monitor --watch FILE --state DIR");
+	ret = mnctl_load_key(m);
+	if (ret != MNCTL_OK)
+		return ret;
+	ret = read_watch(&mo, mnctl_opts.watch);
+	if (ret != MNCTL_OK)
+		goto out;
+	ret = mnctl_mkdirs(mnctl_opts.state);
+	if (ret != MNCTL_OK)
+		goto out;
+	snprintf(path, sizeof(path), "%s/state.json", mnctl_opts.state);
+	merkle_range_init(&mo.range);
+	ret = state_load(&mo, path, &old, &have_state);
+	if (ret != MNCTL_OK)
+		goto out;
+	ret = mnctl_fetch_sth(m, &mo.target);
+	if (ret != MNCTL_OK)
+		goto out;
+	if (have_state) {
+		if (mo.target.tree_size < old.tree_size) {
+			/* An older head (a lagging replica): it must be a prefix. */
+			ret = mnctl_verify_consistency(m, mo.target.tree_size, mo.target.root,
+						       old.tree_size, old.root);
+			if (ret == MNCTL_OK)
+				fprintf(stderr, "mnctl: the log served an older STH (%" PRIu64
+					" < %" PRIu64 "); nothing to do\n",
+					mo.target.tree_size, old.tree_size);
+			goto out;
+		}
+		ret = mnctl_verify_consistency(m, old.tree_size, old.root, mo.target.tree_size,
+					       mo.target.root);
+		if (ret != MNCTL_OK)
+			goto out;
+	}
+	mo.first = mo.range.size;
+	mo.progress = isatty(2) && mo.target.tree_size - mo.first > mnctl_opts.batch;
+	while (mo.range.size < mo.target.tree_size) {
+		uint64_t left = mo.target.tree_size - mo.range.size;
+		uint64_t chunk = left > CHECKPOINT_LEAVES ? CHECKPOINT_LEAVES : left;
+		ret = mnctl_fetch_entries(m, mo.range.size, mo.range.size + chunk,
+					  mnctl_opts.batch, on_leaf, &mo);
+		if (ret != MNCTL_OK)
+			goto out;
+		fflush(stdout);
+		ret = check_range(&mo);
+		if (ret != MNCTL_OK)
+			goto out;
+		ret = state_save(&mo, path);
+		if (ret != MNCTL_OK)
+			goto out;
+	}
+	if (mo.progress)
+		progress(&mo, 1);
+	ret = check_range(&mo);
+	if (ret == MNCTL_OK)
+		ret = state_save(&mo, path);
+	if (ret != MNCTL_OK)
+		goto out;
+	if (m->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "tree_size", json_integer((json_int_t)mo.target.tree_size));
+		json_object_set_new(o, "root", mnctl_json_b64_new(mo.target.root, 32));
+		json_object_set_new(o, "first_index", json_integer((json_int_t)mo.first));
+		json_object_set_new(o, "new_entries",
+				    json_integer((json_int_t)(mo.target.tree_size - mo.first)));
+		json_object_set_new(o, "matches", json_integer((json_int_t)mo.matches));
+		mnctl_print_json(o);
+	} else {
+		mnctl_hex(hex, mo.target.root, 32);
+		printf("verified tree_size %" PRIu64 " root %s: %" PRIu64
+		       " new entries, %" PRIu64 " matches\n", mo.target.tree_size, hex,
+		       mo.target.tree_size - mo.first, mo.matches);
+	}
+out:
+	watch_free(&mo);
+	return ret;
+}
