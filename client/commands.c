@@ -56,7 +56,7 @@ static void print_sth(const struct mnctl *m, const struct mnctl_sth *s)
 
 int mnctl_cmd_info(struct mnctl *m, int argc, char **argv)
 {
-	char path[4200], id64[64], hex[65];
+	char path[4200], id64[64];
 	uint8_t *key = NULL, log_id[32];
 	size_t key_len;
 	json_t *j = NULL;
@@ -130,7 +130,6 @@ int mnctl_cmd_info(struct mnctl *m, int argc, char **argv)
 				       json_string_length(s));
 			printf("signature_algorithm %s\n", buf);
 		}
-		mnctl_hex(hex, log_id, 32);
 		printf("key %s\n", pinned ? "pinned" : "NOT pinned (use --trust-on-first-use or --key)");
 	}
 	ret = MNCTL_OK;

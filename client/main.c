@@ -49,6 +49,9 @@ static const char usage_text[] =
 	"                              root, report certificates for watched domains\n"
 	"                              (one per line; a.example matches www.a.example)\n"
 	"      --batch N               entries per get-entries request (default 256)\n"
+	"      --checkpoint N          prove and save the state every N entries\n"
+	"                              (default 4096); an interrupted run resumes\n"
+	"                              from the last one\n"
 	"\n"
 	"Global options:\n"
 	"  --log URL                   the log (default: $MN_LOG)\n"
@@ -184,7 +187,7 @@ static char *log_dir_for(const char *config_dir, const char *url)
 enum {
 	O_LOG = 256, O_CONFIG, O_KEY, O_TOFU, O_JSON, O_TIMEOUT, O_MAXRESP, O_HELP,
 	O_WAIT, O_WAIT_TIMEOUT, O_SCT, O_LEAF, O_HASH, O_WATCH, O_STATE, O_BATCH,
-	O_TREE_SIZE, O_NO_VERIFY,
+	O_TREE_SIZE, O_NO_VERIFY, O_CHECKPOINT,
 };
 
 int main(int argc, char **argv)
@@ -208,6 +211,7 @@ int main(int argc, char **argv)
 		{"batch", required_argument, NULL, O_BATCH},
 		{"tree-size", required_argument, NULL, O_TREE_SIZE},
 		{"no-verify", no_argument, NULL, O_NO_VERIFY},
+		{"checkpoint", required_argument, NULL, O_CHECKPOINT},
 		{NULL, 0, NULL, 0},
 	};
 	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
@@ -218,6 +222,7 @@ int main(int argc, char **argv)
 	uint64_t v;
 
 	mnctl_opts.batch = 256;
+	mnctl_opts.checkpoint = 4096;
 	mnctl_opts.wait_timeout_s = -1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -258,6 +263,11 @@ int main(int argc, char **argv)
 			mnctl_opts.tree_size = v;
 			break;
 		case O_NO_VERIFY: mnctl_opts.no_verify = 1; break;
+		case O_CHECKPOINT:
+			if (!parse_u64(optarg, &v) || v == 0)
+				return mnctl_fail(MNCTL_EUSAGE, "--checkpoint wants a positive number");
+			mnctl_opts.checkpoint = v;
+			break;
 		case 'h':
 		case O_HELP: fputs(usage_text, stdout); return MNCTL_OK;
 		default: fputs(usage_text, stderr); return MNCTL_EUSAGE;

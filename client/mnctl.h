@@ -215,6 +215,7 @@ struct mnctl_opts {
 	const char *watch;
 	const char *state;
 	uint64_t batch;
+	uint64_t checkpoint; /* monitor: leaves between saved states */
 	uint64_t tree_size;
 	int no_verify;
 };

@@ -21,7 +21,6 @@
 #include "client/mnctl.h"
 #include "common/b64.h"
 
-#define CHECKPOINT_LEAVES 4096
 #define MAX_WATCH 10000
 
 struct monitor {
@@ -302,7 +301,7 @@ int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv)
 	mo.progress = isatty(2) && mo.target.tree_size - mo.first > mnctl_opts.batch;
 	while (mo.range.size < mo.target.tree_size) {
 		uint64_t left = mo.target.tree_size - mo.range.size;
-		uint64_t chunk = left > CHECKPOINT_LEAVES ? CHECKPOINT_LEAVES : left;
+		uint64_t chunk = left > mnctl_opts.checkpoint ? mnctl_opts.checkpoint : left;
 		ret = mnctl_fetch_entries(m, mo.range.size, mo.range.size + chunk,
 					  mnctl_opts.batch, on_leaf, &mo);
 		if (ret != MNCTL_OK)

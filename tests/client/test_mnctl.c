@@ -43,6 +43,7 @@ enum tamper {
 	T_STH,     /* flip a byte of the STH root */
 	T_ENTRY,   /* flip a byte of entries[0].leaf_input */
 	T_HANG,    /* never answer; wait for the client to give up */
+	T_CUT,     /* 503 for get-entries from index 4 on (an interrupted run) */
 };
 
 static struct {
@@ -173,6 +174,14 @@ static void serve_one(int fd)
 	}
 	if (sscanf(buf, "%15s %2047s", method, target) != 2)
 		return;
+	if (atomic_load(&T.mode) == T_CUT && strncmp(target, "/ct/v1/get-entries?start=", 25) == 0 &&
+	    strtoul(target + 25, NULL, 10) >= 4) {
+		static const char busy[] = "HTTP/1.1 503 X\r\nContent-Length: 0\r\n"
+					   "Connection: close\r\n\r\n";
+		write_all(fd, busy, sizeof(busy) - 1);
+		atomic_fetch_add(&T.tampered, 1);
+		return;
+	}
 	if (atomic_load(&T.mode) == T_HANG) {
 		/* read until the client closes: it must time out by itself */
 		while (read(fd, buf, sizeof(buf)) > 0)
@@ -824,6 +833,37 @@ static void test_proxy_honest(void **state)
 	free(expect_rc(0, "--log", T.url_p, "--key", T.keyfile, "get-entries", "0", "1"));
 }
 
+/* An interrupted catch-up resumes from its last checkpoint. */
+static void test_monitor_interrupted(void **state)
+{
+	char st[128], path[160];
+	json_t *j[32];
+	size_t n;
+	char *out;
+
+	(void)state;
+	snprintf(st, sizeof(st), "%s/mon-cut", T.dir);
+	set_mode(T_CUT);
+	free(expect_fail(2, "HTTP 503", "--log", T.url_p, "--key", T.keyfile, "monitor",
+			 "--watch", T.watch, "--state", st, "--batch", "2", "--checkpoint", "4"));
+	assert_int_equal(atomic_load(&T.tampered), 1);
+	snprintf(path, sizeof(path), "%s/state.json", st);
+	assert_int_equal(access(path, F_OK), 0);
+	set_mode(T_PASS);
+	out = expect_rc(0, "--log", T.url_p, "--key", T.keyfile, "--json", "monitor",
+			"--watch", T.watch, "--state", st, "--batch", "2", "--checkpoint", "4");
+	n = json_lines(out, j, 32);
+	assert_true(n >= 1);
+	assert_int_equal(json_integer_value(json_object_get(j[n - 1], "first_index")), 4);
+	assert_int_equal(json_integer_value(json_object_get(j[n - 1], "tree_size")),
+			 T.num_added);
+	/* entries 0..3 held www, mail and example.com: 3 of the matches */
+	assert_int_equal(json_integer_value(json_object_get(j[n - 1], "matches")),
+			 T.num_example - 3);
+	json_lines_free(j, n);
+	free(out);
+}
+
 static void test_lie_sct(void **state)
 {
 	struct pki_cert *c = issue(T.ca, "lied.example.com");
@@ -966,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(test_consistency),
 		cmocka_unit_test(test_monitor_resume),
 		cmocka_unit_test(test_proxy_honest),
+		cmocka_unit_test(test_monitor_interrupted),
 		cmocka_unit_test(test_lie_sct),
 		cmocka_unit_test(test_lie_proof),
 		cmocka_unit_test(test_lie_sth),
