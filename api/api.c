@@ -22,7 +22,7 @@ static const char *const ep_names[EP_COUNT] = {
 	"get-sth-consistency", "get-proof-by-hash", "get-entries",
 	"get-roots",       "get-entry-and-proof", "mn-info",
 	"add-pgp",         "add-policy",        "get-certifiers",
-	"mn-get-roots",
+	"mn-get-roots",    "lookup",
 	"metrics",         "healthz",           "unknown"};
 
 struct api {
@@ -261,6 +261,7 @@ static const struct route routes[] = {
 	{"/mn/v1/add-policy", EP_MN_ADD_POLICY, API_POST},
 	{"/mn/v1/get-certifiers", EP_MN_GET_CERTIFIERS, API_GET},
 	{"/mn/v1/get-roots", EP_MN_GET_ROOTS, API_GET},
+	{"/mn/v1/lookup", EP_MN_LOOKUP, API_GET},
 	{"/metrics", EP_METRICS, API_GET},
 	{"/healthz", EP_HEALTHZ, API_GET},
 };
@@ -311,6 +312,9 @@ int api_handle(struct api *api, const struct api_request *req,
 		ret = api__add_policy(api, req, resp, done, done_ctx);
 		if (ret == API_ASYNC)
 			return ret;
+		break;
+	case EP_MN_LOOKUP:
+		api__lookup(api, &q, resp);
 		break;
 	case EP_MN_GET_CERTIFIERS:
 		api__get_certifiers(api, resp);

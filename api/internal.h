@@ -59,6 +59,7 @@ enum api_endpoint {
 	EP_MN_ADD_POLICY,
 	EP_MN_GET_CERTIFIERS,
 	EP_MN_GET_ROOTS,
+	EP_MN_LOOKUP,
 	EP_METRICS,
 	EP_HEALTHZ,
 	EP_UNKNOWN,
@@ -125,6 +126,14 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 int api__add_policy(struct api *api, const struct api_request *req,
 		    struct api_response *resp, api_done_fn done, void *done_ctx);
 void api__get_certifiers(struct api *api, struct api_response *resp);
+
+/* lookup.c: GET /mn/v1/lookup; the shared JSON of an STH and of one entry
+ * with its audit path to |tree_size| (classes: bits tls 1, smime 2, pgp 4,
+ * policy 8; the opening only when asked). */
+void api__lookup(struct api *api, const struct api_params *q, struct api_response *resp);
+int api__sth_json(struct cbb *b, const struct store_sth *sth) MN_WUR;
+int api__entry_json(struct cbb *b, struct store_reader *rd, uint64_t index,
+		    uint64_t tree_size, unsigned classes, int with_opening) MN_WUR;
 
 /* api__status_for_err maps an MN_E* to an HTTP status and error_code. */
 int api__status_for_err(int err, const char **out_code);

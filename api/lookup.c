@@ -1,0 +1,293 @@
+/* lookup.c: GET /mn/v1/lookup, "what is known about example.com /
+ * alice@example.com / this key", every answer with its inclusion proof
+ * against one signed tree head (DESIGN.md sections 1 and 7).
+ *
+ *   ?domain=example.com[&subdomains=1] | ?email=alice@example.com | ?pgp=FPR
+ *   [&types=tls,smime,pgp,policy] [&limit=1..100, default 50] [&cursor=N]
+ *
+ * Answer: {"sth": {get-sth fields}, "entries": [{"leaf_index", "entry_type",
+ * "classes", "leaf_input", "extra_data", "audit_path"[, "opening"]}],
+ * "next_cursor": "N" | null}. Entries come in leaf-index order, each once
+ * (a certificate naming www. and mail.example.com is one entry). The cursor is
+ * the last leaf index returned: new leaves only ever get higher indexes, so
+ * paging is stable while the log grows. The opening of a PGP endorsement's
+ * address commitment is given only to an exact email lookup, i.e. to someone
+ * who already knows the address. An exact domain lookup matches that name
+ * only; subdomains=1 adds every name below it, wildcards included. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "common/err.h"
+#include "entry/ct.h"
+#include "merkle/merkle.h"
+
+#define DEFAULT_LIMIT 50
+#define MAX_LIMIT 100
+/* A query matching more leaves than this is refused: page through a narrower
+ * one (or follow the log with get-entries, as a monitor does). */
+#define MAX_MATCHES 100000
+
+struct match {
+	uint64_t index;
+	unsigned classes; /* bit per class, see class_bit */
+};
+
+struct scan {
+	unsigned want;      /* class bits wanted */
+	uint64_t after;     /* cursor: only indexes above it (UINT64_MAX: none) */
+	struct match *m;
+	size_t num, cap;
+	int too_many;
+};
+
+static unsigned class_bit(int cls)
+{
+	switch (cls) {
+	case NAMES_CLASS_TLS:
+		return 1;
+	case NAMES_CLASS_SMIME:
+		return 2;
+	case NAMES_CLASS_PGP:
+		return 4;
+	case NAMES_CLASS_POLICY:
+		return 8;
+	default:
+		return 0;
+	}
+}
+
+static const char *const class_names[4] = {"tls", "smime", "pgp", "policy"};
+
+static int on_hit(void *ctx, const uint8_t *key, size_t key_len, uint64_t index)
+{
+	struct scan *s = ctx;
+	unsigned bit = class_bit(names_key_class(key, key_len));
+
+	if ((bit & s->want) == 0 || (s->after != UINT64_MAX && index <= s->after))
+		return 0;
+	if (s->num == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		struct match *m;
+		if (cap > MAX_MATCHES) {
+			s->too_many = 1;
+			return 1;
+		}
+		m = realloc(s->m, cap * sizeof(*m));
+		if (m == NULL) {
+			s->too_many = 1;
+			return 1;
+		}
+		s->m = m;
+		s->cap = cap;
+	}
+	s->m[s->num].index = index;
+	s->m[s->num].classes = bit;
+	s->num++;
+	return 0;
+}
+
+static int cmp_match(const void *a, const void *b)
+{
+	const struct match *x = a, *y = b;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* parse types=tls,smime,... into class bits; 0 on a bad name */
+static unsigned parse_types(const char *v, size_t len)
+{
+	unsigned bits = 0;
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *comma = memchr(v + pos, ',', len - pos);
+		size_t n = comma ? (size_t)(comma - (v + pos)) : len - pos;
+		unsigned i;
+		for (i = 0; i < 4; i++)
+			if (strlen(class_names[i]) == n && memcmp(class_names[i], v + pos, n) == 0)
+				break;
+		if (i == 4)
+			return 0;
+		bits |= 1u << i;
+		pos += n + 1;
+	}
+	return bits;
+}
+
+int api__sth_json(struct cbb *b, const struct store_sth *sth)
+{
+	return api__jraw(b, "{\"tree_size\":") && api__ju64(b, sth->tree_size) &&
+	       api__jraw(b, ",\"timestamp\":") && api__ju64(b, sth->timestamp) &&
+	       api__jraw(b, ",\"sha256_root_hash\":") && api__jb64(b, sth->root, 32) &&
+	       api__jraw(b, ",\"tree_head_signature\":") &&
+	       api__jb64(b, sth->sig, sth->sig_len) && api__jraw(b, "}");
+}
+
+int api__entry_json(struct cbb *b, struct store_reader *rd, uint64_t index,
+		    uint64_t tree_size, unsigned classes, int with_opening)
+{
+	struct store_entry e;
+	struct ct_entry ent;
+	uint8_t proof[MERKLE_MAX_PROOF][32];
+	size_t num;
+	int ok;
+
+	if (store_r_entry(rd, index, &e) != 0 ||
+	    store_r_inclusion_proof(rd, index, tree_size, proof, &num) != 0 ||
+	    !ct_parse_leaf(&ent, e.leaf_input, e.leaf_input_len))
+		return 0;
+	ok = api__jraw(b, "{\"leaf_index\":") && api__ju64(b, index) &&
+	     api__jraw(b, ",\"entry_type\":") && api__ju64(b, ent.entry_type) &&
+	     api__jraw(b, ",\"classes\":[");
+	for (unsigned i = 0, n = 0; ok && i < 4; i++)
+		if (classes & (1u << i))
+			ok = (n++ == 0 || api__jraw(b, ",")) && api__jraw(b, "\"") &&
+			     api__jraw(b, class_names[i]) && api__jraw(b, "\"");
+	ok = ok && api__jraw(b, "],\"leaf_input\":") &&
+	     api__jb64(b, e.leaf_input, e.leaf_input_len) &&
+	     api__jraw(b, ",\"extra_data\":") && api__jb64(b, e.extra, e.extra_len) &&
+	     api__jraw(b, ",\"audit_path\":[");
+	for (size_t i = 0; ok && i < num; i++)
+		ok = (i == 0 || api__jraw(b, ",")) && api__jb64(b, proof[i], 32);
+	ok = ok && api__jraw(b, "]");
+	if (ok && with_opening && ent.entry_type == MN_PGP_ENDORSEMENT_ENTRY) {
+		const uint8_t *op;
+		size_t op_len;
+		if (store_r_opening(rd, index, &op, &op_len) == 0)
+			ok = api__jraw(b, ",\"opening\":") && api__jb64(b, op, op_len);
+	}
+	return ok && api__jraw(b, "}");
+}
+
+void api__lookup(struct api *api, const struct api_params *q, struct api_response *resp)
+{
+	size_t dl, el, pl, tl, sl, ll, cl;
+	const char *domain = api__param(q, "domain", &dl);
+	const char *email = api__param(q, "email", &el);
+	const char *pgp = api__param(q, "pgp", &pl);
+	const char *types = api__param(q, "types", &tl);
+	const char *sub = api__param(q, "subdomains", &sl);
+	const char *lim = api__param(q, "limit", &ll);
+	const char *cur = api__param(q, "cursor", &cl);
+	uint8_t prefix[NAMES_MAX_KEY_LEN + 1];
+	char norm[NAMES_MAX_EMAIL_LEN + 1];
+	enum store_index idx;
+	struct scan s;
+	struct store_reader *rd;
+	struct store_sth sth;
+	uint64_t limit = DEFAULT_LIMIT;
+	int plen, subdomains = 0, ret;
+	size_t i, out, n;
+	struct cbb b;
+	int ok;
+
+	memset(&s, 0, sizeof(s));
+	s.want = 15;
+	s.after = UINT64_MAX;
+	if ((domain != NULL) + (email != NULL) + (pgp != NULL) != 1) {
+		api_response_error(resp, 400, "malformed",
+				   "give exactly one of domain, email or pgp");
+		return;
+	}
+	if (sub != NULL) {
+		if (domain == NULL || sl != 1 || (sub[0] != '0' && sub[0] != '1')) {
+			api_response_error(resp, 400, "malformed",
+					   "subdomains is 0 or 1, and only with domain");
+			return;
+		}
+		subdomains = sub[0] == '1';
+	}
+	if (types != NULL && (s.want = parse_types(types, tl)) == 0) {
+		api_response_error(resp, 400, "malformed",
+				   "types is a comma list of tls, smime, pgp, policy");
+		return;
+	}
+	if (lim != NULL && (!api__param_u64(lim, ll, &limit) || limit == 0 || limit > MAX_LIMIT)) {
+		api_response_error(resp, 400, "malformed", "limit is 1 to 100");
+		return;
+	}
+	if (cur != NULL && !api__param_u64(cur, cl, &s.after)) {
+		api_response_error(resp, 400, "malformed", "cursor is not a leaf index");
+		return;
+	}
+	if (domain != NULL) {
+		ret = names_dns_normalize(norm, sizeof(norm), domain, dl, NAMES_QUERY);
+		if (ret < 0) {
+			api_response_error(resp, 400, "malformed", "domain is not a valid DNS name");
+			return;
+		}
+		plen = names_dns_query_prefix(prefix, sizeof(prefix), norm, (size_t)ret, subdomains);
+		idx = STORE_IDX_DNS;
+	} else if (email != NULL) {
+		ret = names_email_normalize(norm, sizeof(norm), email, el, 0);
+		if (ret < 0) {
+			api_response_error(resp, 400, "malformed", "email is not a valid address");
+			return;
+		}
+		plen = names_email_query_prefix(prefix, sizeof(prefix), norm, (size_t)ret);
+		idx = STORE_IDX_EMAIL;
+	} else {
+		uint8_t fpr[NAMES_MAX_FPR_LEN];
+		ret = names_fpr_normalize(fpr, sizeof(fpr), pgp, pl);
+		if (ret < 0) {
+			api_response_error(resp, 400, "malformed",
+					   "pgp is not a 40 or 64 hex digit fingerprint");
+			return;
+		}
+		plen = names_fpr_query_prefix(prefix, sizeof(prefix), fpr, (size_t)ret);
+		idx = STORE_IDX_PGP;
+	}
+	if (plen <= 0) {
+		api_response_error(resp, 400, "malformed", "name too long to look up");
+		return;
+	}
+	if (store_read_begin(api__config(api)->store, &rd) != 0) {
+		api__err_response(resp, MN_EBUSY, "storage is not readable now");
+		return;
+	}
+	if (store_r_sth(rd, &sth) != 0) {
+		store_read_end(rd);
+		api_response_error(resp, 503, "unavailable", "no signed tree head yet");
+		return;
+	}
+	ret = store_r_index_scan(rd, idx, prefix, (size_t)plen, 1, NULL, 0, 0, on_hit, &s);
+	if (ret != 0 || s.too_many) {
+		store_read_end(rd);
+		free(s.m);
+		if (ret != 0)
+			api__err_response(resp, ret, "cannot read the index");
+		else
+			api_response_error(resp, 400, "tooManyResults",
+					   "the query matches too many entries; narrow it");
+		return;
+	}
+	/* one entry per leaf, in leaf order, with the union of its classes */
+	if (s.num > 0)
+		qsort(s.m, s.num, sizeof(*s.m), cmp_match);
+	for (i = 0, n = 0; i < s.num; i++) {
+		if (n > 0 && s.m[n - 1].index == s.m[i].index)
+			s.m[n - 1].classes |= s.m[i].classes;
+		else
+			s.m[n++] = s.m[i];
+	}
+	out = n < limit ? n : (size_t)limit;
+	ok = cbb_init(&b, 1024 + out * 2048, API_MAX_RESPONSE) && api__jraw(&b, "{\"sth\":") &&
+	     api__sth_json(&b, &sth) && api__jraw(&b, ",\"entries\":[");
+	for (i = 0; ok && i < out; i++)
+		ok = (i == 0 || api__jraw(&b, ",")) &&
+		     api__entry_json(&b, rd, s.m[i].index, sth.tree_size, s.m[i].classes,
+				     email != NULL);
+	ok = ok && api__jraw(&b, "],\"next_cursor\":") &&
+	     (out < n ? api__jraw(&b, "\"") && api__ju64(&b, s.m[out - 1].index) &&
+			       api__jraw(&b, "\"")
+		      : api__jraw(&b, "null")) &&
+	     api__jraw(&b, "}");
+	store_read_end(rd);
+	free(s.m);
+	if (!ok) {
+		cbb_cleanup(&b);
+		api_response_error(resp, 500, "internal", "cannot build the answer");
+		return;
+	}
+	api__finish_json(resp, 200, &b);
+}
