@@ -3,7 +3,9 @@
 # for SECONDS seconds on a scratch copy of fuzz/corpus/NAME (the committed
 # corpus is never grown automatically; copy an interesting new input in by
 # hand). Crashes land in BUILD/fuzz/artifacts/NAME/, logs in
-# BUILD/fuzz/logs/NAME.log. Prints libFuzzer's final stats per target and
+# BUILD/fuzz/logs/NAME.log, the grown corpus in BUILD/fuzz/grown/NAME/ (merge
+# the useful part by hand: BUILD/fuzz/fuzz_NAME -merge=1 fuzz/corpus/NAME
+# BUILD/fuzz/grown/NAME). Prints libFuzzer's final stats per target and
 # ends with "N targets, N crashed"; exits 1 if any target crashed.
 set -u
 b=$1
@@ -35,7 +37,9 @@ for t in "$@"; do
 	else
 		echo "ok    fuzz_$t ${secs}s execs=${execs:-?} corpus=$units | $stats"
 	fi
-	rm -rf "$scratch"
+	rm -rf "$b/fuzz/grown/$t"
+	mkdir -p "$b/fuzz/grown"
+	mv "$scratch" "$b/fuzz/grown/$t"
 done
 echo "$total targets, $crashed crashed"
 [ "$crashed" = 0 ]
