@@ -22,7 +22,7 @@ static const char *const ep_names[EP_COUNT] = {
 	"get-sth-consistency", "get-proof-by-hash", "get-entries",
 	"get-roots",       "get-entry-and-proof", "mn-info",
 	"add-pgp",         "add-policy",        "get-certifiers",
-	"mn-get-roots",    "lookup",
+	"mn-get-roots",    "lookup",            "resolve",
 	"metrics",         "healthz",           "unknown"};
 
 struct api {
@@ -262,6 +262,7 @@ static const struct route routes[] = {
 	{"/mn/v1/get-certifiers", EP_MN_GET_CERTIFIERS, API_GET},
 	{"/mn/v1/get-roots", EP_MN_GET_ROOTS, API_GET},
 	{"/mn/v1/lookup", EP_MN_LOOKUP, API_GET},
+	{"/mn/v1/resolve", EP_MN_RESOLVE, API_GET},
 	{"/metrics", EP_METRICS, API_GET},
 	{"/healthz", EP_HEALTHZ, API_GET},
 };
@@ -315,6 +316,9 @@ int api_handle(struct api *api, const struct api_request *req,
 		break;
 	case EP_MN_LOOKUP:
 		api__lookup(api, &q, resp);
+		break;
+	case EP_MN_RESOLVE:
+		api__resolve(api, &q, resp);
 		break;
 	case EP_MN_GET_CERTIFIERS:
 		api__get_certifiers(api, resp);

@@ -60,6 +60,7 @@ enum api_endpoint {
 	EP_MN_GET_CERTIFIERS,
 	EP_MN_GET_ROOTS,
 	EP_MN_LOOKUP,
+	EP_MN_RESOLVE,
 	EP_METRICS,
 	EP_HEALTHZ,
 	EP_UNKNOWN,
@@ -131,6 +132,8 @@ void api__get_certifiers(struct api *api, struct api_response *resp);
  * with its audit path to |tree_size| (classes: bits tls 1, smime 2, pgp 4,
  * policy 8; the opening only when asked). */
 void api__lookup(struct api *api, const struct api_params *q, struct api_response *resp);
+/* resolve.c: GET /mn/v1/resolve. */
+void api__resolve(struct api *api, const struct api_params *q, struct api_response *resp);
 int api__sth_json(struct cbb *b, const struct store_sth *sth) MN_WUR;
 int api__entry_json(struct cbb *b, struct store_reader *rd, uint64_t index,
 		    uint64_t tree_size, unsigned classes, int with_opening) MN_WUR;

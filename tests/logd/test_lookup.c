@@ -313,12 +313,61 @@ static void test_bad_params(void **state)
 	}
 }
 
+static json_t *get_json(const char *target, int want)
+{
+	struct http_resp r;
+	json_error_t e;
+	json_t *j;
+
+	assert_int_equal(http_do(T.logd.port, "GET", target, NULL, NULL, 0, &r), 0);
+	if (r.status != want)
+		fprintf(stderr, "%s -> %d %s\n", target, r.status, (char *)r.body);
+	assert_int_equal(r.status, want);
+	j = json_loadb((char *)r.body, r.body_len, 0, &e);
+	assert_non_null(j);
+	http_resp_free(&r);
+	return j;
+}
+
+static void test_resolve(void **state)
+{
+	json_t *j, *sm, *en;
+	static const char *const bad[] = {
+		"/mn/v1/resolve", "/mn/v1/resolve?email=alice@example.com&domain=example.com",
+		"/mn/v1/resolve?domain=example.com", "/mn/v1/resolve?domain=example.com&protocol=gopher",
+		"/mn/v1/resolve?email=nope", "/mn/v1/resolve?email=a@example.com&protocol=smtp",
+	};
+
+	(void)state;
+	j = get_json("/mn/v1/resolve?email=Alice@Example.com", 200);
+	sm = json_object_get(j, "smime");
+	assert_int_equal(json_array_size(sm), 1);
+	en = json_array_get(sm, 0);
+	assert_int_equal(json_integer_value(json_object_get(en, "leaf_index")), 6);
+	assert_true(json_array_size(json_object_get(en, "audit_path")) > 0);
+	assert_int_equal(json_array_size(json_object_get(j, "pgp")), 0);
+	assert_true(json_is_null(json_object_get(j, "smtp_policy")));
+	assert_true(json_is_true(json_object_get(json_object_get(j, "advice"), "smime")));
+	assert_true(json_is_false(json_object_get(json_object_get(j, "advice"), "pgp")));
+	json_decref(j);
+	/* nobody at example.co has an S/MIME certificate for bob */
+	j = get_json("/mn/v1/resolve?email=bob@example.co", 200);
+	assert_int_equal(json_array_size(json_object_get(j, "smime")), 0);
+	json_decref(j);
+	j = get_json("/mn/v1/resolve?domain=example.com&protocol=smtp", 200);
+	assert_true(json_is_null(json_object_get(j, "policy")));
+	assert_true(json_is_null(json_object_get(j, "advice")));
+	json_decref(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		json_decref(get_json(bad[i], 400));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_domains),   cmocka_unit_test(test_nothing),
 		cmocka_unit_test(test_email),     cmocka_unit_test(test_paging),
-		cmocka_unit_test(test_bad_params),
+		cmocka_unit_test(test_bad_params), cmocka_unit_test(test_resolve),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
