@@ -20,12 +20,17 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	echo "| what | measured | ceiling (same run) | ratio |"
 	echo "|---|---|---|---|"
 } >"$tmp"
-for b in bench_merkle bench_validate bench_store bench_http; do
+for b in bench_merkle bench_validate bench_store bench_scale bench_http bench_lookup; do
 	if [ -x "$B/bench/$b" ]; then
 		echo "bench: $b" >&2
 		"$B/bench/$b" "$B" >>"$tmp" || echo "| $b | failed | | |" >>"$tmp"
 	fi
 done
+{
+	echo
+	echo "Plots from this run: [throughput](throughput.png), [latency](latency.png),"
+	echo "[scale](scale.png)."
+} >>"$tmp"
 if [ -f bench/notes.md ]; then
 	echo >>"$tmp"
 	cat bench/notes.md >>"$tmp"
