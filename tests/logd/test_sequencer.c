@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -364,6 +365,41 @@ static void test_policy_serials(void **state)
 	rm_rf(e.dir);
 }
 
+/* An idle log re-signs its STH every resign_ms, so the STH is never older than
+ * the MMD; the tree stays the same and the timestamp only moves forward. */
+static void test_idle_resign(void **state)
+{
+	struct env e;
+	struct seq_options o = {.resign_ms = 20};
+	struct store_reader *rd;
+	struct store_sth first, now;
+	uint64_t deadline = mn_mono_ns() + 10ull * 1000000000ull;
+	struct seq *q;
+
+	(void)state;
+	env_init(&e);
+	env_open(&e, 0);
+	assert_int_equal(seq_start(&q, e.st, e.signer, &o), 0);
+	assert_int_equal(store_read_begin(e.st, &rd), 0);
+	assert_int_equal(store_r_sth(rd, &first), 0);
+	store_read_end(rd);
+	/* wait for a time-driven event: poll the store, bounded */
+	do {
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, NULL);
+		assert_int_equal(store_read_begin(e.st, &rd), 0);
+		check_sth(&e, rd, first.timestamp);
+		assert_int_equal(store_r_sth(rd, &now), 0);
+		store_read_end(rd);
+	} while (now.timestamp == first.timestamp && mn_mono_ns() < deadline);
+	assert_true(now.timestamp > first.timestamp);
+	assert_int_equal(now.tree_size, first.tree_size);
+	assert_memory_equal(now.root, first.root, 32);
+	seq_stop(q);
+	env_close(&e);
+	rm_rf(e.dir);
+}
+
 static void test_key_files(void **state)
 {
 	struct env e;
@@ -570,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_submissions),
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_policy_serials),
+		cmocka_unit_test(test_idle_resign),
 		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_kill9),
 	};
