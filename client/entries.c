@@ -32,6 +32,9 @@ void mnctl_entry_cleanup(struct mnctl_entry *e)
 	for (size_t i = 0; i < e->num_dns_names; i++)
 		free(e->dns_names[i]);
 	free(e->dns_names);
+	for (size_t i = 0; i < e->num_emails; i++)
+		free(e->emails[i]);
+	free(e->emails);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -103,6 +106,19 @@ static void asn1_to_ascii(char *out, size_t out_len, const ASN1_STRING *s)
 	OPENSSL_free(utf8);
 }
 
+static int add_name(char ***list, size_t *num, const char *name)
+{
+	char **names = realloc(*list, (*num + 1) * sizeof(*names));
+
+	if (names == NULL)
+		return 0;
+	*list = names;
+	if ((names[*num] = strdup(name)) == NULL)
+		return 0;
+	(*num)++;
+	return 1;
+}
+
 static void decode_cert(struct mnctl_entry *e, X509 *x)
 {
 	const X509_NAME *name = X509_get_subject_name(x);
@@ -126,18 +142,24 @@ static void decode_cert(struct mnctl_entry *e, X509 *x)
 	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		char buf[256], **names;
-		if (g->type != GEN_DNS || e->num_dns_names >= MAX_NAMES)
+		char buf[256], ***list;
+		size_t *num;
+		if (g->type == GEN_DNS) {
+			list = &e->dns_names;
+			num = &e->num_dns_names;
+		} else if (g->type == GEN_EMAIL) {
+			list = &e->emails;
+			num = &e->num_emails;
+		} else {
 			continue;
-		mnctl_sanitize(buf, sizeof(buf), ASN1_STRING_get0_data(g->d.dNSName),
-			       (size_t)ASN1_STRING_length(g->d.dNSName));
-		names = realloc(e->dns_names, (e->num_dns_names + 1) * sizeof(*names));
-		if (names == NULL)
+		}
+		if (*num >= MAX_NAMES)
+			continue;
+		/* dNSName and rfc822Name are both IA5String */
+		mnctl_sanitize(buf, sizeof(buf), ASN1_STRING_get0_data(g->d.ia5),
+			       (size_t)ASN1_STRING_length(g->d.ia5));
+		if (!add_name(list, num, buf))
 			break;
-		e->dns_names = names;
-		if ((names[e->num_dns_names] = strdup(buf)) == NULL)
-			break;
-		e->num_dns_names++;
 	}
 	GENERAL_NAMES_free(gens);
 }
@@ -212,6 +234,12 @@ json_t *mnctl_entry_json(const struct mnctl_entry *e)
 		for (size_t i = 0; i < e->num_dns_names; i++)
 			json_array_append_new(names, json_string(e->dns_names[i]));
 		json_object_set_new(j, "dns_names", names);
+		if (e->num_emails > 0) {
+			names = json_array();
+			for (size_t i = 0; i < e->num_emails; i++)
+				json_array_append_new(names, json_string(e->emails[i]));
+			json_object_set_new(j, "emails", names);
+		}
 	}
 	return j;
 }
@@ -236,6 +264,8 @@ void mnctl_entry_print(const struct mnctl_entry *e)
 		printf("    subject: %s\n", e->subject);
 		for (size_t i = 0; i < e->num_dns_names; i++)
 			printf("    dns: %s\n", e->dns_names[i]);
+		for (size_t i = 0; i < e->num_emails; i++)
+			printf("    email: %s\n", e->emails[i]);
 	}
 }
 

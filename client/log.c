@@ -495,29 +495,69 @@ int mnctl_history_latest(struct mnctl *m, struct mnctl_sth *out, int *found)
 	return mnctl_history_find(m, best, out);
 }
 
-int mnctl_fetch_sth_checked(struct mnctl *m, struct mnctl_sth *out)
+int mnctl_sth_check_history(struct mnctl *m, const struct mnctl_sth *sth)
 {
 	struct mnctl_sth old;
-	int found, ret = mnctl_fetch_sth(m, out);
+	int found, ret = mnctl_history_latest(m, &old, &found);
 
-	if (ret != MNCTL_OK)
-		return ret;
-	ret = mnctl_history_latest(m, &old, &found);
 	if (ret != MNCTL_OK)
 		return ret;
 	if (found) {
 		/* A log may serve an older STH from a lagging replica; it must
 		 * still be a prefix of the newest one we saw. */
-		if (old.tree_size <= out->tree_size)
+		if (old.tree_size <= sth->tree_size)
 			ret = mnctl_verify_consistency(m, old.tree_size, old.root,
-						       out->tree_size, out->root);
+						       sth->tree_size, sth->root);
 		else
-			ret = mnctl_verify_consistency(m, out->tree_size, out->root,
+			ret = mnctl_verify_consistency(m, sth->tree_size, sth->root,
 						       old.tree_size, old.root);
 		if (ret != MNCTL_OK)
 			return ret;
 	}
-	return mnctl_history_save(m, out);
+	return mnctl_history_save(m, sth);
+}
+
+int mnctl_fetch_sth_checked(struct mnctl *m, struct mnctl_sth *out)
+{
+	int ret = mnctl_fetch_sth(m, out);
+
+	if (ret != MNCTL_OK)
+		return ret;
+	return mnctl_sth_check_history(m, out);
+}
+
+int mnctl_verify_audit_path(struct mnctl *m, const struct mnctl_sth *sth,
+			    const json_t *path, const uint8_t leaf_hash[MERKLE_HASH_LEN],
+			    uint64_t index)
+{
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	size_t num = json_array_size(path);
+	char hex[65];
+
+	if (!json_is_array(path) || num > MERKLE_MAX_PROOF)
+		return mnctl_fail(MNCTL_ENET, "malformed audit path for entry %" PRIu64, index);
+	for (size_t i = 0; i < num; i++) {
+		uint8_t *p;
+		size_t l;
+		if (!mnctl_json_b64_value(json_array_get(path, i), &p, &l, 32) || l != 32) {
+			free(p);
+			return mnctl_fail(MNCTL_ENET, "malformed audit path element for entry %"
+					  PRIu64, index);
+		}
+		memcpy(proof[i], p, 32);
+		free(p);
+	}
+	if (index >= sth->tree_size ||
+	    !merkle_verify_inclusion(m->h, leaf_hash, index, sth->tree_size,
+				     (const uint8_t(*)[MERKLE_HASH_LEN])proof, num, sth->root)) {
+		mnctl_hex(hex, leaf_hash, MERKLE_HASH_LEN);
+		return mnctl_fail(MNCTL_EVERIFY,
+				  "inclusion proof for entry %" PRIu64 " (leaf hash %s) in the "
+				  "tree of size %" PRIu64 " does not verify (the log altered "
+				  "the entry's leaf_input or its audit path)",
+				  index, hex, sth->tree_size);
+	}
+	return MNCTL_OK;
 }
 
 uint64_t mnctl_log_mmd(struct mnctl *m)

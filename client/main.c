@@ -52,13 +52,46 @@ static const char usage_text[] =
 	"      --checkpoint N          prove and save the state every N entries\n"
 	"                              (default 4096); an interrupted run resumes\n"
 	"                              from the last one\n"
+	"  add-pgp KEY.gpg --user-id 'Name <address>' --signer FPR\n"
+	"                              submit a certifier's endorsement of a user ID on\n"
+	"                              an OpenPGP key (binary or ASCII-armored); find\n"
+	"                              the logged entry with a lookup, check it names\n"
+	"                              the key, certifier and user ID, verify the SCT\n"
+	"      --wait-inclusion        then wait for and verify an inclusion proof\n"
+	"  add-policy POLICY.json --key KEY.pem --chain CHAIN.pem\n"
+	"                              sign POLICY.json (made RFC 8785 canonical) as a\n"
+	"                              JWS with KEY (P-256: ES256, P-384: ES384, RSA:\n"
+	"                              RS256, Ed25519: EdDSA) and the certificate chain\n"
+	"                              (leaf first) in x5c; submit; verify the SCTs\n"
+	"                              over the rebuilt policy entry (and the signer's\n"
+	"                              certificate entry when it is new)\n"
+	"      --x5t                   name the logged signer by x5t#S256 instead\n"
+	"      --pss                   PS256 with an RSA key\n"
+	"      --wait-inclusion        then prove the policy entry and the signer entry\n"
+	"                              (here the log's key is --log-key FILE)\n"
+	"  lookup DOMAIN | ADDRESS | --pgp FPR\n"
+	"                              what the log holds for a domain, an email\n"
+	"                              address or an OpenPGP key: every entry's\n"
+	"                              inclusion proof verified against the answer's\n"
+	"                              STH (itself checked against the history); PGP\n"
+	"                              user IDs shown when their opening verifies\n"
+	"      --subdomains            include every name below DOMAIN\n"
+	"      --types LIST            comma list of tls, smime, pgp, policy\n"
+	"      --limit N               entries per page (1..100; all pages are read)\n"
+	"  resolve ADDRESS | DOMAIN --protocol P\n"
+	"                              how to reach ADDRESS (S/MIME certificates, PGP\n"
+	"                              endorsements, policies) or DOMAIN over P (smtp,\n"
+	"                              submission, imap, pop3, https, xmpp-server):\n"
+	"                              every entry in the answer verified, then the\n"
+	"                              log's advice printed\n"
 	"\n"
 	"Global options:\n"
 	"  --log URL                   the log (default: $MN_LOG)\n"
 	"  --config DIR                pinned keys and STH history\n"
 	"                              (default: ~/.config/mnctl)\n"
-	"  --key FILE                  the log's public key (PEM or DER\n"
+	"  --key FILE, --log-key FILE  the log's public key (PEM or DER\n"
 	"                              SubjectPublicKeyInfo) instead of the pinned one\n"
+	"                              (with add-policy only --log-key)\n"
 	"  --trust-on-first-use        with info: pin the key the log serves\n"
 	"  --json                      machine-readable output (one JSON object a line)\n"
 	"  --timeout SECONDS           per request (default 30)\n"
@@ -73,8 +106,7 @@ static const char usage_text[] =
 	"  4  the log rejected the submission\n"
 	"  5  local error: files, configuration, no pinned key\n";
 
-/* The command table; new commands (add-pgp, add-policy, lookup, resolve) are one
- * line each. */
+/* The command table. */
 static const struct {
 	const char *name;
 	int (*fn)(struct mnctl *m, int argc, char **argv);
@@ -88,6 +120,10 @@ static const struct {
 	{"get-entries", mnctl_cmd_get_entries, 1},
 	{"prove", mnctl_cmd_prove, 1},
 	{"monitor", mnctl_cmd_monitor, 1},
+	{"add-pgp", mnctl_cmd_add_pgp, 1},
+	{"add-policy", mnctl_cmd_add_policy, 1},
+	{"lookup", mnctl_cmd_lookup, 1},
+	{"resolve", mnctl_cmd_resolve, 1},
 };
 
 int mnctl_fail(int code, const char *fmt, ...)
@@ -187,7 +223,8 @@ static char *log_dir_for(const char *config_dir, const char *url)
 enum {
 	O_LOG = 256, O_CONFIG, O_KEY, O_TOFU, O_JSON, O_TIMEOUT, O_MAXRESP, O_HELP,
 	O_WAIT, O_WAIT_TIMEOUT, O_SCT, O_LEAF, O_HASH, O_WATCH, O_STATE, O_BATCH,
-	O_TREE_SIZE, O_NO_VERIFY, O_CHECKPOINT,
+	O_TREE_SIZE, O_NO_VERIFY, O_CHECKPOINT, O_USER_ID, O_SIGNER, O_CHAIN, O_X5T, O_PSS,
+	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY,
 };
 
 int main(int argc, char **argv)
@@ -212,11 +249,23 @@ int main(int argc, char **argv)
 		{"tree-size", required_argument, NULL, O_TREE_SIZE},
 		{"no-verify", no_argument, NULL, O_NO_VERIFY},
 		{"checkpoint", required_argument, NULL, O_CHECKPOINT},
+		{"user-id", required_argument, NULL, O_USER_ID},
+		{"signer", required_argument, NULL, O_SIGNER},
+		{"chain", required_argument, NULL, O_CHAIN},
+		{"x5t", no_argument, NULL, O_X5T},
+		{"pss", no_argument, NULL, O_PSS},
+		{"subdomains", no_argument, NULL, O_SUBDOMAINS},
+		{"types", required_argument, NULL, O_TYPES},
+		{"pgp", required_argument, NULL, O_PGP},
+		{"limit", required_argument, NULL, O_LIMIT},
+		{"protocol", required_argument, NULL, O_PROTOCOL},
+		{"log-key", required_argument, NULL, O_LOG_KEY},
 		{NULL, 0, NULL, 0},
 	};
 	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
 			  .max_response = MNCTL_DEFAULT_MAX_RESPONSE};
-	const char *log_url = getenv("MN_LOG"), *config = NULL;
+	const char *log_url = getenv("MN_LOG"), *config = NULL, *key_arg = NULL,
+		   *log_key_arg = NULL;
 	int c, ret = MNCTL_EUSAGE;
 	size_t ci;
 	uint64_t v;
@@ -228,7 +277,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_LOG: log_url = optarg; break;
 		case O_CONFIG: config = optarg; break;
-		case O_KEY: m.key_file = optarg; break;
+		case O_KEY: key_arg = optarg; break;
+		case O_LOG_KEY: log_key_arg = optarg; break;
 		case O_TOFU: m.tofu = 1; break;
 		case O_JSON: m.json = 1; break;
 		case O_TIMEOUT:
@@ -268,6 +318,20 @@ int main(int argc, char **argv)
 				return mnctl_fail(MNCTL_EUSAGE, "--checkpoint wants a positive number");
 			mnctl_opts.checkpoint = v;
 			break;
+		case O_USER_ID: mnctl_opts.user_id = optarg; break;
+		case O_SIGNER: mnctl_opts.signer = optarg; break;
+		case O_CHAIN: mnctl_opts.chain = optarg; break;
+		case O_X5T: mnctl_opts.x5t = 1; break;
+		case O_PSS: mnctl_opts.pss = 1; break;
+		case O_SUBDOMAINS: mnctl_opts.subdomains = 1; break;
+		case O_TYPES: mnctl_opts.types = optarg; break;
+		case O_PGP: mnctl_opts.pgp = optarg; break;
+		case O_LIMIT:
+			if (!parse_u64(optarg, &v) || v == 0 || v > 100)
+				return mnctl_fail(MNCTL_EUSAGE, "--limit wants 1..100");
+			mnctl_opts.limit = v;
+			break;
+		case O_PROTOCOL: mnctl_opts.protocol = optarg; break;
 		case 'h':
 		case O_HELP: fputs(usage_text, stdout); return MNCTL_OK;
 		default: fputs(usage_text, stderr); return MNCTL_EUSAGE;
@@ -283,6 +347,15 @@ int main(int argc, char **argv)
 	if (ci == sizeof(commands) / sizeof(commands[0]))
 		return mnctl_fail(MNCTL_EUSAGE, "unknown command (see mnctl --help)");
 	optind++;
+	/* add-policy's --key is the signing key; the log's key is then --log-key. */
+	if (commands[ci].fn == mnctl_cmd_add_policy) {
+		mnctl_opts.sign_key = key_arg;
+		m.key_file = log_key_arg;
+	} else {
+		if (key_arg != NULL && log_key_arg != NULL)
+			return mnctl_fail(MNCTL_EUSAGE, "give --key or --log-key, not both");
+		m.key_file = log_key_arg ? log_key_arg : key_arg;
+	}
 	/* `info URL` names the log as its argument. */
 	if (ci == 0 && optind < argc)
 		log_url = argv[optind++];

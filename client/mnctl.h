@@ -131,6 +131,15 @@ int mnctl_fetch_sth(struct mnctl *m, struct mnctl_sth *out);
  * the newest STH in the log's history (either way round), then saves it there:
  * a log that forks is caught by any command that reads its STH. */
 int mnctl_fetch_sth_checked(struct mnctl *m, struct mnctl_sth *out);
+/* mnctl_sth_check_history checks |sth| (already verified) for consistency with
+ * the newest STH in the log's history, either way round, then saves it there. */
+int mnctl_sth_check_history(struct mnctl *m, const struct mnctl_sth *sth);
+/* mnctl_verify_audit_path checks the JSON array |path| (base64 hashes) as the
+ * inclusion proof of |leaf_hash| at |index| in the tree of |sth|. MNCTL_ENET if
+ * malformed, MNCTL_EVERIFY (naming the entry) if it does not verify. */
+int mnctl_verify_audit_path(struct mnctl *m, const struct mnctl_sth *sth,
+			    const json_t *path, const uint8_t leaf_hash[MERKLE_HASH_LEN],
+			    uint64_t index);
 /* mnctl_log_mmd: the MMD saved when the key was pinned, in seconds (default 60). */
 uint64_t mnctl_log_mmd(struct mnctl *m);
 /* mnctl_verify_consistency fetches PROOF(a.size, b.size) and checks it against
@@ -169,6 +178,8 @@ struct mnctl_entry {
 	char cn[256];           /* sanitized */
 	char **dns_names;       /* sanitized, malloc'd */
 	size_t num_dns_names;
+	char **emails;          /* rfc822Names, sanitized, malloc'd */
+	size_t num_emails;
 };
 void mnctl_entry_cleanup(struct mnctl_entry *e);
 /* mnctl_entry_decode decodes the MerkleTreeLeaf |leaf| (any entry type; for
@@ -192,6 +203,77 @@ typedef int (*mnctl_leaf_fn)(void *ctx, uint64_t index, const uint8_t *leaf,
 int mnctl_fetch_entries(struct mnctl *m, uint64_t start, uint64_t end, uint64_t batch,
 			mnctl_leaf_fn fn, void *ctx);
 
+/* --- submissions (submit.c) --------------------------------------------- */
+
+#define MNCTL_MAX_CHAIN 64
+
+/* Certificates, DER, leaf first; caller-owned, mnctl_chain_cleanup frees. */
+struct mnctl_chain {
+	uint8_t *der[MNCTL_MAX_CHAIN];
+	size_t len[MNCTL_MAX_CHAIN];
+	size_t num;
+};
+void mnctl_chain_cleanup(struct mnctl_chain *c);
+/* mnctl_chain_read appends every certificate of a PEM file (or the one of a
+ * DER file) to |c|. MNCTL_OK or MNCTL_ELOCAL (printed). */
+int mnctl_chain_read(struct mnctl_chain *c, const char *path);
+
+/* An SCT from a JSON answer; sct.extensions points into |ext| (owned). */
+struct mnctl_sct {
+	struct ct_sct sct;
+	uint8_t *ext;
+	size_t ext_len;
+};
+void mnctl_sct_cleanup(struct mnctl_sct *s);
+/* mnctl_sct_from_json parses an add-chain style SCT object ({"sct_version",
+ * "id", "timestamp", "extensions", "signature"}); |what| names it in messages.
+ * MNCTL_ENET if malformed, MNCTL_EVERIFY if its log ID is not the pinned one.
+ * The signature is not checked here (the caller knows the entry). */
+int mnctl_sct_from_json(struct mnctl *m, const json_t *j, const char *what,
+			struct mnctl_sct *out);
+/* mnctl_post POSTs the NUL-terminated JSON |body| to |path| and parses a 200
+ * answer's JSON object into *out (json_decref it). A 4xx but 429 is
+ * MNCTL_EREJECT, anything else not 200 MNCTL_ENET, with the log's
+ * error_message (sanitized) printed. */
+int mnctl_post(struct mnctl *m, const char *path, const char *body, json_t **out);
+/* mnctl_wait_inclusion polls get-sth and get-proof-by-hash until |leaf_hash|
+ * is proven to be in a signed tree (then prints it and sets *out_index unless
+ * NULL), the MMD after |sct_ts| passes without it (MNCTL_EVERIFY), or the
+ * --wait-timeout runs out (MNCTL_ENET). */
+int mnctl_wait_inclusion(struct mnctl *m, const uint8_t leaf_hash[32], uint64_t sct_ts,
+			 uint64_t *out_index);
+
+/* --- lookups (lookup.c) -------------------------------------------------- */
+
+/* One verified entry of a lookup answer; the buffers live for the call. */
+struct mnctl_found {
+	uint64_t index;
+	const struct mnctl_sth *sth; /* the STH it is proven against */
+	const json_t *json;          /* the entry object as the log sent it */
+	const uint8_t *leaf;         /* MerkleTreeLeaf */
+	size_t leaf_len;
+	const uint8_t *opening;      /* NULL if the answer held none */
+	size_t opening_len;
+	uint8_t leaf_hash[MERKLE_HASH_LEN];
+};
+/* mnctl_found_fn is told of each entry, in order. MNCTL_OK goes on. */
+typedef int (*mnctl_found_fn)(void *ctx, const struct mnctl_found *f);
+/* mnctl_lookup GETs /mn/v1/lookup?|query| (already URL-encoded, without
+ * cursor) and every following page: verifies each page's STH (signature, and
+ * consistency with the history), every entry's audit path against it, that
+ * leaf indexes grow and the cursor moves forward; calls |fn| per entry.
+ * *out_sth (may be NULL) gets the last page's STH. */
+int mnctl_lookup(struct mnctl *m, const char *query, mnctl_found_fn fn, void *ctx,
+		 struct mnctl_sth *out_sth);
+/* mnctl_url_escape percent-encodes |in| for a query value into |out| (|cap|
+ * bytes with the NUL). Returns 1, or 0 if it does not fit. */
+int mnctl_url_escape(char *out, size_t cap, const char *in);
+/* mnctl_verify_tree_entries walks |j| recursively and verifies every object
+ * holding "leaf_index", "leaf_input" and "audit_path" against |sth|; sets
+ * *out_num to how many it verified. */
+int mnctl_verify_tree_entries(struct mnctl *m, const struct mnctl_sth *sth,
+			      const json_t *j, size_t *out_num);
+
 /* --- commands ------------------------------------------------------------ */
 
 /* Each takes the arguments after the command name (getopt already ran). */
@@ -203,6 +285,10 @@ int mnctl_cmd_add_pre_chain(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_get_entries(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_prove(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_add_pgp(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_add_policy(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_lookup(struct mnctl *m, int argc, char **argv);
+int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv);
 
 /* Options of the commands, parsed globally by main.c. */
 struct mnctl_opts {
@@ -218,6 +304,18 @@ struct mnctl_opts {
 	uint64_t checkpoint; /* monitor: leaves between saved states */
 	uint64_t tree_size;
 	int no_verify;
+	const char *user_id;   /* add-pgp */
+	const char *signer;    /* add-pgp */
+	const char *sign_key;  /* add-policy: --key (the log key is --log-key) */
+	const char *chain;     /* add-policy */
+	int x5t;               /* add-policy */
+	int pss;               /* add-policy */
+	int subdomains;        /* lookup */
+	const char *types;     /* lookup */
+	const char *pgp;       /* lookup */
+	uint64_t limit;        /* lookup: page size, 0 = the log's default */
+	const char *protocol;  /* resolve */
+	const char *domain;    /* resolve */
 };
 extern struct mnctl_opts mnctl_opts;
 

@@ -16,24 +16,16 @@
 #include "common/err.h"
 #include "entry/x509.h"
 
-#define MAX_CHAIN 64
-
-struct chain {
-	uint8_t *der[MAX_CHAIN];
-	size_t len[MAX_CHAIN];
-	size_t num;
-};
-
-static void chain_cleanup(struct chain *c)
+void mnctl_chain_cleanup(struct mnctl_chain *c)
 {
 	for (size_t i = 0; i < c->num; i++)
 		free(c->der[i]);
 	c->num = 0;
 }
 
-static int chain_add(struct chain *c, const uint8_t *der, size_t len)
+static int chain_add(struct mnctl_chain *c, const uint8_t *der, size_t len)
 {
-	if (c->num == MAX_CHAIN)
+	if (c->num == MNCTL_MAX_CHAIN)
 		return 0;
 	c->der[c->num] = malloc(len);
 	if (c->der[c->num] == NULL)
@@ -43,9 +35,7 @@ static int chain_add(struct chain *c, const uint8_t *der, size_t len)
 	return 1;
 }
 
-/* read_certs appends every certificate of a PEM file (or the one of a DER
- * file) to |c|. */
-static int read_certs(struct chain *c, const char *path)
+int mnctl_chain_read(struct mnctl_chain *c, const char *path)
 {
 	uint8_t *buf;
 	size_t len;
@@ -80,7 +70,7 @@ static int read_certs(struct chain *c, const char *path)
 	return MNCTL_OK;
 }
 
-static char *chain_request(const struct chain *c)
+static char *chain_request(const struct mnctl_chain *c)
 {
 	json_t *arr = json_array(), *o = json_object();
 	char *s;
@@ -96,7 +86,7 @@ static char *chain_request(const struct chain *c)
 /* precert_entry rebuilds the precert_entry the log signed: the TBS without the
  * poison (and with a PSC's issuer) and the final issuer's key hash. That is
  * exactly x509_validate's output over the log's own roots (get-roots). */
-static int precert_entry(struct mnctl *m, const struct chain *c, uint64_t now_ms,
+static int precert_entry(struct mnctl *m, const struct mnctl_chain *c, uint64_t now_ms,
 			 struct x509_result *res)
 {
 	json_t *j, *arr;
@@ -150,9 +140,8 @@ static int precert_entry(struct mnctl *m, const struct chain *c, uint64_t now_ms
 	return MNCTL_OK;
 }
 
-/* wait_inclusion polls get-sth and get-proof-by-hash until the leaf is proven
- * to be in a signed tree. RFC 6962 section 3: it must be within the MMD. */
-static int wait_inclusion(struct mnctl *m, const uint8_t leaf_hash[32], uint64_t sct_ts)
+int mnctl_wait_inclusion(struct mnctl *m, const uint8_t leaf_hash[32], uint64_t sct_ts,
+			 uint64_t *out_index)
 {
 	uint64_t mmd_ms = mnctl_log_mmd(m) * 1000;
 	long limit_s = mnctl_opts.wait_timeout_s >= 0 ? mnctl_opts.wait_timeout_s
@@ -171,6 +160,8 @@ static int wait_inclusion(struct mnctl *m, const uint8_t leaf_hash[32], uint64_t
 		if (ret != MNCTL_OK)
 			return ret;
 		if (found) {
+			if (out_index != NULL)
+				*out_index = index;
 			if (m->json) {
 				json_t *o = json_object();
 				json_object_set_new(o, "included", json_true());
@@ -202,44 +193,56 @@ static int wait_inclusion(struct mnctl *m, const uint8_t leaf_hash[32], uint64_t
 	}
 }
 
-static int submit(struct mnctl *m, int argc, char **argv, int precert)
+void mnctl_sct_cleanup(struct mnctl_sct *s)
 {
-	const char *ep = precert ? "/ct/v1/add-pre-chain" : "/ct/v1/add-chain";
-	struct chain c = {.num = 0};
-	struct x509_result res;
-	struct mnctl_resp r = {0};
-	struct ct_sct sct = {0};
-	struct ct_entry e = {0};
-	uint8_t *ext = NULL, *sig = NULL, *list = NULL, *leaf = NULL, *one = NULL;
-	size_t ext_len, sig_len, list_len, leaf_len, one_len;
+	free(s->ext);
+	memset(s, 0, sizeof(*s));
+}
+
+int mnctl_sct_from_json(struct mnctl *m, const json_t *j, const char *what,
+			struct mnctl_sct *out)
+{
+	uint8_t *sig = NULL;
+	size_t sig_len;
 	uint64_t version;
-	uint8_t leaf_hash[32];
-	json_t *j = NULL;
-	json_error_t jerr;
-	struct cbb b;
 	struct cbs cbs;
-	char *req = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(j) || !mnctl_json_u64(j, "sct_version", &version) ||
+	    !mnctl_json_b64_fixed(j, "id", out->sct.log_id, CT_LOG_ID_LEN) ||
+	    !mnctl_json_u64(j, "timestamp", &out->sct.timestamp) ||
+	    !mnctl_json_b64(j, "extensions", &out->ext, &out->ext_len, 65535) ||
+	    !mnctl_json_b64(j, "signature", &sig, &sig_len, 256))
+		goto malformed;
+	cbs_init(&cbs, sig, sig_len);
+	if (version != 0 || !ct_parse_sig(&out->sct.sig, &cbs) || cbs_len(&cbs) != 0)
+		goto malformed;
+	free(sig);
+	out->sct.version = 0;
+	out->sct.extensions = out->ext;
+	out->sct.extensions_len = out->ext_len;
+	if (memcmp(out->sct.log_id, m->log_id, CT_LOG_ID_LEN) != 0) {
+		mnctl_sct_cleanup(out);
+		return mnctl_fail(MNCTL_EVERIFY, "%s: the SCT's log ID is not the pinned log's",
+				  what);
+	}
+	return MNCTL_OK;
+malformed:
+	free(sig);
+	mnctl_sct_cleanup(out);
+	return mnctl_fail(MNCTL_ENET, "%s: malformed SCT", what);
+}
+
+int mnctl_post(struct mnctl *m, const char *path, const char *body, json_t **out)
+{
+	struct mnctl_resp r;
+	json_error_t jerr;
 	int ret;
 
-	memset(&res, 0, sizeof(res));
-	if (argc < 1)
-		return mnctl_fail(MNCTL_EUSAGE, "%s CERT.pem [CHAIN.pem...]", ep + 7);
-	ret = mnctl_load_key(m);
+	*out = NULL;
+	ret = mnctl_http_do(m, path, body, strlen(body), &r);
 	if (ret != MNCTL_OK)
 		return ret;
-	for (int i = 0; i < argc; i++) {
-		ret = read_certs(&c, argv[i]);
-		if (ret != MNCTL_OK)
-			goto out;
-	}
-	req = chain_request(&c);
-	if (req == NULL) {
-		ret = mnctl_fail(MNCTL_ELOCAL, "out of memory");
-		goto out;
-	}
-	ret = mnctl_http_do(m, ep, req, strlen(req), &r);
-	if (ret != MNCTL_OK)
-		goto out;
 	if (r.status != 200) {
 		char msg[300];
 		json_t *ej = json_loadb((const char *)r.body, r.body_len, 0, &jerr);
@@ -253,30 +256,62 @@ static int submit(struct mnctl *m, int argc, char **argv, int precert)
 		/* 4xx but 429: the submission itself was refused. */
 		ret = mnctl_fail(r.status >= 400 && r.status < 500 && r.status != 429
 					 ? MNCTL_EREJECT : MNCTL_ENET,
-				 "%s: HTTP %ld: %s", ep, r.status, msg);
+				 "%s: HTTP %ld: %s", path, r.status, msg);
+		mnctl_resp_cleanup(&r);
+		return ret;
+	}
+	*out = json_loadb((const char *)r.body, r.body_len, JSON_REJECT_DUPLICATES, &jerr);
+	mnctl_resp_cleanup(&r);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return mnctl_fail(MNCTL_ENET, "%s: response is not a JSON object", path);
+	}
+	return MNCTL_OK;
+}
+
+static int submit(struct mnctl *m, int argc, char **argv, int precert)
+{
+	const char *ep = precert ? "/ct/v1/add-pre-chain" : "/ct/v1/add-chain";
+	struct mnctl_chain c = {.num = 0};
+	struct x509_result res;
+	struct mnctl_sct ms = {0};
+	struct ct_sct sct = {0};
+	struct ct_entry e = {0};
+	const uint8_t *ext = NULL;
+	uint8_t *list = NULL, *leaf = NULL, *one = NULL;
+	size_t ext_len = 0, list_len, leaf_len, one_len;
+	uint8_t leaf_hash[32];
+	json_t *j = NULL;
+	struct cbb b;
+	char *req = NULL;
+	int ret;
+
+	memset(&res, 0, sizeof(res));
+	if (argc < 1)
+		return mnctl_fail(MNCTL_EUSAGE, "%s CERT.pem [CHAIN.pem...]", ep + 7);
+	ret = mnctl_load_key(m);
+	if (ret != MNCTL_OK)
+		return ret;
+	for (int i = 0; i < argc; i++) {
+		ret = mnctl_chain_read(&c, argv[i]);
+		if (ret != MNCTL_OK)
+			goto out;
+	}
+	req = chain_request(&c);
+	if (req == NULL) {
+		ret = mnctl_fail(MNCTL_ELOCAL, "out of memory");
 		goto out;
 	}
-	j = json_loadb((const char *)r.body, r.body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(j) || !mnctl_json_u64(j, "sct_version", &version) ||
-	    !mnctl_json_b64_fixed(j, "id", sct.log_id, CT_LOG_ID_LEN) ||
-	    !mnctl_json_u64(j, "timestamp", &sct.timestamp) ||
-	    !mnctl_json_b64(j, "extensions", &ext, &ext_len, 65535) ||
-	    !mnctl_json_b64(j, "signature", &sig, &sig_len, 256)) {
-		ret = mnctl_fail(MNCTL_ENET, "%s: malformed SCT response", ep);
+	ret = mnctl_post(m, ep, req, &j);
+	if (ret != MNCTL_OK)
 		goto out;
-	}
-	cbs_init(&cbs, sig, sig_len);
-	if (version != 0 || !ct_parse_sig(&sct.sig, &cbs) || cbs_len(&cbs) != 0) {
-		ret = mnctl_fail(MNCTL_ENET, "%s: malformed SCT", ep);
+	ret = mnctl_sct_from_json(m, j, ep, &ms);
+	if (ret != MNCTL_OK)
 		goto out;
-	}
-	sct.version = 0;
-	sct.extensions = ext;
-	sct.extensions_len = ext_len;
-	if (memcmp(sct.log_id, m->log_id, CT_LOG_ID_LEN) != 0) {
-		ret = mnctl_fail(MNCTL_EVERIFY, "the SCT's log ID is not the pinned log's");
-		goto out;
-	}
+	sct = ms.sct;
+	ext = ms.ext;
+	ext_len = ms.ext_len;
 	if (precert) {
 		ret = precert_entry(m, &c, sct.timestamp, &res);
 		if (ret != MNCTL_OK)
@@ -339,15 +374,13 @@ static int submit(struct mnctl *m, int argc, char **argv, int precert)
 	fflush(stdout);
 	ret = MNCTL_OK;
 	if (mnctl_opts.wait_inclusion)
-		ret = wait_inclusion(m, leaf_hash, sct.timestamp);
+		ret = mnctl_wait_inclusion(m, leaf_hash, sct.timestamp, NULL);
 out:
 	x509_result_cleanup(&res);
 	json_decref(j);
-	mnctl_resp_cleanup(&r);
-	chain_cleanup(&c);
+	mnctl_sct_cleanup(&ms);
+	mnctl_chain_cleanup(&c);
 	free(req);
-	free(ext);
-	free(sig);
 	free(list);
 	free(one);
 	free(leaf);

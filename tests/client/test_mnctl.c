@@ -183,10 +183,11 @@ static void serve_one(int fd)
 		return;
 	}
 	if (atomic_load(&T.mode) == T_HANG) {
-		/* read until the client closes: it must time out by itself */
+		/* counted first, so the count is there when the client has given
+		 * up; then read until the client closes: it must time out by itself */
+		atomic_fetch_add(&T.tampered, 1);
 		while (read(fd, buf, sizeof(buf)) > 0)
 			;
-		atomic_fetch_add(&T.tampered, 1);
 		return;
 	}
 	if (http_do((uint16_t)atomic_load(&T.upstream), method, target,
