@@ -1,0 +1,797 @@
+/* bench_lookup: /mn/v1/lookup on a log of 10^6 entries, next to
+ * get-proof-by-hash on the same log in the same run (issue 6).
+ *
+ *   bench_lookup [BUILD]     BUILD holds logd (default build)
+ *
+ *  1. Build a log of NUM_LEAVES entries directly with storage, in batches of
+ *     BATCH, with store_options.no_sync (a benchmark fixture, not the durable
+ *     path: bench_store measures that). Each leaf is a MerkleTreeLeaf of type
+ *     x509_entry with a ~300-byte synthetic body (not a certificate: lookup only
+ *     parses the MerkleTreeLeaf), empty extra_data, one SCT signed once and
+ *     reused, and one DNS index key (class tls): leaf i names
+ *     "d<i % NUM_DOMAINS>.example.com", so each of the NUM_DOMAINS domains has
+ *     exactly NUM_LEAVES / NUM_DOMAINS matches spread over the whole log. Every
+ *     STH is signed with the key logd is then given, so the served STH is real.
+ *  2. Start logd on 127.0.0.1:0 with that data directory and key; check a
+ *     sample lookup (10 entries, the right leaves, each audit_path verified
+ *     against the STH root) and a sample get-proof-by-hash.
+ *  3. After a 3 s warm-up (logd maps the store's pages on first touch), wrk
+ *     -t2 -c64 -d10s --latency with a Lua script choosing a random domain per
+ *     request, then the same for get-proof-by-hash over PROOF_LEAVES random
+ *     leaves (both scripts pick a precomputed request at random, so wrk's Lua
+ *     costs the same). Prints req/s, p99, entries/s and the ratio, and logd's
+ *     CPU per request (from /proc), which the machine's other load disturbs
+ *     less than the rates: wrk and logd share the same cores.
+ *  4. If the ratio is below 0.5 and perf is installed, profile logd under the
+ *     lookup load (perf record for PERF_SECONDS) and print the top of the
+ *     report on stderr.
+ *
+ * Data under BUILD/bench-lookup, removed at the end. Children (logd, wrk, perf)
+ * are killed at the end, on failure, on SIGINT/SIGTERM and by a watchdog
+ * alarm. Prints markdown rows for bench/RESULTS.md on stdout, progress on
+ * stderr. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/b64.h"
+#include "common/bytes.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "entry/ct.h"
+#include "entry/names.h"
+#include "logd/keys.h"
+#include "merkle/merkle.h"
+#include "storage/storage.h"
+
+/* Test helper compiled in (the benchmarks do not link libtest.a). */
+#include "tests/lib/proc.c"
+
+#define NUM_LEAVES 1000000u
+#define NUM_DOMAINS 100000u
+#define MATCHES (NUM_LEAVES / NUM_DOMAINS)
+#define BATCH 10000u
+#define BODY_LEN 300
+#define LEAF_MAX 512
+#define PROOF_LEAVES 5000
+#define WRK_SECONDS "10s"
+#define WARMUP_SECONDS "3s"
+#define PERF_SECONDS "5"
+#define WATCHDOG_SECONDS 240
+
+static const char *build = "build";
+static char workdir[512];
+static uint8_t (*hashes)[MERKLE_HASH_LEN]; /* every leaf hash, by index */
+static uint8_t root[MERKLE_HASH_LEN];
+static uint64_t base_ms;
+
+/* --- children and cleanup --- */
+
+static volatile pid_t children[4];
+
+static void kill_children(void)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] > 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+}
+
+static void track(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] <= 0) {
+			children[i] = pid;
+			return;
+		}
+}
+
+static void untrack(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+static void on_fatal_signal(int sig)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] > 0)
+			kill(children[i], SIGKILL);
+	static const char msg[] = "bench_lookup: stopped by a signal (watchdog?)\n";
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(128 + sig);
+	_exit(128 + sig);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+static void cleanup(void)
+{
+	kill_children();
+	if (workdir[0] != '\0') {
+		nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		workdir[0] = '\0';
+	}
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_lookup: %s\n", what);
+	cleanup();
+	exit(1);
+}
+
+static double secs_since(uint64_t t0)
+{
+	return (double)(mn_mono_ns() - t0) / 1e9;
+}
+
+/* --- 1. the log --- */
+
+/* make_leaf writes the MerkleTreeLeaf of leaf |i| to |out| (LEAF_MAX bytes). */
+static size_t make_leaf(uint64_t i, uint8_t *out)
+{
+	uint8_t body[BODY_LEN];
+	struct ct_entry e;
+	struct cbb b;
+	size_t len;
+
+	for (int k = 0; k < 8; k++)
+		body[k] = (uint8_t)(i >> (56 - 8 * k));
+	for (size_t k = 8; k < sizeof(body); k++)
+		body[k] = (uint8_t)(0x30 + (i + k) % 64);
+	memset(&e, 0, sizeof(e));
+	e.timestamp = base_ms + i;
+	e.entry_type = CT_X509_ENTRY;
+	e.body = body;
+	e.body_len = sizeof(body);
+	if (!cbb_init(&b, LEAF_MAX, LEAF_MAX) || !ct_write_leaf(&b, &e) ||
+	    (len = cbb_len(&b)) == 0) {
+		cbb_cleanup(&b);
+		die("cannot encode a leaf");
+	}
+	memcpy(out, cbb_data(&b), len);
+	cbb_cleanup(&b);
+	return len;
+}
+
+static int domain_key(uint8_t *out, size_t cap, uint64_t i)
+{
+	char name[64];
+	int n = snprintf(name, sizeof(name), "d%u.example.com", (unsigned)(i % NUM_DOMAINS));
+	return names_dns_key(out, cap, name, (size_t)n, NAMES_CLASS_TLS);
+}
+
+static void sign_sth(const struct ct_signer *signer, struct store_sth *sth)
+{
+	struct ct_sig sig;
+	struct cbb b;
+
+	if (ct_sign_sth(signer, &sig, sth->timestamp, sth->tree_size, sth->root) != 0 ||
+	    !cbb_init(&b, STORE_MAX_SIG_LEN, STORE_MAX_SIG_LEN) || !ct_write_sig(&b, &sig) ||
+	    cbb_len(&b) == 0)
+		die("cannot sign the STH");
+	sth->sig_len = (uint16_t)cbb_len(&b);
+	memcpy(sth->sig, cbb_data(&b), sth->sig_len);
+	cbb_cleanup(&b);
+}
+
+/* build_log writes the log into |dir| and fills |hashes| and |root|. */
+static void build_log(const char *dir, const struct ct_signer *signer)
+{
+	struct store_options so = {0};
+	struct store *st;
+	struct merkle_hasher *h = merkle_hasher_new();
+	struct merkle_range r;
+	struct store_leaf *ls = calloc(BATCH, sizeof(*ls));
+	struct store_index_key *keys = calloc(BATCH, sizeof(*keys));
+	uint8_t (*leafbuf)[LEAF_MAX] = malloc((size_t)BATCH * LEAF_MAX);
+	uint8_t (*keybuf)[NAMES_MAX_KEY_LEN] = malloc((size_t)BATCH * NAMES_MAX_KEY_LEN);
+	uint8_t sctbuf[256];
+	size_t sct_len;
+	uint64_t t0 = mn_mono_ns();
+
+	hashes = malloc((size_t)NUM_LEAVES * MERKLE_HASH_LEN);
+	if (h == NULL || ls == NULL || keys == NULL || leafbuf == NULL || keybuf == NULL ||
+	    hashes == NULL)
+		die("out of memory");
+	/* one SCT for every leaf: lookup serves it in extra only if asked, never
+	 * parses it */
+	{
+		uint8_t body[BODY_LEN];
+		struct ct_entry e = {.timestamp = base_ms, .entry_type = CT_X509_ENTRY,
+				     .body = body, .body_len = sizeof(body)};
+		struct ct_sct sct;
+		struct cbb b;
+		memset(body, 0x42, sizeof(body));
+		if (ct_sign_sct(signer, &sct, &e) != 0 || !cbb_init(&b, 256, sizeof(sctbuf)) ||
+		    !ct_write_sct(&b, &sct) || (sct_len = cbb_len(&b)) == 0)
+			die("cannot sign the SCT");
+		memcpy(sctbuf, cbb_data(&b), sct_len);
+		cbb_cleanup(&b);
+	}
+	so.dir = dir;
+	so.no_sync = 1; /* a fixture: the durable path is bench_store's */
+	so.map_size = 4ull << 30;
+	if (store_open(&st, &so) != 0)
+		die("cannot open the store");
+	merkle_range_init(&r);
+	for (uint64_t i = 0; i < NUM_LEAVES;) {
+		struct store_sth sth = {0};
+		size_t k;
+		for (k = 0; k < BATCH && i < NUM_LEAVES; k++, i++) {
+			struct store_leaf *l = &ls[k];
+			int kl = domain_key(keybuf[k], NAMES_MAX_KEY_LEN, i);
+			if (kl <= 0)
+				die("cannot make an index key");
+			memset(l, 0, sizeof(*l));
+			l->leaf_input = leafbuf[k];
+			l->leaf_input_len = make_leaf(i, leafbuf[k]);
+			l->extra = leafbuf[k];
+			l->extra_len = 0;
+			l->sct = sctbuf;
+			l->sct_len = sct_len;
+			merkle_leaf_hash(h, l->leaf_hash, l->leaf_input, l->leaf_input_len);
+			memcpy(hashes[i], l->leaf_hash, MERKLE_HASH_LEN);
+			/* a distinct dedup key: the leaf hash, tagged */
+			memcpy(l->dedup_key, l->leaf_hash, 32);
+			l->dedup_key[0] ^= 0xa5;
+			keys[k].index = STORE_IDX_DNS;
+			keys[k].key_len = (uint8_t)kl;
+			keys[k].key = keybuf[k];
+			l->keys = &keys[k];
+			l->num_keys = 1;
+			if (merkle_range_append(&r, h, l->leaf_hash, NULL, NULL) != 0)
+				die("merkle_range_append failed");
+		}
+		sth.tree_size = r.size;
+		sth.timestamp = base_ms + NUM_LEAVES;
+		merkle_range_root(&r, h, sth.root);
+		sign_sth(signer, &sth);
+		int ret = store_append_batch(st, ls, k, &sth);
+		if (ret != 0) {
+			fprintf(stderr, "bench_lookup: append at %llu: %s\n",
+				(unsigned long long)i, mn_strerror(ret));
+			die("store_append_batch failed");
+		}
+	}
+	merkle_range_root(&r, h, root);
+	{
+		struct store_stats ss;
+		store_get_stats(st, &ss);
+		fprintf(stderr, "bench_lookup: built %u entries in %.1f s (no_sync), %.0f MB used\n",
+			NUM_LEAVES, secs_since(t0), (double)ss.used_bytes / 1e6);
+	}
+	store_close(st);
+	merkle_hasher_free(h);
+	free(ls);
+	free(keys);
+	free(leafbuf);
+	free(keybuf);
+}
+
+/* --- processes --- */
+
+/* spawn runs argv with stdin from /dev/null, stdout on a pipe (stderr to
+ * /dev/null if |quiet|);
+ * returns the pid and the read end. */
+static pid_t spawn(char *const *argv, int *out_fd, int quiet)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		die("pipe failed");
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork failed");
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		if (in >= 0)
+			dup2(in, 0);
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		if (quiet) {
+			int null = open("/dev/null", O_WRONLY);
+			if (null >= 0)
+				dup2(null, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	track(pid);
+	*out_fd = fds[0];
+	return pid;
+}
+
+/* read_all reads |fd| to its end into a new NUL-terminated buffer, keeping at
+ * most |cap| bytes, and closes it. */
+static char *read_all(int fd, size_t cap)
+{
+	char *out = malloc(cap + 1);
+	size_t len = 0;
+	ssize_t k;
+	char sink[4096];
+	if (out == NULL)
+		die("out of memory");
+	for (;;) {
+		if (len < cap)
+			k = read(fd, out + len, cap - len);
+		else
+			k = read(fd, sink, sizeof(sink));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		if (len < cap)
+			len += (size_t)k;
+	}
+	out[len] = '\0';
+	close(fd);
+	return out;
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			untrack(pid);
+			return -1;
+		}
+	untrack(pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* proc_cpu_us: user + system CPU time of |pid| (all threads), microseconds. */
+static uint64_t proc_cpu_us(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	unsigned long long ut, st;
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&ut, &st) != 2)
+		return 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	return (ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100);
+}
+
+/* --- wrk --- */
+
+struct wrk_result {
+	double rps, p50_ms, p99_ms, mb_per_s;
+	unsigned long requests, non2xx, sock_errors;
+	double server_us; /* logd's CPU per request, microseconds */
+};
+
+static double parse_dur_ms(const char *s)
+{
+	char *e;
+	double v = strtod(s, &e);
+	if (strncmp(e, "us", 2) == 0)
+		return v / 1000;
+	if (strncmp(e, "ms", 2) == 0)
+		return v;
+	if (strncmp(e, "m", 1) == 0)
+		return v * 60000;
+	if (strncmp(e, "s", 1) == 0)
+		return v * 1000;
+	return -1;
+}
+
+static double parse_size_mb(const char *s)
+{
+	char *e;
+	double v = strtod(s, &e);
+	switch (*e) {
+	case 'K': return v / 1024;
+	case 'M': return v;
+	case 'G': return v * 1024;
+	default: return v / (1024 * 1024);
+	}
+}
+
+static pid_t wrk_start(const char *url, const char *script, const char *dur, int *out_fd)
+{
+	char *argv[] = {"/usr/bin/wrk", "-t2", "-c64", (char *)dur, "--timeout", "5s",
+			"--latency", "-s", (char *)script, (char *)url, NULL};
+	fprintf(stderr, "bench_lookup: wrk %s -s %s\n", url, script);
+	return spawn(argv, out_fd, 0);
+}
+
+/* wrk_finish reads wrk's report and parses it. Returns 0, or -1 if wrk failed
+ * or printed no rate. */
+static int wrk_finish(pid_t pid, int fd, pid_t server, uint64_t cpu0, struct wrk_result *r)
+{
+	char *out = read_all(fd, 16384), *p;
+	int st = wait_child(pid);
+	uint64_t cpu = proc_cpu_us(server) - cpu0;
+
+	memset(r, 0, sizeof(*r));
+	if (st != 0 || (p = strstr(out, "Requests/sec:")) == NULL) {
+		fprintf(stderr, "bench_lookup: wrk failed:\n%s\n", out);
+		free(out);
+		return -1;
+	}
+	r->rps = strtod(p + 13, NULL);
+	if ((p = strstr(out, "Transfer/sec:")) != NULL) {
+		p += 13;
+		while (*p == ' ')
+			p++;
+		r->mb_per_s = parse_size_mb(p);
+	}
+	if ((p = strstr(out, " 50% ")) != NULL)
+		r->p50_ms = parse_dur_ms(p + 5 + strspn(p + 5, " "));
+	if ((p = strstr(out, " 99% ")) != NULL)
+		r->p99_ms = parse_dur_ms(p + 5 + strspn(p + 5, " "));
+	if ((p = strstr(out, " requests in ")) != NULL) {
+		while (p > out && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		r->requests = strtoul(p, NULL, 10);
+	}
+	if ((p = strstr(out, "Non-2xx or 3xx responses:")) != NULL)
+		r->non2xx = strtoul(p + 25, NULL, 10);
+	if ((p = strstr(out, "Socket errors:")) != NULL) {
+		unsigned long c = 0, rd = 0, w = 0, t = 0;
+		if (sscanf(p, "Socket errors: connect %lu, read %lu, write %lu, timeout %lu", &c,
+			   &rd, &w, &t) == 4)
+			r->sock_errors = c + rd + w + t;
+	}
+	if (r->requests > 0)
+		r->server_us = (double)cpu / (double)r->requests;
+	free(out);
+	return 0;
+}
+
+static int run_wrk(const char *url, const char *script, const char *dur, pid_t server,
+		   struct wrk_result *r)
+{
+	int fd;
+	uint64_t cpu0 = proc_cpu_us(server);
+	pid_t pid = wrk_start(url, script, dur, &fd);
+	return wrk_finish(pid, fd, server, cpu0, r);
+}
+
+/* The request() half of both scripts: a random precomputed request, so wrk's
+ * Lua work per request is the same for both endpoints. */
+static const char script_tail[] =
+	"local n = 0\n"
+	"setup = function(thread)\n"
+	"  n = n + 1\n"
+	"  thread:set(\"seed\", n * 7919)\n"
+	"end\n"
+	"request = function()\n"
+	"  return reqs[math.random(#reqs)]\n"
+	"end\n";
+
+static void write_lookup_script(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		die("cannot write a wrk script");
+	fprintf(f, "reqs = {}\n"
+		   "init = function(args)\n"
+		   "  math.randomseed(seed or 1)\n"
+		   "  for d = 0, %u do\n"
+		   "    reqs[d + 1] = wrk.format(\"GET\", \"/mn/v1/lookup?domain=d\" .. d .. "
+		   "\".example.com\")\n"
+		   "  end\n"
+		   "end\n%s",
+		NUM_DOMAINS - 1, script_tail);
+	if (fclose(f) != 0)
+		die("cannot write a wrk script");
+}
+
+static void put_b64_urlenc(FILE *f, const uint8_t *h)
+{
+	char b64[48];
+	mn_b64_encode(b64, h, MERKLE_HASH_LEN);
+	for (const char *p = b64; *p; p++)
+		if (*p == '+')
+			fputs("%2B", f);
+		else if (*p == '/')
+			fputs("%2F", f);
+		else if (*p == '=')
+			fputs("%3D", f);
+		else
+			fputc(*p, f);
+}
+
+static uint64_t rnd(uint64_t *state)
+{
+	/* xorshift64 */
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+static void write_proof_script(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	uint64_t st = 0x9e3779b97f4a7c15ull;
+	if (f == NULL)
+		die("cannot write a wrk script");
+	fputs("local paths = {\n", f);
+	for (int i = 0; i < PROOF_LEAVES; i++) {
+		fputs("\"/ct/v1/get-proof-by-hash?hash=", f);
+		put_b64_urlenc(f, hashes[rnd(&st) % NUM_LEAVES]);
+		fprintf(f, "&tree_size=%u\",\n", NUM_LEAVES);
+	}
+	fprintf(f, "}\n"
+		   "reqs = {}\n"
+		   "init = function(args)\n"
+		   "  math.randomseed(seed or 1)\n"
+		   "  for k, p in ipairs(paths) do reqs[k] = wrk.format(\"GET\", p) end\n"
+		   "end\n%s",
+		script_tail);
+	if (fclose(f) != 0)
+		die("cannot write a wrk script");
+}
+
+/* --- 2. sample answers --- */
+
+/* check_path parses the JSON array after "audit_path":[ at |p| and verifies it
+ * as the inclusion proof of leaf |index|. Returns 1 or 0. */
+static int check_path(struct merkle_hasher *h, const char *p, uint64_t index)
+{
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	size_t num = 0;
+
+	p = strstr(p, "\"audit_path\":[");
+	if (p == NULL)
+		return 0;
+	p += 14;
+	while (*p == '"' && num < MERKLE_MAX_PROOF) {
+		const char *e = strchr(p + 1, '"');
+		uint8_t *d;
+		size_t dl;
+		if (e == NULL || mn_b64_decode(&d, &dl, p + 1, (size_t)(e - p - 1), 64) != 0)
+			return 0;
+		if (dl != MERKLE_HASH_LEN) {
+			free(d);
+			return 0;
+		}
+		memcpy(proof[num++], d, MERKLE_HASH_LEN);
+		free(d);
+		p = e + 1;
+		if (*p == ',')
+			p++;
+	}
+	return *p == ']' && merkle_verify_inclusion(h, hashes[index], index, NUM_LEAVES,
+						    (const uint8_t(*)[MERKLE_HASH_LEN])proof,
+						    num, root);
+}
+
+static void check_samples(uint16_t port)
+{
+	struct merkle_hasher *h = merkle_hasher_new();
+	struct http_resp r;
+	const unsigned d = 12345;
+	char target[256];
+	size_t found = 0;
+
+	snprintf(target, sizeof(target), "/mn/v1/lookup?domain=d%u.example.com", d);
+	if (h == NULL || http_do(port, "GET", target, NULL, NULL, 0, &r) != 0)
+		die("sample lookup: no answer");
+	if (r.status != 200) {
+		fprintf(stderr, "bench_lookup: lookup answered %d: %.300s\n", r.status,
+			(char *)r.body);
+		die("sample lookup failed");
+	}
+	char *sth = strstr((char *)r.body, "\"tree_size\":");
+	if (sth == NULL || strtoull(sth + 12, NULL, 10) != NUM_LEAVES)
+		die("sample lookup: the STH is not of the built tree");
+	for (char *p = (char *)r.body; (p = strstr(p, "\"leaf_index\":")) != NULL; found++) {
+		uint64_t idx = strtoull(p + 13, NULL, 10);
+		if (found >= MATCHES || idx != d + found * NUM_DOMAINS)
+			die("sample lookup: unexpected leaf index");
+		if (!check_path(h, p, idx))
+			die("sample lookup: an audit_path does not verify");
+		p++;
+	}
+	if (found != MATCHES)
+		die("sample lookup: not 10 entries");
+	fprintf(stderr, "bench_lookup: sample lookup: %zu entries, %zu bytes, all proofs verify\n",
+		found, r.body_len);
+	http_resp_free(&r);
+
+	/* get-proof-by-hash for leaf 777777 */
+	{
+		char *q = target;
+		FILE *f = fmemopen(target, sizeof(target), "w");
+		if (f == NULL)
+			die("fmemopen failed");
+		fputs("/ct/v1/get-proof-by-hash?hash=", f);
+		put_b64_urlenc(f, hashes[777777]);
+		fprintf(f, "&tree_size=%u", NUM_LEAVES);
+		fputc('\0', f);
+		fclose(f);
+		if (http_do(port, "GET", q, NULL, NULL, 0, &r) != 0 || r.status != 200)
+			die("sample get-proof-by-hash failed");
+		char *li = strstr((char *)r.body, "\"leaf_index\":");
+		if (li == NULL || strtoull(li + 13, NULL, 10) != 777777 ||
+		    !check_path(h, (char *)r.body, 777777))
+			die("sample get-proof-by-hash: wrong leaf or proof");
+		http_resp_free(&r);
+	}
+	merkle_hasher_free(h);
+}
+
+/* --- 4. profile --- */
+
+static void show_report(const char *data, const char *what, char *const *extra)
+{
+	char *argv[24];
+	int n = 0, fd;
+	argv[n++] = "/usr/bin/perf";
+	argv[n++] = "report";
+	argv[n++] = "--stdio";
+	argv[n++] = "-i";
+	argv[n++] = (char *)data;
+	while (*extra != NULL && n < 22)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	pid_t pid = spawn(argv, &fd, 0);
+	char *out = read_all(fd, 1 << 20);
+	wait_child(pid);
+	fprintf(stderr, "bench_lookup: perf report (%s):\n", what);
+	int lines = 0;
+	for (char *p = out, *e; *p != '\0' && lines < 45; p = e + 1) {
+		e = strchr(p, '\n');
+		if (e == NULL)
+			e = p + strlen(p);
+		if (*p != '#' && e > p) {
+			fprintf(stderr, "  %.*s\n", (int)(e - p), p);
+			lines++;
+		}
+		if (*e == '\0')
+			break;
+	}
+	free(out);
+}
+
+static void profile(const char *url, const char *script, pid_t server)
+{
+	char data[700], pidstr[32];
+	int fd, pfd;
+	struct wrk_result w;
+
+	if (access("/usr/bin/perf", X_OK) != 0) {
+		fprintf(stderr, "bench_lookup: no /usr/bin/perf, no profile\n");
+		return;
+	}
+	snprintf(data, sizeof(data), "%s/perf.data", workdir);
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)server);
+	uint64_t cpu0 = proc_cpu_us(server);
+	pid_t wp = wrk_start(url, script, "-d" WRK_SECONDS, &fd);
+	sleep(2);
+	char *pargv[] = {"/usr/bin/perf", "record", "-q", "-F", "999", "--call-graph", "dwarf",
+			 "-o", data, "-p", pidstr, "--", "sleep", PERF_SECONDS, NULL};
+	pid_t pp = spawn(pargv, &pfd, 1);
+	free(read_all(pfd, 0));
+	if (wait_child(pp) != 0)
+		fprintf(stderr, "bench_lookup: perf record failed\n");
+	if (wrk_finish(wp, fd, server, cpu0, &w) == 0)
+		fprintf(stderr, "bench_lookup: under perf: %.0f req/s\n", w.rps);
+	char *self[] = {"--no-children", "-g", "none", "--percent-limit", "1", NULL};
+	show_report(data, "self time", self);
+	char *incl[] = {"--children", "-g", "none", "--percent-limit", "3", NULL};
+	show_report(data, "inclusive time", incl);
+}
+
+/* --- main --- */
+
+int main(int argc, char **argv)
+{
+	char data[600], key[600], url[128];
+	uint64_t t_all = mn_mono_ns();
+	struct ct_signer *signer;
+	struct logd_proc lp;
+	struct wrk_result wl, wp;
+
+	if (argc > 1)
+		build = argv[1];
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGTERM, on_fatal_signal);
+	signal(SIGALRM, on_fatal_signal);
+	alarm(WATCHDOG_SECONDS);
+	atexit(cleanup);
+
+	snprintf(workdir, sizeof(workdir), "%s/bench-lookup", build);
+	nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* a previous run's */
+	if (mkdir(workdir, 0700) != 0) {
+		workdir[0] = '\0';
+		die("cannot create BUILD/bench-lookup");
+	}
+	snprintf(data, sizeof(data), "%s/data", workdir);
+	snprintf(key, sizeof(key), "%s/key.pem", workdir);
+	if (logd_key_load(&signer, key, 1) != 0)
+		die("cannot make the log key");
+	base_ms = mn_now_ms() - 2 * (uint64_t)NUM_LEAVES;
+	build_log(data, signer);
+	ct_signer_free(signer);
+
+	const char *largs[] = {"--data", data, "--key", key, NULL};
+	setenv("MN_BUILD", build, 1);
+	if (logd_start(&lp, largs) != 0) {
+		if (lp.pid > 0)
+			track(lp.pid);
+		die("logd did not start");
+	}
+	track(lp.pid);
+	check_samples(lp.port);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", lp.port);
+	char lookup_lua[700], proof_lua[700];
+	snprintf(lookup_lua, sizeof(lookup_lua), "%s/lookup.lua", workdir);
+	snprintf(proof_lua, sizeof(proof_lua), "%s/proof.lua", workdir);
+	write_lookup_script(lookup_lua);
+	write_proof_script(proof_lua);
+	/* a warm-up, unreported: logd maps the store's pages on first touch, and
+	 * the first endpoint measured would pay for it */
+	if (run_wrk(url, lookup_lua, "-d" WARMUP_SECONDS, lp.pid, &wl) != 0)
+		die("wrk failed on the warm-up");
+	if (run_wrk(url, lookup_lua, "-d" WRK_SECONDS, lp.pid, &wl) != 0)
+		die("wrk failed on lookup");
+	fprintf(stderr, "bench_lookup: lookup %.0f req/s, p99 %.2f ms\n", wl.rps, wl.p99_ms);
+	if (run_wrk(url, proof_lua, "-d" WRK_SECONDS, lp.pid, &wp) != 0)
+		die("wrk failed on get-proof-by-hash");
+	fprintf(stderr, "bench_lookup: get-proof-by-hash %.0f req/s, p99 %.2f ms\n", wp.rps,
+		wp.p99_ms);
+	double ratio = wl.rps / wp.rps;
+	if (ratio < 0.5 || getenv("BENCH_LOOKUP_PROFILE") != NULL)
+		profile(url, lookup_lua, lp.pid);
+
+	if (getenv("BENCH_LOOKUP_HOLD") != NULL) {
+		fprintf(stderr, "bench_lookup: holding logd (pid %d) on port %u and %s "
+			"(BENCH_LOOKUP_HOLD); press Enter\n", (int)lp.pid, lp.port, workdir);
+		alarm(0);
+		getchar();
+	}
+	int st = logd_stop(&lp, SIGTERM);
+	untrack(lp.pid);
+	if (st != 0)
+		fprintf(stderr, "bench_lookup: logd exited with status %d\n", st);
+	if (wl.non2xx + wl.sock_errors + wp.non2xx + wp.sock_errors)
+		fprintf(stderr, "bench_lookup: errors: lookup %lu non-2xx %lu socket, "
+			"get-proof-by-hash %lu non-2xx %lu socket\n", wl.non2xx, wl.sock_errors,
+			wp.non2xx, wp.sock_errors);
+
+	printf("| lookup, exact domain with %u matches (random of %u domains), %u entries, "
+	       "wrk -t2 -c64 | %.0f req/s = %.0f entries/s with proofs, p99 %.2f ms%s; "
+	       "logd CPU %.0f us/req | get-proof-by-hash (random of %d leaves, same log): "
+	       "%.0f req/s, p99 %.2f ms%s; %.0f us/req | %.2f (entries/s: %.2f; "
+	       "logd CPU per request: %.2f) |\n",
+	       MATCHES, NUM_DOMAINS, NUM_LEAVES, wl.rps, wl.rps * MATCHES, wl.p99_ms,
+	       wl.non2xx + wl.sock_errors ? " (ERRORS)" : "", wl.server_us, PROOF_LEAVES,
+	       wp.rps, wp.p99_ms, wp.non2xx + wp.sock_errors ? " (ERRORS)" : "", wp.server_us,
+	       ratio, ratio * MATCHES, wl.server_us > 0 ? wp.server_us / wl.server_us : 0);
+	cleanup();
+	fprintf(stderr, "bench_lookup: done in %.0f s\n", secs_since(t_all));
+	return 0;
+}
