@@ -194,5 +194,16 @@ fuzz-corpus: $(O)/fuzz/gen_corpus
 	./$(O)/fuzz/gen_corpus fuzz
 # --- end fuzz ---
 
+# --- faults (owned by faults) ---
+# tests/faults/test_*.c: allocation-failure tests (FUZZING.md, "Fault
+# injection"). Linked like tests/logd, plus --wrap so that every malloc,
+# calloc and realloc of our static libraries goes through the test's failing
+# allocator.
+FAULTS_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+$(O)/tests/faults/%: $(O)/obj/tests/faults/%.o $(TESTLIB) $(call libs_for,logd)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(FAULTS_WRAP) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+# --- end faults ---
+
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 endif

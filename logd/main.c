@@ -220,6 +220,15 @@ int main(int argc, char **argv)
 	so.map_size = c.map_size;
 	so.max_map_size = c.max_map_size;
 	ret = store_open(&st, &so);
+	if (ret == MN_EREADONLY) {
+		/* A read-only data directory still serves reads; submissions get
+		 * 503 storageReadOnly from the sequencer's failing commits. */
+		so.read_only = 1;
+		ret = store_open(&st, &so);
+		if (ret == 0)
+			mn_warn("store_read_only", "dir=%s msg=\"data directory is read-only: "
+				"serving reads only, submissions get 503\"", c.data);
+	}
 	if (ret != 0) {
 		fprintf(stderr, "logd: cannot open data directory %s: %s\n", c.data, mn_strerror(ret));
 		goto out;

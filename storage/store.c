@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
@@ -455,6 +456,15 @@ static int grow_map(struct store *s)
 	return 0;
 }
 
+/* disk_full returns 1 if the file system holding the data has no free block
+ * left for us. */
+static int disk_full(struct store *s)
+{
+	struct statvfs sv;
+
+	return statvfs(s->dir, &sv) == 0 && sv.f_bavail == 0;
+}
+
 static const uint8_t empty_bytes[1];
 
 static MDB_val val(const uint8_t *p, size_t len)
@@ -670,6 +680,14 @@ mdb_err:
 	err = store__err(rc);
 	if (err == MN_ENOTFOUND || err == MN_EEXISTS || err == MN_EBUSY)
 		err = MN_EIO;
+	if (rc == EIO && disk_full(s)) {
+		/* LMDB reports a short write as EIO ("filesystem full?" in
+		 * mdb_page_flush); a disk with no free block is that case. */
+		err = MN_ENOSPACE;
+		mn_error("store_append_failed", "dir=%s reason=\"disk full (short write)\" "
+			 "err=%s", DIR_S(s), mn_err_name(err));
+		goto err;
+	}
 	mn_error("store_append_failed", "dir=%s reason=\"%s\" err=%s", DIR_S(s),
 		 mdb_strerror(rc), mn_err_name(err));
 	goto err;
