@@ -2,76 +2,45 @@
  * context.
  *
  * OpenSSL 3's one-shot SHA256()/EVP_Digest() look the algorithm up in the
- * provider on every call, which costs more than hashing a 65-byte node. A
- * merkle_hasher fetches SHA-256 once and re-initialises one EVP_MD_CTX with
- * EVP_DigestInit_ex2, which keeps the provider context allocated. */
-#include <stdio.h>
+ * provider on every call, which costs more than hashing a 65-byte node. */
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+/* OpenSSL's SHA256_Init/Update/Final on a caller's SHA256_CTX: deprecated in
+ * OpenSSL 3 in favour of EVP, but still there; they cannot fail and never
+ * allocate. EVP_DigestInit_ex2 on a reused context allocates a new algorithm
+ * context on every call in OpenSSL 3.0 (found by the allocation-failure test:
+ * an out-of-memory there could only abort), and the EVP layer costs time on
+ * 65-byte nodes. Only this file uses them. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 #include "merkle/merkle.h"
 
 struct merkle_hasher {
-	EVP_MD *md;
-	EVP_MD_CTX *ctx;
+	SHA256_CTX ctx; /* scratch; a hasher is used by one thread at a time */
 };
 
 struct merkle_hasher *merkle_hasher_new(void)
 {
-	struct merkle_hasher *h = calloc(1, sizeof(*h));
-
-	if (h == NULL)
-		return NULL;
-	h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	h->ctx = EVP_MD_CTX_new();
-	if (h->md == NULL || h->ctx == NULL)
-		goto err;
-	return h;
-err:
-	merkle_hasher_free(h);
-	return NULL;
+	return calloc(1, sizeof(struct merkle_hasher));
 }
 
 void merkle_hasher_free(struct merkle_hasher *h)
 {
-	if (h == NULL)
-		return;
-	EVP_MD_CTX_free(h->ctx);
-	EVP_MD_free(h->md);
 	free(h);
 }
 
-/* crypto_failed: with SHA-256 already fetched and the context allocated,
- * init/update/final only run the provider's in-memory SHA-256 code, which has
- * no failure path (no allocation, no I/O, any input length). A failure there
- * means memory corruption or a broken OpenSSL, not bad input, so carrying on
- * would hand out wrong tree hashes: stop the process instead. */
-static void crypto_failed(const char *what)
-{
-	fprintf(stderr, "merkle: SHA-256 %s failed on a fetched digest; aborting\n",
-		what);
-	abort();
-}
-
-/* hash_parts computes SHA-256(p1 || p2) into |out|. The updates consume the
- * inputs before EVP_DigestFinal_ex writes |out|, so |out| may alias them. */
 static void hash_parts(struct merkle_hasher *h, uint8_t out[MERKLE_HASH_LEN],
 		       const uint8_t *p1, size_t len1, const uint8_t *p2,
 		       size_t len2)
 {
-	unsigned int out_len = 0;
-
-	if (!EVP_DigestInit_ex2(h->ctx, h->md, NULL))
-		crypto_failed("init");
-	if (len1 != 0 && !EVP_DigestUpdate(h->ctx, p1, len1))
-		crypto_failed("update");
-	if (len2 != 0 && !EVP_DigestUpdate(h->ctx, p2, len2))
-		crypto_failed("update");
-	if (!EVP_DigestFinal_ex(h->ctx, out, &out_len) ||
-	    out_len != MERKLE_HASH_LEN)
-		crypto_failed("final");
+	SHA256_Init(&h->ctx);
+	if (len1 != 0)
+		SHA256_Update(&h->ctx, p1, len1);
+	if (len2 != 0)
+		SHA256_Update(&h->ctx, p2, len2);
+	SHA256_Final(out, &h->ctx);
 }
 
 void merkle_sha256(struct merkle_hasher *h, uint8_t out[MERKLE_HASH_LEN],

@@ -18,9 +18,9 @@
  * for any uint64_t tree size. */
 #define MERKLE_MAX_PROOF 66
 
-/* A merkle_hasher is SHA-256 with the algorithm fetched once and one reused
- * EVP_MD_CTX (OpenSSL 3's one-shot calls fetch per call and are ~3x slower on
- * 65-byte nodes). Not thread-safe: one per thread. */
+/* A merkle_hasher is a reusable SHA-256 context (OpenSSL 3's one-shot calls
+ * fetch the algorithm per call and are ~3x slower on 65-byte nodes); hashing
+ * with it never allocates and cannot fail. Not thread-safe: one per thread. */
 struct merkle_hasher;
 /* merkle_hasher_new returns a hasher or NULL on allocation failure. */
 struct merkle_hasher *merkle_hasher_new(void);
