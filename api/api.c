@@ -114,6 +114,10 @@ int api__status_for_err(int err, const char **out_code)
 	case MN_EBADCERT:
 		*out_code = "badCertificate";
 		return 400;
+	case MN_EBADSIG:
+		/* a submitted signature that does not verify: the client's fault */
+		*out_code = "badSignature";
+		return 400;
 	case MN_ENOTFOUND:
 		*out_code = "notFound";
 		return 404;
