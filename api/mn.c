@@ -83,6 +83,18 @@ static int dedup_answer(struct api *api, const uint8_t key[32], struct api_respo
 	return found;
 }
 
+/* check_failed answers a submission that entry/ refused. MN_EBADSIG (a
+ * signature that does not verify) is the client's fault, a 400 like the other
+ * refusals; api__err_response would make it a 500. */
+static void check_failed(struct api_response *resp, int ret, const char *why)
+{
+	if (ret == MN_EBADSIG)
+		api_response_error(resp, 400, "badSignature",
+				   why != NULL ? why : mn_strerror(ret));
+	else
+		api__err_response(resp, ret, why);
+}
+
 static void submit_failed(struct api_response *resp, int ret)
 {
 	api__err_response(resp, ret, ret == MN_EBUSY ? "sequencer queue is full, retry later"
@@ -195,7 +207,7 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 				    (const uint8_t *)uid, uid_len, signer, signer_len,
 				    mn_now_ms() / 1000);
 	if (ret != 0) {
-		api__err_response(resp, ret, why);
+		check_failed(resp, ret, why);
 		goto out;
 	}
 	if (dedup_answer(api, p->res.dedup_key, resp))
@@ -313,15 +325,16 @@ static void pol_finish(struct pol_pend *p, struct api_response *resp)
 	pol_pend_free(p);
 }
 
+#define STALE_SERIAL_MSG \
+	"serial is not higher than the current policy's for this subject and protocol"
+
 static void pol_error(struct pol_pend *p, int status)
 {
 	struct api_response resp;
 
 	memset(&resp, 0, sizeof(resp));
 	if (status == MN_ERANGE)
-		api_response_error(&resp, 400, "staleSerial",
-				   "serial is not higher than the current policy's for this "
-				   "subject and protocol");
+		api_response_error(&resp, 400, "staleSerial", STALE_SERIAL_MSG);
 	else
 		api__err_response(&resp, status, NULL);
 	pol_finish(p, &resp);
@@ -402,6 +415,45 @@ static void chain_committed(struct api_submission *sub, int status, const uint8_
 		pol_error(p, ret);
 }
 
+/* policy_dedup_answer: if the statement |key| is already in the log, answer
+ * as its first submission was answered, {"sct", "leaf_index",
+ * "signer_leaf_index"} (without "signer_sct": this request logged no signer). */
+static int policy_dedup_answer(struct api *api, const uint8_t key[32],
+			       struct api_response *resp)
+{
+	struct store_reader *rd;
+	struct store_entry e;
+	struct ct_entry ent;
+	struct policy_body pb;
+	struct cbb b;
+	uint64_t idx;
+	int found = 0;
+
+	if (store_read_begin(api__config(api)->store, &rd) != 0)
+		return 0;
+	if (store_r_dedup(rd, key, &idx) != 0 || store_r_entry(rd, idx, &e) != 0)
+		goto out;
+	found = 1;
+	if (!ct_parse_leaf(&ent, e.leaf_input, e.leaf_input_len) ||
+	    ent.entry_type != MN_SIGNED_POLICY_ENTRY ||
+	    !policy_parse_body(&pb, ent.body, ent.body_len)) {
+		api_response_error(resp, 500, "internal", "stored policy leaf is malformed");
+		goto out;
+	}
+	if (!cbb_init(&b, 1024, 16384) || !api__jraw(&b, "{\"sct\":") ||
+	    !api__sct_json(&b, e.sct, e.sct_len) || !api__jraw(&b, ",\"leaf_index\":") ||
+	    !api__ju64(&b, idx) || !api__jraw(&b, ",\"signer_leaf_index\":") ||
+	    !api__ju64(&b, pb.signer_index) || !api__jraw(&b, "}")) {
+		cbb_cleanup(&b);
+		api_response_error(resp, 500, "internal", "out of memory");
+		goto out;
+	}
+	api__finish_json(resp, 200, &b);
+out:
+	store_read_end(rd);
+	return found;
+}
+
 /* find_cert for x5t#S256: a logged x509_entry with this thumbprint. */
 struct find_ctx {
 	struct api *api;
@@ -480,11 +532,31 @@ int api__add_policy(struct api *api, const struct api_request *req,
 	ret = policy_check(&v, &p->res, &why, json_string_value(json_object_get(root, "jws")),
 			   json_string_length(json_object_get(root, "jws")), mn_now_ms());
 	if (ret != 0) {
-		api__err_response(resp, ret, why);
+		check_failed(resp, ret, why);
 		goto out;
 	}
-	if (dedup_answer(api, p->res.dedup_key, resp))
+	if (policy_dedup_answer(api, p->res.dedup_key, resp))
 		goto out;
+	/* A stale serial is refused before anything is queued, so that a refused
+	 * statement does not get its new signer logged. The sequencer still
+	 * checks it atomically with the commit. */
+	{
+		struct store_reader *rd;
+		uint64_t head_serial, head_idx;
+		int stale = 0;
+
+		if (store_read_begin(cfg->store, &rd) == 0) {
+			stale = store_r_policy_head(rd, p->res.subject_key,
+						    p->res.subject_key_len, &head_serial,
+						    &head_idx) == 0 &&
+				head_serial >= p->res.serial;
+			store_read_end(rd);
+		}
+		if (stale) {
+			api_response_error(resp, 400, "staleSerial", STALE_SERIAL_MSG);
+			goto out;
+		}
+	}
 	/* The policy's own keys: its subject (class 'y') and subject|protocol. */
 	if (p->res.subject_is_email)
 		ret = names_keyset_add_email(&p->pol_keys.ks, p->res.subject,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -38,6 +39,7 @@ int logd_start(struct logd_proc *p, const char *const *args)
 	char bin[512], line[512];
 	const char *argv[64];
 	int fds[2], n = 0;
+	pid_t parent;
 	char *k, *e;
 	uint8_t *spki;
 	size_t spki_len;
@@ -52,10 +54,15 @@ int logd_start(struct logd_proc *p, const char *const *args)
 	argv[n] = NULL;
 	if (pipe(fds) != 0)
 		return -1;
+	parent = getpid();
 	p->pid = fork();
 	if (p->pid < 0)
 		return -1;
 	if (p->pid == 0) {
+		/* a test that dies (an assertion, a sanitizer abort) takes its logd
+		 * with it instead of leaving it running */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
