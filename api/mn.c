@@ -83,18 +83,6 @@ static int dedup_answer(struct api *api, const uint8_t key[32], struct api_respo
 	return found;
 }
 
-/* check_failed answers a submission that entry/ refused. MN_EBADSIG (a
- * signature that does not verify) is the client's fault, a 400 like the other
- * refusals; api__err_response would make it a 500. */
-static void check_failed(struct api_response *resp, int ret, const char *why)
-{
-	if (ret == MN_EBADSIG)
-		api_response_error(resp, 400, "badSignature",
-				   why != NULL ? why : mn_strerror(ret));
-	else
-		api__err_response(resp, ret, why);
-}
-
 static void submit_failed(struct api_response *resp, int ret)
 {
 	api__err_response(resp, ret, ret == MN_EBUSY ? "sequencer queue is full, retry later"
@@ -207,7 +195,7 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 				    (const uint8_t *)uid, uid_len, signer, signer_len,
 				    mn_now_ms() / 1000);
 	if (ret != 0) {
-		check_failed(resp, ret, why);
+		api__err_response(resp, ret, why);
 		goto out;
 	}
 	if (dedup_answer(api, p->res.dedup_key, resp))
@@ -532,7 +520,7 @@ int api__add_policy(struct api *api, const struct api_request *req,
 	ret = policy_check(&v, &p->res, &why, json_string_value(json_object_get(root, "jws")),
 			   json_string_length(json_object_get(root, "jws")), mn_now_ms());
 	if (ret != 0) {
-		check_failed(resp, ret, why);
+		api__err_response(resp, ret, why);
 		goto out;
 	}
 	if (policy_dedup_answer(api, p->res.dedup_key, resp))
