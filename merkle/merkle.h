@@ -96,6 +96,44 @@ int merkle_consistency_proof(merkle_get_fn get, void *ctx, struct merkle_hasher 
 			     uint64_t size1, uint64_t size2,
 			     uint8_t out[][MERKLE_HASH_LEN], size_t *out_num);
 
+/* A merkle_edge caches the right edge of the tree of |size| leaves for proofs
+ * at that size: for each set bit j of size, roots[j] is MTH(D[start_j:size])
+ * with start_j = size with bits 0..j cleared (so roots[top bit] is the tree's
+ * root, and roots[lowest bit] is the smallest perfect subtree of the compact
+ * range). Every subtree of an inclusion or consistency proof at |size| that is
+ * not perfect is one of these, so with an edge a proof is O(log n) reads and
+ * no hashing. roots[j] for a clear bit j is unspecified. A pure function of the
+ * tree: one edge serves every proof at that size, for as long as the caller
+ * likes (an append-only log never changes D[0:size]). Caller-owned, 2 KiB. */
+struct merkle_edge {
+	uint64_t size;
+	uint8_t roots[64][MERKLE_HASH_LEN];
+};
+
+/* merkle_edge_from_range fills |e| for the tree of r->size leaves from its
+ * compact range: popcount(size) - 1 node hashes, no reads. */
+void merkle_edge_from_range(struct merkle_edge *e, const struct merkle_range *r,
+			    struct merkle_hasher *h);
+/* merkle_edge_compute fills |e| for the tree of |size| leaves, reading the
+ * popcount(size) perfect subtrees of its right edge through |get|. Returns 0,
+ * MN_EINVAL if size is 0, or the get function's error (|e| then unspecified). */
+int merkle_edge_compute(struct merkle_edge *e, merkle_get_fn get, void *ctx,
+			struct merkle_hasher *h, uint64_t size);
+/* merkle_inclusion_proof_edge and merkle_consistency_proof_edge are
+ * merkle_inclusion_proof and merkle_consistency_proof (same results, same
+ * errors) that take the non-perfect subtrees from |edge| when edge->size is the
+ * proof's tree size (size, or size2). |edge| may be NULL or of another size:
+ * then they compute those subtrees through |get| as the plain functions do. */
+int merkle_inclusion_proof_edge(merkle_get_fn get, void *ctx, struct merkle_hasher *h,
+				const struct merkle_edge *edge, uint64_t index,
+				uint64_t size, uint8_t out[][MERKLE_HASH_LEN],
+				size_t *out_num);
+int merkle_consistency_proof_edge(merkle_get_fn get, void *ctx,
+				  struct merkle_hasher *h,
+				  const struct merkle_edge *edge, uint64_t size1,
+				  uint64_t size2, uint8_t out[][MERKLE_HASH_LEN],
+				  size_t *out_num);
+
 /* merkle_verify_inclusion returns 1 iff |proof| proves that |leaf_hash| is leaf
  * |index| of the tree of |size| leaves with root |root| (RFC 9162 2.1.3.2). */
 int merkle_verify_inclusion(struct merkle_hasher *h,

@@ -53,6 +53,9 @@ struct store__tile_cache {
 	const uint8_t *data;
 };
 
+/* Right edges kept per reader (see store_reader.edges). */
+#define STORE__NUM_EDGES 4
+
 struct store_reader {
 	struct store *s;
 	MDB_txn *txn;              /* reset (not aborted) while on the free list */
@@ -62,6 +65,17 @@ struct store_reader {
 	struct store_sth sth;
 	struct store__tile_cache cache[STORE__TILE_LEVELS];
 	struct store_reader *next; /* free list */
+	/* The right edges (merkle_edge) of the tree sizes recent proofs asked
+	 * for, so that a proof at a cached size reads one node per proof node
+	 * and hashes nothing. An edge is a pure function of the size in this
+	 * append-only tree, so it outlives the txn: it stays valid while the
+	 * reader sits on the free list and across snapshots. Filled for the
+	 * snapshot's STH size, and for any other size asked for twice in a row
+	 * (a one-off older size would cost more to cache than to prove).
+	 * Entries with size 0 are empty (no proof has size 0). */
+	struct merkle_edge edges[STORE__NUM_EDGES];
+	unsigned next_edge;        /* round-robin victim */
+	uint64_t last_miss;        /* the last uncached size not filled */
 };
 
 struct store {

@@ -334,13 +334,80 @@ int store_r_leaf_hash(struct store_reader *r, uint64_t index,
 	return reader_get(r, 0, index, out);
 }
 
+/* find_edge returns the cached right edge of |size| (1 <= size <= tree_size)
+ * or NULL. */
+static const struct merkle_edge *find_edge(const struct store_reader *r, uint64_t size)
+{
+	for (unsigned i = 0; i < STORE__NUM_EDGES; i++)
+		if (r->edges[i].size == size)
+			return &r->edges[i];
+	return NULL;
+}
+
+/* reader_edge returns the right edge of |size| for a proof at that size,
+ * filling the cache as store_reader.edges says, or NULL: then the proof folds
+ * its one incomplete subtree itself. Computing an edge costs popcount(size)
+ * reads near the right edge (hot tiles) and popcount(size) - 1 hashes, about
+ * what one proof's incomplete subtree costs. A failed read is not cached and
+ * not reported here: the proof meets it again if it needs that node. */
+static const struct merkle_edge *reader_edge(struct store_reader *r, uint64_t size)
+{
+	const struct merkle_edge *found = find_edge(r, size);
+	struct merkle_edge *e;
+
+	if (found != NULL)
+		return found;
+	if (size != r->tree_size && size != r->last_miss) {
+		r->last_miss = size;
+		return NULL;
+	}
+	e = &r->edges[r->next_edge];
+	if (merkle_edge_compute(e, reader_get, r, r->h, size) != 0) {
+		e->size = 0;
+		return NULL;
+	}
+	r->next_edge = (r->next_edge + 1) % STORE__NUM_EDGES;
+	return e;
+}
+
+/* prefetch_path starts loading, for every tile whose 8 levels the proof of
+ * |index| at |size| reads in full (the tile is complete), the slots of the 8
+ * siblings the proof will read from it. The merkle walk goes top-down and reads
+ * them one by one; the leaf-side tiles are the cold ones in a big tree, and
+ * their misses then overlap instead of queueing. It loads each such tile's
+ * address by reading its top sibling (which the proof reads first anyway); an
+ * error is left for the proof to meet. */
+static void prefetch_path(struct store_reader *r, uint64_t index, uint64_t size)
+{
+	uint8_t tmp[MERKLE_HASH_LEN];
+	unsigned tl;
+	uint64_t ti;
+	size_t off;
+
+	for (unsigned t = 0; t < STORE__TILE_LEVELS - 1; t++) {
+		unsigned base = STORE__TILE_HEIGHT * t, top = base + STORE__TILE_HEIGHT;
+
+		/* the subtree of 2^top leaves around index must be complete */
+		if ((index >> top) >= (size >> top))
+			return;
+		if (reader_get(r, top - 1, (index >> (top - 1)) ^ 1, tmp) != 0)
+			return;
+		for (unsigned l = base; l < top - 1; l++) {
+			store__node_pos(l, (index >> l) ^ 1, &tl, &ti, &off);
+			__builtin_prefetch(r->cache[tl].data + off);
+		}
+	}
+}
+
 int store_r_inclusion_proof(struct store_reader *r, uint64_t index, uint64_t size,
 			    uint8_t out[][MERKLE_HASH_LEN], size_t *out_num)
 {
 	*out_num = 0;
 	if (size > r->tree_size || index >= size)
 		return MN_EINVAL;
-	return merkle_inclusion_proof(reader_get, r, r->h, index, size, out, out_num);
+	prefetch_path(r, index, size);
+	return merkle_inclusion_proof_edge(reader_get, r, r->h, reader_edge(r, size),
+					   index, size, out, out_num);
 }
 
 int store_r_consistency_proof(struct store_reader *r, uint64_t size1, uint64_t size2,
@@ -349,11 +416,17 @@ int store_r_consistency_proof(struct store_reader *r, uint64_t size1, uint64_t s
 	*out_num = 0;
 	if (size2 > r->tree_size || size1 > size2)
 		return MN_EINVAL;
-	return merkle_consistency_proof(reader_get, r, r->h, size1, size2, out, out_num);
+	if (size1 == 0 || size1 == size2)
+		return 0; /* empty proof: no edge needed */
+	return merkle_consistency_proof_edge(reader_get, r, r->h,
+					     reader_edge(r, size2), size1, size2, out,
+					     out_num);
 }
 
 int store_r_root(struct store_reader *r, uint64_t size, uint8_t out[MERKLE_HASH_LEN])
 {
+	const struct merkle_edge *e;
+
 	if (size > r->tree_size)
 		return MN_EINVAL;
 	if (size == 0) {
@@ -363,6 +436,11 @@ int store_r_root(struct store_reader *r, uint64_t size, uint8_t out[MERKLE_HASH_
 	if (r->has_sth && size == r->sth.tree_size) {
 		/* Checked against the tree when it was stored. */
 		memcpy(out, r->sth.root, MERKLE_HASH_LEN);
+		return 0;
+	}
+	e = find_edge(r, size);
+	if (e != NULL) {
+		memcpy(out, e->roots[63 - __builtin_clzll(size)], MERKLE_HASH_LEN);
 		return 0;
 	}
 	return merkle_subtree_root(reader_get, r, r->h, 0, size, out);
