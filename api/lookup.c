@@ -35,7 +35,8 @@ struct match {
 
 struct scan {
 	unsigned want;      /* class bits wanted */
-	uint64_t after;     /* cursor: only indexes above it (UINT64_MAX: none) */
+	uint64_t after;     /* cursor: only indexes above it, if has_cursor */
+	int has_cursor;
 	struct match *m;
 	size_t num, cap;
 	int too_many;
@@ -64,7 +65,7 @@ static int on_hit(void *ctx, const uint8_t *key, size_t key_len, uint64_t index)
 	struct scan *s = ctx;
 	unsigned bit = class_bit(names_key_class(key, key_len));
 
-	if ((bit & s->want) == 0 || (s->after != UINT64_MAX && index <= s->after))
+	if ((bit & s->want) == 0 || (s->has_cursor && index <= s->after))
 		return 0;
 	if (s->num == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 64;
@@ -99,6 +100,8 @@ static unsigned parse_types(const char *v, size_t len)
 	unsigned bits = 0;
 	size_t pos = 0;
 
+	if (len == 0 || v[len - 1] == ',') /* no empty name at the end either */
+		return 0;
 	while (pos < len) {
 		const char *comma = memchr(v + pos, ',', len - pos);
 		size_t n = comma ? (size_t)(comma - (v + pos)) : len - pos;
@@ -183,7 +186,6 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 
 	memset(&s, 0, sizeof(s));
 	s.want = 15;
-	s.after = UINT64_MAX;
 	if ((domain != NULL) + (email != NULL) + (pgp != NULL) != 1) {
 		api_response_error(resp, 400, "malformed",
 				   "give exactly one of domain, email or pgp");
@@ -206,6 +208,7 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		api_response_error(resp, 400, "malformed", "limit is 1 to 100");
 		return;
 	}
+	s.has_cursor = cur != NULL;
 	if (cur != NULL && !api__param_u64(cur, cl, &s.after)) {
 		api_response_error(resp, 400, "malformed", "cursor is not a leaf index");
 		return;
