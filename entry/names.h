@@ -41,7 +41,7 @@
  *       plain email key keeps exact-address lookups working without putting the
  *       address into the append-only tree.
  *   policy ('y'): the DNS key of a domain subject, or the email key of an
- *       email subject.
+ *       email subject plus the DNS key of its domain (as for S/MIME).
  *
  * Case. DNS names are ASCII and compared without case (RFC 4343); IDNs must come
  * as A-labels ("xn--..."), U-labels are rejected, never converted. Email

@@ -1114,6 +1114,13 @@ int policy_check(const struct policy_verifier *v, struct policy_result *out,
 	/* Outputs. */
 	size_t sl = strlen(out->subject), pl = strlen(out->protocol);
 	memcpy(out->subject_key, out->subject, sl);
+	/* The key is case-insensitive, like the lookup indexes (entry/names.h:
+	 * addresses are compared lowercased), so resolve finds the head of
+	 * "Carol@example.com" under "carol@example.com" and both share one serial
+	 * chain. Domains are lowercase already. */
+	for (size_t i = 0; i < sl; i++)
+		if (out->subject_key[i] >= 'A' && out->subject_key[i] <= 'Z')
+			out->subject_key[i] = (uint8_t)(out->subject_key[i] - 'A' + 'a');
 	out->subject_key[sl] = '|';
 	memcpy(out->subject_key + sl + 1, out->protocol, pl);
 	out->subject_key_len = sl + 1 + pl;

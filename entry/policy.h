@@ -127,7 +127,8 @@ struct policy_result {
 	uint64_t iat, exp;       /* seconds since the epoch */
 	enum policy_mode mode;
 	int withdraw;            /* mode == POLICY_MODE_NONE */
-	/* The policy_head index key: subject "|" protocol (no NUL). Unambiguous:
+	/* The policy_head index key: subject "|" protocol (no NUL), ASCII-lowercased
+	 * (an address's local part too, as in the lookup indexes). Unambiguous:
 	 * no protocol contains '|', so the last '|' splits it; a domain key has no
 	 * '@'. A prefix "subject|" finds every protocol of a subject. */
 	uint8_t subject_key[POLICY_MAX_KEY_LEN];
