@@ -41,8 +41,16 @@
  * certificate whose key verified their signature. A submitted intermediate is
  * looked up by hashing its DER before any decoding, and a link already verified
  * against the same issuer DER is not verified again (a signature check is a pure
- * function of the two DER encodings). The typical submission then costs one leaf
- * decode and one signature verification.
+ * function of the two DER encodings). The leaf is not decoded whole either: for
+ * add-chain it is parsed with cursors, only its names, dates and extensions
+ * decoded by OpenSSL (never its public key, which a log does not need), and its
+ * signature is verified over the TBSCertificate bytes as found; anything
+ * unusual (another signature algorithm, RSASSA-PSS, version 1 or 2, unique
+ * identifiers, non-DER framing, extensions OpenSSL might find invalid) and every
+ * precertificate takes a full d2i_X509, and a signature that fails the quick
+ * check is checked again by X509_verify, so the outcome never depends on the
+ * path. The typical submission then costs one cursor walk of the leaf and one
+ * signature verification.
  *
  * Classes (DESIGN.md section 1). A validator holds two root sets, TLS and
  * S/MIME (either may be absent). Every check above applies to both; then the
@@ -134,7 +142,7 @@ struct x509_validator *x509_validator_new(const struct x509_roots *roots,
 void x509_validator_free(struct x509_validator *v);
 
 /* Counters, for tests and /metrics. cert_decodes counts d2i of certificates
- * after the leaf (leaves are always decoded); cache_hits counts submitted
+ * after the leaf (leaves are not counted); cache_hits counts submitted
  * intermediates found in the cache; sig_verifies counts signature checks. */
 struct x509_stats {
 	uint64_t cert_decodes;
