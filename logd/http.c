@@ -3,19 +3,35 @@
  *
  * A connection is in one of these phases; the flags in struct conn say which:
  *
- *   reading  parser running; timer = idle_timeout before the first byte of a
- *            request, request_timeout from its first byte (slowloris guard)
+ *   reading  parser running; deadline = idle_timeout before the first byte
+ *            of a request, request_timeout from its first byte (slowloris
+ *            guard)
  *   busy     a complete request is with the handler; parser paused (the
- *            unparsed pipelined bytes stay in rbuf), reading stopped, timer
- *            stopped: the handler's time is not the client's fault
- *   writing  one response in flight; timer = idle_timeout as a write-stall
- *            guard; parsing of pipelined bytes resumes in write_cb, so
- *            responses go out in request order and at most one is buffered
+ *            unparsed pipelined bytes stay in rbuf), no deadline: the
+ *            handler's time is not the client's fault. A handler that goes
+ *            async (every POST, on the pool) stops reading; a synchronous one
+ *            (GET) has written its response before the next read anyway
+ *   writing  one response in flight (only when the socket did not take it
+ *            all at once: a response is first tried with uv_try_write, and
+ *            if that writes everything, conn_parse goes straight on to the
+ *            next pipelined request); deadline = idle_timeout as a
+ *            write-stall guard; parsing of pipelined bytes resumes in
+ *            on_write, so responses go out in request order and at most one
+ *            is buffered. Reading goes on into rbuf without parsing and
+ *            stops when rbuf is full, so a pipelining client that does not
+ *            read costs at most RBUF_SIZE plus one response. An EOF seen
+ *            here is kept (read_eof) and acted on once the buffered requests
+ *            are answered
  *   linger   after a Connection: close response: our side is shut down and
  *            we discard what the client still sends (a body we refused to
  *            read) until EOF or LINGER_MS, so the kernel does not answer
  *            unread bytes with an RST that would destroy our error response
  *   closing  uv_close called on both handles; freed in the last close_cb
+ *
+ * Timeouts: each conn has one timer and a deadline (loop time, ms). Setting a
+ * deadline is a store; the timer runs at most tick_ms (the shorter timeout)
+ * ahead, and its callback re-checks the deadline and re-arms for what is
+ * left (as Node and h2o do), so a request costs no uv_timer_start at all.
  *
  * Thread model: a loop thread owns its conns. POST handlers run on libuv's
  * thread pool (uv_queue_work); a handler's API_ASYNC completion arrives from
@@ -84,6 +100,7 @@ struct http_server {
 	http_handler_fn handler;
 	void *handler_ctx;
 	uint16_t port;
+	uint64_t tick_ms; /* min(idle_timeout_ms, request_timeout_ms) */
 	unsigned num_loops;
 	struct http_loop *loops;
 	char reject_msg[256]; /* the whole 503 answer beyond max_conns */
@@ -105,6 +122,8 @@ enum hstate { H_NONE, H_FIELD, H_VALUE };
 struct conn {
 	uv_tcp_t tcp; /* tcp.data == timer.data == this */
 	uv_timer_t timer;
+	uint64_t deadline;  /* uv_now ms when the current phase times out; 0 none */
+	uint64_t timer_due; /* uv_now ms the timer is armed for; 0 not armed */
 	struct http_loop *lp;
 	struct conn *prev, *next; /* lp->conns */
 	struct conn *done_next;   /* lp->done_head queue */
@@ -140,7 +159,8 @@ struct conn {
 
 	/* phase flags (loop thread only) */
 	char reading, in_message, busy, work_active, done_received, writing,
-		lingering, closing, keep_alive, counted, http10;
+		lingering, closing, keep_alive, counted, http10, read_eof, shutting,
+		in_parse;
 
 	uv_write_t wr;
 	uv_write_t wr_continue;
@@ -150,6 +170,7 @@ struct conn {
 
 static void conn_close(struct conn *c);
 static void conn_parse(struct conn *c);
+static void make_room(struct conn *c);
 static void send_error(struct conn *c, int status, const char *code, const char *msg);
 
 static const uint8_t empty_body[1];
@@ -255,10 +276,30 @@ static void conn_close(struct conn *c)
 }
 
 static void read_start(struct conn *c);
+static void on_timer(uv_timer_t *t);
 
-static void on_linger_timeout(uv_timer_t *t)
+/* arm_timer starts the timer for the deadline, at most tick_ms ahead. */
+static void arm_timer(struct conn *c, uint64_t now)
 {
-	conn_close(t->data);
+	uint64_t wait = c->deadline > now ? c->deadline - now : 0;
+
+	if (wait > c->lp->srv->tick_ms)
+		wait = c->lp->srv->tick_ms;
+	c->timer_due = now + wait;
+	uv_timer_start(&c->timer, on_timer, wait, 0);
+}
+
+/* set_deadline makes the current phase time out |ms| from now. Usually only
+ * a store: the armed timer is due no later than now + tick_ms <= the new
+ * deadline, and on_timer re-arms. Only a shorter deadline (linger) or an
+ * unarmed timer costs a uv_timer_start. */
+static void set_deadline(struct conn *c, uint64_t ms)
+{
+	uint64_t now = uv_now(&c->lp->loop);
+
+	c->deadline = now + ms;
+	if (c->timer_due == 0 || c->timer_due > c->deadline)
+		arm_timer(c, now);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -274,16 +315,15 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	c->lingering = 1;
 	c->rlen = c->roff = 0;
 	read_start(c);
-	uv_timer_start(&c->timer, on_linger_timeout,
-		       c->lp->srv->opt.idle_timeout_ms < LINGER_MS ? c->lp->srv->opt.idle_timeout_ms
-								   : LINGER_MS,
-		       0);
+	set_deadline(c, c->lp->srv->opt.idle_timeout_ms < LINGER_MS ? c->lp->srv->opt.idle_timeout_ms
+								 : LINGER_MS);
 }
 
 /* conn_linger ends a connection after a Connection: close response. */
 static void conn_linger(struct conn *c)
 {
 	release_slot(c);
+	c->shutting = 1;
 	if (c->lp->stopping ||
 	    uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
 		conn_close(c);
@@ -307,14 +347,11 @@ static void record_metrics(struct conn *c, int status)
 	atomic_fetch_add_explicit(&s->dur_sum_us, ns / 1000, memory_order_relaxed);
 }
 
-static void on_timer(uv_timer_t *t);
-
-static void on_write(uv_write_t *req, int status)
+/* response_done finishes a response whose write completed with |status|.
+ * Returns 1 if the connection goes on to its next request, 0 if it is closing
+ * or lingering. */
+static int response_done(struct conn *c, int status)
 {
-	struct conn *c = req->handle->data;
-	struct http_server *s = c->lp->srv;
-
-	c->writing = 0;
 	api_response_free(&c->resp);
 	if (c->body_cap > BODY_KEEP) {
 		free(c->body);
@@ -322,22 +359,29 @@ static void on_write(uv_write_t *req, int status)
 		c->body_cap = 0;
 	}
 	if (c->closing)
-		return; /* canceled by uv_close */
-	uv_timer_stop(&c->timer);
+		return 0; /* canceled by uv_close */
+	c->deadline = 0;
 	if (status < 0) {
 		mn_log(MN_LOG_DEBUG, "http_write_failed", "err=%s", uv_err_name(status));
 		conn_close(c);
-		return;
+		return 0;
 	}
 	if (!c->keep_alive) {
 		conn_linger(c);
-		return;
+		return 0;
 	}
+	set_deadline(c, c->lp->srv->opt.idle_timeout_ms);
+	return 1;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct conn *c = req->handle->data;
+
+	c->writing = 0;
 	/* Next request: first the pipelined bytes we already hold. */
-	uv_timer_start(&c->timer, on_timer, s->opt.idle_timeout_ms, 0);
-	conn_parse(c);
-	if (!c->busy && !c->writing && !c->closing && !c->lingering)
-		read_start(c);
+	if (response_done(c, status))
+		conn_parse(c);
 }
 
 static void on_write_continue(uv_write_t *req, int status)
@@ -346,13 +390,87 @@ static void on_write_continue(uv_write_t *req, int status)
 	(void)status; /* a failure shows up again on the real response */
 }
 
+/* put copies |len| bytes to |p| and returns the end. */
+static char *put(char *p, const char *src, size_t len)
+{
+	memcpy(p, src, len);
+	return p + len;
+}
+
+/* put_dec writes |v| in decimal (what %zu and %u print) and returns the end. */
+static char *put_dec(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[sizeof(tmp) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return put(p, tmp + sizeof(tmp) - n, n);
+}
+
+/* build_header writes the response header for |r| into c->hdr:
+ *
+ *   HTTP/1.1 <status> <reason>\r\n
+ *   Content-Type: <type>\r\n
+ *   Content-Length: <body_len>\r\n
+ *   [Retry-After: <seconds>\r\n]
+ *   [Connection: close | keep-alive\r\n]
+ *   \r\n
+ *
+ * with memcpy and a digit loop (no snprintf on the read path). Returns the
+ * length, or 0 if it would not fit (only a huge content_type can do that). */
+static size_t build_header(struct conn *c, const struct api_response *r)
+{
+	static const char conn_close_hdr[] = "Connection: close\r\n";
+	static const char conn_ka_hdr[] = "Connection: keep-alive\r\n";
+	const char *reason = reason_phrase(r->status);
+	const char *ct = r->content_type != NULL ? r->content_type : "application/json";
+	size_t reason_len = strlen(reason), ct_len = strlen(ct);
+	const char *conn_hdr = !c->keep_alive ? conn_close_hdr : c->http10 ? conn_ka_hdr : "";
+	size_t conn_len = !c->keep_alive ? sizeof(conn_close_hdr) - 1
+			  : c->http10   ? sizeof(conn_ka_hdr) - 1
+					: 0;
+	char *p = c->hdr;
+
+	/* The fixed text, the digits at their widest (20 and 10), the end. */
+	if (sizeof("HTTP/1.1 200 \r\nContent-Type: \r\nContent-Length: \r\n"
+		   "Retry-After: \r\n\r\n") -
+		    1 + reason_len + ct_len + 20 + 10 + conn_len >=
+	    sizeof(c->hdr))
+		return 0;
+	p = put(p, "HTTP/1.1 ", 9);
+	*p++ = (char)('0' + r->status / 100);
+	*p++ = (char)('0' + r->status / 10 % 10);
+	*p++ = (char)('0' + r->status % 10);
+	*p++ = ' ';
+	p = put(p, reason, reason_len);
+	p = put(p, "\r\nContent-Type: ", 16);
+	p = put(p, ct, ct_len);
+	p = put(p, "\r\nContent-Length: ", 18);
+	p = put_dec(p, r->body_len);
+	p = put(p, "\r\n", 2);
+	if (r->retry_after != 0) {
+		p = put(p, "Retry-After: ", 13);
+		p = put_dec(p, r->retry_after);
+		p = put(p, "\r\n", 2);
+	}
+	/* HTTP/1.1 is persistent unless we say close; an HTTP/1.0 client that
+	 * asked for keep-alive needs to hear it (RFC 9112 9.3). */
+	p = put(p, conn_hdr, conn_len);
+	p = put(p, "\r\n", 2);
+	return (size_t)(p - c->hdr);
+}
+
 static void write_response(struct conn *c)
 {
 	struct http_server *s = c->lp->srv;
 	struct api_response *r = &c->resp;
 	uv_buf_t bufs[2];
 	unsigned nbufs = 1;
-	int n, m;
+	size_t n;
+	int w;
 
 	if (r->status < 100 || r->status > 599 || (r->body == NULL && r->body_len != 0)) {
 		mn_error("http_bad_response", "status=%d body_len=%zu", r->status,
@@ -362,26 +480,8 @@ static void write_response(struct conn *c)
 	}
 	if (c->lp->stopping)
 		c->keep_alive = 0;
-	n = snprintf(c->hdr, sizeof(c->hdr),
-		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
-		     r->status, reason_phrase(r->status),
-		     r->content_type != NULL ? r->content_type : "application/json",
-		     r->body_len);
-	if (n > 0 && (size_t)n < sizeof(c->hdr) && r->retry_after != 0) {
-		m = snprintf(c->hdr + n, sizeof(c->hdr) - (size_t)n, "Retry-After: %u\r\n",
-			     r->retry_after);
-		n = m < 0 ? -1 : n + m;
-	}
-	if (n > 0 && (size_t)n < sizeof(c->hdr)) {
-		/* HTTP/1.1 is persistent unless we say close; an HTTP/1.0 client
-		 * that asked for keep-alive needs to hear it (RFC 9112 9.3). */
-		m = snprintf(c->hdr + n, sizeof(c->hdr) - (size_t)n, "%s\r\n",
-			     !c->keep_alive ? "Connection: close\r\n"
-			     : c->http10   ? "Connection: keep-alive\r\n"
-					   : "");
-		n = m < 0 ? -1 : n + m;
-	}
-	if (n <= 0 || (size_t)n >= sizeof(c->hdr)) {
+	n = build_header(c, r);
+	if (n == 0) {
 		/* Only a content_type longer than the buffer gets here: a bug. */
 		mn_error("http_header_overflow", "status=%d", r->status);
 		api_response_free(r);
@@ -394,8 +494,34 @@ static void write_response(struct conn *c)
 	if (r->body_len != 0 && !c->is_head) {
 		bufs[1] = uv_buf_init((char *)r->body, (unsigned)r->body_len);
 		nbufs = 2;
+		n += r->body_len;
 	}
-	uv_timer_start(&c->timer, on_timer, s->opt.idle_timeout_ms, 0);
+	/* Write now if the socket takes it all (the usual case): no write
+	 * request, no POLLOUT watcher change (epoll_ctl), no deferred callback.
+	 * UV_EAGAIN also means an earlier write (100 Continue) is queued. */
+	w = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
+	if (w >= 0 && (size_t)w == n) {
+		/* Inside conn_parse its loop goes on to the next request. */
+		if (response_done(c, 0) && !c->in_parse)
+			conn_parse(c);
+		return;
+	}
+	if (w < 0 && w != UV_EAGAIN) {
+		response_done(c, w);
+		return;
+	}
+	if (w > 0) {
+		/* the rest goes through uv_write */
+		size_t done = (size_t)w;
+		if (done >= bufs[0].len) {
+			done -= bufs[0].len;
+			bufs[0] = bufs[1];
+			nbufs = 1;
+		}
+		bufs[0].base += done;
+		bufs[0].len -= done;
+	}
+	set_deadline(c, s->opt.idle_timeout_ms);
 	if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, bufs, nbufs, on_write) != 0) {
 		api_response_free(r);
 		conn_close(c);
@@ -417,7 +543,7 @@ static void read_stop(struct conn *c)
 static void send_error(struct conn *c, int status, const char *code, const char *msg)
 {
 	read_stop(c);
-	uv_timer_stop(&c->timer);
+	c->deadline = 0;
 	c->keep_alive = 0;
 	c->is_head = 0;
 	c->http10 = 0;
@@ -584,11 +710,14 @@ static void dispatch(struct conn *c)
 	uint8_t method = llhttp_get_method(&c->parser);
 	int ret;
 
-	read_stop(c);
-	uv_timer_stop(&c->timer);
+	c->deadline = 0;
 	c->keep_alive = llhttp_should_keep_alive(&c->parser) != 0;
 	c->http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
 	c->is_head = method == HTTP_HEAD;
+	/* The last request: what follows is read (and discarded) only by
+	 * the linger after our shutdown. */
+	if (!c->keep_alive)
+		read_stop(c);
 	if (!split_target(c)) {
 		send_error(c, 400, "malformed", "bad percent-encoding in the request path");
 		return;
@@ -602,6 +731,8 @@ static void dispatch(struct conn *c)
 	c->busy = 1;
 	c->done_received = 0;
 	if (c->req.method == API_POST) {
+		/* async from here: no reading until the response is written */
+		read_stop(c);
 		c->work.data = c;
 		c->work_active = 1;
 		if (uv_queue_work(&lp->loop, &c->work, work_cb, after_work_cb) != 0) {
@@ -612,6 +743,8 @@ static void dispatch(struct conn *c)
 		return;
 	}
 	ret = s->handler(s->handler_ctx, &c->req, &c->resp, on_done, c);
+	if (ret == API_ASYNC)
+		read_stop(c);
 	handler_returned(c, ret);
 }
 
@@ -640,7 +773,7 @@ static int on_message_begin(llhttp_t *p)
 	c->is_expect = 0;
 	c->expect_len = 0;
 	c->t_begin = mn_mono_ns();
-	uv_timer_start(&c->timer, on_timer, c->lp->srv->opt.request_timeout_ms, 0);
+	set_deadline(c, c->lp->srv->opt.request_timeout_ms);
 	return 0;
 }
 
@@ -808,8 +941,17 @@ static const llhttp_settings_t settings = {
 
 /* ---- reading ---- */
 
+/* ready: the connection waits for its next request. */
+static int ready(const struct conn *c)
+{
+	return !c->busy && !c->writing && !c->closing && !c->lingering && !c->shutting;
+}
+
+/* conn_parse parses and dispatches the requests held in rbuf, one after the
+ * other while each is answered at once, then reads more. */
 static void conn_parse(struct conn *c)
 {
+	c->in_parse = 1;
 	while (c->roff < c->rlen) {
 		const char *p = c->rbuf + c->roff;
 		llhttp_errno_t e = llhttp_execute(&c->parser, p, c->rlen - c->roff);
@@ -824,6 +966,11 @@ static void conn_parse(struct conn *c)
 				c->roff = c->rlen = 0;
 			llhttp_resume(&c->parser);
 			dispatch(c);
+			if (ready(c))
+				continue; /* answered already: the next one */
+			if (!c->closing && (c->busy || c->writing))
+				make_room(c);
+			c->in_parse = 0;
 			return;
 		}
 		if (c->err_status != 0) {
@@ -839,9 +986,36 @@ static void conn_parse(struct conn *c)
 						r != NULL ? strlen(r) : 0));
 			send_error(c, 400, "malformed", "malformed HTTP request");
 		}
+		c->in_parse = 0;
 		return;
 	}
 	c->roff = c->rlen = 0;
+	c->in_parse = 0;
+	if (!ready(c) || c->reading)
+		return;
+	/* All that came before the client's EOF is answered; a request cut
+	 * short by it gets no answer (as in on_read). */
+	if (c->read_eof)
+		conn_close(c);
+	else
+		read_start(c);
+}
+
+/* make_room runs while a request is answered (busy or writing) and reading may
+ * go on: the parser is between messages, so nothing points into rbuf and the
+ * unparsed bytes can move down. When rbuf is full, reading stops until
+ * on_write has parsed some of it (backpressure on a pipelining client). */
+static void make_room(struct conn *c)
+{
+	if (c->rlen < RBUF_SIZE)
+		return;
+	if (c->roff != 0) {
+		memmove(c->rbuf, c->rbuf + c->roff, c->rlen - c->roff);
+		c->rlen -= c->roff;
+		c->roff = 0;
+	}
+	if (c->rlen == RBUF_SIZE)
+		read_stop(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -863,13 +1037,25 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	struct conn *c = stream->data;
 
 	(void)buf;
-	if (nread == 0)
-		return; /* EAGAIN, not EOF */
+	if (nread == 0 || c->closing)
+		return; /* EAGAIN, not EOF; or a close waiting for its handler */
 	if (nread > 0) {
 		if (c->lingering)
 			return; /* discarding until EOF */
 		c->rlen += (size_t)nread;
+		if (c->busy || c->writing) {
+			/* pipelined bytes, parsed after the response (on_write) */
+			make_room(c);
+			return;
+		}
 		conn_parse(c);
+		return;
+	}
+	/* A client that sent its requests and shut down its side still gets
+	 * the answers: on_write acts on the EOF once they are out. */
+	if (nread == UV_EOF && (c->busy || c->writing)) {
+		c->read_eof = 1;
+		read_stop(c);
 		return;
 	}
 	/* EOF or an error. A request cut short gets no answer: nobody is left
@@ -895,8 +1081,21 @@ static void read_start(struct conn *c)
 static void on_timer(uv_timer_t *t)
 {
 	struct conn *c = t->data;
+	uint64_t now = uv_now(&c->lp->loop);
 
-	if (c->closing || c->busy)
+	c->timer_due = 0;
+	if (c->closing || c->deadline == 0)
+		return; /* no deadline: the timer rests until the next one */
+	if (now < c->deadline) {
+		arm_timer(c, now);
+		return;
+	}
+	c->deadline = 0;
+	if (c->lingering) {
+		conn_close(c);
+		return;
+	}
+	if (c->busy)
 		return;
 	if (c->writing) {
 		mn_info("http_write_timeout", "closing a connection that does not read");
@@ -978,7 +1177,7 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_tcp_nodelay(&c->tcp, 1);
 	llhttp_init(&c->parser, HTTP_REQUEST, &settings);
 	c->parser.data = c;
-	uv_timer_start(&c->timer, on_timer, s->opt.idle_timeout_ms, 0);
+	set_deadline(c, s->opt.idle_timeout_ms);
 	read_start(c);
 }
 
@@ -1196,6 +1395,8 @@ int http_server_start(struct http_server **out, const struct http_options *opt,
 		s->opt.idle_timeout_ms = 30000;
 	if (s->opt.request_timeout_ms == 0)
 		s->opt.request_timeout_ms = 10000;
+	s->tick_ms = s->opt.idle_timeout_ms < s->opt.request_timeout_ms ? s->opt.idle_timeout_ms
+									 : s->opt.request_timeout_ms;
 	n = snprintf(body, sizeof(body),
 		     "{\"error_code\": \"unavailable\", \"error_message\": \"too many connections\"}");
 	s->reject_len = (size_t)snprintf(s->reject_msg, sizeof(s->reject_msg),

@@ -1,5 +1,6 @@
 /* test_b64.c: base64 (RFC 4648 section 10 vectors, a cross-check against the
- * openssl command line, strict rejection) and base64url (RFC 7515). */
+ * openssl command line and against EVP_EncodeBlock for random inputs of every
+ * length, strict rejection) and base64url (RFC 7515). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "common/b64.h"
@@ -228,6 +230,65 @@ static void test_b64url(void **state)
 	}
 }
 
+/* check_against_evp encodes |data| with both encoders and compares them with
+ * OpenSSL's EVP_EncodeBlock (base64url: its output translated, unpadded). */
+static void check_against_evp(const uint8_t *data, size_t n, char *enc, char *ref)
+{
+	size_t e, r;
+	int got;
+
+	memset(enc, 'x', mn_b64_encoded_len(n) + 2);
+	got = EVP_EncodeBlock((unsigned char *)ref, data, (int)n);
+	assert_true(got >= 0);
+	r = (size_t)got;
+	e = mn_b64_encode(enc, data, n);
+	assert_int_equal(e, r);
+	assert_int_equal(enc[e], '\0');
+	assert_memory_equal(enc, ref, r);
+
+	while (r > 0 && ref[r - 1] == '=')
+		r--;
+	for (size_t i = 0; i < r; i++)
+		ref[i] = ref[i] == '+' ? '-' : ref[i] == '/' ? '_' : ref[i];
+	memset(enc, 'x', mn_b64_encoded_len(n) + 2);
+	e = mn_b64url_encode(enc, data, n);
+	assert_int_equal(e, r);
+	assert_int_equal(e, mn_b64url_encoded_len(n));
+	assert_int_equal(enc[e], '\0');
+	assert_memory_equal(enc, ref, r);
+}
+
+static void test_b64_evp_crosscheck(void **state)
+{
+	static const size_t big[] = { 1u << 20, (1u << 20) + 1, (1u << 20) + 2, 3000007 };
+	size_t max = 3000007;
+	uint8_t *data = malloc(max);
+	char *enc = malloc(max / 3 * 4 + 8), *ref = malloc(max / 3 * 4 + 8);
+
+	(void)state;
+	assert_non_null(data);
+	assert_non_null(enc);
+	assert_non_null(ref);
+	/* every length 0..300, each at several offsets of fresh random bytes */
+	for (size_t n = 0; n <= 300; n++) {
+		for (size_t off = 0; off < 4; off++) {
+			assert_int_equal(RAND_bytes(data, (int)(n + off + 1)), 1);
+			check_against_evp(data + off, n, enc, ref);
+		}
+	}
+	/* all-zero and all-one bytes reach the first and last table entries */
+	memset(data, 0, 300);
+	check_against_evp(data, 300, enc, ref);
+	memset(data, 0xff, 300);
+	check_against_evp(data, 300, enc, ref);
+	assert_int_equal(RAND_bytes(data, (int)max), 1);
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++)
+		check_against_evp(data, big[i], enc, ref);
+	free(data);
+	free(enc);
+	free(ref);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_b64_reject),
 		cmocka_unit_test(test_b64_all_bytes),
 		cmocka_unit_test(test_b64url),
+		cmocka_unit_test(test_b64_evp_crosscheck),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

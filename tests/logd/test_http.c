@@ -1147,6 +1147,173 @@ static void test_bind_errors(void **state)
 	http_server_stop(NULL);
 }
 
+/* The response header, byte for byte, in each of its shapes. */
+static void test_header_bytes(void **state)
+{
+	struct http_options o;
+	struct client *cl;
+	struct resp r;
+	char want[512];
+	uint16_t port;
+
+	(void)state;
+	opts_default(&o);
+	port = srv_start(&o);
+	cl = client_new(port);
+	csend(cl, "GET /h HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(read_resp(cl, &r), 0);
+	snprintf(want, sizeof(want),
+		 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+		 r.body_len);
+	assert_string_equal(r.head, want);
+	resp_free(&r);
+	csend(cl, "GET /busy HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(read_resp(cl, &r), 0);
+	snprintf(want, sizeof(want),
+		 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\nRetry-After: 7\r\n\r\n",
+		 r.body_len);
+	assert_string_equal(r.head, want);
+	resp_free(&r);
+	csend(cl, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(read_resp(cl, &r), 0);
+	assert_true(r.body_len >= 1000); /* a four-digit Content-Length */
+	snprintf(want, sizeof(want),
+		 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+		 "Content-Length: %zu\r\n\r\n",
+		 r.body_len);
+	assert_string_equal(r.head, want);
+	resp_free(&r);
+	csend(cl, "GET /missing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+	assert_int_equal(read_resp(cl, &r), 0);
+	snprintf(want, sizeof(want),
+		 "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		 r.body_len);
+	assert_string_equal(r.head, want);
+	resp_free(&r);
+	expect_eof(cl);
+	client_free(cl);
+	cl = client_new(port);
+	csend(cl, "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	assert_int_equal(read_resp(cl, &r), 0);
+	snprintf(want, sizeof(want),
+		 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+		 "Connection: keep-alive\r\n\r\n",
+		 r.body_len);
+	assert_string_equal(r.head, want);
+	resp_free(&r);
+	client_free(cl);
+	srv_stop();
+}
+
+/* GETs pipelined and the client's side shut down at once: every one is
+ * answered, in order, then the server closes. */
+static void test_half_close_get(void **state)
+{
+	struct http_options o;
+	struct client *cl;
+	struct resp r;
+	char want[32];
+
+	(void)state;
+	opts_default(&o);
+	cl = client_new(srv_start(&o));
+	csend(cl, "GET /g/0 HTTP/1.1\r\nHost: a\r\n\r\nGET /g/1 HTTP/1.1\r\nHost: a\r\n\r\n"
+		  "GET /g/2 HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(shutdown(cl->fd, SHUT_WR), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(read_resp(cl, &r), 0);
+		assert_int_equal(r.status, 200);
+		snprintf(want, sizeof(want), "\"path\":\"/g/%d\"", i);
+		assert_non_null(strstr(r.body, want));
+		resp_free(&r);
+	}
+	expect_eof(cl);
+	client_free(cl);
+	srv_stop();
+}
+
+struct flood {
+	int fd;
+	char *data;
+	size_t len;
+	int ret;
+};
+
+static void *flood_main(void *arg)
+{
+	struct flood *f = arg;
+
+	f->ret = send_all(f->fd, f->data, f->len);
+	if (f->ret == 0)
+		f->ret = shutdown(f->fd, SHUT_WR);
+	return NULL;
+}
+
+/* A client with a tiny receive window pipelines 3000 requests whose answers
+ * are ~4 KB each (12 MB, more than the socket buffers hold) faster than it
+ * reads: the server's writes back up, its read buffer fills (requests
+ * straddle its end) and it must stop reading, then resume, answering
+ * everything in order; the EOF that follows the last request comes while
+ * answers are still queued. */
+static void test_pipelining_backpressure(void **state)
+{
+	enum { NUM = 3000, QLEN = 3900 };
+	struct http_options o;
+	struct client *cl = calloc(1, sizeof(*cl));
+	struct sockaddr_in sa;
+	struct timeval tv = {10, 0};
+	struct flood f;
+	struct resp r;
+	pthread_t t;
+	char *q = malloc(QLEN + 1), want[32];
+	int rcvbuf = 4096;
+	uint16_t port;
+
+	(void)state;
+	assert_non_null(cl);
+	assert_non_null(q);
+	opts_default(&o);
+	port = srv_start(&o);
+	memset(q, 'q', QLEN);
+	q[QLEN] = 0;
+	f.len = 0;
+	f.data = malloc((size_t)NUM * (QLEN + 64));
+	assert_non_null(f.data);
+	for (int i = 0; i < NUM; i++)
+		f.len += (size_t)sprintf(f.data + f.len, "GET /bp/%d?%s HTTP/1.1\r\nHost: a\r\n\r\n",
+					 i, q);
+	cl->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(cl->fd >= 0);
+	assert_int_equal(setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+	assert_int_equal(setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(setsockopt(cl->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	f.fd = cl->fd;
+	assert_int_equal(pthread_create(&t, NULL, flood_main, &f), 0);
+	for (int i = 0; i < NUM; i++) {
+		assert_int_equal(read_resp(cl, &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_false(r.conn_close);
+		assert_true(r.body_len > QLEN);
+		snprintf(want, sizeof(want), "\"path\":\"/bp/%d\"", i);
+		assert_non_null(strstr(r.body, want));
+		resp_free(&r);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(f.ret, 0);
+	expect_eof(cl);
+	client_free(cl);
+	free(f.data);
+	free(q);
+	srv_stop();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1171,6 +1338,9 @@ int main(void)
 		cmocka_unit_test(test_stop_graceful),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_bind_errors),
+		cmocka_unit_test(test_header_bytes),
+		cmocka_unit_test(test_half_close_get),
+		cmocka_unit_test(test_pipelining_backpressure),
 	};
 
 	mn_log_set_level(MN_LOG_WARN);
