@@ -1,8 +1,10 @@
 /* pgp.c: OpenPGP endorsements checked with RNP (see pgp.h for the rules and the
  * body format).
  *
- * RNP does all OpenPGP parsing and signature verification. This file only
- * frames packets (RFC 4880 section 4.2 headers, to reject truncation and secret
+ * RNP does all OpenPGP parsing and signature verification except for a
+ * certifier's certification revocation (0x30), which RNP 0.16 checks against
+ * the wrong key and verify_revocation checks with OpenSSL. This file otherwise
+ * only frames packets (RFC 4880 section 4.2 headers, to reject truncation and secret
  * key packets before RNP sees them, and to split what RNP exports) and reads
  * the fixed leading fields of a v4 signature (section 5.2.3) to replace its
  * unhashed subpacket area. Which exported packet is which relies on RNP writing
@@ -24,9 +26,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <rnp/rnp.h>
 #include <rnp/rnp_err.h>
 
@@ -815,8 +823,316 @@ static int eval_sig(struct check *ck, rnp_signature_handle_t sig, const struct r
 	return rv;
 }
 
+/* --- certification revocations, verified here ---------------------------
+ *
+ * RNP 0.16 checks every 0x30 on a user ID against the key's own primary key,
+ * so a certifier's revocation is verified with OpenSSL instead. The hash input
+ * (RFC 4880 section 5.2.4) is 0x99 || u16 len || primary key body, 0xB4 ||
+ * u32 len || user ID, the signature's hashed part (section 5.2.3: version,
+ * type, pubkey and hash algorithms, u16 length, hashed subpackets) and the
+ * trailer 0x04 0xFF || u32 length of that hashed part. */
+
+/* get_mpi reads an MPI (section 3.2): u16 bit count, then the bytes. */
+static int get_mpi(struct cbs *c, struct cbs *out)
+{
+	uint16_t bits;
+	return cbs_get_u16(c, &bits) && bits > 0 && cbs_get_bytes(c, out, ((size_t)bits + 7) / 8);
+}
+
+/* mpi_pad copies |m| right-aligned into |out| (|len| bytes); 0 if too long. */
+static int mpi_pad(uint8_t *out, size_t len, const struct cbs *m)
+{
+	struct cbs c = *m;
+	while (cbs_len(&c) && cbs_data(&c)[0] == 0)
+		if (!cbs_skip(&c, 1))
+			return 0;
+	if (cbs_len(&c) > len)
+		return 0;
+	memset(out, 0, len - cbs_len(&c));
+	memcpy(out + len - cbs_len(&c), cbs_data(&c), cbs_len(&c));
+	return 1;
+}
+
+static const uint8_t kOidEd25519[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01};
+static const uint8_t kOidP256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const uint8_t kOidP384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
+static const uint8_t kOidP521[] = {0x2b, 0x81, 0x04, 0x00, 0x23};
+
+/* rev_pkey builds the certifier's public key from its v4 key packet body
+ * (section 5.5.2; RFC 6637 section 9 for ECDSA; EdDSA as GnuPG and RNP write
+ * it). Sets |*out_algo|; returns NULL for anything unsupported. */
+static EVP_PKEY *rev_pkey(const struct cbs *key_body, uint8_t *out_algo)
+{
+	struct cbs c = *key_body, oid, a, b;
+	uint8_t ver, algo;
+	uint32_t created;
+	EVP_PKEY *pkey = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+
+	if (!cbs_get_u8(&c, &ver) || ver != 4 || !cbs_get_u32(&c, &created) ||
+	    !cbs_get_u8(&c, &algo))
+		return NULL;
+	*out_algo = algo;
+	if (algo == 22) { /* EdDSA: Ed25519 only, point 0x40 || 32 bytes */
+		if (!cbs_get_u8_length_prefixed(&c, &oid) ||
+		    !cbs_mem_equal(&oid, kOidEd25519, sizeof(kOidEd25519)) ||
+		    !get_mpi(&c, &a) || cbs_len(&c) != 0 || cbs_len(&a) != 33 ||
+		    cbs_data(&a)[0] != 0x40)
+			return NULL;
+		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, cbs_data(&a) + 1, 32);
+	}
+	if (!(bld = OSSL_PARAM_BLD_new()))
+		return NULL;
+	if (algo == 19) { /* ECDSA: uncompressed point on a NIST curve */
+		const char *group = NULL;
+		if (!cbs_get_u8_length_prefixed(&c, &oid) || !get_mpi(&c, &a) ||
+		    cbs_len(&c) != 0 || cbs_len(&a) < 1 || cbs_data(&a)[0] != 0x04)
+			goto done;
+		if (cbs_mem_equal(&oid, kOidP256, sizeof(kOidP256)))
+			group = "P-256";
+		else if (cbs_mem_equal(&oid, kOidP384, sizeof(kOidP384)))
+			group = "P-384";
+		else if (cbs_mem_equal(&oid, kOidP521, sizeof(kOidP521)))
+			group = "P-521";
+		if (!group ||
+		    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
+		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, cbs_data(&a),
+						      cbs_len(&a)))
+			goto done;
+		pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	} else if (algo == 1 || algo == 3) { /* RSA: n, e */
+		if (!get_mpi(&c, &a) || !get_mpi(&c, &b) || cbs_len(&c) != 0 ||
+		    !(n = BN_bin2bn(cbs_data(&a), (int)cbs_len(&a), NULL)) ||
+		    !(e = BN_bin2bn(cbs_data(&b), (int)cbs_len(&b), NULL)) ||
+		    BN_num_bits(n) < 2048 || BN_num_bits(n) > 16384 ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+			goto done;
+		pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	} else {
+		goto done;
+	}
+	if (!pctx || !(params = OSSL_PARAM_BLD_to_param(bld)) ||
+	    EVP_PKEY_fromdata_init(pctx) <= 0 ||
+	    EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		pkey = NULL;
+done:
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	EVP_PKEY_CTX_free(pctx);
+	BN_free(n);
+	BN_free(e);
+	return pkey;
+}
+
+/* rev_verify_value checks the signature value |c| (the MPIs after left16) of
+ * public-key algorithm |algo| over |digest| with |pkey|. Returns 1 if valid. */
+static int rev_verify_value(EVP_PKEY *pkey, uint8_t algo, const EVP_MD *md,
+			    const uint8_t *digest, size_t dlen, struct cbs c)
+{
+	struct cbs r, s;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	int ok = 0;
+
+	if (algo == 22) {
+		uint8_t rs[64];
+		EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+		ok = mctx && get_mpi(&c, &r) && get_mpi(&c, &s) && cbs_len(&c) == 0 &&
+		     mpi_pad(rs, 32, &r) && mpi_pad(rs + 32, 32, &s) &&
+		     EVP_DigestVerifyInit_ex(mctx, NULL, NULL, NULL, NULL, pkey, NULL) == 1 &&
+		     EVP_DigestVerify(mctx, rs, 64, digest, dlen) == 1;
+		EVP_MD_CTX_free(mctx);
+		return ok;
+	}
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	if (!pctx || EVP_PKEY_verify_init(pctx) <= 0)
+		goto done;
+	if (algo == 19) {
+		ECDSA_SIG *es = NULL;
+		BIGNUM *br = NULL, *bs = NULL;
+		unsigned char *der = NULL;
+		int der_len;
+		if (!get_mpi(&c, &r) || !get_mpi(&c, &s) || cbs_len(&c) != 0 ||
+		    !(es = ECDSA_SIG_new()) ||
+		    !(br = BN_bin2bn(cbs_data(&r), (int)cbs_len(&r), NULL)) ||
+		    !(bs = BN_bin2bn(cbs_data(&s), (int)cbs_len(&s), NULL)) ||
+		    !ECDSA_SIG_set0(es, br, bs)) {
+			BN_free(br);
+			BN_free(bs);
+			ECDSA_SIG_free(es);
+			goto done;
+		}
+		der_len = i2d_ECDSA_SIG(es, &der);
+		ECDSA_SIG_free(es);
+		ok = der_len > 0 &&
+		     EVP_PKEY_verify(pctx, der, (size_t)der_len, digest, dlen) == 1;
+		OPENSSL_free(der);
+	} else {
+		sig_len = (size_t)EVP_PKEY_get_size(pkey);
+		ok = get_mpi(&c, &r) && cbs_len(&c) == 0 && sig_len > 0 &&
+		     (sig = malloc(sig_len)) && mpi_pad(sig, sig_len, &r) &&
+		     EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0 &&
+		     EVP_PKEY_CTX_set_signature_md(pctx, md) > 0 &&
+		     EVP_PKEY_verify(pctx, sig, sig_len, digest, dlen) == 1;
+	}
+done:
+	free(sig);
+	EVP_PKEY_CTX_free(pctx);
+	return ok;
+}
+
+/* verify_revocation judges the certifier's 0x30 |sig| (a v4 signature packet
+ * body) over |user_id| on the key |key_body|, like eval_sig judges what RNP
+ * verifies: same reasons, same time rules. */
+static int verify_revocation(struct check *ck, const struct cbs *sig,
+			     const struct cbs *key_body, const uint8_t *user_id,
+			     size_t user_id_len, uint32_t *out_created)
+{
+	const struct role *ro = &kCertifier;
+	struct cbs c = *sig, hashed, unhashed, left, prefix, ckey, body, sp;
+	uint8_t ver, type, pkalg, halg, algo = 0, tag;
+	uint8_t digest[EVP_MAX_MD_SIZE], hdr[5], trailer[6];
+	unsigned dlen = 0;
+	uint32_t created = 0, expires = 0;
+	int have_created = 0, issuer_ok = 0, issuer_bad = 0, ok;
+	const EVP_MD *md;
+	EVP_MD_CTX *mctx;
+	EVP_PKEY *pkey;
+	struct cbs areas[2];
+
+	if (!cbs_get_u8(&c, &ver) || ver != 4 || !cbs_get_u8(&c, &type) || type != 0x30 ||
+	    !cbs_get_u8(&c, &pkalg) || !cbs_get_u8(&c, &halg) ||
+	    !cbs_get_u16_length_prefixed(&c, &hashed))
+		return fail(ck, MN_EBADCERT, "only version 4 signatures are accepted");
+	cbs_init(&prefix, cbs_data(sig), cbs_len(sig) - cbs_len(&c));
+	if (!cbs_get_u16_length_prefixed(&c, &unhashed) || !cbs_get_bytes(&c, &left, 2))
+		return fail(ck, MN_EBADSIG, ro->bad);
+	switch (halg) { /* RFC 4880 section 9.4 */
+	case 8: md = EVP_sha256(); break;
+	case 9: md = EVP_sha384(); break;
+	case 10: md = EVP_sha512(); break;
+	case 1: case 2: case 3:
+		return fail(ck, MN_EBADCERT, ro->weak);
+	default:
+		return fail(ck, MN_EBADCERT, "certifier signature uses an unsupported hash");
+	}
+
+	/* Subpackets (section 5.2.3.1): creation time and expiry only count when
+	 * hashed; the issuer may be in either area. */
+	areas[0] = hashed;
+	areas[1] = unhashed;
+	for (int h = 0; h < 2; h++) {
+		struct cbs a = areas[h];
+		while (cbs_len(&a)) {
+			uint8_t l0, l1;
+			uint32_t len;
+			if (!cbs_get_u8(&a, &l0))
+				return fail(ck, MN_EBADSIG, ro->bad);
+			if (l0 < 192) {
+				len = l0;
+			} else if (l0 < 255) {
+				if (!cbs_get_u8(&a, &l1))
+					return fail(ck, MN_EBADSIG, ro->bad);
+				len = ((uint32_t)(l0 - 192) << 8) + l1 + 192;
+			} else if (!cbs_get_u32(&a, &len)) {
+				return fail(ck, MN_EBADSIG, ro->bad);
+			}
+			if (len == 0 || !cbs_get_bytes(&a, &sp, len) || !cbs_get_u8(&sp, &tag))
+				return fail(ck, MN_EBADSIG, ro->bad);
+			uint8_t t = tag & 0x7f;
+			if (h == 0 && t == 2) {
+				if (have_created || !cbs_get_u32(&sp, &created) || cbs_len(&sp))
+					return fail(ck, MN_EBADSIG, ro->bad);
+				have_created = 1;
+			} else if (h == 0 && t == 3) {
+				if (!cbs_get_u32(&sp, &expires) || cbs_len(&sp))
+					return fail(ck, MN_EBADSIG, ro->bad);
+			} else if (t == 33) {
+				if (cbs_len(&sp) == 1 + V4_FPR_LEN && cbs_data(&sp)[0] == 4 &&
+				    ck->ct->fpr_len == V4_FPR_LEN &&
+				    !memcmp(cbs_data(&sp) + 1, ck->ct->fpr, V4_FPR_LEN))
+					issuer_ok = 1;
+				else
+					issuer_bad = 1;
+			} else if (t == 16) {
+				if (cbs_len(&sp) == 8 && ck->ct->fpr_len >= 8 &&
+				    !memcmp(cbs_data(&sp), ck->ct->fpr + ck->ct->fpr_len - 8, 8))
+					issuer_ok = 1;
+				else
+					issuer_bad = 1;
+			} else if (h == 0 && (tag & 0x80) && t != 4 && t != 29) {
+				/* an unknown critical subpacket makes it invalid */
+				return fail(ck, MN_EBADCERT,
+					    "certifier signature has an unknown critical subpacket");
+			}
+		}
+	}
+	if (!issuer_ok || issuer_bad)
+		return fail(ck, MN_EBADSIG, ro->bad);
+	if (!have_created)
+		return fail(ck, MN_EBADSIG, ro->bad);
+	if ((uint64_t)created > ck->now + PGP_MAX_SKEW_S)
+		return fail(ck, MN_EBADCERT, ro->future);
+	if (created < ck->key_created || created < ck->cert_key_created)
+		return fail(ck, MN_EBADCERT, ro->older);
+	if (expires && (uint64_t)created + expires <= ck->now)
+		return fail(ck, MN_EBADCERT, ro->expired);
+
+	/* The certifier's primary key: the first packet of its configured key. */
+	cbs_init(&ckey, ck->ct->key, ck->ct->key_len);
+	if (!pgp_packet_get(&ckey, &tag, &body, NULL) || tag != 6 ||
+	    !(pkey = rev_pkey(&body, &algo)))
+		return fail(ck, MN_EBADCERT, "certifier key algorithm is not supported for revocations");
+	if (algo != pkalg) {
+		EVP_PKEY_free(pkey);
+		return fail(ck, MN_EBADSIG, ro->bad);
+	}
+
+	if (cbs_len(key_body) > 0xffff || user_id_len > UINT32_MAX) {
+		EVP_PKEY_free(pkey);
+		return fail(ck, MN_EBADCERT, "only version 4 keys are accepted");
+	}
+	hdr[0] = 0x99;
+	hdr[1] = (uint8_t)(cbs_len(key_body) >> 8);
+	hdr[2] = (uint8_t)cbs_len(key_body);
+	uint8_t uhdr[5] = {0xb4, (uint8_t)(user_id_len >> 24), (uint8_t)(user_id_len >> 16),
+			   (uint8_t)(user_id_len >> 8), (uint8_t)user_id_len};
+	size_t pl = cbs_len(&prefix);
+	trailer[0] = 4;
+	trailer[1] = 0xff;
+	trailer[2] = (uint8_t)(pl >> 24);
+	trailer[3] = (uint8_t)(pl >> 16);
+	trailer[4] = (uint8_t)(pl >> 8);
+	trailer[5] = (uint8_t)pl;
+	mctx = EVP_MD_CTX_new();
+	ok = mctx && EVP_DigestInit_ex(mctx, md, NULL) &&
+	     EVP_DigestUpdate(mctx, hdr, 3) &&
+	     EVP_DigestUpdate(mctx, cbs_data(key_body), cbs_len(key_body)) &&
+	     EVP_DigestUpdate(mctx, uhdr, 5) &&
+	     EVP_DigestUpdate(mctx, user_id, user_id_len) &&
+	     EVP_DigestUpdate(mctx, cbs_data(&prefix), pl) &&
+	     EVP_DigestUpdate(mctx, trailer, 6) &&
+	     EVP_DigestFinal_ex(mctx, digest, &dlen);
+	EVP_MD_CTX_free(mctx);
+	if (!ok) {
+		EVP_PKEY_free(pkey);
+		return fail(ck, MN_ENOMEM, "out of memory");
+	}
+	ok = !memcmp(cbs_data(&left), digest, 2) &&
+	     rev_verify_value(pkey, algo, md, digest, dlen, c);
+	EVP_PKEY_free(pkey);
+	ERR_clear_error();
+	if (!ok)
+		return fail(ck, MN_EBADSIG, ro->bad);
+	*out_created = created;
+	return 0;
+}
+
 struct pick {
-	int revocation_seen; /* a 0x30 naming the certifier (see pick_uid_sigs) */
 	int found;
 	size_t idx;
 	uint32_t created;
@@ -825,10 +1141,52 @@ struct pick {
 	const char *reason;
 };
 
+/* find_uid_sigs positions |out| at the first signature packet of user ID
+ * |uid_idx| in RNP's export |exp| of the key (see the top of this file). */
+static int find_uid_sigs(struct check *ck, const uint8_t *exp, size_t exp_len,
+			 size_t uid_idx, struct cbs *out)
+{
+	struct cbs c, body;
+	uint8_t tag;
+	size_t n = 0, nuids = 0;
+
+	cbs_init(&c, exp, exp_len);
+	if (!pgp_packet_get(&c, &tag, &body, NULL) || tag != 6 ||
+	    rnp_key_get_signature_count(ck->key, &n) != RNP_SUCCESS ||
+	    rnp_key_get_uid_count(ck->key, &nuids) != RNP_SUCCESS || uid_idx >= nuids)
+		goto bad;
+	for (size_t i = 0; i < n; i++)
+		if (!pgp_packet_get(&c, &tag, &body, NULL) || tag != 2)
+			goto bad;
+	for (size_t u = 0; u <= uid_idx; u++) {
+		rnp_uid_handle_t uid = NULL;
+		if (!pgp_packet_get(&c, &tag, &body, NULL) || (tag != 13 && tag != 17))
+			goto bad;
+		if (u == uid_idx)
+			break;
+		if (rnp_key_get_uid_handle_at(ck->key, u, &uid) != RNP_SUCCESS || !uid)
+			goto bad;
+		int ok = rnp_uid_get_signature_count(uid, &n) == RNP_SUCCESS;
+		rnp_uid_handle_destroy(uid);
+		if (!ok)
+			goto bad;
+		for (size_t i = 0; i < n; i++)
+			if (!pgp_packet_get(&c, &tag, &body, NULL) || tag != 2)
+				goto bad;
+	}
+	*out = c;
+	return 0;
+bad:
+	return fail(ck, MN_EINTERNAL, "RNP's key export does not match its key handles");
+}
+
 /* pick_uid_sigs chooses the self-signature and the certifier signature among
- * the signatures over |uid|. */
-static int pick_uid_sigs(struct check *ck, rnp_uid_handle_t uid, struct pick *self,
-			 struct pick *cert)
+ * the signatures over |uid| (user ID |user_id| on the key |key_body|); |sigs|
+ * is RNP's export positioned at that user ID's first signature. RNP verifies
+ * everything except the certifier's revocations (verify_revocation). */
+static int pick_uid_sigs(struct check *ck, rnp_uid_handle_t uid, struct cbs sigs,
+			 const struct cbs *key_body, const uint8_t *user_id,
+			 size_t user_id_len, struct pick *self, struct pick *cert)
 {
 	size_t n = 0;
 	if (rnp_uid_get_signature_count(uid, &n) != RNP_SUCCESS)
@@ -862,21 +1220,26 @@ static int pick_uid_sigs(struct check *ck, rnp_uid_handle_t uid, struct pick *se
 			signer_hex = ck->ct->fpr_hex;
 			signer_created = ck->cert_key_created;
 		}
-		if (p == cert && type == 0x30) {
-			/* RNP 0.16 validates every 0x30 on a user ID with the key's own
-			 * primary key (pgp_key_t::is_uid_revocation ignores the issuer)
-			 * at import and caches the result, so rnp_signature_is_valid
-			 * can never verify a certifier's revocation. Refuse the whole
-			 * submission instead of recording a certification its own
-			 * packets say was withdrawn. */
-			cert->revocation_seen = 1;
-			p = NULL;
+		struct cbs raw;
+		uint8_t rtag;
+		if (!pgp_packet_get(&sigs, &rtag, &raw, NULL) || rtag != 2 ||
+		    cbs_len(&raw) < 2 ||
+		    (type >= 0 && cbs_data(&raw)[0] == 4 && cbs_data(&raw)[1] != type)) {
+			rnp_signature_handle_destroy(sig);
+			return fail(ck, MN_EINTERNAL,
+				    "RNP's key export does not match its key handles");
 		}
 		if (p) {
 			uint32_t created = 0;
-			int rv = eval_sig(ck, sig, ro, signer_hex, signer_created,
-					  ck->key_created, &created);
-			if (rv == MN_EINTERNAL) {
+			/* RNP 0.16 checks every 0x30 on a user ID against the key's
+			 * own primary key (pgp_key_t::is_uid_revocation ignores the
+			 * issuer), so the certifier's revocation is verified here. */
+			int rv = p == cert && type == 0x30
+					 ? verify_revocation(ck, &raw, key_body, user_id,
+							     user_id_len, &created)
+					 : eval_sig(ck, sig, ro, signer_hex, signer_created,
+						    ck->key_created, &created);
+			if (rv == MN_EINTERNAL || rv == MN_ENOMEM) {
 				rnp_signature_handle_destroy(sig);
 				return rv;
 			}
@@ -1248,7 +1611,7 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 			  size_t signer_hex_len, uint64_t now_s)
 {
 	struct check ck;
-	struct cbs key_body, ex_key, ex_self, ex_cert, prefix;
+	struct cbs key_body, ex_key, ex_self, ex_cert, prefix, uid_sigs;
 	uint8_t signer[PGP_MAX_FPR_LEN], salt[PGP_SALT_LEN];
 	size_t signer_len, nuids = 0, uid_idx = 0, num_subs = 0;
 	struct sub_pick subs[PGP_MAX_SUBKEYS];
@@ -1383,14 +1746,14 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 		rv = fail(&ck, MN_EBADCERT, "user ID is not on the key");
 		goto done;
 	}
-	if ((rv = pick_uid_sigs(&ck, uid, &self, &certp)) < 0)
-		goto done;
-	if (certp.revocation_seen) {
-		rv = fail(&ck, MN_EBADCERT,
-			  "certification revocations cannot be verified yet (RNP 0.16 checks them "
-			  "against the wrong key)");
+	if ((rv = export_key(ck.key, &exp, &exp_len)) < 0) {
+		fail(&ck, rv, "cannot export the key");
 		goto done;
 	}
+	if ((rv = find_uid_sigs(&ck, exp, exp_len, uid_idx, &uid_sigs)) < 0 ||
+	    (rv = pick_uid_sigs(&ck, uid, uid_sigs, &key_body, user_id, user_id_len, &self,
+				&certp)) < 0)
+		goto done;
 	if (!self.found) {
 		rv = self.err ? fail(&ck, self.err, self.reason)
 			      : fail(&ck, MN_EBADCERT, "key has no self-signature over the user ID");
@@ -1418,11 +1781,7 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 	if ((rv = pick_subkeys(&ck, subs, &num_subs)) < 0)
 		goto done;
 
-	/* Export, split, canonicalize. */
-	if ((rv = export_key(ck.key, &exp, &exp_len)) < 0) {
-		fail(&ck, rv, "cannot export the key");
-		goto done;
-	}
+	/* Split the export, canonicalize. */
 	if ((rv = split_export(&ck, exp, exp_len, uid_idx, self.idx, certp.idx, self.type,
 			       certp.type, &ex_key, &ex_self, &ex_cert, subs, num_subs)) < 0)
 		goto done;

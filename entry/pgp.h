@@ -25,12 +25,14 @@
  *   - a certification (0x10-0x13) or certification revocation (0x30) of that
  *     user ID by the certifier's primary key, with a strong hash, verifies and is
  *     not expired; the latest one is kept (a revocation wins a tie: it is the
- *     later statement when both carry the same second);
- *     LIMITATION: RNP 0.16 cannot verify a third party's 0x30 (it checks every
- *     certification revocation on a user ID against the key's own primary key
- *     and caches that), so for now any 0x30 naming the certifier makes the
- *     submission MN_EBADCERT; the body format and pgp_result.revocation are
- *     ready for when a verifier for them exists;
+ *     later statement when both carry the same second). RNP 0.16 checks every
+ *     certification revocation on a user ID against the key's own primary
+ *     key, so a certifier's 0x30 is verified in pgp.c with OpenSSL instead
+ *     (RFC 4880 section 5.2.4 hash over key, user ID and hashed part; SHA-256,
+ *     SHA-384 or SHA-512; Ed25519 EdDSA, ECDSA on P-256/384/521 or RSA of at
+ *     least 2048 bits), with its Issuer Fingerprint / Issuer subpackets naming
+ *     the certifier and the same time rules; unknown critical hashed
+ *     subpackets reject it;
  *   - weak hashes (MD5, SHA-1, RIPEMD-160) are rejected, on any signature used;
  *   - times: the key, every signature used and the certifier key were created
  *     at most PGP_MAX_SKEW_S after now; signatures are not older than the key

@@ -30,10 +30,10 @@ struct buf {
 static struct {
 	int ready;
 	char dir[64], home[96], home2[96];
-	char alice[41], ca[41], weak[41], eve[41], bob[41];
+	char alice[41], ca[41], weak[41], eve[41], bob[41], p256[41];
 	struct buf plain, ca_cert, junk, sha1, rev, secret, bob_cert, certs, certs_armored,
-		secret_certs;
-	struct pgp_certifiers *c;
+		secret_certs, rsa_rev, p256_rev, p256_key, sha1_rev, eve_rev;
+	struct pgp_certifiers *c, *c256;
 	uint64_t now;
 } F;
 
@@ -49,10 +49,12 @@ static void cleanup_fixtures(void)
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup failed: %s\n", cmd);
 	struct buf *all[] = {&F.plain, &F.ca_cert, &F.junk, &F.sha1, &F.rev, &F.secret,
-			     &F.bob_cert, &F.certs, &F.certs_armored, &F.secret_certs};
+			     &F.bob_cert, &F.certs, &F.certs_armored, &F.secret_certs,
+			     &F.rsa_rev, &F.p256_rev, &F.p256_key, &F.sha1_rev, &F.eve_rev};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		free(all[i]->p);
 	pgp_certifiers_free(F.c);
+	pgp_certifiers_free(F.c256);
 }
 
 /* gpg runs gpg in |home| with |args|; returns its exit status. */
@@ -194,6 +196,36 @@ static int make_fixtures(void)
 	/* the certifier revokes its certification */
 	snprintf(a, sizeof(a), "-u %s --quick-revoke-sig %s %s", F.ca, F.alice, F.ca);
 	if (gpg(F.home, a) || export_key(F.alice, &F.rev))
+		return -1;
+	/* the RSA certifier revokes its SHA-1 certification with a strong hash */
+	snprintf(a, sizeof(a), "-u %s --quick-revoke-sig %s %s", F.weak, F.alice, F.weak);
+	if (gpg(F.home, a) || export_key(F.alice, &F.rsa_rev))
+		return -1;
+	/* an ECDSA P-256 certifier certifies, then revokes */
+	if (gpg(F.home, "--quick-gen-key 'P256 CA <p256@certifier.example>' nistp256 sign 1y") ||
+	    fpr_of("p256@certifier.example", F.p256) || export_key(F.p256, &F.p256_key))
+		return -1;
+	snprintf(a, sizeof(a), "-u %s --quick-sign-key %s", F.p256, F.alice);
+	if (gpg(F.home, a))
+		return -1;
+	snprintf(a, sizeof(a), "-u %s --quick-revoke-sig %s %s", F.p256, F.alice, F.p256);
+	if (gpg(F.home, a) || export_key(F.alice, &F.p256_rev))
+		return -1;
+	/* a non-configured key (Eve) revokes her certification */
+	snprintf(a, sizeof(a), "-u %s --quick-revoke-sig %s %s", F.eve, F.alice, F.eve);
+	if (gpg(F.home, a) || export_key(F.alice, &F.eve_rev))
+		return -1;
+	/* the RSA certifier certifies Bob, then revokes with SHA-1 */
+	snprintf(a, sizeof(a), "-u %s --quick-sign-key %s", F.weak, F.bob);
+	if (gpg(F.home, a))
+		return -1;
+	snprintf(a, sizeof(a),
+		 "-u %s --cert-digest-algo SHA1 --digest-algo SHA1 --allow-weak-digest-algos "
+		 "--allow-weak-key-signatures --quick-revoke-sig %s %s",
+		 F.weak, F.bob, F.weak);
+	if (gpg(F.home, a) || export_key(F.bob, &F.sha1_rev))
+		return -1;
+	if (pgp_certifiers_load(&F.c256, F.p256_key.p, F.p256_key.len, NULL, 0) != 0)
 		return -1;
 	snprintf(a, sizeof(a), "--export %s %s", F.ca, F.weak);
 	if (export(a, &F.certs))
@@ -427,13 +459,88 @@ static void test_valid_endorsement(void **state)
 	pgp_result_cleanup(&r);
 }
 
+/* strip_certs copies |in| without its 0x10-0x13 certifications by keys other
+ * than |keep_fpr| (so only self-signatures, given the endorsed key's own
+ * fingerprint, and revocations remain). Returns the index in |out| of the
+ * last 0x30 packet, or SIZE_MAX. */
+static size_t strip_certs(struct buf *out, const struct buf *in, const char *keep_fpr)
+{
+	struct pkts p, q;
+	uint8_t fpr[20];
+	size_t rev = SIZE_MAX;
+	assert_int_equal(hex_decode_test(fpr, keep_fpr), 20);
+	split(&p, in);
+	q.n = 0;
+	for (size_t i = 0; i < p.n; i++) {
+		if (p.tag[i] == 2) {
+			struct cbs c = p.p[i], body;
+			uint8_t tag;
+			assert_true(pgp_packet_get(&c, &tag, &body, NULL));
+			uint8_t type = cbs_data(&body)[1];
+			/* gpg writes the issuer fingerprint in the hashed area */
+			int self = memmem(cbs_data(&body), cbs_len(&body), fpr, 20) != NULL;
+			if (type >= 0x10 && type <= 0x13 && !self)
+				continue;
+			if (type == 0x30)
+				rev = q.n;
+		}
+		q.p[q.n] = p.p[i];
+		q.tag[q.n++] = p.tag[i];
+	}
+	join(out, &q, SIZE_MAX);
+	return rev;
+}
+
+/* sig_body_at returns the (writable) body of signature packet |idx| in |b|. */
+static uint8_t *sig_body_at(struct buf *b, size_t idx, size_t *out_len)
+{
+	struct pkts p;
+	struct cbs c, body;
+	uint8_t tag;
+	split(&p, b);
+	assert_true(idx < p.n);
+	c = p.p[idx];
+	assert_true(pgp_packet_get(&c, &tag, &body, NULL));
+	assert_int_equal(tag, 2);
+	*out_len = cbs_len(&body);
+	return b->p + (cbs_data(&body) - b->p);
+}
+
+static void expect_revocation(const struct pgp_certifiers *c, const struct buf *cert,
+			      const char *uid, const char *signer)
+{
+	struct pgp_result r;
+	const char *reason = NULL;
+	int rv = pgp_endorsement_check(c, &r, &reason, cert->p, cert->len,
+				       (const uint8_t *)uid, strlen(uid), signer,
+				       strlen(signer), F.now);
+	if (rv)
+		fprintf(stderr, "%s: %s\n", mn_err_name(rv), reason);
+	assert_int_equal(rv, 0);
+	assert_int_equal(r.revocation, 1);
+	assert_int_equal(r.sig_type, 0x30);
+	assert_true(r.sig_created_s >= F.now - 600 && r.sig_created_s <= F.now + 600);
+	struct pgp_body b;
+	assert_int_equal(pgp_body_parse(&b, r.body, r.body_len), 0);
+	assert_int_equal(b.sig_type, 0x30);
+	/* gpg, independently, finds the stored revocation good */
+	uint8_t *tpk;
+	size_t tpk_len;
+	assert_int_equal(pgp_body_to_tpk(&tpk, &tpk_len, &b, r.opening, r.opening_len), 0);
+	if (c == F.c) {
+		char *out = gpg_check_sigs(tpk, tpk_len, F.alice);
+		assert_non_null(strstr(out, "\nrev:!:"));
+	}
+	free(tpk);
+	pgp_result_cleanup(&r);
+}
+
 static void test_revocation(void **state)
 {
 	(void)state;
 	need_fixtures();
-	/* gpg --quick-revoke-sig made a valid 0x30 (gpg --check-sigs says so), but
-	 * RNP 0.16 cannot verify a third party's certification revocation, so the
-	 * module refuses it rather than log the certification it withdraws. */
+	/* gpg --quick-revoke-sig made a valid 0x30 (gpg --check-sigs says so);
+	 * RNP 0.16 cannot verify it, the module does, with OpenSSL. */
 	struct buf tpk = F.rev;
 	char path[160], args[512], cmd[512], out[16384];
 	snprintf(path, sizeof(path), "%s/rev.pgp", F.dir);
@@ -456,13 +563,74 @@ static void test_revocation(void **state)
 	snprintf(args, sizeof(args), "--yes --delete-keys %s", F.alice);
 	assert_int_equal(gpg(F.home2, args), 0);
 
-	expect_fail(&F.rev, ALICE, F.ca, F.now, MN_EBADCERT, "revocations cannot be verified");
+	/* Ed25519: the revocation is newer than the certification and wins */
+	expect_revocation(F.c, &F.rev, ALICE, F.ca);
 	/* the same key without the revocation is still a fine endorsement */
 	struct pgp_result r;
 	const char *reason;
 	assert_int_equal(check(&r, &reason, &F.junk, ALICE, F.ca, F.now), 0);
 	assert_int_equal(r.revocation, 0);
 	pgp_result_cleanup(&r);
+
+	/* the revocation alone (no certification next to it) */
+	struct buf only, bad;
+	size_t ri = strip_certs(&only, &F.rev, F.alice), blen;
+	assert_int_not_equal(ri, SIZE_MAX);
+	expect_revocation(F.c, &only, ALICE, F.ca);
+	/* a flipped signature byte, and a flipped hashed byte */
+	bad.len = only.len;
+	bad.p = malloc(only.len);
+	assert_non_null(bad.p);
+	memcpy(bad.p, only.p, only.len);
+	uint8_t *body = sig_body_at(&bad, ri, &blen);
+	body[blen - 1] ^= 1;
+	expect_fail(&bad, ALICE, F.ca, F.now, MN_EBADSIG, "does not verify");
+	body[blen - 1] ^= 1;
+	body[8] ^= 1; /* inside the hashed subpackets (the issuer fingerprint) */
+	expect_fail(&bad, ALICE, F.ca, F.now, MN_EBADSIG, "does not verify");
+	body[8] ^= 1;
+	free(bad.p);
+	free(only.p);
+
+	/* RSA (the SHA-1 certification is unusable, the revocation is not) */
+	expect_revocation(F.c, &F.rsa_rev, ALICE, F.weak);
+	/* ECDSA P-256 */
+	expect_revocation(F.c256, &F.p256_rev, ALICE, F.p256);
+
+	/* a revocation by a key that is not configured */
+	size_t ei = strip_certs(&only, &F.eve_rev, F.alice);
+	assert_int_not_equal(ei, SIZE_MAX);
+	expect_fail(&F.eve_rev, ALICE, F.eve, F.now, MN_EBADCERT, "not a configured certifier");
+	struct pkts ps;
+	split(&ps, &only);
+	/* drop the CA's and the RSA certifier's revocations: only Eve's is left */
+	{
+		struct pkts q = {.n = 0};
+		for (size_t i = 0; i < ps.n; i++) {
+			if (ps.tag[i] == 2) {
+				struct cbs c = ps.p[i], b2;
+				uint8_t tag, fpr[20];
+				assert_true(pgp_packet_get(&c, &tag, &b2, NULL));
+				assert_int_equal(hex_decode_test(fpr, F.eve), 20);
+				if (cbs_data(&b2)[1] == 0x30 &&
+				    !memmem(cbs_data(&b2), cbs_len(&b2), fpr, 20))
+					continue;
+			}
+			q.p[q.n] = ps.p[i];
+			q.tag[q.n++] = ps.tag[i];
+		}
+		join(&bad, &q, SIZE_MAX);
+	}
+	expect_fail(&bad, ALICE, F.ca, F.now, MN_EBADCERT, "no certification");
+	free(bad.p);
+	free(only.p);
+
+	/* a SHA-1 revocation (hash algorithm 2) is refused */
+	size_t si = strip_certs(&only, &F.sha1_rev, F.bob);
+	assert_int_not_equal(si, SIZE_MAX);
+	assert_int_equal(sig_body_at(&only, si, &blen)[3], 2);
+	expect_fail(&only, "Bob <bob@example.com>", F.weak, F.now, MN_EBADCERT, "weak hash");
+	free(only.p);
 }
 
 static void test_dedup(void **state)

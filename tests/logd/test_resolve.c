@@ -15,13 +15,12 @@
  * JWS, certificate DER), classes are right, a PGP "opening" is given exactly to
  * email lookups and opens the body's commitment to the submitted user ID, and
  * each lookup returns exactly the expected set, in leaf order, once per leaf
- * across pages. Bad parameters get 400.
+ * across pages. Bad parameters get 400. A certifier's revocation (0x30, made by
+ * gpg --quick-revoke-sig) is logged, is in the lookup history, and makes
+ * resolve stop advising that certifier's endorsement of the key; it does not
+ * touch another certifier's statement.
  *
  * Not covered, by necessity:
- *   - "a revoked endorsement is not advised": logd refuses certifier
- *     revocations (0x30) for now (entry/pgp.h, RNP 0.16); the refusal is
- *     tested, and that the revocation of another certifier's statement does not
- *     block a submission;
  *   - an expired policy: exp in the past is refused at submission, and a short
  *     exp cannot be made to pass without waiting. */
 #include <stdarg.h>
@@ -650,46 +649,6 @@ static void test_pgp_submit(void **state)
 	/* CA1's newer certification of A1: a new statement, a new leaf */
 	T.e[E_A1_CA1_NEW] = submit_pgp(&T.x_a1_new, UID_A1, T.ca1, T.a1);
 	assert_int_equal(T.num, NUM_E);
-}
-
-/* Certifier revocations are refused for now (entry/pgp.h: RNP 0.16 checks a
- * 0x30 against the wrong key), so "a revoked endorsement is not advised"
- * cannot be tested yet. */
-static void test_pgp_revocation(void **state)
-{
-	char *req = mnfix_pgp_request(T.x_a1_rev.p, T.x_a1_rev.len, UID_A1, T.ca1);
-	const char *msg;
-	json_t *j, *j2;
-	int st;
-
-	(void)state;
-	j = post_json("/mn/v1/add-pgp", req, &st);
-	assert_int_equal(st, 400);
-	msg = json_string_value(json_object_get(j, "error_message"));
-	assert_non_null(msg);
-	assert_non_null(strstr(msg, "certification revocations cannot be verified"));
-	assert_string_equal(json_string_value(json_object_get(j, "error_code")), "badCertificate");
-	json_decref(j);
-	free(req);
-	assert_int_equal(tree_size(), T.num);
-	/* CA1's revocation says nothing about CA2's statement, which is already
-	 * logged: the same key with CA2 as signer is a duplicate */
-	req = mnfix_pgp_request(T.x_a1_rev.p, T.x_a1_rev.len, UID_A1, T.ca2);
-	j = post_json("/mn/v1/add-pgp", req, &st);
-	assert_int_equal(st, 200);
-	free(req);
-	req = mnfix_pgp_request(T.x_a1.p, T.x_a1.len, UID_A1, T.ca2);
-	j2 = post_json("/mn/v1/add-pgp", req, &st);
-	assert_int_equal(st, 200);
-	assert_true(json_equal(j, j2)); /* the original SCT */
-	json_decref(j);
-	json_decref(j2);
-	free(req);
-	assert_int_equal(tree_size(), T.num);
-	/* resolve still answers, with every endorsement */
-	j = get_json("/mn/v1/resolve?email=alice@example.com", 200);
-	assert_int_equal(json_array_size(json_object_get(j, "pgp")), 3);
-	json_decref(j);
 }
 
 static void test_lookup_email_pgp(void **state)
@@ -1341,11 +1300,56 @@ static void test_lookup_bad_params(void **state)
 	expect_400(q);
 }
 
+/* CA1 revokes its certification of A1: the revocation is logged (as a new
+ * statement, sig_type 0x30), lookups list it with the history, and resolve no
+ * longer advises the (A1, CA1) pair. Runs last: it adds a leaf. */
+static void test_pgp_revocation(void **state)
+{
+	const uint64_t *e = T.e;
+	struct email_answer a;
+	char *req;
+	json_t *j, *j2;
+	uint64_t rev;
+	int st;
+
+	(void)state;
+	rev = (uint64_t)submit_pgp(&T.x_a1_rev, UID_A1, T.ca1, T.a1);
+	/* the same revocation again is a duplicate: nothing new is logged */
+	req = mnfix_pgp_request(T.x_a1_rev.p, T.x_a1_rev.len, UID_A1, T.ca1);
+	j = post_json("/mn/v1/add-pgp", req, &st);
+	assert_int_equal(st, 200);
+	json_decref(j);
+	free(req);
+	assert_int_equal(tree_size(), T.num);
+	/* CA1's revocation says nothing about CA2's statement, which is already
+	 * logged: the same key with CA2 as signer is a duplicate */
+	req = mnfix_pgp_request(T.x_a1_rev.p, T.x_a1_rev.len, UID_A1, T.ca2);
+	j = post_json("/mn/v1/add-pgp", req, &st);
+	assert_int_equal(st, 200);
+	free(req);
+	req = mnfix_pgp_request(T.x_a1.p, T.x_a1.len, UID_A1, T.ca2);
+	j2 = post_json("/mn/v1/add-pgp", req, &st);
+	assert_int_equal(st, 200);
+	assert_true(json_equal(j, j2)); /* the original SCT */
+	json_decref(j);
+	json_decref(j2);
+	free(req);
+	assert_int_equal(tree_size(), T.num);
+	/* history: every statement, the revocation included */
+	EXPECT("email=alice@example.com&types=pgp", e[E_A1_CA1], e[E_A1_CA2], e[E_A2_CA1],
+	       e[E_A1_CA1_NEW], rev);
+	/* resolve: the (A1, CA1) pair's newest statement is a revocation */
+	j = resolve_email("alice@example.com", "alice@example.com", &a);
+	expect_set("resolve alice pgp after revocation", a.pgp, a.num_pgp,
+		   WANT(e[E_A1_CA2], e[E_A2_CA1]), 2);
+	assert_true(json_is_true(json_object_get(a.advice, "pgp")));
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pgp_submit),
-		cmocka_unit_test(test_pgp_revocation),
 		cmocka_unit_test(test_lookup_email_pgp),
 		cmocka_unit_test(test_lookup_domain_pgp),
 		cmocka_unit_test(test_lookup_fpr),
@@ -1358,6 +1362,7 @@ int main(void)
 		cmocka_unit_test(test_paging),
 		cmocka_unit_test(test_resolve_bad_params),
 		cmocka_unit_test(test_lookup_bad_params),
+		cmocka_unit_test(test_pgp_revocation),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
