@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "api/internal.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -133,10 +135,41 @@ int api__status_for_err(int err, const char **out_code)
 	case MN_EREADONLY:
 		*out_code = "storageReadOnly";
 		return 503;
+	case MN_ENOMEM:
+		/* transient: a client retries a 503 (Retry-After), not a 400 */
+		*out_code = "unavailable";
+		return 503;
 	default:
 		*out_code = "internal";
 		return 500;
 	}
+}
+
+/* jansson 2.14 reports few of its allocation failures as such: most return
+ * NULL with no error set (json_error_t untouched), and a string or key that
+ * could not be copied reads as a syntax error. A syntax error is
+ * deterministic, so an error is trusted only if a second parse fails the
+ * same way; a second parse that succeeds is used. */
+struct json_t *api__json_loadb(const void *buf, size_t len, size_t flags, int *err)
+{
+	json_error_t e1, e2;
+	json_t *j;
+
+	memset(&e1, 0, sizeof(e1));
+	memset(&e2, 0, sizeof(e2));
+	*err = MN_ENOMEM;
+	j = json_loadb(buf, len, flags, &e1);
+	if (j != NULL)
+		return j;
+	if (e1.text[0] == '\0' || json_error_code(&e1) == json_error_out_of_memory)
+		return NULL;
+	j = json_loadb(buf, len, flags, &e2);
+	if (j != NULL)
+		return j;
+	if (json_error_code(&e1) == json_error_code(&e2) && e1.position == e2.position &&
+	    strcmp(e1.text, e2.text) == 0)
+		*err = MN_EMALFORMED;
+	return NULL;
 }
 
 void api__count(struct api *api, enum api_endpoint ep, int status, uint64_t ns)

@@ -119,6 +119,10 @@ static void on_committed(struct api_submission *sub, int status, const uint8_t *
 
 	(void)index;
 	memset(&resp, 0, sizeof(resp));
+	/* The submission was validated here: the sequencer's MN_EINVAL (it
+	 * answers that when it cannot build the leaf, out of memory) is ours. */
+	if (status == MN_EINVAL)
+		status = MN_EINTERNAL;
 	if (status != 0)
 		api__err_response(&resp, status, NULL);
 	else
@@ -136,17 +140,15 @@ static int parse_chain(struct api *api, const struct api_request *req, uint8_t *
 		       size_t *lens, size_t *num, const char **why)
 {
 	const struct api_config *cfg = api__config(api);
-	json_error_t jerr;
 	json_t *root, *chain;
 	size_t i;
 	int ret = MN_EMALFORMED;
 
 	*num = 0;
-	root = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES,
-			  &jerr);
+	root = api__json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &ret);
 	if (root == NULL) {
-		*why = "body is not valid JSON";
-		return MN_EMALFORMED;
+		*why = ret == MN_ENOMEM ? "out of memory" : "body is not valid JSON";
+		return ret;
 	}
 	if (!json_is_object(root)) {
 		*why = "body is not a JSON object";
@@ -180,7 +182,10 @@ static int parse_chain(struct api *api, const struct api_request *req, uint8_t *
 				  json_string_length(s), cfg->max_cert_bytes);
 		if (r != 0) {
 			*why = r == MN_ETOOBIG ? "certificate too large"
-					       : "chain element is not valid base64";
+			       : r == MN_ENOMEM ? "out of memory"
+						: "chain element is not valid base64";
+			if (r == MN_ENOMEM)
+				ret = MN_ENOMEM;
 			goto out;
 		}
 		(*num)++;
@@ -214,7 +219,7 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	}
 	ret = parse_chain(api, req, certs, lens, &num, &why);
 	if (ret != 0) {
-		api_response_error(resp, 400, "malformed", why);
+		api__err_response(resp, ret, why);
 		goto out;
 	}
 	p = calloc(1, sizeof(*p));
@@ -264,6 +269,8 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	p->sub.num_keys = p->keys.num;
 	p->sub.done = on_committed;
 	ret = cfg->seq.submit(cfg->seq.impl, &p->sub);
+	if (ret == MN_EINVAL) /* see on_committed */
+		ret = MN_EINTERNAL;
 	if (ret != 0) {
 		api__err_response(resp, ret, ret == MN_EBUSY ? "sequencer queue is full, retry later"
 				 : ret == MN_ESHUTDOWN ? "log is shutting down" : NULL);
@@ -409,10 +416,14 @@ void api__get_proof_by_hash(struct api *api, const struct api_params *q,
 		api_response_error(resp, 400, "malformed", "missing parameter hash");
 		return;
 	}
-	if (mn_b64_decode(&hash, &hash_len, v, vlen, 32) != 0 || hash_len != 32) {
+	ret = mn_b64_decode(&hash, &hash_len, v, vlen, 32);
+	if (ret != 0 || hash_len != 32) {
 		free(hash);
-		api_response_error(resp, 400, "malformed",
-				   "hash is not a base64 SHA-256 leaf hash");
+		if (ret == MN_ENOMEM)
+			api__err_response(resp, MN_ENOMEM, NULL);
+		else
+			api_response_error(resp, 400, "malformed",
+					   "hash is not a base64 SHA-256 leaf hash");
 		return;
 	}
 	if (!get_u64_param(q, "tree_size", &size, resp)) {

@@ -140,3 +140,8 @@ int api__entry_json(struct cbb *b, struct store_reader *rd, uint64_t index,
 
 /* api__status_for_err maps an MN_E* to an HTTP status and error_code. */
 int api__status_for_err(int err, const char **out_code);
+
+/* api__json_loadb parses |len| bytes at |buf| with jansson (|flags| as for
+ * json_loadb). Returns the value (the caller owns a reference) or NULL with
+ * *err MN_ENOMEM if jansson ran out of memory, else MN_EMALFORMED. */
+struct json_t *api__json_loadb(const void *buf, size_t len, size_t flags, int *err);

@@ -21,20 +21,21 @@
 #define MAX_SIGNER_HEX 64
 
 /* strict_object parses |req|'s body as a JSON object whose fields are exactly
- * |names| (all required), each a string. Returns the object or NULL with *why. */
+ * |names| (all required), each a string. Returns the object or NULL with *why
+ * and *err: MN_ENOMEM if jansson ran out of memory, else MN_EMALFORMED. */
 static json_t *strict_object(const struct api_request *req, const char *const *names,
-			     size_t num, const char **why)
+			     size_t num, const char **why, int *err)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb((const char *)req->body, req->body_len,
-				  JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = api__json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, err);
 	const char *key;
 	json_t *v;
 
 	if (root == NULL) {
-		*why = "body is not valid JSON (or repeats a field)";
+		*why = *err == MN_ENOMEM ? "out of memory"
+					 : "body is not valid JSON (or repeats a field)";
 		return NULL;
 	}
+	*err = MN_EMALFORMED;
 	if (!json_is_object(root)) {
 		*why = "body is not a JSON object";
 		goto bad;
@@ -85,6 +86,8 @@ static int dedup_answer(struct api *api, const uint8_t key[32], struct api_respo
 
 static void submit_failed(struct api_response *resp, int ret)
 {
+	if (ret == MN_EINVAL) /* the sequencer's, never the client's (ct.c) */
+		ret = MN_EINTERNAL;
 	api__err_response(resp, ret, ret == MN_EBUSY ? "sequencer queue is full, retry later"
 				 : ret == MN_ESHUTDOWN ? "log is shutting down" : NULL);
 }
@@ -116,6 +119,8 @@ static void pgp_committed(struct api_submission *sub, int status, const uint8_t 
 
 	(void)index;
 	memset(&resp, 0, sizeof(resp));
+	if (status == MN_EINVAL) /* the sequencer's, never the client's (ct.c) */
+		status = MN_EINTERNAL;
 	if (status != 0)
 		api__err_response(&resp, status, NULL);
 	else
@@ -160,9 +165,9 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 				   "this log accepts no OpenPGP endorsements (no certifiers configured)");
 		return API_DONE;
 	}
-	root = strict_object(req, fields, 3, &why);
+	root = strict_object(req, fields, 3, &why, &ret);
 	if (root == NULL) {
-		api_response_error(resp, 400, "malformed", why);
+		api__err_response(resp, ret, why);
 		return API_DONE;
 	}
 	uid = json_string_value(json_object_get(root, "user_id"));
@@ -179,6 +184,10 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 	}
 	ret = mn_b64_decode(&cert, &cert_len, json_string_value(json_object_get(root, "cert")),
 			    json_string_length(json_object_get(root, "cert")), MAX_PGP_CERT);
+	if (ret == MN_ENOMEM) {
+		api__err_response(resp, ret, NULL);
+		goto out;
+	}
 	if (ret != 0 || cert_len == 0) {
 		api_response_error(resp, ret == MN_ETOOBIG ? 413 : 400,
 				   ret == MN_ETOOBIG ? "tooLarge" : "malformed",
@@ -323,8 +332,8 @@ static void pol_error(struct pol_pend *p, int status)
 	memset(&resp, 0, sizeof(resp));
 	if (status == MN_ERANGE)
 		api_response_error(&resp, 400, "staleSerial", STALE_SERIAL_MSG);
-	else
-		api__err_response(&resp, status, NULL);
+	else /* MN_EINVAL: the sequencer's, never the client's (ct.c) */
+		api__err_response(&resp, status == MN_EINVAL ? MN_EINTERNAL : status, NULL);
 	pol_finish(p, &resp);
 }
 
@@ -502,9 +511,9 @@ int api__add_policy(struct api *api, const struct api_request *req,
 	json_t *root;
 	int ret;
 
-	root = strict_object(req, fields, 1, &why);
+	root = strict_object(req, fields, 1, &why, &ret);
 	if (root == NULL) {
-		api_response_error(resp, 400, "malformed", why);
+		api__err_response(resp, ret, why);
 		return API_DONE;
 	}
 	p = calloc(1, sizeof(*p));

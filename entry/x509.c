@@ -1327,6 +1327,26 @@ static const struct root *find_anchor(struct cache *cache, const struct x509_roo
 	return NULL;
 }
 
+/* ossl_malloc_failed: whether an allocation failed inside OpenSSL since
+ * x509_validate's ERR_set_mark. OpenSSL 3.0 raises ERR_R_MALLOC_FAILURE where
+ * it happens and stacks the callers' errors on top (d2i_X509 adds
+ * ERR_R_NESTED_ASN1_ERROR for each enclosing field), so the whole queue is
+ * read. If the queue held nothing at the mark (|clean|: then ERR_set_mark set
+ * none and ERR_pop_to_mark empties it anyway) it is consumed here; otherwise
+ * only the newest error is looked at, leaving the caller's errors alone. */
+static int ossl_malloc_failed(int clean)
+{
+	unsigned long e;
+	int found = 0;
+
+	if (!clean)
+		return ERR_GET_REASON(ERR_peek_last_error()) == ERR_R_MALLOC_FAILURE;
+	while ((e = ERR_get_error()) != 0)
+		if (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE)
+			found = 1;
+	return found;
+}
+
 #define FAIL(code, why)                                                          \
 	do {                                                                     \
 		ret = (code);                                                    \
@@ -1352,6 +1372,7 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 	memset(&leaf, 0, sizeof(leaf));
 	names.num_dns = names.num_email = 0;
 	names.incomplete = 0;
+	int clean = ERR_peek_error() == 0;
 	ERR_set_mark();
 	if (num_certs == 0)
 		FAIL(MN_EMALFORMED, "empty certificate chain");
@@ -1541,6 +1562,12 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 	ret = 0;
 	goto done;
 err:
+	/* Out of memory in OpenSSL reads as a bad certificate or signature:
+	 * answer it as what it is, so that the client retries. */
+	if (ret != MN_ENOMEM && ossl_malloc_failed(clean)) {
+		ret = MN_ENOMEM;
+		reason = "out of memory";
+	}
 	x509_result_cleanup(out);
 done:
 	for (size_t i = 1; i < num_certs && i < HARD_MAX_CHAIN; i++)
