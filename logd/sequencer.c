@@ -173,11 +173,15 @@ static int prepare(struct seq *q, struct job *j)
 
 	j->ts = mn_now_ms();
 	sub->entry.timestamp = j->ts;
+	if (!ct_entry_type_known(sub->entry.entry_type) || sub->entry.body_len == 0 ||
+	    sub->entry.body_len > CT_MAX_BODY_LEN)
+		return MN_EINVAL;
+	/* the entry is well formed: failing to encode it can only be memory */
 	if (!cbb_init(&cbb, sub->entry.body_len + 64, SIZE_MAX) ||
 	    !ct_write_leaf(&cbb, &sub->entry) ||
 	    !cbb_finish(&cbb, &j->leaf, &j->leaf_len)) {
 		cbb_cleanup(&cbb);
-		return MN_EINVAL;
+		return MN_ENOMEM;
 	}
 	ret = ct_sign_sct(q->signer, &sct, &sub->entry);
 	if (ret != 0)
