@@ -157,15 +157,18 @@ struct json_t *api__json_loadb(const void *buf, size_t len, size_t flags, int *e
 
 	memset(&e1, 0, sizeof(e1));
 	memset(&e2, 0, sizeof(e2));
-	*err = MN_ENOMEM;
+	*err = 0;
 	j = json_loadb(buf, len, flags, &e1);
 	if (j != NULL)
 		return j;
+	*err = MN_ENOMEM;
 	if (e1.text[0] == '\0' || json_error_code(&e1) == json_error_out_of_memory)
 		return NULL;
 	j = json_loadb(buf, len, flags, &e2);
-	if (j != NULL)
+	if (j != NULL) {
+		*err = 0;
 		return j;
+	}
 	if (json_error_code(&e1) == json_error_code(&e2) && e1.position == e2.position &&
 	    strcmp(e1.text, e2.text) == 0)
 		*err = MN_EMALFORMED;

@@ -150,6 +150,7 @@ static int parse_chain(struct api *api, const struct api_request *req, uint8_t *
 		*why = ret == MN_ENOMEM ? "out of memory" : "body is not valid JSON";
 		return ret;
 	}
+	ret = MN_EMALFORMED; /* from here on, any failure is the body's */
 	if (!json_is_object(root)) {
 		*why = "body is not a JSON object";
 		goto out;
