@@ -35,6 +35,9 @@ void mnctl_entry_cleanup(struct mnctl_entry *e)
 	for (size_t i = 0; i < e->num_emails; i++)
 		free(e->emails[i]);
 	free(e->emails);
+	for (size_t i = 0; i < e->num_mailboxes; i++)
+		free(e->mailboxes[i]);
+	free(e->mailboxes);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -144,6 +147,26 @@ static void decode_cert(struct mnctl_entry *e, X509 *x)
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
 		char buf[256], ***list;
 		size_t *num;
+		if (g->type == GEN_OTHERNAME) {
+			/* SmtpUTF8Mailbox ::= UTF8String (RFC 9598 section 3) */
+			const OTHERNAME *on = g->d.otherName;
+			const ASN1_STRING *u;
+			size_t n;
+			if (OBJ_obj2nid(on->type_id) != NID_id_on_SmtpUTF8Mailbox ||
+			    on->value == NULL || on->value->type != V_ASN1_UTF8STRING ||
+			    e->num_mailboxes >= MAX_NAMES)
+				continue;
+			u = on->value->value.utf8string;
+			n = (size_t)ASN1_STRING_length(u);
+			if (n == 0 || n >= sizeof(buf) ||
+			    memchr(ASN1_STRING_get0_data(u), '\0', n) != NULL)
+				continue;
+			memcpy(buf, ASN1_STRING_get0_data(u), n);
+			buf[n] = '\0';
+			if (!add_name(&e->mailboxes, &e->num_mailboxes, buf))
+				break;
+			continue;
+		}
 		if (g->type == GEN_DNS) {
 			list = &e->dns_names;
 			num = &e->num_dns_names;
@@ -240,6 +263,17 @@ json_t *mnctl_entry_json(const struct mnctl_entry *e)
 				json_array_append_new(names, json_string(e->emails[i]));
 			json_object_set_new(j, "emails", names);
 		}
+		if (e->num_mailboxes > 0) {
+			names = json_array();
+			for (size_t i = 0; i < e->num_mailboxes; i++) {
+				char buf[256];
+				mnctl_sanitize(buf, sizeof(buf),
+					       (const uint8_t *)e->mailboxes[i],
+					       strlen(e->mailboxes[i]));
+				json_array_append_new(names, json_string(buf));
+			}
+			json_object_set_new(j, "mailboxes", names);
+		}
 	}
 	return j;
 }
@@ -266,6 +300,12 @@ void mnctl_entry_print(const struct mnctl_entry *e)
 			printf("    dns: %s\n", e->dns_names[i]);
 		for (size_t i = 0; i < e->num_emails; i++)
 			printf("    email: %s\n", e->emails[i]);
+		for (size_t i = 0; i < e->num_mailboxes; i++) {
+			char buf[256];
+			printf("    mailbox: %s\n",
+			       mnctl_sanitize(buf, sizeof(buf), (const uint8_t *)e->mailboxes[i],
+					      strlen(e->mailboxes[i])));
+		}
 	}
 }
 

@@ -180,6 +180,10 @@ struct mnctl_entry {
 	size_t num_dns_names;
 	char **emails;          /* rfc822Names, sanitized, malloc'd */
 	size_t num_emails;
+	char **mailboxes;       /* SmtpUTF8Mailbox SANs (RFC 9598), raw UTF-8
+	                         * without NULs (not sanitized: print with
+	                         * mnctl_sanitize), malloc'd */
+	size_t num_mailboxes;
 };
 void mnctl_entry_cleanup(struct mnctl_entry *e);
 /* mnctl_entry_decode decodes the MerkleTreeLeaf |leaf| (any entry type; for

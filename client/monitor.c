@@ -1,5 +1,12 @@
-/* monitor.c: follow a log from a saved state and report certificates for
- * watched domains.
+/* monitor.c: follow a log from a saved state and report entries for watched
+ * domains, email addresses and OpenPGP fingerprints.
+ *
+ * Watch file lines (read_watch): a domain matches a certificate's dNSName SANs
+ * or CN, a PGP endorsement's domain and a policy's domain subject, as itself
+ * or as a parent domain; an address (any line with '@') matches a certificate's
+ * rfc822Name or SmtpUTF8Mailbox (RFC 9598) SAN and a policy's email subject,
+ * ASCII case-insensitively; 40 or 64 hex digits (an OpenPGP v4/v5 fingerprint,
+ * spaces allowed) match a PGP endorsement's endorsed or certifier key.
  *
  * The state (DIR/state.json) is the last verified STH and the compact range of
  * the leaves downloaded so far, which is a proven prefix of that STH's tree:
@@ -20,14 +27,25 @@
 
 #include "client/mnctl.h"
 #include "common/b64.h"
+#include "entry/pgp.h"
+#include "entry/policy.h"
 
 #define MAX_WATCH 10000
+
+enum watch_kind { W_DOMAIN, W_EMAIL, W_FPR };
+
+struct watch {
+	enum watch_kind kind;
+	char *text;                  /* lowercase; for W_FPR the hex as written */
+	uint8_t fpr[PGP_MAX_FPR_LEN];
+	size_t fpr_len;
+};
 
 struct monitor {
 	struct mnctl *m;
 	struct merkle_range range;
 	struct mnctl_sth target;
-	char **watch;
+	struct watch *watch;
 	size_t num_watch;
 	uint64_t first, matches;
 	int progress;
@@ -36,12 +54,49 @@ struct monitor {
 static void watch_free(struct monitor *mo)
 {
 	for (size_t i = 0; i < mo->num_watch; i++)
-		free(mo->watch[i]);
+		free(mo->watch[i].text);
 	free(mo->watch);
 }
 
-/* read_watch: one domain a line; blank lines and '#' comments skipped; a
- * leading "*." or "." is dropped; compared case-insensitively. */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* parse_fpr: |line| is 40 or 64 hex digits, spaces allowed between them. */
+static int parse_fpr(struct watch *w, const char *line)
+{
+	size_t n = 0;
+	int hi = -1;
+
+	for (const char *p = line; *p; p++) {
+		int v;
+		if (*p == ' ')
+			continue;
+		if ((v = hexval(*p)) < 0 || n == PGP_MAX_FPR_LEN)
+			return 0;
+		if (hi < 0) {
+			hi = v;
+		} else {
+			w->fpr[n++] = (uint8_t)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	if (hi >= 0 || (n != 20 && n != 32))
+		return 0;
+	w->fpr_len = n;
+	return 1;
+}
+
+/* read_watch: one domain, address or fingerprint a line; blank lines and '#'
+ * comments skipped; a domain's leading "*." or "." is dropped; domains and
+ * addresses are compared ASCII case-insensitively. */
 static int read_watch(struct monitor *mo, const char *path)
 {
 	uint8_t *buf;
@@ -51,9 +106,14 @@ static int read_watch(struct monitor *mo, const char *path)
 
 	if (ret != MNCTL_OK)
 		return ret;
+	if (memchr(buf, '\0', len) != NULL) {
+		free(buf);
+		return mnctl_fail(MNCTL_ELOCAL, "%s: not a text file", path);
+	}
 	for (line = strtok_r((char *)buf, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
-		char *end, **w;
+		char *end;
+		struct watch *w, nw = {.kind = W_DOMAIN};
 		while (isspace((unsigned char)*line))
 			line++;
 		end = line + strlen(line);
@@ -61,7 +121,11 @@ static int read_watch(struct monitor *mo, const char *path)
 			*--end = '\0';
 		if (*line == '\0' || *line == '#')
 			continue;
-		if (line[0] == '*' && line[1] == '.')
+		if (strchr(line, '@') != NULL)
+			nw.kind = W_EMAIL;
+		else if (parse_fpr(&nw, line))
+			nw.kind = W_FPR;
+		else if (line[0] == '*' && line[1] == '.')
 			line += 2;
 		else if (line[0] == '.')
 			line++;
@@ -71,11 +135,12 @@ static int read_watch(struct monitor *mo, const char *path)
 		if (w == NULL)
 			break;
 		mo->watch = w;
-		if ((w[mo->num_watch] = strdup(line)) == NULL)
+		if ((nw.text = strdup(line)) == NULL)
 			break;
-		for (char *p = w[mo->num_watch]; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		mo->num_watch++;
+		if (nw.kind != W_FPR)
+			for (char *p = nw.text; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+		w[mo->num_watch++] = nw;
 	}
 	free(buf);
 	return MNCTL_OK;
@@ -91,17 +156,138 @@ static int name_matches(const char *name, const char *domain)
 	return n > d && name[n - d - 1] == '.' && strcasecmp(name + n - d, domain) == 0;
 }
 
-static const char *match(const struct monitor *mo, const struct mnctl_entry *e)
+static int bytes_name_matches(const uint8_t *s, size_t n, const char *domain)
+{
+	char name[256];
+
+	if (n == 0 || n >= sizeof(name) || memchr(s, '\0', n) != NULL)
+		return 0;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	return name_matches(name, domain);
+}
+
+static const struct watch *match_cert(const struct monitor *mo,
+				      const struct mnctl_entry *e)
 {
 	for (size_t w = 0; w < mo->num_watch; w++) {
-		for (size_t i = 0; i < e->num_dns_names; i++)
-			if (name_matches(e->dns_names[i], mo->watch[w]))
-				return mo->watch[w];
-		if (e->cn[0] != '\0' && name_matches(e->cn, mo->watch[w]))
-			return mo->watch[w];
+		const struct watch *wa = &mo->watch[w];
+		if (wa->kind == W_DOMAIN) {
+			for (size_t i = 0; i < e->num_dns_names; i++)
+				if (name_matches(e->dns_names[i], wa->text))
+					return wa;
+			if (e->cn[0] != '\0' && name_matches(e->cn, wa->text))
+				return wa;
+		} else if (wa->kind == W_EMAIL) {
+			for (size_t i = 0; i < e->num_emails; i++)
+				if (strcasecmp(e->emails[i], wa->text) == 0)
+					return wa;
+			for (size_t i = 0; i < e->num_mailboxes; i++)
+				if (strcasecmp(e->mailboxes[i], wa->text) == 0)
+					return wa;
+		}
 	}
 	return NULL;
 }
+
+static const struct watch *match_pgp(const struct monitor *mo, const uint8_t *body,
+				     size_t body_len)
+{
+	struct pgp_body b;
+
+	if (pgp_body_parse(&b, body, body_len) != 0)
+		return NULL;
+	for (size_t w = 0; w < mo->num_watch; w++) {
+		const struct watch *wa = &mo->watch[w];
+		if (wa->kind == W_FPR &&
+		    (cbs_mem_equal(&b.endorsed_fpr, wa->fpr, wa->fpr_len) ||
+		     cbs_mem_equal(&b.certifier_fpr, wa->fpr, wa->fpr_len)))
+			return wa;
+		if (wa->kind == W_DOMAIN &&
+		    bytes_name_matches(cbs_data(&b.domain), cbs_len(&b.domain), wa->text))
+			return wa;
+	}
+	return NULL;
+}
+
+/* policy_subject: the payload's subject ({"domain": D} or {"email": A}) into
+ * |out|; 1 on success. The JWS is not verified (the log did that). */
+static int policy_subject(const uint8_t *body, size_t body_len, char *out, size_t cap,
+			  int *is_email)
+{
+	struct policy_body pb;
+	const char *jws, *d1, *d2, *s;
+	uint8_t *payload = NULL;
+	size_t payload_len, slen;
+	json_t *p, *subj, *v;
+	json_error_t jerr;
+	int ok = 0;
+
+	if (!policy_parse_body(&pb, body, body_len))
+		return 0;
+	jws = (const char *)pb.jws;
+	d1 = memchr(jws, '.', pb.jws_len);
+	d2 = d1 ? memchr(d1 + 1, '.', pb.jws_len - (size_t)(d1 + 1 - jws)) : NULL;
+	if (d2 == NULL ||
+	    mn_b64url_decode(&payload, &payload_len, d1 + 1, (size_t)(d2 - d1 - 1),
+			     POLICY_MAX_PAYLOAD_LEN) != 0)
+		return 0;
+	p = json_loadb((const char *)payload, payload_len, JSON_REJECT_DUPLICATES, &jerr);
+	free(payload);
+	subj = json_object_get(p, "subject");
+	*is_email = 0;
+	if ((v = json_object_get(subj, "email")) != NULL)
+		*is_email = 1;
+	else
+		v = json_object_get(subj, "domain");
+	if (json_is_string(v)) {
+		s = json_string_value(v);
+		slen = json_string_length(v);
+		if (slen > 0 && slen < cap && strlen(s) == slen) {
+			memcpy(out, s, slen + 1);
+			ok = 1;
+		}
+	}
+	json_decref(p);
+	return ok;
+}
+
+static const struct watch *match_policy(const struct monitor *mo, const uint8_t *body,
+					size_t body_len)
+{
+	char subject[POLICY_MAX_SUBJECT_LEN + 1];
+	int is_email;
+
+	if (!policy_subject(body, body_len, subject, sizeof(subject), &is_email))
+		return NULL;
+	for (size_t w = 0; w < mo->num_watch; w++) {
+		const struct watch *wa = &mo->watch[w];
+		if (is_email && wa->kind == W_EMAIL && strcasecmp(subject, wa->text) == 0)
+			return wa;
+		if (!is_email && wa->kind == W_DOMAIN && name_matches(subject, wa->text))
+			return wa;
+	}
+	return NULL;
+}
+
+static const struct watch *match(const struct monitor *mo, const struct mnctl_entry *e,
+				 const uint8_t *leaf, size_t leaf_len)
+{
+	struct ct_entry ce;
+
+	if (e->entry_type == CT_X509_ENTRY || e->entry_type == CT_PRECERT_ENTRY)
+		return match_cert(mo, e);
+	if (e->entry_type != MN_PGP_ENDORSEMENT_ENTRY &&
+	    e->entry_type != MN_SIGNED_POLICY_ENTRY)
+		return NULL;
+	if (!ct_parse_leaf(&ce, leaf, leaf_len))
+		return NULL;
+	if (ce.entry_type == MN_PGP_ENDORSEMENT_ENTRY)
+		return match_pgp(mo, ce.body, ce.body_len);
+	return match_policy(mo, ce.body, ce.body_len);
+}
+
+static const char *const kKindName[] = {"domain", "email", "fingerprint"};
 
 static void progress(const struct monitor *mo, int done)
 {
@@ -122,21 +308,25 @@ static int on_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t leaf_l
 	struct monitor *mo = ctx;
 	struct mnctl_entry e;
 	uint8_t hash[MERKLE_HASH_LEN];
-	const char *w;
+	const struct watch *w;
 
 	if (index != mo->range.size)
 		return mnctl_fail(MNCTL_ENET, "entries out of order");
 	merkle_leaf_hash(mo->m->h, hash, leaf, leaf_len);
 	if (merkle_range_append(&mo->range, mo->m->h, hash, NULL, NULL) != 0)
 		return mnctl_fail(MNCTL_ENET, "tree too large");
-	if (mnctl_entry_decode(&e, index, leaf, leaf_len) && (w = match(mo, &e)) != NULL) {
+	if (mnctl_entry_decode(&e, index, leaf, leaf_len) &&
+	    (w = match(mo, &e, leaf, leaf_len)) != NULL) {
+		char buf[512];
+		mnctl_sanitize(buf, sizeof(buf), (const uint8_t *)w->text, strlen(w->text));
 		mo->matches++;
 		if (mo->m->json) {
 			json_t *j = mnctl_entry_json(&e);
-			json_object_set_new(j, "watched", json_string(w));
+			json_object_set_new(j, "watched", json_string(buf));
+			json_object_set_new(j, "watched_kind", json_string(kKindName[w->kind]));
 			mnctl_print_json(j);
 		} else {
-			printf("MATCH %s: ", w);
+			printf("MATCH %s %s: ", kKindName[w->kind], buf);
 			mnctl_entry_print(&e);
 		}
 	}

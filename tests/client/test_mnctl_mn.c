@@ -66,6 +66,7 @@ static struct {
 	char url[64], url_p[64];
 	/* leaf indexes as the test knows them */
 	uint64_t next, pgp_idx, signer_idx;
+	uint64_t smime_idx, deep_idx, mbox_idx; /* test_more_certs */
 	uint64_t example_com[32]; /* every entry example.com --subdomains finds */
 	size_t num_example_com;
 	/* the proxy */
@@ -972,6 +973,8 @@ static void test_more_certs(void **state)
 		uint64_t idx;
 		assert_non_null(c);
 		idx = add_cert(c, T.tca);
+		if (strcmp(names[i], "deep.a.example.com") == 0)
+			T.deep_idx = idx;
 		if (strstr(names[i], "example.com") != NULL && strcmp(names[i], "examples.com") != 0)
 			example_com(idx);
 		pki_free(c);
@@ -981,7 +984,19 @@ static void test_more_certs(void **state)
 		struct pki_cert *c = pki_issue(T.sca, "Alice", mail, 1, PKI_EMAIL, now - 60,
 					       now + 86400);
 		assert_non_null(c);
-		example_com(add_cert(c, T.sca));
+		T.smime_idx = add_cert(c, T.sca);
+		example_com(T.smime_idx);
+		pki_free(c);
+	}
+	{
+		/* an internationalized address: SmtpUTF8Mailbox (RFC 9598) */
+		const char *mail[1] = {"bob@example.net"}, *mbox[1] = {"Jos\xc3\xa9@example.net"};
+		struct pki_opts o = {.cn = "Jose", .dns = mail, .num_dns = 1, .flags = PKI_EMAIL,
+				     .mailboxes = mbox, .num_mailboxes = 1,
+				     .not_before = now - 60, .not_after = now + 86400};
+		struct pki_cert *c = pki_issue_opts(T.sca, &o);
+		assert_non_null(c);
+		T.mbox_idx = add_cert(c, T.sca);
 		pki_free(c);
 	}
 }
@@ -1208,6 +1223,123 @@ static void test_lie_submissions(void **state)
 	set_mode(T_PASS);
 }
 
+/* run_monitor runs monitor --json over |watch| (the file's text) with a new
+ * state directory |name| and returns the match lines (the summary is checked
+ * and dropped); *n is their number. */
+static size_t run_monitor(const char *name, const char *watch, json_t **j, size_t max)
+{
+	char wpath[160], st[160];
+	size_t n;
+	char *out;
+	FILE *f;
+
+	tpath(wpath, sizeof(wpath), name);
+	f = fopen(wpath, "w");
+	assert_non_null(f);
+	fputs(watch, f);
+	fclose(f);
+	snprintf(st, sizeof(st), "%s/%s.state", T.dir, name);
+	out = expect_rc(0, "--log", T.url, "--json", "monitor", "--watch", wpath, "--state", st);
+	n = json_lines(out, j, max);
+	free(out);
+	assert_true(n >= 1);
+	assert_int_equal(jint(j[n - 1], "tree_size"), T.next);
+	assert_int_equal(jint(j[n - 1], "new_entries"), T.next);
+	assert_int_equal(jint(j[n - 1], "matches"), n - 1);
+	json_decref(j[n - 1]);
+	return n - 1;
+}
+
+static void test_monitor_watch(void **state)
+{
+	char watch[512], ca_spaced[64], wpath[160], st[160];
+	json_t *j[40];
+	size_t n, k = 0;
+	char *out;
+
+	(void)state;
+	/* the certifier's fingerprint in lower case with spaces */
+	for (int i = 0; i < 40; i++) {
+		ca_spaced[k++] = (char)(T.ca[i] >= 'A' ? T.ca[i] + 32 : T.ca[i]);
+		if (i % 4 == 3 && i < 39)
+			ca_spaced[k++] = ' ';
+	}
+	ca_spaced[k] = '\0';
+	snprintf(watch, sizeof(watch),
+		 "# an address, a fingerprint, a domain, an SmtpUTF8Mailbox\n"
+		 "ALICE@example.COM\n  %s  \n*.a.example.com\njos\xc3\xa9@Example.NET\n", ca_spaced);
+	n = run_monitor("w1", watch, j, 40);
+	assert_int_equal(n, 4);
+	/* in leaf order: the endorsement, deep.a.example.com, alice's S/MIME
+	 * certificate, Jos\xc3\xa9's */
+	assert_true(T.pgp_idx < T.deep_idx && T.deep_idx < T.smime_idx &&
+		    T.smime_idx < T.mbox_idx);
+	assert_int_equal(jint(j[0], "index"), T.pgp_idx);
+	assert_string_equal(jstr(j[0], "entry_type"), "pgp_endorsement_entry");
+	assert_string_equal(jstr(j[0], "watched_kind"), "fingerprint");
+	assert_int_equal(jint(j[1], "index"), T.deep_idx);
+	assert_string_equal(jstr(j[1], "entry_type"), "x509_entry");
+	assert_string_equal(jstr(j[1], "watched_kind"), "domain");
+	assert_string_equal(jstr(j[1], "watched"), "a.example.com");
+	assert_int_equal(jint(j[2], "index"), T.smime_idx);
+	assert_string_equal(jstr(j[2], "watched_kind"), "email");
+	assert_string_equal(jstr(j[2], "watched"), "alice@example.com");
+	assert_int_equal(jint(j[3], "index"), T.mbox_idx);
+	assert_string_equal(jstr(j[3], "watched_kind"), "email");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j[3], "mailboxes"),
+							     0)), "Jos??@example.net");
+	json_lines_free(j, n);
+
+	/* a domain: certificates, the endorsement (its user ID's domain) and the
+	 * policies about example.com; not the S/MIME certificate (an address at
+	 * example.com is not the domain) */
+	n = run_monitor("w2", "example.com\n", j, 40);
+	{
+		size_t e = 0;
+		for (size_t i = 0; i < T.num_example_com; i++) {
+			if (T.example_com[i] == T.smime_idx)
+				continue;
+			assert_true(e < n);
+			assert_int_equal(jint(j[e], "index"), T.example_com[i]);
+			assert_string_equal(jstr(j[e], "watched_kind"), "domain");
+			e++;
+		}
+		assert_int_equal(e, n);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (jint(j[i], "index") == T.signer_idx + 1)
+			assert_string_equal(jstr(j[i], "entry_type"), "signed_policy_entry");
+	json_lines_free(j, n);
+
+	/* nothing: another key, another address, a parent of no name, the
+	 * endorsed key's fingerprint with a digit changed */
+	{
+		char other[41];
+		memcpy(other, T.alice, 41);
+		other[39] = other[39] == '0' ? '1' : '0';
+		snprintf(watch, sizeof(watch), "%s\n%s\nbob@example.com\nample.com\n", T.eve, other);
+	}
+	n = run_monitor("w3", watch, j, 40);
+	assert_int_equal(n, 0);
+
+	/* the endorsed key, and the human form */
+	snprintf(watch, sizeof(watch), "%s\n", T.alice);
+	tpath(wpath, sizeof(wpath), "w4");
+	{
+		FILE *f = fopen(wpath, "w");
+		assert_non_null(f);
+		fputs(watch, f);
+		fclose(f);
+	}
+	snprintf(st, sizeof(st), "%s/w4.state", T.dir);
+	out = expect_rc(0, "--log", T.url, "monitor", "--watch", wpath, "--state", st);
+	snprintf(watch, sizeof(watch), "MATCH fingerprint %s: #%llu pgp_endorsement_entry ",
+		 T.alice, (unsigned long long)T.pgp_idx);
+	assert_non_null(strstr(out, watch));
+	assert_non_null(strstr(out, " 1 matches\n"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1219,6 +1351,7 @@ int main(void)
 		cmocka_unit_test(test_more_certs),
 		cmocka_unit_test(test_lookup_domain),
 		cmocka_unit_test(test_lookup_email_fpr),
+		cmocka_unit_test(test_monitor_watch),
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_lie_lookup),
 		cmocka_unit_test(test_lie_submissions),
