@@ -181,6 +181,26 @@ static int parse_chain(struct api *api, const struct api_request *req, uint8_t *
 		}
 		r = mn_b64_decode(&certs[i], &lens[i], json_string_value(s),
 				  json_string_length(s), cfg->max_cert_bytes);
+		if (r == MN_EMALFORMED) {
+			/* jansson can lose string bytes when an allocation fails
+			 * mid-parse without reporting it; a second parse tells a
+			 * bad element from that (as api__json_loadb does). */
+			json_error_t e2;
+			json_t *again = json_loadb((const char *)req->body, req->body_len,
+						   JSON_REJECT_DUPLICATES, &e2);
+			json_t *s2 = json_array_get(json_object_get(again, "chain"), i);
+			if (again == NULL || !json_is_string(s2))
+				r = MN_ENOMEM;
+			else
+				r = mn_b64_decode(&certs[i], &lens[i], json_string_value(s2),
+						  json_string_length(s2), cfg->max_cert_bytes) == 0
+					    ? MN_ENOMEM : MN_EMALFORMED;
+			if (r == MN_ENOMEM && certs[i] != NULL) {
+				free(certs[i]);
+				certs[i] = NULL;
+			}
+			json_decref(again);
+		}
 		if (r != 0) {
 			*why = r == MN_ETOOBIG ? "certificate too large"
 			       : r == MN_ENOMEM ? "out of memory"
