@@ -103,6 +103,12 @@ struct store {
 	struct merkle_hasher *hasher; /* the writer's (under write_mu) */
 	uint8_t *tile_buf;         /* STORE__TILE_LEVELS tiles, the writer's scratch */
 
+	/* Complete upper tiles in memory (upper.c), made by the first reader that
+	 * needs one; NULL until then, or for good if it could not be made
+	 * (upper_failed). Read with __atomic_load_n; set under rd_mu. */
+	struct store__upper *upper;
+	int upper_failed;
+
 	pthread_mutex_t state_mu;  /* guards the copies below for other threads */
 	struct merkle_range range;
 	struct store_sth sth;
@@ -157,6 +163,36 @@ void store__tile_writer_node(void *ctx, unsigned level, uint64_t index,
 /* store__tile_writer_finish puts back every open tile. Returns 0 or the sticky
  * error. */
 int store__tile_writer_finish(struct store__tile_writer *tw);
+
+/* store__tile_load points *out at tile (tile_level, tile_index) in |txn|.
+ * Returns 0, MN_ECORRUPT (missing or of the wrong size; logged) or a
+ * store__err code. */
+int store__tile_load(MDB_txn *txn, MDB_dbi tiles, unsigned tile_level,
+		     uint64_t tile_index, const uint8_t **out);
+/* store__tile_node copies node (level, index), at byte |off| of tile
+ * (tile_level, tile_index) |data|, to |out|. Returns 0, or MN_ECORRUPT
+ * (logged) if the slot is still zero. */
+int store__tile_node(const uint8_t *data, unsigned level, uint64_t index,
+		     unsigned tile_level, uint64_t tile_index, size_t off,
+		     uint8_t out[MERKLE_HASH_LEN]);
+
+/* Complete tiles of tile level >= 1 kept in memory (upper.c). A tile (L, I)
+ * is complete once the tree has (I + 1) << (8 * (L + 1)) leaves; from then on
+ * its content never changes, so a copy is good for every later snapshot.
+ * store__upper_new returns NULL if memory cannot be had (callers then read
+ * LMDB). store__upper_get returns the copy of (L, I) or NULL.
+ * store__upper_put offers |data|, the complete tile (L, I) as read from a
+ * snapshot; returns the copy if there is one now, else NULL. Both are safe
+ * from any number of threads. */
+struct store__upper;
+struct store__upper *store__upper_new(void);
+void store__upper_free(struct store__upper *u);
+const uint8_t *store__upper_get(struct store__upper *u, unsigned tile_level,
+				uint64_t tile_index);
+const uint8_t *store__upper_put(struct store__upper *u, unsigned tile_level,
+				uint64_t tile_index, const uint8_t *data);
+/* store__upper_count: the tiles held (0 for NULL). */
+uint64_t store__upper_count(struct store__upper *u);
 
 /* store__load reads meta "state" and "sth" in |txn| and checks them against
  * each other, the leaves and extra databases and the stored tree hashes of the

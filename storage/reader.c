@@ -313,17 +313,82 @@ int store_r_dedup(struct store_reader *r, const uint8_t key[32], uint64_t *out_i
 	return lookup_index(r, r->s->dbi[STORE__DBI_DEDUP], key, 32, out_index);
 }
 
+/* reader_upper returns the store's in-memory upper tiles, making them on first
+ * use, or NULL if they cannot be had. */
+static struct store__upper *reader_upper(struct store *s)
+{
+	struct store__upper *u = __atomic_load_n(&s->upper, __ATOMIC_ACQUIRE);
+
+	if (u != NULL || __atomic_load_n(&s->upper_failed, __ATOMIC_RELAXED))
+		return u;
+	pthread_mutex_lock(&s->rd_mu);
+	if (s->upper == NULL && !s->upper_failed) {
+		u = store__upper_new();
+		if (u == NULL)
+			__atomic_store_n(&s->upper_failed, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_store_n(&s->upper, u, __ATOMIC_RELEASE);
+	}
+	u = s->upper;
+	pthread_mutex_unlock(&s->rd_mu);
+	return u;
+}
+
+/* reader_tile points r->cache[tl] at tile (tl, ti): the in-memory copy when
+ * the tile is complete in this snapshot and above the leaf tiles (making the
+ * copy if it is the first to need it), else the snapshot's own. */
+static int reader_tile(struct store_reader *r, unsigned tl, uint64_t ti)
+{
+	struct store__tile_cache *c = &r->cache[tl];
+	unsigned covered = STORE__TILE_HEIGHT * (tl + 1);
+	struct store__upper *u = NULL;
+	const uint8_t *data;
+	int err;
+
+	if (tl > 0 && covered < 64 && ti < (r->tree_size >> covered)) {
+		/* complete: (ti + 1) << covered <= tree_size */
+		u = reader_upper(r->s);
+		if (u != NULL && (data = store__upper_get(u, tl, ti)) != NULL)
+			goto found;
+	}
+	err = store__tile_load(r->txn, r->s->dbi[STORE__DBI_TILES], tl, ti, &data);
+	if (err != 0) {
+		c->valid = 0;
+		return err;
+	}
+	if (u != NULL) {
+		const uint8_t *copy = store__upper_put(u, tl, ti, data);
+
+		if (copy != NULL)
+			data = copy;
+	}
+found:
+	c->valid = 1;
+	c->index = ti;
+	c->data = data;
+	return 0;
+}
+
 /* reader_get is the merkle_get_fn over this snapshot's tiles: only nodes
  * complete within the snapshot's tree exist. */
 static int reader_get(void *ctx, unsigned level, uint64_t index,
 		      uint8_t out[MERKLE_HASH_LEN])
 {
 	struct store_reader *r = ctx;
+	unsigned tl;
+	uint64_t ti;
+	size_t off;
+	int err;
 
 	if (level >= 64 || index >= (r->tree_size >> level))
 		return MN_EINVAL;
-	return store__get_node(r->txn, r->s->dbi[STORE__DBI_TILES], r->cache, level,
-			       index, out);
+	store__node_pos(level, index, &tl, &ti, &off);
+	if (!r->cache[tl].valid || r->cache[tl].index != ti) {
+		err = reader_tile(r, tl, ti);
+		if (err != 0)
+			return err;
+	}
+	return store__tile_node(r->cache[tl].data, level, index, tl, ti, off, out);
 }
 
 int store_r_leaf_hash(struct store_reader *r, uint64_t index,

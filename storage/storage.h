@@ -189,6 +189,7 @@ struct store_stats {
 	uint64_t used_bytes;    /* pages in use * page size */
 	uint64_t file_bytes;    /* size of data.mdb on disk */
 	uint64_t tree_size;
+	uint64_t upper_tiles;   /* complete upper tiles copied into memory */
 };
 void store_get_stats(struct store *s, struct store_stats *out);
 

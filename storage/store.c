@@ -376,6 +376,7 @@ void store_close(struct store *s)
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	merkle_hasher_free(s->hasher);
+	store__upper_free(s->upper);
 	free(s->tile_buf);
 	free(s->dir);
 	pthread_mutex_destroy(&s->rd_mu);
@@ -802,4 +803,5 @@ void store_get_stats(struct store *s, struct store_stats *out)
 	pthread_mutex_lock(&s->state_mu);
 	out->tree_size = s->range.size;
 	pthread_mutex_unlock(&s->state_mu);
+	out->upper_tiles = store__upper_count(__atomic_load_n(&s->upper, __ATOMIC_ACQUIRE));
 }

@@ -102,6 +102,38 @@ static int is_zero(const uint8_t *p, size_t len)
 	return acc == 0;
 }
 
+int store__tile_load(MDB_txn *txn, MDB_dbi tiles, unsigned tl, uint64_t ti,
+		     const uint8_t **out)
+{
+	uint8_t key[STORE__TILE_KEY_LEN];
+	MDB_val k = {sizeof(key), key}, v;
+	int rc;
+
+	store__tile_key(key, tl, ti);
+	rc = mdb_get(txn, tiles, &k, &v);
+	if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != STORE__TILE_BYTES)) {
+		mn_error("store_corrupt", "what=\"tile %u/%" PRIu64 " missing or "
+			 "of wrong size\"", tl, ti);
+		return MN_ECORRUPT;
+	}
+	if (rc != 0)
+		return store__err(rc);
+	*out = v.mv_data;
+	return 0;
+}
+
+int store__tile_node(const uint8_t *data, unsigned level, uint64_t index, unsigned tl,
+		     uint64_t ti, size_t off, uint8_t out[MERKLE_HASH_LEN])
+{
+	if (is_zero(data + off, MERKLE_HASH_LEN)) {
+		mn_error("store_corrupt", "what=\"node %u/%" PRIu64 " not stored in tile "
+			 "%u/%" PRIu64 "\"", level, index, tl, ti);
+		return MN_ECORRUPT;
+	}
+	memcpy(out, data + off, MERKLE_HASH_LEN);
+	return 0;
+}
+
 int store__get_node(MDB_txn *txn, MDB_dbi tiles, struct store__tile_cache *cache,
 		    unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
 {
@@ -113,30 +145,16 @@ int store__get_node(MDB_txn *txn, MDB_dbi tiles, struct store__tile_cache *cache
 	store__node_pos(level, index, &tl, &ti, &off);
 	c = &cache[tl];
 	if (!c->valid || c->index != ti) {
-		uint8_t key[STORE__TILE_KEY_LEN];
-		MDB_val k = {sizeof(key), key}, v;
-		int rc;
+		int err = store__tile_load(txn, tiles, tl, ti, &c->data);
 
-		store__tile_key(key, tl, ti);
-		rc = mdb_get(txn, tiles, &k, &v);
-		if (rc == MDB_NOTFOUND || (rc == 0 && v.mv_size != STORE__TILE_BYTES)) {
-			mn_error("store_corrupt", "what=\"tile %u/%" PRIu64 " missing or "
-				 "of wrong size\"", tl, ti);
-			return MN_ECORRUPT;
+		if (err != 0) {
+			c->valid = 0;
+			return err;
 		}
-		if (rc != 0)
-			return store__err(rc);
 		c->valid = 1;
 		c->index = ti;
-		c->data = v.mv_data;
 	}
-	if (is_zero(c->data + off, MERKLE_HASH_LEN)) {
-		mn_error("store_corrupt", "what=\"node %u/%" PRIu64 " not stored in tile "
-			 "%u/%" PRIu64 "\"", level, index, tl, ti);
-		return MN_ECORRUPT;
-	}
-	memcpy(out, c->data + off, MERKLE_HASH_LEN);
-	return 0;
+	return store__tile_node(c->data, level, index, tl, ti, off, out);
 }
 
 void store__tile_writer_init(struct store__tile_writer *tw, MDB_txn *txn, MDB_dbi dbi,

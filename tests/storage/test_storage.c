@@ -535,7 +535,93 @@ static void test_append_100k(void **state)
 		assert_int_equal(st.tree_size, m.size);
 		assert_true(st.used_bytes > 0 && st.used_bytes <= st.map_size);
 		assert_true(st.file_bytes >= st.used_bytes);
+		/* 100007 leaves: tile (1, 0) is complete, and the proofs above
+		 * read it from its in-memory copy */
+		assert_int_equal(st.upper_tiles, 1);
 	}
+	store_close(s);
+	model_free(&m);
+	merkle_hasher_free(h);
+	rm_tmp(dir);
+}
+
+struct upper_ctx {
+	struct store *s;
+	const struct model *m;
+	unsigned seed;
+	int bad;
+};
+
+static void *upper_prover(void *arg)
+{
+	struct upper_ctx *c = arg;
+	struct merkle_hasher *h = merkle_hasher_new();
+	uint8_t proof[MERKLE_MAX_PROOF][HL];
+	size_t np;
+
+	for (int i = 0; i < 400 && h != NULL; i++) {
+		const struct model *m = c->m;
+		size_t b = rand_r(&c->seed) % m->num_batches;
+		uint64_t sz = m->sizes[b], ix = (uint64_t)rand_r(&c->seed) % sz;
+		uint64_t s1 = 1 + (uint64_t)rand_r(&c->seed) % sz;
+		struct store_reader *r;
+
+		if (store_read_begin(c->s, &r) != 0) {
+			c->bad++;
+			continue;
+		}
+		if (store_r_inclusion_proof(r, ix, sz, proof, &np) != 0 ||
+		    !merkle_verify_inclusion(h, m->lh[ix], ix, sz, (const uint8_t(*)[HL])proof,
+					     np, m->roots[b]))
+			c->bad++;
+		if (s1 < sz && (store_r_consistency_proof(r, s1, sz, proof, &np) != 0 ||
+				store_r_root(r, s1, proof[0]) != 0))
+			c->bad++;
+		store_read_end(r);
+	}
+	merkle_hasher_free(h);
+	return NULL;
+}
+
+/* Complete upper tiles are copied into memory by whichever reader needs one
+ * first. Four threads prove against a freshly opened store (no copies yet):
+ * every proof, made while the copies are being made by the threads
+ * themselves, verifies against the model's roots; afterwards the store holds
+ * exactly the complete tiles (two at 140000 leaves), and a tile that is not
+ * yet complete (tile (1, 2), leaves 131072..) is never copied. */
+static void test_upper_tiles(void **state)
+{
+	char dir[64];
+	struct store *s;
+	struct store_options o;
+	struct merkle_hasher *h = merkle_hasher_new();
+	struct model m;
+	struct upper_ctx c[4];
+	pthread_t th[4];
+	struct store_stats st;
+	const uint64_t total = 140000;
+
+	(void)state;
+	make_tmp(dir);
+	o = opts(dir);
+	model_init(&m, total, 100);
+	assert_err(store_open(&s, &o), 0);
+	while (m.size < total)
+		assert_err(model_append(&m, s, h, (size_t)(total / 50)), 0);
+	store_close(s);
+	assert_err(store_open(&s, &o), 0);
+	store_get_stats(s, &st);
+	assert_int_equal(st.upper_tiles, 0);
+	for (int i = 0; i < 4; i++) {
+		c[i] = (struct upper_ctx){s, &m, 17u + (unsigned)i, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, upper_prover, &c[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(c[i].bad, 0);
+	}
+	store_get_stats(s, &st);
+	assert_int_equal(st.upper_tiles, 2);
 	store_close(s);
 	model_free(&m);
 	merkle_hasher_free(h);
@@ -1208,6 +1294,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_append_100k),
+		cmocka_unit_test(test_upper_tiles),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_map_growth),
