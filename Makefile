@@ -122,7 +122,14 @@ $(O)/tests/$(1)/%: $(O)/obj/tests/$(1)/%.o $(TESTLIB) $(call libs_for,$(1))
 endef
 $(foreach m,$(MODULES) client,$(eval $(call TESTBIN,$(m))))
 
-$(O)/bench/%: $(O)/obj/bench/%.o $(call libs_for,bench)
+# bench/lib/*.c: what the benchmarks share (children, wrk runs).
+BENCHLIB := $(if $(wildcard bench/lib/*.c),$(O)/lib/libbench.a)
+$(O)/lib/libbench.a: $(patsubst %.c,$(O)/obj/%.o,$(wildcard bench/lib/*.c))
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(O)/bench/%: $(O)/obj/bench/%.o $(BENCHLIB) $(TESTLIB) $(call libs_for,bench)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

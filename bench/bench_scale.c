@@ -22,7 +22,23 @@
  *     whole file, so VmRSS counts every data page this process touched
  *     (RssFile); RssAnon is the process's own memory;
  *   - time to open: store_close, then store_open (which runs the consistency
- *     check of state, STH, leaves and right-edge tree hashes).
+ *     check of state, STH, leaves and right-edge tree hashes);
+ *   - the floor: one read of a random byte of data.mdb through a mapping of
+ *     its own, timed like a proof. At 10^4 the file sits in the CPU caches;
+ *     at 10^7 (4.8 GB) every such read misses the caches and the TLB, and on
+ *     this VM one costs about as much as a whole proof at 10^4. A random
+ *     proof at 10^7 must read at least one leaf-level tile (one of n/256), so
+ *     no layout brings its time within a small factor of the 10^4 time here:
+ *     the row shows how far above that floor the proof is;
+ *   - served by logd (the operator's view): logd is started on the log (STHs
+ *     are signed with the key it is given, so everything it serves is real),
+ *     one proof and one get-entries answer are checked against the builder's
+ *     tree, then wrk -t2 -c64 runs get-proof-by-hash of HTTP_REQS random
+ *     leaves at the full tree size and get-entries of 256 at random starts
+ *     (each after an unreported warm-up: logd maps pages on first touch);
+ *     logd's CPU per request (from /proc) is the figure that the machine's
+ *     other load disturbs least; logd's RssAnon (its own memory, not the
+ *     map) after serving.
  * The series goes to BUILD/bench-scale.dat; bench/scale.gp draws
  * bench/scale.png from it (when gnuplot is installed). Markdown rows go to
  * stdout, progress to stderr. MN_BENCH_SCALE_MAX (e.g. 100000) caps the sizes
@@ -32,15 +48,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "bench/lib/load.h"
+#include "common/b64.h"
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "entry/ct.h"
+#include "logd/keys.h"
 #include "merkle/merkle.h"
 #include "storage/storage.h"
+#include "tests/lib/proc.h"
 
 #define LEAF_BYTES 100
 #define MAX_BATCH 100000
@@ -48,6 +73,11 @@
 #define ENTRY_READS 2000
 #define ENTRY_BATCH 256
 #define OPENS 3
+/* the served phase: requests per wrk script, and run lengths in seconds */
+#define HTTP_REQS 20000
+#define HTTP_WARMUP_S 2
+#define HTTP_RUN_S 4
+#define WATCHDOG_S 900
 #define NUM_SIZES 4
 
 static const uint64_t SIZES[NUM_SIZES] = {10000, 100000, 1000000, 10000000};
@@ -62,10 +92,16 @@ struct point {
 	double file_bpe, used_bpe;
 	double rss_mb, hwm_mb, anon_mb;
 	double open_ms;
+	/* served by logd over HTTP (wrk on 127.0.0.1) */
+	double proof_rps, proof_cpu_us, proof_p99_ms;
+	double entries_rps, entries_cpu_us, entries_mb_s;
+	double logd_rss_mb, logd_anon_mb;
+	double touch_p50_us; /* one random read of data.mdb's mapping */
 };
 
-static char dir[512];
+static char dir[512], work[512], key_path[600];
 static size_t batch = 100000;
+static const struct ct_signer *signer;
 
 static void rm_rf(const char *d)
 {
@@ -162,6 +198,22 @@ static void make_leaf(uint8_t *b, uint64_t i)
 	}
 }
 
+/* sign_sth signs |sth| with the key logd is given, so the STH it serves is
+ * real. */
+static void sign_sth(struct store_sth *sth)
+{
+	struct ct_sig sig;
+	struct cbb b;
+
+	if (ct_sign_sth(signer, &sig, sth->timestamp, sth->tree_size, sth->root) != 0 ||
+	    !cbb_init(&b, STORE_MAX_SIG_LEN, STORE_MAX_SIG_LEN) || !ct_write_sig(&b, &sig) ||
+	    cbb_len(&b) == 0)
+		die("signing the STH", MN_ECRYPTO);
+	sth->sig_len = (uint16_t)cbb_len(&b);
+	memcpy(sth->sig, cbb_data(&b), sth->sig_len);
+	cbb_cleanup(&b);
+}
+
 static void grow(struct builder *bd, struct store *st, uint64_t target)
 {
 	while (bd->range.size < target) {
@@ -186,9 +238,11 @@ static void grow(struct builder *bd, struct store *st, uint64_t target)
 			merkle_range_append(&bd->range, bd->h, bd->ls[k].leaf_hash, NULL, NULL);
 		}
 		sth.tree_size = bd->range.size;
-		sth.timestamp = 1700000000000ull + bd->range.size;
+		/* now: logd, run on this log between sizes, may have signed an STH
+		 * of its own, and a tree head never goes back in time */
+		sth.timestamp = mn_now_ms();
 		merkle_range_root(&bd->range, bd->h, sth.root);
-		sth.sig_len = 1;
+		sign_sth(&sth);
 		t1 = mn_mono_ns();
 		rc = store_append_batch(st, bd->ls, k, &sth);
 		if (rc != 0)
@@ -294,6 +348,42 @@ static void measure_entries(struct store *st, struct point *pt)
 		fprintf(stderr, " ");
 }
 
+/* measure_touch times one read of a random byte of data.mdb through a mapping
+ * of our own (as LMDB maps it), after as many untimed reads: the floor under
+ * any lookup that lands on a random page of a file this big. At 10^4 the file
+ * sits in the CPU caches; at 10^7 each such read is a cache and TLB miss. */
+static void measure_touch(struct point *pt, uint64_t *ns)
+{
+	char path[600];
+	struct stat sb;
+	volatile uint8_t sink = 0;
+	const uint8_t *map;
+	size_t pages;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &sb) != 0 || sb.st_size < 4096)
+		die("open data.mdb", MN_EIO);
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		die("mmap data.mdb", MN_EIO);
+	pages = (size_t)sb.st_size / 4096;
+	for (int pass = 0; pass < 2; pass++)
+		for (int p = 0; p < PROOFS; p++) {
+			size_t off = (size_t)(rnd() % pages) * 4096 + (size_t)(rnd() % 64) * 64;
+			uint64_t t0 = mn_mono_ns();
+
+			sink += map[off];
+			ns[p] = mn_mono_ns() - t0;
+		}
+	munmap((void *)map, (size_t)sb.st_size);
+	qsort(ns, PROOFS, sizeof(*ns), cmp_u64);
+	pt->touch_p50_us = pct_us(ns, PROOFS, 0.5);
+	(void)sink;
+}
+
 static void measure_disk(struct store *st, struct point *pt)
 {
 	char path[600];
@@ -308,6 +398,179 @@ static void measure_disk(struct store *st, struct point *pt)
 	pt->used_bpe = (double)ss.used_bytes / (double)pt->n;
 }
 
+/* --- the served phase: logd on the same log, wrk on 127.0.0.1 --- */
+
+/* leaf_hash_of computes the leaf hash of synthetic leaf |i|. */
+static void leaf_hash_of(struct merkle_hasher *h, uint64_t i, uint8_t out[MERKLE_HASH_LEN])
+{
+	uint8_t b[LEAF_BYTES];
+
+	make_leaf(b, i);
+	merkle_leaf_hash(h, out, b, LEAF_BYTES);
+}
+
+/* write_script writes a wrk script whose reqs table holds HTTP_REQS paths:
+ * get-proof-by-hash of random leaves at tree size n (proof != 0), or
+ * get-entries of 256 at random starts. */
+static void write_script(const char *path, struct merkle_hasher *h, uint64_t n, int proof)
+{
+	FILE *f = fopen(path, "w");
+	char enc[3 * 48 + 1];
+	uint8_t lh[MERKLE_HASH_LEN];
+
+	if (f == NULL)
+		die("writing a wrk script", MN_EIO);
+	fputs("local paths = {\n", f);
+	for (int i = 0; i < HTTP_REQS; i++) {
+		if (proof) {
+			leaf_hash_of(h, rnd() % n, lh);
+			load_b64_urlenc(enc, lh, sizeof(lh));
+			fprintf(f, "\"/ct/v1/get-proof-by-hash?hash=%s&tree_size=%" PRIu64 "\",\n",
+				enc, n);
+		} else {
+			uint64_t start = rnd() % (n - ENTRY_BATCH + 1);
+
+			fprintf(f, "\"/ct/v1/get-entries?start=%" PRIu64 "&end=%" PRIu64 "\",\n",
+				start, start + ENTRY_BATCH - 1);
+		}
+	}
+	fprintf(f, "}\n"
+		   "reqs = {}\n"
+		   "init = function(args)\n"
+		   "  math.randomseed(seed or 1)\n"
+		   "  for k, p in ipairs(paths) do reqs[k] = wrk.format(\"GET\", p) end\n"
+		   "end\n%s",
+		load_lua_random_request);
+	if (fclose(f) != 0)
+		die("writing a wrk script", MN_EIO);
+}
+
+/* check_served asks logd for the proof of one random leaf and for one
+ * get-entries batch, and checks them against the builder's tree: a benchmark
+ * of wrong answers would measure nothing. */
+static void check_served(uint16_t port, struct merkle_hasher *h, uint64_t n,
+			 const uint8_t root[MERKLE_HASH_LEN])
+{
+	uint64_t idx = rnd() % n, start = rnd() % (n - ENTRY_BATCH + 1);
+	uint8_t lh[MERKLE_HASH_LEN], proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	char enc[3 * 48 + 1], target[256];
+	struct http_resp r;
+	json_t *j, *path, *entries, *e;
+	size_t num = 0;
+	int ok;
+
+	leaf_hash_of(h, idx, lh);
+	load_b64_urlenc(enc, lh, sizeof(lh));
+	snprintf(target, sizeof(target), "/ct/v1/get-proof-by-hash?hash=%s&tree_size=%" PRIu64,
+		 enc, n);
+	if (http_do(port, "GET", target, NULL, NULL, 0, &r) != 0 || r.status != 200)
+		die("logd's get-proof-by-hash", MN_EIO);
+	j = json_loadb((const char *)r.body, r.body_len, 0, NULL);
+	path = json_object_get(j, "audit_path");
+	ok = json_integer_value(json_object_get(j, "leaf_index")) == (json_int_t)idx &&
+	     json_is_array(path) && json_array_size(path) <= MERKLE_MAX_PROOF;
+	for (size_t i = 0; ok && i < json_array_size(path); i++) {
+		const char *b = json_string_value(json_array_get(path, i));
+		uint8_t *d = NULL;
+		size_t dl = 0;
+
+		ok = b != NULL && mn_b64_decode(&d, &dl, b, strlen(b), 64) == 0 &&
+		     dl == MERKLE_HASH_LEN;
+		if (ok)
+			memcpy(proof[num++], d, MERKLE_HASH_LEN);
+		free(d);
+	}
+	ok = ok && merkle_verify_inclusion(h, lh, idx, n, proof, num, root);
+	json_decref(j);
+	http_resp_free(&r);
+	if (!ok)
+		die("logd's proof does not verify", MN_EIO);
+
+	snprintf(target, sizeof(target), "/ct/v1/get-entries?start=%" PRIu64 "&end=%" PRIu64,
+		 start, start + ENTRY_BATCH - 1);
+	if (http_do(port, "GET", target, NULL, NULL, 0, &r) != 0 || r.status != 200)
+		die("logd's get-entries", MN_EIO);
+	j = json_loadb((const char *)r.body, r.body_len, 0, NULL);
+	entries = json_object_get(j, "entries");
+	ok = json_is_array(entries) && json_array_size(entries) == ENTRY_BATCH;
+	for (size_t i = 0; ok && i < ENTRY_BATCH; i++) {
+		const char *b;
+		uint8_t *d = NULL, want[LEAF_BYTES];
+		size_t dl = 0;
+
+		e = json_array_get(entries, i);
+		b = json_string_value(json_object_get(e, "leaf_input"));
+		make_leaf(want, start + i);
+		ok = b != NULL && mn_b64_decode(&d, &dl, b, strlen(b), 4096) == 0 &&
+		     dl == LEAF_BYTES && memcmp(d, want, LEAF_BYTES) == 0;
+		free(d);
+	}
+	json_decref(j);
+	http_resp_free(&r);
+	if (!ok)
+		die("logd's get-entries answer is not the log's leaves", MN_EIO);
+}
+
+static void wrk_or_die(const char *url, const char *script, int threads, int conns,
+		       int seconds, pid_t server, struct load_wrk *w)
+{
+	if (load_wrk_run(url, script, threads, conns, seconds, server, w) != 0)
+		die("wrk", MN_EIO);
+	if (w->non2xx != 0 || w->sock_errors != 0 || w->requests == 0) {
+		fprintf(stderr, "bench_scale: %s: %lu non-2xx, %lu socket errors of %lu\n",
+			script, w->non2xx, w->sock_errors, w->requests);
+		die("wrk saw failed requests", MN_EIO);
+	}
+}
+
+/* measure_http serves the log (closed by the caller) with logd and measures
+ * what a monitor sees: get-proof-by-hash under 64 connections (rate and logd's
+ * CPU per request) and over one connection (latency without queueing), and
+ * get-entries of 256 under 64 connections; then logd's memory. */
+static void measure_http(struct point *pt, struct merkle_hasher *h,
+			 const uint8_t root[MERKLE_HASH_LEN])
+{
+	char proof_lua[600], entries_lua[600], url[64];
+	const char *args[] = {"--data", dir, "--key", key_path, "--mmd", "86400", NULL};
+	struct logd_proc lp;
+	struct load_wrk w;
+
+	snprintf(proof_lua, sizeof(proof_lua), "%s/proof.lua", work);
+	snprintf(entries_lua, sizeof(entries_lua), "%s/entries.lua", work);
+	write_script(proof_lua, h, pt->n, 1);
+	write_script(entries_lua, h, pt->n, 0);
+	if (logd_start(&lp, args) != 0) {
+		if (lp.pid > 0)
+			logd_stop(&lp, SIGKILL);
+		die("starting logd", MN_EIO);
+	}
+	load_track(lp.pid);
+	check_served(lp.port, h, pt->n, root);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", lp.port);
+
+	/* warm-up, unreported: logd maps the store's pages on first touch */
+	wrk_or_die(url, proof_lua, 2, 64, HTTP_WARMUP_S, lp.pid, &w);
+	wrk_or_die(url, proof_lua, 2, 64, HTTP_RUN_S, lp.pid, &w);
+	pt->proof_rps = w.rps;
+	pt->proof_cpu_us = w.server_us;
+	pt->proof_p99_ms = w.p99_ms;
+	wrk_or_die(url, entries_lua, 2, 64, HTTP_WARMUP_S, lp.pid, &w);
+	wrk_or_die(url, entries_lua, 2, 64, HTTP_RUN_S, lp.pid, &w);
+	pt->entries_rps = w.rps;
+	pt->entries_cpu_us = w.server_us;
+	pt->entries_mb_s = w.mb_per_s;
+	pt->logd_rss_mb = load_status_kb(lp.pid, "VmRSS") / 1024;
+	pt->logd_anon_mb = load_status_kb(lp.pid, "RssAnon") / 1024;
+	load_untrack(lp.pid);
+	if (logd_stop(&lp, SIGTERM) != 0)
+		die("logd did not stop cleanly", MN_EIO);
+	fprintf(stderr, "bench_scale: served %" PRIu64 ": get-proof-by-hash %.0f req/s "
+		"(%.1f us CPU, p99 %.2f ms); get-entries %.0f req/s "
+		"(%.0f us CPU, %.0f MB/s); logd RSS %.0f MB, anon %.1f MB\n",
+		pt->n, pt->proof_rps, pt->proof_cpu_us, pt->proof_p99_ms, pt->entries_rps, pt->entries_cpu_us, pt->entries_mb_s,
+		pt->logd_rss_mb, pt->logd_anon_mb);
+}
+
 static void write_dat(const char *build, const struct point *pts, int num)
 {
 	char path[600];
@@ -319,14 +582,19 @@ static void write_dat(const char *build, const struct point *pts, int num)
 		return;
 	fprintf(f, "# n build_s incl_p50_us incl_p99_us cons_p50_us cons_p99_us "
 		   "entries_per_s file_bytes_per_entry used_bytes_per_entry rss_mb hwm_mb "
-		   "anon_mb open_ms incl_minflt_per_proof\n");
+		   "anon_mb open_ms incl_minflt_per_proof proof_rps proof_cpu_us "
+		   "proof_p99_ms entries_rps entries_cpu_us entries_mb_s "
+		   "logd_rss_mb logd_anon_mb touch_p50_us\n");
 	for (int i = 0; i < num; i++)
 		fprintf(f, "%" PRIu64 " %.2f %.3f %.3f %.3f %.3f %.0f %.1f %.1f %.1f %.1f %.1f "
-			   "%.3f %.3f\n",
+			   "%.3f %.3f %.0f %.2f %.3f %.1f %.1f %.1f %.1f %.1f %.3f\n",
 			pts[i].n, pts[i].build_s, pts[i].incl_p50_us, pts[i].incl_p99_us,
 			pts[i].cons_p50_us, pts[i].cons_p99_us, pts[i].entries_per_s,
 			pts[i].file_bpe, pts[i].used_bpe, pts[i].rss_mb, pts[i].hwm_mb,
-			pts[i].anon_mb, pts[i].open_ms, pts[i].incl_minflt);
+			pts[i].anon_mb, pts[i].open_ms, pts[i].incl_minflt, pts[i].proof_rps,
+			pts[i].proof_cpu_us, pts[i].proof_p99_ms,
+			pts[i].entries_rps, pts[i].entries_cpu_us, pts[i].entries_mb_s,
+			pts[i].logd_rss_mb, pts[i].logd_anon_mb, pts[i].touch_p50_us);
 	fclose(f);
 	if (access("bench/scale.gp", R_OK) == 0 && access("/usr/bin/gnuplot", X_OK) == 0) {
 		char arg[700];
@@ -395,8 +663,18 @@ int main(int argc, char **argv)
 		batch = strtoul(getenv("MN_BENCH_SCALE_BATCH"), NULL, 10);
 	if (batch == 0 || batch > MAX_BATCH)
 		batch = MAX_BATCH;
+	struct ct_signer *key;
+
+	load_init("bench_scale", WATCHDOG_S);
 	snprintf(dir, sizeof(dir), "%s/bench-scale", build);
+	snprintf(work, sizeof(work), "%s/bench-scale-work", build);
+	snprintf(key_path, sizeof(key_path), "%s/log-key.pem", work);
 	rm_rf(dir);
+	rm_rf(work);
+	if (mkdir(work, 0700) != 0 || logd_key_load(&key, key_path, 1) != 0)
+		die("making the log key", MN_EIO);
+	signer = key;
+	setenv("MN_BUILD", build, 1);
 	memset(&bd, 0, sizeof(bd));
 	bd.h = merkle_hasher_new();
 	bd.ls = calloc(MAX_BATCH, sizeof(*bd.ls));
@@ -419,6 +697,7 @@ int main(int argc, char **argv)
 			(double)bd.hash_ns / 1e9, (double)bd.store_ns / 1e9);
 		measure_proofs(st, pt, ns);
 		measure_entries(st, pt);
+		measure_touch(pt, ns);
 		measure_disk(st, pt);
 		pt->rss_mb = status_mb("VmRSS");
 		pt->hwm_mb = status_mb("VmHWM");
@@ -432,6 +711,14 @@ int main(int argc, char **argv)
 				best = ms;
 		}
 		pt->open_ms = best;
+		{
+			uint8_t root[MERKLE_HASH_LEN];
+
+			merkle_range_root(&bd.range, bd.h, root);
+			store_close(st);
+			measure_http(pt, bd.h, root);
+			st = open_store(NULL);
+		}
 		fprintf(stderr, "bench_scale: %s: proof p50 %.2f p99 %.2f us (%.2f minor "
 			"faults/proof), consistency p50 %.2f p99 %.2f us, %.0f entries/s, "
 			"%.1f B/entry on disk, RSS %.0f MB (HWM %.0f, anon %.1f), open %.2f "
@@ -452,11 +739,28 @@ int main(int argc, char **argv)
 	row("inclusion proof p50 (read_begin + proof + read_end)", "us", 2, v, num);
 	SERIES(incl_p99_us);
 	row("inclusion proof p99", "us", 2, v, num);
+	SERIES(touch_p50_us);
+	row("floor: one read of a random byte of data.mdb's mapping, p50", "us", 2, v, num);
 	SERIES(cons_p50_us);
 	row("consistency proof p50 (random size1, size2 = n)", "us", 2, v, num);
 	SERIES(entries_per_s);
 	row("get-entries, store_r_entries of 256 at random starts", "entries/s", 0, v,
 	    num);
+	SERIES(proof_cpu_us);
+	row("served get-proof-by-hash (random leaves), logd CPU per request, wrk -t2 -c64",
+	    "us", 1, v, num);
+	SERIES(proof_rps);
+	row("served get-proof-by-hash, wrk -t2 -c64 (logd and wrk share the 2 cores)",
+	    "req/s", 0, v, num);
+	SERIES(entries_rps);
+	for (int i = 0; i < num; i++)
+		v[i] *= ENTRY_BATCH;
+	row("served get-entries (256 at random starts), wrk -t2 -c64", "entries/s", 0, v,
+	    num);
+	SERIES(entries_cpu_us);
+	row("served get-entries, logd CPU per request of 256", "us", 0, v, num);
+	SERIES(logd_anon_mb);
+	row("logd RssAnon (own memory) after serving", "MB", 1, v, num);
 	SERIES(file_bpe);
 	for (int i = 0; i < num; i++)
 		v[i] -= LEAF_BYTES;
@@ -477,6 +781,8 @@ int main(int argc, char **argv)
 	store_close(st);
 	if (getenv("MN_BENCH_SCALE_KEEP") == NULL)
 		rm_rf(dir);
+	rm_rf(work);
+	ct_signer_free(key);
 	merkle_hasher_free(bd.h);
 	free(bd.ls);
 	free(bd.bufs);

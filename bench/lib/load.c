@@ -1,0 +1,327 @@
+/* load.c: see load.h. */
+#include "bench/lib/load.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/b64.h"
+
+#define MAX_CHILDREN 8
+
+static const char *bench_name = "bench";
+static volatile pid_t children[MAX_CHILDREN];
+
+void load_kill_children(void)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+}
+
+void load_track(pid_t pid)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] <= 0) {
+			children[i] = pid;
+			return;
+		}
+	kill(pid, SIGKILL); /* cannot be tracked: never leave it running */
+	load_die("too many children");
+}
+
+void load_untrack(pid_t pid)
+{
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] == pid)
+			children[i] = 0;
+}
+
+static void on_fatal_signal(int sig)
+{
+	static const char msg[] = ": stopped by a signal (watchdog?)\n";
+
+	for (size_t i = 0; i < MAX_CHILDREN; i++)
+		if (children[i] > 0)
+			kill(children[i], SIGKILL);
+	if (write(2, bench_name, strlen(bench_name)) < 0 ||
+	    write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(128 + sig);
+	_exit(128 + sig);
+}
+
+void load_init(const char *name, unsigned watchdog_s)
+{
+	bench_name = name;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGTERM, on_fatal_signal);
+	signal(SIGALRM, on_fatal_signal);
+	if (watchdog_s > 0)
+		alarm(watchdog_s);
+	atexit(load_kill_children);
+}
+
+void load_die(const char *what)
+{
+	fprintf(stderr, "%s: %s\n", bench_name, what);
+	exit(1); /* atexit kills the children */
+}
+
+pid_t load_spawn(char *const *argv, int *out_fd, int quiet)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds) != 0)
+		load_die("pipe failed");
+	pid = fork();
+	if (pid < 0)
+		load_die("fork failed");
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+
+		if (in >= 0)
+			dup2(in, 0);
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		if (quiet) {
+			int null = open("/dev/null", O_WRONLY);
+
+			if (null >= 0)
+				dup2(null, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	load_track(pid);
+	*out_fd = fds[0];
+	return pid;
+}
+
+char *load_read_all(int fd, size_t cap)
+{
+	char *out = malloc(cap + 1), sink[4096];
+	size_t len = 0;
+	ssize_t k;
+
+	if (out == NULL)
+		load_die("out of memory");
+	for (;;) {
+		if (len < cap)
+			k = read(fd, out + len, cap - len);
+		else
+			k = read(fd, sink, sizeof(sink));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		if (len < cap)
+			len += (size_t)k;
+	}
+	out[len] = '\0';
+	close(fd);
+	return out;
+}
+
+int load_wait(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			load_untrack(pid);
+			return -1;
+		}
+	load_untrack(pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+uint64_t load_cpu_us(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	long hz = sysconf(_SC_CLK_TCK);
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the command name may hold spaces and parentheses: fields follow the
+	 * last ')' */
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&ut, &st) != 2)
+		return 0;
+	return (ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100);
+}
+
+double load_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t flen = strlen(field);
+	double kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+			kb = strtod(line + flen + 1, NULL);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+/* parse_dur_ms reads wrk's "12.34us" / "1.2ms" / "3.00s" / "1.00m". */
+static double parse_dur_ms(const char *s)
+{
+	char *e;
+	double v = strtod(s, &e);
+
+	if (strncmp(e, "us", 2) == 0)
+		return v / 1000;
+	if (strncmp(e, "ms", 2) == 0)
+		return v;
+	if (*e == 'm')
+		return v * 60000;
+	if (*e == 's')
+		return v * 1000;
+	return -1;
+}
+
+static double parse_size_mb(const char *s)
+{
+	char *e;
+	double v = strtod(s, &e);
+
+	switch (*e) {
+	case 'K':
+		return v / 1024;
+	case 'M':
+		return v;
+	case 'G':
+		return v * 1024;
+	default:
+		return v / (1024 * 1024);
+	}
+}
+
+static double after_ms(const char *out, const char *label)
+{
+	const char *p = strstr(out, label);
+
+	if (p == NULL)
+		return -1;
+	p += strlen(label);
+	p += strspn(p, " ");
+	return parse_dur_ms(p);
+}
+
+int load_wrk_run(const char *url, const char *script, int threads, int conns,
+		 int seconds, pid_t server, struct load_wrk *r)
+{
+	char t[16], c[16], d[16];
+	char *argv[] = {"/usr/bin/wrk", t, c, d, "--timeout", "5s", "--latency", "-s",
+			(char *)script, (char *)url, NULL};
+	uint64_t cpu0, cpu;
+	char *out, *p;
+	int fd, st;
+	pid_t pid;
+
+	snprintf(t, sizeof(t), "-t%d", threads);
+	snprintf(c, sizeof(c), "-c%d", conns);
+	snprintf(d, sizeof(d), "-d%ds", seconds);
+	memset(r, 0, sizeof(*r));
+	cpu0 = load_cpu_us(server);
+	pid = load_spawn(argv, &fd, 0);
+	out = load_read_all(fd, 16384);
+	st = load_wait(pid);
+	cpu = load_cpu_us(server) - cpu0;
+	if (st != 0 || (p = strstr(out, "Requests/sec:")) == NULL) {
+		fprintf(stderr, "%s: wrk %s %s failed:\n%s\n", bench_name, url, script, out);
+		free(out);
+		return -1;
+	}
+	r->rps = strtod(p + 13, NULL);
+	if ((p = strstr(out, "Transfer/sec:")) != NULL) {
+		p += 13;
+		p += strspn(p, " ");
+		r->mb_per_s = parse_size_mb(p);
+	}
+	r->p50_ms = after_ms(out, " 50% ");
+	r->p99_ms = after_ms(out, " 99% ");
+	/* "Latency   1.23ms  0.45ms  12.00ms   90.00%": avg, stdev, max */
+	if ((p = strstr(out, "Latency ")) != NULL) {
+		char a[32], s[32], m[32];
+
+		if (sscanf(p, "Latency %31s %31s %31s", a, s, m) == 3)
+			r->max_ms = parse_dur_ms(m);
+	}
+	if ((p = strstr(out, " requests in ")) != NULL) {
+		while (p > out && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		r->requests = strtoul(p, NULL, 10);
+	}
+	if ((p = strstr(out, "Non-2xx or 3xx responses:")) != NULL)
+		r->non2xx = strtoul(p + 25, NULL, 10);
+	if ((p = strstr(out, "Socket errors:")) != NULL) {
+		unsigned long ce = 0, re = 0, we = 0, te = 0;
+
+		if (sscanf(p, "Socket errors: connect %lu, read %lu, write %lu, timeout %lu", &ce,
+			   &re, &we, &te) == 4)
+			r->sock_errors = ce + re + we + te;
+	}
+	if (r->requests > 0)
+		r->server_us = (double)cpu / (double)r->requests;
+	free(out);
+	return 0;
+}
+
+size_t load_b64_urlenc(char *out, const uint8_t *p, size_t len)
+{
+	char *b64 = malloc(mn_b64_encoded_len(len) + 1);
+	size_t n = 0;
+
+	if (b64 == NULL)
+		load_die("out of memory");
+	mn_b64_encode(b64, p, len);
+	for (const char *q = b64; *q; q++) {
+		if (*q == '+' || *q == '/' || *q == '=') {
+			n += (size_t)sprintf(out + n, "%%%02X", (unsigned char)*q);
+		} else {
+			out[n++] = *q;
+		}
+	}
+	out[n] = '\0';
+	free(b64);
+	return n;
+}
+
+const char load_lua_random_request[] =
+	"local n = 0\n"
+	"setup = function(thread)\n"
+	"  n = n + 1\n"
+	"  thread:set(\"seed\", n * 7919)\n"
+	"end\n"
+	"request = function()\n"
+	"  return reqs[math.random(#reqs)]\n"
+	"end\n";

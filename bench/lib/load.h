@@ -1,0 +1,65 @@
+/* bench/lib/load.h: what the HTTP benchmarks share: child processes that are
+ * always reaped (at exit, on a fatal signal, by a watchdog alarm), a server's
+ * CPU time from /proc, and wrk runs parsed into numbers.
+ *
+ * Everything talks to 127.0.0.1 only; every wrk run is bounded by its -d. */
+#ifndef MN_BENCH_LOAD_H
+#define MN_BENCH_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* load_init names the benchmark in messages, installs handlers that kill every
+ * tracked child on SIGINT/SIGTERM/SIGALRM, and arms a watchdog of
+ * |watchdog_s| seconds (0: none). */
+void load_init(const char *name, unsigned watchdog_s);
+/* load_die prints "NAME: what", kills the tracked children and exits 1. */
+void load_die(const char *what);
+/* load_track / load_untrack: a child to kill when the benchmark stops. */
+void load_track(pid_t pid);
+void load_untrack(pid_t pid);
+/* load_kill_children kills and reaps every tracked child. */
+void load_kill_children(void);
+
+/* load_spawn runs argv with stdin from /dev/null and stdout on a pipe whose
+ * read end goes to *out_fd (stderr to /dev/null if |quiet|); the child is
+ * tracked. */
+pid_t load_spawn(char *const *argv, int *out_fd, int quiet);
+/* load_read_all reads |fd| to its end into a NUL-terminated malloc'd buffer,
+ * keeping at most |cap| bytes, and closes it. */
+char *load_read_all(int fd, size_t cap);
+/* load_wait waits for |pid|, untracks it, returns its exit status (128+signal
+ * if killed, -1 on error). */
+int load_wait(pid_t pid);
+
+/* load_cpu_us is the user + system CPU time of |pid|, all threads, in us. */
+uint64_t load_cpu_us(pid_t pid);
+/* load_status_kb reads a "Field:  N kB" line of /proc/PID/status (VmRSS,
+ * RssAnon, ...); 0 if absent. */
+double load_status_kb(pid_t pid, const char *field);
+
+struct load_wrk {
+	double rps, p50_ms, p99_ms, max_ms, mb_per_s;
+	unsigned long requests, non2xx, sock_errors;
+	double server_us; /* the server's CPU per request, us */
+};
+
+/* load_wrk_run runs /usr/bin/wrk -t|threads| -c|conns| -d|seconds|s --latency
+ * -s |script| |url| while measuring |server|'s CPU, and parses its report.
+ * Returns 0, or -1 if wrk failed or printed no rate (its output goes to
+ * stderr then). */
+int load_wrk_run(const char *url, const char *script, int threads, int conns,
+		 int seconds, pid_t server, struct load_wrk *out);
+
+/* load_b64_urlenc writes the base64 of |len| bytes at |p| with +, / and =
+ * percent-encoded (a query parameter) and a NUL to |out|, which holds
+ * 3 * mn_b64_encoded_len(len) + 1 bytes; returns the length. */
+size_t load_b64_urlenc(char *out, const uint8_t *p, size_t len);
+
+/* The request() half of a wrk Lua script whose init() filled the global
+ * table `reqs` with wrk.format() strings: a random one per request, each
+ * thread seeded differently. */
+extern const char load_lua_random_request[];
+
+#endif
