@@ -42,7 +42,8 @@
  * The series goes to BUILD/bench-scale.dat; bench/scale.gp draws
  * bench/scale.png from it (when gnuplot is installed). Markdown rows go to
  * stdout, progress to stderr. MN_BENCH_SCALE_MAX (e.g. 100000) caps the sizes
- * for a quick run; MN_BENCH_SCALE_KEEP=1 keeps the log for mdb_stat or perf. */
+ * for a quick run; MN_BENCH_SCALE_KEEP=1 keeps the log, its key and the wrk
+ * scripts (BUILD/bench-scale-work) for mdb_stat, perf or wrk by hand. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -697,11 +698,11 @@ int main(int argc, char **argv)
 			(double)bd.hash_ns / 1e9, (double)bd.store_ns / 1e9);
 		measure_proofs(st, pt, ns);
 		measure_entries(st, pt);
-		measure_touch(pt, ns);
 		measure_disk(st, pt);
 		pt->rss_mb = status_mb("VmRSS");
 		pt->hwm_mb = status_mb("VmHWM");
 		pt->anon_mb = status_mb("RssAnon");
+		measure_touch(pt, ns); /* its own mapping: after the RSS figures */
 		for (int o = 0; o < OPENS; o++) {
 			double ms;
 
@@ -779,9 +780,10 @@ int main(int argc, char **argv)
 		       (double)pts[num - 1].n / pts[num - 1].build_s,
 		       100.0 * (double)bd.hash_ns / (double)(bd.hash_ns + bd.store_ns));
 	store_close(st);
-	if (getenv("MN_BENCH_SCALE_KEEP") == NULL)
+	if (getenv("MN_BENCH_SCALE_KEEP") == NULL) {
 		rm_rf(dir);
-	rm_rf(work);
+		rm_rf(work);
+	}
 	ct_signer_free(key);
 	merkle_hasher_free(bd.h);
 	free(bd.ls);

@@ -21,6 +21,12 @@
 #define STORE__TILE_SLOTS 510
 #define STORE__TILE_BYTES (STORE__TILE_SLOTS * MERKLE_HASH_LEN)
 #define STORE__TILE_KEY_LEN 9
+/* The leaf-hash index is keyed by the first 8 bytes of the leaf hash, with
+ * the leaf indexes (u64 big-endian) as sorted duplicates: half the pages of
+ * a 32-byte key, so a lookup in a big log touches fewer cold pages. A lookup
+ * compares the full hash with the leaf's level-0 tree hash, which the
+ * inclusion proof that follows reads from the same tile anyway. */
+#define STORE__LEAFHASH_PREFIX 8
 /* 64 tree levels / 8 per tile. */
 #define STORE__TILE_LEVELS 8
 

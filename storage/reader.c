@@ -301,11 +301,47 @@ static int lookup_index(struct store_reader *r, MDB_dbi dbi, const uint8_t *key,
 	return 0;
 }
 
+static int reader_get(void *ctx, unsigned level, uint64_t index,
+		      uint8_t out[MERKLE_HASH_LEN]);
+
 int store_r_index_by_hash(struct store_reader *r, const uint8_t hash[MERKLE_HASH_LEN],
 			  uint64_t *out_index)
 {
-	return lookup_index(r, r->s->dbi[STORE__DBI_LEAFHASH], hash, MERKLE_HASH_LEN,
-			    out_index);
+	MDB_cursor *cur;
+	MDB_val k = {STORE__LEAFHASH_PREFIX, (void *)hash}, v;
+	int rc, err = MN_ENOTFOUND;
+
+	rc = mdb_cursor_open(r->txn, r->s->dbi[STORE__DBI_LEAFHASH], &cur);
+	if (rc != 0)
+		return MN_EIO;
+	/* duplicates sort by index: the first match is the lowest index */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		uint8_t node[MERKLE_HASH_LEN];
+		uint64_t idx;
+
+		if (v.mv_size != 8) {
+			mn_error("store_corrupt", "what=\"leaf-hash index value malformed\"");
+			err = MN_ECORRUPT;
+			break;
+		}
+		idx = mn_get_be64(v.mv_data);
+		if (idx >= r->tree_size)
+			break; /* appended after this snapshot, like every later one */
+		err = reader_get(r, 0, idx, node);
+		if (err != 0)
+			break;
+		err = MN_ENOTFOUND;
+		if (memcmp(node, hash, MERKLE_HASH_LEN) == 0) {
+			*out_index = idx;
+			err = 0;
+			break;
+		}
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		err = store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
+	mdb_cursor_close(cur);
+	return err;
 }
 
 int store_r_dedup(struct store_reader *r, const uint8_t key[32], uint64_t *out_index)

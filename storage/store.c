@@ -33,7 +33,8 @@ static const struct {
 } dbs[STORE__NUM_DBI] = {
 	[STORE__DBI_LEAVES] = {"leaves", 0},
 	[STORE__DBI_EXTRA] = {"extra", 0},
-	[STORE__DBI_LEAFHASH] = {"leafhash", 0},
+	/* 8-byte leaf-hash prefix -> indexes (u64 BE), see internal.h */
+	[STORE__DBI_LEAFHASH] = {"leafhash8", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_TILES] = {"tiles", 0},
 	[STORE__DBI_DEDUP] = {"dedup", 0},
 	[STORE__DBI_META] = {"meta", 0},
@@ -154,6 +155,19 @@ int store__load(struct store *s, MDB_txn *txn, struct merkle_range *out_range,
 			 num_extra);
 		return MN_ECORRUPT;
 	}
+	{
+		MDB_stat st;
+
+		rc = mdb_stat(txn, s->dbi[STORE__DBI_LEAFHASH], &st);
+		if (rc != 0)
+			return store__err(rc);
+		if ((uint64_t)st.ms_entries != out_sth->tree_size) {
+			mn_error("store_corrupt", "dir=%s what=\"leaf-hash index holds %" PRIu64
+				 " entries for %" PRIu64 " leaves\"", DIR_S(s),
+				 (uint64_t)st.ms_entries, out_sth->tree_size);
+			return MN_ECORRUPT;
+		}
+	}
 	merkle_range_root(out_range, s->hasher, root);
 	if (memcmp(root, out_sth->root, MERKLE_HASH_LEN) != 0) {
 		mn_error("store_corrupt", "dir=%s what=\"compact range root differs "
@@ -192,6 +206,55 @@ bad_count:
 	if (err == MN_ECORRUPT)
 		mn_error("store_corrupt", "dir=%s what=\"leaves or extra key is not a "
 			 "64-bit index\"", DIR_S(s));
+	return err;
+}
+
+/* leafhash_find looks, in the writer's |txn|, for a leaf whose hash is |hash|
+ * among those whose hash has its prefix: leaves below |size| through their
+ * stored level-0 tree hashes, leaves of the batch being appended (|batch|,
+ * starting at index |size|) through the batch. Returns 0 with *out_index,
+ * MN_ENOTFOUND, or an error. */
+static int leafhash_find(struct store *s, MDB_txn *txn, const struct store_leaf *batch,
+			 uint64_t size, const uint8_t hash[MERKLE_HASH_LEN],
+			 uint64_t *out_index)
+{
+	struct store__tile_cache cache[STORE__TILE_LEVELS];
+	MDB_cursor *cur;
+	MDB_val k = {STORE__LEAFHASH_PREFIX, (void *)hash}, v;
+	int rc, err = MN_ENOTFOUND;
+
+	memset(cache, 0, sizeof(cache));
+	rc = mdb_cursor_open(txn, s->dbi[STORE__DBI_LEAFHASH], &cur);
+	if (rc != 0)
+		return store__err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		uint8_t node[MERKLE_HASH_LEN];
+		uint64_t idx;
+
+		if (v.mv_size != 8) {
+			err = MN_ECORRUPT;
+			break;
+		}
+		idx = mn_get_be64(v.mv_data);
+		if (idx >= size) {
+			/* this batch's leaves are not in the tiles yet */
+			memcpy(node, batch[idx - size].leaf_hash, MERKLE_HASH_LEN);
+		} else {
+			err = store__get_node(txn, s->dbi[STORE__DBI_TILES], cache, 0, idx, node);
+			if (err != 0)
+				break;
+			err = MN_ENOTFOUND;
+		}
+		if (memcmp(node, hash, MERKLE_HASH_LEN) == 0) {
+			*out_index = idx;
+			err = 0;
+			break;
+		}
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		err = store__err(rc);
+	mdb_cursor_close(cur);
 	return err;
 }
 
@@ -544,14 +607,26 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 			memcpy(p + 2, l->sct, l->sct_len);
 
 		iv = val(key, 8);
-		k = val(l->leaf_hash, MERKLE_HASH_LEN);
+		k = val(l->leaf_hash, STORE__LEAFHASH_PREFIX);
 		rc = mdb_put(txn, s->dbi[STORE__DBI_LEAFHASH], &k, &iv, MDB_NOOVERWRITE);
 		if (rc == MDB_KEYEXIST) {
-			mn_warn("store_append_rejected", "dir=%s index=%" PRIu64
-				" reason=\"leaf hash already stored at index %" PRIu64 "\"",
-				DIR_S(s), size + i, mn_get_be64(iv.mv_data));
-			err = MN_EEXISTS;
-			goto err;
+			/* another leaf has this prefix: the same hash is refused, a
+			 * different one (2^-64 a pair) joins it as a duplicate */
+			uint64_t dup = 0;
+
+			err = leafhash_find(s, txn, leaves, size, l->leaf_hash, &dup);
+			if (err == 0) {
+				mn_warn("store_append_rejected", "dir=%s index=%" PRIu64
+					" reason=\"leaf hash already stored at index %" PRIu64
+					"\"", DIR_S(s), size + i, dup);
+				err = MN_EEXISTS;
+				goto err;
+			}
+			if (err != MN_ENOTFOUND)
+				goto err;
+			err = 0;
+			iv = val(key, 8);
+			rc = mdb_put(txn, s->dbi[STORE__DBI_LEAFHASH], &k, &iv, MDB_NODUPDATA);
 		}
 		if (rc != 0)
 			goto mdb_err;

@@ -545,6 +545,114 @@ static void test_append_100k(void **state)
 	rm_tmp(dir);
 }
 
+static void expect_unchanged(struct store *s, struct model *m);
+
+/* append_with_hashes appends |num| leaves (from make_leaves at the model's
+ * size) whose leaf hashes are |lh| instead of their own, with a right STH;
+ * returns store_append_batch's answer and, on success, moves the model. */
+static int append_with_hashes(struct model *m, struct store *s, struct merkle_hasher *h,
+			      const uint8_t (*lh)[HL], size_t num)
+{
+	struct store_leaf leaves[4];
+	struct gen gens[4];
+	struct store_sth sth;
+	struct merkle_range next = m->range;
+	uint8_t root[HL];
+	int rc;
+
+	make_leaves(leaves, gens, m->size, num, 0);
+	for (size_t i = 0; i < num; i++) {
+		memcpy(leaves[i].leaf_hash, lh[i], HL);
+		assert_int_equal(merkle_range_append(&next, h, lh[i], NULL, NULL), 0);
+	}
+	merkle_range_root(&next, h, root);
+	make_sth(&sth, m->size + num, m->ts + 1, root);
+	rc = store_append_batch(s, leaves, num, &sth);
+	if (rc == 0) {
+		for (size_t i = 0; i < num; i++)
+			memcpy(m->lh[m->size + i], lh[i], HL);
+		m->range = next;
+		m->size += num;
+		m->ts++;
+	}
+	return rc;
+}
+
+/* The leaf-hash index is keyed by 8-byte prefixes: leaves whose hashes share
+ * a prefix (made here on purpose; 2^-64 a pair in real life) are each found
+ * by their own full hash, across batches and within one, a hash sharing only
+ * the prefix is not found, a full duplicate is still refused, a snapshot does
+ * not see a later leaf under the same prefix, and the store reopens. */
+static void test_leafhash_prefix(void **state)
+{
+	char dir[64];
+	struct store *s;
+	struct store_options o;
+	struct merkle_hasher *h = merkle_hasher_new();
+	struct model m;
+	struct store_reader *old, *r;
+	uint8_t lh[5][HL], other[HL];
+	uint64_t idx;
+
+	(void)state;
+	make_tmp(dir);
+	o = opts(dir);
+	model_init(&m, 100, 100);
+	assert_err(store_open(&s, &o), 0);
+	assert_err(model_append(&m, s, h, 10), 0);
+	for (int i = 0; i < 5; i++) {
+		memset(lh[i], 0xa5, 8);         /* one prefix for all */
+		fill(1000 + (uint64_t)i, lh[i] + 8, HL - 8);
+	}
+	memcpy(other, lh[0], 8);
+	fill(2000, other + 8, HL - 8);
+
+	assert_err(append_with_hashes(&m, s, h, (const uint8_t(*)[HL])lh, 1), 0); /* 10 */
+	assert_err(store_read_begin(s, &old), 0);
+	/* two more under the same prefix in one batch, after a normal leaf */
+	{
+		uint8_t b[3][HL];
+		memcpy(b[0], m.lh[3], HL);
+		b[0][31] ^= 0x77;               /* a fresh hash, another prefix */
+		memcpy(b[1], lh[1], HL);
+		memcpy(b[2], lh[2], HL);
+		assert_err(append_with_hashes(&m, s, h, (const uint8_t(*)[HL])b, 3), 0); /* 11..13 */
+	}
+	/* the same full hash again: across batches, and twice in one batch */
+	assert_err(append_with_hashes(&m, s, h, (const uint8_t(*)[HL])&lh[2], 1), MN_EEXISTS);
+	{
+		uint8_t b[2][HL];
+		memcpy(b[0], lh[3], HL);
+		memcpy(b[1], lh[3], HL);
+		assert_err(append_with_hashes(&m, s, h, (const uint8_t(*)[HL])b, 2), MN_EEXISTS);
+	}
+	expect_unchanged(s, &m);
+
+	assert_err(store_read_begin(s, &r), 0);
+	assert_err(store_r_index_by_hash(r, lh[0], &idx), 0);
+	assert_int_equal(idx, 10);
+	assert_err(store_r_index_by_hash(r, lh[1], &idx), 0);
+	assert_int_equal(idx, 12);
+	assert_err(store_r_index_by_hash(r, lh[2], &idx), 0);
+	assert_int_equal(idx, 13);
+	assert_err(store_r_index_by_hash(r, other, &idx), MN_ENOTFOUND);
+	assert_err(store_r_index_by_hash(r, lh[3], &idx), MN_ENOTFOUND);
+	store_read_end(r);
+	/* the snapshot taken before 11..13 sees only 10 */
+	assert_err(store_r_index_by_hash(old, lh[0], &idx), 0);
+	assert_int_equal(idx, 10);
+	assert_err(store_r_index_by_hash(old, lh[1], &idx), MN_ENOTFOUND);
+	store_read_end(old);
+
+	store_close(s);
+	assert_err(store_open(&s, &o), 0);
+	check_log(s, &m, 0);
+	store_close(s);
+	model_free(&m);
+	merkle_hasher_free(h);
+	rm_tmp(dir);
+}
+
 struct upper_ctx {
 	struct store *s;
 	const struct model *m;
@@ -1295,6 +1403,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_append_100k),
 		cmocka_unit_test(test_upper_tiles),
+		cmocka_unit_test(test_leafhash_prefix),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_map_growth),
