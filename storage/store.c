@@ -258,6 +258,19 @@ static int leafhash_find(struct store *s, MDB_txn *txn, const struct store_leaf 
 	return err;
 }
 
+/* has_leaves says whether the log in |txn| holds any leaf (its leaves database
+ * exists and is not empty). */
+static int has_leaves(MDB_txn *txn)
+{
+	MDB_dbi dbi;
+	MDB_stat st;
+
+	if (mdb_dbi_open(txn, dbs[STORE__DBI_LEAVES].name, dbs[STORE__DBI_LEAVES].flags,
+			 &dbi) != 0)
+		return 0;
+	return mdb_stat(txn, dbi, &st) != 0 || st.ms_entries > 0;
+}
+
 static int open_env_error(struct store *s, const char *what, int rc)
 {
 	int err = store__err(rc);
@@ -380,20 +393,35 @@ int store_open(struct store **out, const struct store_options *opt)
 		err = open_env_error(s, "mdb_txn_begin", rc);
 		goto err;
 	}
-	for (unsigned i = 0; i < STORE__NUM_DBI; i++) {
-		rc = mdb_dbi_open(txn, dbs[i].name,
-				  dbs[i].flags | (s->read_only ? 0 : MDB_CREATE), &s->dbi[i]);
-		if (rc == MDB_NOTFOUND) {
-			DIRBUF;
-			mn_error("store_corrupt", "dir=%s what=\"database %s missing\"",
-				 DIR_S(s), dbs[i].name);
-			err = MN_ECORRUPT;
-			goto err;
+	/* A database is created only in a log that holds no leaf yet: one that
+	 * is missing from a log with leaves (a damaged file, or one written by
+	 * another layout) is refused before anything is written. */
+	for (int pass = 0; pass < 2; pass++) {
+		int missing = 0;
+
+		for (unsigned i = 0; i < STORE__NUM_DBI; i++) {
+			rc = mdb_dbi_open(txn, dbs[i].name,
+					  dbs[i].flags | (pass == 1 ? MDB_CREATE : 0),
+					  &s->dbi[i]);
+			if (rc == MDB_NOTFOUND && pass == 0 && !s->read_only &&
+			    !has_leaves(txn)) {
+				missing = 1;
+				continue;
+			}
+			if (rc == MDB_NOTFOUND) {
+				DIRBUF;
+				mn_error("store_corrupt", "dir=%s what=\"database %s missing\"",
+					 DIR_S(s), dbs[i].name);
+				err = MN_ECORRUPT;
+				goto err;
+			}
+			if (rc != 0) {
+				err = open_env_error(s, "mdb_dbi_open", rc);
+				goto err;
+			}
 		}
-		if (rc != 0) {
-			err = open_env_error(s, "mdb_dbi_open", rc);
-			goto err;
-		}
+		if (!missing)
+			break;
 	}
 	rc = mdb_txn_commit(txn);
 	txn = NULL;

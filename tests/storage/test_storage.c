@@ -29,6 +29,7 @@
 #include "common/bytes.h"
 #include "common/err.h"
 #include "merkle/merkle.h"
+#include "storage/internal.h" /* lmdb.h, to damage a store by hand */
 #include "storage/storage.h"
 #include "tests/lib/refmerkle.h"
 
@@ -648,6 +649,68 @@ static void test_leafhash_prefix(void **state)
 	assert_err(store_open(&s, &o), 0);
 	check_log(s, &m, 0);
 	store_close(s);
+	model_free(&m);
+	merkle_hasher_free(h);
+	rm_tmp(dir);
+}
+
+/* raw_db_exists / raw_drop_db: the store's file through LMDB itself. */
+static int raw_db(const char *dir, const char *name, int drop)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int rc;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	rc = mdb_dbi_open(txn, name, 0, &dbi);
+	if (rc == 0 && drop)
+		assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	return rc == 0;
+}
+
+/* A log with leaves whose leaf-hash index database is missing (a damaged
+ * file, or one written by another layout) is refused, and the refusal writes
+ * nothing: the database is not created behind the operator's back. A log
+ * without leaves gets its missing databases made. */
+static void test_missing_database(void **state)
+{
+	char dir[64];
+	struct store *s;
+	struct store_options o;
+	struct merkle_hasher *h = merkle_hasher_new();
+	struct model m;
+
+	(void)state;
+	make_tmp(dir);
+	o = opts(dir);
+	model_init(&m, 100, 100);
+	assert_err(store_open(&s, &o), 0);
+	assert_err(model_append(&m, s, h, 10), 0);
+	store_close(s);
+
+	assert_true(raw_db(dir, "leafhash8", 1));
+	assert_false(raw_db(dir, "leafhash8", 0));
+	assert_err(store_open(&s, &o), MN_ECORRUPT);
+	assert_false(raw_db(dir, "leafhash8", 0));
+	o.read_only = 1;
+	assert_err(store_open(&s, &o), MN_ECORRUPT);
+	rm_tmp(dir);
+
+	/* no leaves yet: the missing database is made */
+	make_tmp(dir);
+	o = opts(dir);
+	assert_err(store_open(&s, &o), 0);
+	store_close(s);
+	assert_true(raw_db(dir, "openings", 1));
+	assert_err(store_open(&s, &o), 0);
+	store_close(s);
+	assert_true(raw_db(dir, "openings", 0));
 	model_free(&m);
 	merkle_hasher_free(h);
 	rm_tmp(dir);
@@ -1404,6 +1467,7 @@ int main(void)
 		cmocka_unit_test(test_append_100k),
 		cmocka_unit_test(test_upper_tiles),
 		cmocka_unit_test(test_leafhash_prefix),
+		cmocka_unit_test(test_missing_database),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_map_growth),
