@@ -37,39 +37,31 @@
  *              per 200 (two for the first policy), or the rows say so.
  *
  * Children (logd) are killed at the end, on failure, on SIGINT/SIGTERM and by a
- * watchdog alarm; the gpg-agent of the private home is stopped and the work
- * directory (under BUILD, so fsync reaches the real disk) removed. Prints
- * markdown rows for bench/RESULTS.md on stdout, progress on stderr. */
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
+ * watchdog alarm (bench/lib/load.h; the load generator is bench/lib/post.h);
+ * the gpg-agent of the private home is stopped and the work directory (under
+ * BUILD, so fsync reaches the real disk) removed. Prints markdown rows for
+ * bench/RESULTS.md on stdout, progress on stderr. */
 #include <limits.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/sha.h>
 
+#include "bench/lib/chain.h"
+#include "bench/lib/load.h"
+#include "bench/lib/post.h"
 #include "common/b64.h"
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "entry/pgp.h"
-
-/* Test helpers compiled in (the benchmarks do not link libtest.a). */
-#include "tests/lib/mnfix.c"
-#include "tests/lib/pki.c"
-#include "tests/lib/proc.c"
+#include "tests/lib/mnfix.h"
+#include "tests/lib/pki.h"
+#include "tests/lib/proc.h"
 
 #define MAX_LEAVES 60000     /* add-chain leaves generated at most */
 #define MAX_PGP_KEYS 12      /* gpg keys at most ... */
@@ -84,33 +76,24 @@
 #define WATCHDOG_SECONDS 300
 #define DAY 86400
 
-struct req {
-	char *data; /* the whole HTTP request */
-	size_t len;
-};
-
 static const char *build = "build";
 static char workdir[PATH_MAX];
 static struct mnfix_gpg G;
 static int gpg_started;
 
-static struct req *chain_reqs, *pgp_reqs, *pol_reqs; /* pol_reqs[pair * SERIALS + s] */
+static struct post_req *chain_reqs, *pgp_reqs, *pol_reqs; /* pol_reqs[pair * SERIALS + s] */
 static size_t num_chain, num_pgp, cap_pgp, num_pgp_keys;
 static size_t pol_next[NUM_PAIRS]; /* next serial index per pair */
 
 static const char *const protocols[NUM_PROTOCOLS] = {"https", "imap", "pop3", "smtp",
 						     "submission", "xmpp-server"};
 
-/* --- children and cleanup --- */
+/* --- cleanup --- */
 
-static volatile pid_t child;
-
-static void on_fatal_signal(int sig)
+/* on_fatal_signal runs in load's signal handler, logd already killed: fork and
+ * exec are async-signal-safe, so it stops the agent and removes the files. */
+static void on_fatal_signal(void)
 {
-	static const char msg[] = "bench_mn: stopped by a signal (watchdog?)\n";
-	if (child > 0)
-		kill(child, SIGKILL);
-	/* fork and exec are async-signal-safe: stop the agent, remove the files */
 	if (gpg_started) {
 		pid_t p = fork();
 		if (p == 0) {
@@ -130,69 +113,20 @@ static void on_fatal_signal(int sig)
 		if (p > 0)
 			waitpid(p, NULL, 0);
 	}
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(128 + sig);
-	_exit(128 + sig);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
+/* cleanup stops the agent and removes the work directory; an atexit handler
+ * registered before load_init's, so it runs after logd is killed. */
 static void cleanup(void)
 {
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		child = 0;
-	}
 	if (gpg_started) {
 		mnfix_gpg_kill(&G);
 		gpg_started = 0;
 	}
 	if (workdir[0] != '\0') {
-		nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		load_rm_tree(workdir);
 		workdir[0] = '\0';
 	}
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_mn: %s\n", what);
-	cleanup();
-	exit(1);
-}
-
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-	if (p == NULL)
-		die("out of memory");
-	return p;
-}
-
-static double secs_since(uint64_t t0)
-{
-	return (double)(mn_mono_ns() - t0) / 1e9;
-}
-
-/* make_req wraps the JSON |body| into a POST to |path|. */
-static void make_req(struct req *r, const char *path, const char *body)
-{
-	size_t body_len = strlen(body);
-	char head[256];
-	int n = snprintf(head, sizeof(head),
-			 "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-			 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-			 path, body_len);
-	r->len = (size_t)n + body_len;
-	r->data = xmalloc(r->len + 1);
-	memcpy(r->data, head, (size_t)n);
-	memcpy(r->data + n, body, body_len + 1);
 }
 
 /* --- add-chain leaves (a thread, while gpg works) --- */
@@ -213,10 +147,7 @@ static void *leaf_thread(void *arg)
 		size_t i = __atomic_fetch_add(&next_leaf, 1, __ATOMIC_RELAXED);
 		if (i >= MAX_LEAVES)
 			break;
-		char name[64];
-		snprintf(name, sizeof(name), "c%zu-%lld.bench.example", i, (long long)now);
-		const char *dns[] = {name};
-		leaves[i] = pki_issue(ca, name, dns, 1, 0, now - DAY, now + 90 * DAY);
+		leaves[i] = chain_leaf(ca, "c", i, now);
 		if (leaves[i] == NULL)
 			break;
 	}
@@ -225,17 +156,13 @@ static void *leaf_thread(void *arg)
 
 static void make_chain_reqs(void)
 {
-	char *ca_b64 = xmalloc(mn_b64_encoded_len(ca->der_len) + 1);
+	char *ca_b64 = load_xmalloc(mn_b64_encoded_len(ca->der_len) + 1);
 	mn_b64_encode(ca_b64, ca->der, ca->der_len);
-	chain_reqs = xmalloc((num_chain + 1) * sizeof(*chain_reqs));
+	chain_reqs = load_xmalloc((num_chain + 1) * sizeof(*chain_reqs));
 	for (size_t i = 0; i < num_chain; i++) {
-		size_t n = mn_b64_encoded_len(leaves[i]->der_len) + strlen(ca_b64) + 32;
-		char *leaf_b64 = xmalloc(mn_b64_encoded_len(leaves[i]->der_len) + 1), *body;
+		char *leaf_b64 = load_xmalloc(mn_b64_encoded_len(leaves[i]->der_len) + 1);
 		mn_b64_encode(leaf_b64, leaves[i]->der, leaves[i]->der_len);
-		body = xmalloc(n);
-		snprintf(body, n, "{\"chain\":[\"%s\",\"%s\"]}", leaf_b64, ca_b64);
-		make_req(&chain_reqs[i], "/ct/v1/add-chain", body);
-		free(body);
+		chain_req(&chain_reqs[i], leaf_b64, ca_b64);
 		free(leaf_b64);
 		pki_free(leaves[i]);
 		leaves[i] = NULL;
@@ -299,7 +226,7 @@ static void keyid_of(const char *fpr_hex, uint8_t out[8])
 	for (int i = 0; i < 8; i++) {
 		unsigned x;
 		if (sscanf(fpr_hex + 24 + 2 * i, "%2x", &x) != 1)
-			die("bad fingerprint");
+			load_die("bad fingerprint");
 		out[i] = (uint8_t)x;
 	}
 }
@@ -310,25 +237,25 @@ static void add_pgp_req(const struct pkt *const *parts, size_t num, const struct
 	size_t len = 0;
 	for (size_t i = 0; i < num; i++)
 		len += parts[i]->len;
-	uint8_t *cert = xmalloc(len), *w = cert;
+	uint8_t *cert = load_xmalloc(len), *w = cert;
 	for (size_t i = 0; i < num; i++) {
 		memcpy(w, parts[i]->p, parts[i]->len);
 		w += parts[i]->len;
 	}
-	char *uid = xmalloc(cbs_len(uid_body) + 1);
+	char *uid = load_xmalloc(cbs_len(uid_body) + 1);
 	memcpy(uid, cbs_data(uid_body), cbs_len(uid_body));
 	uid[cbs_len(uid_body)] = '\0';
 	char *body = mnfix_pgp_request(cert, len, uid, signer);
 	if (body == NULL)
-		die("cannot build an add-pgp request");
+		load_die("cannot build an add-pgp request");
 	if (num_pgp == cap_pgp) {
 		cap_pgp = cap_pgp ? 2 * cap_pgp : 4096;
-		struct req *q = realloc(pgp_reqs, cap_pgp * sizeof(*q));
+		struct post_req *q = realloc(pgp_reqs, cap_pgp * sizeof(*q));
 		if (q == NULL)
-			die("out of memory");
+			load_die("out of memory");
 		pgp_reqs = q;
 	}
-	make_req(&pgp_reqs[num_pgp++], "/mn/v1/add-pgp", body);
+	post_req_json(&pgp_reqs[num_pgp++], "/mn/v1/add-pgp", body);
 	free(body);
 	free(uid);
 	free(cert);
@@ -347,7 +274,7 @@ static size_t split_key(const uint8_t *key, size_t key_len, const char *key_hex,
 {
 	struct cbs c;
 	size_t n = 0, cap = 1024, added = 0, first_uid, first_sub;
-	struct pkt *ps = xmalloc(cap * sizeof(*ps));
+	struct pkt *ps = load_xmalloc(cap * sizeof(*ps));
 	uint8_t self_id[8], ca_id[8], id[8];
 
 	keyid_of(key_hex, self_id);
@@ -359,23 +286,23 @@ static size_t split_key(const uint8_t *key, size_t key_len, const char *key_hex,
 			cap *= 2;
 			struct pkt *q = realloc(ps, cap * sizeof(*ps));
 			if (q == NULL)
-				die("out of memory");
+				load_die("out of memory");
 			ps = q;
 		}
 		if (!pgp_packet_get(&c, &ps[n].tag, &ps[n].body, &whole))
-			die("gpg exported a key that does not parse");
+			load_die("gpg exported a key that does not parse");
 		ps[n].p = cbs_data(&whole);
 		ps[n].len = cbs_len(&whole);
 		n++;
 	}
 	if (n == 0 || ps[0].tag != 6)
-		die("gpg exported no primary key first");
+		load_die("gpg exported no primary key first");
 	for (first_uid = 1; first_uid < n && ps[first_uid].tag == 2; first_uid++)
 		;
 	for (first_sub = first_uid; first_sub < n && ps[first_sub].tag != 14; first_sub++)
 		;
 	size_t max_parts = first_uid + 3 + (n - first_sub);
-	const struct pkt **parts = xmalloc(max_parts * sizeof(*parts));
+	const struct pkt **parts = load_xmalloc(max_parts * sizeof(*parts));
 	for (size_t i = first_uid; i < first_sub;) {
 		size_t end = i + 1, self = SIZE_MAX;
 		while (end < first_sub && ps[end].tag == 2)
@@ -420,21 +347,21 @@ static void make_pgp(const char *certifiers)
 	long long t0 = (long long)pki_now() - DAY;
 
 	if (mnfix_gpg_init(&G, workdir) != 0)
-		die("cannot create the GNUPGHOME");
+		load_die("cannot create the GNUPGHOME");
 	gpg_started = 1;
 	snprintf(args, sizeof(args),
 		 "--faked-system-time %lld! --quick-gen-key "
 		 "'Bench Certifier <ca@certifier.example>' ed25519 sign 2y", t0);
 	if (mnfix_gpg(&G, args) != 0 ||
 	    mnfix_gpg_fpr(&G, "=Bench Certifier <ca@certifier.example>", ca_fpr) != 0)
-		die("gpg cannot make the certifier (see gpg.log)");
+		load_die("gpg cannot make the certifier (see gpg.log)");
 	snprintf(args, sizeof(args), "--output '%s' --export %s", certifiers, ca_fpr);
 	if (mnfix_gpg(&G, args) != 0)
-		die("gpg cannot export the certifier");
+		load_die("gpg cannot export the certifier");
 	snprintf(path, sizeof(path), "%s.policy", certifiers);
 	snprintf(args, sizeof(args), "# bench_mn\n%s scope=bench.example\n", ca_fpr);
 	if (mnfix_write_file(path, args, strlen(args)) != 0)
-		die("cannot write the certifier policy");
+		load_die("cannot write the certifier policy");
 
 	for (size_t k = 0; k < MAX_PGP_KEYS && mn_mono_ns() < gen_deadline; k++) {
 		struct mnfix_buf key;
@@ -442,29 +369,29 @@ static void make_pgp(const char *certifiers)
 		snprintf(args, sizeof(args),
 			 "--faked-system-time %lld! --quick-gen-key '%s' ed25519 sign 2y", t0, who);
 		if (mnfix_gpg(&G, args) != 0)
-			die("gpg --quick-gen-key failed");
+			load_die("gpg --quick-gen-key failed");
 		snprintf(args, sizeof(args), "=%s", who);
 		if (mnfix_gpg_fpr(&G, args, fpr) != 0)
-			die("no fingerprint for a new key");
+			load_die("no fingerprint for a new key");
 		snprintf(args, sizeof(args),
 			 "--faked-system-time %lld! --quick-add-key %s cv25519 encr 2y", t0, fpr);
 		if (mnfix_gpg(&G, args) != 0)
-			die("gpg --quick-add-key failed");
+			load_die("gpg --quick-add-key failed");
 		/* the other user IDs in one edit session, commands on stdin */
 		snprintf(path, sizeof(path), "%s/adduid.txt", workdir);
 		FILE *f = fopen(path, "w");
 		if (f == NULL)
-			die("cannot write the gpg commands");
+			load_die("cannot write the gpg commands");
 		for (size_t i = 1; i < UIDS_PER_KEY; i++)
 			fprintf(f, "adduid\nBench User\nu%zux%zu@bench.example\n\n", k, i);
 		fputs("save\n", f);
 		if (fclose(f) != 0)
-			die("cannot write the gpg commands");
+			load_die("cannot write the gpg commands");
 		snprintf(args, sizeof(args),
 			 "--faked-system-time %lld! --command-fd 0 --edit-key %s <'%s'", t0, fpr,
 			 path);
 		if (mnfix_gpg(&G, args) != 0)
-			die("gpg --edit-key adduid failed");
+			load_die("gpg --edit-key adduid failed");
 		for (int pass = 0; pass < PASSES_PER_KEY; pass++) {
 			if (pass > 0 && mn_mono_ns() >= gen_deadline)
 				break;
@@ -473,11 +400,11 @@ static void make_pgp(const char *certifiers)
 				 "--quick-sign-key %s",
 				 t0 + 1 + pass, ca_fpr, fpr);
 			if (mnfix_gpg(&G, args) != 0)
-				die("gpg --quick-sign-key failed");
+				load_die("gpg --quick-sign-key failed");
 		}
 		snprintf(args, sizeof(args), "--export %s", fpr);
 		if (mnfix_gpg_export(&G, args, &key) != 0)
-			die("gpg --export failed");
+			load_die("gpg --export failed");
 		split_key(key.p, key.len, fpr, ca_fpr);
 		free(key.p);
 		num_pgp_keys++;
@@ -490,7 +417,7 @@ static void make_pgp(const char *certifiers)
 		st ^= st >> 7;
 		st ^= st << 17;
 		size_t j = (size_t)(st % i);
-		struct req t = pgp_reqs[i - 1];
+		struct post_req t = pgp_reqs[i - 1];
 		pgp_reqs[i - 1] = pgp_reqs[j];
 		pgp_reqs[j] = t;
 	}
@@ -500,7 +427,7 @@ static void make_pgp(const char *certifiers)
 
 static char *payload(int proto, const char *domain, int64_t iat, uint64_t serial)
 {
-	char *p = xmalloc(1024), extra[256] = "";
+	char *p = load_xmalloc(1024), extra[256] = "";
 	const char *transport = "implicit";
 
 	if (strcmp(protocols[proto], "smtp") == 0) {
@@ -519,12 +446,12 @@ static char *payload(int proto, const char *domain, int64_t iat, uint64_t serial
 	return p;
 }
 
-static void policy_req(struct req *r, const char *jws)
+static void policy_req(struct post_req *r, const char *jws)
 {
 	char *body = mnfix_policy_request(jws);
 	if (body == NULL)
-		die("cannot build an add-policy request");
-	make_req(r, "/mn/v1/add-policy", body);
+		load_die("cannot build an add-policy request");
+	post_req_json(r, "/mn/v1/add-policy", body);
 	free(body);
 }
 
@@ -546,7 +473,7 @@ static void *sign_thread(void *arg)
 		char *pl = payload((int)(pair % NUM_PROTOCOLS), dom, a->now, s + 1);
 		char *jws = mnfix_jws_sign(a->hdr, pl, signer->key);
 		if (jws == NULL)
-			die("cannot sign a policy");
+			load_die("cannot sign a policy");
 		policy_req(&pol_reqs[i], jws);
 		free(jws);
 		free(pl);
@@ -569,16 +496,16 @@ static char *make_policies(int64_t now)
 	signer = pki_issue(ca, "Bench Policy Signer", dns, NUM_DOMAINS, 0, now - DAY,
 			   now + 90 * DAY);
 	if (signer == NULL)
-		die("cannot issue the policy signer");
+		load_die("cannot issue the policy signer");
 	SHA256(signer->der, signer->der_len, h);
 	t = mnfix_b64url(h, 32);
 	snprintf(hdr, sizeof(hdr), "{\"alg\":\"ES256\",\"x5t#S256\":\"%s\"}", t);
 	free(t);
-	pol_reqs = xmalloc((size_t)NUM_PAIRS * SERIALS * sizeof(*pol_reqs));
+	pol_reqs = load_xmalloc((size_t)NUM_PAIRS * SERIALS * sizeof(*pol_reqs));
 	struct sign_arg a[2] = {{0, 2, hdr, now}, {1, 2, hdr, now}};
 	pthread_t th;
 	if (pthread_create(&th, NULL, sign_thread, &a[1]) != 0)
-		die("pthread_create failed");
+		load_die("pthread_create failed");
 	sign_thread(&a[0]);
 	pthread_join(th, NULL);
 	/* pair 0 is d0 https: its serial 1 goes with x5c and logs the signer */
@@ -586,29 +513,25 @@ static char *make_policies(int64_t now)
 	char *jws = mnfix_x5c_jws(signer, ca, pl);
 	char *body = jws ? mnfix_policy_request(jws) : NULL;
 	if (body == NULL)
-		die("cannot sign the first policy");
+		load_die("cannot sign the first policy");
 	free(jws);
 	free(pl);
 	return body;
 }
 
-/* --- the load generator: one thread, epoll, keep-alive --- */
+/* --- load --- */
 
-/* A source of unique requests: a list taken in order (add-chain, add-pgp), or
- * the policies, where connection c owns the pairs c, c + nconns, ... and walks
- * them round-robin, each pair's serials in order. */
-struct source {
-	struct req *list;
-	size_t *next, limit;
-	int policy;
+/* The policies' source: connection c owns the pairs c, c + nconns, ... and
+ * walks them round-robin, each pair's serials in order, so that no policy
+ * reaches logd before a smaller serial of its pair. */
+struct pol_source {
 	size_t nconns;
-	size_t *cursor; /* per connection: next pair slot to try (policy) */
+	size_t cursor[64]; /* per connection: next pair slot to try */
 };
 
-static const struct req *source_next(struct source *s, size_t conn)
+static const struct post_req *pol_source_next(void *arg, size_t conn)
 {
-	if (!s->policy)
-		return *s->next < s->limit ? &s->list[(*s->next)++] : NULL;
+	struct pol_source *s = arg;
 	size_t npairs = (NUM_PAIRS - conn + s->nconns - 1) / s->nconns;
 	for (size_t tries = 0; tries < npairs; tries++) {
 		size_t pair = conn + s->cursor[conn] * s->nconns;
@@ -619,266 +542,30 @@ static const struct req *source_next(struct source *s, size_t conn)
 	return NULL;
 }
 
-struct lconn {
-	int fd;
-	const struct req *r; /* in flight, or NULL */
-	size_t sent;
-	int want_out;
-	uint64_t t0;
-	size_t have;
-	char buf[4096];
-};
-
-struct load_result {
-	size_t ok, failed, conn_errors;
-	double secs;
-	double server_us; /* logd's CPU per submission */
-	uint32_t *lat_us; /* ok answers' latencies, sorted */
-	size_t num_lat, cap_lat;
-};
-
-static int connect_nb(uint16_t port)
-{
-	struct sockaddr_in a;
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons(port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(fd);
-		return -1;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	return fd;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct_ms(const struct load_result *r, double q)
-{
-	if (r->num_lat == 0)
-		return 0;
-	size_t i = (size_t)(q * (double)(r->num_lat - 1) + 0.5);
-	return r->lat_us[i] / 1000.0;
-}
-
-static double rate(const struct load_result *r)
-{
-	return r->secs > 0 ? (double)r->ok / r->secs : 0;
-}
-
-/* proc_cpu_us: user + system CPU of process |pid| in microseconds (0 if
- * /proc cannot tell). */
-static uint64_t proc_cpu_us(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	unsigned long long ut, st;
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				&ut, &st) != 2)
-		return 0;
-	long hz = sysconf(_SC_CLK_TCK);
-	return (ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100);
-}
-
-/* response_done returns the total length of a complete response in |c|->buf,
- * 0 if more bytes are needed, or -1 if it is malformed; *status gets the code. */
-static long response_done(struct lconn *c, int *status)
-{
-	c->buf[c->have] = '\0';
-	char *end = strstr(c->buf, "\r\n\r\n");
-	if (end == NULL)
-		return c->have >= sizeof(c->buf) - 1 ? -1 : 0;
-	if (strncmp(c->buf, "HTTP/1.1 ", 9) != 0)
-		return -1;
-	*status = (int)strtol(c->buf + 9, NULL, 10);
-	size_t clen = 0;
-	for (char *h = strstr(c->buf, "\r\n"); h != NULL && h < end; h = strstr(h + 2, "\r\n"))
-		if (strncasecmp(h + 2, "Content-Length:", 15) == 0)
-			clen = strtoul(h + 17, NULL, 10);
-	size_t total = (size_t)(end + 4 - c->buf) + clen;
-	if (total >= sizeof(c->buf))
-		return -1;
-	return c->have >= total ? (long)total : 0;
-}
-
-static int lconn_send(int ep, struct lconn *c)
-{
-	while (c->sent < c->r->len) {
-		ssize_t n = send(c->fd, c->r->data + c->sent, c->r->len - c->sent, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno != EAGAIN)
-				return -1;
-			if (!c->want_out) {
-				struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-				c->want_out = 1;
-				return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == 0 ? 0 : -1;
-			}
-			return 0;
-		}
-		c->sent += (size_t)n;
-	}
-	if (c->want_out) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		c->want_out = 0;
-		return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == 0 ? 0 : -1;
-	}
-	return 0;
-}
-
-/* run_load sends requests from |src| over |nconns| connections for |seconds|
- * or until |src| runs dry, then waits for the answers in flight. |cap| bounds
- * the number of requests |src| can give. */
+/* run_load sends |next|'s requests over |nconns| connections for RUN_SECONDS
+ * or until it runs dry, then waits for the answers in flight. */
 static void run_load(const char *what, pid_t server, uint16_t port, size_t nconns,
-		     struct source *src, size_t cap, struct load_result *r)
+		     post_next_fn next, void *arg, struct post_result *r)
 {
-	struct lconn *cs = calloc(nconns, sizeof(*cs));
-	int ep = epoll_create1(0);
-	size_t active = 0;
+	struct post_load l = {what, port, server, nconns, RUN_SECONDS, next, NULL, arg};
 
-	memset(r, 0, sizeof(*r));
-	r->cap_lat = cap + 1;
-	r->lat_us = xmalloc(r->cap_lat * sizeof(uint32_t));
-	if (cs == NULL || ep < 0)
-		die("load: setup failed");
-	for (size_t i = 0; i < nconns; i++) {
-		struct lconn *c = &cs[i];
-		if ((c->fd = connect_nb(port)) < 0)
-			die("load: cannot connect to logd");
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
-			die("load: epoll_ctl failed");
-	}
-	uint64_t start = mn_mono_ns(), deadline = start + (uint64_t)(RUN_SECONDS * 1e9);
-	uint64_t cpu_s = proc_cpu_us(server);
-	for (size_t i = 0; i < nconns; i++) {
-		struct lconn *c = &cs[i];
-		if ((c->r = source_next(src, i)) != NULL) {
-			c->sent = c->have = 0;
-			c->t0 = mn_mono_ns();
-			active++;
-			if (lconn_send(ep, c) != 0)
-				die("load: send failed");
-		}
-	}
-	while (active > 0) {
-		struct epoll_event evs[64];
-		int n = epoll_wait(ep, evs, 64, 10000);
-		if (n == 0)
-			die("load: no answer from logd for 10 s");
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("load: epoll_wait failed");
-		}
-		for (int e = 0; e < n; e++) {
-			struct lconn *c = evs[e].data.ptr;
-			size_t ci = (size_t)(c - cs);
-			if (c->r == NULL)
-				continue;
-			if ((evs[e].events & EPOLLOUT) && lconn_send(ep, c) != 0)
-				goto conn_error;
-			if (!(evs[e].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-				continue;
-			ssize_t k = recv(c->fd, c->buf + c->have, sizeof(c->buf) - 1 - c->have, 0);
-			if (k < 0 && errno == EAGAIN)
-				continue;
-			if (k <= 0)
-				goto conn_error;
-			c->have += (size_t)k;
-			int status = 0;
-			long total = response_done(c, &status);
-			if (total == 0)
-				continue;
-			if (total < 0)
-				goto conn_error;
-			uint64_t now = mn_mono_ns();
-			if (status == 200) {
-				r->ok++;
-				uint64_t us = (now - c->t0) / 1000;
-				if (r->num_lat < r->cap_lat)
-					r->lat_us[r->num_lat++] =
-						us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-			} else {
-				if (r->failed < 3)
-					fprintf(stderr, "bench_mn: %s answered %d: %.300s\n", what,
-						status, c->buf);
-				r->failed++;
-			}
-			if ((size_t)total != c->have)
-				goto conn_error; /* we never pipeline: extra bytes are wrong */
-			c->have = 0;
-			if (now < deadline && (c->r = source_next(src, ci)) != NULL) {
-				c->sent = 0;
-				c->t0 = now;
-				if (lconn_send(ep, c) != 0)
-					goto conn_error;
-			} else {
-				c->r = NULL;
-				active--;
-			}
-			continue;
-conn_error:
-			r->conn_errors++;
-			r->failed++;
-			c->r = NULL;
-			active--;
-			epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-			close(c->fd);
-			c->fd = -1;
-		}
-	}
-	r->secs = secs_since(start);
-	if (r->ok + r->failed > 0)
-		r->server_us = (double)(proc_cpu_us(server) - cpu_s) / (double)(r->ok + r->failed);
-	for (size_t i = 0; i < nconns; i++)
-		if (cs[i].fd >= 0)
-			close(cs[i].fd);
-	close(ep);
-	free(cs);
-	qsort(r->lat_us, r->num_lat, sizeof(uint32_t), cmp_u32);
+	post_run(&l, r);
 	fprintf(stderr, "bench_mn: %s, %zu conns: %.0f /s (%zu in %.1f s, %zu failed), p99 %.1f ms\n",
-		what, nconns, rate(r), r->ok, r->secs, r->failed, pct_ms(r, 0.99));
+		what, nconns, post_rate(r), r->ok, r->secs, r->failed, post_pct_ms(r, 0.99));
 }
 
 /* --- main --- */
 
-static uint64_t get_tree_size(uint16_t port)
-{
-	struct http_resp r;
-	if (http_do(port, "GET", "/ct/v1/get-sth", NULL, NULL, 0, &r) != 0 || r.status != 200)
-		die("get-sth failed");
-	char *p = strstr((char *)r.body, "\"tree_size\":");
-	uint64_t n = p ? strtoull(p + 12, NULL, 10) : 0;
-	http_resp_free(&r);
-	return n;
-}
-
-static void row(const char *what, size_t nconns, const struct load_result *r,
-		const struct load_result *chain, const char *note)
+static void row(const char *what, size_t nconns, const struct post_result *r,
+		const struct post_result *chain, const char *note)
 {
 	printf("| %s, %zu connections, load generator on the same machine | %.0f /s (%zu in "
 	       "%.1f s, %zu failed%s); p50 %.1f ms, p99 %.1f ms; logd CPU %.0f us per "
 	       "submission | add-chain, same logd, same run, %zu connections: %.0f /s, p99 "
 	       "%.1f ms, %.0f us CPU | %.2f (CPU per submission %.2fx add-chain's) |\n",
-	       what, nconns, rate(r), r->ok, r->secs, r->failed, note, pct_ms(r, 0.5),
-	       pct_ms(r, 0.99), r->server_us, nconns, rate(chain), pct_ms(chain, 0.99),
-	       chain->server_us, rate(chain) > 0 ? rate(r) / rate(chain) : 0,
+	       what, nconns, post_rate(r), r->ok, r->secs, r->failed, note, post_pct_ms(r, 0.5),
+	       post_pct_ms(r, 0.99), r->server_us, nconns, post_rate(chain), post_pct_ms(chain, 0.99),
+	       chain->server_us, post_rate(chain) > 0 ? post_rate(r) / post_rate(chain) : 0,
 	       chain->server_us > 0 ? r->server_us / chain->server_us : 0);
 }
 
@@ -888,23 +575,21 @@ int main(int argc, char **argv)
 	char tmpl[PATH_MAX];
 	uint64_t t_all = mn_mono_ns();
 	static const size_t conns[2] = {16, 64};
-	struct load_result rc[2], rp[2], rq[2];
+	struct post_result rc[2], rp[2], rq[2];
 
 	if (argc > 1)
 		build = argv[1];
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_fatal_signal);
-	signal(SIGTERM, on_fatal_signal);
-	signal(SIGALRM, on_fatal_signal);
-	alarm(WATCHDOG_SECONDS);
+	atexit(cleanup);
+	load_init("bench_mn", WATCHDOG_SECONDS);
+	load_at_signal(on_fatal_signal);
 
 	/* an absolute work directory: gpg-agent puts its sockets in the home */
 	snprintf(tmpl, sizeof(tmpl), "%s/bench-mn.XXXXXX", build);
 	if (mkdtemp(tmpl) == NULL)
-		die("cannot create the work directory under BUILD");
+		load_die("cannot create the work directory under BUILD");
 	if (realpath(tmpl, workdir) == NULL) {
 		snprintf(workdir, sizeof(workdir), "%s", tmpl);
-		die("realpath failed");
+		load_die("realpath failed");
 	}
 	snprintf(data, sizeof(data), "%s/data", workdir);
 	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
@@ -912,25 +597,17 @@ int main(int argc, char **argv)
 
 	/* PKI as bench_http: RSA root and intermediate, P-256 leaves */
 	int64_t now = pki_now();
-	root = pki_root("Bench Root", PKI_RSA);
-	ca = root ? pki_issue(root, "Bench CA", NULL, 0, PKI_CA | PKI_RSA, now - DAY,
-			      now + 3650 * (int64_t)DAY)
-		  : NULL;
-	if (ca == NULL)
-		die("cannot create the root and intermediate");
-	const struct pki_cert *bundle[] = {root};
-	if (pki_write_pem(roots, bundle, 1) != 0)
-		die("cannot write the roots PEM");
+	chain_ca(now, roots, &root, &ca);
 
 	/* fixtures: leaves on a thread while gpg works */
 	uint64_t t0 = mn_mono_ns();
 	gen_deadline = t0 + (uint64_t)GEN_SECONDS * 1000000000u;
 	leaves = calloc(MAX_LEAVES, sizeof(*leaves));
 	if (leaves == NULL)
-		die("out of memory");
+		load_die("out of memory");
 	pthread_t th;
 	if (pthread_create(&th, NULL, leaf_thread, NULL) != 0)
-		die("pthread_create failed");
+		load_die("pthread_create failed");
 	make_pgp(certifiers);
 	/* the leaves get the rest of the budget on both cores */
 	leaf_thread(NULL);
@@ -943,24 +620,19 @@ int main(int argc, char **argv)
 	make_chain_reqs();
 	free(leaves);
 	fprintf(stderr, "bench_mn: %zu add-pgp endorsements (%zu keys), %zu add-chain leaves in "
-		"%.1f s\n", num_pgp, num_pgp_keys, num_chain, secs_since(t0));
+		"%.1f s\n", num_pgp, num_pgp_keys, num_chain, load_secs_since(t0));
 	t0 = mn_mono_ns();
 	char *first = make_policies(now);
 	fprintf(stderr, "bench_mn: %d policies signed in %.1f s\n", NUM_PAIRS * SERIALS,
-		secs_since(t0));
+		load_secs_since(t0));
 	if (num_pgp < 1000 || num_chain < 1000)
-		die("too few fixtures generated");
+		load_die("too few fixtures generated");
 
 	/* logd */
 	struct logd_proc lp;
 	const char *largs[] = {"--data", data, "--tls-roots", roots, "--certifiers",
 			       certifiers, NULL};
-	if (mkdir(data, 0700) != 0)
-		die("cannot create the data directory");
-	setenv("MN_BUILD", build, 1);
-	if (logd_start(&lp, largs) != 0)
-		die("logd did not start");
-	child = lp.pid;
+	load_logd_start(&lp, build, data, largs);
 	{
 		struct http_resp hr;
 		if (http_do(lp.port, "POST", "/mn/v1/add-policy",
@@ -968,7 +640,7 @@ int main(int argc, char **argv)
 		    hr.status != 200 || strstr((char *)hr.body, "\"signer_sct\"") == NULL) {
 			fprintf(stderr, "bench_mn: first policy: %d %s\n", hr.status,
 				hr.body ? (char *)hr.body : "");
-			die("the first policy (x5c) was not accepted");
+			load_die("the first policy (x5c) was not accepted");
 		}
 		http_resp_free(&hr);
 		free(first);
@@ -976,24 +648,19 @@ int main(int argc, char **argv)
 	}
 
 	/* 16 then 64 connections: add-chain, add-pgp, add-policy, fresh each */
-	size_t next_chain = 0, next_pgp = 0;
-	size_t cursor[64];
+	struct post_list sc = {chain_reqs, 0, 0}, sp = {pgp_reqs, 0, 0};
 	for (int k = 0; k < 2; k++) {
 		size_t n = conns[k];
-		size_t chain_lim = k == 0 ? num_chain / 2 : num_chain;
-		size_t pgp_lim = k == 0 ? num_pgp / 2 : num_pgp;
-		struct source sc = {chain_reqs, &next_chain, chain_lim, 0, n, NULL};
-		struct source sp = {pgp_reqs, &next_pgp, pgp_lim, 0, n, NULL};
-		struct source sq = {NULL, NULL, 0, 1, n, cursor};
-		memset(cursor, 0, sizeof(cursor));
-		run_load("add-chain", lp.pid, lp.port, n, &sc, chain_lim - next_chain, &rc[k]);
-		run_load("add-pgp", lp.pid, lp.port, n, &sp, pgp_lim - next_pgp, &rp[k]);
-		run_load("add-policy", lp.pid, lp.port, n, &sq, (size_t)NUM_PAIRS * SERIALS,
-			 &rq[k]);
+		struct pol_source sq = {.nconns = n};
+		sc.limit = k == 0 ? num_chain / 2 : num_chain;
+		sp.limit = k == 0 ? num_pgp / 2 : num_pgp;
+		run_load("add-chain", lp.pid, lp.port, n, post_list_next, &sc, &rc[k]);
+		run_load("add-pgp", lp.pid, lp.port, n, post_list_next, &sp, &rp[k]);
+		run_load("add-policy", lp.pid, lp.port, n, pol_source_next, &sq, &rq[k]);
 	}
 
 	/* every 200 made exactly one leaf; the first policy made two */
-	uint64_t tree_size = get_tree_size(lp.port);
+	uint64_t tree_size = load_tree_size(lp.port);
 	size_t total_ok = 2;
 	for (int k = 0; k < 2; k++)
 		total_ok += rc[k].ok + rp[k].ok + rq[k].ok;
@@ -1003,8 +670,7 @@ int main(int argc, char **argv)
 			(unsigned long long)tree_size, total_ok);
 		mismatch = "; TREE SIZE MISMATCH, see stderr";
 	}
-	int st = logd_stop(&lp, SIGTERM);
-	child = 0;
+	int st = load_logd_stop(&lp, SIGTERM);
 	if (st != 0)
 		fprintf(stderr, "bench_mn: logd exited with status %d\n", st);
 
@@ -1028,14 +694,14 @@ int main(int argc, char **argv)
 	free(pgp_reqs);
 	free(pol_reqs);
 	for (int k = 0; k < 2; k++) {
-		free(rc[k].lat_us);
-		free(rp[k].lat_us);
-		free(rq[k].lat_us);
+		post_result_cleanup(&rc[k]);
+		post_result_cleanup(&rp[k]);
+		post_result_cleanup(&rq[k]);
 	}
 	pki_free(signer);
 	pki_free(ca);
 	pki_free(root);
 	cleanup();
-	fprintf(stderr, "bench_mn: done in %.0f s\n", secs_since(t_all));
+	fprintf(stderr, "bench_mn: done in %.0f s\n", load_secs_since(t_all));
 	return 0;
 }

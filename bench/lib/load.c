@@ -3,19 +3,24 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/b64.h"
+#include "common/clock.h"
+#include "tests/lib/proc.h"
 
 #define MAX_CHILDREN 8
 
 static const char *bench_name = "bench";
 static volatile pid_t children[MAX_CHILDREN];
+static void (*volatile at_signal)(void);
 
 void load_kill_children(void)
 {
@@ -52,6 +57,8 @@ static void on_fatal_signal(int sig)
 	for (size_t i = 0; i < MAX_CHILDREN; i++)
 		if (children[i] > 0)
 			kill(children[i], SIGKILL);
+	if (at_signal != NULL)
+		at_signal();
 	if (write(2, bench_name, strlen(bench_name)) < 0 ||
 	    write(2, msg, sizeof(msg) - 1) < 0)
 		_exit(128 + sig);
@@ -68,6 +75,16 @@ void load_init(const char *name, unsigned watchdog_s)
 	if (watchdog_s > 0)
 		alarm(watchdog_s);
 	atexit(load_kill_children);
+}
+
+const char *load_name(void)
+{
+	return bench_name;
+}
+
+void load_at_signal(void (*fn)(void))
+{
+	at_signal = fn;
 }
 
 void load_die(const char *what)
@@ -145,6 +162,67 @@ int load_wait(pid_t pid)
 		}
 	load_untrack(pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void *load_xmalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p == NULL)
+		load_die("out of memory");
+	return p;
+}
+
+double load_secs_since(uint64_t t0_ns)
+{
+	return (double)(mn_mono_ns() - t0_ns) / 1e9;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+void load_rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void load_logd_start(struct logd_proc *lp, const char *build, const char *data,
+		     const char *const *args)
+{
+	if (mkdir(data, 0700) != 0)
+		load_die("cannot create the data directory");
+	setenv("MN_BUILD", build, 1);
+	if (logd_start(lp, args) != 0)
+		load_die("logd did not start");
+	load_track(lp->pid);
+}
+
+int load_logd_stop(struct logd_proc *lp, int sig)
+{
+	pid_t pid = lp->pid;
+	int st = logd_stop(lp, sig);
+
+	load_untrack(pid);
+	return st;
+}
+
+uint64_t load_tree_size(uint16_t port)
+{
+	struct http_resp r;
+	uint64_t n;
+	char *p;
+
+	if (http_do(port, "GET", "/ct/v1/get-sth", NULL, NULL, 0, &r) != 0 || r.status != 200)
+		load_die("get-sth failed");
+	p = strstr((char *)r.body, "\"tree_size\":");
+	n = p ? strtoull(p + 12, NULL, 10) : 0;
+	http_resp_free(&r);
+	return n;
 }
 
 uint64_t load_cpu_us(pid_t pid)
@@ -240,8 +318,9 @@ int load_wrk_run(const char *url, const char *script, int threads, int conns,
 		 int seconds, pid_t server, struct load_wrk *r)
 {
 	char t[16], c[16], d[16];
-	char *argv[] = {"/usr/bin/wrk", t, c, d, "--timeout", "5s", "--latency", "-s",
-			(char *)script, (char *)url, NULL};
+	char *argv[] = {"/usr/bin/wrk", t, c, d, "--timeout", "5s", "--latency", NULL, NULL,
+			NULL, NULL};
+	size_t n = 7;
 	uint64_t cpu0, cpu;
 	char *out, *p;
 	int fd, st;
@@ -250,6 +329,11 @@ int load_wrk_run(const char *url, const char *script, int threads, int conns,
 	snprintf(t, sizeof(t), "-t%d", threads);
 	snprintf(c, sizeof(c), "-c%d", conns);
 	snprintf(d, sizeof(d), "-d%ds", seconds);
+	if (script != NULL) {
+		argv[n++] = "-s";
+		argv[n++] = (char *)script;
+	}
+	argv[n] = (char *)url;
 	memset(r, 0, sizeof(*r));
 	cpu0 = load_cpu_us(server);
 	pid = load_spawn(argv, &fd, 0);
@@ -257,7 +341,8 @@ int load_wrk_run(const char *url, const char *script, int threads, int conns,
 	st = load_wait(pid);
 	cpu = load_cpu_us(server) - cpu0;
 	if (st != 0 || (p = strstr(out, "Requests/sec:")) == NULL) {
-		fprintf(stderr, "%s: wrk %s %s failed:\n%s\n", bench_name, url, script, out);
+		fprintf(stderr, "%s: wrk %s %s failed:\n%s\n", bench_name, url,
+			script != NULL ? script : "", out);
 		free(out);
 		return -1;
 	}

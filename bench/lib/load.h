@@ -14,6 +14,13 @@
  * tracked child on SIGINT/SIGTERM/SIGALRM, and arms a watchdog of
  * |watchdog_s| seconds (0: none). */
 void load_init(const char *name, unsigned watchdog_s);
+/* load_name is the name given to load_init ("bench" before). */
+const char *load_name(void);
+/* load_at_signal sets |fn| to run in the fatal-signal handler after the
+ * children are killed and before _exit (atexit handlers do not run then), for
+ * cleanup that must happen anyway; |fn| must be async-signal-safe (fork,
+ * execv, waitpid, write). NULL: none. */
+void load_at_signal(void (*fn)(void));
 /* load_die prints "NAME: what", kills the tracked children and exits 1. */
 void load_die(const char *what);
 /* load_track / load_untrack: a child to kill when the benchmark stops. */
@@ -33,6 +40,27 @@ char *load_read_all(int fd, size_t cap);
  * if killed, -1 on error). */
 int load_wait(pid_t pid);
 
+/* load_xmalloc is malloc(|n|) or load_die. */
+void *load_xmalloc(size_t n);
+/* load_secs_since is the time since |t0_ns| (mn_mono_ns), in seconds. */
+double load_secs_since(uint64_t t0_ns);
+/* load_rm_tree removes |dir| and everything below it (links not followed);
+ * best effort. */
+void load_rm_tree(const char *dir);
+/* load_tree_size is the tree_size of the STH that the server on 127.0.0.1:|port|
+ * answers to get-sth; load_die if it does not answer 200. */
+uint64_t load_tree_size(uint16_t port);
+
+struct logd_proc;
+/* load_logd_start makes the directory |data| (mode 0700), starts BUILD/logd
+ * with |args| (tests/lib/proc.h logd_start, 127.0.0.1, free port) and tracks
+ * it; load_die on failure. */
+void load_logd_start(struct logd_proc *lp, const char *build, const char *data,
+		     const char *const *args);
+/* load_logd_stop sends |sig| to logd, waits and untracks it; returns its exit
+ * status (128+signal if killed). */
+int load_logd_stop(struct logd_proc *lp, int sig);
+
 /* load_cpu_us is the user + system CPU time of |pid|, all threads, in us. */
 uint64_t load_cpu_us(pid_t pid);
 /* load_status_kb reads a "Field:  N kB" line of /proc/PID/status (VmRSS,
@@ -46,7 +74,7 @@ struct load_wrk {
 };
 
 /* load_wrk_run runs /usr/bin/wrk -t|threads| -c|conns| -d|seconds|s --latency
- * -s |script| |url| while measuring |server|'s CPU, and parses its report.
+ * -s |script| |url| (no -s if |script| is NULL) while measuring |server|'s CPU, and parses its report.
  * Returns 0, or -1 if wrk failed or printed no rate (its output goes to
  * stderr then). */
 int load_wrk_run(const char *url, const char *script, int threads, int conns,

@@ -1,0 +1,50 @@
+/* chain.c: see chain.h. */
+#include "bench/lib/chain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/lib/load.h"
+#include "bench/lib/post.h"
+#include "tests/lib/pki.h"
+
+#define DAY 86400
+
+void chain_ca(int64_t now, const char *roots_path, struct pki_cert **out_root,
+	      struct pki_cert **out_ca)
+{
+	struct pki_cert *root = pki_root("Bench Root", PKI_RSA), *ca;
+	const struct pki_cert *bundle[1];
+
+	ca = root ? pki_issue(root, "Bench CA", NULL, 0, PKI_CA | PKI_RSA, now - DAY,
+			      now + 3650 * (int64_t)DAY)
+		  : NULL;
+	if (ca == NULL)
+		load_die("cannot create the root and intermediate");
+	bundle[0] = root;
+	if (pki_write_pem(roots_path, bundle, 1) != 0)
+		load_die("cannot write the roots PEM");
+	*out_root = root;
+	*out_ca = ca;
+}
+
+struct pki_cert *chain_leaf(const struct pki_cert *ca, const char *prefix, size_t i,
+			    int64_t now)
+{
+	char name[64];
+	const char *dns[] = {name};
+
+	snprintf(name, sizeof(name), "%s%zu-%lld.bench.example", prefix, i, (long long)now);
+	return pki_issue(ca, name, dns, 1, 0, now - DAY, now + 90 * DAY);
+}
+
+void chain_req(struct post_req *out, const char *leaf_b64, const char *ca_b64)
+{
+	size_t n = strlen(leaf_b64) + strlen(ca_b64) + 32;
+	char *body = load_xmalloc(n);
+
+	snprintf(body, n, "{\"chain\":[\"%s\",\"%s\"]}", leaf_b64, ca_b64);
+	post_req_json(out, "/ct/v1/add-chain", body);
+	free(body);
+}

@@ -1,0 +1,27 @@
+/* bench/lib/chain.h: the add-chain fixtures of bench_http and bench_mn: an
+ * RSA-2048 root and intermediate like real CAs, ECDSA P-256 leaves (fast to
+ * generate), and the add-chain request of a [leaf, intermediate] chain.
+ * Certificates come from tests/lib/pki.h; the caller frees them with pki_free. */
+#ifndef MN_BENCH_CHAIN_H
+#define MN_BENCH_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pki_cert;
+struct post_req;
+
+/* chain_ca makes the root and the intermediate, valid from a day before |now|
+ * for ten years, and writes the root as PEM to |roots_path| (logd's
+ * --tls-roots); load_die on failure. */
+void chain_ca(int64_t now, const char *roots_path, struct pki_cert **out_root,
+	      struct pki_cert **out_ca);
+/* chain_leaf issues leaf |i| under |ca|: dNSName "<prefix><i>-<now>.bench.example",
+ * valid from a day before |now| for 90 days. Returns NULL on failure. */
+struct pki_cert *chain_leaf(const struct pki_cert *ca, const char *prefix, size_t i,
+			    int64_t now);
+/* chain_req fills |out| with the add-chain request of the chain [leaf, ca],
+ * both base64 (NUL-terminated); out->data is malloc'd (load_die if not). */
+void chain_req(struct post_req *out, const char *leaf_b64, const char *ca_b64);
+
+#endif
