@@ -523,22 +523,24 @@ int store_r_inclusion_proofs(struct store_reader *r, uint64_t size, const uint64
 		if (index[i] >= size)
 			return MN_EINVAL;
 	edge = reader_edge(r, size);
-	/* Locate every tile whose 8 levels a proof reads in full (as
-	 * prefetch_path) and prefetch the slots it will read; a proof starts
-	 * from the previous one's tiles, so a tile shared with it (the upper
-	 * ones, for nearby leaves) is not looked up again. Only then build
-	 * the proofs: their misses have overlapped. */
+	/* Locate the tiles holding the leaf's complete ancestors (a tile holding
+	 * a complete node exists) and, in each tile
+	 * whose 8 levels the proof reads in full (as prefetch_path), prefetch
+	 * the slots it will read. A proof starts from the previous one's tiles,
+	 * so a tile shared with it (the upper ones) is not looked up again. Only
+	 * then build the proofs: their misses have overlapped. */
 	for (i = 0; i < num; i++) {
 		memcpy(cache[i], i == 0 ? r->cache : cache[i - 1], sizeof(cache[i]));
-		for (unsigned t = 0; t < STORE__TILE_LEVELS - 1; t++) {
+		for (unsigned t = 0; t < STORE__TILE_LEVELS; t++) {
 			unsigned base = STORE__TILE_HEIGHT * t, top = base + STORE__TILE_HEIGHT;
-			uint64_t ti = index[i] >> top;
+			uint64_t ti = index[i] >> base >> STORE__TILE_HEIGHT;
 
-			if (ti >= (size >> top))
-				break;
+			if ((index[i] >> base) >= (size >> base))
+				break; /* the ancestors from here up are incomplete */
 			locate_tile(r, &cache[i][t], t, ti);
-			if (!cache[i][t].valid || cache[i][t].index != ti)
-				break;
+			if (!cache[i][t].valid || cache[i][t].index != ti ||
+			    t == STORE__TILE_LEVELS - 1 || ti >= (size >> top))
+				continue; /* incomplete: read as the proof needs */
 			for (unsigned l = base; l < top; l++) {
 				unsigned tl;
 				uint64_t tix;
