@@ -13,6 +13,8 @@
 /* JSON output on a cbb (cap API_MAX_RESPONSE). Each returns 1 or 0. */
 #define API_MAX_RESPONSE (64u << 20)
 int api__jraw(struct cbb *b, const char *s) MN_WUR;
+/* API__JLIT writes a string literal (its length known at compile time). */
+#define API__JLIT(b, lit) cbb_add_bytes((b), (const uint8_t *)(lit), sizeof(lit) - 1)
 int api__ju64(struct cbb *b, uint64_t v) MN_WUR;
 /* api__jb64 writes "<base64 of data>" with the quotes. */
 int api__jb64(struct cbb *b, const uint8_t *data, size_t len) MN_WUR;

@@ -17,9 +17,15 @@ int api__jraw(struct cbb *b, const char *s)
 
 int api__ju64(struct cbb *b, uint64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-	return n > 0 && cbb_add_bytes(b, (const uint8_t *)tmp, (size_t)n);
+	uint8_t tmp[20], *p = tmp + sizeof(tmp);
+
+	/* decimal digits from the right (snprintf's "%llu" is several times
+	 * slower, and an answer carries dozens of numbers) */
+	do {
+		*--p = (uint8_t)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return cbb_add_bytes(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 int api__jb64(struct cbb *b, const uint8_t *data, size_t len)

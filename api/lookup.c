@@ -126,40 +126,92 @@ int api__sth_json(struct cbb *b, const struct store_sth *sth)
 	       api__jb64(b, sth->sig, sth->sig_len) && api__jraw(b, "}");
 }
 
+/* write_entry writes the JSON of entry |index| (|e|, parsed as |ent|) with
+ * its audit path proof[0..num). */
+static int write_entry(struct cbb *b, struct store_reader *rd, uint64_t index,
+		       const struct store_entry *e, const struct ct_entry *ent,
+		       const uint8_t (*proof)[MERKLE_HASH_LEN], size_t num, unsigned classes,
+		       int with_opening)
+{
+	int ok;
+
+	ok = API__JLIT(b, "{\"leaf_index\":") && api__ju64(b, index) &&
+	     API__JLIT(b, ",\"entry_type\":") && api__ju64(b, ent->entry_type) &&
+	     API__JLIT(b, ",\"classes\":[");
+	for (unsigned i = 0, n = 0; ok && i < 4; i++)
+		if (classes & (1u << i))
+			ok = (n++ == 0 || API__JLIT(b, ",")) && API__JLIT(b, "\"") &&
+			     api__jraw(b, class_names[i]) && API__JLIT(b, "\"");
+	ok = ok && API__JLIT(b, "],\"leaf_input\":") &&
+	     api__jb64(b, e->leaf_input, e->leaf_input_len) &&
+	     API__JLIT(b, ",\"extra_data\":") && api__jb64(b, e->extra, e->extra_len) &&
+	     API__JLIT(b, ",\"audit_path\":[");
+	for (size_t i = 0; ok && i < num; i++)
+		ok = (i == 0 || API__JLIT(b, ",")) && api__jb64(b, proof[i], MERKLE_HASH_LEN);
+	ok = ok && API__JLIT(b, "]");
+	if (ok && with_opening && ent->entry_type == MN_PGP_ENDORSEMENT_ENTRY) {
+		const uint8_t *op;
+		size_t op_len;
+		if (store_r_opening(rd, index, &op, &op_len) == 0)
+			ok = API__JLIT(b, ",\"opening\":") && api__jb64(b, op, op_len);
+	}
+	return ok && API__JLIT(b, "}");
+}
+
 int api__entry_json(struct cbb *b, struct store_reader *rd, uint64_t index,
 		    uint64_t tree_size, unsigned classes, int with_opening)
 {
 	struct store_entry e;
 	struct ct_entry ent;
-	uint8_t proof[MERKLE_MAX_PROOF][32];
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
 	size_t num;
-	int ok;
 
-	if (store_r_entry(rd, index, &e) != 0 ||
-	    store_r_inclusion_proof(rd, index, tree_size, proof, &num) != 0 ||
-	    !ct_parse_leaf(&ent, e.leaf_input, e.leaf_input_len))
-		return 0;
-	ok = api__jraw(b, "{\"leaf_index\":") && api__ju64(b, index) &&
-	     api__jraw(b, ",\"entry_type\":") && api__ju64(b, ent.entry_type) &&
-	     api__jraw(b, ",\"classes\":[");
-	for (unsigned i = 0, n = 0; ok && i < 4; i++)
-		if (classes & (1u << i))
-			ok = (n++ == 0 || api__jraw(b, ",")) && api__jraw(b, "\"") &&
-			     api__jraw(b, class_names[i]) && api__jraw(b, "\"");
-	ok = ok && api__jraw(b, "],\"leaf_input\":") &&
-	     api__jb64(b, e.leaf_input, e.leaf_input_len) &&
-	     api__jraw(b, ",\"extra_data\":") && api__jb64(b, e.extra, e.extra_len) &&
-	     api__jraw(b, ",\"audit_path\":[");
-	for (size_t i = 0; ok && i < num; i++)
-		ok = (i == 0 || api__jraw(b, ",")) && api__jb64(b, proof[i], 32);
-	ok = ok && api__jraw(b, "]");
-	if (ok && with_opening && ent.entry_type == MN_PGP_ENDORSEMENT_ENTRY) {
-		const uint8_t *op;
-		size_t op_len;
-		if (store_r_opening(rd, index, &op, &op_len) == 0)
-			ok = api__jraw(b, ",\"opening\":") && api__jb64(b, op, op_len);
+	return store_r_entry(rd, index, &e) == 0 &&
+	       store_r_inclusion_proof(rd, index, tree_size, proof, &num) == 0 &&
+	       ct_parse_leaf(&ent, e.leaf_input, e.leaf_input_len) &&
+	       write_entry(b, rd, index, &e, &ent, (const uint8_t(*)[MERKLE_HASH_LEN])proof,
+			   num, classes, with_opening);
+}
+
+/* A batch of entries of one answer: read together, so that the cache misses
+ * of entries scattered over a big log overlap (store_r_inclusion_proofs,
+ * store_r_entries_at). */
+struct batch {
+	uint64_t index[STORE_PROOF_BATCH];
+	struct store_entry e[STORE_PROOF_BATCH];
+	size_t num_proof[STORE_PROOF_BATCH];
+	uint8_t proof[STORE_PROOF_BATCH][MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+};
+
+/* write_entries writes the JSON of m[0..num) (comma-separated), each with its
+ * audit path at |tree_size|, |bt| being scratch. Every path is a full RFC 6962
+ * path, as api__entry_json writes it. Returns 1 or 0. */
+static int write_entries(struct cbb *b, struct store_reader *rd, struct batch *bt,
+			 const struct match *m, size_t num, uint64_t tree_size,
+			 int with_opening)
+{
+	for (size_t base = 0; base < num; base += STORE_PROOF_BATCH) {
+		size_t k = num - base < STORE_PROOF_BATCH ? num - base : STORE_PROOF_BATCH;
+
+		for (size_t i = 0; i < k; i++)
+			bt->index[i] = m[base + i].index;
+		/* the proofs first: their tile slots are prefetched while the
+		 * entries are searched */
+		if (store_r_inclusion_proofs(rd, tree_size, bt->index, k, bt->proof,
+					     bt->num_proof) != 0 ||
+		    store_r_entries_at(rd, bt->index, k, bt->e) != 0)
+			return 0;
+		for (size_t i = 0; i < k; i++) {
+			struct ct_entry ent;
+			if (!ct_parse_leaf(&ent, bt->e[i].leaf_input, bt->e[i].leaf_input_len) ||
+			    (base + i > 0 && !API__JLIT(b, ",")) ||
+			    !write_entry(b, rd, bt->index[i], &bt->e[i], &ent,
+					 (const uint8_t(*)[MERKLE_HASH_LEN])bt->proof[i],
+					 bt->num_proof[i], m[base + i].classes, with_opening))
+				return 0;
+		}
 	}
-	return ok && api__jraw(b, "}");
+	return 1;
 }
 
 void api__lookup(struct api *api, const struct api_params *q, struct api_response *resp)
@@ -181,6 +233,7 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	uint64_t limit = DEFAULT_LIMIT;
 	int plen, subdomains = 0, ret;
 	size_t i, out, n;
+	struct batch *bt = NULL;
 	struct cbb b;
 	int ok;
 
@@ -274,12 +327,15 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 			s.m[n++] = s.m[i];
 	}
 	out = n < limit ? n : (size_t)limit;
+	if (out > 0 && (bt = malloc(sizeof(*bt))) == NULL) {
+		store_read_end(rd);
+		free(s.m);
+		api__err_response(resp, MN_ENOMEM, "cannot build the answer");
+		return;
+	}
 	ok = cbb_init(&b, 1024 + out * 2048, API_MAX_RESPONSE) && api__jraw(&b, "{\"sth\":") &&
-	     api__sth_json(&b, &sth) && api__jraw(&b, ",\"entries\":[");
-	for (i = 0; ok && i < out; i++)
-		ok = (i == 0 || api__jraw(&b, ",")) &&
-		     api__entry_json(&b, rd, s.m[i].index, sth.tree_size, s.m[i].classes,
-				     email != NULL);
+	     api__sth_json(&b, &sth) && api__jraw(&b, ",\"entries\":[") &&
+	     write_entries(&b, rd, bt, s.m, out, sth.tree_size, email != NULL);
 	ok = ok && api__jraw(&b, "],\"next_cursor\":") &&
 	     (out < n ? api__jraw(&b, "\"") && api__ju64(&b, s.m[out - 1].index) &&
 			       api__jraw(&b, "\"")
@@ -287,6 +343,7 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	     api__jraw(&b, "}");
 	store_read_end(rd);
 	free(s.m);
+	free(bt);
 	if (!ok) {
 		cbb_cleanup(&b);
 		api_response_error(resp, 500, "internal", "cannot build the answer");

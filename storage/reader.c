@@ -280,6 +280,64 @@ out:
 	return err;
 }
 
+/* prefetch_value starts loading the lines of an entry's value. */
+static void prefetch_value(const MDB_val *v)
+{
+	const char *p = v->mv_data;
+
+	for (size_t off = 0; off < v->mv_size; off += 64)
+		__builtin_prefetch(p + off);
+}
+
+/* get_value reads |index| from the leaves or extra database. 0, or the
+ * MN_E* code store_r_entry gives. */
+static int get_value(struct store_reader *r, int dbi, uint64_t index, MDB_val *out)
+{
+	uint8_t key[8];
+	MDB_val k = {8, key};
+	int rc;
+
+	mn_put_be64(key, index);
+	rc = mdb_get(r->txn, r->s->dbi[dbi], &k, out);
+	if (rc == MDB_NOTFOUND)
+		return missing(index);
+	if (rc != 0)
+		return store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
+	return 0;
+}
+
+int store_r_entries_at(struct store_reader *r, const uint64_t *index, size_t num,
+		       struct store_entry *out)
+{
+	MDB_val leaf, extra;
+	size_t i;
+	int err;
+
+	for (i = 0; i < num; i++)
+		if (index[i] >= r->tree_size)
+			return MN_ENOTFOUND;
+	/* The leaves first, then the extras: each B-tree's branch pages stay hot
+	 * through its loop, and the value lines of one entry load while the next
+	 * one is searched. */
+	for (i = 0; i < num; i++) {
+		if ((err = get_value(r, STORE__DBI_LEAVES, index[i], &leaf)) != 0)
+			return err;
+		prefetch_value(&leaf);
+		out[i].leaf_input = leaf.mv_data;
+		out[i].leaf_input_len = leaf.mv_size;
+	}
+	for (i = 0; i < num; i++) {
+		if ((err = get_value(r, STORE__DBI_EXTRA, index[i], &extra)) != 0)
+			return err;
+		prefetch_value(&extra);
+		leaf.mv_data = (void *)out[i].leaf_input;
+		leaf.mv_size = out[i].leaf_input_len;
+		if ((err = decode_entry(&out[i], &leaf, &extra, index[i])) != 0)
+			return err;
+	}
+	return 0;
+}
+
 static int lookup_index(struct store_reader *r, MDB_dbi dbi, const uint8_t *key,
 			size_t key_len, uint64_t *out_index)
 {
@@ -509,6 +567,98 @@ int store_r_inclusion_proof(struct store_reader *r, uint64_t index, uint64_t siz
 	prefetch_path(r, index, size);
 	return merkle_inclusion_proof_edge(reader_get, r, r->h, reader_edge(r, size),
 					   index, size, out, out_num);
+}
+
+/* A proof of a batch reads the tiles through its own per-level cache. */
+struct batch_get {
+	struct store_reader *r;
+	struct store__tile_cache *cache;
+};
+
+static int batch_get(void *ctx, unsigned level, uint64_t index,
+		     uint8_t out[MERKLE_HASH_LEN])
+{
+	const struct batch_get *b = ctx;
+	struct store_reader *r = b->r;
+
+	if (level >= 64 || index >= (r->tree_size >> level))
+		return MN_EINVAL;
+	return store__get_node(r->txn, r->s->dbi[STORE__DBI_TILES], b->cache, level, index,
+			       out);
+}
+
+/* locate_tile points |c| at tile (tl, ti) without touching the tile's data.
+ * A failed read leaves |c| as it was: the proof meets (and reports) the error
+ * when it reads the node. */
+static void locate_tile(struct store_reader *r, struct store__tile_cache *c, unsigned tl,
+			uint64_t ti)
+{
+	uint8_t key[STORE__TILE_KEY_LEN];
+	MDB_val k = {sizeof(key), key}, v;
+
+	if (c->valid && c->index == ti)
+		return;
+	store__tile_key(key, tl, ti);
+	if (mdb_get(r->txn, r->s->dbi[STORE__DBI_TILES], &k, &v) != 0 ||
+	    v.mv_size != STORE__TILE_BYTES)
+		return;
+	c->valid = 1;
+	c->index = ti;
+	c->data = v.mv_data;
+}
+
+int store_r_inclusion_proofs(struct store_reader *r, uint64_t size, const uint64_t *index,
+			     size_t num, uint8_t (*out)[MERKLE_MAX_PROOF][MERKLE_HASH_LEN],
+			     size_t *out_num)
+{
+	struct store__tile_cache cache[STORE_PROOF_BATCH][STORE__TILE_LEVELS];
+	const struct merkle_edge *edge;
+	size_t i;
+	int rc;
+
+	if (num > STORE_PROOF_BATCH || size > r->tree_size)
+		return MN_EINVAL;
+	for (i = 0; i < num; i++)
+		out_num[i] = 0;
+	for (i = 0; i < num; i++)
+		if (index[i] >= size)
+			return MN_EINVAL;
+	edge = reader_edge(r, size);
+	/* Locate the tiles holding the leaf's complete ancestors (a tile holding
+	 * a complete node exists) and, in each tile
+	 * whose 8 levels the proof reads in full (as prefetch_path), prefetch
+	 * the slots it will read. A proof starts from the previous one's tiles,
+	 * so a tile shared with it (the upper ones) is not looked up again. Only
+	 * then build the proofs: their misses have overlapped. */
+	for (i = 0; i < num; i++) {
+		memcpy(cache[i], i == 0 ? r->cache : cache[i - 1], sizeof(cache[i]));
+		for (unsigned t = 0; t < STORE__TILE_LEVELS; t++) {
+			unsigned base = STORE__TILE_HEIGHT * t, top = base + STORE__TILE_HEIGHT;
+			uint64_t ti = index[i] >> base >> STORE__TILE_HEIGHT;
+
+			if ((index[i] >> base) >= (size >> base))
+				break; /* the ancestors from here up are incomplete */
+			locate_tile(r, &cache[i][t], t, ti);
+			if (!cache[i][t].valid || cache[i][t].index != ti ||
+			    t == STORE__TILE_LEVELS - 1 || ti >= (size >> top))
+				continue; /* incomplete: read as the proof needs */
+			for (unsigned l = base; l < top; l++) {
+				unsigned tl;
+				uint64_t tix;
+				size_t off;
+				store__node_pos(l, (index[i] >> l) ^ 1, &tl, &tix, &off);
+				__builtin_prefetch(cache[i][t].data + off);
+			}
+		}
+	}
+	for (i = 0; i < num; i++) {
+		struct batch_get b = {r, cache[i]};
+		rc = merkle_inclusion_proof_edge(batch_get, &b, r->h, edge, index[i], size,
+						 out[i], &out_num[i]);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
 }
 
 int store_r_consistency_proof(struct store_reader *r, uint64_t size1, uint64_t size2,

@@ -146,6 +146,12 @@ int store_r_entry(struct store_reader *r, uint64_t index, struct store_entry *ou
  * walk. 0, MN_ECORRUPT or MN_EIO. */
 int store_r_entries(struct store_reader *r, uint64_t start, size_t max,
 		    struct store_entry *out, size_t *out_num);
+/* store_r_entries_at fills out[i] with entry index[i] for i < num, as
+ * store_r_entry does (borrowed until store_read_end), but reads them all
+ * before the caller touches any, so that the cache misses of scattered entries
+ * overlap. Same errors; on error |out| is unspecified. */
+int store_r_entries_at(struct store_reader *r, const uint64_t *index, size_t num,
+		       struct store_entry *out);
 /* store_r_index_by_hash: 0 or MN_ENOTFOUND. */
 int store_r_index_by_hash(struct store_reader *r, const uint8_t hash[MERKLE_HASH_LEN],
 			  uint64_t *out_index);
@@ -181,6 +187,18 @@ int store_r_inclusion_proof(struct store_reader *r, uint64_t index, uint64_t siz
 			    uint8_t out[][MERKLE_HASH_LEN], size_t *out_num);
 int store_r_consistency_proof(struct store_reader *r, uint64_t size1, uint64_t size2,
 			      uint8_t out[][MERKLE_HASH_LEN], size_t *out_num);
+/* store_r_inclusion_proofs writes the inclusion proofs of leaves index[i],
+ * i < num (num <= STORE_PROOF_BATCH), at |size|: out[i] and out_num[i] are
+ * what store_r_inclusion_proof(r, index[i], size, ...) gives, each a full
+ * proof. The tiles of all of them are located and their slots prefetched
+ * before the first is built, and a tile shared by neighbours is looked up
+ * once. MN_EINVAL if num is too big or any proof would be (out_num all 0
+ * then, unless num is too big: then untouched); else the first proof's error,
+ * if any. */
+#define STORE_PROOF_BATCH 16
+int store_r_inclusion_proofs(struct store_reader *r, uint64_t size, const uint64_t *index,
+			     size_t num, uint8_t (*out)[MERKLE_MAX_PROOF][MERKLE_HASH_LEN],
+			     size_t *out_num);
 /* store_r_root: MTH of the first |size| leaves (size <= tree size). */
 int store_r_root(struct store_reader *r, uint64_t size, uint8_t out[MERKLE_HASH_LEN]);
 

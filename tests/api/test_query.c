@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,6 +88,35 @@ static void test_json_writer(void **state)
 	free(out);
 }
 
+/* api__ju64 writes what "%llu" writes, for every digit count */
+static void test_ju64(void **state)
+{
+	char want[32];
+	uint64_t v = 0;
+
+	(void)state;
+	for (int k = 0; k <= 21; k++) {
+		const uint64_t vals[] = {v, v - 1, v + 1};
+		for (size_t i = 0; i < 3; i++) {
+			struct cbb b;
+			int n = snprintf(want, sizeof(want), "%llu", (unsigned long long)vals[i]);
+			assert_true(cbb_init(&b, 1, 64));
+			assert_true(api__ju64(&b, vals[i]));
+			assert_int_equal(cbb_len(&b), (size_t)n);
+			assert_memory_equal(cbb_data(&b), want, (size_t)n);
+			cbb_cleanup(&b);
+		}
+		v = v == 0 ? 1 : (v > UINT64_MAX / 10 ? UINT64_MAX : v * 10);
+	}
+	/* and fails, writing nothing, past the builder's cap */
+	{
+		struct cbb b;
+		assert_true(cbb_init(&b, 1, 3));
+		assert_false(api__ju64(&b, 1234));
+		cbb_cleanup(&b);
+	}
+}
+
 static void test_error_body(void **state)
 {
 	struct api_response r;
@@ -108,7 +138,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_ok),   cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_u64),        cmocka_unit_test(test_json_writer),
-		cmocka_unit_test(test_error_body),
+		cmocka_unit_test(test_error_body), cmocka_unit_test(test_ju64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
