@@ -428,12 +428,12 @@ static struct store__upper *reader_upper(struct store *s)
 	return u;
 }
 
-/* reader_tile points r->cache[tl] at tile (tl, ti): the in-memory copy when
- * the tile is complete in this snapshot and above the leaf tiles (making the
- * copy if it is the first to need it), else the snapshot's own. */
-static int reader_tile(struct store_reader *r, unsigned tl, uint64_t ti)
+/* reader_tile points |c| at tile (tl, ti): the in-memory copy when the tile
+ * is complete in this snapshot and above the leaf tiles (making the copy if it
+ * is the first to need it), else the snapshot's own. */
+static int reader_tile(struct store_reader *r, struct store__tile_cache *c, unsigned tl,
+		       uint64_t ti)
 {
-	struct store__tile_cache *c = &r->cache[tl];
 	unsigned covered = STORE__TILE_HEIGHT * (tl + 1);
 	struct store__upper *u = NULL;
 	const uint8_t *data;
@@ -478,7 +478,7 @@ static int reader_get(void *ctx, unsigned level, uint64_t index,
 		return MN_EINVAL;
 	store__node_pos(level, index, &tl, &ti, &off);
 	if (!r->cache[tl].valid || r->cache[tl].index != ti) {
-		err = reader_tile(r, tl, ti);
+		err = reader_tile(r, &r->cache[tl], tl, ti);
 		if (err != 0)
 			return err;
 	}
@@ -593,18 +593,12 @@ static int batch_get(void *ctx, unsigned level, uint64_t index,
 static void locate_tile(struct store_reader *r, struct store__tile_cache *c, unsigned tl,
 			uint64_t ti)
 {
-	uint8_t key[STORE__TILE_KEY_LEN];
-	MDB_val k = {sizeof(key), key}, v;
+	struct store__tile_cache found = {0};
 
 	if (c->valid && c->index == ti)
 		return;
-	store__tile_key(key, tl, ti);
-	if (mdb_get(r->txn, r->s->dbi[STORE__DBI_TILES], &k, &v) != 0 ||
-	    v.mv_size != STORE__TILE_BYTES)
-		return;
-	c->valid = 1;
-	c->index = ti;
-	c->data = v.mv_data;
+	if (reader_tile(r, &found, tl, ti) == 0)
+		*c = found;
 }
 
 int store_r_inclusion_proofs(struct store_reader *r, uint64_t size, const uint64_t *index,
