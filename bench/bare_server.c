@@ -4,10 +4,13 @@
  * same 300-byte body, keep-alive, pipelining allowed. No limits, timeouts,
  * routing or handler: whatever logd measures below this is the cost of those.
  *
- *   bare_server PORT [THREADS]    listens on 127.0.0.1:PORT (0 = ephemeral),
- *                                 prints "listening 127.0.0.1:<port>", and
- *                                 serves until killed. THREADS defaults to
- *                                 the number of cores. */
+ *   bare_server PORT [THREADS [BODY]]  listens on 127.0.0.1:PORT (0 =
+ *                                 ephemeral), prints "listening
+ *                                 127.0.0.1:<port>", and serves until killed.
+ *                                 THREADS defaults to the number of cores,
+ *                                 BODY (bytes, default 300, 64 to 16 MiB) is
+ *                                 the answer's size: the ceiling for an
+ *                                 endpoint answering that many bytes. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -22,10 +25,12 @@
 #include "llhttp.h"
 
 #define BODY_LEN 300
+#define BODY_MIN 64
+#define BODY_MAX (16u << 20)
 #define RBUF_SIZE (16u << 10)
 #define MAX_LOOPS 256
 
-static char response[512];
+static char *response;
 static size_t response_len;
 
 struct conn {
@@ -169,14 +174,14 @@ static int listen_fd(uint16_t port)
 int main(int argc, char **argv)
 {
 	static struct loop loops[MAX_LOOPS];
-	char body[BODY_LEN + 1];
-	unsigned long port, n;
+	unsigned long port, n, body_len = BODY_LEN;
+	char header[128];
 	unsigned i;
 	char *end;
 	int hl;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: %s PORT [THREADS]\n", argv[0]);
+	if (argc < 2 || argc > 4) {
+		fprintf(stderr, "usage: %s PORT [THREADS [BODY]]\n", argv[0]);
 		return 2;
 	}
 	port = strtoul(argv[1], &end, 10);
@@ -185,10 +190,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	n = (unsigned long)sysconf(_SC_NPROCESSORS_ONLN);
-	if (argc == 3) {
+	if (argc >= 3) {
 		n = strtoul(argv[2], &end, 10);
 		if (*end != 0 || n == 0) {
 			fprintf(stderr, "bare_server: bad thread count\n");
+			return 2;
+		}
+	}
+	if (argc == 4) {
+		body_len = strtoul(argv[3], &end, 10);
+		if (*end != 0 || body_len < BODY_MIN || body_len > BODY_MAX) {
+			fprintf(stderr, "bare_server: bad body size\n");
 			return 2;
 		}
 	}
@@ -198,17 +210,20 @@ int main(int argc, char **argv)
 		n = MAX_LOOPS;
 	signal(SIGPIPE, SIG_IGN);
 
-	/* a JSON-shaped body of exactly BODY_LEN bytes */
-	memset(body, 'x', BODY_LEN);
-	memcpy(body, "{\"pad\":\"", 8);
-	memcpy(body + BODY_LEN - 2, "\"}", 2);
-	body[BODY_LEN] = 0;
-	hl = snprintf(response, sizeof(response),
+	/* a JSON-shaped body of exactly body_len bytes */
+	hl = snprintf(header, sizeof(header),
 		      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-		      "Content-Length: %d\r\n\r\n%s",
-		      BODY_LEN, body);
-	if (hl <= 0 || (size_t)hl >= sizeof(response))
+		      "Content-Length: %lu\r\n\r\n", body_len);
+	if (hl <= 0 || (size_t)hl >= sizeof(header))
 		return 1;
+	response = malloc((size_t)hl + body_len);
+	if (response == NULL)
+		return 1;
+	memcpy(response, header, (size_t)hl);
+	memset(response + hl, 'x', body_len);
+	memcpy(response + hl, "{\"pad\":\"", 8);
+	memcpy(response + hl + body_len - 2, "\"}", 2);
+	hl += (int)body_len;
 	response_len = (size_t)hl;
 
 	for (i = 0; i < n; i++) {

@@ -17,7 +17,10 @@
  *              be 200;
  *   reads      wrk -t2 -c64 -d10s on get-sth, get-proof-by-hash (a Lua script
  *              cycling through the submitted leaves' hashes), get-sth-consistency
- *              (random pairs) and get-entries (256 at a time).
+ *              (random pairs) and get-entries (256 at a time); get-entries'
+ *              ceiling is bare_server answering as many bytes as one
+ *              get-entries answer, under the same Lua script (a 300-byte
+ *              answer is no ceiling for an 800 KB one).
  *
  * PKI: RSA-2048 root and intermediate like real CAs, ECDSA P-256 leaves (fast to
  * generate), made by bench/lib/chain.c with tests/lib/pki.c. The add-chain load
@@ -507,7 +510,7 @@ int main(int argc, char **argv)
 		load_die("the tree is too small to measure reads");
 
 	/* get-entries must answer whole batches, or entries/s would be wrong */
-	size_t per_batch = 0;
+	size_t per_batch = 0, entries_bytes = 0;
 	{
 		struct http_resp hr;
 		if (http_do(lp.port, "GET", "/ct/v1/get-entries?start=0&end=255", NULL, NULL, 0,
@@ -515,6 +518,7 @@ int main(int argc, char **argv)
 			load_die("get-entries failed");
 		for (char *p = (char *)hr.body; (p = strstr(p, "\"leaf_input\"")) != NULL; p++)
 			per_batch++;
+		entries_bytes = hr.body_len;
 		http_resp_free(&hr);
 		if (per_batch != 256)
 			fprintf(stderr, "bench_http: get-entries answers %zu entries, not 256\n",
@@ -546,6 +550,26 @@ int main(int argc, char **argv)
 	write_entries_script(script, tree_size);
 	if (run_wrk(url, script, lp.pid, &we) != 0)
 		load_die("wrk failed on get-entries");
+	/* its ceiling: bare_server answering as many bytes, same Lua script */
+	struct load_wrk wae;
+	{
+		char threads[16], body[32];
+		snprintf(threads, sizeof(threads), "%d", ncpu);
+		snprintf(body, sizeof(body), "%zu", entries_bytes);
+		snprintf(path, sizeof(path), "%s/bench/bare_server", build);
+		char *big_argv[] = {path, "0", threads, body, NULL};
+		pid_t big = load_spawn(big_argv, &fd, 0);
+		FILE *bb = fdopen(fd, "r");
+		if (bb == NULL || fgets(line, sizeof(line), bb) == NULL ||
+		    strncmp(line, "listening 127.0.0.1:", 20) != 0)
+			load_die("bare_server (large answers) did not start");
+		fclose(bb);
+		snprintf(bare_url, sizeof(bare_url), "http://127.0.0.1:%lu",
+			 strtoul(line + 20, NULL, 10));
+		if (run_wrk(bare_url, script, big, &wae) != 0)
+			load_die("wrk failed on bare_server with large answers");
+		stop_child(big);
+	}
 
 	if (getenv("BENCH_HTTP_HOLD") != NULL) {
 		fprintf(stderr, "bench_http: holding logd on port %u and %s (BENCH_HTTP_HOLD); "
@@ -567,9 +591,17 @@ int main(int argc, char **argv)
 		 (unsigned long long)tree_size);
 	get_row("get-proof-by-hash", &wp, &wa, &wal, extra);
 	get_row("get-sth-consistency, random pairs", &wc, &wa, &wal, NULL);
-	snprintf(extra, sizeof(extra), " = %.0f entries/s, %.1f MB/s", we.rps * (double)per_batch,
-		 we.mb_per_s);
-	get_row("get-entries?start=X&end=X+255", &we, &wa, &wal, extra);
+	printf("| get-entries?start=X&end=X+255, wrk -t2 -c64 | %.0f req/s = %.0f entries/s, "
+	       "%.1f MB/s, p99 %.2f ms%s; logd CPU %.1f us/req | bare_server answering the same "
+	       "%zu bytes, same Lua script: %.0f req/s = %.1f MB/s, p99 %.2f ms; %.1f us/req | "
+	       "%.2f |\n",
+	       we.rps, we.rps * (double)per_batch, we.mb_per_s, we.p99_ms,
+	       we.non2xx + we.sock_errors ? " (ERRORS, see stderr)" : "", we.server_us,
+	       entries_bytes, wae.rps, wae.mb_per_s, wae.p99_ms, wae.server_us,
+	       we.rps / wae.rps);
+	if (we.non2xx + we.sock_errors)
+		fprintf(stderr, "bench_http: get-entries: %lu non-2xx answers, %lu socket errors\n",
+			we.non2xx, we.sock_errors);
 
 	/* data files and plots */
 	snprintf(path, sizeof(path), "%s/bench/http_throughput.dat", build);
