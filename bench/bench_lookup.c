@@ -43,18 +43,14 @@
  * are killed at the end, on failure, on SIGINT/SIGTERM and by a watchdog
  * alarm. Prints markdown rows for bench/RESULTS.md on stdout, progress on
  * stderr. */
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/lib/load.h"
 #include "common/b64.h"
 #include "common/bytes.h"
 #include "common/clock.h"
@@ -64,9 +60,7 @@
 #include "logd/keys.h"
 #include "merkle/merkle.h"
 #include "storage/storage.h"
-
-/* Test helper compiled in (the benchmarks do not link libtest.a). */
-#include "tests/lib/proc.c"
+#include "tests/lib/proc.h"
 
 #define NUM_LEAVES 1000000u
 #define NUM_DOMAINS 100000u
@@ -80,8 +74,8 @@
  * a lookup of MATCHES entries (their leaf_input and extra_data, without the
  * audit paths): the reference for what an answer of that size costs */
 #define GE_ENTRIES 34
-#define WRK_SECONDS "10s"
-#define WARMUP_SECONDS "3s"
+#define WRK_SECONDS 10
+#define WARMUP_SECONDS 3
 #define PERF_SECONDS "5"
 #define WATCHDOG_SECONDS 330
 
@@ -91,74 +85,16 @@ static uint8_t (*hashes)[MERKLE_HASH_LEN]; /* every leaf hash, by index */
 static uint8_t root[MERKLE_HASH_LEN];
 static uint64_t base_ms;
 
-/* --- children and cleanup --- */
+/* --- cleanup --- */
 
-static volatile pid_t children[4];
-
-static void kill_children(void)
-{
-	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-		if (children[i] > 0) {
-			kill(children[i], SIGKILL);
-			waitpid(children[i], NULL, 0);
-			children[i] = 0;
-		}
-}
-
-static void track(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-		if (children[i] <= 0) {
-			children[i] = pid;
-			return;
-		}
-}
-
-static void untrack(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-		if (children[i] == pid)
-			children[i] = 0;
-}
-
-static void on_fatal_signal(int sig)
-{
-	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
-		if (children[i] > 0)
-			kill(children[i], SIGKILL);
-	static const char msg[] = "bench_lookup: stopped by a signal (watchdog?)\n";
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(128 + sig);
-	_exit(128 + sig);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
+/* cleanup removes the work directory; an atexit handler registered before
+ * load_init's, so it runs after the children are killed. */
 static void cleanup(void)
 {
-	kill_children();
 	if (workdir[0] != '\0') {
-		nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		load_rm_tree(workdir);
 		workdir[0] = '\0';
 	}
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "bench_lookup: %s\n", what);
-	cleanup();
-	exit(1);
-}
-
-static double secs_since(uint64_t t0)
-{
-	return (double)(mn_mono_ns() - t0) / 1e9;
 }
 
 /* --- 1. the log --- */
@@ -183,7 +119,7 @@ static size_t make_leaf(uint64_t i, uint8_t *out)
 	if (!cbb_init(&b, LEAF_MAX, LEAF_MAX) || !ct_write_leaf(&b, &e) ||
 	    (len = cbb_len(&b)) == 0) {
 		cbb_cleanup(&b);
-		die("cannot encode a leaf");
+		load_die("cannot encode a leaf");
 	}
 	memcpy(out, cbb_data(&b), len);
 	cbb_cleanup(&b);
@@ -205,7 +141,7 @@ static void sign_sth(const struct ct_signer *signer, struct store_sth *sth)
 	if (ct_sign_sth(signer, &sig, sth->timestamp, sth->tree_size, sth->root) != 0 ||
 	    !cbb_init(&b, STORE_MAX_SIG_LEN, STORE_MAX_SIG_LEN) || !ct_write_sig(&b, &sig) ||
 	    cbb_len(&b) == 0)
-		die("cannot sign the STH");
+		load_die("cannot sign the STH");
 	sth->sig_len = (uint16_t)cbb_len(&b);
 	memcpy(sth->sig, cbb_data(&b), sth->sig_len);
 	cbb_cleanup(&b);
@@ -229,7 +165,7 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 	hashes = malloc((size_t)NUM_LEAVES * MERKLE_HASH_LEN);
 	if (h == NULL || ls == NULL || keys == NULL || leafbuf == NULL || keybuf == NULL ||
 	    hashes == NULL)
-		die("out of memory");
+		load_die("out of memory");
 	/* one SCT for every leaf: lookup serves it in extra only if asked, never
 	 * parses it */
 	{
@@ -241,7 +177,7 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 		memset(body, 0x42, sizeof(body));
 		if (ct_sign_sct(signer, &sct, &e) != 0 || !cbb_init(&b, 256, sizeof(sctbuf)) ||
 		    !ct_write_sct(&b, &sct) || (sct_len = cbb_len(&b)) == 0)
-			die("cannot sign the SCT");
+			load_die("cannot sign the SCT");
 		memcpy(sctbuf, cbb_data(&b), sct_len);
 		cbb_cleanup(&b);
 	}
@@ -249,7 +185,7 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 	so.no_sync = 1; /* a fixture: the durable path is bench_store's */
 	so.map_size = 4ull << 30;
 	if (store_open(&st, &so) != 0)
-		die("cannot open the store");
+		load_die("cannot open the store");
 	merkle_range_init(&r);
 	for (uint64_t i = 0; i < NUM_LEAVES;) {
 		struct store_sth sth = {0};
@@ -258,7 +194,7 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 			struct store_leaf *l = &ls[k];
 			int kl = domain_key(keybuf[k], NAMES_MAX_KEY_LEN, i);
 			if (kl <= 0)
-				die("cannot make an index key");
+				load_die("cannot make an index key");
 			memset(l, 0, sizeof(*l));
 			l->leaf_input = leafbuf[k];
 			l->leaf_input_len = make_leaf(i, leafbuf[k]);
@@ -277,7 +213,7 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 			l->keys = &keys[k];
 			l->num_keys = 1;
 			if (merkle_range_append(&r, h, l->leaf_hash, NULL, NULL) != 0)
-				die("merkle_range_append failed");
+				load_die("merkle_range_append failed");
 		}
 		sth.tree_size = r.size;
 		sth.timestamp = base_ms + NUM_LEAVES;
@@ -287,7 +223,7 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 		if (ret != 0) {
 			fprintf(stderr, "bench_lookup: append at %llu: %s\n",
 				(unsigned long long)i, mn_strerror(ret));
-			die("store_append_batch failed");
+			load_die("store_append_batch failed");
 		}
 	}
 	merkle_range_root(&r, h, root);
@@ -295,7 +231,7 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 		struct store_stats ss;
 		store_get_stats(st, &ss);
 		fprintf(stderr, "bench_lookup: built %u entries in %.1f s (no_sync), %.0f MB used\n",
-			NUM_LEAVES, secs_since(t0), (double)ss.used_bytes / 1e6);
+			NUM_LEAVES, load_secs_since(t0), (double)ss.used_bytes / 1e6);
 	}
 	store_close(st);
 	merkle_hasher_free(h);
@@ -305,237 +241,31 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 	free(keybuf);
 }
 
-/* --- processes --- */
-
-/* spawn runs argv with stdin from /dev/null, stdout on a pipe (stderr to
- * /dev/null if |quiet|);
- * returns the pid and the read end. */
-static pid_t spawn(char *const *argv, int *out_fd, int quiet)
-{
-	int fds[2];
-	if (pipe(fds) != 0)
-		die("pipe failed");
-	pid_t pid = fork();
-	if (pid < 0)
-		die("fork failed");
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		if (in >= 0)
-			dup2(in, 0);
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		if (quiet) {
-			int null = open("/dev/null", O_WRONLY);
-			if (null >= 0)
-				dup2(null, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	track(pid);
-	*out_fd = fds[0];
-	return pid;
-}
-
-/* read_all reads |fd| to its end into a new NUL-terminated buffer, keeping at
- * most |cap| bytes, and closes it. */
-static char *read_all(int fd, size_t cap)
-{
-	char *out = malloc(cap + 1);
-	size_t len = 0;
-	ssize_t k;
-	char sink[4096];
-	if (out == NULL)
-		die("out of memory");
-	for (;;) {
-		if (len < cap)
-			k = read(fd, out + len, cap - len);
-		else
-			k = read(fd, sink, sizeof(sink));
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		if (len < cap)
-			len += (size_t)k;
-	}
-	out[len] = '\0';
-	close(fd);
-	return out;
-}
-
-/* wait_child_cpu waits for |pid|; if |out_cpu_us| is not NULL it gets the
- * child's user + system CPU time, microseconds. */
-static int wait_child_cpu(pid_t pid, uint64_t *out_cpu_us)
-{
-	struct rusage ru;
-	int st;
-	while (wait4(pid, &st, 0, &ru) < 0)
-		if (errno != EINTR) {
-			untrack(pid);
-			return -1;
-		}
-	untrack(pid);
-	if (out_cpu_us != NULL)
-		*out_cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
-			      (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static int wait_child(pid_t pid)
-{
-	return wait_child_cpu(pid, NULL);
-}
-
-struct cpu {
-	uint64_t user_us, sys_us;
-};
-
-/* proc_cpu: user and system CPU time of |pid| (all threads), microseconds. */
-static struct cpu proc_cpu(pid_t pid)
-{
-	struct cpu c = {0, 0};
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return c;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	unsigned long long ut, st;
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				&ut, &st) != 2)
-		return c;
-	long hz = sysconf(_SC_CLK_TCK);
-	c.user_us = ut * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100);
-	c.sys_us = st * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100);
-	return c;
-}
-
 /* --- wrk --- */
 
-struct wrk_result {
-	double rps, p50_ms, p99_ms, mb_per_s;
-	unsigned long requests, non2xx, sock_errors;
-	double server_us; /* logd's CPU per request, microseconds */
-	double server_sys_us; /* the kernel's part of it */
-	double client_us; /* wrk's CPU per request (Lua, parsing, its syscalls) */
-};
-
-static double parse_dur_ms(const char *s)
+/* wrk_start starts wrk -t2 -c64 -d|seconds|s with the Lua |script| on |url|,
+ * |server|'s CPU counted from now (load_wrk_start). */
+static void wrk_start(struct load_wrk_job *job, const char *url, const char *script,
+		      int seconds, pid_t server)
 {
-	char *e;
-	double v = strtod(s, &e);
-	if (strncmp(e, "us", 2) == 0)
-		return v / 1000;
-	if (strncmp(e, "ms", 2) == 0)
-		return v;
-	if (strncmp(e, "m", 1) == 0)
-		return v * 60000;
-	if (strncmp(e, "s", 1) == 0)
-		return v * 1000;
-	return -1;
-}
-
-static double parse_size_mb(const char *s)
-{
-	char *e;
-	double v = strtod(s, &e);
-	switch (*e) {
-	case 'K': return v / 1024;
-	case 'M': return v;
-	case 'G': return v * 1024;
-	default: return v / (1024 * 1024);
-	}
-}
-
-static pid_t wrk_start(const char *url, const char *script, const char *dur, int *out_fd)
-{
-	char *argv[] = {"/usr/bin/wrk", "-t2", "-c64", (char *)dur, "--timeout", "5s",
-			"--latency", "-s", (char *)script, (char *)url, NULL};
 	fprintf(stderr, "bench_lookup: wrk %s -s %s\n", url, script);
-	return spawn(argv, out_fd, 0);
+	load_wrk_start(job, url, script, 2, 64, seconds, server);
 }
 
-/* wrk_finish reads wrk's report and parses it. Returns 0, or -1 if wrk failed
- * or printed no rate. */
-static int wrk_finish(pid_t pid, int fd, pid_t server, struct cpu cpu0, struct wrk_result *r)
+static int run_wrk(const char *url, const char *script, int seconds, pid_t server,
+		   struct load_wrk *r)
 {
-	char *out = read_all(fd, 16384), *p;
-	uint64_t client = 0;
-	int st = wait_child_cpu(pid, &client);
-	struct cpu cpu = proc_cpu(server);
+	struct load_wrk_job job;
 
-	memset(r, 0, sizeof(*r));
-	if (st != 0 || (p = strstr(out, "Requests/sec:")) == NULL) {
-		fprintf(stderr, "bench_lookup: wrk failed:\n%s\n", out);
-		free(out);
-		return -1;
-	}
-	r->rps = strtod(p + 13, NULL);
-	if ((p = strstr(out, "Transfer/sec:")) != NULL) {
-		p += 13;
-		while (*p == ' ')
-			p++;
-		r->mb_per_s = parse_size_mb(p);
-	}
-	if ((p = strstr(out, " 50% ")) != NULL)
-		r->p50_ms = parse_dur_ms(p + 5 + strspn(p + 5, " "));
-	if ((p = strstr(out, " 99% ")) != NULL)
-		r->p99_ms = parse_dur_ms(p + 5 + strspn(p + 5, " "));
-	if ((p = strstr(out, " requests in ")) != NULL) {
-		while (p > out && p[-1] >= '0' && p[-1] <= '9')
-			p--;
-		r->requests = strtoul(p, NULL, 10);
-	}
-	if ((p = strstr(out, "Non-2xx or 3xx responses:")) != NULL)
-		r->non2xx = strtoul(p + 25, NULL, 10);
-	if ((p = strstr(out, "Socket errors:")) != NULL) {
-		unsigned long c = 0, rd = 0, w = 0, t = 0;
-		if (sscanf(p, "Socket errors: connect %lu, read %lu, write %lu, timeout %lu", &c,
-			   &rd, &w, &t) == 4)
-			r->sock_errors = c + rd + w + t;
-	}
-	if (r->requests > 0) {
-		r->server_us = (double)(cpu.user_us + cpu.sys_us - cpu0.user_us - cpu0.sys_us) /
-			       (double)r->requests;
-		r->server_sys_us = (double)(cpu.sys_us - cpu0.sys_us) / (double)r->requests;
-		r->client_us = (double)client / (double)r->requests;
-	}
-	free(out);
-	return 0;
+	wrk_start(&job, url, script, seconds, server);
+	return load_wrk_finish(&job, r);
 }
-
-static int run_wrk(const char *url, const char *script, const char *dur, pid_t server,
-		   struct wrk_result *r)
-{
-	int fd;
-	struct cpu cpu0 = proc_cpu(server);
-	pid_t pid = wrk_start(url, script, dur, &fd);
-	return wrk_finish(pid, fd, server, cpu0, r);
-}
-
-/* The request() half of both scripts: a random precomputed request, so wrk's
- * Lua work per request is the same for both endpoints. */
-static const char script_tail[] =
-	"local n = 0\n"
-	"setup = function(thread)\n"
-	"  n = n + 1\n"
-	"  thread:set(\"seed\", n * 7919)\n"
-	"end\n"
-	"request = function()\n"
-	"  return reqs[math.random(#reqs)]\n"
-	"end\n";
 
 static void write_lookup_script(const char *path)
 {
 	FILE *f = fopen(path, "w");
 	if (f == NULL)
-		die("cannot write a wrk script");
+		load_die("cannot write a wrk script");
 	fprintf(f, "reqs = {}\n"
 		   "init = function(args)\n"
 		   "  math.randomseed(seed or 1)\n"
@@ -544,24 +274,9 @@ static void write_lookup_script(const char *path)
 		   "\".example.com\")\n"
 		   "  end\n"
 		   "end\n%s",
-		NUM_DOMAINS - 1, script_tail);
+		NUM_DOMAINS - 1, load_lua_random_request);
 	if (fclose(f) != 0)
-		die("cannot write a wrk script");
-}
-
-static void put_b64_urlenc(FILE *f, const uint8_t *h)
-{
-	char b64[48];
-	mn_b64_encode(b64, h, MERKLE_HASH_LEN);
-	for (const char *p = b64; *p; p++)
-		if (*p == '+')
-			fputs("%2B", f);
-		else if (*p == '/')
-			fputs("%2F", f);
-		else if (*p == '=')
-			fputs("%3D", f);
-		else
-			fputc(*p, f);
+		load_die("cannot write a wrk script");
 }
 
 static uint64_t rnd(uint64_t *state)
@@ -579,23 +294,18 @@ static void write_proof_script(const char *path, int num, uint64_t seed)
 {
 	FILE *f = fopen(path, "w");
 	uint64_t st = seed;
+	char enc[3 * 48 + 1];
 	if (f == NULL)
-		die("cannot write a wrk script");
+		load_die("cannot write a wrk script");
 	fputs("local paths = {\n", f);
 	for (int i = 0; i < num; i++) {
-		fputs("\"/ct/v1/get-proof-by-hash?hash=", f);
-		put_b64_urlenc(f, hashes[rnd(&st) % NUM_LEAVES]);
-		fprintf(f, "&tree_size=%u\",\n", NUM_LEAVES);
+		load_b64_urlenc(enc, hashes[rnd(&st) % NUM_LEAVES], MERKLE_HASH_LEN);
+		fprintf(f, "\"/ct/v1/get-proof-by-hash?hash=%s&tree_size=%u\",\n", enc,
+			NUM_LEAVES);
 	}
-	fprintf(f, "}\n"
-		   "reqs = {}\n"
-		   "init = function(args)\n"
-		   "  math.randomseed(seed or 1)\n"
-		   "  for k, p in ipairs(paths) do reqs[k] = wrk.format(\"GET\", p) end\n"
-		   "end\n%s",
-		script_tail);
+	fprintf(f, "}\n%s%s", load_lua_paths_init, load_lua_random_request);
 	if (fclose(f) != 0)
-		die("cannot write a wrk script");
+		load_die("cannot write a wrk script");
 }
 
 static void write_entries_script(const char *path)
@@ -603,7 +313,7 @@ static void write_entries_script(const char *path)
 	FILE *f = fopen(path, "w");
 	uint64_t st = 0x853c49e6748fea9bull;
 	if (f == NULL)
-		die("cannot write a wrk script");
+		load_die("cannot write a wrk script");
 	fputs("local starts = {", f);
 	for (unsigned i = 0; i < NUM_DOMAINS; i++)
 		fprintf(f, "%llu,", (unsigned long long)(rnd(&st) % (NUM_LEAVES - GE_ENTRIES)));
@@ -616,9 +326,9 @@ static void write_entries_script(const char *path)
 		   "\"&end=\" .. (s + %d))\n"
 		   "  end\n"
 		   "end\n%s",
-		GE_ENTRIES - 1, script_tail);
+		GE_ENTRIES - 1, load_lua_random_request);
 	if (fclose(f) != 0)
-		die("cannot write a wrk script");
+		load_die("cannot write a wrk script");
 }
 
 /* --- 2. sample answers --- */
@@ -665,53 +375,48 @@ static void check_samples(uint16_t port)
 
 	snprintf(target, sizeof(target), "/mn/v1/lookup?domain=d%u.example.com", d);
 	if (h == NULL || http_do(port, "GET", target, NULL, NULL, 0, &r) != 0)
-		die("sample lookup: no answer");
+		load_die("sample lookup: no answer");
 	if (r.status != 200) {
 		fprintf(stderr, "bench_lookup: lookup answered %d: %.300s\n", r.status,
 			(char *)r.body);
-		die("sample lookup failed");
+		load_die("sample lookup failed");
 	}
 	char *sth = strstr((char *)r.body, "\"tree_size\":");
 	if (sth == NULL || strtoull(sth + 12, NULL, 10) != NUM_LEAVES)
-		die("sample lookup: the STH is not of the built tree");
+		load_die("sample lookup: the STH is not of the built tree");
 	for (char *p = (char *)r.body; (p = strstr(p, "\"leaf_index\":")) != NULL; found++) {
 		uint64_t idx = strtoull(p + 13, NULL, 10);
 		if (found >= MATCHES || idx != d + found * NUM_DOMAINS)
-			die("sample lookup: unexpected leaf index");
+			load_die("sample lookup: unexpected leaf index");
 		if (!check_path(h, p, idx))
-			die("sample lookup: an audit_path does not verify");
+			load_die("sample lookup: an audit_path does not verify");
 		p++;
 	}
 	if (found != MATCHES)
-		die("sample lookup: not 10 entries");
+		load_die("sample lookup: not 10 entries");
 	fprintf(stderr, "bench_lookup: sample lookup: %zu entries, %zu bytes, all proofs verify\n",
 		found, r.body_len);
 	http_resp_free(&r);
 
 	snprintf(target, sizeof(target), "/ct/v1/get-entries?start=0&end=%d", GE_ENTRIES - 1);
 	if (http_do(port, "GET", target, NULL, NULL, 0, &r) != 0 || r.status != 200)
-		die("sample get-entries failed");
+		load_die("sample get-entries failed");
 	fprintf(stderr, "bench_lookup: sample get-entries: %d entries, %zu bytes\n", GE_ENTRIES,
 		r.body_len);
 	http_resp_free(&r);
 
 	/* get-proof-by-hash for leaf 777777 */
 	{
-		char *q = target;
-		FILE *f = fmemopen(target, sizeof(target), "w");
-		if (f == NULL)
-			die("fmemopen failed");
-		fputs("/ct/v1/get-proof-by-hash?hash=", f);
-		put_b64_urlenc(f, hashes[777777]);
-		fprintf(f, "&tree_size=%u", NUM_LEAVES);
-		fputc('\0', f);
-		fclose(f);
-		if (http_do(port, "GET", q, NULL, NULL, 0, &r) != 0 || r.status != 200)
-			die("sample get-proof-by-hash failed");
+		char enc[3 * 48 + 1];
+		load_b64_urlenc(enc, hashes[777777], MERKLE_HASH_LEN);
+		snprintf(target, sizeof(target), "/ct/v1/get-proof-by-hash?hash=%s&tree_size=%u",
+			 enc, NUM_LEAVES);
+		if (http_do(port, "GET", target, NULL, NULL, 0, &r) != 0 || r.status != 200)
+			load_die("sample get-proof-by-hash failed");
 		char *li = strstr((char *)r.body, "\"leaf_index\":");
 		if (li == NULL || strtoull(li + 13, NULL, 10) != 777777 ||
 		    !check_path(h, (char *)r.body, 777777))
-			die("sample get-proof-by-hash: wrong leaf or proof");
+			load_die("sample get-proof-by-hash: wrong leaf or proof");
 		http_resp_free(&r);
 	}
 	merkle_hasher_free(h);
@@ -731,9 +436,9 @@ static void show_report(const char *data, const char *what, char *const *extra)
 	while (*extra != NULL && n < 22)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
-	pid_t pid = spawn(argv, &fd, 0);
-	char *out = read_all(fd, 1 << 20);
-	wait_child(pid);
+	pid_t pid = load_spawn(argv, &fd, 0);
+	char *out = load_read_all(fd, 1 << 20);
+	load_wait(pid);
 	fprintf(stderr, "bench_lookup: perf report (%s):\n", what);
 	int lines = 0;
 	for (char *p = out, *e; *p != '\0' && lines < 45; p = e + 1) {
@@ -753,8 +458,9 @@ static void show_report(const char *data, const char *what, char *const *extra)
 static void profile(const char *url, const char *script, pid_t server)
 {
 	char data[700], pidstr[32];
-	int fd, pfd;
-	struct wrk_result w;
+	int pfd;
+	struct load_wrk_job job;
+	struct load_wrk w;
 
 	if (access("/usr/bin/perf", X_OK) != 0) {
 		fprintf(stderr, "bench_lookup: no /usr/bin/perf, no profile\n");
@@ -762,16 +468,15 @@ static void profile(const char *url, const char *script, pid_t server)
 	}
 	snprintf(data, sizeof(data), "%s/perf.data", workdir);
 	snprintf(pidstr, sizeof(pidstr), "%d", (int)server);
-	struct cpu cpu0 = proc_cpu(server);
-	pid_t wp = wrk_start(url, script, "-d" WRK_SECONDS, &fd);
+	wrk_start(&job, url, script, WRK_SECONDS, server);
 	sleep(2);
 	char *pargv[] = {"/usr/bin/perf", "record", "-q", "-F", "999", "--call-graph", "dwarf",
 			 "-o", data, "-p", pidstr, "--", "sleep", PERF_SECONDS, NULL};
-	pid_t pp = spawn(pargv, &pfd, 1);
-	free(read_all(pfd, 0));
-	if (wait_child(pp) != 0)
+	pid_t pp = load_spawn(pargv, &pfd, 1);
+	free(load_read_all(pfd, 0));
+	if (load_wait(pp) != 0)
 		fprintf(stderr, "bench_lookup: perf record failed\n");
-	if (wrk_finish(wp, fd, server, cpu0, &w) == 0)
+	if (load_wrk_finish(&job, &w) == 0)
 		fprintf(stderr, "bench_lookup: under perf: %.0f req/s\n", w.rps);
 	char *self[] = {"--no-children", "-g", "none", "--percent-limit", "1", NULL};
 	show_report(data, "self time", self);
@@ -787,44 +492,34 @@ int main(int argc, char **argv)
 	uint64_t t_all = mn_mono_ns();
 	struct ct_signer *signer;
 	struct logd_proc lp;
-	struct wrk_result wl;
+	struct load_wrk wl;
 
 	if (argc > 1)
 		build = argv[1];
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_fatal_signal);
-	signal(SIGTERM, on_fatal_signal);
-	signal(SIGALRM, on_fatal_signal);
-	alarm(WATCHDOG_SECONDS);
 	atexit(cleanup);
+	load_init("bench_lookup", WATCHDOG_SECONDS);
 
 	snprintf(workdir, sizeof(workdir), "%s/bench-lookup", build);
-	nftw(workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* a previous run's */
+	load_rm_tree(workdir); /* a previous run's */
 	if (mkdir(workdir, 0700) != 0) {
 		workdir[0] = '\0';
-		die("cannot create BUILD/bench-lookup");
+		load_die("cannot create BUILD/bench-lookup");
 	}
 	snprintf(data, sizeof(data), "%s/data", workdir);
 	snprintf(key, sizeof(key), "%s/key.pem", workdir);
 	if (logd_key_load(&signer, key, 1) != 0)
-		die("cannot make the log key");
+		load_die("cannot make the log key");
 	base_ms = mn_now_ms() - 2 * (uint64_t)NUM_LEAVES;
 	build_log(data, signer);
 	ct_signer_free(signer);
 
 	const char *largs[] = {"--data", data, "--key", key, NULL};
-	setenv("MN_BUILD", build, 1);
-	if (logd_start(&lp, largs) != 0) {
-		if (lp.pid > 0)
-			track(lp.pid);
-		die("logd did not start");
-	}
-	track(lp.pid);
+	load_logd_run(&lp, build, largs);
 	check_samples(lp.port);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", lp.port);
 	char lookup_lua[700], hot_lua[700], spread_lua[700], entries_lua[700];
-	struct wrk_result wh, ws, we;
+	struct load_wrk wh, ws, we;
 	snprintf(lookup_lua, sizeof(lookup_lua), "%s/lookup.lua", workdir);
 	snprintf(hot_lua, sizeof(hot_lua), "%s/proof-hot.lua", workdir);
 	snprintf(spread_lua, sizeof(spread_lua), "%s/proof-spread.lua", workdir);
@@ -836,26 +531,26 @@ int main(int argc, char **argv)
 	/* warm-ups, unreported: logd maps the store's pages on first touch, and
 	 * the first endpoint measured would pay for it. The spread baseline reads
 	 * leaf-hash pages the lookups never touch, so it gets its own. */
-	if (run_wrk(url, lookup_lua, "-d" WARMUP_SECONDS, lp.pid, &wl) != 0 ||
-	    run_wrk(url, spread_lua, "-d" WARMUP_SECONDS, lp.pid, &ws) != 0)
-		die("wrk failed on the warm-up");
-	if (run_wrk(url, lookup_lua, "-d" WRK_SECONDS, lp.pid, &wl) != 0)
-		die("wrk failed on lookup");
+	if (run_wrk(url, lookup_lua, WARMUP_SECONDS, lp.pid, &wl) != 0 ||
+	    run_wrk(url, spread_lua, WARMUP_SECONDS, lp.pid, &ws) != 0)
+		load_die("wrk failed on the warm-up");
+	if (run_wrk(url, lookup_lua, WRK_SECONDS, lp.pid, &wl) != 0)
+		load_die("wrk failed on lookup");
 	fprintf(stderr, "bench_lookup: lookup %.0f req/s, p99 %.2f ms; logd %.1f us/req "
 		"(kernel %.1f), wrk %.1f us/req\n", wl.rps, wl.p99_ms, wl.server_us,
 		wl.server_sys_us, wl.client_us);
-	if (run_wrk(url, spread_lua, "-d" WRK_SECONDS, lp.pid, &ws) != 0)
-		die("wrk failed on get-proof-by-hash (spread)");
+	if (run_wrk(url, spread_lua, WRK_SECONDS, lp.pid, &ws) != 0)
+		load_die("wrk failed on get-proof-by-hash (spread)");
 	fprintf(stderr, "bench_lookup: get-proof-by-hash, spread: %.0f req/s, p99 %.2f ms; "
 		"logd %.1f us/req (kernel %.1f), wrk %.1f us/req\n", ws.rps, ws.p99_ms,
 		ws.server_us, ws.server_sys_us, ws.client_us);
-	if (run_wrk(url, hot_lua, "-d" WRK_SECONDS, lp.pid, &wh) != 0)
-		die("wrk failed on get-proof-by-hash (hot)");
+	if (run_wrk(url, hot_lua, WRK_SECONDS, lp.pid, &wh) != 0)
+		load_die("wrk failed on get-proof-by-hash (hot)");
 	fprintf(stderr, "bench_lookup: get-proof-by-hash, hot: %.0f req/s, p99 %.2f ms; "
 		"logd %.1f us/req (kernel %.1f), wrk %.1f us/req\n", wh.rps, wh.p99_ms,
 		wh.server_us, wh.server_sys_us, wh.client_us);
-	if (run_wrk(url, entries_lua, "-d" WRK_SECONDS, lp.pid, &we) != 0)
-		die("wrk failed on get-entries");
+	if (run_wrk(url, entries_lua, WRK_SECONDS, lp.pid, &we) != 0)
+		load_die("wrk failed on get-entries");
 	fprintf(stderr, "bench_lookup: get-entries of %d: %.0f req/s, p99 %.2f ms; "
 		"logd %.1f us/req (kernel %.1f), wrk %.1f us/req\n", GE_ENTRIES, we.rps, we.p99_ms,
 		we.server_us, we.server_sys_us, we.client_us);
@@ -869,8 +564,7 @@ int main(int argc, char **argv)
 		alarm(0);
 		getchar();
 	}
-	int st = logd_stop(&lp, SIGTERM);
-	untrack(lp.pid);
+	int st = load_logd_stop(&lp, SIGTERM);
 	if (st != 0)
 		fprintf(stderr, "bench_lookup: logd exited with status %d\n", st);
 	unsigned long errs_l = wl.non2xx + wl.sock_errors, errs_s = ws.non2xx + ws.sock_errors,
@@ -910,6 +604,6 @@ int main(int argc, char **argv)
 	       we.server_us, we.server_sys_us, we.client_us, we.rps / ws.rps,
 	       cpu_e > 0 ? cpu_s / cpu_e : 0);
 	cleanup();
-	fprintf(stderr, "bench_lookup: done in %.0f s\n", secs_since(t_all));
+	fprintf(stderr, "bench_lookup: done in %.0f s\n", load_secs_since(t_all));
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -151,17 +152,28 @@ char *load_read_all(int fd, size_t cap)
 	return out;
 }
 
-int load_wait(pid_t pid)
+int load_wait_cpu(pid_t pid, uint64_t *out_cpu_us)
 {
+	struct rusage ru;
 	int st;
 
-	while (waitpid(pid, &st, 0) < 0)
+	if (out_cpu_us != NULL)
+		*out_cpu_us = 0;
+	while (wait4(pid, &st, 0, &ru) < 0)
 		if (errno != EINTR) {
 			load_untrack(pid);
 			return -1;
 		}
 	load_untrack(pid);
+	if (out_cpu_us != NULL)
+		*out_cpu_us = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+			      (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int load_wait(pid_t pid)
+{
+	return load_wait_cpu(pid, NULL);
 }
 
 void *load_xmalloc(size_t n)
@@ -191,15 +203,23 @@ void load_rm_tree(const char *dir)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void load_logd_run(struct logd_proc *lp, const char *build, const char *const *args)
+{
+	setenv("MN_BUILD", build, 1);
+	if (logd_start(lp, args) != 0) {
+		if (lp->pid > 0) /* started but said something else: kill it too */
+			load_track(lp->pid);
+		load_die("logd did not start");
+	}
+	load_track(lp->pid);
+}
+
 void load_logd_start(struct logd_proc *lp, const char *build, const char *data,
 		     const char *const *args)
 {
 	if (mkdir(data, 0700) != 0)
 		load_die("cannot create the data directory");
-	setenv("MN_BUILD", build, 1);
-	if (logd_start(lp, args) != 0)
-		load_die("logd did not start");
-	load_track(lp->pid);
+	load_logd_run(lp, build, args);
 }
 
 int load_logd_stop(struct logd_proc *lp, int sig)
@@ -225,18 +245,20 @@ uint64_t load_tree_size(uint16_t port)
 	return n;
 }
 
-uint64_t load_cpu_us(pid_t pid)
+void load_cpu_split(pid_t pid, uint64_t *out_user_us, uint64_t *out_sys_us)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	long hz = sysconf(_SC_CLK_TCK);
+	long clk = sysconf(_SC_CLK_TCK);
+	unsigned long long ut, st, hz = clk > 0 ? (unsigned long long)clk : 100;
 	size_t n;
 	FILE *f;
 
+	*out_user_us = 0;
+	*out_sys_us = 0;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "r");
 	if (f == NULL)
-		return 0;
+		return;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
@@ -245,8 +267,17 @@ uint64_t load_cpu_us(pid_t pid)
 	p = strrchr(buf, ')');
 	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
 				&ut, &st) != 2)
-		return 0;
-	return (ut + st) * 1000000ull / (unsigned long long)(hz > 0 ? hz : 100);
+		return;
+	*out_user_us = ut * 1000000ull / hz;
+	*out_sys_us = st * 1000000ull / hz;
+}
+
+uint64_t load_cpu_us(pid_t pid)
+{
+	uint64_t user, sys;
+
+	load_cpu_split(pid, &user, &sys);
+	return user + sys;
 }
 
 double load_status_kb(pid_t pid, const char *field)
@@ -314,17 +345,13 @@ static double after_ms(const char *out, const char *label)
 	return parse_dur_ms(p);
 }
 
-int load_wrk_run(const char *url, const char *script, int threads, int conns,
-		 int seconds, pid_t server, struct load_wrk *r)
+void load_wrk_start(struct load_wrk_job *job, const char *url, const char *script,
+		    int threads, int conns, int seconds, pid_t server)
 {
 	char t[16], c[16], d[16];
 	char *argv[] = {"/usr/bin/wrk", t, c, d, "--timeout", "5s", "--latency", NULL, NULL,
 			NULL, NULL};
 	size_t n = 7;
-	uint64_t cpu0, cpu;
-	char *out, *p;
-	int fd, st;
-	pid_t pid;
 
 	snprintf(t, sizeof(t), "-t%d", threads);
 	snprintf(c, sizeof(c), "-c%d", conns);
@@ -334,15 +361,24 @@ int load_wrk_run(const char *url, const char *script, int threads, int conns,
 		argv[n++] = (char *)script;
 	}
 	argv[n] = (char *)url;
+	job->server = server;
+	job->url = url;
+	job->script = script;
+	load_cpu_split(server, &job->user0_us, &job->sys0_us);
+	job->pid = load_spawn(argv, &job->fd, 0);
+}
+
+int load_wrk_finish(struct load_wrk_job *job, struct load_wrk *r)
+{
+	char *out = load_read_all(job->fd, 16384), *p;
+	uint64_t client_us, user_us, sys_us;
+	int st = load_wait_cpu(job->pid, &client_us);
+
+	load_cpu_split(job->server, &user_us, &sys_us);
 	memset(r, 0, sizeof(*r));
-	cpu0 = load_cpu_us(server);
-	pid = load_spawn(argv, &fd, 0);
-	out = load_read_all(fd, 16384);
-	st = load_wait(pid);
-	cpu = load_cpu_us(server) - cpu0;
 	if (st != 0 || (p = strstr(out, "Requests/sec:")) == NULL) {
-		fprintf(stderr, "%s: wrk %s %s failed:\n%s\n", bench_name, url,
-			script != NULL ? script : "", out);
+		fprintf(stderr, "%s: wrk %s %s failed:\n%s\n", bench_name, job->url,
+			job->script != NULL ? job->script : "", out);
 		free(out);
 		return -1;
 	}
@@ -375,10 +411,24 @@ int load_wrk_run(const char *url, const char *script, int threads, int conns,
 			   &re, &we, &te) == 4)
 			r->sock_errors = ce + re + we + te;
 	}
-	if (r->requests > 0)
-		r->server_us = (double)cpu / (double)r->requests;
+	if (r->requests > 0) {
+		double num = (double)r->requests;
+
+		r->server_us = (double)(user_us + sys_us - job->user0_us - job->sys0_us) / num;
+		r->server_sys_us = (double)(sys_us - job->sys0_us) / num;
+		r->client_us = (double)client_us / num;
+	}
 	free(out);
 	return 0;
+}
+
+int load_wrk_run(const char *url, const char *script, int threads, int conns,
+		 int seconds, pid_t server, struct load_wrk *r)
+{
+	struct load_wrk_job job;
+
+	load_wrk_start(&job, url, script, threads, conns, seconds, server);
+	return load_wrk_finish(&job, r);
 }
 
 size_t load_b64_urlenc(char *out, const uint8_t *p, size_t len)
@@ -409,4 +459,11 @@ const char load_lua_random_request[] =
 	"end\n"
 	"request = function()\n"
 	"  return reqs[math.random(#reqs)]\n"
+	"end\n";
+
+const char load_lua_paths_init[] =
+	"reqs = {}\n"
+	"init = function(args)\n"
+	"  math.randomseed(seed or 1)\n"
+	"  for k, p in ipairs(paths) do reqs[k] = wrk.format(\"GET\", p) end\n"
 	"end\n";

@@ -39,6 +39,9 @@ char *load_read_all(int fd, size_t cap);
 /* load_wait waits for |pid|, untracks it, returns its exit status (128+signal
  * if killed, -1 on error). */
 int load_wait(pid_t pid);
+/* load_wait_cpu is load_wait that also sets *out_cpu_us (if not NULL) to the
+ * child's user + system CPU time in us, from wait4's rusage (0 on error). */
+int load_wait_cpu(pid_t pid, uint64_t *out_cpu_us);
 
 /* load_xmalloc is malloc(|n|) or load_die. */
 void *load_xmalloc(size_t n);
@@ -57,12 +60,18 @@ struct logd_proc;
  * it; load_die on failure. */
 void load_logd_start(struct logd_proc *lp, const char *build, const char *data,
 		     const char *const *args);
+/* load_logd_run is load_logd_start on a data directory that exists already
+ * (a log built beforehand): |args| name it. */
+void load_logd_run(struct logd_proc *lp, const char *build, const char *const *args);
 /* load_logd_stop sends |sig| to logd, waits and untracks it; returns its exit
  * status (128+signal if killed). */
 int load_logd_stop(struct logd_proc *lp, int sig);
 
 /* load_cpu_us is the user + system CPU time of |pid|, all threads, in us. */
 uint64_t load_cpu_us(pid_t pid);
+/* load_cpu_split sets *out_user_us and *out_sys_us to the user and the system
+ * (kernel) CPU time of |pid|, all threads, in us; both 0 if |pid| is gone. */
+void load_cpu_split(pid_t pid, uint64_t *out_user_us, uint64_t *out_sys_us);
 /* load_status_kb reads a "Field:  N kB" line of /proc/PID/status (VmRSS,
  * RssAnon, ...); 0 if absent. */
 double load_status_kb(pid_t pid, const char *field);
@@ -70,7 +79,9 @@ double load_status_kb(pid_t pid, const char *field);
 struct load_wrk {
 	double rps, p50_ms, p99_ms, max_ms, mb_per_s;
 	unsigned long requests, non2xx, sock_errors;
-	double server_us; /* the server's CPU per request, us */
+	double server_us;     /* the server's CPU per request, us */
+	double server_sys_us; /* the system (kernel) part of server_us */
+	double client_us;     /* wrk's own CPU per request (wait4), us */
 };
 
 /* load_wrk_run runs /usr/bin/wrk -t|threads| -c|conns| -d|seconds|s --latency
@@ -79,6 +90,21 @@ struct load_wrk {
  * stderr then). */
 int load_wrk_run(const char *url, const char *script, int threads, int conns,
 		 int seconds, pid_t server, struct load_wrk *out);
+
+/* A wrk run in the background: load_wrk_start starts what load_wrk_run runs
+ * (the server's CPU counted from now) and returns; load_wrk_finish waits for
+ * it and fills |out| as load_wrk_run does (same return). |url| and |script|
+ * are borrowed until load_wrk_finish. For work done meanwhile, e.g. a
+ * profiler attached to the server. */
+struct load_wrk_job {
+	pid_t pid, server;
+	int fd;
+	uint64_t user0_us, sys0_us;
+	const char *url, *script;
+};
+void load_wrk_start(struct load_wrk_job *job, const char *url, const char *script,
+		    int threads, int conns, int seconds, pid_t server);
+int load_wrk_finish(struct load_wrk_job *job, struct load_wrk *out);
 
 /* load_b64_urlenc writes the base64 of |len| bytes at |p| with +, / and =
  * percent-encoded (a query parameter) and a NUL to |out|, which holds
@@ -89,5 +115,8 @@ size_t load_b64_urlenc(char *out, const uint8_t *p, size_t len);
  * table `reqs` with wrk.format() strings: a random one per request, each
  * thread seeded differently. */
 extern const char load_lua_random_request[];
+/* The init() of such a script whose first lines filled the global table
+ * `paths` with request targets: reqs gets a GET of each. */
+extern const char load_lua_paths_init[];
 
 #endif
