@@ -25,6 +25,8 @@ struct seq_options {
 	size_t max_queue;   /* waiting submissions; more get MN_EBUSY (default 65536) */
 	size_t max_batch;   /* leaves per commit (default 4096) */
 	uint64_t resign_ms; /* idle STH refresh period (default 30000) */
+	unsigned max_signers; /* seq_submit calls signing at once; more wait (default:
+			       * the online CPUs) */
 };
 
 struct seq;
