@@ -476,8 +476,11 @@ static MDB_val val(const uint8_t *p, size_t len)
 	return v;
 }
 
-/* A leaf's 32-byte index key (leaf hash or dedup key) and its batch position. */
+/* A leaf's 32-byte index key (leaf hash or dedup key) and its batch position;
+ * |prefix| is the key's first 8 bytes as a big-endian number, so that most
+ * comparisons touch neither the key nor memcmp. */
 struct key_order {
+	uint64_t prefix;
 	const uint8_t *key;
 	size_t i;
 };
@@ -485,8 +488,11 @@ struct key_order {
 static int key_order_cmp(const void *a, const void *b)
 {
 	const struct key_order *x = a, *y = b;
-	int c = memcmp(x->key, y->key, 32);
+	int c;
 
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	c = memcmp(x->key, y->key, 32);
 	/* ties (a duplicate in the batch) keep batch order: the later one fails */
 	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
 }
@@ -619,6 +625,7 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 
 		for (size_t i = 0; i < num; i++) {
 			order[i].key = d == 0 ? leaves[i].leaf_hash : leaves[i].dedup_key;
+			order[i].prefix = mn_get_be64(order[i].key);
 			order[i].i = i;
 		}
 		qsort(order, num, sizeof(*order), key_order_cmp);
