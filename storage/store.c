@@ -620,7 +620,7 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 	/* The two hash-keyed indexes, each in key order: consecutive inserts
 	 * then walk the same or the next B-tree pages, which are already dirty
 	 * and in cache, instead of a random page per leaf. */
-	for (int d = 0; d < 2; d++) {
+	for (int d = 0; d < 2 && num > 0; d++) {
 		unsigned dbi = d == 0 ? STORE__DBI_LEAFHASH : STORE__DBI_DEDUP;
 
 		for (size_t i = 0; i < num; i++) {
