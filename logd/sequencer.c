@@ -3,10 +3,12 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/bytes.h"
 #include "common/clock.h"
@@ -15,6 +17,7 @@
 #include "merkle/merkle.h"
 
 #define NUM_BUCKETS 12
+#define SCT_MAX_LEN 4096
 #define SEQ_POOL 16
 
 struct job;
@@ -33,6 +36,13 @@ struct seq {
 	int stopping;                       /* guarded by mu */
 
 	uint64_t last_ts; /* timestamp of the latest STH (sequencer thread only) */
+
+	/* Submitting threads that may prepare (sign) at once, opt.max_signers.
+	 * A pool with more threads than cores (libuv's default is 4) would
+	 * otherwise keep every core busy signing, and the one sequencer thread,
+	 * the serial part, would get a 1/(threads + 1) share of the machine
+	 * whenever it wakes from an fsync. */
+	sem_t signers;
 
 	/* leaf hashers for the submitting threads */
 	pthread_mutex_t pool_mu;
@@ -58,20 +68,38 @@ struct job {
 	struct api_submission *sub;
 	struct job *next;
 	uint64_t ts;
-	uint8_t *leaf;
+	uint8_t *leaf;      /* the leaf, then the SCT, in one allocation */
 	size_t leaf_len;
-	uint8_t *sct;
+	const uint8_t *sct; /* points into leaf's allocation */
 	size_t sct_len;
 	uint8_t leaf_hash[32];
 	int leader; /* in a batch: index of the leader job for an in-batch duplicate,
 		     * -1 for a leader, -2 for one answered from the store */
+	int stored; /* in a batch: its dedup key is in the store, at stored_index */
+	uint64_t stored_index;
 	uint64_t index;
 };
 
+/* A job's dedup key for sorting the batch's store lookups: the first 8 bytes as
+ * a big-endian number decide most comparisons without touching the key. */
+struct key_order {
+	uint64_t prefix;
+	const uint8_t *key;
+	struct job *job;
+};
+
+static int key_order_cmp(const void *a, const void *b)
+{
+	const struct key_order *x = a, *y = b;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	return memcmp(x->key, y->key, 32);
+}
+
 static void job_free(struct job *j)
 {
-	free(j->leaf);
-	free(j->sct);
+	free(j->leaf); /* and the SCT after it */
 	free(j);
 }
 
@@ -169,6 +197,7 @@ static int prepare(struct seq *q, struct job *j)
 	struct merkle_hasher *h;
 	struct ct_sct sct;
 	struct cbb cbb;
+	size_t leaf_len, len;
 	int ret;
 
 	j->ts = mn_now_ms();
@@ -176,21 +205,29 @@ static int prepare(struct seq *q, struct job *j)
 	if (!ct_entry_type_known(sub->entry.entry_type) || sub->entry.body_len == 0 ||
 	    sub->entry.body_len > CT_MAX_BODY_LEN)
 		return MN_EINVAL;
-	/* the entry is well formed: failing to encode it can only be memory */
-	if (!cbb_init(&cbb, sub->entry.body_len + 64, SIZE_MAX) ||
-	    !ct_write_leaf(&cbb, &sub->entry) ||
-	    !cbb_finish(&cbb, &j->leaf, &j->leaf_len)) {
+	/* One buffer holds the leaf and, after it, the SCT: one allocation (and
+	 * one free, on the sequencer thread) per job instead of two. The entry
+	 * is well formed: failing to encode it can only be memory. */
+	if (!cbb_init(&cbb, sub->entry.body_len + sub->entry.extensions_len + 64 + 160,
+		      SIZE_MAX) ||
+	    !ct_write_leaf(&cbb, &sub->entry) || (leaf_len = cbb_len(&cbb)) == 0) {
 		cbb_cleanup(&cbb);
 		return MN_ENOMEM;
 	}
 	ret = ct_sign_sct(q->signer, &sct, &sub->entry);
-	if (ret != 0)
+	if (ret != 0) {
+		cbb_cleanup(&cbb);
 		return ret;
-	if (!cbb_init(&cbb, 128, 4096) || !ct_write_sct(&cbb, &sct) ||
-	    !cbb_finish(&cbb, &j->sct, &j->sct_len)) {
+	}
+	if (!ct_write_sct(&cbb, &sct) || !cbb_finish(&cbb, &j->leaf, &len)) {
 		cbb_cleanup(&cbb);
 		return MN_ENOMEM;
 	}
+	j->leaf_len = leaf_len;
+	j->sct = j->leaf + leaf_len;
+	j->sct_len = len - leaf_len;
+	if (j->sct_len > SCT_MAX_LEN)
+		return MN_ENOMEM; /* as the SCT's own capped builder said before */
 	h = hasher_get(q);
 	if (h == NULL)
 		return MN_ENOMEM;
@@ -206,8 +243,11 @@ static size_t find_slot(const int32_t *slots, size_t mask, struct job *const *jo
 	uint64_t h;
 	size_t i;
 
+	/* Dedup keys are hashes in the API, but do not count on their low bits:
+	 * a Fibonacci multiply spreads any 8 bytes over the table. */
 	memcpy(&h, key, sizeof(h));
-	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
+	h *= 0x9e3779b97f4a7c15ull;
+	for (i = (size_t)(h >> 32) & mask;; i = (i + 1) & mask) {
 		if (slots[i] < 0 || memcmp(jobs[slots[i]]->sub->dedup_key, key, 32) == 0)
 			return i;
 	}
@@ -246,6 +286,7 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 {
 	struct job **jobs = calloc(n, sizeof(*jobs));
 	struct store_leaf *leaves = calloc(n, sizeof(*leaves));
+	struct key_order *order = calloc(n, sizeof(*order));
 	size_t cap = 16, num_leaves = 0, i, num_dups = 0;
 	int32_t *slots;
 	struct store_reader *rd = NULL;
@@ -257,7 +298,7 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 	while (cap < 2 * n)
 		cap <<= 1;
 	slots = malloc(cap * sizeof(*slots));
-	if (jobs == NULL || leaves == NULL || slots == NULL) {
+	if (jobs == NULL || leaves == NULL || order == NULL || slots == NULL) {
 		while (list != NULL) {
 			struct job *next = list->next;
 			list->sub->done(list->sub, MN_ENOMEM, NULL, 0, 0);
@@ -275,18 +316,31 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 	 * whose serial is not above the current head (stored, or earlier in this
 	 * batch) is refused here, alone, so it cannot fail the whole batch. */
 	ret = store_read_begin(q->st, &rd);
+	if (ret == 0) {
+		/* The store lookups in key order: each walks the B-tree pages the
+		 * one before it walked (in cache), not a random path. */
+		for (i = 0; i < n; i++) {
+			order[i].key = jobs[i]->sub->dedup_key;
+			order[i].prefix = mn_get_be64(order[i].key);
+			order[i].job = jobs[i];
+		}
+		qsort(order, n, sizeof(*order), key_order_cmp);
+		for (i = 0; i < n; i++) {
+			struct job *j = order[i].job;
+			j->stored = store_r_dedup(rd, order[i].key, &j->stored_index) == 0;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		struct job *j = jobs[i];
-		uint64_t idx;
 		size_t s;
 
 		j->leader = -1;
-		if (ret == 0 && store_r_dedup(rd, j->sub->dedup_key, &idx) == 0) {
+		if (ret == 0 && j->stored) {
 			struct store_entry e;
-			if (store_r_entry(rd, idx, &e) == 0) {
+			if (store_r_entry(rd, j->stored_index, &e) == 0) {
 				j->leader = -2;
 				num_dups++;
-				j->sub->done(j->sub, 0, e.sct, e.sct_len, idx);
+				j->sub->done(j->sub, 0, e.sct, e.sct_len, j->stored_index);
 				continue;
 			}
 		}
@@ -384,6 +438,7 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 out:
 	free(jobs);
 	free(leaves);
+	free(order);
 	free(slots);
 }
 
@@ -473,6 +528,11 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	pthread_mutex_init(&q->pool_mu, NULL);
+	if (q->opt.max_signers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		q->opt.max_signers = n > 0 ? (unsigned)n : 1;
+	}
+	sem_init(&q->signers, 0, q->opt.max_signers);
 
 	{
 		struct store_reader *rd;
@@ -495,6 +555,8 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 		ret = MN_EINTERNAL;
 		goto err;
 	}
+	/* so that top -H and perf tell the one writer from the signing threads */
+	(void)pthread_setname_np(q->thread, "mn-sequencer");
 	*out = q;
 	return 0;
 err:
@@ -502,6 +564,7 @@ err:
 	pthread_mutex_destroy(&q->pool_mu);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cond);
+	sem_destroy(&q->signers);
 	free(q);
 	return ret;
 }
@@ -524,7 +587,10 @@ int seq_submit(struct seq *q, struct api_submission *sub)
 	if (j == NULL)
 		return MN_ENOMEM;
 	j->sub = sub;
+	while (sem_wait(&q->signers) != 0)
+		; /* EINTR */
 	ret = prepare(q, j);
+	sem_post(&q->signers);
 	if (ret != 0) {
 		job_free(j);
 		return ret;
@@ -575,6 +641,7 @@ void seq_stop(struct seq *q)
 	pthread_mutex_destroy(&q->pool_mu);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cond);
+	sem_destroy(&q->signers);
 	free(q);
 }
 

@@ -1,9 +1,11 @@
 /* sequencer.h: continuous group commit (DESIGN.md section 3).
  *
- * One thread takes everything queued (up to max_batch), answers duplicates from
- * the dedup index (or from an earlier item of the same batch), assigns one
- * timestamp and consecutive indexes, encodes the leaves, signs their SCTs and
- * the new STH, and appends all of it in ONE durable store transaction. Only
+ * seq_submit encodes the leaf, signs its SCT and hashes it on the calling
+ * thread (signing is the costly part and it parallelizes; at most max_signers
+ * callers do it at once). One thread takes everything queued (up to
+ * max_batch), answers duplicates from the dedup index (or from an earlier item
+ * of the same batch), assigns consecutive indexes, signs the new STH, and
+ * appends all of it in ONE durable store transaction. Only
  * after that commit returns are the submitters told (api_submission.done). While
  * a commit runs, new submissions queue; the next batch takes them all, so load
  * makes batches bigger, not latency longer.
@@ -25,6 +27,8 @@ struct seq_options {
 	size_t max_queue;   /* waiting submissions; more get MN_EBUSY (default 65536) */
 	size_t max_batch;   /* leaves per commit (default 4096) */
 	uint64_t resign_ms; /* idle STH refresh period (default 30000) */
+	unsigned max_signers; /* seq_submit calls signing at once; more wait (default:
+			       * the online CPUs) */
 };
 
 struct seq;

@@ -585,12 +585,33 @@ static uint8_t *put_u24_field(uint8_t *p, const uint8_t *data, size_t len)
 	return p + 3 + len;
 }
 
+/* A leaf's 32-byte index key (leaf hash or dedup key) and its batch position;
+ * |prefix| is the key's first 8 bytes as a big-endian number, so that most
+ * comparisons touch neither the key nor memcmp. */
+struct key_order {
+	uint64_t prefix;
+	const uint8_t *key;
+	size_t i;
+};
+
+static int key_order_cmp(const void *a, const void *b)
+{
+	const struct key_order *x = a, *y = b;
+	int c;
+
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	c = memcmp(x->key, y->key, 32);
+	/* ties (a duplicate in the batch) keep batch order: the later one fails */
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
 /* write_batch runs one write transaction for the batch. On success it commits
  * and sets *out_range to the new range. On MDB_MAP_FULL it sets *out_map_full
  * (and returns MN_ENOSPACE). Nothing is written on any error. */
 static int write_batch(struct store *s, const struct store_leaf *leaves, size_t num,
-		       const struct store_sth *sth, struct merkle_range *out_range,
-		       int *out_map_full)
+		       struct key_order *order, const struct store_sth *sth,
+		       struct merkle_range *out_range, int *out_map_full)
 {
 	MDB_txn *txn = NULL;
 	MDB_val k, v;
@@ -639,43 +660,6 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 		p[1] = (uint8_t)l->sct_len;
 		if (l->sct_len > 0)
 			memcpy(p + 2, l->sct, l->sct_len);
-
-		iv = val(key, 8);
-		k = val(l->leaf_hash, STORE__LEAFHASH_PREFIX);
-		rc = mdb_put(txn, s->dbi[STORE__DBI_LEAFHASH], &k, &iv, MDB_NOOVERWRITE);
-		if (rc == MDB_KEYEXIST) {
-			/* another leaf has this prefix: the same hash is refused, a
-			 * different one (2^-64 a pair) joins it as a duplicate */
-			uint64_t dup = 0;
-
-			err = leafhash_find(s, txn, leaves, size, l->leaf_hash, &dup);
-			if (err == 0) {
-				mn_warn("store_append_rejected", "dir=%s index=%" PRIu64
-					" reason=\"leaf hash already stored at index %" PRIu64
-					"\"", DIR_S(s), size + i, dup);
-				err = MN_EEXISTS;
-				goto err;
-			}
-			if (err != MN_ENOTFOUND)
-				goto err;
-			err = 0;
-			iv = val(key, 8);
-			rc = mdb_put(txn, s->dbi[STORE__DBI_LEAFHASH], &k, &iv, MDB_NODUPDATA);
-		}
-		if (rc != 0)
-			goto mdb_err;
-		iv = val(key, 8);
-		k = val(l->dedup_key, 32);
-		rc = mdb_put(txn, s->dbi[STORE__DBI_DEDUP], &k, &iv, MDB_NOOVERWRITE);
-		if (rc == MDB_KEYEXIST) {
-			mn_warn("store_append_rejected", "dir=%s index=%" PRIu64
-				" reason=\"dedup key already stored at index %" PRIu64 "\"",
-				DIR_S(s), size + i, mn_get_be64(iv.mv_data));
-			err = MN_EEXISTS;
-			goto err;
-		}
-		if (rc != 0)
-			goto mdb_err;
 
 		if (l->opening_len > 0) {
 			k = val(key, 8);
@@ -729,6 +713,57 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 	if (err != 0) {
 		rc = tw.mdb_rc;
 		goto tile_err;
+	}
+
+	/* The two hash-keyed indexes, each in key order: consecutive inserts
+	 * then walk the same or the next B-tree pages, which are already dirty
+	 * and in cache, instead of a random page per leaf. */
+	for (int d = 0; d < 2 && num > 0; d++) {
+		unsigned dbi = d == 0 ? STORE__DBI_LEAFHASH : STORE__DBI_DEDUP;
+
+		for (size_t i = 0; i < num; i++) {
+			order[i].key = d == 0 ? leaves[i].leaf_hash : leaves[i].dedup_key;
+			order[i].prefix = mn_get_be64(order[i].key);
+			order[i].i = i;
+		}
+		qsort(order, num, sizeof(*order), key_order_cmp);
+		for (size_t i = 0; i < num; i++) {
+			MDB_val iv;
+
+			mn_put_be64(key, size + order[i].i);
+			iv = val(key, 8);
+			k = val(order[i].key, d == 0 ? STORE__LEAFHASH_PREFIX : 32);
+			rc = mdb_put(txn, s->dbi[dbi], &k, &iv, MDB_NOOVERWRITE);
+			if (rc == MDB_KEYEXIST && d == 0) {
+				/* another leaf has this prefix: the same hash is
+				 * refused, a different one (2^-64 a pair) joins it as
+				 * a duplicate */
+				uint64_t dup = 0;
+
+				err = leafhash_find(s, txn, leaves, size, order[i].key, &dup);
+				if (err == 0) {
+					mn_put_be64(key, dup); /* named in the message below */
+					iv = val(key, 8);
+				} else if (err == MN_ENOTFOUND) {
+					err = 0;
+					iv = val(key, 8); /* the put above pointed it elsewhere */
+					rc = mdb_put(txn, s->dbi[dbi], &k, &iv, MDB_NODUPDATA);
+				} else {
+					goto err;
+				}
+			}
+			if (rc == MDB_KEYEXIST) {
+				mn_warn("store_append_rejected", "dir=%s index=%" PRIu64
+					" reason=\"%s already stored at index %" PRIu64 "\"",
+					DIR_S(s), size + order[i].i,
+					d == 0 ? "leaf hash" : "dedup key",
+					mn_get_be64(iv.mv_data));
+				err = MN_EEXISTS;
+				goto err;
+			}
+			if (rc != 0)
+				goto mdb_err;
+		}
 	}
 
 	merkle_range_root(out_range, s->hasher, root);
@@ -815,6 +850,7 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 		       const struct store_sth *sth)
 {
 	struct merkle_range next;
+	struct key_order *order = NULL;
 	int err, map_full;
 	DIRBUF;
 
@@ -844,6 +880,14 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 				return MN_EINVAL;
 	}
 
+	if (num > 0) {
+		if (num > SIZE_MAX / sizeof(*order))
+			return MN_EINVAL;
+		order = malloc(num * sizeof(*order));
+		if (order == NULL)
+			return MN_ENOMEM;
+	}
+
 	pthread_mutex_lock(&s->write_mu);
 	/* Only this function changes range and sth, under write_mu: read them
 	 * without state_mu here. */
@@ -863,7 +907,7 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 		goto out;
 	}
 	for (;;) {
-		err = write_batch(s, leaves, num, sth, &next, &map_full);
+		err = write_batch(s, leaves, num, order, sth, &next, &map_full);
 		if (!map_full)
 			break;
 		err = grow_map(s);
@@ -879,6 +923,7 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 	}
 out:
 	pthread_mutex_unlock(&s->write_mu);
+	free(order);
 	return err;
 }
 

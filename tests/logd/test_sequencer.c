@@ -267,6 +267,54 @@ static void test_concurrent_submissions(void **state)
 	rm_rf(e.dir);
 }
 
+/* max_signers = 1: submissions from several threads take turns signing and all
+ * commit; a refused submission gives its turn back (a leaked turn would block
+ * every later submission: the alarm fails the test then). */
+static void test_max_signers(void **state)
+{
+	struct env e;
+	struct seq *q;
+	struct seq_options o = {.max_signers = 1};
+	struct sub *subs = calloc(400, sizeof(*subs)), bad;
+	struct submitter sm[NTHREADS];
+	pthread_t th[NTHREADS];
+	struct store_reader *rd;
+	size_t i;
+
+	(void)state;
+	assert_non_null(subs);
+	env_init(&e);
+	env_open(&e, 0);
+	num_done = 0;
+	assert_int_equal(seq_start(&q, e.st, e.signer, &o), 0);
+	alarm(120);
+	make_sub(&bad, 1u << 20);
+	bad.s.entry.body_len = 0;
+	assert_int_equal(seq_submit(q, &bad.s), MN_EINVAL);
+	assert_int_equal(seq_submit(q, &bad.s), MN_EINVAL);
+	for (i = 0; i < 400; i++)
+		make_sub(&subs[i], i);
+	for (i = 0; i < NTHREADS; i++) {
+		sm[i].q = q;
+		sm[i].subs = subs + i * (400 / NTHREADS);
+		sm[i].n = 400 / NTHREADS;
+		assert_int_equal(pthread_create(&th[i], NULL, submit_thread, &sm[i]), 0);
+	}
+	for (i = 0; i < NTHREADS; i++)
+		pthread_join(th[i], NULL);
+	wait_done(400);
+	seq_stop(q);
+	alarm(0);
+	assert_int_equal(store_read_begin(e.st, &rd), 0);
+	assert_int_equal(store_r_tree_size(rd), 400);
+	for (i = 0; i < 400; i++)
+		check_sct(&e, rd, &subs[i]);
+	store_read_end(rd);
+	env_close(&e);
+	free(subs);
+	rm_rf(e.dir);
+}
+
 /* The queue bound: while the sequencer thread is inside a done callback it
  * cannot drain, so the queue fills deterministically. */
 static struct seq *busy_q;
@@ -604,6 +652,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_submissions),
+		cmocka_unit_test(test_max_signers),
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_policy_serials),
 		cmocka_unit_test(test_idle_resign),

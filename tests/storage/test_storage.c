@@ -898,6 +898,22 @@ static void test_rejects(void **state)
 	assert_err(store_r_index_by_hash(r, leaves[0].leaf_hash, &idx), MN_ENOTFOUND);
 	store_read_end(r);
 
+	/* The same dedup key twice in one batch (the index inserts are sorted:
+	 * the two land next to each other, and the batch still fails whole). */
+	make_leaves(leaves, gens, 10, 3, 0);
+	memcpy(leaves[0].dedup_key, leaves[2].dedup_key, 32);
+	next = m.range;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(merkle_range_append(&next, h, leaves[i].leaf_hash, NULL, NULL), 0);
+	merkle_range_root(&next, h, root);
+	make_sth(&sth, 13, m.ts + 1, root);
+	assert_err(store_append_batch(s, leaves, 3, &sth), MN_EEXISTS);
+	expect_unchanged(s, &m);
+	assert_err(store_read_begin(s, &r), 0);
+	assert_err(store_r_index_by_hash(r, leaves[1].leaf_hash, &idx), MN_ENOTFOUND);
+	assert_err(store_r_dedup(r, leaves[2].dedup_key, &idx), MN_ENOTFOUND);
+	store_read_end(r);
+
 	/* Bad arguments. */
 	make_leaves(leaves, gens, 10, 3, 0);
 	leaves[1].sct_len = 70000;
