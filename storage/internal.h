@@ -30,21 +30,14 @@
 /* 64 tree levels / 8 per tile. */
 #define STORE__TILE_LEVELS 8
 
-/* An entry as stored in the entries database, keyed by be64 index: a leaf and
- * what is served with it in ONE value, so that serving an entry (get-entries,
- * lookup, a dedup answer) is one B-tree search and one run of pages:
- *   uint24 leaf_len; opaque leaf_input[leaf_len] (MerkleTreeLeaf, not empty);
- *   uint24 extra_len; opaque extra[extra_len];
- *   uint16 sct_len; opaque sct[sct_len] */
-#define STORE__ENTRY_OVERHEAD (3 + 3 + 2)
-
 /* STH as stored in meta "sth":
  *   uint64 tree_size; uint64 timestamp; opaque root[32];
  *   opaque signature<0..2^16-1> (at most STORE_MAX_SIG_LEN bytes) */
 #define STORE__STH_MAX_LEN (8 + 8 + MERKLE_HASH_LEN + 2 + STORE_MAX_SIG_LEN)
 
 enum {
-	STORE__DBI_ENTRIES, /* index -> leaf, extra and SCT in one value, see above */
+	STORE__DBI_LEAVES,
+	STORE__DBI_EXTRA,
 	STORE__DBI_LEAFHASH,
 	STORE__DBI_TILES,
 	STORE__DBI_DEDUP,

@@ -174,22 +174,22 @@ uint64_t store_r_tree_size(struct store_reader *r)
 	return r->tree_size;
 }
 
-/* decode_entry splits an entry value (storage/internal.h): u24 leaf_len ||
- * leaf_input || u24 extra_len || extra || u16 sct_len || sct, nothing after;
- * the leaf is never empty. */
-static int decode_entry(struct store_entry *out, const MDB_val *v, uint64_t index)
+/* decode_entry splits an extra value: u24 extra_len || extra || u16 sct_len ||
+ * sct, nothing after. */
+static int decode_entry(struct store_entry *out, const MDB_val *leaf, const MDB_val *extra,
+			uint64_t index)
 {
-	struct cbs cbs, leaf, ex, sct;
+	struct cbs cbs, ex, sct;
 
-	cbs_init(&cbs, v->mv_data, v->mv_size);
-	if (!cbs_get_u24_length_prefixed(&cbs, &leaf) || cbs_len(&leaf) == 0 ||
-	    !cbs_get_u24_length_prefixed(&cbs, &ex) ||
+	cbs_init(&cbs, extra->mv_data, extra->mv_size);
+	if (!cbs_get_u24_length_prefixed(&cbs, &ex) ||
 	    !cbs_get_u16_length_prefixed(&cbs, &sct) || cbs_len(&cbs) != 0) {
-		mn_error("store_corrupt", "what=\"entry %" PRIu64 " is malformed\"", index);
+		mn_error("store_corrupt", "what=\"extra of index %" PRIu64 " is "
+			 "malformed\"", index);
 		return MN_ECORRUPT;
 	}
-	out->leaf_input = cbs_data(&leaf);
-	out->leaf_input_len = cbs_len(&leaf);
+	out->leaf_input = leaf->mv_data;
+	out->leaf_input_len = leaf->mv_size;
 	out->extra = cbs_data(&ex);
 	out->extra_len = cbs_len(&ex);
 	out->sct = cbs_data(&sct);
@@ -208,27 +208,29 @@ int store_r_entry(struct store_reader *r, uint64_t index, struct store_entry *ou
 {
 	struct store *s = r->s;
 	uint8_t key[8];
-	MDB_val k = {8, key}, v;
+	MDB_val k = {8, key}, leaf, extra;
 	int rc;
 
 	if (index >= r->tree_size)
 		return MN_ENOTFOUND;
 	mn_put_be64(key, index);
-	rc = mdb_get(r->txn, s->dbi[STORE__DBI_ENTRIES], &k, &v);
+	rc = mdb_get(r->txn, s->dbi[STORE__DBI_LEAVES], &k, &leaf);
+	if (rc == 0)
+		rc = mdb_get(r->txn, s->dbi[STORE__DBI_EXTRA], &k, &extra);
 	if (rc == MDB_NOTFOUND)
 		return missing(index);
 	if (rc != 0)
 		return store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
-	return decode_entry(out, &v, index);
+	return decode_entry(out, &leaf, &extra, index);
 }
 
 int store_r_entries(struct store_reader *r, uint64_t start, size_t max,
 		    struct store_entry *out, size_t *out_num)
 {
 	struct store *s = r->s;
-	MDB_cursor *c = NULL;
+	MDB_cursor *lc = NULL, *ec = NULL;
 	uint8_t key[8];
-	MDB_val k = {8, key}, v;
+	MDB_val lk = {8, key}, ek = {8, key}, lv, ev;
 	size_t n = 0;
 	int rc, err = 0;
 
@@ -237,22 +239,32 @@ int store_r_entries(struct store_reader *r, uint64_t start, size_t max,
 		return 0;
 	if ((uint64_t)max > r->tree_size - start)
 		max = (size_t)(r->tree_size - start);
-	rc = mdb_cursor_open(r->txn, s->dbi[STORE__DBI_ENTRIES], &c);
-	if (rc != 0)
-		return MN_EIO;
+	rc = mdb_cursor_open(r->txn, s->dbi[STORE__DBI_LEAVES], &lc);
+	if (rc == 0)
+		rc = mdb_cursor_open(r->txn, s->dbi[STORE__DBI_EXTRA], &ec);
+	if (rc != 0) {
+		err = MN_EIO;
+		goto out;
+	}
 	mn_put_be64(key, start);
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+	rc = mdb_cursor_get(lc, &lk, &lv, MDB_SET_KEY);
+	if (rc == 0)
+		rc = mdb_cursor_get(ec, &ek, &ev, MDB_SET_KEY);
 	while (rc == 0) {
-		if (k.mv_size != 8 || mn_get_be64(k.mv_data) != start + n) {
+		if (lk.mv_size != 8 || ek.mv_size != 8 ||
+		    mn_get_be64(lk.mv_data) != start + n ||
+		    mn_get_be64(ek.mv_data) != start + n) {
 			err = missing(start + n);
 			goto out;
 		}
-		err = decode_entry(&out[n], &v, start + n);
+		err = decode_entry(&out[n], &lv, &ev, start + n);
 		if (err != 0)
 			goto out;
 		if (++n == max)
 			break;
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		rc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT);
+		if (rc == 0)
+			rc = mdb_cursor_get(ec, &ek, &ev, MDB_NEXT);
 	}
 	if (n < max) {
 		err = rc == MDB_NOTFOUND ? missing(start + n) :
@@ -261,7 +273,10 @@ int store_r_entries(struct store_reader *r, uint64_t start, size_t max,
 	}
 	*out_num = n;
 out:
-	mdb_cursor_close(c);
+	if (lc != NULL)
+		mdb_cursor_close(lc);
+	if (ec != NULL)
+		mdb_cursor_close(ec);
 	return err;
 }
 
@@ -274,16 +289,16 @@ static void prefetch_value(const MDB_val *v)
 		__builtin_prefetch(p + off);
 }
 
-/* get_value reads entry |index|'s value. 0, or the MN_E* code store_r_entry
- * gives. */
-static int get_value(struct store_reader *r, uint64_t index, MDB_val *out)
+/* get_value reads |index| from the leaves or extra database. 0, or the
+ * MN_E* code store_r_entry gives. */
+static int get_value(struct store_reader *r, int dbi, uint64_t index, MDB_val *out)
 {
 	uint8_t key[8];
 	MDB_val k = {8, key};
 	int rc;
 
 	mn_put_be64(key, index);
-	rc = mdb_get(r->txn, r->s->dbi[STORE__DBI_ENTRIES], &k, out);
+	rc = mdb_get(r->txn, r->s->dbi[dbi], &k, out);
 	if (rc == MDB_NOTFOUND)
 		return missing(index);
 	if (rc != 0)
@@ -294,26 +309,31 @@ static int get_value(struct store_reader *r, uint64_t index, MDB_val *out)
 int store_r_entries_at(struct store_reader *r, const uint64_t *index, size_t num,
 		       struct store_entry *out)
 {
-	MDB_val v[STORE_PROOF_BATCH];
-	size_t i, done;
+	MDB_val leaf, extra;
+	size_t i;
 	int err;
 
 	for (i = 0; i < num; i++)
 		if (index[i] >= r->tree_size)
 			return MN_ENOTFOUND;
-	/* Search them all first, starting the loads of each value, then decode:
-	 * the value lines of one entry load while the next one is searched. */
-	for (done = 0; done < num; done += i) {
-		size_t k = num - done < STORE_PROOF_BATCH ? num - done : STORE_PROOF_BATCH;
-
-		for (i = 0; i < k; i++) {
-			if ((err = get_value(r, index[done + i], &v[i])) != 0)
-				return err;
-			prefetch_value(&v[i]);
-		}
-		for (i = 0; i < k; i++)
-			if ((err = decode_entry(&out[done + i], &v[i], index[done + i])) != 0)
-				return err;
+	/* The leaves first, then the extras: each B-tree's branch pages stay hot
+	 * through its loop, and the value lines of one entry load while the next
+	 * one is searched. */
+	for (i = 0; i < num; i++) {
+		if ((err = get_value(r, STORE__DBI_LEAVES, index[i], &leaf)) != 0)
+			return err;
+		prefetch_value(&leaf);
+		out[i].leaf_input = leaf.mv_data;
+		out[i].leaf_input_len = leaf.mv_size;
+	}
+	for (i = 0; i < num; i++) {
+		if ((err = get_value(r, STORE__DBI_EXTRA, index[i], &extra)) != 0)
+			return err;
+		prefetch_value(&extra);
+		leaf.mv_data = (void *)out[i].leaf_input;
+		leaf.mv_size = out[i].leaf_input_len;
+		if ((err = decode_entry(&out[i], &leaf, &extra, index[i])) != 0)
+			return err;
 	}
 	return 0;
 }

@@ -31,7 +31,8 @@ static const struct {
 	const char *name;
 	unsigned flags;
 } dbs[STORE__NUM_DBI] = {
-	[STORE__DBI_ENTRIES] = {"entries", 0},
+	[STORE__DBI_LEAVES] = {"leaves", 0},
+	[STORE__DBI_EXTRA] = {"extra", 0},
 	/* 8-byte leaf-hash prefix -> indexes (u64 BE), see internal.h */
 	[STORE__DBI_LEAFHASH] = {"leafhash8", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_TILES] = {"tiles", 0},
@@ -93,7 +94,7 @@ int store__load(struct store *s, MDB_txn *txn, struct merkle_range *out_range,
 	struct cbs cbs;
 	struct store__tile_cache cache[STORE__TILE_LEVELS];
 	uint8_t root[MERKLE_HASH_LEN];
-	uint64_t num_leaves, start;
+	uint64_t num_leaves, num_extra, start;
 	unsigned i;
 	int rc, err;
 	DIRBUF;
@@ -130,23 +131,28 @@ int store__load(struct store *s, MDB_txn *txn, struct merkle_range *out_range,
 		return store__err(rc);
 	}
 
-	num_leaves = leaves_count(txn, s->dbi[STORE__DBI_ENTRIES], &err);
+	num_leaves = leaves_count(txn, s->dbi[STORE__DBI_LEAVES], &err);
+	if (err != 0)
+		goto bad_count;
+	num_extra = leaves_count(txn, s->dbi[STORE__DBI_EXTRA], &err);
 	if (err != 0)
 		goto bad_count;
 
 	if (!*out_has_sth) {
-		if (out_range->size != 0 || num_leaves != 0) {
+		if (out_range->size != 0 || num_leaves != 0 || num_extra != 0) {
 			mn_error("store_corrupt", "dir=%s what=\"no STH but range size "
-				 "%" PRIu64 ", %" PRIu64 " entries\"",
-				 DIR_S(s), out_range->size, num_leaves);
+				 "%" PRIu64 ", %" PRIu64 " leaves, %" PRIu64 " extra\"",
+				 DIR_S(s), out_range->size, num_leaves, num_extra);
 			return MN_ECORRUPT;
 		}
 		return 0;
 	}
-	if (out_range->size != out_sth->tree_size || num_leaves != out_sth->tree_size) {
+	if (out_range->size != out_sth->tree_size || num_leaves != out_sth->tree_size ||
+	    num_extra != out_sth->tree_size) {
 		mn_error("store_corrupt", "dir=%s what=\"sizes disagree: STH %" PRIu64
-			 ", range %" PRIu64 ", entries %" PRIu64 "\"",
-			 DIR_S(s), out_sth->tree_size, out_range->size, num_leaves);
+			 ", range %" PRIu64 ", leaves %" PRIu64 ", extra %" PRIu64 "\"",
+			 DIR_S(s), out_sth->tree_size, out_range->size, num_leaves,
+			 num_extra);
 		return MN_ECORRUPT;
 	}
 	{
@@ -198,7 +204,7 @@ int store__load(struct store *s, MDB_txn *txn, struct merkle_range *out_range,
 
 bad_count:
 	if (err == MN_ECORRUPT)
-		mn_error("store_corrupt", "dir=%s what=\"entries key is not a "
+		mn_error("store_corrupt", "dir=%s what=\"leaves or extra key is not a "
 			 "64-bit index\"", DIR_S(s));
 	return err;
 }
@@ -252,29 +258,17 @@ static int leafhash_find(struct store *s, MDB_txn *txn, const struct store_leaf 
 	return err;
 }
 
-/* has_log says whether |txn| holds a log (a signed tree head, or an entry),
- * i.e. whether a missing database is damage rather than a new store. Any
- * doubt counts as a log. */
-static int has_log(MDB_txn *txn)
+/* has_leaves says whether the log in |txn| holds any leaf (its leaves database
+ * exists and is not empty). */
+static int has_leaves(MDB_txn *txn)
 {
 	MDB_dbi dbi;
 	MDB_stat st;
-	MDB_val k = {sizeof(META_STH) - 1, (void *)META_STH}, v;
-	int rc;
 
-	rc = mdb_dbi_open(txn, dbs[STORE__DBI_META].name, dbs[STORE__DBI_META].flags, &dbi);
-	if (rc == 0) {
-		rc = mdb_get(txn, dbi, &k, &v);
-		if (rc != MDB_NOTFOUND)
-			return 1;
-	} else if (rc != MDB_NOTFOUND) {
-		return 1;
-	}
-	rc = mdb_dbi_open(txn, dbs[STORE__DBI_ENTRIES].name, dbs[STORE__DBI_ENTRIES].flags,
-			  &dbi);
-	if (rc == MDB_NOTFOUND)
+	if (mdb_dbi_open(txn, dbs[STORE__DBI_LEAVES].name, dbs[STORE__DBI_LEAVES].flags,
+			 &dbi) != 0)
 		return 0;
-	return rc != 0 || mdb_stat(txn, dbi, &st) != 0 || st.ms_entries > 0;
+	return mdb_stat(txn, dbi, &st) != 0 || st.ms_entries > 0;
 }
 
 static int open_env_error(struct store *s, const char *what, int rc)
@@ -399,9 +393,9 @@ int store_open(struct store **out, const struct store_options *opt)
 		err = open_env_error(s, "mdb_txn_begin", rc);
 		goto err;
 	}
-	/* A database is created only in a store that holds no log yet: one that
-	 * is missing from a log (a damaged file, or one written by another
-	 * layout) is refused before anything is written. */
+	/* A database is created only in a log that holds no leaf yet: one that
+	 * is missing from a log with leaves (a damaged file, or one written by
+	 * another layout) is refused before anything is written. */
 	for (int pass = 0; pass < 2; pass++) {
 		int missing = 0;
 
@@ -410,7 +404,7 @@ int store_open(struct store **out, const struct store_options *opt)
 					  dbs[i].flags | (pass == 1 ? MDB_CREATE : 0),
 					  &s->dbi[i]);
 			if (rc == MDB_NOTFOUND && pass == 0 && !s->read_only &&
-			    !has_log(txn)) {
+			    !has_leaves(txn)) {
 				missing = 1;
 				continue;
 			}
@@ -574,17 +568,6 @@ static MDB_val val(const uint8_t *p, size_t len)
 	return v;
 }
 
-/* put_u24_field writes u24 len || data at |p| and returns the byte after. */
-static uint8_t *put_u24_field(uint8_t *p, const uint8_t *data, size_t len)
-{
-	p[0] = (uint8_t)(len >> 16);
-	p[1] = (uint8_t)(len >> 8);
-	p[2] = (uint8_t)len;
-	if (len > 0)
-		memcpy(p + 3, data, len);
-	return p + 3 + len;
-}
-
 /* A leaf's 32-byte index key (leaf hash or dedup key) and its batch position;
  * |prefix| is the key's first 8 bytes as a big-endian number, so that most
  * comparisons touch neither the key nor memcmp. */
@@ -645,17 +628,28 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 
 		mn_put_be64(key, size + i);
 		k = val(key, 8);
-		/* the entry value, see storage/internal.h */
-		v.mv_size = STORE__ENTRY_OVERHEAD + l->leaf_input_len + l->extra_len + l->sct_len;
+		v = val(l->leaf_input, l->leaf_input_len);
+		rc = mdb_put(txn, s->dbi[STORE__DBI_LEAVES], &k, &v, MDB_APPEND);
+		if (rc == MDB_KEYEXIST)
+			goto append_conflict;
+		if (rc != 0)
+			goto mdb_err;
+
+		/* extra value: u24 extra_len || extra || u16 sct_len || sct */
+		v.mv_size = 3 + l->extra_len + 2 + l->sct_len;
 		v.mv_data = NULL;
-		rc = mdb_put(txn, s->dbi[STORE__DBI_ENTRIES], &k, &v, MDB_APPEND | MDB_RESERVE);
+		rc = mdb_put(txn, s->dbi[STORE__DBI_EXTRA], &k, &v, MDB_APPEND | MDB_RESERVE);
 		if (rc == MDB_KEYEXIST)
 			goto append_conflict;
 		if (rc != 0)
 			goto mdb_err;
 		p = v.mv_data;
-		p = put_u24_field(p, l->leaf_input, l->leaf_input_len);
-		p = put_u24_field(p, l->extra, l->extra_len);
+		p[0] = (uint8_t)(l->extra_len >> 16);
+		p[1] = (uint8_t)(l->extra_len >> 8);
+		p[2] = (uint8_t)l->extra_len;
+		if (l->extra_len > 0)
+			memcpy(p + 3, l->extra, l->extra_len);
+		p += 3 + l->extra_len;
 		p[0] = (uint8_t)(l->sct_len >> 8);
 		p[1] = (uint8_t)l->sct_len;
 		if (l->sct_len > 0)
@@ -864,8 +858,7 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 	for (size_t i = 0; i < num; i++) {
 		const struct store_leaf *l = &leaves[i];
 
-		if (l->leaf_input_len == 0 || l->leaf_input_len > MAX_FIELD_LEN ||
-		    l->extra_len > MAX_FIELD_LEN ||
+		if (l->leaf_input_len > MAX_FIELD_LEN || l->extra_len > MAX_FIELD_LEN ||
 		    l->opening_len > MAX_FIELD_LEN || (l->opening_len > 0 && l->opening == NULL) ||
 		    l->policy_key_len > STORE_MAX_INDEX_KEY ||
 		    (l->policy_key_len > 0 && l->policy_key == NULL) ||
