@@ -7,9 +7,10 @@
  *      completions count, and at the end their total must equal the tree size.
  *      Dedup keys are spread like the SHA-256 keys the API computes.
  *  (b) ceiling: a raw LMDB loop appending the same records (a leaf and an
- *      extra+SCT sized value under MDB_APPEND, a random 32-byte leaf hash and
- *      a random dedup key each mapped to the index) in transactions of (a)'s
- *      average size, durable. It appends exactly the indexes (a) appended in
+ *      extra+SCT sized value under MDB_APPEND; the 8-byte prefix of a random
+ *      leaf hash in a sorted-duplicates database and a random 32-byte dedup
+ *      key, each mapped to the index: storage/internal.h's layout) in
+ *      transactions of (a)'s average size, durable. It appends exactly the indexes (a) appended in
  *      its measured window (the ones before are appended untimed first), and it
  *      inserts each commit's hash keys in key order, as store_append_batch
  *      does. Both matter: random inserts cost more in a bigger tree (they dirty
@@ -371,11 +372,13 @@ struct raw_run {
 	double wbytes;     /* bytes written per append */
 };
 
-/* raw_append appends indexes [from, to) in commits of |batch| leaves: each a
- * leaf and an extra+SCT value under MDB_APPEND, and a random leaf hash and a
- * random dedup key (what SHA-256 keys look like to the B-tree) mapped to the
- * index; with |sorted|, each commit's hash keys go in in key order, as
- * store_append_batch does. */
+/* raw_append appends indexes [from, to) in commits of |batch| leaves, the
+ * records store_append_batch writes (storage/internal.h): a leaf and an
+ * extra+SCT sized value under MDB_APPEND, the first 8 bytes of a random leaf
+ * hash mapped to the index (a sorted-duplicates database, as "leafhash8") and
+ * a random 32-byte dedup key mapped to the index (random: what SHA-256 keys
+ * look like to the B-tree); with |sorted|, each commit's hash keys go in in
+ * key order, as store_append_batch does. */
 static void raw_append(MDB_env *env, const MDB_dbi dbi[4], size_t batch, int sorted,
 		       uint64_t from, uint64_t to, struct raw_key *hk, struct raw_key *dk)
 {
@@ -408,7 +411,7 @@ static void raw_append(MDB_env *env, const MDB_dbi dbi[4], size_t batch, int sor
 			qsort(dk, num, sizeof(*dk), raw_key_cmp);
 		}
 		for (size_t j = 0; j < num; j++) {
-			MDB_val hkv = {32, hk[j].key}, hiv = {8, hk[j].index};
+			MDB_val hkv = {8, hk[j].key}, hiv = {8, hk[j].index};
 			MDB_val dkv = {32, dk[j].key}, div = {8, dk[j].index};
 
 			if (mdb_put(txn, dbi[2], &hkv, &hiv, MDB_NOOVERWRITE) ||
@@ -436,7 +439,8 @@ static struct raw_run bench_raw(const char *name, size_t batch, int sorted, uint
 	struct raw_key *hk = calloc(batch, sizeof(*hk)), *dk = calloc(batch, sizeof(*dk));
 	struct raw_run r;
 	uint64_t t0, c0, w0;
-	static const char *const names[4] = {"leaves", "extra", "hashes", "dedup"};
+	static const char *const names[4] = {"leaves", "extra", "leafhash8", "dedup"};
+	static const unsigned flags[4] = {0, 0, MDB_DUPSORT | MDB_DUPFIXED, 0};
 
 	snprintf(dir, sizeof(dir), "%s/%s", base, name);
 	mkdir(dir, 0700);
@@ -447,7 +451,7 @@ static struct raw_run bench_raw(const char *name, size_t batch, int sorted, uint
 		exit(1);
 	}
 	for (int d = 0; d < 4; d++)
-		if (mdb_dbi_open(txn, names[d], MDB_CREATE, &dbi[d]) != 0) {
+		if (mdb_dbi_open(txn, names[d], MDB_CREATE | flags[d], &dbi[d]) != 0) {
 			fprintf(stderr, "bench_store: raw lmdb setup failed\n");
 			exit(1);
 		}
