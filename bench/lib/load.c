@@ -441,7 +441,11 @@ size_t load_b64_urlenc(char *out, const uint8_t *p, size_t len)
 	mn_b64_encode(b64, p, len);
 	for (const char *q = b64; *q; q++) {
 		if (*q == '+' || *q == '/' || *q == '=') {
-			n += (size_t)sprintf(out + n, "%%%02X", (unsigned char)*q);
+			static const char hex[] = "0123456789ABCDEF";
+
+			out[n++] = '%';
+			out[n++] = hex[(unsigned char)*q >> 4];
+			out[n++] = hex[(unsigned char)*q & 15];
 		} else {
 			out[n++] = *q;
 		}
