@@ -13,12 +13,13 @@ set logscale x 10
 set format x '10^%T'
 set xrange [5e3:2e7]
 set key top left
-set multiplot layout 3,2 title 'storage costs against tree size (one log built to 10^7 leaves of 100 B)'
+set multiplot layout 3,2 title 'costs against tree size: storage alone, and served by logd (one log built to 10^7 leaves of 100 B)'
 
 set title 'proof generation (read_begin + proof + read_end)'
 set ylabel 'us (log)'
 set logscale y
-set yrange [*:*]
+set yrange [0.01:30]
+set key bottom right font ',9' 
 plot dat using 1:3 with linespoints lw 2 pt 7 title 'inclusion p50', \
      ''  using 1:4 with linespoints lw 2 pt 6 dt 2 title 'inclusion p99', \
      ''  using 1:5 with linespoints lw 2 pt 5 title 'consistency p50', \
@@ -27,6 +28,7 @@ plot dat using 1:3 with linespoints lw 2 pt 7 title 'inclusion p50', \
 
 unset logscale y
 set yrange [0:*]
+set key top left font ',10' 
 set title 'time to open (store_open incl. its check, warm cache)'
 set ylabel 'ms'
 plot dat using 1:13 with linespoints lw 2 pt 7 title 'store_open'
