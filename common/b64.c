@@ -64,11 +64,91 @@ static uint64_t load_be64(const uint8_t *p)
 	       (uint64_t)p[6] << 8 | p[7];
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+
+/* encode_avx2 encodes 24 bytes into 32 chars per step while at least 28 bytes
+ * are readable (each step loads 16 bytes at +0 and at +12), with the method of
+ * W. Mula and D. Lemire, "Faster Base64 Encoding and Decoding using AVX2
+ * Instructions" (ACM TWEB 2018): in each 128-bit lane, spread 12 bytes to 16
+ * as (b, a, c, b) per group of three, cut the four 6-bit fields out with two
+ * multiplies, and map each field to its char with a 16-entry table of
+ * offsets. |url| picks RFC 4648 table 2 ('-', '_') over table 1 ('+', '/').
+ * Returns the bytes consumed (a multiple of 24). */
+__attribute__((target("avx2"))) static size_t encode_avx2(char *out, const uint8_t *in,
+							  size_t len, int url)
+{
+	const __m256i shuf = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10,
+					      1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+	/* offsets added to a field, by class: 0..25 'A', 26..51 'a', 52..61 '0',
+	 * 62, 63 */
+	const __m256i lut = url ? _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4,
+						   -4, -17, 32, 0, 0, 65, 71, -4, -4, -4, -4,
+						   -4, -4, -4, -4, -4, -4, -17, 32, 0, 0)
+				: _mm256_setr_epi8(65, 71, -4, -4, -4, -4, -4, -4, -4, -4, -4,
+						   -4, -19, -16, 0, 0, 65, 71, -4, -4, -4, -4,
+						   -4, -4, -4, -4, -4, -4, -19, -16, 0, 0);
+	size_t i = 0;
+
+	for (; len - i >= 28; i += 24, out += 32) {
+		__m256i v = _mm256_inserti128_si256(
+			_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(in + i))),
+			_mm_loadu_si128((const __m128i *)(in + i + 12)), 1);
+		__m256i t0, t1, t2, t3, idx, cls;
+
+		v = _mm256_shuffle_epi8(v, shuf);
+		t0 = _mm256_and_si256(v, _mm256_set1_epi32(0x0fc0fc00));
+		t1 = _mm256_mulhi_epu16(t0, _mm256_set1_epi32(0x04000040));
+		t2 = _mm256_and_si256(v, _mm256_set1_epi32(0x003f03f0));
+		t3 = _mm256_mullo_epi16(t2, _mm256_set1_epi32(0x01000010));
+		idx = _mm256_or_si256(t1, t3);
+		/* class: 0 for 0..25, 1 for 26..51, 2..11 for 52..61, 12, 13 */
+		cls = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
+		cls = _mm256_sub_epi8(cls, _mm256_cmpgt_epi8(idx, _mm256_set1_epi8(25)));
+		idx = _mm256_add_epi8(idx, _mm256_shuffle_epi8(lut, cls));
+		_mm256_storeu_si256((__m256i *)out, idx);
+	}
+	return i;
+}
+
+static int use_avx2 = -1; /* -1: not yet asked; read and set atomically */
+
+void mn_b64__set_simd(int on)
+{
+	__atomic_store_n(&use_avx2, on ? __builtin_cpu_supports("avx2") != 0 : 0,
+			 __ATOMIC_RELAXED);
+}
+
+static int avx2(void)
+{
+	int v = __atomic_load_n(&use_avx2, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		v = __builtin_cpu_supports("avx2") != 0;
+		__atomic_store_n(&use_avx2, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+#else
+void mn_b64__set_simd(int on)
+{
+	(void)on;
+}
+#endif
+
 /* encode_groups writes the 4 * (len / 3) chars of the whole 3-byte groups of
  * |in| with |pairs| and returns the number of bytes consumed. */
 static size_t encode_groups(char *out, const uint8_t *in, size_t len, const char *pairs)
 {
 	size_t i = 0;
+
+#ifdef HAVE_AVX2_PATH
+	if (len >= 28 && avx2()) {
+		i = encode_avx2(out, in, len, pairs == url_pairs);
+		out += i / 3 * 4;
+	}
+#endif
 
 	/* Six bytes (48 bits, four pairs) per step from an 8-byte load, so
 	 * the loop stops while 8 bytes remain readable. */

@@ -25,4 +25,9 @@ size_t mn_b64url_encode(char *out, const uint8_t *in, size_t in_len);
 int mn_b64url_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len,
 		     size_t max_len);
 
+/* mn_b64__set_simd turns the AVX2 encoder off (0) or back on where the CPU has
+ * it (1); by default it is used where the CPU has it. For tests, which check
+ * both encoders against OpenSSL's. */
+void mn_b64__set_simd(int on);
+
 #endif
