@@ -369,6 +369,31 @@ int store_r_index_by_hash(struct store_reader *r, const uint8_t hash[MERKLE_HASH
 	MDB_val k = {STORE__LEAFHASH_PREFIX, (void *)hash}, v;
 	int rc, err = MN_ENOTFOUND;
 
+	/* the common case, one leaf under the prefix: mdb_get gives the first
+	 * (lowest) index without a cursor */
+	rc = mdb_get(r->txn, r->s->dbi[STORE__DBI_LEAFHASH], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MN_ENOTFOUND;
+	if (rc != 0)
+		return store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
+	if (v.mv_size == 8) {
+		uint8_t node[MERKLE_HASH_LEN];
+		uint64_t idx = mn_get_be64(v.mv_data);
+
+		if (idx >= r->tree_size)
+			return MN_ENOTFOUND; /* the lowest is after this snapshot */
+		err = reader_get(r, 0, idx, node);
+		if (err != 0)
+			return err;
+		if (memcmp(node, hash, MERKLE_HASH_LEN) == 0) {
+			*out_index = idx;
+			return 0;
+		}
+	}
+	/* more than one leaf under the prefix (or damage): walk them all */
+	k.mv_size = STORE__LEAFHASH_PREFIX;
+	k.mv_data = (void *)hash;
+	err = MN_ENOTFOUND;
 	rc = mdb_cursor_open(r->txn, r->s->dbi[STORE__DBI_LEAFHASH], &cur);
 	if (rc != 0)
 		return MN_EIO;

@@ -592,7 +592,7 @@ static void test_leafhash_prefix(void **state)
 	struct merkle_hasher *h = merkle_hasher_new();
 	struct model m;
 	struct store_reader *old, *r;
-	uint8_t lh[5][HL], other[HL];
+	uint8_t lh[5][HL], other[HL], fresh[HL];
 	uint64_t idx;
 
 	(void)state;
@@ -615,6 +615,8 @@ static void test_leafhash_prefix(void **state)
 		uint8_t b[3][HL];
 		memcpy(b[0], m.lh[3], HL);
 		b[0][31] ^= 0x77;               /* a fresh hash, another prefix */
+		b[0][0] ^= 0x5a;
+		memcpy(fresh, b[0], HL);
 		memcpy(b[1], lh[1], HL);
 		memcpy(b[2], lh[2], HL);
 		assert_err(append_with_hashes(&m, s, h, (const uint8_t(*)[HL])b, 3), 0); /* 11..13 */
@@ -643,7 +645,12 @@ static void test_leafhash_prefix(void **state)
 	assert_err(store_r_index_by_hash(old, lh[0], &idx), 0);
 	assert_int_equal(idx, 10);
 	assert_err(store_r_index_by_hash(old, lh[1], &idx), MN_ENOTFOUND);
+	assert_err(store_r_index_by_hash(old, fresh, &idx), MN_ENOTFOUND);
 	store_read_end(old);
+	assert_err(store_read_begin(s, &r), 0);
+	assert_err(store_r_index_by_hash(r, fresh, &idx), 0);
+	assert_int_equal(idx, 11);
+	store_read_end(r);
 
 	store_close(s);
 	assert_err(store_open(&s, &o), 0);
