@@ -170,6 +170,14 @@ void store__tile_writer_node(void *ctx, unsigned level, uint64_t index,
  * error. */
 int store__tile_writer_finish(struct store__tile_writer *tw);
 
+/* store__leafhash_walk looks among the leaves filed under |hash|'s 8-byte
+ * prefix in the leaf-hash index |dbi| of |txn|, lowest index first and below
+ * |limit|, for one whose level-0 tree hash, read with |get|, is |hash|.
+ * Returns 0 with *out_index, MN_ENOTFOUND, MN_ECORRUPT (a malformed value;
+ * logged), get's error, or a store__err code. */
+int store__leafhash_walk(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[MERKLE_HASH_LEN],
+			 uint64_t limit, merkle_get_fn get, void *ctx, uint64_t *out_index);
+
 /* store__tile_load points *out at tile (tile_level, tile_index) in |txn|.
  * Returns 0, MN_ECORRUPT (missing or of the wrong size; logged) or a
  * store__err code. */

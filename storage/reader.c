@@ -365,9 +365,8 @@ static int reader_get(void *ctx, unsigned level, uint64_t index,
 int store_r_index_by_hash(struct store_reader *r, const uint8_t hash[MERKLE_HASH_LEN],
 			  uint64_t *out_index)
 {
-	MDB_cursor *cur;
 	MDB_val k = {STORE__LEAFHASH_PREFIX, (void *)hash}, v;
-	int rc, err = MN_ENOTFOUND;
+	int rc, err;
 
 	/* the common case, one leaf under the prefix: mdb_get gives the first
 	 * (lowest) index without a cursor */
@@ -391,40 +390,9 @@ int store_r_index_by_hash(struct store_reader *r, const uint8_t hash[MERKLE_HASH
 		}
 	}
 	/* more than one leaf under the prefix (or damage): walk them all */
-	k.mv_size = STORE__LEAFHASH_PREFIX;
-	k.mv_data = (void *)hash;
-	err = MN_ENOTFOUND;
-	rc = mdb_cursor_open(r->txn, r->s->dbi[STORE__DBI_LEAFHASH], &cur);
-	if (rc != 0)
-		return MN_EIO;
-	/* duplicates sort by index: the first match is the lowest index */
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		uint8_t node[MERKLE_HASH_LEN];
-		uint64_t idx;
-
-		if (v.mv_size != 8) {
-			mn_error("store_corrupt", "what=\"leaf-hash index value malformed\"");
-			err = MN_ECORRUPT;
-			break;
-		}
-		idx = mn_get_be64(v.mv_data);
-		if (idx >= r->tree_size)
-			break; /* appended after this snapshot, like every later one */
-		err = reader_get(r, 0, idx, node);
-		if (err != 0)
-			break;
-		err = MN_ENOTFOUND;
-		if (memcmp(node, hash, MERKLE_HASH_LEN) == 0) {
-			*out_index = idx;
-			err = 0;
-			break;
-		}
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		err = store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
-	mdb_cursor_close(cur);
-	return err;
+	err = store__leafhash_walk(r->txn, r->s->dbi[STORE__DBI_LEAFHASH], hash,
+				   r->tree_size, reader_get, r, out_index);
+	return err == 0 || err == MN_ENOTFOUND || err == MN_ECORRUPT ? err : MN_EIO;
 }
 
 int store_r_dedup(struct store_reader *r, const uint8_t key[32], uint64_t *out_index)

@@ -209,53 +209,44 @@ bad_count:
 	return err;
 }
 
+/* The writer's view of level-0 tree hashes while a batch is appended: the
+ * stored ones below |size|, the batch's own (not in the tiles yet) from it. */
+struct batch_get {
+	MDB_txn *txn;
+	MDB_dbi tiles;
+	struct store__tile_cache cache[STORE__TILE_LEVELS];
+	const struct store_leaf *batch;
+	uint64_t size;
+};
+
+static int batch_get(void *ctx, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_LEN])
+{
+	struct batch_get *b = ctx;
+
+	if (level == 0 && index >= b->size) {
+		memcpy(out, b->batch[index - b->size].leaf_hash, MERKLE_HASH_LEN);
+		return 0;
+	}
+	return store__get_node(b->txn, b->tiles, b->cache, level, index, out);
+}
+
 /* leafhash_find looks, in the writer's |txn|, for a leaf whose hash is |hash|
- * among those whose hash has its prefix: leaves below |size| through their
- * stored level-0 tree hashes, leaves of the batch being appended (|batch|,
- * starting at index |size|) through the batch. Returns 0 with *out_index,
+ * among those whose hash has its prefix, the batch being appended (|batch|,
+ * starting at index |size|) included. Returns 0 with *out_index,
  * MN_ENOTFOUND, or an error. */
 static int leafhash_find(struct store *s, MDB_txn *txn, const struct store_leaf *batch,
 			 uint64_t size, const uint8_t hash[MERKLE_HASH_LEN],
 			 uint64_t *out_index)
 {
-	struct store__tile_cache cache[STORE__TILE_LEVELS];
-	MDB_cursor *cur;
-	MDB_val k = {STORE__LEAFHASH_PREFIX, (void *)hash}, v;
-	int rc, err = MN_ENOTFOUND;
+	struct batch_get b;
 
-	memset(cache, 0, sizeof(cache));
-	rc = mdb_cursor_open(txn, s->dbi[STORE__DBI_LEAFHASH], &cur);
-	if (rc != 0)
-		return store__err(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		uint8_t node[MERKLE_HASH_LEN];
-		uint64_t idx;
-
-		if (v.mv_size != 8) {
-			err = MN_ECORRUPT;
-			break;
-		}
-		idx = mn_get_be64(v.mv_data);
-		if (idx >= size) {
-			/* this batch's leaves are not in the tiles yet */
-			memcpy(node, batch[idx - size].leaf_hash, MERKLE_HASH_LEN);
-		} else {
-			err = store__get_node(txn, s->dbi[STORE__DBI_TILES], cache, 0, idx, node);
-			if (err != 0)
-				break;
-			err = MN_ENOTFOUND;
-		}
-		if (memcmp(node, hash, MERKLE_HASH_LEN) == 0) {
-			*out_index = idx;
-			err = 0;
-			break;
-		}
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		err = store__err(rc);
-	mdb_cursor_close(cur);
-	return err;
+	memset(&b, 0, sizeof(b));
+	b.txn = txn;
+	b.tiles = s->dbi[STORE__DBI_TILES];
+	b.batch = batch;
+	b.size = size;
+	return store__leafhash_walk(txn, s->dbi[STORE__DBI_LEAFHASH], hash, UINT64_MAX,
+				    batch_get, &b, out_index);
 }
 
 /* has_leaves says whether the log in |txn| holds any leaf (its leaves database

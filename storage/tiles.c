@@ -157,6 +157,46 @@ int store__get_node(MDB_txn *txn, MDB_dbi tiles, struct store__tile_cache *cache
 	return store__tile_node(c->data, level, index, tl, ti, off, out);
 }
 
+int store__leafhash_walk(MDB_txn *txn, MDB_dbi dbi, const uint8_t hash[MERKLE_HASH_LEN],
+			 uint64_t limit, merkle_get_fn get, void *ctx, uint64_t *out_index)
+{
+	MDB_cursor *cur;
+	MDB_val k = {STORE__LEAFHASH_PREFIX, (void *)hash}, v;
+	int rc, err = MN_ENOTFOUND;
+
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc != 0)
+		return store__err(rc);
+	/* duplicates sort by index: the first match is the lowest index */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		uint8_t node[MERKLE_HASH_LEN];
+		uint64_t idx;
+
+		if (v.mv_size != 8) {
+			mn_error("store_corrupt", "what=\"leaf-hash index value malformed\"");
+			err = MN_ECORRUPT;
+			break;
+		}
+		idx = mn_get_be64(v.mv_data);
+		if (idx >= limit)
+			break; /* and every later one */
+		err = get(ctx, 0, idx, node);
+		if (err != 0)
+			break;
+		err = MN_ENOTFOUND;
+		if (memcmp(node, hash, MERKLE_HASH_LEN) == 0) {
+			*out_index = idx;
+			err = 0;
+			break;
+		}
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		err = store__err(rc);
+	mdb_cursor_close(cur);
+	return err;
+}
+
 void store__tile_writer_init(struct store__tile_writer *tw, MDB_txn *txn, MDB_dbi dbi,
 			     uint8_t *bufs)
 {
