@@ -51,15 +51,16 @@ LIBS := $(PKG_LIBS) -lpthread -lm
 # One static library per layer; a program or test links its layer and the
 # layers below it only (DESIGN.md section 2), so a lower layer never needs an
 # upper one to build or to be tested.
-MODULES := common merkle entry storage api logd
+MODULES := common merkle map entry storage api logd
 DEPS_common := common
 DEPS_merkle := merkle common
-DEPS_entry := entry merkle common
-DEPS_storage := storage merkle common
-DEPS_api := api storage entry merkle common
-DEPS_logd := logd api storage entry merkle common
-DEPS_client := entry merkle common
-DEPS_bench := logd api storage entry merkle common
+DEPS_map := map merkle common
+DEPS_entry := entry map merkle common
+DEPS_storage := storage map merkle common
+DEPS_api := api storage entry map merkle common
+DEPS_logd := logd api storage entry map merkle common
+DEPS_client := entry map merkle common
+DEPS_bench := logd api storage entry map merkle common
 
 mod_srcs = $(filter-out logd/main.c,$(wildcard $(1)/*.c))
 mod_lib = $(O)/lib/lib$(1).a
