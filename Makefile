@@ -33,7 +33,7 @@ clean:
 else
 
 CC ?= cc
-PKGS := openssl lmdb libuv jansson librnp libcurl
+PKGS := openssl lmdb libuv jansson librnp libcurl libpsl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
@@ -92,8 +92,18 @@ $(O)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(OPT) $(SANFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
 
+# The Public Suffix List the map's keys are computed with is pinned: a copy
+# in entry/psl/, compiled into the entry library (entry/mapkeys.h).
+$(O)/gen/psl_data.c: entry/psl/public_suffix_list.dat scripts/embed.sh
+	@mkdir -p $(@D)
+	sh scripts/embed.sh mn_psl_dat $< > $@
+
+$(O)/obj/gen/psl_data.o: $(O)/gen/psl_data.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(OPT) $(SANFLAGS) -w -c $< -o $@
+
 define MODLIB
-$(call mod_lib,$(1)): $(patsubst %.c,$(O)/obj/%.o,$(call mod_srcs,$(1))) $(if $(filter logd,$(1)),$(LLHTTP_OBJS))
+$(call mod_lib,$(1)): $(patsubst %.c,$(O)/obj/%.o,$(call mod_srcs,$(1))) $(if $(filter logd,$(1)),$(LLHTTP_OBJS)) $(if $(filter entry,$(1)),$(O)/obj/gen/psl_data.o)
 	@mkdir -p $$(@D)
 	@rm -f $$@
 	ar rcs $$@ $$^

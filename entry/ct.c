@@ -27,7 +27,8 @@
 int ct_entry_type_known(uint16_t type)
 {
 	return type == CT_X509_ENTRY || type == CT_PRECERT_ENTRY ||
-	       type == MN_PGP_ENDORSEMENT_ENTRY || type == MN_SIGNED_POLICY_ENTRY;
+	       type == MN_PGP_ENDORSEMENT_ENTRY || type == MN_SIGNED_POLICY_ENTRY ||
+	       type == MN_MAP_ROOT_ENTRY;
 }
 
 static int entry_valid(const struct ct_entry *e)

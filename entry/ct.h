@@ -2,7 +2,7 @@
  * signatures over them.
  *
  *   enum { x509_entry(0), precert_entry(1), pgp_endorsement_entry(0x8001),
- *          signed_policy_entry(0x8002), (65535) } LogEntryType;
+ *          signed_policy_entry(0x8002), map_root_entry(0x8003), (65535) } LogEntryType;
  *
  *   struct {                                   -- section 3.4
  *       uint64 timestamp;
@@ -11,7 +11,7 @@
  *           case x509_entry: ASN.1Cert;        -- opaque <1..2^24-1>
  *           case precert_entry: PreCert;       -- opaque issuer_key_hash[32];
  *                                              -- TBSCertificate <1..2^24-1>
- *           case 0x8001, 0x8002: opaque body<1..2^24-1>;   -- DESIGN.md section 6
+ *           case 0x8001, 0x8002, 0x8003: opaque body<1..2^24-1>;   -- DESIGN.md section 6
  *       } signed_entry;
  *       CtExtensions extensions;               -- opaque <0..2^16-1>
  *   } TimestampedEntry;
@@ -37,6 +37,7 @@ enum ct_entry_type {
 	CT_PRECERT_ENTRY = 1,
 	MN_PGP_ENDORSEMENT_ENTRY = 0x8001,
 	MN_SIGNED_POLICY_ENTRY = 0x8002,
+	MN_MAP_ROOT_ENTRY = 0x8003, /* map/map.h: the lookup map's root, written by the log */
 };
 
 #define CT_LOG_ID_LEN 32

@@ -45,6 +45,8 @@ static const char usage[] =
 	"  --request-timeout MS a request must arrive whole within this (default 10000)\n"
 	"  --map-size BYTES     initial LMDB map size (default 1 GiB; grows as needed)\n"
 	"  --max-map-size BYTES LMDB map size limit (default 1 TiB)\n"
+	"  --no-map             do not keep the verifiable lookup map (no map-root\n"
+	"                       leaves; lookups then prove no completeness)\n"
 	"  --url URL            the log's public URL for the log-list line\n"
 	"  --verbose            debug logging\n"
 	"  --help               this text\n"
@@ -62,6 +64,7 @@ struct config {
 	const char *certifiers;
 	const char *url;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
+	int no_map;
 	unsigned long idle_ms, request_ms;
 	unsigned long long map_size, max_map_size;
 };
@@ -102,7 +105,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
-	       O_SMIME, O_CERTIFIERS };
+	       O_SMIME, O_CERTIFIERS, O_NOMAP };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -121,6 +124,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"url", required_argument, NULL, O_URL},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
+		{"no-map", no_argument, NULL, O_NOMAP},
 		{"verbose", no_argument, NULL, O_VERBOSE},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -148,6 +152,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_REQ: ok = parse_ulong(optarg, 3600000, &v) && v > 0; c->request_ms = (unsigned long)v; break;
 		case O_MAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->map_size); break;
 		case O_MAXMAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->max_map_size); break;
+		case O_NOMAP: c->no_map = 1; break;
 		case O_VERBOSE: mn_log_set_level(MN_LOG_DEBUG); break;
 		case O_HELP: fputs(usage, stdout); exit(0);
 		default: ok = 0;
@@ -219,6 +224,7 @@ int main(int argc, char **argv)
 	so.dir = c.data;
 	so.map_size = c.map_size;
 	so.max_map_size = c.max_map_size;
+	so.map = !c.no_map;
 	ret = store_open(&st, &so);
 	if (ret == MN_EREADONLY) {
 		/* A read-only data directory still serves reads; submissions get
@@ -273,6 +279,7 @@ int main(int argc, char **argv)
 		}
 	}
 	qo.max_queue = c.max_queue;
+	qo.map = !c.no_map;
 	qo.resign_ms = c.mmd * 1000 / 2;
 	ret = seq_start(&seq, st, signer, &qo);
 	if (ret != 0) {

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "entry/mapkeys.h"
 #include "merkle/merkle.h"
 
 #define NUM_BUCKETS 12
@@ -73,6 +74,8 @@ struct job {
 	const uint8_t *sct; /* points into leaf's allocation */
 	size_t sct_len;
 	uint8_t leaf_hash[32];
+	uint8_t (*map_keys)[MAP_KEY_LEN]; /* with opt.map: the leaf's map keys */
+	size_t num_map_keys;
 	int leader; /* in a batch: index of the leader job for an in-batch duplicate,
 		     * -1 for a leader, -2 for one answered from the store */
 	int stored; /* in a batch: its dedup key is in the store, at stored_index */
@@ -100,6 +103,7 @@ static int key_order_cmp(const void *a, const void *b)
 static void job_free(struct job *j)
 {
 	free(j->leaf); /* and the SCT after it */
+	free(j->map_keys);
 	free(j);
 }
 
@@ -133,20 +137,20 @@ static void hasher_put(struct seq *q, struct merkle_hasher *h)
 	merkle_hasher_free(h);
 }
 
-static int sign_and_store_sth(struct seq *q, const struct store_leaf *leaves, size_t num,
-			      uint64_t ts, const uint8_t root[32], uint64_t tree_size)
+/* make_sth signs the tree head (RFC 6962 section 3.5) into |sth|. */
+static int make_sth(struct seq *q, struct store_sth *sth, uint64_t ts, const uint8_t root[32],
+		    uint64_t tree_size)
 {
-	struct store_sth sth;
 	struct ct_sig sig;
 	struct cbb cbb;
 	uint8_t *der;
 	size_t der_len;
 	int ret;
 
-	memset(&sth, 0, sizeof(sth));
-	sth.tree_size = tree_size;
-	sth.timestamp = ts;
-	memcpy(sth.root, root, 32);
+	memset(sth, 0, sizeof(*sth));
+	sth->tree_size = tree_size;
+	sth->timestamp = ts;
+	memcpy(sth->root, root, 32);
 	ret = ct_sign_sth(q->signer, &sig, ts, tree_size, root);
 	if (ret != 0)
 		return ret;
@@ -155,17 +159,32 @@ static int sign_and_store_sth(struct seq *q, const struct store_leaf *leaves, si
 		cbb_cleanup(&cbb);
 		return MN_ENOMEM;
 	}
-	memcpy(sth.sig, der, der_len);
-	sth.sig_len = (uint16_t)der_len;
+	memcpy(sth->sig, der, der_len);
+	sth->sig_len = (uint16_t)der_len;
 	free(der);
+	return 0;
+}
+
+static void sth_committed(struct seq *q, const struct store_sth *sth)
+{
+	q->last_ts = sth->timestamp;
+	pthread_mutex_lock(&q->mu);
+	q->sth_timestamp = sth->timestamp;
+	q->tree_size = sth->tree_size;
+	pthread_mutex_unlock(&q->mu);
+}
+
+static int sign_and_store_sth(struct seq *q, const struct store_leaf *leaves, size_t num,
+			      uint64_t ts, const uint8_t root[32], uint64_t tree_size)
+{
+	struct store_sth sth;
+	int ret = make_sth(q, &sth, ts, root, tree_size);
+
+	if (ret != 0)
+		return ret;
 	ret = store_append_batch(q->st, leaves, num, &sth);
-	if (ret == 0) {
-		q->last_ts = ts;
-		pthread_mutex_lock(&q->mu);
-		q->sth_timestamp = ts;
-		q->tree_size = tree_size;
-		pthread_mutex_unlock(&q->mu);
-	}
+	if (ret == 0)
+		sth_committed(q, &sth);
 	return ret;
 }
 
@@ -198,7 +217,7 @@ static int prepare(struct seq *q, struct job *j)
 	struct ct_sct sct;
 	struct cbb cbb;
 	size_t leaf_len, len;
-	int ret;
+	int ret = 0;
 
 	j->ts = mn_now_ms();
 	sub->entry.timestamp = j->ts;
@@ -232,8 +251,26 @@ static int prepare(struct seq *q, struct job *j)
 	if (h == NULL)
 		return MN_ENOMEM;
 	merkle_leaf_hash(h, j->leaf_hash, j->leaf, j->leaf_len);
+	if (q->opt.map) {
+		/* the map keys come from the leaf as a replayer sees it */
+		uint8_t (*keys)[MAP_KEY_LEN] = malloc(MAPKEYS_MAX * MAP_KEY_LEN);
+		size_t n = 0;
+		int cut = 0;
+		ret = keys == NULL ? MN_ENOMEM :
+				     mapkeys_leaf(h, j->leaf, j->leaf_len, keys, &n, &cut);
+		if (ret == 0 && cut)
+			ret = MN_ETOOBIG; /* more names than the map files per leaf */
+		if (ret == 0 && n > 0) {
+			j->map_keys = realloc(keys, n * MAP_KEY_LEN);
+			if (j->map_keys == NULL)
+				j->map_keys = keys;
+			keys = NULL;
+		}
+		j->num_map_keys = n;
+		free(keys);
+	}
 	hasher_put(q, h);
-	return 0;
+	return ret;
 }
 
 /* Small open-addressing set over dedup keys for one batch. */
@@ -280,6 +317,71 @@ static int policy_serial_ok(struct job *const *jobs, size_t i, struct store_read
 			return 0;
 	}
 	return 1;
+}
+
+/* The map-root leaf and the STH of a mapped batch, made inside the store's
+ * write transaction (store_map_commit). */
+struct map_commit_ctx {
+	struct seq *q;
+	uint64_t ts;
+	uint8_t *leaf;
+	size_t leaf_len;
+};
+
+static int map_leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys,
+			 const uint8_t map_root[MERKLE_HASH_LEN], struct store_leaf *out)
+{
+	struct map_commit_ctx *c = ctx;
+	struct mapkeys_root mr;
+	uint8_t body[MAPKEYS_ROOT_BODY_LEN];
+	struct ct_entry e;
+	struct cbb cbb;
+
+	mr.covered = covered;
+	mr.num_keys = num_keys;
+	memcpy(mr.root, map_root, MERKLE_HASH_LEN);
+	mapkeys_root_encode(body, &mr);
+	memset(&e, 0, sizeof(e));
+	e.timestamp = c->ts;
+	e.entry_type = MN_MAP_ROOT_ENTRY;
+	e.body = body;
+	e.body_len = sizeof(body);
+	free(c->leaf);
+	c->leaf = NULL;
+	if (!cbb_init(&cbb, 128, 1024) || !ct_write_leaf(&cbb, &e) ||
+	    !cbb_finish(&cbb, &c->leaf, &c->leaf_len)) {
+		cbb_cleanup(&cbb);
+		return MN_ENOMEM;
+	}
+	out->leaf_input = c->leaf;
+	out->leaf_input_len = c->leaf_len;
+	merkle_leaf_hash(c->q->hasher, out->leaf_hash, c->leaf, c->leaf_len);
+	/* its own dedup slot: no submission can have it (submission dedup keys
+	 * are tagged content hashes of other kinds) */
+	merkle_sha256(c->q->hasher, out->dedup_key, out->leaf_hash, MERKLE_HASH_LEN);
+	return 0;
+}
+
+static int map_sign_hook(void *ctx, uint64_t tree_size, const uint8_t root[MERKLE_HASH_LEN],
+			 struct store_sth *out)
+{
+	struct map_commit_ctx *c = ctx;
+
+	return make_sth(c->q, out, c->ts, root, tree_size);
+}
+
+static int commit_mapped(struct seq *q, const struct store_leaf *leaves, size_t num,
+			 uint64_t ts)
+{
+	struct map_commit_ctx c = {q, ts, NULL, 0};
+	struct store_map_commit mc = {map_leaf_hook, map_sign_hook, &c};
+	struct store_sth sth;
+	int ret = store_append_mapped(q->st, leaves, num, &mc, &sth);
+
+	free(c.leaf);
+	if (ret == 0)
+		sth_committed(q, &sth);
+	return ret;
 }
 
 static void process_batch(struct seq *q, struct job *list, size_t n)
@@ -389,12 +491,18 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 		l->policy_key = j->sub->policy_key;
 		l->policy_key_len = j->sub->policy_key_len;
 		l->policy_serial = j->sub->policy_serial;
+		l->map_keys = (const uint8_t(*)[32])j->map_keys;
+		l->num_map_keys = j->num_map_keys;
 		ret = merkle_range_append(&range, q->hasher, l->leaf_hash, NULL, NULL);
 	}
 	if (ret == 0 && num_leaves > 0) {
 		t0 = mn_mono_ns();
-		merkle_range_root(&range, q->hasher, root);
-		ret = sign_and_store_sth(q, leaves, num_leaves, ts, root, range.size);
+		if (q->opt.map) {
+			ret = commit_mapped(q, leaves, num_leaves, ts);
+		} else {
+			merkle_range_root(&range, q->hasher, root);
+			ret = sign_and_store_sth(q, leaves, num_leaves, ts, root, range.size);
+		}
 		t0 = mn_mono_ns() - t0;
 		pthread_mutex_lock(&q->mu);
 		q->commit_ns_sum += t0;
@@ -501,6 +609,79 @@ static void *seq_main(void *arg)
 	return NULL;
 }
 
+/* map_catch_up files the keys of the leaves the map does not cover yet, a
+ * chunk per transaction (so a crash part way keeps what was done), before
+ * the sequencer takes a submission. */
+static int map_catch_up(struct seq *q)
+{
+	enum { CHUNK = 4096 };
+	struct store_leaf *l = calloc(CHUNK, sizeof(*l));
+	uint8_t (*keys)[MAP_KEY_LEN] = malloc(MAPKEYS_MAX * MAP_KEY_LEN);
+	uint8_t (**own)[MAP_KEY_LEN] = calloc(CHUNK, sizeof(*own));
+	struct merkle_range r;
+	uint64_t covered, t0 = mn_mono_ns(), start;
+	int exists, ret = 0;
+
+	if (l == NULL || keys == NULL || own == NULL) {
+		ret = MN_ENOMEM;
+		goto out;
+	}
+	store_get_range(q->st, &r);
+	store_map_covered(q->st, &covered, &exists);
+	start = covered;
+	while (covered < r.size && ret == 0) {
+		struct store_reader *rd;
+		struct store_entry e[64];
+		size_t num = 0, got;
+
+		ret = store_read_begin(q->st, &rd);
+		if (ret != 0)
+			break;
+		while (num < CHUNK && covered + num < r.size && ret == 0) {
+			size_t want = CHUNK - num < 64 ? CHUNK - num : 64;
+			ret = store_r_entries(rd, covered + num, want, e, &got);
+			if (ret == 0 && got == 0)
+				ret = MN_ECORRUPT;
+			for (size_t i = 0; i < got && ret == 0; i++, num++) {
+				size_t n = 0;
+				int cut;
+				memset(&l[num], 0, sizeof(l[num]));
+				merkle_leaf_hash(q->hasher, l[num].leaf_hash, e[i].leaf_input,
+						 e[i].leaf_input_len);
+				ret = mapkeys_leaf(q->hasher, e[i].leaf_input, e[i].leaf_input_len,
+						   keys, &n, &cut);
+				if (ret == 0 && n > 0) {
+					own[num] = malloc(n * MAP_KEY_LEN);
+					if (own[num] == NULL)
+						ret = MN_ENOMEM;
+					else
+						memcpy(own[num], keys, n * MAP_KEY_LEN);
+				}
+				l[num].map_keys = (const uint8_t(*)[32])own[num];
+				l[num].num_map_keys = n;
+			}
+		}
+		store_read_end(rd);
+		if (ret == 0)
+			ret = store_map_catch_up(q->st, covered, l, num);
+		for (size_t i = 0; i < num; i++) {
+			free(own[i]);
+			own[i] = NULL;
+		}
+		covered += num;
+	}
+	if (ret == 0 && covered > start)
+		mn_info("map_catch_up", "from=%" PRIu64 " to=%" PRIu64 " seconds=%.3f", start,
+			covered, (double)(mn_mono_ns() - t0) / 1e9);
+out:
+	if (ret != 0)
+		mn_error("map_catch_up", "covered=%" PRIu64 " err=%s", covered, mn_err_name(ret));
+	free(l);
+	free(keys);
+	free(own);
+	return ret;
+}
+
 int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer,
 	      const struct seq_options *opt)
 {
@@ -551,6 +732,8 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 		if (ret != 0)
 			goto err;
 	}
+	if (q->opt.map && (ret = map_catch_up(q)) != 0)
+		goto err;
 	if (pthread_create(&q->thread, NULL, seq_main, q) != 0) {
 		ret = MN_EINTERNAL;
 		goto err;

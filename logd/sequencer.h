@@ -29,13 +29,19 @@ struct seq_options {
 	uint64_t resign_ms; /* idle STH refresh period (default 30000) */
 	unsigned max_signers; /* seq_submit calls signing at once; more wait (default:
 			       * the online CPUs) */
+	int map;            /* maintain the lookup map (the store must be opened with
+			     * .map): each submission's map keys are computed on
+			     * its own thread, each batch ends with a map-root
+			     * leaf, and seq_start first brings the map up to the
+			     * tree (DESIGN.md section 10) */
 };
 
 struct seq;
 
 /* seq_start loads the tree state from |st| (which must outlive the sequencer),
- * stores a signed STH for the empty tree if the log is new, and starts the
- * thread. |signer| is borrowed. Returns 0 or MN_E*. */
+ * stores a signed STH for the empty tree if the log is new, with opt->map
+ * files the keys of leaves the map does not cover yet (a log from before the
+ * map, or one run with it off), and starts the thread. |signer| is borrowed. Returns 0 or MN_E*. */
 int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer,
 	      const struct seq_options *opt);
 /* seq_submit queues |sub|. Returns 0 (done will be called), MN_EBUSY (queue

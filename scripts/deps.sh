@@ -3,7 +3,7 @@
 # Idempotent and silent when everything is present; `make` runs it first.
 set -eu
 PKGS="build-essential pkg-config ca-certificates libssl-dev openssl liblmdb-dev lmdb-utils libuv1-dev node-llhttp
-libjansson-dev librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
+libjansson-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
 certspotter
 clang libclang-rt-14-dev"
 missing=""

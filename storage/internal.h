@@ -49,6 +49,10 @@ enum {
 	STORE__DBI_IDX_CERT, /* must follow the other indexes: see enum store_index */
 	STORE__DBI_POLICY_HEAD,
 	STORE__DBI_OPENINGS,
+	/* the lookup map (storage/map.c); created in an existing log too */
+	STORE__DBI_MAP_TILES,
+	STORE__DBI_MAP_DATA,
+	STORE__DBI_MAP_ITEMS,
 	STORE__NUM_DBI
 };
 
@@ -114,6 +118,8 @@ struct store {
 	 * (upper_failed). Read with __atomic_load_n; set under rd_mu. */
 	struct store__upper *upper;
 	int upper_failed;
+
+	int map_on;                /* store_options.map */
 
 	pthread_mutex_t state_mu;  /* guards the copies below for other threads */
 	struct merkle_range range;
@@ -220,5 +226,30 @@ int store__load(struct store *s, MDB_txn *txn, struct merkle_range *out_range,
  * process set) once no reader of this process is active. Called by the writer
  * or a reader that holds no snapshot. Returns 0 or a store__err code. */
 int store__map_resize(struct store *s, uint64_t size);
+
+/* store__grow_map doubles the map size (up to max_map_size); the caller holds
+ * write_mu. 0 or MN_ENOSPACE. */
+int store__grow_map(struct store *s);
+
+/* --- the lookup map (map.c) --- */
+
+/* The map's state as stored in meta "map": u64 covered || u64 num_keys ||
+ * root[32]: the map of leaves [0, covered). */
+struct store__map_state {
+	uint64_t covered;
+	uint64_t num_keys;
+	uint8_t root[MERKLE_HASH_LEN];
+};
+/* store__map_get reads the map state in |txn|: 0, MN_ENOTFOUND (no map yet),
+ * MN_ECORRUPT. */
+int store__map_get(struct store *s, MDB_txn *txn, struct store__map_state *out);
+/* store__map_apply files the map keys of leaves |l|[0..num) (their indexes
+ * first, first + 1, ...) in the map inside |txn| and writes the new state
+ * (covered = first + num) to meta. |st| is the state before (covered must be
+ * <= first: leaves between covered and first have no keys, as map-root leaves).
+ * Returns 0, an MN_E* or, with *out_mdb_rc set, the LMDB failure. */
+int store__map_apply(struct store *s, MDB_txn *txn, struct store__map_state *st,
+		     uint64_t first, const struct store_leaf *l, size_t num,
+		     int *out_mdb_rc);
 
 #endif

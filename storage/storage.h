@@ -39,6 +39,7 @@ struct store_options {
 	uint64_t max_map_size;  /* the map doubles on MDB_MAP_FULL up to this; 0 = 1 TiB */
 	int no_sync;            /* MDB_NOSYNC: benchmarks only, never in logd */
 	int read_only;          /* open for reading only (tools, checks) */
+	int map;                /* maintain the lookup map (store_append_mapped) */
 };
 
 /* A signed tree head as stored: |sig| is the encoded DigitallySigned struct. */
@@ -91,6 +92,10 @@ struct store_leaf {
 	const uint8_t *policy_key;
 	size_t policy_key_len;     /* 0 = not a policy; at most STORE_MAX_INDEX_KEY */
 	uint64_t policy_serial;
+	/* The leaf's map keys (entry/mapkeys.h), sorted, distinct; used only by
+	 * store_append_mapped and store_map_catch_up. */
+	const uint8_t (*map_keys)[32];
+	size_t num_map_keys;
 };
 
 /* store_open opens (creating if needed) the environment in opt->dir and checks
@@ -118,6 +123,71 @@ int store_has_sth(struct store *s);
  * disk full), MN_EREADONLY, MN_EIO. On error nothing is written. */
 int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t num,
 		       const struct store_sth *sth);
+
+/* --- the lookup map (DESIGN.md section 10, map/map.h) ------------------------
+ *
+ * With store_options.map, every batch also files its leaves' map keys in the
+ * map and appends a map-root leaf committing to the new map, in the same
+ * transaction: so every STH's last leaf is a map root (while the map is on).
+ * The map of leaves [0, covered) is stored as tiles (map/map.h), one record
+ * per key (its list's compact range) and the list items (index, leaf hash). */
+
+/* store_map_commit: what store_append_mapped asks its caller inside the
+ * write transaction, once the map's new root is known. */
+struct store_map_commit {
+	/* leaf builds the map-root leaf for the map of leaves [0, covered) with
+	 * |num_keys| keys and root |map_root|; it will be leaf |covered|. The
+	 * pointers in *out must stay valid until store_append_mapped returns.
+	 * 0 or an MN_E* that fails the batch. */
+	int (*leaf)(void *ctx, uint64_t covered, uint64_t num_keys,
+		    const uint8_t map_root[MERKLE_HASH_LEN], struct store_leaf *out);
+	/* sign fills *out with the signed tree head of the new tree (tree_size,
+	 * root); its timestamp must not be older than the stored STH's. */
+	int (*sign)(void *ctx, uint64_t tree_size, const uint8_t root[MERKLE_HASH_LEN],
+		    struct store_sth *out);
+	void *ctx;
+};
+
+/* store_append_mapped appends |num| leaves (num >= 1), files their map keys,
+ * appends the map-root leaf from mc->leaf and the STH from mc->sign, in one
+ * durable transaction; *out_sth gets the STH stored. The map must cover the
+ * tree already (see store_map_catch_up). Errors as store_append_batch, and
+ * MN_EINVAL if the store was not opened with .map or the map lags the tree.
+ * On error nothing is written (the hooks may have been called). */
+int store_append_mapped(struct store *s, const struct store_leaf *leaves, size_t num,
+			const struct store_map_commit *mc, struct store_sth *out_sth);
+
+/* store_map_covered: the number of leaves the map covers now (0 for none)
+ * and whether a map exists at all. */
+void store_map_covered(struct store *s, uint64_t *out_covered, int *out_exists);
+
+/* store_map_catch_up files the map keys of the stored leaves [covered,
+ * covered + num) (l[i] describes leaf covered + i: leaf_hash and map keys;
+ * other fields are ignored) in one durable transaction, without a map-root
+ * leaf: for building the map of a log that had none, or that ran with the map
+ * off. 0, MN_EINVAL (not the next leaves), MN_ENOSPACE, MN_EIO. */
+int store_map_catch_up(struct store *s, uint64_t first, const struct store_leaf *l,
+		       size_t num);
+
+/* store_r_map: the map state in this snapshot: 0, or MN_ENOTFOUND (none). */
+int store_r_map(struct store_reader *r, uint64_t *out_covered, uint64_t *out_num_keys,
+		uint8_t out_root[MERKLE_HASH_LEN]);
+/* store_r_map_prove appends the MapProof of |key| (map/map.h) to |out| and
+ * sets *out_count (the key's number of items, 0 if absent). 0, MN_ENOTFOUND
+ * (no map), MN_ECORRUPT, MN_ENOMEM. */
+struct cbb;
+int store_r_map_prove(struct store_reader *r, const uint8_t key[32], struct cbb *out,
+		      uint64_t *out_count);
+/* One list item: a leaf filed under a key. */
+struct store_map_item {
+	uint64_t index;
+	uint8_t leaf_hash[MERKLE_HASH_LEN];
+};
+/* store_r_map_list reads every item of |key|'s list, in index order, into a
+ * new array (*out, free()) of *out_num items (0 and NULL if none). Lists
+ * longer than |max| give MN_ETOOBIG. 0, MN_ENOMEM, MN_ECORRUPT. */
+int store_r_map_list(struct store_reader *r, const uint8_t key[32], size_t max,
+		     struct store_map_item **out, size_t *out_num);
 
 /* store_read_begin opens a read snapshot. Returns 0, MN_EBUSY (reader table
  * full after a stale-reader check), MN_EIO. */

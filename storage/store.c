@@ -22,7 +22,7 @@
 #define DEFAULT_MAP_SIZE ((uint64_t)1 << 30)
 #define DEFAULT_MAX_MAP_SIZE ((uint64_t)1 << 40)
 #define MAX_READERS 512
-#define MAX_DBS 16
+#define MAX_DBS 24
 /* extra is stored with a u24 length, sct with a u16 one; cap leaf_input the same
  * way (a MerkleTreeLeaf's certificate is u24-prefixed anyway). */
 #define MAX_FIELD_LEN ((size_t)0xffffff)
@@ -46,7 +46,19 @@ static const struct {
 	[STORE__DBI_IDX_CERT] = {"idx_cert", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_POLICY_HEAD] = {"policy_head", 0},
 	[STORE__DBI_OPENINGS] = {"openings", 0},
+	/* the lookup map (map.c): tile id -> tile; map key -> list compact
+	 * range; map key -> u64 index || leaf hash, in index order */
+	[STORE__DBI_MAP_TILES] = {"map_tiles", 0},
+	[STORE__DBI_MAP_DATA] = {"map_data", 0},
+	[STORE__DBI_MAP_ITEMS] = {"map_items", MDB_DUPSORT | MDB_DUPFIXED},
 };
+
+/* Databases added after logs existed: created in a log with leaves too. */
+static int db_added_later(unsigned i)
+{
+	return i == STORE__DBI_MAP_TILES || i == STORE__DBI_MAP_DATA ||
+	       i == STORE__DBI_MAP_ITEMS;
+}
 
 static const char META_STATE[] = "state";
 static const char META_STH[] = "sth";
@@ -321,6 +333,7 @@ int store_open(struct store **out, const struct store_options *opt)
 	pthread_mutex_init(&s->write_mu, NULL);
 	pthread_mutex_init(&s->state_mu, NULL);
 	s->read_only = opt->read_only != 0;
+	s->map_on = opt->map != 0;
 	s->max_map_size = opt->max_map_size ? opt->max_map_size : DEFAULT_MAX_MAP_SIZE;
 	if (s->max_map_size > SIZE_MAX)
 		s->max_map_size = SIZE_MAX;
@@ -395,8 +408,13 @@ int store_open(struct store **out, const struct store_options *opt)
 					  dbs[i].flags | (pass == 1 ? MDB_CREATE : 0),
 					  &s->dbi[i]);
 			if (rc == MDB_NOTFOUND && pass == 0 && !s->read_only &&
-			    !has_leaves(txn)) {
+			    (!has_leaves(txn) || db_added_later(i))) {
 				missing = 1;
+				continue;
+			}
+			if (rc == MDB_NOTFOUND && s->read_only && db_added_later(i)) {
+				/* a log from before the map, opened read-only: no map */
+				s->dbi[i] = 0;
 				continue;
 			}
 			if (rc == MDB_NOTFOUND) {
@@ -505,7 +523,7 @@ int store__map_resize(struct store *s, uint64_t size)
 }
 
 /* grow_map doubles the map after MDB_MAP_FULL, up to max_map_size. */
-static int grow_map(struct store *s)
+int store__grow_map(struct store *s)
 {
 	MDB_envinfo info;
 	uint64_t cur, next;
@@ -583,11 +601,16 @@ static int key_order_cmp(const void *a, const void *b)
 /* write_batch runs one write transaction for the batch. On success it commits
  * and sets *out_range to the new range. On MDB_MAP_FULL it sets *out_map_full
  * (and returns MN_ENOSPACE). Nothing is written on any error. */
-static int write_batch(struct store *s, const struct store_leaf *leaves, size_t num,
-		       struct key_order *order, const struct store_sth *sth,
+static int write_batch(struct store *s, const struct store_leaf *batch, size_t num_batch,
+		       struct key_order *order, const struct store_sth *sth_in,
+		       const struct store_map_commit *mc, struct store_sth *out_sth,
 		       struct merkle_range *out_range, int *out_map_full)
 {
 	MDB_txn *txn = NULL;
+	struct store_leaf *leaves = (struct store_leaf *)batch;
+	struct store_leaf *all = NULL;
+	size_t num = num_batch;
+	const struct store_sth *sth = sth_in;
 	MDB_val k, v;
 	struct store__tile_writer tw;
 	struct cbb cbb;
@@ -611,6 +634,53 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 		goto mdb_err;
 	}
 	store__tile_writer_init(&tw, txn, s->dbi[STORE__DBI_TILES], s->tile_buf);
+
+	if (mc != NULL) {
+		/* The map first: its new root goes into the map-root leaf, which
+		 * is appended after the batch, in this same transaction. */
+		struct store__map_state st;
+		int mdb_rc;
+
+		err = store__map_get(s, txn, &st);
+		if (err == MN_ENOTFOUND && size == 0)
+			err = 0;
+		if (err == 0 && st.covered != size) {
+			mn_warn("store_append_rejected", "dir=%s reason=\"map covers %" PRIu64
+				" of %" PRIu64 " leaves: catch it up first\"", DIR_S(s),
+				st.covered, size);
+			err = MN_EINVAL;
+		}
+		if (err != 0)
+			goto err;
+		err = store__map_apply(s, txn, &st, size, batch, num_batch, &mdb_rc);
+		if (err != 0) {
+			rc = mdb_rc;
+			if (rc == MDB_MAP_FULL)
+				goto mdb_err;
+			goto err;
+		}
+		all = malloc((num_batch + 1) * sizeof(*all));
+		if (all == NULL) {
+			err = MN_ENOMEM;
+			goto err;
+		}
+		memcpy(all, batch, num_batch * sizeof(*all));
+		memset(&all[num_batch], 0, sizeof(*all));
+		err = mc->leaf(mc->ctx, st.covered, st.num_keys, st.root, &all[num_batch]);
+		if (err != 0)
+			goto err;
+		/* the map-root leaf has no keys: the map covers it as it is */
+		all[num_batch].num_map_keys = 0;
+		err = store__map_apply(s, txn, &st, size + num_batch, &all[num_batch], 1, &mdb_rc);
+		if (err != 0) {
+			rc = mdb_rc;
+			if (rc == MDB_MAP_FULL)
+				goto mdb_err;
+			goto err;
+		}
+		leaves = all;
+		num = num_batch + 1;
+	}
 
 	for (size_t i = 0; i < num; i++) {
 		const struct store_leaf *l = &leaves[i];
@@ -752,6 +822,17 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 	}
 
 	merkle_range_root(out_range, s->hasher, root);
+	if (mc != NULL) {
+		err = mc->sign(mc->ctx, out_range->size, root, out_sth);
+		if (err != 0)
+			goto err;
+		if (out_sth->tree_size != out_range->size || out_sth->sig_len > STORE_MAX_SIG_LEN ||
+		    (s->has_sth && out_sth->timestamp < s->sth.timestamp)) {
+			err = MN_EINVAL;
+			goto err;
+		}
+		sth = out_sth;
+	}
 	if (memcmp(root, sth->root, MERKLE_HASH_LEN) != 0) {
 		mn_warn("store_append_rejected", "dir=%s tree_size=%" PRIu64
 			" reason=\"STH root is not the root of the new tree\"", DIR_S(s),
@@ -791,6 +872,9 @@ static int write_batch(struct store *s, const struct store_leaf *leaves, size_t 
 	txn = NULL; /* freed by commit, even on failure */
 	if (rc != 0)
 		goto mdb_err;
+	if (mc == NULL && out_sth != NULL)
+		*out_sth = *sth;
+	free(all);
 	return 0;
 
 tile_err:
@@ -828,12 +912,35 @@ append_conflict:
 err:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
+	free(all);
 	return err;
 }
+
+static int append(struct store *s, const struct store_leaf *leaves, size_t num,
+		  const struct store_sth *sth, const struct store_map_commit *mc,
+		  struct store_sth *out_sth);
 
 int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t num,
 		       const struct store_sth *sth)
 {
+	if (sth == NULL)
+		return MN_EINVAL;
+	return append(s, leaves, num, sth, NULL, NULL);
+}
+
+int store_append_mapped(struct store *s, const struct store_leaf *leaves, size_t num,
+			const struct store_map_commit *mc, struct store_sth *out_sth)
+{
+	if (!s->map_on || mc == NULL || out_sth == NULL || num == 0)
+		return MN_EINVAL;
+	return append(s, leaves, num, NULL, mc, out_sth);
+}
+
+static int append(struct store *s, const struct store_leaf *leaves, size_t num,
+		  const struct store_sth *sth, const struct store_map_commit *mc,
+		  struct store_sth *out_sth)
+{
+	struct store_sth mapped_sth;
 	struct merkle_range next;
 	struct key_order *order = NULL;
 	int err, map_full;
@@ -844,11 +951,13 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 			DIR_S(s));
 		return MN_EREADONLY;
 	}
-	if (sth == NULL || (num > 0 && leaves == NULL) || sth->sig_len > STORE_MAX_SIG_LEN)
+	if ((num > 0 && leaves == NULL) || (sth != NULL && sth->sig_len > STORE_MAX_SIG_LEN))
 		return MN_EINVAL;
 	for (size_t i = 0; i < num; i++) {
 		const struct store_leaf *l = &leaves[i];
 
+		if (l->num_map_keys > 0 && l->map_keys == NULL)
+			return MN_EINVAL;
 		if (l->leaf_input_len > MAX_FIELD_LEN || l->extra_len > MAX_FIELD_LEN ||
 		    l->opening_len > MAX_FIELD_LEN || (l->opening_len > 0 && l->opening == NULL) ||
 		    l->policy_key_len > STORE_MAX_INDEX_KEY ||
@@ -867,7 +976,8 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 	if (num > 0) {
 		if (num > SIZE_MAX / sizeof(*order))
 			return MN_EINVAL;
-		order = malloc(num * sizeof(*order));
+		/* one more for a map-root leaf */
+		order = malloc((num + 1) * sizeof(*order));
 		if (order == NULL)
 			return MN_ENOMEM;
 	}
@@ -875,15 +985,18 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 	pthread_mutex_lock(&s->write_mu);
 	/* Only this function changes range and sth, under write_mu: read them
 	 * without state_mu here. */
-	if (num > UINT64_MAX - 1 - s->range.size ||
-	    sth->tree_size != s->range.size + num) {
+	if (num > UINT64_MAX - 2 - s->range.size) {
+		err = MN_EINVAL;
+		goto out;
+	}
+	if (sth != NULL && sth->tree_size != s->range.size + num) {
 		mn_warn("store_append_rejected", "dir=%s reason=\"STH tree size %" PRIu64
 			" != %" PRIu64 " + %zu\"", DIR_S(s), sth->tree_size,
 			s->range.size, num);
 		err = MN_EINVAL;
 		goto out;
 	}
-	if (s->has_sth && sth->timestamp < s->sth.timestamp) {
+	if (sth != NULL && s->has_sth && sth->timestamp < s->sth.timestamp) {
 		mn_warn("store_append_rejected", "dir=%s reason=\"STH timestamp %" PRIu64
 			" older than stored %" PRIu64 "\"", DIR_S(s), sth->timestamp,
 			s->sth.timestamp);
@@ -891,19 +1004,21 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 		goto out;
 	}
 	for (;;) {
-		err = write_batch(s, leaves, num, order, sth, &next, &map_full);
+		err = write_batch(s, leaves, num, order, sth, mc, &mapped_sth, &next, &map_full);
 		if (!map_full)
 			break;
-		err = grow_map(s);
+		err = store__grow_map(s);
 		if (err != 0)
 			break;
 	}
 	if (err == 0) {
 		pthread_mutex_lock(&s->state_mu);
 		s->range = next;
-		s->sth = *sth;
+		s->sth = mapped_sth;
 		s->has_sth = 1;
 		pthread_mutex_unlock(&s->state_mu);
+		if (out_sth != NULL)
+			*out_sth = mapped_sth;
 	}
 out:
 	pthread_mutex_unlock(&s->write_mu);

@@ -132,7 +132,7 @@ static int teardown(void **state)
 
 static void start(void)
 {
-	const char *args[] = {"--data", D.data, "--tls-roots", D.roots, "--threads", "2",
+	const char *args[] = {"--no-map", "--data", D.data, "--tls-roots", D.roots, "--threads", "2",
 			      "--map-size", "1048576", "--max-map-size", "67108864",
 			      "--max-entries", "1000", NULL};
 

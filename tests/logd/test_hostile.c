@@ -187,7 +187,7 @@ static int setup(void **state)
 	}
 	snprintf(timeout, sizeof(timeout), "%d", REQUEST_TIMEOUT_MS);
 	{
-		const char *args[] = {"--data", data, "--tls-roots", roots, "--threads", "2",
+		const char *args[] = {"--no-map", "--data", data, "--tls-roots", roots, "--threads", "2",
 				      "--max-conns", "12000", "--idle-timeout", "60000",
 				      "--request-timeout", timeout, "--max-body", "65536", NULL};
 		char errlog[128];

@@ -75,7 +75,7 @@ static int setup(void **state)
 	if (pki_write_pem(roots, rs, 1) != 0)
 		return -1;
 	{
-		const char *args[] = {"--data", data, "--tls-roots", roots, "--threads", "2",
+		const char *args[] = {"--no-map", "--data", data, "--tls-roots", roots, "--threads", "2",
 				      "--max-entries", "5", "--idle-timeout", "300",
 				      "--request-timeout", "300", "--max-body", "65536", NULL};
 		if (logd_start(&T.logd, args) != 0)

@@ -91,7 +91,7 @@ static void set_failure(const char *fmt, ...)
 
 static int start_logd(void)
 {
-	const char *args[] = {"--data", S.data, "--tls-roots", S.roots, "--threads", "2",
+	const char *args[] = {"--no-map", "--data", S.data, "--tls-roots", S.roots, "--threads", "2",
 			      "--max-entries", "256", NULL};
 	return logd_start_stderr(&S.logd, args, S.errlog);
 }
