@@ -44,6 +44,45 @@ const char *api__param(const struct api_params *p, const char *name, size_t *out
  * junk, no overflow). Returns 1 or 0. */
 int api__param_u64(const char *s, size_t len, uint64_t *out) MN_WUR;
 
+/* --- the map section of lookup and resolve answers (mapproof.c) --- */
+
+#include "entry/mapkeys.h"
+
+#define API_MAP_MAX_KEYS 4
+struct api__map_list {
+	char key[MAPKEYS_MAX_STR];          /* the key string */
+	uint8_t mk[MAP_KEY_LEN];             /* its map key */
+	uint8_t vrf_proof[81];               /* pgpaddr: the VRF proof of the address */
+	int has_vrf;
+	uint64_t count;                      /* items in the list (0: absent) */
+	struct store_map_item *items;        /* the whole list, index order */
+	size_t num;
+	uint8_t *proof;                      /* MapProof */
+	size_t proof_len;
+};
+struct api__map {
+	uint64_t covered;                    /* == the STH's tree size */
+	uint64_t leaf_index;                 /* the map-root leaf: covered - 1 */
+	uint8_t root[MAP_HASH_LEN];
+	struct api__map_list lists[API_MAP_MAX_KEYS];
+	size_t num_lists;
+};
+/* api__map_load reads, in |rd|, the map that the STH |sth| ends with and, for
+ * each key string, its MapProof and its whole list (at most |max_items|).
+ * 0, MN_ENOTFOUND (no map, or it does not cover the STH: the log runs without
+ * one), MN_ETOOBIG (a list is longer), MN_ECORRUPT, MN_ENOMEM. On error |m| is
+ * clean. */
+int api__map_load(struct api__map *m, struct store_reader *rd, const struct store_sth *sth,
+		  char (*keys)[MAPKEYS_MAX_STR], size_t num_keys, size_t max_items);
+/* api__map_lower: the first position of |l| whose index is above |after|
+ * (0 without |has_after|). */
+size_t api__map_lower(const struct api__map_list *l, uint64_t after, int has_after);
+/* api__map_json writes ,"map":{...} showing items [start[k], end[k]) of list k
+ * with their range proofs. 1 or 0. */
+int api__map_json(struct cbb *b, struct store_reader *rd, const struct store_sth *sth,
+		  const struct api__map *m, const size_t *start, const size_t *end);
+void api__map_cleanup(struct api__map *m);
+
 #endif
 
 /* Endpoints, for routing and metrics. */

@@ -40,6 +40,7 @@ struct scan {
 	struct match *m;
 	size_t num, cap;
 	int too_many;
+	uint64_t window_end; /* with a map: the last index of the page */
 };
 
 static unsigned class_bit(int cls)
@@ -65,7 +66,8 @@ static int on_hit(void *ctx, const uint8_t *key, size_t key_len, uint64_t index)
 	struct scan *s = ctx;
 	unsigned bit = class_bit(names_key_class(key, key_len));
 
-	if ((bit & s->want) == 0 || (s->has_cursor && index <= s->after))
+	/* classes are filtered by the caller (types=), after merging */
+	if (bit == 0 || (s->has_cursor && index <= s->after))
 		return 0;
 	if (s->num == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 64;
@@ -214,6 +216,82 @@ static int write_entries(struct cbb *b, struct store_reader *rd, struct batch *b
 	return 1;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static unsigned default_classes(struct store_reader *rd, uint64_t index)
+{
+	struct store_entry e;
+	struct ct_entry ent;
+
+	if (store_r_entry(rd, index, &e) != 0 ||
+	    !ct_parse_leaf(&ent, e.leaf_input, e.leaf_input_len))
+		return 0;
+	switch (ent.entry_type) {
+	case MN_PGP_ENDORSEMENT_ENTRY: return 4;
+	case MN_SIGNED_POLICY_ENTRY: return 8;
+	default: return 1; /* a certificate the index did not class: TLS */
+	}
+}
+
+/* map_window picks the page: the first |limit| leaves above the cursor among
+ * all the map's lists, in index order. It replaces s->m with them (their
+ * classes from the index scan already in s->m, or from the entry type), sets
+ * start[k], end[k] to the positions each list must show (the page's items
+ * plus one item on each side, which proves nothing between is missing) and
+ * *more if leaves remain after the page. */
+static int map_window(struct api__map *map, struct scan *s, int has_cursor, uint64_t after,
+		      size_t limit, size_t *start, size_t *end, int *more)
+{
+	size_t total = 0, n = 0, k, i;
+	uint64_t *all, hi;
+	struct match *w;
+
+	for (k = 0; k < map->num_lists; k++)
+		total += map->lists[k].num;
+	all = malloc((total ? total : 1) * sizeof(*all));
+	if (all == NULL)
+		return MN_ENOMEM;
+	for (k = 0; k < map->num_lists; k++)
+		for (i = api__map_lower(&map->lists[k], after, has_cursor); i < map->lists[k].num; i++)
+			all[n++] = map->lists[k].items[i].index;
+	qsort(all, n, sizeof(*all), cmp_u64);
+	for (i = 0, total = 0; i < n; i++)
+		if (total == 0 || all[total - 1] != all[i])
+			all[total++] = all[i];
+	*more = total > limit;
+	n = total > limit ? limit : total;
+	hi = *more ? all[n - 1] : UINT64_MAX;
+	s->window_end = hi;
+	w = malloc((n ? n : 1) * sizeof(*w));
+	if (w == NULL) {
+		free(all);
+		return MN_ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		struct match key = {all[i], 0}, *f = NULL;
+		if (s->num > 0)
+			f = bsearch(&key, s->m, s->num, sizeof(*s->m), cmp_match);
+		w[i].index = all[i];
+		w[i].classes = f != NULL ? f->classes : 0;
+	}
+	free(all);
+	free(s->m);
+	s->m = w;
+	s->num = n;
+	for (k = 0; k < map->num_lists; k++) {
+		const struct api__map_list *l = &map->lists[k];
+		size_t a = api__map_lower(l, after, has_cursor);
+		size_t b = *more ? api__map_lower(l, hi, 1) : l->num;
+		start[k] = a > 0 ? a - 1 : 0;
+		end[k] = b < l->num ? b + 1 : b;
+	}
+	return 0;
+}
+
 void api__lookup(struct api *api, const struct api_params *q, struct api_response *resp)
 {
 	size_t dl, el, pl, tl, sl, ll, cl;
@@ -236,6 +314,10 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	struct batch *bt = NULL;
 	struct cbb b;
 	int ok;
+	char keys[API_MAP_MAX_KEYS][MAPKEYS_MAX_STR];
+	size_t nk = 0, start[API_MAP_MAX_KEYS], end[API_MAP_MAX_KEYS];
+	struct api__map map;
+	int has_map = 0, more = 0;
 
 	memset(&s, 0, sizeof(s));
 	s.want = 15;
@@ -297,6 +379,26 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		api_response_error(resp, 400, "malformed", "name too long to look up");
 		return;
 	}
+	/* the map keys the answer proves (entry/mapkeys.h) */
+	if (domain != NULL) {
+		/* an exact lookup is the name itself (a wildcard certificate is
+		 * found by asking for "*.parent", or with subdomains=1 on the
+		 * parent) */
+		mapkeys_str(keys[nk++], "dns", norm, strlen(norm));
+		if (subdomains) {
+			if (mapkeys_registrable(norm, strlen(norm)) == 0) {
+				api_response_error(resp, 400, "malformed",
+						   "subdomains=1 is not served for a public suffix");
+				return;
+			}
+			mapkeys_str(keys[nk++], "under", norm, strlen(norm));
+		}
+	} else if (email != NULL) {
+		mapkeys_str(keys[nk++], "email", norm, strlen(norm));
+	} else {
+		/* the fingerprint in the index prefix is lowercase hex, NUL */
+		mapkeys_str(keys[nk++], "pgp", (const char *)prefix, (size_t)plen - 1);
+	}
 	if (store_read_begin(api__config(api)->store, &rd) != 0) {
 		api__err_response(resp, MN_EBUSY, "storage is not readable now");
 		return;
@@ -326,7 +428,45 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		else
 			s.m[n++] = s.m[i];
 	}
-	out = n < limit ? n : (size_t)limit;
+	s.num = n;
+	/* With a map, the answer is what the map's lists hold, and proves it. */
+	ret = api__map_load(&map, rd, &sth, keys, nk, MAX_MATCHES);
+	if (ret == 0) {
+		has_map = 1;
+		ret = map_window(&map, &s, s.has_cursor, s.after, (size_t)limit, start, end, &more);
+		if (ret != 0) {
+			store_read_end(rd);
+			api__map_cleanup(&map);
+			free(s.m);
+			api__err_response(resp, ret, "cannot build the answer");
+			return;
+		}
+		for (i = 0; i < s.num; i++)
+			if (s.m[i].classes == 0)
+				s.m[i].classes = default_classes(rd, s.m[i].index);
+		n = s.num;
+	} else if (ret == MN_ETOOBIG) {
+		store_read_end(rd);
+		free(s.m);
+		api_response_error(resp, 400, "tooManyResults",
+				   "the query matches too many entries; narrow it");
+		return;
+	} else if (ret != MN_ENOTFOUND) {
+		store_read_end(rd);
+		free(s.m);
+		api__err_response(resp, ret, "cannot read the lookup map");
+		return;
+	}
+	/* types= filters the entries shown; a map answer still proves the whole
+	 * lists (a verifying client asks without types and filters itself) */
+	for (i = 0, out = 0; i < n; i++)
+		if (s.m[i].classes & s.want)
+			s.m[out++] = s.m[i];
+	if (!has_map) {
+		/* the old page: |limit| matching entries; the cursor follows them */
+		n = out;
+		out = n < limit ? n : (size_t)limit;
+	}
 	if (out > 0 && (bt = malloc(sizeof(*bt))) == NULL) {
 		store_read_end(rd);
 		free(s.m);
@@ -336,12 +476,21 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	ok = cbb_init(&b, 1024 + out * 2048, API_MAX_RESPONSE) && api__jraw(&b, "{\"sth\":") &&
 	     api__sth_json(&b, &sth) && api__jraw(&b, ",\"entries\":[") &&
 	     write_entries(&b, rd, bt, s.m, out, sth.tree_size, email != NULL);
-	ok = ok && api__jraw(&b, "],\"next_cursor\":") &&
-	     (out < n ? api__jraw(&b, "\"") && api__ju64(&b, s.m[out - 1].index) &&
-			       api__jraw(&b, "\"")
-		      : api__jraw(&b, "null")) &&
-	     api__jraw(&b, "}");
+	if (has_map)
+		ok = ok && api__jraw(&b, "],\"next_cursor\":") &&
+		     (more ? api__jraw(&b, "\"") && api__ju64(&b, s.window_end) &&
+				     api__jraw(&b, "\"")
+			   : api__jraw(&b, "null")) &&
+		     api__map_json(&b, rd, &sth, &map, start, end) && api__jraw(&b, "}");
+	else
+		ok = ok && api__jraw(&b, "],\"next_cursor\":") &&
+		     (out < n ? api__jraw(&b, "\"") && api__ju64(&b, s.m[out - 1].index) &&
+				       api__jraw(&b, "\"")
+			      : api__jraw(&b, "null")) &&
+		     api__jraw(&b, "}");
 	store_read_end(rd);
+	if (has_map)
+		api__map_cleanup(&map);
 	free(s.m);
 	free(bt);
 	if (!ok) {

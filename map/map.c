@@ -729,22 +729,32 @@ static int range_verify(struct merkle_hasher *h, size_t lo, size_t hi, size_t st
 	return 1;
 }
 
+int map_list_range_root(struct merkle_hasher *h, uint8_t out[MAP_HASH_LEN], size_t num,
+			size_t start, size_t end, const uint8_t (*range_items)[MAP_HASH_LEN],
+			const uint8_t (*proof)[MAP_HASH_LEN], size_t proof_num)
+{
+	size_t used = 0;
+
+	if (num == 0) {
+		if (start != 0 || end != 0 || proof_num != 0)
+			return 0;
+		merkle_empty_root(out);
+		return 1;
+	}
+	if (!(start < end && end <= num))
+		return 0;
+	if (!range_verify(h, 0, num, start, end, range_items, proof, proof_num, &used, out))
+		return 0;
+	return used == proof_num;
+}
+
 int map_list_range_verify(struct merkle_hasher *h, const uint8_t root[MAP_HASH_LEN],
 			  size_t num, size_t start, size_t end,
 			  const uint8_t (*range_items)[MAP_HASH_LEN],
 			  const uint8_t (*proof)[MAP_HASH_LEN], size_t proof_num)
 {
 	uint8_t got[MAP_HASH_LEN];
-	size_t used = 0;
 
-	if (num == 0) {
-		uint8_t empty[MAP_HASH_LEN];
-		merkle_empty_root(empty);
-		return start == 0 && end == 0 && proof_num == 0 && memcmp(empty, root, 32) == 0;
-	}
-	if (!(start < end && end <= num))
-		return 0;
-	if (!range_verify(h, 0, num, start, end, range_items, proof, proof_num, &used, got))
-		return 0;
-	return used == proof_num && memcmp(got, root, 32) == 0;
+	return map_list_range_root(h, got, num, start, end, range_items, proof, proof_num) &&
+	       memcmp(got, root, 32) == 0;
 }

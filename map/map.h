@@ -155,6 +155,12 @@ size_t map_list_range_proof(struct merkle_hasher *h, const uint8_t (*items)[MAP_
 /* map_list_range_verify computes the list root from the items [start, end)
  * and the proof, checks that every proof hash was used, and compares with
  * |root|. 1 if it matches, else 0. */
+/* map_list_range_root: the same walk, writing the list root it leads to (for
+ * a client that knows the value V, not the list root: it then checks
+ * map_value(count, root) == V). 1, or 0 if the range or proof is malformed. */
+int map_list_range_root(struct merkle_hasher *h, uint8_t out[MAP_HASH_LEN], size_t num,
+			size_t start, size_t end, const uint8_t (*range_items)[MAP_HASH_LEN],
+			const uint8_t (*proof)[MAP_HASH_LEN], size_t proof_num);
 int map_list_range_verify(struct merkle_hasher *h, const uint8_t root[MAP_HASH_LEN],
 			  size_t num, size_t start, size_t end,
 			  const uint8_t (*range_items)[MAP_HASH_LEN],

@@ -1,0 +1,175 @@
+/* mapproof.c: the "map" section of lookup and resolve answers: the proof that
+ * the lists of leaves an answer is built from are complete (DESIGN.md section
+ * 10, map/map.h, entry/mapkeys.h).
+ *
+ *   "map": {"leaf_index": K,            the map-root leaf: the last leaf of
+ *           "leaf_input": b64,          the answer's STH, with its audit path
+ *           "audit_path": [b64...],
+ *           "keys": [{"key": "dns:example.com",     the key string
+ *                     ["vrf_proof": b64,]           pgpaddr: the VRF proof
+ *                     "count": N,                   items in the key's list
+ *                     "proof": b64,                 MapProof (map/map.h)
+ *                     "start": S,                   first item shown
+ *                     "items": [{"leaf_index", "leaf_hash"}...],
+ *                     "range_proof": [b64...]}]}    items S.. in the list
+ *
+ * A client recomputes each key's map key, checks the MapProof against the
+ * map root in the map-root leaf (present with value V, or absent with N 0),
+ * rebuilds the list root from the items and the range proof and checks
+ * V = SHA-256(0x12 || N || list root). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "common/err.h"
+#include "entry/ct.h"
+#include "entry/mapkeys.h"
+
+void api__map_cleanup(struct api__map *m)
+{
+	for (size_t i = 0; i < m->num_lists; i++) {
+		free(m->lists[i].items);
+		free(m->lists[i].proof);
+	}
+	memset(m, 0, sizeof(*m));
+}
+
+int api__map_load(struct api__map *m, struct store_reader *rd, const struct store_sth *sth,
+		  char (*keys)[MAPKEYS_MAX_STR], size_t num_keys, size_t max_items)
+{
+	struct merkle_hasher *h = NULL;
+	struct store_entry se;
+	struct ct_entry e;
+	struct mapkeys_root mr;
+	uint64_t num_map_keys;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if (num_keys > API_MAP_MAX_KEYS)
+		return MN_EINVAL;
+	err = store_r_map(rd, &m->covered, &num_map_keys, m->root);
+	if (err != 0)
+		return err;
+	/* the answer's STH must end with the map's root leaf */
+	if (sth->tree_size == 0 || m->covered != sth->tree_size)
+		return MN_ENOTFOUND;
+	m->leaf_index = sth->tree_size - 1;
+	if (store_r_entry(rd, m->leaf_index, &se) != 0 ||
+	    !ct_parse_leaf(&e, se.leaf_input, se.leaf_input_len) ||
+	    e.entry_type != MN_MAP_ROOT_ENTRY || !mapkeys_root_parse(&mr, e.body, e.body_len) ||
+	    mr.covered != m->leaf_index || memcmp(mr.root, m->root, 32) != 0)
+		return MN_ECORRUPT;
+	h = merkle_hasher_new();
+	if (h == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < num_keys; i++) {
+		struct api__map_list *l = &m->lists[m->num_lists++];
+		struct cbb c;
+
+		memcpy(l->key, keys[i], MAPKEYS_MAX_STR);
+		map_key(h, l->mk, (const uint8_t *)l->key, strlen(l->key));
+		if (!cbb_init(&c, 1024, MAP_MAX_PROOF_LEN)) {
+			err = MN_ENOMEM;
+			break;
+		}
+		err = store_r_map_prove(rd, l->mk, &c, &l->count);
+		if (err == 0 && !cbb_finish(&c, &l->proof, &l->proof_len))
+			err = MN_ENOMEM;
+		if (err != 0) {
+			cbb_cleanup(&c);
+			break;
+		}
+		if (l->count > max_items) {
+			err = MN_ETOOBIG;
+			break;
+		}
+		if (l->count > 0) {
+			err = store_r_map_list(rd, l->mk, max_items, &l->items, &l->num);
+			if (err == 0 && l->num != l->count)
+				err = MN_ECORRUPT;
+			if (err != 0)
+				break;
+		}
+	}
+	merkle_hasher_free(h);
+	if (err != 0)
+		api__map_cleanup(m);
+	return err;
+}
+
+size_t api__map_lower(const struct api__map_list *l, uint64_t after, int has_after)
+{
+	size_t lo = 0, hi = l->num;
+
+	if (!has_after)
+		return 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->items[mid].index <= after)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int api__map_json(struct cbb *b, struct store_reader *rd, const struct store_sth *sth,
+		  const struct api__map *m, const size_t *start, const size_t *end)
+{
+	struct merkle_hasher *h = merkle_hasher_new();
+	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
+	uint8_t (*ih)[MAP_HASH_LEN] = NULL, (*rp)[MAP_HASH_LEN] = NULL;
+	struct store_entry se;
+	size_t num;
+	int ok;
+
+	if (h == NULL)
+		return 0;
+	ok = store_r_entry(rd, m->leaf_index, &se) == 0 &&
+	     store_r_inclusion_proof(rd, m->leaf_index, sth->tree_size, proof, &num) == 0 &&
+	     API__JLIT(b, ",\"map\":{\"leaf_index\":") && api__ju64(b, m->leaf_index) &&
+	     API__JLIT(b, ",\"leaf_input\":") && api__jb64(b, se.leaf_input, se.leaf_input_len) &&
+	     API__JLIT(b, ",\"audit_path\":[");
+	for (size_t i = 0; ok && i < num; i++)
+		ok = (i == 0 || API__JLIT(b, ",")) && api__jb64(b, proof[i], MERKLE_HASH_LEN);
+	ok = ok && API__JLIT(b, "],\"keys\":[");
+	for (size_t k = 0; ok && k < m->num_lists; k++) {
+		const struct api__map_list *l = &m->lists[k];
+		size_t s = start[k], e = end[k], pn = 0;
+
+		ok = (k == 0 || API__JLIT(b, ",")) && API__JLIT(b, "{\"key\":") &&
+		     api__jstr(b, l->key, strlen(l->key));
+		if (ok && l->has_vrf)
+			ok = API__JLIT(b, ",\"vrf_proof\":") && api__jb64(b, l->vrf_proof, 81);
+		ok = ok && API__JLIT(b, ",\"count\":") && api__ju64(b, l->count) &&
+		     API__JLIT(b, ",\"proof\":") && api__jb64(b, l->proof, l->proof_len) &&
+		     API__JLIT(b, ",\"start\":") && api__ju64(b, s) && API__JLIT(b, ",\"items\":[");
+		for (size_t i = s; ok && i < e; i++)
+			ok = (i == s || API__JLIT(b, ",")) && API__JLIT(b, "{\"leaf_index\":") &&
+			     api__ju64(b, l->items[i].index) && API__JLIT(b, ",\"leaf_hash\":") &&
+			     api__jb64(b, l->items[i].leaf_hash, 32) && API__JLIT(b, "}");
+		ok = ok && API__JLIT(b, "],\"range_proof\":[");
+		if (ok && l->num > 0 && s < e && !(s == 0 && e == l->num)) {
+			free(ih);
+			free(rp);
+			ih = malloc(l->num * sizeof(*ih));
+			rp = malloc(2 * 64 * sizeof(*rp));
+			ok = ih != NULL && rp != NULL;
+			for (size_t i = 0; ok && i < l->num; i++)
+				map_list_item(h, ih[i], l->items[i].index, l->items[i].leaf_hash);
+			if (ok) {
+				pn = map_list_range_proof(h, (const uint8_t(*)[32])ih, l->num, s, e, rp,
+							  2 * 64);
+				ok = pn != (size_t)-1;
+			}
+			for (size_t i = 0; ok && i < pn; i++)
+				ok = (i == 0 || API__JLIT(b, ",")) && api__jb64(b, rp[i], 32);
+		}
+		ok = ok && API__JLIT(b, "]}");
+	}
+	ok = ok && API__JLIT(b, "]}");
+	free(ih);
+	free(rp);
+	merkle_hasher_free(h);
+	return ok;
+}
