@@ -32,6 +32,7 @@
 #include "common/b64.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "entry/advice.h"
 #include "entry/ct.h"
 #include "entry/pgp.h"
 #include "entry/policy.h"
@@ -288,6 +289,240 @@ static void resolve_domain(struct store_reader *rd, const struct store_sth *sth,
 	api__finish_json(resp, 200, &b);
 }
 
+/* --- with the map: every list proven complete (DESIGN.md section 10) ---- */
+
+/* The leaves of the map's lists, as entry/advice.h reads them; borrowed from
+ * the read snapshot. */
+struct lists {
+	struct advice_leaf *leaves[API_MAP_MAX_KEYS];
+	struct advice_list l[API_MAP_MAX_KEYS];
+};
+
+static void lists_free(struct lists *ls)
+{
+	for (size_t k = 0; k < API_MAP_MAX_KEYS; k++)
+		free(ls->leaves[k]);
+}
+
+static int lists_read(struct lists *ls, struct store_reader *rd, const struct api__map *m)
+{
+	memset(ls, 0, sizeof(*ls));
+	for (size_t k = 0; k < m->num_lists; k++) {
+		const struct api__map_list *l = &m->lists[k];
+		ls->leaves[k] = calloc(l->num ? l->num : 1, sizeof(*ls->leaves[k]));
+		if (ls->leaves[k] == NULL)
+			return MN_ENOMEM;
+		for (size_t i = 0; i < l->num; i++) {
+			struct store_entry se;
+			int err = store_r_entry(rd, l->items[i].index, &se);
+			if (err != 0)
+				return MN_ECORRUPT;
+			ls->leaves[k][i].index = l->items[i].index;
+			ls->leaves[k][i].leaf_input = se.leaf_input;
+			ls->leaves[k][i].leaf_input_len = se.leaf_input_len;
+		}
+		ls->l[k].leaves = ls->leaves[k];
+		ls->l[k].num = l->num;
+	}
+	return 0;
+}
+
+static unsigned type_classes(const struct advice_leaf *l)
+{
+	struct ct_entry e;
+
+	if (!ct_parse_leaf(&e, l->leaf_input, l->leaf_input_len))
+		return 0;
+	switch (e.entry_type) {
+	case MN_PGP_ENDORSEMENT_ENTRY: return 4;
+	case MN_SIGNED_POLICY_ENTRY: return 8;
+	default: return 2;
+	}
+}
+
+/* write_items writes ,"items":[...]: every leaf of every list once, in leaf
+ * order, each with its audit path (and the opening of a PGP endorsement:
+ * the asker knows the address), then the map section with whole lists. */
+static int write_items_and_map(struct cbb *b, struct store_reader *rd,
+			       const struct store_sth *sth, const struct api__map *m,
+			       const struct lists *ls)
+{
+	size_t start[API_MAP_MAX_KEYS] = {0}, end[API_MAP_MAX_KEYS], total = 0, n = 0;
+	struct advice_leaf *all;
+	int ok;
+
+	for (size_t k = 0; k < m->num_lists; k++) {
+		end[k] = m->lists[k].num;
+		total += m->lists[k].num;
+	}
+	all = malloc((total ? total : 1) * sizeof(*all));
+	if (all == NULL)
+		return 0;
+	for (size_t k = 0; k < m->num_lists; k++)
+		for (size_t i = 0; i < ls->l[k].num; i++)
+			all[n++] = ls->l[k].leaves[i];
+	for (size_t i = 1; i < n; i++) { /* insertion sort: short lists */
+		struct advice_leaf x = all[i];
+		size_t j = i;
+		while (j > 0 && all[j - 1].index > x.index) {
+			all[j] = all[j - 1];
+			j--;
+		}
+		all[j] = x;
+	}
+	ok = api__jraw(b, ",\"items\":[");
+	for (size_t i = 0, w = 0; ok && i < n; i++) {
+		if (i > 0 && all[i].index == all[i - 1].index)
+			continue;
+		ok = (w++ == 0 || api__jraw(b, ",")) &&
+		     api__entry_json(b, rd, all[i].index, sth->tree_size, type_classes(&all[i]), 1);
+	}
+	free(all);
+	return ok && api__jraw(b, "]") && api__map_json(b, rd, sth, m, start, end);
+}
+
+static int write_entry_list(struct cbb *b, struct store_reader *rd, const struct store_sth *sth,
+			    const uint64_t *idx, size_t n, unsigned classes, int opening)
+{
+	int ok = 1;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (i == 0 || api__jraw(b, ",")) &&
+		     api__entry_json(b, rd, idx[i], sth->tree_size, classes, opening);
+	return ok;
+}
+
+static void map_failed(struct api_response *resp, int err)
+{
+	if (err == MN_ETOOBIG)
+		api_response_error(resp, 400, "tooManyResults",
+				   "a list behind this answer is too long to resolve");
+	else
+		api__err_response(resp, err, "cannot read the lookup map");
+}
+
+/* resolve_email_map answers from the map; MN_ENOTFOUND if the log has none. */
+static int resolve_email_map(struct store_reader *rd, const struct store_sth *sth,
+			     const char *addr, size_t addr_len, struct api_response *resp)
+{
+	char keys[API_MAP_MAX_KEYS][MAPKEYS_MAX_STR], v[MAPKEYS_MAX_STR];
+	const char *at = memchr(addr, '@', addr_len);
+	struct api__map m;
+	struct lists ls;
+	struct advice_email a;
+	struct cbb b;
+	int err, ok;
+	char *adv = NULL;
+
+	if (at == NULL)
+		return MN_EINVAL;
+	/* 0 email:A, 1 policy:A|email-e2e, 2 policy:D|smtp */
+	mapkeys_str(keys[0], "email", addr, addr_len);
+	snprintf(v, sizeof(v), "%.*s|email-e2e", (int)addr_len, addr);
+	mapkeys_str(keys[1], "policy", v, strlen(v));
+	snprintf(v, sizeof(v), "%.*s|smtp", (int)(addr_len - (size_t)(at + 1 - addr)), at + 1);
+	mapkeys_str(keys[2], "policy", v, strlen(v));
+	err = api__map_load(&m, rd, sth, keys, 3, ADVICE_MAX_LIST);
+	if (err == MN_ENOTFOUND)
+		return err;
+	if (err != 0) {
+		map_failed(resp, err);
+		return 0;
+	}
+	{
+		struct advice_list none = {NULL, 0};
+		err = lists_read(&ls, rd, &m);
+		if (err == 0)
+			err = advice_email(&a, &ls.l[0], &none, &ls.l[1], &ls.l[2],
+					   mn_now_ms() / 1000);
+	}
+	if (err != 0) {
+		lists_free(&ls);
+		api__map_cleanup(&m);
+		api__err_response(resp, err, "cannot build the answer");
+		return 0;
+	}
+	adv = json_dumps(a.advice, JSON_COMPACT);
+	ok = adv != NULL && cbb_init(&b, 4096, API_MAX_RESPONSE) && api__jraw(&b, "{\"sth\":") &&
+	     api__sth_json(&b, sth) && api__jraw(&b, ",\"email\":") &&
+	     api__jstr(&b, addr, addr_len) && api__jraw(&b, ",\"smime\":[") &&
+	     write_entry_list(&b, rd, sth, a.smime, a.num_smime, 2, 0) &&
+	     api__jraw(&b, "],\"pgp\":[") &&
+	     write_entry_list(&b, rd, sth, a.pgp, a.num_pgp, 4, 1) &&
+	     api__jraw(&b, "],\"smtp_policy\":") &&
+	     (a.has_smtp ? api__entry_json(&b, rd, a.smtp, sth->tree_size, 8, 0)
+			 : api__jraw(&b, "null")) &&
+	     api__jraw(&b, ",\"e2e_policy\":") &&
+	     (a.has_e2e ? api__entry_json(&b, rd, a.e2e, sth->tree_size, 8, 0)
+			: api__jraw(&b, "null")) &&
+	     api__jraw(&b, ",\"advice\":") && api__jraw(&b, adv) &&
+	     write_items_and_map(&b, rd, sth, &m, &ls) && api__jraw(&b, "}");
+	free(adv);
+	advice_email_cleanup(&a);
+	lists_free(&ls);
+	api__map_cleanup(&m);
+	if (!ok) {
+		cbb_cleanup(&b);
+		api_response_error(resp, 500, "internal", "cannot build the answer");
+		return 0;
+	}
+	api__finish_json(resp, 200, &b);
+	return 0;
+}
+
+static int resolve_domain_map(struct store_reader *rd, const struct store_sth *sth,
+			      const char *domain, const char *protocol,
+			      struct api_response *resp)
+{
+	char keys[1][MAPKEYS_MAX_STR], v[MAPKEYS_MAX_STR];
+	struct api__map m;
+	struct lists ls;
+	json_t *p = NULL, *adv;
+	uint64_t index = 0;
+	char *advs = NULL;
+	struct cbb b;
+	int err, ok, has;
+
+	snprintf(v, sizeof(v), "%s|%s", domain, protocol);
+	mapkeys_str(keys[0], "policy", v, strlen(v));
+	err = api__map_load(&m, rd, sth, keys, 1, ADVICE_MAX_LIST);
+	if (err == MN_ENOTFOUND)
+		return err;
+	if (err != 0) {
+		map_failed(resp, err);
+		return 0;
+	}
+	err = lists_read(&ls, rd, &m);
+	if (err != 0) {
+		lists_free(&ls);
+		api__map_cleanup(&m);
+		api__err_response(resp, err, "cannot build the answer");
+		return 0;
+	}
+	has = advice_policy(&ls.l[0], mn_now_ms() / 1000, &index, &p);
+	adv = advice_domain(has ? p : NULL);
+	advs = adv != NULL ? json_dumps(adv, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	ok = advs != NULL && cbb_init(&b, 4096, API_MAX_RESPONSE) &&
+	     api__jraw(&b, "{\"sth\":") && api__sth_json(&b, sth) &&
+	     api__jraw(&b, ",\"domain\":") && api__jstr(&b, domain, strlen(domain)) &&
+	     api__jraw(&b, ",\"protocol\":") && api__jstr(&b, protocol, strlen(protocol)) &&
+	     api__jraw(&b, ",\"policy\":") &&
+	     (has ? api__entry_json(&b, rd, index, sth->tree_size, 8, 0) : api__jraw(&b, "null")) &&
+	     api__jraw(&b, ",\"advice\":") && api__jraw(&b, advs) &&
+	     write_items_and_map(&b, rd, sth, &m, &ls) && api__jraw(&b, "}");
+	free(advs);
+	json_decref(adv);
+	json_decref(p);
+	lists_free(&ls);
+	api__map_cleanup(&m);
+	if (!ok) {
+		cbb_cleanup(&b);
+		api_response_error(resp, 500, "internal", "cannot build the answer");
+		return 0;
+	}
+	api__finish_json(resp, 200, &b);
+	return 0;
+}
+
 static int protocol_known(const char *p, size_t len)
 {
 	static const char *const known[] = {"smtp", "submission", "imap", "pop3",
@@ -337,9 +572,15 @@ void api__resolve(struct api *api, const struct api_params *q, struct api_respon
 		api_response_error(resp, 503, "unavailable", "no signed tree head yet");
 		return;
 	}
-	if (email != NULL)
-		resolve_email(api, rd, &sth, norm, (size_t)n, resp);
-	else
-		resolve_domain(rd, &sth, norm, protocol, resp);
+	/* from the map's proven lists when the log keeps one; else as before */
+	if (email != NULL) {
+		if (resolve_email_map(rd, &sth, norm, (size_t)n, resp) == MN_ENOTFOUND)
+			resolve_email(api, rd, &sth, norm, (size_t)n, resp);
+	} else {
+		char proto[32];
+		snprintf(proto, sizeof(proto), "%.*s", (int)pl, protocol);
+		if (resolve_domain_map(rd, &sth, norm, proto, resp) == MN_ENOTFOUND)
+			resolve_domain(rd, &sth, norm, protocol, resp);
+	}
 	store_read_end(rd);
 }
