@@ -268,7 +268,7 @@ static int setup(void **state)
 		return -1;
 	snprintf(data, sizeof(data), "%s/data", T.dir);
 	{
-		const char *args[] = {"--data", data, "--tls-roots", T.tls_roots,
+		const char *args[] = {"--no-map", "--data", data, "--tls-roots", T.tls_roots,
 				      "--smime-roots", T.smime_roots, "--certifiers",
 				      T.certifiers, "--threads", "2", NULL};
 		if (logd_start(&T.logd, args) != 0)
@@ -988,7 +988,7 @@ static void test_pgp_not_accepted(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(data, sizeof(data), "%s/data", dir);
 	{
-		const char *args[] = {"--data", data, "--tls-roots", T.tls_roots, NULL};
+		const char *args[] = {"--no-map", "--data", data, "--tls-roots", T.tls_roots, NULL};
 		assert_int_equal(logd_start(&p, args), 0);
 	}
 	j = post_json_port(p.port, "/mn/v1/add-pgp", req, strlen(req), &st);

@@ -73,7 +73,7 @@ static int setup(void **state)
 	snprintf(data, sizeof(data), "%s/data", T.dir);
 	if (pki_write_pem(tls, tl, 2) != 0 || pki_write_pem(smime, sm, 2) != 0)
 		return -1;
-	const char *args[] = {"--data", data, "--tls-roots", tls, "--smime-roots", smime,
+	const char *args[] = {"--no-map", "--data", data, "--tls-roots", tls, "--smime-roots", smime,
 			      "--threads", "2", NULL};
 	if (logd_start(&T.logd, args) != 0)
 		return -1;
