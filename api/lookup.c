@@ -243,8 +243,18 @@ static unsigned default_classes(struct store_reader *rd, uint64_t index)
  * start[k], end[k] to the positions each list must show (the page's items
  * plus one item on each side, which proves nothing between is missing) and
  * *more if leaves remain after the page. */
-static int map_window(struct api__map *map, struct scan *s, int has_cursor, uint64_t after,
-		      size_t limit, size_t *start, size_t *end, int *more)
+static unsigned classes_of(struct store_reader *rd, const struct scan *s, uint64_t index)
+{
+	struct match key = {index, 0}, *f = NULL;
+
+	if (s->num > 0)
+		f = bsearch(&key, s->m, s->num, sizeof(*s->m), cmp_match);
+	return f != NULL && f->classes != 0 ? f->classes : default_classes(rd, index);
+}
+
+static int map_window(struct api__map *map, struct store_reader *rd, struct scan *s,
+		      int has_cursor, uint64_t after, size_t limit, size_t *start, size_t *end,
+		      int *more)
 {
 	size_t total = 0, n = 0, k, i;
 	uint64_t *all, hi;
@@ -259,8 +269,11 @@ static int map_window(struct api__map *map, struct scan *s, int has_cursor, uint
 		for (i = api__map_lower(&map->lists[k], after, has_cursor); i < map->lists[k].num; i++)
 			all[n++] = map->lists[k].items[i].index;
 	qsort(all, n, sizeof(*all), cmp_u64);
+	/* the page is |limit| leaves of the asked types (types= pages as it
+	 * always did); the lists show everything between, of any type */
 	for (i = 0, total = 0; i < n; i++)
-		if (total == 0 || all[total - 1] != all[i])
+		if ((total == 0 || all[total - 1] != all[i]) &&
+		    (s->want == 15 || (classes_of(rd, s, all[i]) & s->want) != 0))
 			all[total++] = all[i];
 	*more = total > limit;
 	n = total > limit ? limit : total;
@@ -272,11 +285,8 @@ static int map_window(struct api__map *map, struct scan *s, int has_cursor, uint
 		return MN_ENOMEM;
 	}
 	for (i = 0; i < n; i++) {
-		struct match key = {all[i], 0}, *f = NULL;
-		if (s->num > 0)
-			f = bsearch(&key, s->m, s->num, sizeof(*s->m), cmp_match);
 		w[i].index = all[i];
-		w[i].classes = f != NULL ? f->classes : 0;
+		w[i].classes = classes_of(rd, s, all[i]);
 	}
 	free(all);
 	free(s->m);
@@ -433,7 +443,8 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	ret = api__map_load(&map, rd, &sth, keys, nk, MAX_MATCHES);
 	if (ret == 0) {
 		has_map = 1;
-		ret = map_window(&map, &s, s.has_cursor, s.after, (size_t)limit, start, end, &more);
+		ret = map_window(&map, rd, &s, s.has_cursor, s.after, (size_t)limit, start, end,
+				 &more);
 		if (ret != 0) {
 			store_read_end(rd);
 			api__map_cleanup(&map);
@@ -441,9 +452,6 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 			api__err_response(resp, ret, "cannot build the answer");
 			return;
 		}
-		for (i = 0; i < s.num; i++)
-			if (s.m[i].classes == 0)
-				s.m[i].classes = default_classes(rd, s.m[i].index);
 		n = s.num;
 	} else if (ret == MN_ETOOBIG) {
 		store_read_end(rd);
