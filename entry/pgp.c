@@ -37,16 +37,21 @@
 #include "entry/ct.h"
 #include "entry/pgp_internal.h"
 
-static const uint8_t kDedupLabel[] = "mn-dedup-pgp";  /* + its NUL: 13 bytes */
+static const uint8_t kDedupLabel[] = "mn-dedup-pgp2"; /* + its NUL: 14 bytes */
 
 /* --- domains ---------------------------------------------------------------*/
 
-/* uid_domain finds the email address of a user ID, "Name <local@domain>" or a
- * bare "local@domain", and returns its normalized domain. Returns 1 or 0. */
-static int uid_domain(char out[256], const uint8_t *uid, size_t len)
+/* uid_address finds the email address of a user ID, "Name <local@domain>"
+ * (the last '<', and the '>' must end the user ID) or a bare "local@domain",
+ * and writes its normalized domain (pgp__domain_normalize) to |out_domain|
+ * and the whole address as names_email_normalize writes it to |out_addr|
+ * (*out_addr_len bytes, NUL-terminated). Returns 1 or 0. */
+static int uid_address(char out_domain[256], char out_addr[NAMES_MAX_EMAIL_LEN + 1],
+		       size_t *out_addr_len, const uint8_t *uid, size_t len)
 {
 	const uint8_t *addr = uid;
 	size_t addr_len = len, at;
+	int n;
 
 	for (size_t i = len; i > 0; i--) {
 		if (uid[i - 1] == '<') {
@@ -64,7 +69,14 @@ static int uid_domain(char out[256], const uint8_t *uid, size_t len)
 	for (size_t i = 0; i < addr_len; i++)
 		if (addr[i] <= ' ' || addr[i] == '<' || addr[i] == '>' || addr[i] >= 0x7f)
 			return 0;
-	return pgp__domain_normalize(out, addr + at, addr_len - at);
+	if (!pgp__domain_normalize(out_domain, addr + at, addr_len - at))
+		return 0;
+	n = names_email_normalize(out_addr, NAMES_MAX_EMAIL_LEN + 1, (const char *)addr,
+				  addr_len, 0);
+	if (n <= 0)
+		return 0;
+	*out_addr_len = (size_t)n;
+	return 1;
 }
 
 static int domain_in_scope(const char *domain, const char *scope)
@@ -823,44 +835,62 @@ static int import_bytes(rnp_ffi_t ffi, const uint8_t *b, size_t len)
 	return r == RNP_SUCCESS;
 }
 
-/* build_body writes the PgpEndorsementBody. */
-static int build_body(struct check *ck, struct pgp_result *out, const struct cbs *key,
-		      const struct cbs *self, const struct cbs *cert,
-		      struct sub_pick *subs, size_t num_subs, struct cbs *cert_prefix)
+/* build_body writes the canonical packets, then the opening (salt, user ID,
+ * both signatures), its commitment and the PgpEndorsementBodyV2 (pgp.h) into
+ * |out|; |cert_prefix| gets the certifier signature's signed prefix for the
+ * dedup key (borrowing from |cert|). */
+static int build_body(struct check *ck, struct pgp_result *out, const uint8_t salt[PGP_SALT_LEN],
+		      const uint8_t *user_id, size_t user_id_len, const struct cbs *key,
+		      const struct cbs *self, const struct cbs *cert, struct sub_pick *subs,
+		      size_t num_subs, struct cbs *cert_prefix)
 {
-	struct cbb b, f, sub;
-	struct cbs ignored;
-	size_t dlen = strlen(out->domain);
-	int ok;
+	struct cbb kp, sp, cp, sl, f;
+	struct cbs ignored, kpc, spc, cpc, slc;
+	int ok, rv;
 
-	if (!cbb_init(&b, 4096, CT_MAX_BODY_LEN))
-		return fail(ck, MN_ENOMEM, "out of memory");
-	ok = cbb_add_u8(&b, PGP_BODY_VERSION) &&
-	     cbb_add_u8_length_prefixed(&b, &f) &&
-	     cbb_add_bytes(&f, out->endorsed_fpr, out->endorsed_fpr_len) &&
-	     cbb_add_u8_length_prefixed(&b, &f) &&
-	     cbb_add_bytes(&f, out->certifier_fpr, out->certifier_fpr_len) &&
-	     cbb_add_u8(&b, out->sig_type) && cbb_add_u64(&b, out->sig_created_s) &&
-	     cbb_add_u8_length_prefixed(&b, &f) &&
-	     cbb_add_bytes(&f, (const uint8_t *)out->domain, dlen) &&
-	     cbb_add_bytes(&b, out->uid_commitment, 32) &&
-	     cbb_add_u24_length_prefixed(&b, &f) &&
-	     pgp_packet_add(&f, 6, cbs_data(key), cbs_len(key)) &&
-	     cbb_add_u24_length_prefixed(&b, &f) &&
-	     pgp__canonical_sig(&f, &ignored, self, out->endorsed_fpr) &&
-	     cbb_add_u24_length_prefixed(&b, &f) &&
-	     pgp__canonical_sig(&f, cert_prefix, cert, out->certifier_fpr) &&
-	     cbb_add_u24_length_prefixed(&b, &sub);
-	for (size_t i = 0; ok && i < num_subs; i++)
-		ok = cbb_add_u24_length_prefixed(&sub, &f) &&
-		     pgp_packet_add(&f, 14, cbs_data(&subs[i].key), cbs_len(&subs[i].key)) &&
-		     cbb_add_u24_length_prefixed(&sub, &f) &&
-		     pgp__canonical_sig(&f, &ignored, &subs[i].binding, out->endorsed_fpr);
-	if (!ok || !cbb_finish(&b, &out->body, &out->body_len)) {
-		cbb_cleanup(&b);
-		return fail(ck, MN_ETOOBIG, "endorsement does not fit a leaf, or a signature is not version 4");
+	/* four scratch builders, so that one cleanup path frees them all */
+	ok = cbb_init(&kp, cbs_len(key) + 8, CT_MAX_BODY_LEN);
+	ok = cbb_init(&sp, cbs_len(self) + 32, CT_MAX_BODY_LEN) && ok;
+	ok = cbb_init(&cp, cbs_len(cert) + 32, CT_MAX_BODY_LEN) && ok;
+	ok = cbb_init(&sl, 1024, CT_MAX_BODY_LEN) && ok;
+	if (!ok) {
+		rv = fail(ck, MN_ENOMEM, "out of memory");
+		goto out;
 	}
-	return 0;
+	ok = pgp_packet_add(&kp, 6, cbs_data(key), cbs_len(key)) &&
+	     pgp__canonical_sig(&sp, &ignored, self, out->endorsed_fpr) &&
+	     pgp__canonical_sig(&cp, cert_prefix, cert, out->certifier_fpr);
+	for (size_t i = 0; ok && i < num_subs; i++)
+		ok = cbb_add_u24_length_prefixed(&sl, &f) &&
+		     pgp_packet_add(&f, 14, cbs_data(&subs[i].key), cbs_len(&subs[i].key)) &&
+		     cbb_add_u24_length_prefixed(&sl, &f) &&
+		     pgp__canonical_sig(&f, &ignored, &subs[i].binding, out->endorsed_fpr);
+	ok = ok && cbb_flush(&sl);
+	if (!ok) {
+		rv = fail(ck, MN_ETOOBIG,
+			  "endorsement does not fit a leaf, or a signature is not version 4");
+		goto out;
+	}
+	cbs_init(&kpc, cbb_data(&kp), cbb_len(&kp));
+	cbs_init(&spc, cbb_data(&sp), cbb_len(&sp));
+	cbs_init(&cpc, cbb_data(&cp), cbb_len(&cp));
+	cbs_init(&slc, cbb_data(&sl), cbb_len(&sl));
+	rv = pgp__opening_v2_encode(&out->opening, &out->opening_len, salt, user_id, user_id_len,
+				    &spc, &cpc);
+	if (rv < 0) {
+		fail(ck, rv, rv == MN_ENOMEM ? "out of memory" : "user ID and signatures are too large");
+		goto out;
+	}
+	pgp_uid_commitment_v2(out->uid_commitment, out->opening, out->opening_len);
+	rv = pgp__body_v2_encode(&out->body, &out->body_len, out, &kpc, &slc);
+	if (rv < 0)
+		fail(ck, rv, rv == MN_ENOMEM ? "out of memory" : "endorsement does not fit a leaf");
+out:
+	cbb_cleanup(&kp);
+	cbb_cleanup(&sp);
+	cbb_cleanup(&cp);
+	cbb_cleanup(&sl);
+	return rv;
 }
 
 static int dedup_key(struct pgp_result *out, const uint8_t *user_id,
@@ -939,7 +969,8 @@ static int check_keys(struct check *ck)
 	return 0;
 }
 
-int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out,
+int pgp_endorsement_check(const struct pgp_certifiers *c, pgp_addr_key_fn addr_key,
+			  void *addr_key_ctx, struct pgp_result *out,
 			  const char **out_reason, const uint8_t *cert,
 			  size_t cert_len, const uint8_t *user_id,
 			  size_t user_id_len, const char *signer_hex,
@@ -966,7 +997,7 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 		memset(out, 0, sizeof(*out));
 	if (out_reason)
 		*out_reason = NULL;
-	if (!c || !out || (!cert && cert_len) || (!user_id && user_id_len) ||
+	if (!c || !addr_key || !out || (!cert && cert_len) || (!user_id && user_id_len) ||
 	    (!signer_hex && signer_hex_len)) {
 		rv = fail(&ck, MN_EINVAL, "missing argument");
 		goto done;
@@ -992,7 +1023,12 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 		rv = fail(&ck, MN_EBADCERT, "certifier's configured term has expired");
 		goto done;
 	}
-	if (user_id_len == 0 || !uid_domain(out->domain, user_id, user_id_len)) {
+	if (user_id_len > 0xffff) {
+		rv = fail(&ck, MN_ETOOBIG, "user ID is too long");
+		goto done;
+	}
+	if (user_id_len == 0 ||
+	    !uid_address(out->domain, out->address, &out->address_len, user_id, user_id_len)) {
 		rv = fail(&ck, MN_EBADCERT, "user ID has no usable email address");
 		goto done;
 	}
@@ -1127,25 +1163,24 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 	}
 	qsort(subs, num_subs, sizeof(subs[0]), cmp_sub);
 
+	/* Everything is checked: now the address key (a VRF evaluation, the
+	 * costliest step after RNP's) and the leaf. */
+	rv = addr_key(addr_key_ctx, out->address_key, out->address, out->address_len);
+	if (rv != 0) {
+		rv = fail(&ck, rv < 0 ? rv : MN_EINTERNAL, "cannot compute the address key");
+		goto done;
+	}
 	if (RAND_bytes(salt, sizeof(salt)) != 1) {
 		rv = fail(&ck, MN_EINTERNAL, "no randomness for the salt");
 		goto done;
 	}
-	pgp_uid_commitment(out->uid_commitment, salt, user_id, user_id_len);
-	if ((rv = build_body(&ck, out, &ex_key, &ex_self, &ex_cert, subs, num_subs,
-			     &prefix)) < 0)
+	if ((rv = build_body(&ck, out, salt, user_id, user_id_len, &ex_key, &ex_self, &ex_cert,
+			     subs, num_subs, &prefix)) < 0)
 		goto done;
 	if (!dedup_key(out, user_id, user_id_len, &prefix)) {
 		rv = fail(&ck, MN_ENOMEM, "out of memory");
 		goto done;
 	}
-	out->opening_len = PGP_SALT_LEN + user_id_len;
-	if (!(out->opening = malloc(out->opening_len))) {
-		rv = fail(&ck, MN_ENOMEM, "out of memory");
-		goto done;
-	}
-	memcpy(out->opening, salt, PGP_SALT_LEN);
-	memcpy(out->opening + PGP_SALT_LEN, user_id, user_id_len);
 	rv = 0;
 done:
 	OPENSSL_cleanse(salt, sizeof(salt));

@@ -52,6 +52,19 @@ int pgp__v4_fingerprint(uint8_t out[V4_FPR_LEN], const struct cbs *key_body);
  * (pgp.h) and sets |out_prefix| to its signed prefix. Returns 1 or 0. */
 int pgp__canonical_sig(struct cbb *out, struct cbs *out_prefix, const struct cbs *body,
 		       const uint8_t issuer_fpr[V4_FPR_LEN]);
+/* pgp__opening_v2_encode writes the PgpOpeningV2 (pgp.h) of |salt|, the user
+ * ID contents and the two whole signature packets to a new buffer (*out,
+ * free()). Returns 0, MN_ETOOBIG (user ID over 65535 bytes, or too big) or
+ * MN_ENOMEM. */
+int pgp__opening_v2_encode(uint8_t **out, size_t *out_len, const uint8_t salt[PGP_SALT_LEN],
+			   const uint8_t *user_id, size_t user_id_len,
+			   const struct cbs *self_sig, const struct cbs *certifier_sig);
+/* pgp__body_v2_encode writes the PgpEndorsementBodyV2 (pgp.h) from |r|'s
+ * fields (fingerprints, sig_type, sig_created_s, domain, address_key,
+ * uid_commitment), the whole primary key packet and the encoded PgpSubkey
+ * list to a new buffer (*out, free()). Returns 0, MN_ETOOBIG or MN_ENOMEM. */
+int pgp__body_v2_encode(uint8_t **out, size_t *out_len, const struct pgp_result *r,
+			const struct cbs *primary_key, const struct cbs *subkeys);
 /* pgp__export_key writes |key| (with subkeys, public parts only) to a
  * malloc'd buffer. Returns 0, MN_ENOMEM or MN_EINTERNAL. */
 int pgp__export_key(rnp_key_handle_t key, uint8_t **out, size_t *out_len);
