@@ -80,6 +80,7 @@ struct api_sequencer {
 	void *impl;
 };
 
+struct vrf_key;
 struct x509_validator;
 struct x509_roots;
 struct store;
@@ -96,6 +97,9 @@ struct api_config {
 	const struct x509_roots *smime_roots; /* get-roots lists these after the TLS
 	                                       * roots; NULL = none */
 	const struct pgp_certifiers *certifiers; /* add-pgp; NULL = refuse */
+	const struct vrf_key *vrf;            /* the log's VRF key (common/vrf.h): the
+	                                       * address keys of add-pgp, the public
+	                                       * key in info; NULL = refuse add-pgp */
 	struct api_sequencer seq;
 	uint64_t mmd_s;                       /* maximum merge delay, seconds */
 	size_t max_entries;                   /* get-entries batch cap (default 256) */

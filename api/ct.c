@@ -9,6 +9,7 @@
 #include "common/b64.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/vrf.h"
 #include "entry/x509.h"
 #include "merkle/merkle.h"
 #include "storage/storage.h"
@@ -690,13 +691,18 @@ void api__info(struct api *api, struct api_response *resp)
 	const struct api_config *cfg = api__config(api);
 	size_t spki_len = 0;
 	const uint8_t *spki = ct_signer_spki(cfg->signer, &spki_len);
+	uint8_t vpub[VRF_PUBLIC_LEN];
 	struct cbb b;
 
+	if (cfg->vrf != NULL)
+		vrf_public(cfg->vrf, vpub);
 	if (!cbb_init(&b, 512, 8192) || !api__jraw(&b, "{\"log_id\":") ||
 	    !api__jb64(&b, ct_signer_log_id(cfg->signer), 32) || !api__jraw(&b, ",\"key\":") ||
 	    !api__jb64(&b, spki, spki_len) || !api__jraw(&b, ",\"mmd\":") ||
 	    !api__ju64(&b, cfg->mmd_s) ||
 	    !api__jraw(&b, ",\"signature_algorithm\":\"ecdsa-p256-sha256\"") ||
+	    (cfg->vrf != NULL && (!api__jraw(&b, ",\"vrf_public_key\":") ||
+				  !api__jb64(&b, vpub, sizeof(vpub)))) ||
 	    !api__jraw(&b, ",\"classes\":[\"tls\"") ||
 	    (cfg->smime_roots != NULL && !api__jraw(&b, ",\"smime\"")) ||
 	    (cfg->certifiers != NULL && !api__jraw(&b, ",\"pgp\"")) ||

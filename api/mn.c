@@ -130,39 +130,23 @@ static void pgp_committed(struct api_submission *sub, int status, const uint8_t 
 	pgp_pend_free(p);
 }
 
-/* user_id_address: the address in "Name <addr>" or a bare "addr". */
-static int user_id_address(const char *uid, size_t len, const char **out, size_t *out_len)
-{
-	const char *lt = memchr(uid, '<', len), *gt;
-
-	if (lt != NULL) {
-		gt = memchr(lt, '>', len - (size_t)(lt - uid));
-		if (gt == NULL)
-			return 0;
-		*out = lt + 1;
-		*out_len = (size_t)(gt - lt - 1);
-		return 1;
-	}
-	*out = uid;
-	*out_len = len;
-	return memchr(uid, '@', len) != NULL;
-}
-
 int api__add_pgp(struct api *api, const struct api_request *req,
 		 struct api_response *resp, api_done_fn done, void *done_ctx)
 {
 	static const char *const fields[] = {"cert", "user_id", "signer"};
 	const struct api_config *cfg = api__config(api);
-	const char *why = NULL, *uid, *signer, *addr;
-	size_t uid_len, signer_len, cert_len = 0, addr_len;
+	const char *why = NULL, *uid, *signer;
+	size_t uid_len, signer_len, cert_len = 0;
 	uint8_t *cert = NULL;
 	struct pgp_pend *p = NULL;
 	json_t *root;
 	int ret;
 
-	if (cfg->certifiers == NULL) {
+	if (cfg->certifiers == NULL || cfg->vrf == NULL) {
 		api_response_error(resp, 400, "notAccepted",
-				   "this log accepts no OpenPGP endorsements (no certifiers configured)");
+				   cfg->certifiers == NULL
+					   ? "this log accepts no OpenPGP endorsements (no certifiers configured)"
+					   : "this log accepts no OpenPGP endorsements (no VRF key configured)");
 		return API_DONE;
 	}
 	root = strict_object(req, fields, 3, &why, &ret);
@@ -200,7 +184,10 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 		goto out;
 	}
 	api__keys_init(&p->keys);
-	ret = pgp_endorsement_check(cfg->certifiers, &p->res, &why, cert, cert_len,
+	/* The address key is the VRF output of the address (entry/pgp.h); the
+	 * key is read-only, so the cast only fits the callback's type. */
+	ret = pgp_endorsement_check(cfg->certifiers, pgp_addr_key_vrf, (void *)cfg->vrf, &p->res,
+				    &why, cert, cert_len,
 				    (const uint8_t *)uid, uid_len, signer, signer_len,
 				    mn_now_ms() / 1000);
 	if (ret != 0) {
@@ -210,12 +197,12 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 	if (dedup_answer(api, p->res.dedup_key, resp))
 		goto out;
 
-	/* Index: the user ID's domain and address, and both fingerprints. */
+	/* Index: the user ID's domain and address (the normalized address the
+	 * check found and VRF-hashed), and both fingerprints. */
 	if (names_keyset_add_dns(&p->keys.ks, p->res.domain, strlen(p->res.domain), 0,
 				 NAMES_CLASS_PGP) == MN_ENOMEM ||
-	    (user_id_address(uid, uid_len, &addr, &addr_len) &&
-	     names_keyset_add_email(&p->keys.ks, addr, addr_len, 0, NAMES_CLASS_PGP) ==
-		     MN_ENOMEM) ||
+	    names_keyset_add_email(&p->keys.ks, p->res.address, p->res.address_len, 0,
+				   NAMES_CLASS_PGP) == MN_ENOMEM ||
 	    names_keyset_add_fpr(&p->keys.ks, p->res.endorsed_fpr, p->res.endorsed_fpr_len,
 				 NAMES_CLASS_PGP) == MN_ENOMEM ||
 	    names_keyset_add_fpr(&p->keys.ks, p->res.certifier_fpr, p->res.certifier_fpr_len,

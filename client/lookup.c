@@ -271,16 +271,22 @@ static int describe_policy(json_t *o, const uint8_t *body, size_t body_len)
 	return 1;
 }
 
-/* describe_pgp adds what a PgpEndorsementBody says, and the user ID if the
- * opening opens its commitment. MNCTL_EVERIFY if an opening does not. */
+/* describe_pgp adds what a PgpEndorsementBody (v1 or v2) says, and the user ID
+ * if the opening opens its commitment and the transferable public key
+ * rebuilds from body and opening (pgp_body_to_tpk; in v2 the signatures over
+ * the user ID travel in the opening). MNCTL_EVERIFY if an opening does not. */
 static int describe_pgp(json_t *o, const struct mnctl_found *f, const uint8_t *body,
 			size_t body_len)
 {
 	struct pgp_body pb;
+	struct pgp_opening op;
 	char hex[2 * PGP_MAX_FPR_LEN + 1];
+	uint8_t *tpk = NULL;
+	size_t tpk_len = 0;
 
 	if (pgp_body_parse(&pb, body, body_len) != 0)
 		return 0;
+	json_object_set_new(o, "body_version", json_integer(pb.version));
 	fpr_hex(hex, pb.endorsed_fpr);
 	json_object_set_new(o, "endorsed_fpr", json_string(hex));
 	fpr_hex(hex, pb.certifier_fpr);
@@ -292,11 +298,14 @@ static int describe_pgp(json_t *o, const struct mnctl_found *f, const uint8_t *b
 						   cbs_len(&pb.domain)));
 	json_object_set_new(o, "subkeys", json_integer((json_int_t)pb.num_subkeys));
 	if (f->opening != NULL) {
-		if (!pgp_opening_matches(pb.uid_commitment, f->opening, f->opening_len))
+		if (!pgp_opening_matches(&pb, f->opening, f->opening_len) ||
+		    pgp_opening_parse(&op, pb.version, f->opening, f->opening_len) != 0 ||
+		    pgp_body_to_tpk(&tpk, &tpk_len, &pb, f->opening, f->opening_len) != 0)
 			return -1;
+		free(tpk);
 		json_object_set_new(o, "user_id",
-				    sanitized((const char *)f->opening + PGP_SALT_LEN,
-					      f->opening_len - PGP_SALT_LEN));
+				    sanitized((const char *)cbs_data(&op.user_id),
+					      cbs_len(&op.user_id)));
 		json_object_set_new(o, "opening_verified", json_true());
 	}
 	return 1;

@@ -212,6 +212,7 @@ static int on_pgp_entry(void *ctx, const struct mnctl_found *f)
 	struct pgp_find *p = ctx;
 	struct ct_entry e;
 	struct pgp_body b;
+	struct pgp_opening op;
 	size_t ul = strlen(p->user_id);
 
 	if (p->found || !ct_parse_leaf(&e, f->leaf, f->leaf_len) ||
@@ -227,11 +228,11 @@ static int on_pgp_entry(void *ctx, const struct mnctl_found *f)
 	if (f->opening == NULL)
 		return mnctl_fail(MNCTL_EVERIFY, "entry %" PRIu64 ": the log withholds the "
 				  "user ID opening from an exact-address lookup", f->index);
-	if (!pgp_opening_matches(b.uid_commitment, f->opening, f->opening_len))
+	if (!pgp_opening_matches(&b, f->opening, f->opening_len) ||
+	    pgp_opening_parse(&op, b.version, f->opening, f->opening_len) != 0)
 		return mnctl_fail(MNCTL_EVERIFY, "entry %" PRIu64 ": the opening does not open "
 				  "the leaf's user ID commitment", f->index);
-	if (f->opening_len - PGP_SALT_LEN != ul ||
-	    memcmp(f->opening + PGP_SALT_LEN, p->user_id, ul) != 0)
+	if (!cbs_mem_equal(&op.user_id, (const uint8_t *)p->user_id, ul))
 		return mnctl_fail(MNCTL_EVERIFY, "entry %" PRIu64 ": the log endorsed another "
 				  "user ID than the one submitted", f->index);
 	p->found = 1;

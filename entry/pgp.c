@@ -3,8 +3,8 @@
  *
  * RNP does all OpenPGP parsing and signature verification except for a
  * certifier's certification revocation (0x30), which RNP 0.16 checks against
- * the wrong key and verify_revocation checks with OpenSSL. This file otherwise
- * only frames packets (RFC 4880 section 4.2 headers, to reject truncation and secret
+ * the wrong key and verify_revocation checks with OpenSSL. The pgp*.c files
+ * otherwise only frame packets (RFC 4880 section 4.2 headers, to reject truncation and secret
  * key packets before RNP sees them, and to split what RNP exports) and reads
  * the fixed leading fields of a v4 signature (section 5.2.3) to replace its
  * unhashed subpacket area. Which exported packet is which relies on RNP writing
@@ -16,15 +16,10 @@
  * MN_EINTERNAL rather than a wrong leaf. */
 #include "entry/pgp.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -40,246 +35,23 @@
 
 #include "common/err.h"
 #include "entry/ct.h"
+#include "entry/pgp_internal.h"
 
-#define V4_FPR_LEN 20
-#define MAX_FILE_LEN (64u << 20)
-
-static const uint8_t kUidLabel[] = "mn-pgp-uid";      /* + its NUL: 11 bytes */
-static const uint8_t kDedupLabel[] = "mn-dedup-pgp";  /* + its NUL: 13 bytes */
-
-/* --- packet framing ------------------------------------------------------ */
-
-int pgp_packet_get(struct cbs *cbs, uint8_t *out_tag, struct cbs *out_body,
-		   struct cbs *out_packet)
-{
-	struct cbs c = *cbs, body;
-	uint8_t b, tag;
-	uint32_t len = 0;
-
-	if (!cbs_get_u8(&c, &b) || !(b & 0x80))
-		return 0;
-	if (b & 0x40) { /* new format, section 4.2.2 */
-		uint8_t l1, l2;
-		tag = b & 0x3f;
-		if (!cbs_get_u8(&c, &l1))
-			return 0;
-		if (l1 < 192) {
-			len = l1;
-		} else if (l1 < 224) {
-			if (!cbs_get_u8(&c, &l2))
-				return 0;
-			len = ((uint32_t)(l1 - 192) << 8) + l2 + 192;
-		} else if (l1 == 255) {
-			if (!cbs_get_u32(&c, &len))
-				return 0;
-		} else {
-			return 0; /* partial body length: never valid in a key */
-		}
-	} else { /* old format, section 4.2.1 */
-		tag = (b >> 2) & 0x0f;
-		switch (b & 3) {
-		case 0: {
-			uint8_t v;
-			if (!cbs_get_u8(&c, &v))
-				return 0;
-			len = v;
-			break;
-		}
-		case 1: {
-			uint16_t v;
-			if (!cbs_get_u16(&c, &v))
-				return 0;
-			len = v;
-			break;
-		}
-		case 2:
-			if (!cbs_get_u32(&c, &len))
-				return 0;
-			break;
-		default:
-			return 0; /* indeterminate length */
-		}
-	}
-	if (tag == 0)
-		return 0;
-	if (!cbs_get_bytes(&c, &body, len))
-		return 0;
-	if (out_packet)
-		cbs_init(out_packet, cbs->data, cbs->len - c.len);
-	*out_tag = tag;
-	*out_body = body;
-	*cbs = c;
-	return 1;
-}
-
-int pgp_packet_add(struct cbb *cbb, uint8_t tag, const uint8_t *body,
-		   size_t body_len)
-{
-	if (tag == 0 || tag > 63 || body_len > UINT32_MAX)
-		return 0;
-	if (!cbb_add_u8(cbb, 0xc0 | tag))
-		return 0;
-	if (body_len < 192) {
-		if (!cbb_add_u8(cbb, (uint8_t)body_len))
-			return 0;
-	} else if (body_len < 8384) {
-		size_t v = body_len - 192;
-		if (!cbb_add_u8(cbb, (uint8_t)((v >> 8) + 192)) ||
-		    !cbb_add_u8(cbb, (uint8_t)v))
-			return 0;
-	} else if (!cbb_add_u8(cbb, 255) || !cbb_add_u32(cbb, (uint32_t)body_len)) {
-		return 0;
-	}
-	return cbb_add_bytes(cbb, body, body_len);
-}
-
-/* --- small helpers -------------------------------------------------------- */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* hex_decode decodes exactly |len| hex characters into |out| (cap |cap|).
- * Returns the byte count, or 0 on any bad character, odd length or overflow. */
-static size_t hex_decode(uint8_t *out, size_t cap, const char *hex, size_t len)
-{
-	if (len == 0 || len % 2 || len / 2 > cap)
-		return 0;
-	for (size_t i = 0; i < len / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return 0;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return len / 2;
-}
-
-static void hex_encode(char *out, const uint8_t *in, size_t len)
-{
-	static const char digits[] = "0123456789ABCDEF";
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
-static int sha_digest(const char *name, uint8_t *out, const uint8_t *a,
-		      size_t a_len, const uint8_t *b, size_t b_len)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && EVP_DigestInit_ex(ctx, EVP_get_digestbyname(name), NULL) &&
-		 EVP_DigestUpdate(ctx, a, a_len) &&
-		 (b_len == 0 || EVP_DigestUpdate(ctx, b, b_len)) &&
-		 EVP_DigestFinal_ex(ctx, out, NULL);
-	EVP_MD_CTX_free(ctx);
-	return ok;
-}
-
-/* v4_fingerprint: RFC 4880 section 12.2, SHA-1(0x99 || u16 len || key body).
- * SHA-1 is what the v4 format defines; it names a key, it signs nothing. */
-static int v4_fingerprint(uint8_t out[V4_FPR_LEN], const struct cbs *key_body)
-{
-	uint8_t hdr[3];
-	if (cbs_len(key_body) < 1 || cbs_data(key_body)[0] != 4 ||
-	    cbs_len(key_body) > 0xffff)
-		return 0;
-	hdr[0] = 0x99;
-	hdr[1] = (uint8_t)(cbs_len(key_body) >> 8);
-	hdr[2] = (uint8_t)cbs_len(key_body);
-	return sha_digest("SHA1", out, hdr, 3, cbs_data(key_body), cbs_len(key_body));
-}
-
-static int read_file(const char *path, uint8_t **out, size_t *out_len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	if (!f)
-		return errno == ENOENT ? MN_ENOTFOUND : MN_EIO;
-	for (;;) {
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			uint8_t *n;
-			if (cap >= MAX_FILE_LEN) {
-				free(buf);
-				fclose(f);
-				return MN_ETOOBIG;
-			}
-			n = realloc(buf, ncap);
-			if (!n) {
-				free(buf);
-				fclose(f);
-				return MN_ENOMEM;
-			}
-			buf = n;
-			cap = ncap;
-		}
-		size_t n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		free(buf);
-		fclose(f);
-		return MN_EIO;
-	}
-	fclose(f);
-	*out = buf;
-	*out_len = len;
-	return 0;
-}
+static const uint8_t kDedupLabel[] = "mn-dedup-pgp2"; /* + its NUL: 14 bytes */
 
 /* --- domains ---------------------------------------------------------------*/
 
-/* domain_normalize checks an LDH domain name (labels of 1-63 letters, digits
- * and inner hyphens, at most 253 characters) and writes it lowercased and
- * NUL-terminated to |out| (256 bytes). Returns 1 or 0. */
-static int domain_normalize(char out[256], const uint8_t *d, size_t len)
-{
-	size_t label = 0;
-	if (len == 0 || len > 253)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = d[i];
-		if (c == '.') {
-			if (label == 0 || d[i - 1] == '-')
-				return 0;
-			label = 0;
-			out[i] = '.';
-			continue;
-		}
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c - 'A' + 'a');
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return 0;
-		if (c == '-' && label == 0)
-			return 0;
-		if (++label > 63)
-			return 0;
-		out[i] = (char)c;
-	}
-	if (label == 0 || d[len - 1] == '-')
-		return 0;
-	out[len] = '\0';
-	return 1;
-}
-
-/* uid_domain finds the email address of a user ID, "Name <local@domain>" or a
- * bare "local@domain", and returns its normalized domain. Returns 1 or 0. */
-static int uid_domain(char out[256], const uint8_t *uid, size_t len)
+/* uid_address finds the email address of a user ID, "Name <local@domain>"
+ * (the last '<', and the '>' must end the user ID) or a bare "local@domain",
+ * and writes its normalized domain (pgp__domain_normalize) to |out_domain|
+ * and the whole address as names_email_normalize writes it to |out_addr|
+ * (*out_addr_len bytes, NUL-terminated). Returns 1 or 0. */
+static int uid_address(char out_domain[256], char out_addr[NAMES_MAX_EMAIL_LEN + 1],
+		       size_t *out_addr_len, const uint8_t *uid, size_t len)
 {
 	const uint8_t *addr = uid;
 	size_t addr_len = len, at;
+	int n;
 
 	for (size_t i = len; i > 0; i--) {
 		if (uid[i - 1] == '<') {
@@ -297,7 +69,14 @@ static int uid_domain(char out[256], const uint8_t *uid, size_t len)
 	for (size_t i = 0; i < addr_len; i++)
 		if (addr[i] <= ' ' || addr[i] == '<' || addr[i] == '>' || addr[i] >= 0x7f)
 			return 0;
-	return domain_normalize(out, addr + at, addr_len - at);
+	if (!pgp__domain_normalize(out_domain, addr + at, addr_len - at))
+		return 0;
+	n = names_email_normalize(out_addr, NAMES_MAX_EMAIL_LEN + 1, (const char *)addr,
+				  addr_len, 0);
+	if (n <= 0)
+		return 0;
+	*out_addr_len = (size_t)n;
+	return 1;
 }
 
 static int domain_in_scope(const char *domain, const char *scope)
@@ -306,362 +85,6 @@ static int domain_in_scope(const char *domain, const char *scope)
 	if (dl == sl)
 		return strcmp(domain, scope) == 0;
 	return dl > sl && domain[dl - sl - 1] == '.' && strcmp(domain + dl - sl, scope) == 0;
-}
-
-/* --- certifiers ------------------------------------------------------------*/
-
-struct certifier {
-	uint8_t fpr[PGP_MAX_FPR_LEN];
-	size_t fpr_len;
-	char fpr_hex[2 * PGP_MAX_FPR_LEN + 1];
-	uint8_t *key; /* binary transferable public key */
-	size_t key_len;
-	char **scopes;
-	size_t num_scopes;
-	uint64_t expires;
-	int has_policy;
-};
-
-struct pgp_certifiers {
-	struct certifier *v;
-	size_t num;
-};
-
-void pgp_certifiers_free(struct pgp_certifiers *c)
-{
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->num; i++) {
-		free(c->v[i].key);
-		for (size_t j = 0; j < c->v[i].num_scopes; j++)
-			free(c->v[i].scopes[j]);
-		free(c->v[i].scopes);
-	}
-	free(c->v);
-	free(c);
-}
-
-size_t pgp_certifiers_count(const struct pgp_certifiers *c)
-{
-	return c ? c->num : 0;
-}
-
-const char *pgp_certifiers_fpr_hex(const struct pgp_certifiers *c, size_t i)
-{
-	return c && i < c->num ? c->v[i].fpr_hex : NULL;
-}
-
-const uint8_t *pgp_certifiers_fpr(const struct pgp_certifiers *c, size_t i,
-				  size_t *out_len)
-{
-	if (!c || i >= c->num) {
-		*out_len = 0;
-		return NULL;
-	}
-	*out_len = c->v[i].fpr_len;
-	return c->v[i].fpr;
-}
-
-const uint8_t *pgp_certifiers_key(const struct pgp_certifiers *c, size_t i,
-				  size_t *out_len)
-{
-	if (!c || i >= c->num) {
-		*out_len = 0;
-		return NULL;
-	}
-	*out_len = c->v[i].key_len;
-	return c->v[i].key;
-}
-
-size_t pgp_certifiers_num_scopes(const struct pgp_certifiers *c, size_t i)
-{
-	return c && i < c->num ? c->v[i].num_scopes : 0;
-}
-
-const char *pgp_certifiers_scope(const struct pgp_certifiers *c, size_t i,
-				 size_t j)
-{
-	if (!c || i >= c->num || j >= c->v[i].num_scopes)
-		return NULL;
-	return c->v[i].scopes[j];
-}
-
-uint64_t pgp_certifiers_expires(const struct pgp_certifiers *c, size_t i)
-{
-	return c && i < c->num ? c->v[i].expires : 0;
-}
-
-static int cmp_certifier(const void *a, const void *b)
-{
-	const struct certifier *x = a, *y = b;
-	return strcmp(x->fpr_hex, y->fpr_hex);
-}
-
-/* export_key writes |key| (with subkeys, public parts only) to a malloc'd
- * buffer. Returns 0, MN_ENOMEM or MN_EINTERNAL. */
-static int export_key(rnp_key_handle_t key, uint8_t **out, size_t *out_len)
-{
-	rnp_output_t o = NULL;
-	uint8_t *buf;
-	size_t len;
-	int rv = MN_EINTERNAL;
-
-	if (rnp_output_to_memory(&o, 0) != RNP_SUCCESS)
-		return MN_EINTERNAL;
-	if (rnp_key_export(key, o, RNP_KEY_EXPORT_PUBLIC | RNP_KEY_EXPORT_SUBKEYS) !=
-		    RNP_SUCCESS ||
-	    rnp_output_memory_get_buf(o, &buf, &len, false) != RNP_SUCCESS || len == 0)
-		goto err;
-	*out = malloc(len);
-	if (!*out) {
-		rv = MN_ENOMEM;
-		goto err;
-	}
-	memcpy(*out, buf, len);
-	*out_len = len;
-	rv = 0;
-err:
-	rnp_output_destroy(o);
-	return rv;
-}
-
-static void quiet_ffi(rnp_ffi_t ffi);
-
-/* days_from_civil: days since 1970-01-01 of a proleptic Gregorian date
- * (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int parse_date(uint64_t *out, const char *s, size_t len)
-{
-	unsigned v[3] = {0, 0, 0};
-	static const unsigned widths[3] = {4, 2, 2};
-	static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	size_t p = 0;
-
-	if (len != 10)
-		return 0;
-	for (int f = 0; f < 3; f++) {
-		for (unsigned k = 0; k < widths[f]; k++, p++) {
-			if (s[p] < '0' || s[p] > '9')
-				return 0;
-			v[f] = v[f] * 10 + (unsigned)(s[p] - '0');
-		}
-		if (f < 2 && s[p++] != '-')
-			return 0;
-	}
-	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > mdays[v[1] - 1])
-		return 0;
-	if (v[1] == 2 && v[2] == 29 && !(v[0] % 4 == 0 && (v[0] % 100 != 0 || v[0] % 400 == 0)))
-		return 0;
-	*out = (uint64_t)days_from_civil(v[0], v[1], v[2]) * 86400;
-	return 1;
-}
-
-static int add_scope(struct certifier *ct, const char *d, size_t len)
-{
-	char norm[256];
-	char **n;
-	if (!domain_normalize(norm, (const uint8_t *)d, len))
-		return MN_EINVAL;
-	n = realloc(ct->scopes, (ct->num_scopes + 1) * sizeof(*n));
-	if (!n)
-		return MN_ENOMEM;
-	ct->scopes = n;
-	if (!(n[ct->num_scopes] = strdup(norm)))
-		return MN_ENOMEM;
-	ct->num_scopes++;
-	return 0;
-}
-
-/* parse_policy_line applies one policy line (without its newline). */
-static int parse_policy_line(struct pgp_certifiers *c, const char *s, size_t len)
-{
-	size_t p = 0, tok;
-	uint8_t fpr[PGP_MAX_FPR_LEN];
-	size_t fpr_len;
-	struct certifier *ct = NULL;
-	int rv;
-
-	while (p < len && (s[p] == ' ' || s[p] == '\t' || s[p] == '\r'))
-		p++;
-	if (p == len || s[p] == '#')
-		return 0;
-	for (tok = p; p < len && s[p] != ' ' && s[p] != '\t' && s[p] != '\r'; p++)
-		;
-	if (!(fpr_len = hex_decode(fpr, sizeof(fpr), s + tok, p - tok)))
-		return MN_EINVAL;
-	for (size_t i = 0; i < c->num; i++)
-		if (c->v[i].fpr_len == fpr_len && !memcmp(c->v[i].fpr, fpr, fpr_len))
-			ct = &c->v[i];
-	if (!ct || ct->has_policy)
-		return MN_EINVAL;
-	ct->has_policy = 1;
-	for (;;) {
-		while (p < len && (s[p] == ' ' || s[p] == '\t' || s[p] == '\r'))
-			p++;
-		if (p == len || s[p] == '#')
-			return 0;
-		for (tok = p; p < len && s[p] != ' ' && s[p] != '\t' && s[p] != '\r'; p++)
-			;
-		const char *t = s + tok;
-		size_t tl = p - tok;
-		if (tl > 6 && !memcmp(t, "scope=", 6)) {
-			size_t a = 6;
-			for (size_t b = 6; b <= tl; b++) {
-				if (b == tl || t[b] == ',') {
-					if ((rv = add_scope(ct, t + a, b - a)) < 0)
-						return rv;
-					a = b + 1;
-				}
-			}
-		} else if (tl > 8 && !memcmp(t, "expires=", 8)) {
-			if (ct->expires || !parse_date(&ct->expires, t + 8, tl - 8))
-				return MN_EINVAL;
-		} else {
-			return MN_EINVAL;
-		}
-	}
-}
-
-int pgp_certifiers_load(struct pgp_certifiers **out, const uint8_t *keys,
-			size_t keys_len, const char *policy, size_t policy_len)
-{
-	rnp_ffi_t ffi = NULL;
-	rnp_input_t in = NULL;
-	rnp_identifier_iterator_t it = NULL;
-	struct pgp_certifiers *c = NULL;
-	size_t num_secret = 0, cap = 0;
-	const char *id;
-	int rv;
-
-	if (!out || !keys || (policy_len && !policy))
-		return MN_EINVAL;
-	*out = NULL;
-	if (!(c = calloc(1, sizeof(*c))))
-		return MN_ENOMEM;
-	if (rnp_ffi_create(&ffi, "GPG", "GPG") != RNP_SUCCESS) {
-		rv = MN_EINTERNAL;
-		goto err;
-	}
-	quiet_ffi(ffi);
-	if (rnp_input_from_memory(&in, keys, keys_len, false) != RNP_SUCCESS) {
-		rv = MN_EINTERNAL;
-		goto err;
-	}
-	if (rnp_import_keys(ffi, in, RNP_LOAD_SAVE_PUBLIC_KEYS | RNP_LOAD_SAVE_SECRET_KEYS,
-			    NULL) != RNP_SUCCESS) {
-		rv = MN_EMALFORMED;
-		goto err;
-	}
-	if (rnp_get_secret_key_count(ffi, &num_secret) != RNP_SUCCESS || num_secret) {
-		rv = MN_EINVAL; /* a certifier file must never hold secrets */
-		goto err;
-	}
-	if (rnp_identifier_iterator_create(ffi, &it, "fingerprint") != RNP_SUCCESS) {
-		rv = MN_EINTERNAL;
-		goto err;
-	}
-	while (rnp_identifier_iterator_next(it, &id) == RNP_SUCCESS && id) {
-		rnp_key_handle_t k = NULL;
-		bool primary = false;
-		struct certifier *ct;
-
-		if (rnp_locate_key(ffi, "fingerprint", id, &k) != RNP_SUCCESS || !k) {
-			rv = MN_EINTERNAL;
-			goto err;
-		}
-		if (rnp_key_is_primary(k, &primary) != RNP_SUCCESS || !primary) {
-			rnp_key_handle_destroy(k);
-			continue;
-		}
-		if (c->num == cap) {
-			size_t ncap = cap ? 2 * cap : 4;
-			struct certifier *n = realloc(c->v, ncap * sizeof(*n));
-			if (!n) {
-				rnp_key_handle_destroy(k);
-				rv = MN_ENOMEM;
-				goto err;
-			}
-			c->v = n;
-			cap = ncap;
-		}
-		ct = &c->v[c->num];
-		memset(ct, 0, sizeof(*ct));
-		c->num++;
-		if (!(ct->fpr_len = hex_decode(ct->fpr, sizeof(ct->fpr), id, strlen(id)))) {
-			rnp_key_handle_destroy(k);
-			rv = MN_EINTERNAL;
-			goto err;
-		}
-		hex_encode(ct->fpr_hex, ct->fpr, ct->fpr_len);
-		rv = export_key(k, &ct->key, &ct->key_len);
-		rnp_key_handle_destroy(k);
-		if (rv < 0)
-			goto err;
-	}
-	if (c->num == 0) {
-		rv = MN_ENOTFOUND;
-		goto err;
-	}
-	qsort(c->v, c->num, sizeof(*c->v), cmp_certifier);
-	for (size_t p = 0; p < policy_len;) {
-		size_t e = p;
-		while (e < policy_len && policy[e] != '\n')
-			e++;
-		if ((rv = parse_policy_line(c, policy + p, e - p)) < 0)
-			goto err;
-		p = e + 1;
-	}
-	*out = c;
-	c = NULL;
-	rv = 0;
-err:
-	rnp_identifier_iterator_destroy(it);
-	rnp_input_destroy(in);
-	rnp_ffi_destroy(ffi);
-	pgp_certifiers_free(c);
-	return rv;
-}
-
-int pgp_certifiers_load_file(struct pgp_certifiers **out, const char *path)
-{
-	uint8_t *keys = NULL, *policy = NULL;
-	size_t keys_len = 0, policy_len = 0, plen;
-	char *ppath;
-	int rv;
-
-	if (!out || !path)
-		return MN_EINVAL;
-	*out = NULL;
-	if ((rv = read_file(path, &keys, &keys_len)) < 0)
-		return rv == MN_ENOTFOUND ? MN_EIO : rv;
-	plen = strlen(path) + sizeof(".policy");
-	if (!(ppath = malloc(plen))) {
-		free(keys);
-		return MN_ENOMEM;
-	}
-	snprintf(ppath, plen, "%s.policy", path);
-	rv = read_file(ppath, &policy, &policy_len);
-	free(ppath);
-	if (rv == MN_ENOTFOUND) {
-		policy = NULL;
-		policy_len = 0;
-	} else if (rv < 0) {
-		free(keys);
-		return rv;
-	}
-	rv = pgp_certifiers_load(out, keys, keys_len, (const char *)policy, policy_len);
-	free(keys);
-	free(policy);
-	return rv;
 }
 
 /* --- checking ---------------------------------------------------------------*/
@@ -675,29 +98,6 @@ void pgp_result_cleanup(struct pgp_result *r)
 		OPENSSL_cleanse(r->opening, r->opening_len);
 	free(r->opening);
 	memset(r, 0, sizeof(*r));
-}
-
-void pgp_uid_commitment(uint8_t out[32], const uint8_t salt[PGP_SALT_LEN],
-			const uint8_t *user_id, size_t user_id_len)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
-	    !EVP_DigestUpdate(ctx, kUidLabel, sizeof(kUidLabel)) ||
-	    !EVP_DigestUpdate(ctx, salt, PGP_SALT_LEN) ||
-	    (user_id_len && !EVP_DigestUpdate(ctx, user_id, user_id_len)) ||
-	    !EVP_DigestFinal_ex(ctx, out, NULL))
-		memset(out, 0, 32); /* only on allocation failure; matches nothing real */
-	EVP_MD_CTX_free(ctx);
-}
-
-int pgp_opening_matches(const uint8_t commitment[32], const uint8_t *opening,
-			size_t opening_len)
-{
-	uint8_t c[32];
-	if (!opening || opening_len < PGP_SALT_LEN)
-		return 0;
-	pgp_uid_commitment(c, opening, opening + PGP_SALT_LEN, opening_len - PGP_SALT_LEN);
-	return CRYPTO_memcmp(c, commitment, 32) == 0;
 }
 
 /* Signature type codes of RFC 4880 section 5.2.1 from RNP's names. */
@@ -1333,50 +733,6 @@ static int pick_subkeys(struct check *ck, struct sub_pick *out, size_t *out_num)
 	return 0;
 }
 
-/* canonical_sig appends the canonical form of the v4 signature |body| (see
- * pgp.h) as a whole packet, naming |issuer_fpr| in the unhashed area, and
- * returns its signed prefix in |out_prefix| (borrowing from |body|).
- *
- *   version(4) type pkalg hashalg u16 hashed_len hashed[] u16 unhashed_len
- *   unhashed[] left16[2] signature_value     -- RFC 4880 section 5.2.3 */
-static int canonical_sig(struct cbb *out, struct cbs *out_prefix,
-			 const struct cbs *body, const uint8_t issuer_fpr[V4_FPR_LEN])
-{
-	struct cbs c = *body, hashed, unhashed, left, rest;
-	uint8_t ver, hdr[3];
-	struct cbb pkt;
-	uint8_t *buf = NULL;
-	size_t len;
-	int ok;
-
-	if (!cbs_get_u8(&c, &ver) || ver != 4 || !cbs_get_u8(&c, &hdr[0]) ||
-	    !cbs_get_u8(&c, &hdr[1]) || !cbs_get_u8(&c, &hdr[2]) ||
-	    !cbs_get_u16_length_prefixed(&c, &hashed))
-		return 0;
-	cbs_init(out_prefix, cbs_data(body), cbs_len(body) - cbs_len(&c));
-	if (!cbs_get_u16_length_prefixed(&c, &unhashed) || !cbs_get_bytes(&c, &left, 2) ||
-	    cbs_len(&c) == 0)
-		return 0;
-	rest = c;
-	if (!cbb_init(&pkt, cbs_len(body) + 16, CT_MAX_BODY_LEN))
-		return 0;
-	ok = cbb_add_bytes(&pkt, cbs_data(out_prefix), cbs_len(out_prefix)) &&
-	     cbb_add_u16(&pkt, 10) &&
-	     cbb_add_u8(&pkt, 9) &&  /* subpacket length: type + 8 */
-	     cbb_add_u8(&pkt, 16) && /* Issuer, section 5.2.3.5 */
-	     cbb_add_bytes(&pkt, issuer_fpr + V4_FPR_LEN - 8, 8) &&
-	     cbb_add_bytes(&pkt, cbs_data(&left), 2) &&
-	     cbb_add_bytes(&pkt, cbs_data(&rest), cbs_len(&rest)) &&
-	     cbb_finish(&pkt, &buf, &len);
-	if (!ok) {
-		cbb_cleanup(&pkt);
-		return 0;
-	}
-	ok = pgp_packet_add(out, 2, buf, len);
-	free(buf);
-	return ok;
-}
-
 static int cmp_sub(const void *a, const void *b)
 {
 	return memcmp(((const struct sub_pick *)a)->fpr, ((const struct sub_pick *)b)->fpr,
@@ -1440,7 +796,7 @@ static int split_export(struct check *ck, const uint8_t *exp, size_t exp_len,
 			goto bad;
 		if (sp) {
 			sp->key = body;
-			if (!v4_fingerprint(sp->fpr, &body))
+			if (!pgp__v4_fingerprint(sp->fpr, &body))
 				goto bad;
 		}
 		for (size_t i = 0; i < n; i++) {
@@ -1479,53 +835,62 @@ static int import_bytes(rnp_ffi_t ffi, const uint8_t *b, size_t len)
 	return r == RNP_SUCCESS;
 }
 
-/* quiet_ffi sends RNP's own diagnostics to /dev/null: a hostile submission must
- * not be able to fill the server's stderr. The ffi owns the descriptor. */
-static void quiet_ffi(rnp_ffi_t ffi)
+/* build_body writes the canonical packets, then the opening (salt, user ID,
+ * both signatures), its commitment and the PgpEndorsementBodyV2 (pgp.h) into
+ * |out|; |cert_prefix| gets the certifier signature's signed prefix for the
+ * dedup key (borrowing from |cert|). */
+static int build_body(struct check *ck, struct pgp_result *out, const uint8_t salt[PGP_SALT_LEN],
+		      const uint8_t *user_id, size_t user_id_len, const struct cbs *key,
+		      const struct cbs *self, const struct cbs *cert, struct sub_pick *subs,
+		      size_t num_subs, struct cbs *cert_prefix)
 {
-	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (fd >= 0 && rnp_ffi_set_log_fd(ffi, fd) != RNP_SUCCESS)
-		close(fd);
-}
+	struct cbb kp, sp, cp, sl, f;
+	struct cbs ignored, kpc, spc, cpc, slc;
+	int ok, rv;
 
-/* build_body writes the PgpEndorsementBody. */
-static int build_body(struct check *ck, struct pgp_result *out, const struct cbs *key,
-		      const struct cbs *self, const struct cbs *cert,
-		      struct sub_pick *subs, size_t num_subs, struct cbs *cert_prefix)
-{
-	struct cbb b, f, sub;
-	struct cbs ignored;
-	size_t dlen = strlen(out->domain);
-	int ok;
-
-	if (!cbb_init(&b, 4096, CT_MAX_BODY_LEN))
-		return fail(ck, MN_ENOMEM, "out of memory");
-	ok = cbb_add_u8(&b, PGP_BODY_VERSION) &&
-	     cbb_add_u8_length_prefixed(&b, &f) &&
-	     cbb_add_bytes(&f, out->endorsed_fpr, out->endorsed_fpr_len) &&
-	     cbb_add_u8_length_prefixed(&b, &f) &&
-	     cbb_add_bytes(&f, out->certifier_fpr, out->certifier_fpr_len) &&
-	     cbb_add_u8(&b, out->sig_type) && cbb_add_u64(&b, out->sig_created_s) &&
-	     cbb_add_u8_length_prefixed(&b, &f) &&
-	     cbb_add_bytes(&f, (const uint8_t *)out->domain, dlen) &&
-	     cbb_add_bytes(&b, out->uid_commitment, 32) &&
-	     cbb_add_u24_length_prefixed(&b, &f) &&
-	     pgp_packet_add(&f, 6, cbs_data(key), cbs_len(key)) &&
-	     cbb_add_u24_length_prefixed(&b, &f) &&
-	     canonical_sig(&f, &ignored, self, out->endorsed_fpr) &&
-	     cbb_add_u24_length_prefixed(&b, &f) &&
-	     canonical_sig(&f, cert_prefix, cert, out->certifier_fpr) &&
-	     cbb_add_u24_length_prefixed(&b, &sub);
-	for (size_t i = 0; ok && i < num_subs; i++)
-		ok = cbb_add_u24_length_prefixed(&sub, &f) &&
-		     pgp_packet_add(&f, 14, cbs_data(&subs[i].key), cbs_len(&subs[i].key)) &&
-		     cbb_add_u24_length_prefixed(&sub, &f) &&
-		     canonical_sig(&f, &ignored, &subs[i].binding, out->endorsed_fpr);
-	if (!ok || !cbb_finish(&b, &out->body, &out->body_len)) {
-		cbb_cleanup(&b);
-		return fail(ck, MN_ETOOBIG, "endorsement does not fit a leaf, or a signature is not version 4");
+	/* four scratch builders, so that one cleanup path frees them all */
+	ok = cbb_init(&kp, cbs_len(key) + 8, CT_MAX_BODY_LEN);
+	ok = cbb_init(&sp, cbs_len(self) + 32, CT_MAX_BODY_LEN) && ok;
+	ok = cbb_init(&cp, cbs_len(cert) + 32, CT_MAX_BODY_LEN) && ok;
+	ok = cbb_init(&sl, 1024, CT_MAX_BODY_LEN) && ok;
+	if (!ok) {
+		rv = fail(ck, MN_ENOMEM, "out of memory");
+		goto out;
 	}
-	return 0;
+	ok = pgp_packet_add(&kp, 6, cbs_data(key), cbs_len(key)) &&
+	     pgp__canonical_sig(&sp, &ignored, self, out->endorsed_fpr) &&
+	     pgp__canonical_sig(&cp, cert_prefix, cert, out->certifier_fpr);
+	for (size_t i = 0; ok && i < num_subs; i++)
+		ok = cbb_add_u24_length_prefixed(&sl, &f) &&
+		     pgp_packet_add(&f, 14, cbs_data(&subs[i].key), cbs_len(&subs[i].key)) &&
+		     cbb_add_u24_length_prefixed(&sl, &f) &&
+		     pgp__canonical_sig(&f, &ignored, &subs[i].binding, out->endorsed_fpr);
+	ok = ok && cbb_flush(&sl);
+	if (!ok) {
+		rv = fail(ck, MN_ETOOBIG,
+			  "endorsement does not fit a leaf, or a signature is not version 4");
+		goto out;
+	}
+	cbs_init(&kpc, cbb_data(&kp), cbb_len(&kp));
+	cbs_init(&spc, cbb_data(&sp), cbb_len(&sp));
+	cbs_init(&cpc, cbb_data(&cp), cbb_len(&cp));
+	cbs_init(&slc, cbb_data(&sl), cbb_len(&sl));
+	rv = pgp__opening_v2_encode(&out->opening, &out->opening_len, salt, user_id, user_id_len,
+				    &spc, &cpc);
+	if (rv < 0) {
+		fail(ck, rv, rv == MN_ENOMEM ? "out of memory" : "user ID and signatures are too large");
+		goto out;
+	}
+	pgp_uid_commitment_v2(out->uid_commitment, out->opening, out->opening_len);
+	rv = pgp__body_v2_encode(&out->body, &out->body_len, out, &kpc, &slc);
+	if (rv < 0)
+		fail(ck, rv, rv == MN_ENOMEM ? "out of memory" : "endorsement does not fit a leaf");
+out:
+	cbb_cleanup(&kp);
+	cbb_cleanup(&sp);
+	cbb_cleanup(&cp);
+	cbb_cleanup(&sl);
+	return rv;
 }
 
 static int dedup_key(struct pgp_result *out, const uint8_t *user_id,
@@ -1604,7 +969,8 @@ static int check_keys(struct check *ck)
 	return 0;
 }
 
-int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out,
+int pgp_endorsement_check(const struct pgp_certifiers *c, pgp_addr_key_fn addr_key,
+			  void *addr_key_ctx, struct pgp_result *out,
 			  const char **out_reason, const uint8_t *cert,
 			  size_t cert_len, const uint8_t *user_id,
 			  size_t user_id_len, const char *signer_hex,
@@ -1631,7 +997,7 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 		memset(out, 0, sizeof(*out));
 	if (out_reason)
 		*out_reason = NULL;
-	if (!c || !out || (!cert && cert_len) || (!user_id && user_id_len) ||
+	if (!c || !addr_key || !out || (!cert && cert_len) || (!user_id && user_id_len) ||
 	    (!signer_hex && signer_hex_len)) {
 		rv = fail(&ck, MN_EINVAL, "missing argument");
 		goto done;
@@ -1642,7 +1008,7 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 	}
 
 	/* The cheap checks first: signer, its term and scope, the address. */
-	if (!(signer_len = hex_decode(signer, sizeof(signer), signer_hex, signer_hex_len))) {
+	if (!(signer_len = pgp__hex_decode(signer, sizeof(signer), signer_hex, signer_hex_len))) {
 		rv = fail(&ck, MN_EMALFORMED, "signer is not a hex fingerprint");
 		goto done;
 	}
@@ -1657,7 +1023,12 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 		rv = fail(&ck, MN_EBADCERT, "certifier's configured term has expired");
 		goto done;
 	}
-	if (user_id_len == 0 || !uid_domain(out->domain, user_id, user_id_len)) {
+	if (user_id_len > 0xffff) {
+		rv = fail(&ck, MN_ETOOBIG, "user ID is too long");
+		goto done;
+	}
+	if (user_id_len == 0 ||
+	    !uid_address(out->domain, out->address, &out->address_len, user_id, user_id_len)) {
 		rv = fail(&ck, MN_EBADCERT, "user ID has no usable email address");
 		goto done;
 	}
@@ -1673,12 +1044,12 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 	if ((rv = scan_input(&ck, cert, cert_len, &key_body)) < 0)
 		goto done;
 	if (cbs_data(&key_body)[0] != 4 || cbs_len(&key_body) > 0xffff ||
-	    !v4_fingerprint(out->endorsed_fpr, &key_body)) {
+	    !pgp__v4_fingerprint(out->endorsed_fpr, &key_body)) {
 		rv = fail(&ck, MN_EBADCERT, "only version 4 keys are accepted");
 		goto done;
 	}
 	out->endorsed_fpr_len = V4_FPR_LEN;
-	hex_encode(ck.key_hex, out->endorsed_fpr, V4_FPR_LEN);
+	pgp__hex_encode(ck.key_hex, out->endorsed_fpr, V4_FPR_LEN);
 	if (ck.ct->fpr_len == V4_FPR_LEN && !memcmp(ck.ct->fpr, out->endorsed_fpr, V4_FPR_LEN)) {
 		rv = fail(&ck, MN_EBADCERT, "a certifier cannot endorse its own key");
 		goto done;
@@ -1692,7 +1063,7 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 		rv = fail(&ck, MN_ENOMEM, "cannot create an RNP context");
 		goto done;
 	}
-	quiet_ffi(ck.ffi);
+	pgp__quiet_ffi(ck.ffi);
 	/* RNP refuses signatures created after its "now"; tolerate the same skew
 	 * as the checks here. RNP then judges signature expiry PGP_MAX_SKEW_S
 	 * early, which errs on the safe side; key expiry is computed here. */
@@ -1746,7 +1117,7 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 		rv = fail(&ck, MN_EBADCERT, "user ID is not on the key");
 		goto done;
 	}
-	if ((rv = export_key(ck.key, &exp, &exp_len)) < 0) {
+	if ((rv = pgp__export_key(ck.key, &exp, &exp_len)) < 0) {
 		fail(&ck, rv, "cannot export the key");
 		goto done;
 	}
@@ -1792,25 +1163,24 @@ int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out
 	}
 	qsort(subs, num_subs, sizeof(subs[0]), cmp_sub);
 
+	/* Everything is checked: now the address key (a VRF evaluation, the
+	 * costliest step after RNP's) and the leaf. */
+	rv = addr_key(addr_key_ctx, out->address_key, out->address, out->address_len);
+	if (rv != 0) {
+		rv = fail(&ck, rv < 0 ? rv : MN_EINTERNAL, "cannot compute the address key");
+		goto done;
+	}
 	if (RAND_bytes(salt, sizeof(salt)) != 1) {
 		rv = fail(&ck, MN_EINTERNAL, "no randomness for the salt");
 		goto done;
 	}
-	pgp_uid_commitment(out->uid_commitment, salt, user_id, user_id_len);
-	if ((rv = build_body(&ck, out, &ex_key, &ex_self, &ex_cert, subs, num_subs,
-			     &prefix)) < 0)
+	if ((rv = build_body(&ck, out, salt, user_id, user_id_len, &ex_key, &ex_self, &ex_cert,
+			     subs, num_subs, &prefix)) < 0)
 		goto done;
 	if (!dedup_key(out, user_id, user_id_len, &prefix)) {
 		rv = fail(&ck, MN_ENOMEM, "out of memory");
 		goto done;
 	}
-	out->opening_len = PGP_SALT_LEN + user_id_len;
-	if (!(out->opening = malloc(out->opening_len))) {
-		rv = fail(&ck, MN_ENOMEM, "out of memory");
-		goto done;
-	}
-	memcpy(out->opening, salt, PGP_SALT_LEN);
-	memcpy(out->opening + PGP_SALT_LEN, user_id, user_id_len);
 	rv = 0;
 done:
 	OPENSSL_cleanse(salt, sizeof(salt));
@@ -1823,93 +1193,4 @@ done:
 			*out_reason = ck.reason ? ck.reason : mn_strerror(rv);
 	}
 	return rv;
-}
-
-/* --- reading a body back -----------------------------------------------------*/
-
-/* get_packet_field reads an OpenPGPPacket<1..2^24-1> holding exactly one
- * packet with tag |tag|. */
-static int get_packet_field(struct cbs *c, struct cbs *out, uint8_t tag)
-{
-	struct cbs f, inner, body;
-	uint8_t t;
-	if (!cbs_get_u24_length_prefixed(c, &f) || cbs_len(&f) == 0)
-		return 0;
-	inner = f;
-	if (!pgp_packet_get(&inner, &t, &body, NULL) || t != tag || cbs_len(&inner))
-		return 0;
-	*out = f;
-	return 1;
-}
-
-int pgp_body_next_subkey(struct cbs *subkeys, struct cbs *out_subkey,
-			 struct cbs *out_binding)
-{
-	struct cbs c = *subkeys;
-	if (!get_packet_field(&c, out_subkey, 14) || !get_packet_field(&c, out_binding, 2))
-		return 0;
-	*subkeys = c;
-	return 1;
-}
-
-int pgp_body_parse(struct pgp_body *out, const uint8_t *body, size_t body_len)
-{
-	struct cbs c, list, a, b;
-	memset(out, 0, sizeof(*out));
-	if (!body)
-		return MN_EMALFORMED;
-	cbs_init(&c, body, body_len);
-	if (!cbs_get_u8(&c, &out->version) || out->version != PGP_BODY_VERSION ||
-	    !cbs_get_u8_length_prefixed(&c, &out->endorsed_fpr) ||
-	    cbs_len(&out->endorsed_fpr) == 0 ||
-	    !cbs_get_u8_length_prefixed(&c, &out->certifier_fpr) ||
-	    cbs_len(&out->certifier_fpr) == 0 || !cbs_get_u8(&c, &out->sig_type) ||
-	    !((out->sig_type >= 0x10 && out->sig_type <= 0x13) || out->sig_type == 0x30) ||
-	    !cbs_get_u64(&c, &out->sig_created) ||
-	    !cbs_get_u8_length_prefixed(&c, &out->domain) || cbs_len(&out->domain) == 0 ||
-	    !cbs_copy_bytes(&c, out->uid_commitment, 32) ||
-	    !get_packet_field(&c, &out->primary_key, 6) ||
-	    !get_packet_field(&c, &out->self_sig, 2) ||
-	    !get_packet_field(&c, &out->certifier_sig, 2) ||
-	    !cbs_get_u24_length_prefixed(&c, &out->subkeys) || cbs_len(&c) != 0)
-		goto bad;
-	list = out->subkeys;
-	while (cbs_len(&list)) {
-		if (!pgp_body_next_subkey(&list, &a, &b))
-			goto bad;
-		out->num_subkeys++;
-	}
-	return 0;
-bad:
-	memset(out, 0, sizeof(*out));
-	return MN_EMALFORMED;
-}
-
-int pgp_body_to_tpk(uint8_t **out, size_t *out_len, const struct pgp_body *b,
-		    const uint8_t *opening, size_t opening_len)
-{
-	struct cbb t;
-	struct cbs list, k, s;
-	int ok;
-
-	if (!out || !out_len || !b || !pgp_opening_matches(b->uid_commitment, opening,
-							    opening_len))
-		return MN_EINVAL;
-	if (!cbb_init(&t, 4096, (size_t)1 << 26))
-		return MN_ENOMEM;
-	ok = cbb_add_bytes(&t, cbs_data(&b->primary_key), cbs_len(&b->primary_key)) &&
-	     pgp_packet_add(&t, 13, opening + PGP_SALT_LEN, opening_len - PGP_SALT_LEN) &&
-	     cbb_add_bytes(&t, cbs_data(&b->self_sig), cbs_len(&b->self_sig)) &&
-	     cbb_add_bytes(&t, cbs_data(&b->certifier_sig), cbs_len(&b->certifier_sig));
-	list = b->subkeys;
-	while (ok && cbs_len(&list)) {
-		ok = pgp_body_next_subkey(&list, &k, &s) &&
-		     cbb_add_bytes(&t, cbs_data(&k), cbs_len(&k)) &&
-		     cbb_add_bytes(&t, cbs_data(&s), cbs_len(&s));
-	}
-	if (!ok || !cbb_finish(&t, out, out_len)) {
-		cbb_cleanup(&t);
-		return MN_ENOMEM;
-	}
-	return 0;
 }

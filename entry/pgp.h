@@ -17,9 +17,11 @@
  *   - |signer| is the fingerprint of a configured certifier, the certifier's
  *     configured expiry has not passed, the user ID's domain is in its scope,
  *     its key is neither expired nor revoked, and it is not the endorsed key;
- *   - the key carries a user ID packet equal byte for byte to |user_id|, with an
- *     email address (the part inside the last <...>, or the whole user ID) whose
- *     domain is a valid lowercase-able LDH name;
+ *   - the key carries a user ID packet equal byte for byte to |user_id| (at
+ *     most 65535 bytes), with an email address (the part inside the last
+ *     <...>, which must close the user ID, or the whole user ID) whose domain
+ *     is a valid lowercase-able LDH name and which names_email_normalize
+ *     accepts (that normalized address is the one indexed and VRF-hashed);
  *   - a self-certification (0x10-0x13 by the key itself) of that user ID with a
  *     strong hash verifies and is not expired; the latest such one is kept;
  *   - a certification (0x10-0x13) or certification revocation (0x30) of that
@@ -47,7 +49,8 @@
  * Direct-key signatures, other user IDs, user attributes, third-party
  * signatures, other subkeys and all unhashed subpackets are dropped.
  *
- * Canonical body (TLS presentation language, RFC 8446 section 3):
+ * Canonical body (TLS presentation language, RFC 8446 section 3). New entries
+ * are version 2; version 1 entries (logged before) stay valid and readable.
  *
  *   opaque OpenPGPPacket<1..2^24-1>;  -- one whole packet, RFC 4880 section 4.2
  *                                     -- new-format header, shortest length
@@ -57,24 +60,59 @@
  *   } PgpSubkey;
  *
  *   struct {
- *       uint8 version;                -- 1
+ *       uint8 version;                -- 2
  *       opaque endorsed_fpr<1..255>;  -- v4 fingerprint (20 bytes) of the key
  *       opaque certifier_fpr<1..255>; -- v4 fingerprint of the certifier
  *       uint8 sig_type;               -- 0x10..0x13, or 0x30 (revocation)
  *       uint64 sig_created;           -- certifier signature's creation, seconds
  *       opaque domain<1..255>;        -- lowercase ASCII, from the user ID
- *       opaque uid_commitment[32];    -- SHA-256("mn-pgp-uid\0" || salt || user_id)
+ *       opaque address_key[32];       -- VRF output of the address (below)
+ *       opaque uid_commitment[32];    -- SHA-256("mn-pgp-uid2\0" || PgpOpeningV2)
  *       OpenPGPPacket primary_key;    -- tag 6
+ *       PgpSubkey subkeys<0..2^24-1>; -- sorted by subkey fingerprint
+ *   } PgpEndorsementBodyV2;
+ *
+ *   struct {
+ *       opaque salt[32];              -- random, per first submission
+ *       opaque user_id<1..2^16-1>;    -- the user ID packet's contents
  *       OpenPGPPacket self_sig;       -- tag 2, the key's certification of the UID
  *       OpenPGPPacket certifier_sig;  -- tag 2, the endorsement itself
- *       PgpSubkey subkeys<0..2^24-1>; -- sorted by subkey fingerprint
- *   } PgpEndorsementBody;
+ *   } PgpOpeningV2;
  *
- * The user ID packet is not in the body: an append-only tree must not publish
- * every address for ever. Its opening, salt[32] || user_id, is kept outside the
- * leaf by the caller and handed out by exact-address lookups; with it anyone can
- * rebuild the transferable public key (pgp_body_to_tpk) and check it with any
- * OpenPGP implementation. "\0" above is one zero byte (the label is 11 bytes).
+ * The leaf holds no byte of the user ID and no signature over it: with the
+ * signatures in the leaf (version 1) anyone could test a guessed address
+ * offline by verifying them, whatever the commitment hid. The opening is kept
+ * outside the leaf by the caller and handed out by exact-address lookups only;
+ * with it anyone can rebuild the transferable public key (pgp_body_to_tpk) and
+ * check it with any OpenPGP implementation. "\0" is one zero byte (the label
+ * "mn-pgp-uid2\0" is 12 bytes).
+ *
+ * address_key is beta = ECVRF-P256-SHA256-TAI(log's VRF key, alpha) (RFC 9381,
+ * common/vrf.h) with
+ *   alpha = "mn-map-email-pgp\0" || address
+ * where address is the user ID's email address (the part inside the last
+ * <...> closing the user ID, or the whole user ID) as names_email_normalize
+ * writes it (flags 0): the email key the log indexes it under. The VRF makes
+ * the map key of an address unlinkable to it without the log's secret key,
+ * and provable to a client who knows the address (pgp_address_vrf,
+ * pgp_address_vrf_verify). pgp_address_alpha is the one place alpha is built.
+ *
+ * Version 1 (still parsed, no longer written):
+ *
+ *   struct {
+ *       uint8 version;                -- 1
+ *       opaque endorsed_fpr<1..255>;
+ *       opaque certifier_fpr<1..255>;
+ *       uint8 sig_type;
+ *       uint64 sig_created;
+ *       opaque domain<1..255>;
+ *       opaque uid_commitment[32];    -- SHA-256("mn-pgp-uid\0" || salt || user_id)
+ *       OpenPGPPacket primary_key;    -- tag 6
+ *       OpenPGPPacket self_sig;       -- tag 2
+ *       OpenPGPPacket certifier_sig;  -- tag 2
+ *       PgpSubkey subkeys<0..2^24-1>;
+ *   } PgpEndorsementBody;
+ *   opening (v1) = salt[32] || user_id
  *
  * A canonical signature packet is the v4 signature (RFC 4880 section 5.2.3)
  * with its unhashed subpacket area replaced by exactly one Issuer subpacket
@@ -85,7 +123,7 @@
  * Salt and dedup. The salt is 32 random bytes drawn per call; the caller keeps
  * the first submission's leaf and opening and answers a duplicate with the
  * original SCT, so the first salt stays the only one. Duplicates are found by
- *   dedup_key = SHA-256("mn-dedup-pgp\0" || u8 len || endorsed_fpr ||
+ *   dedup_key = SHA-256("mn-dedup-pgp2\0" || u8 len || endorsed_fpr ||
  *                       u8 len || certifier_fpr || u32 len || user_id ||
  *                       u32 len || signed_prefix)
  * where signed_prefix is the certifier signature's version, type, public-key
@@ -93,7 +131,10 @@
  * byte the certifier signed about its statement. It does not depend on the
  * salt, the packet framing, unhashed subpackets, the chosen self-signature,
  * subkeys, or the signature value (ECDSA values are malleable), so re-encoding
- * or decorating a submission cannot make the log record it twice.
+ * or decorating a submission cannot make the log record it twice. (Version 1
+ * entries used the label "mn-dedup-pgp\0": a version 2 key never equals one.)
+ * The dedup key is a store-internal index key, never published: it is a
+ * function of the user ID.
  *
  * Errors (negative MN_E*, common/err.h), with a static reason string:
  *   MN_EMALFORMED  unparseable input: bad hex signer, armor/garbage, truncated
@@ -107,7 +148,8 @@
  *                  insane times, non-v4 key or signature;
  *   MN_ETOOBIG     more than PGP_MAX_PACKETS packets, PGP_MAX_SUBKEYS subkeys,
  *                  or a body over 2^24-1 bytes;
- *   MN_EINVAL      NULL arguments; MN_ENOMEM; MN_EINTERNAL (RNP misbehaved).
+ *   MN_EINVAL      NULL arguments; MN_ENOMEM; MN_EINTERNAL (RNP misbehaved);
+ *                  or whatever the address-key callback returned.
  *
  * Thread safety: a pgp_certifiers is immutable after loading and may be shared
  * by any number of threads; each pgp_endorsement_check call uses its own RNP
@@ -119,6 +161,8 @@
 #include <stdint.h>
 
 #include "common/bytes.h"
+#include "common/vrf.h"
+#include "entry/names.h"
 
 #define PGP_MAX_PACKETS 4096
 #define PGP_MAX_SUBKEYS 8
@@ -126,7 +170,12 @@
 #define PGP_MAX_CERT_LEN (16u << 20)
 #define PGP_SALT_LEN 32
 #define PGP_MAX_FPR_LEN 32
-#define PGP_BODY_VERSION 1
+#define PGP_BODY_V1 1
+#define PGP_BODY_V2 2
+#define PGP_BODY_VERSION PGP_BODY_V2 /* what pgp_endorsement_check writes */
+#define PGP_ADDRESS_KEY_LEN 32       /* VRF_OUTPUT_LEN */
+#define PGP_ADDRESS_ALPHA_LABEL "mn-map-email-pgp" /* + its NUL: 17 bytes */
+#define PGP_MAX_ALPHA_LEN (sizeof(PGP_ADDRESS_ALPHA_LABEL) + NAMES_MAX_EMAIL_LEN)
 
 /* --- certifiers (configured like roots; listed by /mn/v1/get-certifiers) --- */
 
@@ -177,13 +226,16 @@ uint64_t pgp_certifiers_expires(const struct pgp_certifiers *c, size_t i);
 /* --- checking a submission ----------------------------------------------- */
 
 struct pgp_result {
-	uint8_t *body;          /* PgpEndorsementBody, malloc'd */
+	uint8_t *body;          /* PgpEndorsementBodyV2, malloc'd */
 	size_t body_len;
-	uint8_t *opening;       /* salt[32] || user_id, malloc'd; never in the leaf */
+	uint8_t *opening;       /* PgpOpeningV2, malloc'd; never in the leaf */
 	size_t opening_len;
 	uint8_t dedup_key[32];
 	uint8_t uid_commitment[32];
+	uint8_t address_key[PGP_ADDRESS_KEY_LEN];
 	char domain[256];       /* lowercase, NUL-terminated */
+	char address[NAMES_MAX_EMAIL_LEN + 1]; /* names_email_normalize'd, NUL-ended */
+	size_t address_len;
 	uint8_t endorsed_fpr[PGP_MAX_FPR_LEN];
 	size_t endorsed_fpr_len;
 	uint8_t certifier_fpr[PGP_MAX_FPR_LEN];
@@ -193,15 +245,26 @@ struct pgp_result {
 	uint64_t sig_created_s;
 };
 
+/* pgp_addr_key_fn computes the address key (the VRF output, see the top of
+ * this file) of the normalized address |addr| (|addr_len| bytes, no NUL) into
+ * |out|. Returns 0 or a negative MN_E* code (MN_ENOMEM, MN_ECRYPTO: a server
+ * fault, not the client's). pgp_addr_key_vrf is the one logd uses. */
+typedef int (*pgp_addr_key_fn)(void *ctx, uint8_t out[PGP_ADDRESS_KEY_LEN], const char *addr,
+			       size_t addr_len);
+
 /* pgp_endorsement_check checks the submission (see the top of this file):
- * |cert| is the binary transferable public key, |user_id| the exact user ID
+ * |addr_key| (called with |addr_key_ctx|, once, after every other check has
+ * passed) fills the body's address_key; if it fails the check returns its
+ * code with the reason "cannot compute the address key". |cert| is the binary
+ * transferable public key, |user_id| the exact user ID
  * (bytes, not NUL-terminated), |signer_hex| the certifier's fingerprint in hex
  * (|signer_hex_len| characters, either case, no spaces), |now_s| the time to
  * judge at (seconds since the epoch). On success fills |out| (release with
  * pgp_result_cleanup) and returns 0. On failure returns a negative MN_E* code
  * (listed at the top), sets |*out_reason| (may be NULL) to a static string
  * naming the problem, and leaves |out| empty (cleanup is still safe). */
-int pgp_endorsement_check(const struct pgp_certifiers *c, struct pgp_result *out,
+int pgp_endorsement_check(const struct pgp_certifiers *c, pgp_addr_key_fn addr_key,
+			  void *addr_key_ctx, struct pgp_result *out,
 			  const char **out_reason, const uint8_t *cert,
 			  size_t cert_len, const uint8_t *user_id,
 			  size_t user_id_len, const char *signer_hex,
@@ -211,41 +274,87 @@ void pgp_result_cleanup(struct pgp_result *r);
 
 /* --- reading a body back -------------------------------------------------- */
 
-/* A parsed PgpEndorsementBody; byte fields borrow from the parsed buffer.
- * Packet fields hold whole packets (header included). */
+/* A parsed PgpEndorsementBody (version 1) or PgpEndorsementBodyV2; byte
+ * fields borrow from the parsed buffer. Packet fields hold whole packets
+ * (header included). */
 struct pgp_body {
-	uint8_t version;
+	uint8_t version;        /* PGP_BODY_V1 or PGP_BODY_V2 */
 	struct cbs endorsed_fpr, certifier_fpr;
 	uint8_t sig_type;
 	uint64_t sig_created;
 	struct cbs domain;
+	uint8_t address_key[PGP_ADDRESS_KEY_LEN]; /* v2; zero in v1 */
 	uint8_t uid_commitment[32];
-	struct cbs primary_key, self_sig, certifier_sig;
+	struct cbs primary_key;
+	struct cbs self_sig, certifier_sig; /* v1 only; empty in v2 (in the opening) */
 	struct cbs subkeys; /* the PgpSubkey list; walk with pgp_body_next_subkey */
 	size_t num_subkeys;
 };
 
-/* pgp_body_parse parses a whole body (no trailing bytes), checking field
- * ranges and that each OpenPGPPacket is exactly one packet of the right tag.
- * Returns 0 or MN_EMALFORMED. Does not verify signatures. */
+/* pgp_body_parse parses a whole body of either version (no trailing bytes),
+ * checking field ranges and that each OpenPGPPacket is exactly one packet of
+ * the right tag. Returns 0 or MN_EMALFORMED. Does not verify signatures. */
 int pgp_body_parse(struct pgp_body *out, const uint8_t *body, size_t body_len);
 /* pgp_body_next_subkey reads the next PgpSubkey from |subkeys| (a copy of
  * pgp_body.subkeys, advanced). Returns 1, or 0 at the end or on error. */
 int pgp_body_next_subkey(struct cbs *subkeys, struct cbs *out_subkey,
 			 struct cbs *out_binding) MN_WUR;
-/* pgp_uid_commitment computes SHA-256("mn-pgp-uid\0" || salt || user_id). */
+
+/* A parsed opening; fields borrow from the opening's buffer. */
+struct pgp_opening {
+	const uint8_t *salt;               /* PGP_SALT_LEN bytes */
+	struct cbs user_id;
+	struct cbs self_sig, certifier_sig; /* v2 only (whole packets); empty in v1 */
+};
+
+/* pgp_opening_parse parses |opening| as the opening of a body of version
+ * |version| (v1: salt || user_id; v2: PgpOpeningV2, no trailing bytes).
+ * Returns 0 or MN_EMALFORMED. Does not check it against a commitment. */
+int pgp_opening_parse(struct pgp_opening *out, uint8_t version, const uint8_t *opening,
+		      size_t opening_len);
+/* pgp_uid_commitment computes the v1 commitment,
+ * SHA-256("mn-pgp-uid\0" || salt || user_id). */
 void pgp_uid_commitment(uint8_t out[32], const uint8_t salt[PGP_SALT_LEN],
 			const uint8_t *user_id, size_t user_id_len);
-/* pgp_opening_matches returns 1 iff |opening| (salt || user_id, at least
- * PGP_SALT_LEN bytes) opens |commitment|, else 0. Constant-time compare. */
-int pgp_opening_matches(const uint8_t commitment[32], const uint8_t *opening,
+/* pgp_uid_commitment_v2 computes SHA-256("mn-pgp-uid2\0" || opening). */
+void pgp_uid_commitment_v2(uint8_t out[32], const uint8_t *opening, size_t opening_len);
+/* pgp_opening_matches returns 1 iff |opening| parses as an opening of |b|'s
+ * version and opens b->uid_commitment (constant-time compare); for v2 the
+ * opening's signatures must also be a certification (0x10-0x13) and a
+ * signature of b->sig_type. Else 0. */
+int pgp_opening_matches(const struct pgp_body *b, const uint8_t *opening,
 			size_t opening_len);
 /* pgp_body_to_tpk rebuilds the transferable public key: primary key, user ID
- * packet (from |opening|), self-signature, certifier signature, then each
- * subkey and binding. Sets |*out| (malloc'd, free() it) and |*out_len|.
- * Returns 0, MN_EINVAL if |opening| does not open the commitment, MN_ENOMEM. */
+ * packet, self-signature, certifier signature (from the body in v1, from the
+ * opening in v2), then each subkey and binding. Sets |*out| (malloc'd, free()
+ * it) and |*out_len|. Returns 0, MN_EINVAL if |opening| does not open the
+ * commitment, MN_ENOMEM. */
 int pgp_body_to_tpk(uint8_t **out, size_t *out_len, const struct pgp_body *b,
 		    const uint8_t *opening, size_t opening_len);
+
+/* --- the address key (a VRF output) --------------------------------------- */
+
+/* pgp_address_alpha writes the VRF input of the email address |addr|:
+ * "mn-map-email-pgp\0" || names_email_normalize(addr), into |out| (|cap| >=
+ * PGP_MAX_ALPHA_LEN is always enough). Returns its length, MN_EMALFORMED if
+ * |addr| is not an address names_email_normalize accepts, MN_EINVAL if |cap|
+ * is too small. Normalizing here keeps every caller's alpha the same. */
+int pgp_address_alpha(uint8_t *out, size_t cap, const char *addr, size_t addr_len);
+/* pgp_address_vrf computes the address key |beta| of |addr| with the log's
+ * VRF key |k|, and if |proof| is not NULL the VRF proof of it (for a lookup
+ * answer; without a proof it costs one scalar multiplication instead of
+ * three). Returns 0, MN_EMALFORMED (not an address), MN_ENOMEM, MN_ECRYPTO. */
+int pgp_address_vrf(const struct vrf_key *k, uint8_t beta[PGP_ADDRESS_KEY_LEN],
+		    uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len);
+/* pgp_address_vrf_verify returns 1 and sets |beta| iff |proof| proves the
+ * address key of |addr| under the VRF public key |pub|, else 0. */
+int pgp_address_vrf_verify(uint8_t beta[PGP_ADDRESS_KEY_LEN], const uint8_t pub[VRF_PUBLIC_LEN],
+			   const uint8_t proof[VRF_PROOF_LEN], const char *addr,
+			   size_t addr_len);
+/* pgp_addr_key_vrf is a pgp_addr_key_fn: |ctx| is the const struct vrf_key *
+ * to hash with (pgp_address_vrf without a proof). */
+int pgp_addr_key_vrf(void *ctx, uint8_t out[PGP_ADDRESS_KEY_LEN], const char *addr,
+		     size_t addr_len);
 
 /* --- packet framing (RFC 4880 section 4.2) ------------------------------- */
 

@@ -27,18 +27,21 @@
 #include "api/api.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/vrf.h"
 #include "entry/ct.h"
 #include "entry/x509.h"
 #include "fuzz/api_fixture.h"
 #include "fuzz/fixed_pki.h"
 #include "fuzz/fuzz.h"
 #include "storage/storage.h"
+#include "tests/lib/mnfix.h"
 
 const char fuzz_target_name[] = "api";
 
 static char dir[64];
 static struct store *st;
 static struct ct_signer *signer;
+static struct vrf_key *vrf;
 static struct x509_roots *roots;
 static struct x509_validator *tls;
 static struct api *api;
@@ -97,6 +100,7 @@ static void teardown(void)
 	x509_validator_free(tls);
 	x509_roots_free(roots);
 	ct_signer_free(signer);
+	vrf_key_free(vrf);
 	store_close(st);
 	free(fixed_sct);
 	if (dir[0] != '\0')
@@ -194,6 +198,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	ac.signer = signer;
 	ac.tls = tls;
 	ac.tls_roots = roots;
+	vrf = mnfix_vrf_key_new();
+	FUZZ_CHECK(vrf != NULL);
+	ac.vrf = vrf;
 	ac.seq.submit = seq_submit;
 	ac.seq.impl = NULL;
 	ac.mmd_s = 60;

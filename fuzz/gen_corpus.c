@@ -16,6 +16,8 @@
 #include "common/b64.h"
 #include "common/bytes.h"
 #include "entry/ct.h"
+#include "entry/pgp.h"
+#include "entry/pgp_internal.h"
 #include "entry/x509.h"
 #include "fuzz/api_fixture.h"
 #include "fuzz/fuzz.h"
@@ -447,6 +449,106 @@ static void gen_plain(void)
 	}
 }
 
+/* ---- pgp: u24 body_len || body || opening ---- */
+
+/* pgp_seed writes one fuzz_pgp input. */
+static void pgp_seed(const char *name, const uint8_t *body, size_t body_len, const uint8_t *op,
+		     size_t op_len)
+{
+	uint8_t *buf = malloc(3 + body_len + op_len);
+
+	FUZZ_CHECK(buf != NULL);
+	buf[0] = (uint8_t)(body_len >> 16);
+	buf[1] = (uint8_t)(body_len >> 8);
+	buf[2] = (uint8_t)body_len;
+	memcpy(buf + 3, body, body_len);
+	memcpy(buf + 3 + body_len, op, op_len);
+	put("pgp", name, buf, 3 + body_len + op_len);
+	free(buf);
+}
+
+/* gen_pgp: bodies and openings of both versions around synthetic packets
+ * (the parsers check framing, tags and signature types, not key material),
+ * with commitments that open, and one that does not. */
+static void gen_pgp(void)
+{
+	static const uint8_t key_body[] = {4, 0x60, 0, 0, 0, 22, 1, 2, 3, 4};
+	static const uint8_t self_body[] = {4, 0x13, 22, 8, 0, 0, 0, 0, 0xab, 0xcd, 0, 8, 1};
+	static const uint8_t cert_body[] = {4, 0x10, 22, 8, 0, 0, 0, 0, 0x12, 0x34, 0, 8, 2};
+	static const uint8_t sub_body[] = {4, 0x60, 0, 0, 1, 18, 5, 6, 7};
+	static const uint8_t bind_body[] = {4, 0x18, 22, 8, 0, 0, 0, 0, 0x56, 0x78, 0, 8, 3};
+	static const char uid[] = "Alice <alice@example.com>";
+	uint8_t salt[PGP_SALT_LEN], *kp, *sp, *cp, *subs, *op, *body, *v1;
+	size_t kp_len, sp_len, cp_len, subs_len, op_len, body_len, v1_len;
+	struct cbs kc, sc, cc, lc;
+	struct pgp_result r;
+	struct cbb b, f;
+
+	memset(salt, 0x5a, sizeof(salt));
+	FUZZ_CHECK(cbb_init(&b, 64, 4096) && pgp_packet_add(&b, 6, key_body, sizeof(key_body)) &&
+		   cbb_finish(&b, &kp, &kp_len));
+	FUZZ_CHECK(cbb_init(&b, 64, 4096) && pgp_packet_add(&b, 2, self_body, sizeof(self_body)) &&
+		   cbb_finish(&b, &sp, &sp_len));
+	FUZZ_CHECK(cbb_init(&b, 64, 4096) && pgp_packet_add(&b, 2, cert_body, sizeof(cert_body)) &&
+		   cbb_finish(&b, &cp, &cp_len));
+	FUZZ_CHECK(cbb_init(&b, 64, 4096) && cbb_add_u24_length_prefixed(&b, &f) &&
+		   pgp_packet_add(&f, 14, sub_body, sizeof(sub_body)) &&
+		   cbb_add_u24_length_prefixed(&b, &f) &&
+		   pgp_packet_add(&f, 2, bind_body, sizeof(bind_body)) &&
+		   cbb_finish(&b, &subs, &subs_len));
+	cbs_init(&kc, kp, kp_len);
+	cbs_init(&sc, sp, sp_len);
+	cbs_init(&cc, cp, cp_len);
+	cbs_init(&lc, subs, subs_len);
+
+	/* version 2: the opening opens the commitment */
+	memset(&r, 0, sizeof(r));
+	memset(r.endorsed_fpr, 0xaa, 20);
+	r.endorsed_fpr_len = 20;
+	memset(r.certifier_fpr, 0xcc, 20);
+	r.certifier_fpr_len = 20;
+	r.sig_type = 0x10;
+	r.sig_created_s = 1700000000;
+	memcpy(r.domain, "example.com", 12);
+	memset(r.address_key, 0x33, sizeof(r.address_key));
+	FUZZ_CHECK(pgp__opening_v2_encode(&op, &op_len, salt, (const uint8_t *)uid,
+					  strlen(uid), &sc, &cc) == 0);
+	pgp_uid_commitment_v2(r.uid_commitment, op, op_len);
+	FUZZ_CHECK(pgp__body_v2_encode(&body, &body_len, &r, &kc, &lc) == 0);
+	pgp_seed("v2-opens", body, body_len, op, op_len);
+	/* ... and an opening with another user ID does not */
+	op[PGP_SALT_LEN + 2] ^= 0x20;
+	pgp_seed("v2-other-uid", body, body_len, op, op_len);
+	free(op);
+	free(body);
+
+	/* version 1: the signatures in the body, opening = salt || user ID */
+	FUZZ_CHECK(cbb_init(&b, 256, 4096) && cbb_add_u8(&b, PGP_BODY_V1) &&
+		   cbb_add_u8_length_prefixed(&b, &f) && cbb_add_bytes(&f, r.endorsed_fpr, 20) &&
+		   cbb_add_u8_length_prefixed(&b, &f) && cbb_add_bytes(&f, r.certifier_fpr, 20) &&
+		   cbb_add_u8(&b, 0x10) && cbb_add_u64(&b, r.sig_created_s) &&
+		   cbb_add_u8_length_prefixed(&b, &f) &&
+		   cbb_add_bytes(&f, (const uint8_t *)"example.com", 11));
+	pgp_uid_commitment(r.uid_commitment, salt, (const uint8_t *)uid, strlen(uid));
+	FUZZ_CHECK(cbb_add_bytes(&b, r.uid_commitment, 32) && cbb_add_u24_length_prefixed(&b, &f) &&
+		   cbb_add_bytes(&f, kp, kp_len) && cbb_add_u24_length_prefixed(&b, &f) &&
+		   cbb_add_bytes(&f, sp, sp_len) && cbb_add_u24_length_prefixed(&b, &f) &&
+		   cbb_add_bytes(&f, cp, cp_len) && cbb_add_u24_length_prefixed(&b, &f) &&
+		   cbb_add_bytes(&f, subs, subs_len) && cbb_finish(&b, &v1, &v1_len));
+	op_len = PGP_SALT_LEN + strlen(uid);
+	op = malloc(op_len);
+	FUZZ_CHECK(op != NULL);
+	memcpy(op, salt, PGP_SALT_LEN);
+	memcpy(op + PGP_SALT_LEN, uid, strlen(uid));
+	pgp_seed("v1-opens", v1, v1_len, op, op_len);
+	free(op);
+	free(v1);
+	free(kp);
+	free(sp);
+	free(cp);
+	free(subs);
+}
+
 int main(int argc, char **argv)
 {
 	char path[512];
@@ -460,5 +562,6 @@ int main(int argc, char **argv)
 	mkdir(path, 0755);
 	gen_pki();
 	gen_plain();
+	gen_pgp();
 	return 0;
 }

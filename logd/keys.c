@@ -1,13 +1,15 @@
-/* keys.c: load or create the log key. */
+/* keys.c: load or create the log key and the VRF key. */
 #include "logd/keys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -85,4 +87,90 @@ int logd_key_load(struct ct_signer **out, const char *path, int generate)
 		return MN_EMALFORMED;
 	}
 	return 0;
+}
+
+/* write_new_vrf_key writes a new P-256 PEM private key to |path| like
+ * write_new_key, from vrf_key_generate_pem. */
+static int write_new_vrf_key(const char *path)
+{
+	uint8_t *pem = NULL;
+	size_t pem_len = 0, off = 0;
+	int fd, ret;
+
+	ret = vrf_key_generate_pem(&pem, &pem_len);
+	if (ret != 0)
+		return ret;
+	ret = MN_EIO;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		mn_error("key_create", "path=%s errno=%d msg=\"%s\"", path, errno,
+			 strerror(errno));
+		goto out;
+	}
+	while (off < pem_len) {
+		ssize_t n = write(fd, pem + off, pem_len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off == pem_len && fsync(fd) == 0)
+		ret = 0;
+	if (close(fd) != 0)
+		ret = MN_EIO;
+	if (ret != 0) {
+		mn_error("key_create", "path=%s msg=\"cannot write key\"", path);
+		unlink(path);
+	} else {
+		mn_info("key_created", "path=%s alg=ecvrf-p256-sha256-tai", path);
+	}
+out:
+	OPENSSL_cleanse(pem, pem_len);
+	free(pem);
+	return ret;
+}
+
+int logd_vrf_key_load(struct vrf_key **out, const char *path, int generate)
+{
+	struct stat st;
+	uint8_t *pem = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+	int ret;
+
+	*out = NULL;
+	if (stat(path, &st) != 0) {
+		if (errno != ENOENT || !generate) {
+			mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
+			return errno == ENOENT ? MN_ENOTFOUND : MN_EIO;
+		}
+		ret = write_new_vrf_key(path);
+		if (ret != 0)
+			return ret;
+	}
+	f = fopen(path, "r");
+	if (f == NULL) {
+		mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
+		return MN_EIO;
+	}
+	/* A PEM key is a few hundred bytes; 64 KiB is plenty. */
+	cap = 65536;
+	pem = malloc(cap);
+	if (pem == NULL) {
+		fclose(f);
+		return MN_ENOMEM;
+	}
+	len = fread(pem, 1, cap, f);
+	ret = ferror(f) ? MN_EIO : len == cap ? MN_EMALFORMED : 0;
+	fclose(f);
+	if (ret == 0)
+		ret = vrf_key_from_pem(out, pem, len);
+	OPENSSL_cleanse(pem, cap);
+	free(pem);
+	if (ret == MN_EMALFORMED)
+		mn_error("key_load", "path=%s msg=\"not a P-256 PEM private key\"", path);
+	else if (ret != 0)
+		mn_error("key_load", "path=%s msg=\"%s\"", path, mn_strerror(ret));
+	return ret;
 }

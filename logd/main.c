@@ -28,6 +28,10 @@ static const char usage[] =
 	"  --data DIR           data directory (default ./data)\n"
 	"  --key PEMFILE        log signing key, ECDSA P-256 (default DIR/log-key.pem,\n"
 	"                       generated with mode 0600 if missing)\n"
+	"  --vrf-key PEMFILE    VRF key (ECVRF-P256-SHA256-TAI, RFC 9381) for the map\n"
+	"                       keys of email addresses (default DIR/vrf-key.pem,\n"
+	"                       generated with mode 0600 if missing); keep it with the\n"
+	"                       log key: a new one changes every address's map key\n"
 	"  --tls-roots PEMFILE  accepted TLS roots (default /etc/ssl/certs/ca-certificates.crt)\n"
 	"  --smime-roots PEMFILE accepted S/MIME roots (default none); a chain to these\n"
 	"                       needs an emailProtection EKU and an email address\n"
@@ -59,6 +63,7 @@ struct config {
 	unsigned port;
 	const char *data;
 	const char *key;
+	const char *vrf_key;
 	const char *tls_roots;
 	const char *smime_roots;
 	const char *certifiers;
@@ -105,11 +110,12 @@ static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
-	       O_SMIME, O_CERTIFIERS, O_NOMAP };
+	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
 		{"key", required_argument, NULL, O_KEY},
+		{"vrf-key", required_argument, NULL, O_VRF_KEY},
 		{"tls-roots", required_argument, NULL, O_ROOTS},
 		{"smime-roots", required_argument, NULL, O_SMIME},
 		{"certifiers", required_argument, NULL, O_CERTIFIERS},
@@ -138,6 +144,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_LISTEN: ok = parse_listen(c, optarg); break;
 		case O_DATA: c->data = optarg; break;
 		case O_KEY: c->key = optarg; break;
+		case O_VRF_KEY: c->vrf_key = optarg; break;
 		case O_ROOTS: c->tls_roots = optarg; break;
 		case O_SMIME: c->smime_roots = optarg; break;
 		case O_CERTIFIERS: c->certifiers = optarg; break;
@@ -196,10 +203,11 @@ int main(int argc, char **argv)
 		.host = "127.0.0.1", .port = 6962, .data = "./data",
 		.tls_roots = "/etc/ssl/certs/ca-certificates.crt", .mmd = 60,
 	};
-	char keypath[4096];
+	char keypath[4096], vrfpath[4096];
 	struct store_options so = {0};
 	struct store *st = NULL;
 	struct ct_signer *signer = NULL;
+	struct vrf_key *vrf = NULL;
 	struct x509_roots *roots = NULL, *smime_roots = NULL;
 	struct pgp_certifiers *certifiers = NULL;
 	struct x509_validator *tls = NULL;
@@ -248,6 +256,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "logd: cannot load key %s: %s\n", c.key, mn_strerror(ret));
 		goto out;
 	}
+	if (c.vrf_key == NULL) {
+		snprintf(vrfpath, sizeof(vrfpath), "%s/vrf-key.pem", c.data);
+		c.vrf_key = vrfpath;
+	}
+	ret = logd_vrf_key_load(&vrf, c.vrf_key, 1);
+	if (ret != 0) {
+		fprintf(stderr, "logd: cannot load VRF key %s: %s\n", c.vrf_key, mn_strerror(ret));
+		goto out;
+	}
 	ret = x509_roots_load_file(&roots, &skipped, c.tls_roots);
 	if (ret != 0) {
 		fprintf(stderr, "logd: cannot load TLS roots %s: %s\n", c.tls_roots, mn_strerror(ret));
@@ -293,6 +310,7 @@ int main(int argc, char **argv)
 	ac.tls_roots = roots;
 	ac.smime_roots = smime_roots;
 	ac.certifiers = certifiers;
+	ac.vrf = vrf;
 	ac.seq = seq_api(seq);
 	ac.mmd_s = c.mmd;
 	ac.max_entries = c.max_entries;
@@ -359,6 +377,7 @@ out:
 	x509_roots_free(smime_roots);
 	pgp_certifiers_free(certifiers);
 	ct_signer_free(signer);
+	vrf_key_free(vrf);
 	store_close(st);
 	return rc;
 }

@@ -49,7 +49,7 @@ enum tamper {
 	T_PASS,
 	T_LOOKUP_PATH,    /* flip a byte of the last entry's audit_path[0] in lookup */
 	T_LOOKUP_LEAF,    /* flip a byte of entries[0].leaf_input in lookup */
-	T_LOOKUP_OPENING, /* flip a byte of the user ID in entries[0].opening */
+	T_LOOKUP_OPENING, /* flip a byte near the end of entries[0].opening */
 	T_LOOKUP_TYPE,    /* change entries[0].entry_type */
 	T_PGP_SCT,        /* flip a byte of the SCT signature of add-pgp */
 	T_POLICY_SCT,     /* flip a byte of sct.signature of add-policy */
@@ -124,7 +124,7 @@ static char *tamper_body(const char *target, const uint8_t *body, size_t len)
 			pos = -3;
 		} else if (mode == T_LOOKUP_OPENING) {
 			v = json_object_get(json_array_get(ents, 0), "opening");
-			pos = -2; /* in the user ID */
+			pos = -2; /* in the certifier signature (v2 opening) */
 		} else if (mode == T_LOOKUP_TYPE && json_array_size(ents) > 0) {
 			json_object_set_new(json_array_get(ents, 0), "entry_type", json_integer(0));
 			changed = 1;

@@ -1,6 +1,9 @@
-/* test_pgp.c: OpenPGP endorsements (entry/pgp.c) against keys and signatures
- * made at test time by the gpg command line, with gpg also as the independent
- * judge of what the module stores (the rebuilt key must pass gpg --check-sigs). */
+/* test_pgp.c: OpenPGP endorsements (entry/pgp*.c) against keys and signatures
+ * made at test time by the gpg command line, with gpg (and RNP) also as the
+ * independent judge of what the module stores (the key rebuilt from leaf and
+ * opening must pass gpg --check-sigs). New entries are body version 2: the
+ * leaf holds no user ID byte and no signature over it, and an address key
+ * (a VRF output); version 1 bodies still parse and rebuild. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,8 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <rnp/rnp.h>
+#include <rnp/rnp_err.h>
+
 #include "common/bytes.h"
 #include "common/err.h"
+#include "common/vrf.h"
 #include "entry/pgp.h"
 
 #define ALICE "Alice <alice@example.com>"
@@ -34,6 +42,7 @@ static struct {
 	struct buf plain, ca_cert, junk, sha1, rev, secret, bob_cert, certs, certs_armored,
 		secret_certs, rsa_rev, p256_rev, p256_key, sha1_rev, eve_rev;
 	struct pgp_certifiers *c, *c256;
+	struct vrf_key *vrf;
 	uint64_t now;
 } F;
 
@@ -55,6 +64,7 @@ static void cleanup_fixtures(void)
 		free(all[i]->p);
 	pgp_certifiers_free(F.c);
 	pgp_certifiers_free(F.c256);
+	vrf_key_free(F.vrf);
 }
 
 /* gpg runs gpg in |home| with |args|; returns its exit status. */
@@ -238,6 +248,16 @@ static int make_fixtures(void)
 		return -1;
 	if (pgp_certifiers_load(&F.c, F.certs.p, F.certs.len, NULL, 0) != 0)
 		return -1;
+	{
+		uint8_t *pem;
+		size_t pem_len;
+		int rv = vrf_key_generate_pem(&pem, &pem_len);
+		if (rv == 0)
+			rv = vrf_key_from_pem(&F.vrf, pem, pem_len);
+		free(pem);
+		if (rv != 0)
+			return -1;
+	}
 	F.now = (uint64_t)time(NULL);
 	F.ready = 1;
 	return 0;
@@ -263,7 +283,7 @@ static size_t hex_decode_test(uint8_t *out, const char *hex)
 static int check(struct pgp_result *r, const char **reason, const struct buf *cert,
 		 const char *uid, const char *signer, uint64_t now)
 {
-	return pgp_endorsement_check(F.c, r, reason, cert->p, cert->len,
+	return pgp_endorsement_check(F.c, pgp_addr_key_vrf, F.vrf, r, reason, cert->p, cert->len,
 				     (const uint8_t *)uid, strlen(uid), signer,
 				     strlen(signer), now);
 }
@@ -374,6 +394,94 @@ static size_t count(const char *hay, const char *needle)
 	return n;
 }
 
+/* rnp_check_tpk imports the certifier keys and |tpk| into a fresh RNP context
+ * and returns how many signatures over the endorsed key's one user ID RNP
+ * finds valid (the self-signature and the certification: 2). */
+static int rnp_check_tpk(const uint8_t *tpk, size_t tpk_len, const char *fpr)
+{
+	rnp_ffi_t ffi = NULL;
+	rnp_input_t in = NULL;
+	rnp_key_handle_t key = NULL;
+	rnp_uid_handle_t uid = NULL;
+	size_t n = 0, nuids = 0;
+	int good = 0;
+
+	assert_int_equal(rnp_ffi_create(&ffi, "GPG", "GPG"), RNP_SUCCESS);
+	assert_int_equal(rnp_input_from_memory(&in, F.certs.p, F.certs.len, false), RNP_SUCCESS);
+	assert_int_equal(rnp_import_keys(ffi, in, RNP_LOAD_SAVE_PUBLIC_KEYS, NULL), RNP_SUCCESS);
+	rnp_input_destroy(in);
+	assert_int_equal(rnp_input_from_memory(&in, tpk, tpk_len, false), RNP_SUCCESS);
+	assert_int_equal(rnp_import_keys(ffi, in, RNP_LOAD_SAVE_PUBLIC_KEYS, NULL), RNP_SUCCESS);
+	rnp_input_destroy(in);
+	assert_int_equal(rnp_locate_key(ffi, "fingerprint", fpr, &key), RNP_SUCCESS);
+	assert_non_null(key);
+	assert_int_equal(rnp_key_get_uid_count(key, &nuids), RNP_SUCCESS);
+	assert_int_equal(nuids, 1);
+	assert_int_equal(rnp_key_get_uid_handle_at(key, 0, &uid), RNP_SUCCESS);
+	assert_int_equal(rnp_uid_get_signature_count(uid, &n), RNP_SUCCESS);
+	for (size_t i = 0; i < n; i++) {
+		rnp_signature_handle_t sig = NULL;
+		assert_int_equal(rnp_uid_get_signature_at(uid, i, &sig), RNP_SUCCESS);
+		good += rnp_signature_is_valid(sig, 0) == RNP_SUCCESS;
+		rnp_signature_handle_destroy(sig);
+	}
+	rnp_uid_handle_destroy(uid);
+	rnp_key_handle_destroy(key);
+	rnp_ffi_destroy(ffi);
+	return good;
+}
+
+/* sig_value: the signature MPIs of a whole v4 signature packet (what no
+ * re-encoding of the packet changes). */
+static struct cbs sig_value(const struct cbs *packet)
+{
+	struct cbs c = *packet, body, hashed, unhashed;
+	uint8_t tag, v[4];
+	assert_true(pgp_packet_get(&c, &tag, &body, NULL));
+	assert_true(cbs_copy_bytes(&body, v, 4));
+	assert_true(cbs_get_u16_length_prefixed(&body, &hashed));
+	assert_true(cbs_get_u16_length_prefixed(&body, &unhashed));
+	assert_true(cbs_skip(&body, 2));
+	return body;
+}
+
+/* v1_body writes the version 1 body (pgp.h) and opening of the endorsement a
+ * v2 check produced, from the v2 body and opening: what the log wrote before
+ * version 2. */
+static void v1_body(struct buf *body, struct buf *opening, const struct pgp_result *r)
+{
+	struct pgp_body b;
+	struct pgp_opening o;
+	struct cbb c, f;
+	uint8_t com[32];
+
+	assert_int_equal(pgp_body_parse(&b, r->body, r->body_len), 0);
+	assert_int_equal(pgp_opening_parse(&o, 2, r->opening, r->opening_len), 0);
+	pgp_uid_commitment(com, o.salt, cbs_data(&o.user_id), cbs_len(&o.user_id));
+	assert_true(cbb_init(&c, 4096, 1 << 24));
+	assert_true(cbb_add_u8(&c, 1) && cbb_add_u8_length_prefixed(&c, &f) &&
+		    cbb_add_bytes(&f, cbs_data(&b.endorsed_fpr), cbs_len(&b.endorsed_fpr)) &&
+		    cbb_add_u8_length_prefixed(&c, &f) &&
+		    cbb_add_bytes(&f, cbs_data(&b.certifier_fpr), cbs_len(&b.certifier_fpr)) &&
+		    cbb_add_u8(&c, b.sig_type) && cbb_add_u64(&c, b.sig_created) &&
+		    cbb_add_u8_length_prefixed(&c, &f) &&
+		    cbb_add_bytes(&f, cbs_data(&b.domain), cbs_len(&b.domain)) &&
+		    cbb_add_bytes(&c, com, 32) && cbb_add_u24_length_prefixed(&c, &f) &&
+		    cbb_add_bytes(&f, cbs_data(&b.primary_key), cbs_len(&b.primary_key)) &&
+		    cbb_add_u24_length_prefixed(&c, &f) &&
+		    cbb_add_bytes(&f, cbs_data(&o.self_sig), cbs_len(&o.self_sig)) &&
+		    cbb_add_u24_length_prefixed(&c, &f) &&
+		    cbb_add_bytes(&f, cbs_data(&o.certifier_sig), cbs_len(&o.certifier_sig)) &&
+		    cbb_add_u24_length_prefixed(&c, &f) &&
+		    cbb_add_bytes(&f, cbs_data(&b.subkeys), cbs_len(&b.subkeys)));
+	assert_true(cbb_finish(&c, &body->p, &body->len));
+	opening->len = PGP_SALT_LEN + cbs_len(&o.user_id);
+	opening->p = malloc(opening->len);
+	assert_non_null(opening->p);
+	memcpy(opening->p, o.salt, PGP_SALT_LEN);
+	memcpy(opening->p + PGP_SALT_LEN, cbs_data(&o.user_id), cbs_len(&o.user_id));
+}
+
 static void test_valid_endorsement(void **state)
 {
 	(void)state;
@@ -381,7 +489,8 @@ static void test_valid_endorsement(void **state)
 	struct pgp_result r;
 	const char *reason = NULL;
 	struct pgp_body b;
-	uint8_t fpr[20];
+	struct pgp_opening o;
+	uint8_t fpr[20], beta[32];
 	char hex[41];
 
 	int rv = check(&r, &reason, &F.ca_cert, ALICE, F.ca, F.now);
@@ -393,6 +502,8 @@ static void test_valid_endorsement(void **state)
 	assert_int_equal(r.sig_type, 0x10); /* gpg --quick-sign-key: generic */
 	assert_true(r.sig_created_s >= F.now - 60 && r.sig_created_s <= F.now + 600);
 	assert_string_equal(r.domain, "example.com");
+	assert_string_equal(r.address, "alice@example.com");
+	assert_int_equal(r.address_len, 17);
 	assert_int_equal(r.endorsed_fpr_len, 20);
 	for (int i = 0; i < 20; i++)
 		snprintf(hex + 2 * i, 3, "%02X", r.endorsed_fpr[i]);
@@ -401,9 +512,9 @@ static void test_valid_endorsement(void **state)
 		snprintf(hex + 2 * i, 3, "%02X", r.certifier_fpr[i]);
 	assert_string_equal(hex, F.ca);
 
-	/* the body parses back and names the same things */
+	/* the body parses back (version 2) and names the same things */
 	assert_int_equal(pgp_body_parse(&b, r.body, r.body_len), 0);
-	assert_int_equal(b.version, 1);
+	assert_int_equal(b.version, 2);
 	assert_true(cbs_mem_equal(&b.endorsed_fpr, r.endorsed_fpr, 20));
 	assert_true(cbs_mem_equal(&b.certifier_fpr, r.certifier_fpr, 20));
 	assert_true(cbs_mem_equal(&b.domain, (const uint8_t *)"example.com", 11));
@@ -411,24 +522,85 @@ static void test_valid_endorsement(void **state)
 	assert_int_equal(b.sig_created, r.sig_created_s);
 	assert_int_equal(b.num_subkeys, 1);
 	assert_memory_equal(b.uid_commitment, r.uid_commitment, 32);
+	/* the address key is the VRF output of the normalized address */
+	assert_memory_equal(b.address_key, r.address_key, 32);
+	assert_int_equal(pgp_address_vrf(F.vrf, beta, NULL, "alice@example.com", 17), 0);
+	assert_memory_equal(b.address_key, beta, 32);
+	/* the exact v2 layout: version, fprs, type, time, domain, address key,
+	 * commitment, then the primary key */
+	{
+		size_t off = 1 + 21 + 21 + 1 + 8 + 12;
+		assert_memory_equal(r.body + off, beta, 32);
+		assert_memory_equal(r.body + off + 32, r.uid_commitment, 32);
+		assert_ptr_equal(b.primary_key.data, r.body + off + 64 + 3);
+	}
 	/* no user ID in clear */
 	assert_null(memmem(r.body, r.body_len, ALICE, strlen(ALICE)));
 	assert_null(memmem(r.body, r.body_len, "alice@", 6));
 	assert_null(memmem(r.body, r.body_len, "Alice", 5));
-	/* the commitment opens with the opening, and only with it */
-	assert_int_equal(r.opening_len, PGP_SALT_LEN + strlen(ALICE));
-	assert_memory_equal(r.opening + PGP_SALT_LEN, ALICE, strlen(ALICE));
-	assert_true(pgp_opening_matches(b.uid_commitment, r.opening, r.opening_len));
-	r.opening[r.opening_len - 1] ^= 1;
-	assert_false(pgp_opening_matches(b.uid_commitment, r.opening, r.opening_len));
-	uint8_t *tpk;
-	size_t tpk_len;
-	assert_int_equal(pgp_body_to_tpk(&tpk, &tpk_len, &b, r.opening, r.opening_len), MN_EINVAL);
-	r.opening[r.opening_len - 1] ^= 1;
+
+	/* the opening holds the user ID and both signatures over it */
+	assert_int_equal(pgp_opening_parse(&o, 2, r.opening, r.opening_len), 0);
+	assert_true(cbs_mem_equal(&o.user_id, (const uint8_t *)ALICE, strlen(ALICE)));
+	assert_int_equal(r.opening_len, PGP_SALT_LEN + 2 + strlen(ALICE) + 3 +
+						cbs_len(&o.self_sig) + 3 + cbs_len(&o.certifier_sig));
+	/* and the leaf holds neither signature packet, nor even their values */
+	assert_null(memmem(r.body, r.body_len, cbs_data(&o.self_sig), cbs_len(&o.self_sig)));
+	assert_null(memmem(r.body, r.body_len, cbs_data(&o.certifier_sig),
+			   cbs_len(&o.certifier_sig)));
+	{
+		struct cbs sv = sig_value(&o.self_sig), cv = sig_value(&o.certifier_sig);
+		assert_true(cbs_len(&sv) > 32 && cbs_len(&cv) > 32);
+		assert_null(memmem(r.body, r.body_len, cbs_data(&sv), cbs_len(&sv)));
+		assert_null(memmem(r.body, r.body_len, cbs_data(&cv), cbs_len(&cv)));
+	}
+	/* An offline guesser with the leaf alone has nothing to verify a guess
+	 * against: parsing every packet of the leaf finds the primary key,
+	 * subkeys and subkey bindings (0x18), which sign no user ID. */
+	assert_int_equal(cbs_len(&b.self_sig), 0);
+	assert_int_equal(cbs_len(&b.certifier_sig), 0);
+	{
+		struct cbs list = b.subkeys, k, sg, body;
+		uint8_t tag;
+		size_t num_sigs = 0;
+		while (cbs_len(&list)) {
+			assert_true(pgp_body_next_subkey(&list, &k, &sg));
+			assert_true(pgp_packet_get(&sg, &tag, &body, NULL));
+			assert_int_equal(tag, 2);
+			assert_int_equal(cbs_data(&body)[1], 0x18);
+			num_sigs++;
+		}
+		assert_int_equal(num_sigs, 1);
+	}
+
+	/* the commitment opens with the opening, and only with it: a change in
+	 * the salt, the user ID or either signature does not open it */
+	assert_true(pgp_opening_matches(&b, r.opening, r.opening_len));
+	{
+		size_t at[] = {0, PGP_SALT_LEN - 1, PGP_SALT_LEN + 2,
+			       PGP_SALT_LEN + 2 + strlen(ALICE) - 1,
+			       (size_t)(cbs_data(&o.self_sig) - r.opening) + 5,
+			       (size_t)(cbs_data(&o.self_sig) - r.opening) + cbs_len(&o.self_sig) - 1,
+			       (size_t)(cbs_data(&o.certifier_sig) - r.opening) + 5,
+			       r.opening_len - 1};
+		uint8_t *tpk;
+		size_t tpk_len;
+		for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+			r.opening[at[i]] ^= 1;
+			assert_false(pgp_opening_matches(&b, r.opening, r.opening_len));
+			assert_int_equal(pgp_body_to_tpk(&tpk, &tpk_len, &b, r.opening, r.opening_len),
+					 MN_EINVAL);
+			r.opening[at[i]] ^= 1;
+		}
+		/* nor do a shorter or longer opening, or a v1-style one */
+		assert_false(pgp_opening_matches(&b, r.opening, r.opening_len - 1));
+		assert_false(pgp_opening_matches(&b, r.opening, PGP_SALT_LEN + strlen(ALICE)));
+		assert_true(pgp_opening_matches(&b, r.opening, r.opening_len));
+	}
 
 	/* canonical signatures: unhashed area is exactly Issuer(certifier key ID) */
 	{
-		struct cbs c = b.certifier_sig, body, hashed, unhashed;
+		struct cbs c = o.certifier_sig, body, hashed, unhashed;
 		uint8_t tag, v[4];
 		assert_true(pgp_packet_get(&c, &tag, &body, NULL));
 		assert_true(cbs_copy_bytes(&body, v, 4));
@@ -443,9 +615,13 @@ static void test_valid_endorsement(void **state)
 		assert_memory_equal(cbs_data(&unhashed) + 2, fpr + 12, 8);
 	}
 
-	/* gpg, independently: the rebuilt key has the exact user ID, and the
-	 * self-signature, the certification and the subkey binding all verify */
+	/* gpg and RNP, independently: the key rebuilt from leaf and opening has
+	 * the exact user ID, and the self-signature, the certification and the
+	 * subkey binding all verify */
+	uint8_t *tpk;
+	size_t tpk_len;
 	assert_int_equal(pgp_body_to_tpk(&tpk, &tpk_len, &b, r.opening, r.opening_len), 0);
+	assert_int_equal(rnp_check_tpk(tpk, tpk_len, F.alice), 2);
 	char *out = gpg_check_sigs(tpk, tpk_len, F.alice);
 	assert_non_null(strstr(out, "uid:"));
 	assert_non_null(strstr(out, "Alice <alice@example.com>"));
@@ -455,8 +631,105 @@ static void test_valid_endorsement(void **state)
 	assert_int_equal(count(out, "sig:-:"), 0);
 	assert_int_equal(count(out, "sig:?:"), 0);
 	assert_non_null(strstr(out, F.ca + 24)); /* certifier's key ID */
+
+	/* version 1: the same endorsement as the log wrote it before version 2
+	 * still parses, opens and rebuilds the very same key */
+	{
+		struct buf b1, o1;
+		struct pgp_body p1;
+		struct pgp_opening q1;
+		uint8_t *tpk1;
+		size_t tpk1_len;
+
+		v1_body(&b1, &o1, &r);
+		assert_int_equal(pgp_body_parse(&p1, b1.p, b1.len), 0);
+		assert_int_equal(p1.version, 1);
+		assert_int_equal(p1.sig_type, 0x10);
+		assert_int_equal(p1.num_subkeys, 1);
+		assert_true(cbs_len(&p1.self_sig) > 0 && cbs_len(&p1.certifier_sig) > 0);
+		assert_int_equal(pgp_opening_parse(&q1, 1, o1.p, o1.len), 0);
+		assert_true(cbs_mem_equal(&q1.user_id, (const uint8_t *)ALICE, strlen(ALICE)));
+		assert_true(pgp_opening_matches(&p1, o1.p, o1.len));
+		/* a v2 opening does not open a v1 body, nor a v1 opening a v2 one */
+		assert_false(pgp_opening_matches(&p1, r.opening, r.opening_len));
+		assert_false(pgp_opening_matches(&b, o1.p, o1.len));
+		o1.p[o1.len - 1] ^= 1;
+		assert_false(pgp_opening_matches(&p1, o1.p, o1.len));
+		o1.p[o1.len - 1] ^= 1;
+		assert_int_equal(pgp_body_to_tpk(&tpk1, &tpk1_len, &p1, o1.p, o1.len), 0);
+		assert_int_equal(tpk1_len, tpk_len);
+		assert_memory_equal(tpk1, tpk, tpk_len);
+		free(tpk1);
+		free(b1.p);
+		free(o1.p);
+	}
 	free(tpk);
 	pgp_result_cleanup(&r);
+}
+
+/* The address key: alpha is built in one place, from the normalized address;
+ * the proof verifies under the public key; a failing callback fails the check. */
+static int addr_seen_len;
+static char addr_seen[300];
+
+static int failing_addr_key(void *ctx, uint8_t out[32], const char *addr, size_t addr_len)
+{
+	(void)ctx;
+	(void)out;
+	addr_seen_len = (int)addr_len;
+	memcpy(addr_seen, addr, addr_len < sizeof(addr_seen) ? addr_len : sizeof(addr_seen));
+	return MN_ENOMEM;
+}
+
+static void test_address_key(void **state)
+{
+	static const char want[] = "mn-map-email-pgp\0alice@example.com";
+	uint8_t alpha[PGP_MAX_ALPHA_LEN], beta[32], beta2[32], proof[VRF_PROOF_LEN];
+	uint8_t pub[VRF_PUBLIC_LEN];
+	struct pgp_result r;
+	const char *reason = NULL;
+
+	(void)state;
+	need_fixtures();
+	assert_int_equal(pgp_address_alpha(alpha, sizeof(alpha), "Alice@Example.COM", 17),
+			 (int)sizeof(want) - 1);
+	assert_memory_equal(alpha, want, sizeof(want) - 1);
+	assert_int_equal(pgp_address_alpha(alpha, sizeof(alpha), "no address", 10), MN_EMALFORMED);
+	assert_int_equal(pgp_address_alpha(alpha, 20, "alice@example.com", 17), MN_EINVAL);
+	/* the same key however the address is written */
+	assert_int_equal(pgp_address_vrf(F.vrf, beta, proof, "Alice@EXAMPLE.com", 17), 0);
+	assert_int_equal(pgp_address_vrf(F.vrf, beta2, NULL, "alice@example.com", 17), 0);
+	assert_memory_equal(beta, beta2, 32);
+	vrf_public(F.vrf, pub);
+	memset(beta2, 0, sizeof(beta2));
+	assert_int_equal(pgp_address_vrf_verify(beta2, pub, proof, "alice@example.com", 17), 1);
+	assert_memory_equal(beta, beta2, 32);
+	assert_int_equal(pgp_address_vrf_verify(beta2, pub, proof, "bob@example.com", 15), 0);
+	assert_int_equal(pgp_address_vrf(F.vrf, beta2, NULL, "bob@example.com", 15), 0);
+	assert_memory_not_equal(beta, beta2, 32);
+	/* it is alpha, not the bare address, that is hashed */
+	assert_int_equal(vrf_hash(F.vrf, beta2, (const uint8_t *)"alice@example.com", 17), 0);
+	assert_memory_not_equal(beta, beta2, 32);
+	assert_int_equal(vrf_hash(F.vrf, beta2, (const uint8_t *)want, sizeof(want) - 1), 0);
+	assert_memory_equal(beta, beta2, 32);
+
+	/* the callback sees the normalized address; its failure is the check's */
+	int rv = pgp_endorsement_check(F.c, failing_addr_key, NULL, &r, &reason, F.ca_cert.p,
+				       F.ca_cert.len, (const uint8_t *)ALICE, strlen(ALICE),
+				       F.ca, strlen(F.ca), F.now);
+	assert_int_equal(rv, MN_ENOMEM);
+	assert_non_null(reason);
+	assert_non_null(strstr(reason, "address key"));
+	assert_null(r.body);
+	assert_null(r.opening);
+	assert_int_equal(addr_seen_len, 17);
+	assert_memory_equal(addr_seen, "alice@example.com", 17);
+	/* no callback is a programming error */
+	rv = pgp_endorsement_check(F.c, NULL, NULL, &r, &reason, F.ca_cert.p, F.ca_cert.len,
+				   (const uint8_t *)ALICE, strlen(ALICE), F.ca, strlen(F.ca), F.now);
+	assert_int_equal(rv, MN_EINVAL);
+	/* the ready-made callback without a key */
+	assert_int_equal(pgp_addr_key_vrf(NULL, beta, "alice@example.com", 17), MN_EINVAL);
 }
 
 /* strip_certs copies |in| without its 0x10-0x13 certifications by keys other
@@ -511,7 +784,7 @@ static void expect_revocation(const struct pgp_certifiers *c, const struct buf *
 {
 	struct pgp_result r;
 	const char *reason = NULL;
-	int rv = pgp_endorsement_check(c, &r, &reason, cert->p, cert->len,
+	int rv = pgp_endorsement_check(c, pgp_addr_key_vrf, F.vrf, &r, &reason, cert->p, cert->len,
 				       (const uint8_t *)uid, strlen(uid), signer,
 				       strlen(signer), F.now);
 	if (rv)
@@ -689,6 +962,45 @@ static void test_dedup(void **state)
 	size_t off = (size_t)(ba.primary_key.data - a.body);
 	assert_memory_equal(a.body + off, d.body + off, a.body_len - off);
 	free(old.p);
+	/* the dedup key as pgp.h writes it down, and tagged apart from the
+	 * version 1 one: the same fields under "mn-dedup-pgp\0" differ */
+	{
+		struct pgp_opening o;
+		struct cbs sig, body, hashed;
+		uint8_t tag, v[4], k1[32], k2[32];
+		static const uint8_t l1[] = "mn-dedup-pgp", l2[] = "mn-dedup-pgp2";
+		const uint8_t *labels[2] = {l1, l2};
+		size_t label_len[2] = {sizeof(l1), sizeof(l2)};
+		uint8_t *outs[2] = {k1, k2};
+
+		assert_int_equal(pgp_opening_parse(&o, 2, a.opening, a.opening_len), 0);
+		sig = o.certifier_sig;
+		assert_true(pgp_packet_get(&sig, &tag, &body, NULL));
+		size_t plen = cbs_len(&body);
+		assert_true(cbs_copy_bytes(&body, v, 4));
+		assert_true(cbs_get_u16_length_prefixed(&body, &hashed));
+		plen -= cbs_len(&body);
+		for (int i = 0; i < 2; i++) {
+			EVP_MD_CTX *md = EVP_MD_CTX_new();
+			uint8_t n20 = 20, ul[4] = {0, 0, 0, (uint8_t)strlen(ALICE)},
+				pl[4] = {0, 0, (uint8_t)(plen >> 8), (uint8_t)plen};
+			assert_non_null(md);
+			assert_true(EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+				    EVP_DigestUpdate(md, labels[i], label_len[i]) &&
+				    EVP_DigestUpdate(md, &n20, 1) &&
+				    EVP_DigestUpdate(md, a.endorsed_fpr, 20) &&
+				    EVP_DigestUpdate(md, &n20, 1) &&
+				    EVP_DigestUpdate(md, a.certifier_fpr, 20) &&
+				    EVP_DigestUpdate(md, ul, 4) &&
+				    EVP_DigestUpdate(md, ALICE, strlen(ALICE)) &&
+				    EVP_DigestUpdate(md, pl, 4) &&
+				    EVP_DigestUpdate(md, cbs_data(&o.certifier_sig) + 2, plen) &&
+				    EVP_DigestFinal_ex(md, outs[i], NULL));
+			EVP_MD_CTX_free(md);
+		}
+		assert_memory_equal(k2, a.dedup_key, 32);
+		assert_memory_not_equal(k1, a.dedup_key, 32);
+	}
 	pgp_result_cleanup(&a);
 	pgp_result_cleanup(&b);
 	pgp_result_cleanup(&c);
@@ -924,8 +1236,22 @@ static void test_body_parse_rejects(void **state)
 	memcpy(longer, r.body, r.body_len);
 	longer[r.body_len] = 0;
 	assert_int_equal(pgp_body_parse(&b, longer, r.body_len + 1), MN_EMALFORMED);
-	longer[0] = 2; /* unknown version */
+	longer[0] = 3; /* unknown version */
 	assert_int_equal(pgp_body_parse(&b, longer, r.body_len), MN_EMALFORMED);
+	longer[0] = 0;
+	assert_int_equal(pgp_body_parse(&b, longer, r.body_len), MN_EMALFORMED);
+	free(longer);
+	/* the opening likewise: every strict prefix and a trailing byte */
+	struct pgp_opening o;
+	for (size_t len = 0; len < r.opening_len; len++)
+		assert_int_equal(pgp_opening_parse(&o, 2, r.opening, len), MN_EMALFORMED);
+	longer = malloc(r.opening_len + 1);
+	assert_non_null(longer);
+	memcpy(longer, r.opening, r.opening_len);
+	longer[r.opening_len] = 0;
+	assert_int_equal(pgp_opening_parse(&o, 2, longer, r.opening_len + 1), MN_EMALFORMED);
+	assert_int_equal(pgp_opening_parse(&o, 3, longer, r.opening_len), MN_EMALFORMED);
+	assert_int_equal(pgp_opening_parse(&o, 2, longer, r.opening_len), 0);
 	free(longer);
 	pgp_result_cleanup(&r);
 }
@@ -1025,6 +1351,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_packet_framing),
 		cmocka_unit_test(test_valid_endorsement),
+		cmocka_unit_test(test_address_key),
 		cmocka_unit_test(test_revocation),
 		cmocka_unit_test(test_dedup),
 		cmocka_unit_test(test_forged),

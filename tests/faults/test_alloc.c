@@ -45,12 +45,14 @@
 
 #include "api/api.h"
 #include "common/b64.h"
+#include "common/vrf.h"
 #include "entry/ct.h"
 #include "entry/x509.h"
 #include "logd/sequencer.h"
 #include "merkle/merkle.h"
 #include "storage/storage.h"
 #include "tests/lib/ctclient.h"
+#include "tests/lib/mnfix.h"
 #include "tests/lib/pki.h"
 
 /* --- the failing allocator --------------------------------------------------- */
@@ -156,6 +158,7 @@ static struct {
 	char dir[64];
 	struct store *st;
 	struct ct_signer *signer;
+	struct vrf_key *vrf;
 	struct ct_verifier *v;
 	struct x509_roots *roots;
 	struct x509_validator *val;
@@ -245,6 +248,10 @@ static int setup(void **state)
 	ac.signer = A.signer;
 	ac.tls = A.val;
 	ac.tls_roots = A.roots;
+	A.vrf = mnfix_vrf_key_new();
+	if (A.vrf == NULL)
+		return -1;
+	ac.vrf = A.vrf;
 	ac.seq = seq_api(A.seq);
 	ac.mmd_s = 60;
 	ac.max_entries = 16;
@@ -264,6 +271,7 @@ static int teardown(void **state)
 	x509_roots_free(A.roots);
 	ct_verifier_free(A.v);
 	ct_signer_free(A.signer);
+	vrf_key_free(A.vrf);
 	store_close(A.st);
 	pki_free(A.ca);
 	pki_free(A.root);

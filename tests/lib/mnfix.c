@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "common/b64.h"
+#include "common/vrf.h"
 #include "tests/lib/pki.h"
 
 int mnfix_read_file(const char *path, struct mnfix_buf *out)
@@ -255,4 +256,18 @@ char *mnfix_policy_request(const char *jws)
 
 	json_decref(o);
 	return s;
+}
+
+struct vrf_key *mnfix_vrf_key_new(void)
+{
+	struct vrf_key *k = NULL;
+	uint8_t *pem = NULL;
+	size_t pem_len = 0;
+
+	if (vrf_key_generate_pem(&pem, &pem_len) != 0)
+		return NULL;
+	if (vrf_key_from_pem(&k, pem, pem_len) != 0)
+		k = NULL;
+	free(pem);
+	return k;
 }

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 struct pki_cert;
+struct vrf_key;
 
 struct mnfix_buf {
 	uint8_t *p; /* malloc'd */
@@ -68,6 +69,10 @@ char *mnfix_x5c_header(const char *alg, const struct pki_cert *leaf, const struc
 /* mnfix_x5c_jws: |payload| ES256-signed by |leaf|'s key, with the chain
  * (leaf, ca) in x5c. */
 char *mnfix_x5c_jws(const struct pki_cert *leaf, const struct pki_cert *ca, const char *payload);
+/* mnfix_vrf_key_new: a fresh VRF key (common/vrf.h; vrf_key_free), for an
+ * api_config built without logd, or NULL. */
+struct vrf_key *mnfix_vrf_key_new(void);
+
 /* mnfix_policy_request: {"jws": jws}, the /mn/v1/add-policy request body. */
 char *mnfix_policy_request(const char *jws);
 

@@ -32,6 +32,7 @@
 
 #include "common/b64.h"
 #include "common/bytes.h"
+#include "common/vrf.h"
 #include "entry/ct.h"
 #include "entry/pgp.h"
 #include "entry/policy.h"
@@ -721,16 +722,37 @@ static void test_pgp_accept(void **state)
 	assert_true(cbs_mem_equal(&pb.certifier_fpr, fpr, 20));
 	assert_int_equal(pb.sig_type, 0x10); /* gpg --quick-sign-key */
 	assert_int_equal(pb.num_subkeys, 1);
-	/* the certifier's signature packet in the leaf is one gpg exported, but for
-	 * its unhashed area: its signed prefix (version 4, type 0x10) is in ca_cert */
+	/* version 2: no signature over the user ID in the leaf (they travel in
+	 * the opening), only the address key, the VRF output of the address
+	 * under the key logd generated beside its log key (mode 0600), which
+	 * /mn/v1/info publishes */
+	assert_int_equal(cbs_len(&pb.self_sig), 0);
+	assert_int_equal(cbs_len(&pb.certifier_sig), 0);
 	{
-		struct cbs c = pb.certifier_sig, sb;
-		uint8_t tag;
-		assert_true(pgp_packet_get(&c, &tag, &sb, NULL));
-		assert_int_equal(tag, 2);
-		assert_true(cbs_len(&sb) > 4);
-		assert_int_equal(cbs_data(&sb)[0], 4);
-		assert_int_equal(cbs_data(&sb)[1], 0x10);
+		char path[300];
+		struct stat st;
+		uint8_t beta[32], proof[VRF_PROOF_LEN], pub[VRF_PUBLIC_LEN], *ipub;
+		struct buf pem;
+		size_t ipub_len;
+		struct vrf_key *k = NULL;
+		json_t *info = get_json("/mn/v1/info", 200);
+
+		snprintf(path, sizeof(path), "%s/data/vrf-key.pem", T.dir);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		assert_int_equal(read_all(path, &pem), 0);
+		assert_int_equal(vrf_key_from_pem(&k, pem.p, pem.len), 0);
+		free(pem.p);
+		assert_int_equal(pgp_address_vrf(k, beta, proof, "alice@example.com", 17), 0);
+		assert_memory_equal(pb.address_key, beta, 32);
+		vrf_public(k, pub);
+		ipub = b64field(info, "vrf_public_key", &ipub_len);
+		assert_int_equal(ipub_len, VRF_PUBLIC_LEN);
+		assert_memory_equal(ipub, pub, VRF_PUBLIC_LEN);
+		assert_int_equal(pgp_address_vrf_verify(beta, ipub, proof, "Alice@example.com", 17), 1);
+		free(ipub);
+		json_decref(info);
+		vrf_key_free(k);
 	}
 	pgp_sct1 = j;
 	free(body);

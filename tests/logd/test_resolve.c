@@ -402,12 +402,14 @@ static uint64_t check_entry(json_t *en, const struct sth *s, const char *cls, in
 		if (want_opening) {
 			size_t ol;
 			uint8_t *o = b64(op, &ol);
-			assert_true(pgp_opening_matches(pb.uid_commitment, o, ol));
-			assert_int_equal(ol, PGP_SALT_LEN + strlen(want->uid));
-			assert_memory_equal(o + PGP_SALT_LEN, want->uid, strlen(want->uid));
+			struct pgp_opening po;
+			assert_true(pgp_opening_matches(&pb, o, ol));
+			assert_int_equal(pgp_opening_parse(&po, pb.version, o, ol), 0);
+			assert_true(cbs_mem_equal(&po.user_id, (const uint8_t *)want->uid,
+						  strlen(want->uid)));
 			/* a changed user ID does not open it */
-			o[ol - 1] ^= 1;
-			assert_false(pgp_opening_matches(pb.uid_commitment, o, ol));
+			o[PGP_SALT_LEN + 2] ^= 1;
+			assert_false(pgp_opening_matches(&pb, o, ol));
 			free(o);
 		} else {
 			assert_null(op);
