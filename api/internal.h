@@ -82,6 +82,12 @@ size_t api__map_lower(const struct api__map_list *l, uint64_t after, int has_aft
 int api__map_json(struct cbb *b, struct store_reader *rd, const struct store_sth *sth,
 		  const struct api__map *m, const size_t *start, const size_t *end);
 void api__map_cleanup(struct api__map *m);
+/* api__pgpaddr_key writes the key string "pgpaddr:HEX" of the normalized
+ * address |addr| (its VRF output under the log's VRF key) and the VRF proof.
+ * 0 or MN_E*. */
+#include "common/vrf.h"
+int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
+		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len);
 
 #endif
 

@@ -327,7 +327,8 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	char keys[API_MAP_MAX_KEYS][MAPKEYS_MAX_STR];
 	size_t nk = 0, start[API_MAP_MAX_KEYS], end[API_MAP_MAX_KEYS];
 	struct api__map map;
-	int has_map = 0, more = 0;
+	int has_map = 0, more = 0, vrf_key_at = -1;
+	uint8_t vrf_proof[VRF_PROOF_LEN];
 
 	memset(&s, 0, sizeof(s));
 	s.want = 15;
@@ -405,6 +406,14 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		}
 	} else if (email != NULL) {
 		mapkeys_str(keys[nk++], "email", norm, strlen(norm));
+		if (api__config(api)->vrf != NULL) {
+			/* the address's PGP endorsements, under its VRF output */
+			if (api__pgpaddr_key(api, keys[nk], vrf_proof, norm, strlen(norm)) != 0) {
+				api_response_error(resp, 500, "internal", "cannot compute the address key");
+				return;
+			}
+			vrf_key_at = (int)nk++;
+		}
 	} else {
 		/* the fingerprint in the index prefix is lowercase hex, NUL */
 		mapkeys_str(keys[nk++], "pgp", (const char *)prefix, (size_t)plen - 1);
@@ -443,6 +452,10 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	ret = api__map_load(&map, rd, &sth, keys, nk, MAX_MATCHES);
 	if (ret == 0) {
 		has_map = 1;
+		if (vrf_key_at >= 0) {
+			memcpy(map.lists[vrf_key_at].vrf_proof, vrf_proof, VRF_PROOF_LEN);
+			map.lists[vrf_key_at].has_vrf = 1;
+		}
 		ret = map_window(&map, rd, &s, s.has_cursor, s.after, (size_t)limit, start, end,
 				 &more);
 		if (ret != 0) {

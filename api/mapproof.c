@@ -24,6 +24,7 @@
 #include "common/err.h"
 #include "entry/ct.h"
 #include "entry/mapkeys.h"
+#include "entry/pgp.h"
 
 void api__map_cleanup(struct api__map *m)
 {
@@ -172,4 +173,22 @@ int api__map_json(struct cbb *b, struct store_reader *rd, const struct store_sth
 	free(rp);
 	merkle_hasher_free(h);
 	return ok;
+}
+
+int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
+		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len)
+{
+	uint8_t beta[PGP_ADDRESS_KEY_LEN];
+	char hex[2 * PGP_ADDRESS_KEY_LEN + 1];
+	static const char d[] = "0123456789abcdef";
+	int err = pgp_address_vrf(api__config(api)->vrf, beta, proof, addr, addr_len);
+
+	if (err != 0)
+		return err;
+	for (size_t i = 0; i < PGP_ADDRESS_KEY_LEN; i++) {
+		hex[2 * i] = d[beta[i] >> 4];
+		hex[2 * i + 1] = d[beta[i] & 15];
+	}
+	mapkeys_str(out, "pgpaddr", hex, 2 * PGP_ADDRESS_KEY_LEN);
+	return 0;
 }

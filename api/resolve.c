@@ -401,9 +401,12 @@ static void map_failed(struct api_response *resp, int err)
 }
 
 /* resolve_email_map answers from the map; MN_ENOTFOUND if the log has none. */
-static int resolve_email_map(struct store_reader *rd, const struct store_sth *sth,
-			     const char *addr, size_t addr_len, struct api_response *resp)
+static int resolve_email_map(struct api *api, struct store_reader *rd,
+			     const struct store_sth *sth, const char *addr, size_t addr_len,
+			     struct api_response *resp)
 {
+	uint8_t vrf_proof[VRF_PROOF_LEN];
+	size_t nk = 3;
 	char keys[API_MAP_MAX_KEYS][MAPKEYS_MAX_STR], v[MAPKEYS_MAX_STR];
 	const char *at = memchr(addr, '@', addr_len);
 	struct api__map m;
@@ -421,20 +424,28 @@ static int resolve_email_map(struct store_reader *rd, const struct store_sth *st
 	mapkeys_str(keys[1], "policy", v, strlen(v));
 	snprintf(v, sizeof(v), "%.*s|smtp", (int)(addr_len - (size_t)(at + 1 - addr)), at + 1);
 	mapkeys_str(keys[2], "policy", v, strlen(v));
-	err = api__map_load(&m, rd, sth, keys, 3, ADVICE_MAX_LIST);
+	/* 3 pgpaddr:VRF(A), with its proof (the asker knows the address) */
+	if (api__config(api)->vrf != NULL) {
+		if (api__pgpaddr_key(api, keys[3], vrf_proof, addr, addr_len) != 0) {
+			api_response_error(resp, 500, "internal", "cannot compute the address key");
+			return 0;
+		}
+		nk = 4;
+	}
+	err = api__map_load(&m, rd, sth, keys, nk, ADVICE_MAX_LIST);
 	if (err == MN_ENOTFOUND)
 		return err;
 	if (err != 0) {
 		map_failed(resp, err);
 		return 0;
 	}
-	{
-		struct advice_list none = {NULL, 0};
-		err = lists_read(&ls, rd, &m);
-		if (err == 0)
-			err = advice_email(&a, &ls.l[0], &none, &ls.l[1], &ls.l[2],
-					   mn_now_ms() / 1000);
+	if (nk == 4) {
+		memcpy(m.lists[3].vrf_proof, vrf_proof, VRF_PROOF_LEN);
+		m.lists[3].has_vrf = 1;
 	}
+	err = lists_read(&ls, rd, &m);
+	if (err == 0)
+		err = advice_email(&a, &ls.l[0], &ls.l[3], &ls.l[1], &ls.l[2], mn_now_ms() / 1000);
 	if (err != 0) {
 		lists_free(&ls);
 		api__map_cleanup(&m);
@@ -574,7 +585,7 @@ void api__resolve(struct api *api, const struct api_params *q, struct api_respon
 	}
 	/* from the map's proven lists when the log keeps one; else as before */
 	if (email != NULL) {
-		if (resolve_email_map(rd, &sth, norm, (size_t)n, resp) == MN_ENOTFOUND)
+		if (resolve_email_map(api, rd, &sth, norm, (size_t)n, resp) == MN_ENOTFOUND)
 			resolve_email(api, rd, &sth, norm, (size_t)n, resp);
 	} else {
 		char proto[32];

@@ -359,6 +359,8 @@ static int pgp_keys(const uint8_t *body, size_t len, mapkeys_fn fn, void *ctx)
 	    (ret = emit_dns_raw(fn, ctx, cbs_data(&pb.domain), cbs_len(&pb.domain),
 				NAMES_QUERY)) != 0)
 		return ret;
+	if (pb.version == PGP_BODY_V2)
+		return emit_hex(fn, ctx, "pgpaddr", pb.address_key, PGP_ADDRESS_KEY_LEN);
 	return 0;
 }
 
