@@ -23,6 +23,7 @@ const char *mnctl_entry_type_name(uint16_t type)
 	case CT_PRECERT_ENTRY: return "precert_entry";
 	case MN_PGP_ENDORSEMENT_ENTRY: return "pgp_endorsement_entry";
 	case MN_SIGNED_POLICY_ENTRY: return "signed_policy_entry";
+	case MN_MAP_ROOT_ENTRY: return "map_root_entry";
 	default: return NULL;
 	}
 }

@@ -607,6 +607,9 @@ int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 	ret = mnctl_sth_from_json(m, json_object_get(j, "sth"), &sth);
 	if (ret == MNCTL_OK)
 		ret = mnctl_sth_check_history(m, &sth);
+	/* the answer's own items, not the lists behind it ("items", "map") */
+	json_object_del(j, "items");
+	json_object_del(j, "map");
 	if (ret == MNCTL_OK)
 		ret = mnctl_verify_tree_entries(m, &sth, j, &num);
 	if (ret != MNCTL_OK)

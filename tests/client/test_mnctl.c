@@ -405,7 +405,7 @@ static int setup(void)
 	snprintf(data, sizeof(data), "%s/a", T.dir);
 	{
 		/* --max-entries 3: get-entries answers short, mnctl must go on */
-		const char *a[] = {"--data", data, "--tls-roots", T.roots, "--threads", "1",
+		const char *a[] = {"--no-map", "--data", data, "--tls-roots", T.roots, "--threads", "1",
 				   "--max-entries", "3", NULL};
 		args = a;
 		if (logd_start(&T.a, args) != 0)
@@ -970,7 +970,7 @@ static void test_lie_fork(void **state)
 	snprintf(data, sizeof(data), "%s/b", T.dir);
 	snprintf(keypem, sizeof(keypem), "%s/a/log-key.pem", T.dir);
 	{
-		const char *a[] = {"--data", data, "--key", keypem, "--tls-roots", T.roots,
+		const char *a[] = {"--no-map", "--data", data, "--key", keypem, "--tls-roots", T.roots,
 				   "--threads", "1", NULL};
 		assert_int_equal(logd_start(&T.b, a), 0);
 		T.b_running = 1;

@@ -559,7 +559,8 @@ static uint64_t add_cert(const struct pki_cert *leaf, const struct pki_cert *ca)
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);
 	free(body);
-	return T.next++;
+	T.next += 2; /* the certificate, then the batch's map-root leaf */
+	return T.next - 2;
 }
 
 static void example_com(uint64_t index)
@@ -618,6 +619,7 @@ static void test_add_pgp(void **state)
 	json_lines_free(j, n);
 	free(out);
 	T.pgp_idx = T.next++;
+	T.next++; /* map-root leaf */
 	example_com(T.pgp_idx);
 
 	/* armored, signer in lower case with spaces: the same endorsement (the log
@@ -784,6 +786,7 @@ static void test_add_policy_x5c(void **state)
 	assert_true(json_is_true(json_object_get(j[0], "signer_sct_verified")));
 	/* the signer's chain was new: logged first */
 	T.signer_idx = T.next++;
+	T.next++; /* the signer's batch's map-root leaf */
 	example_com(T.signer_idx);
 	assert_int_equal(jint(j[0], "signer_leaf_index"), T.signer_idx);
 	assert_int_equal(jint(j[0], "leaf_index"), T.next);
@@ -801,6 +804,7 @@ static void test_add_policy_x5c(void **state)
 	json_lines_free(j, n);
 	free(out);
 	example_com(T.next++);
+	T.next++; /* map-root leaf */
 	/* the signer's certificate was logged as an x509_entry */
 	{
 		size_t l;
@@ -871,6 +875,7 @@ static void test_add_policy_x5t(void **state)
 	json_lines_free(j, n);
 	free(out);
 	example_com(T.next++);
+	T.next++; /* map-root leaf */
 }
 
 /* Other key types: RSA with PS256, P-384 (ES384), Ed25519 (EdDSA, whose
@@ -917,21 +922,22 @@ static void test_add_policy_algs(void **state)
 		assert_non_null(strstr(hdr, k[i].alg));
 		free(hdr);
 		assert_string_equal(jstr(j[0], "payload"), canon);
+		/* the signer, its map-root leaf, the policy, its map-root leaf */
 		assert_int_equal(jint(j[0], "signer_leaf_index"), T.next);
-		assert_int_equal(jint(j[0], "leaf_index"), T.next + 1);
-		check_policy_leaf(T.next + 1, jstr(j[0], "jws"), T.next, c, jstr(j[0], "leaf_hash"));
+		assert_int_equal(jint(j[0], "leaf_index"), T.next + 2);
+		check_policy_leaf(T.next + 2, jstr(j[0], "jws"), T.next, c, jstr(j[0], "leaf_hash"));
 		if (k[i].in_example_com) {
 			example_com(T.next);
-			example_com(T.next + 1);
+			example_com(T.next + 2);
 		}
-		T.next += 2;
+		T.next += 4;
 		if (strcmp(k[i].alg, "EdDSA") == 0) {
 			/* the identical JWS again: the log answers with the first entry */
 			char *out2 = expect_rc(0, "--log", T.url, "--json", "add-policy", pol,
 					       "--key", key, "--chain", chain);
 			json_t *j2 = json_loads(out2, 0, NULL);
 			assert_non_null(j2);
-			assert_int_equal(jint(j2, "leaf_index"), T.next - 1);
+			assert_int_equal(jint(j2, "leaf_index"), T.next - 2);
 			assert_int_equal(jint(j2, "timestamp"), jint(j[0], "timestamp"));
 			assert_string_equal(jstr(j2, "leaf_hash"), jstr(j[0], "leaf_hash"));
 			json_decref(j2);
@@ -946,8 +952,8 @@ static void test_add_policy_algs(void **state)
 			j2 = json_loads(out2, 0, NULL);
 			assert_non_null(j2);
 			assert_true(json_is_true(json_object_get(j2, "duplicate")));
-			assert_int_equal(jint(j2, "leaf_index"), T.next - 1);
-			assert_int_equal(jint(j2, "signer_leaf_index"), T.next - 2);
+			assert_int_equal(jint(j2, "leaf_index"), T.next - 2);
+			assert_int_equal(jint(j2, "signer_leaf_index"), T.next - 4);
 			assert_string_equal(jstr(j2, "leaf_hash"), jstr(j[0], "leaf_hash"));
 			json_decref(j2);
 			free(out2);
@@ -1024,12 +1030,14 @@ static void test_lookup_domain(void **state)
 			assert_string_equal(jstr(j[i], "certifier_fpr"), T.ca);
 			/* a domain lookup gets no opening: no user ID shown */
 			assert_null(json_object_get(j[i], "user_id"));
-		} else if (idx == T.signer_idx + 1 || idx == T.signer_idx + 2) {
+		} else if (idx == T.signer_idx + 2 || idx == T.signer_idx + 4) {
+			/* the signer, a map-root leaf, policy 1, a map-root leaf,
+			 * policy 2 */
 			assert_string_equal(type, "signed_policy_entry");
 			assert_string_equal(jstr(j[i], "domain"), "example.com");
 			assert_string_equal(jstr(j[i], "protocol"), "smtp");
 			assert_string_equal(jstr(j[i], "mode"), "enforce");
-			assert_int_equal(jint(j[i], "serial"), idx - T.signer_idx);
+			assert_int_equal(jint(j[i], "serial"), (idx - T.signer_idx) / 2);
 			assert_int_equal(jint(j[i], "signer_index"), T.signer_idx);
 			assert_string_equal(json_string_value(json_array_get(
 						    json_object_get(j[i], "classes"), 0)),

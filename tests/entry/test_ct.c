@@ -301,7 +301,9 @@ static void test_leaf_rejects(void **state)
 	enc[11] = 2;
 	assert_false(ct_parse_leaf(&p, enc, len));
 	enc[10] = 0x80;
-	enc[11] = 0x03; /* 0x8003: not a metanotary type either */
+	enc[11] = 0x03; /* 0x8003: the map-root type is known */
+	assert_true(ct_parse_leaf(&p, enc, len));
+	enc[11] = 0x04; /* 0x8004: not a metanotary type */
 	assert_false(ct_parse_leaf(&p, enc, len));
 	free(enc);
 
@@ -342,7 +344,8 @@ static void test_leaf_rejects(void **state)
 	assert_true(ct_entry_type_known(0x8002));
 	assert_false(ct_entry_type_known(2));
 	assert_false(ct_entry_type_known(0x8000));
-	assert_false(ct_entry_type_known(0x8003));
+	assert_true(ct_entry_type_known(0x8003)); /* map_root_entry */
+	assert_false(ct_entry_type_known(0x8004));
 	assert_false(ct_entry_type_known(0xffff));
 }
 
