@@ -243,6 +243,9 @@ struct store__map_state {
 /* store__map_get reads the map state in |txn|: 0, MN_ENOTFOUND (no map yet),
  * MN_ECORRUPT. */
 int store__map_get(struct store *s, MDB_txn *txn, struct store__map_state *out);
+/* store__map_check: the stored map state covers at most |tree_size| leaves
+ * and its root is what its tiles give (open-time check). 0 or MN_ECORRUPT. */
+int store__map_check(struct store *s, MDB_txn *txn, uint64_t tree_size);
 /* store__map_apply files the map keys of leaves |l|[0..num) (their indexes
  * first, first + 1, ...) in the map inside |txn| and writes the new state
  * (covered = first + num) to meta. |st| is the state before (covered must be

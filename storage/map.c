@@ -377,3 +377,30 @@ out:
 	mdb_cursor_close(cur);
 	return err;
 }
+
+int store__map_check(struct store *s, MDB_txn *txn, uint64_t tree_size)
+{
+	struct txn_tiles tt = {txn, s->dbi[STORE__DBI_MAP_TILES], 0};
+	struct map_tiles tiles = {tiles_get, tiles_put, &tt};
+	struct store__map_state st;
+	uint8_t root[MERKLE_HASH_LEN];
+	int err = store__map_get(s, txn, &st);
+
+	if (err == MN_ENOTFOUND)
+		return 0;
+	if (err != 0)
+		return err;
+	if (st.covered > tree_size) {
+		mn_error("store_corrupt", "what=\"the map covers %" PRIu64 " leaves of %" PRIu64 "\"",
+			 st.covered, tree_size);
+		return MN_ECORRUPT;
+	}
+	err = map_root(&tiles, s->hasher, root);
+	if (err != 0)
+		return err;
+	if (memcmp(root, st.root, MERKLE_HASH_LEN) != 0) {
+		mn_error("store_corrupt", "what=\"the map's tiles do not give its stored root\"");
+		return MN_ECORRUPT;
+	}
+	return 0;
+}

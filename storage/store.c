@@ -446,6 +446,8 @@ int store_open(struct store **out, const struct store_options *opt)
 		goto err;
 	}
 	err = store__load(s, txn, &s->range, &s->sth, &s->has_sth);
+	if (err == 0)
+		err = store__map_check(s, txn, s->range.size);
 	mdb_txn_abort(txn);
 	txn = NULL;
 	if (err != 0)
@@ -642,8 +644,8 @@ static int write_batch(struct store *s, const struct store_leaf *batch, size_t n
 		int mdb_rc;
 
 		err = store__map_get(s, txn, &st);
-		if (err == MN_ENOTFOUND && size == 0)
-			err = 0;
+		if (err == MN_ENOTFOUND)
+			err = 0; /* no map yet: it covers nothing */
 		if (err == 0 && st.covered != size) {
 			mn_warn("store_append_rejected", "dir=%s reason=\"map covers %" PRIu64
 				" of %" PRIu64 " leaves: catch it up first\"", DIR_S(s),
