@@ -295,7 +295,10 @@ int api__add_chain(struct api *api, const struct api_request *req,
 		ret = MN_EINTERNAL;
 	if (ret != 0) {
 		api__err_response(resp, ret, ret == MN_EBUSY ? "sequencer queue is full, retry later"
-				 : ret == MN_ESHUTDOWN ? "log is shutting down" : NULL);
+				 : ret == MN_ESHUTDOWN ? "log is shutting down"
+				 : ret == MN_ETOOBIG ? "the certificate names more than the lookup "
+						       "map files per leaf (1024 keys)"
+				 : NULL);
 		goto out;
 	}
 	p = NULL; /* owned by the sequencer until on_committed */
