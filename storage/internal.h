@@ -249,7 +249,7 @@ int store__map_check(struct store *s, MDB_txn *txn, uint64_t tree_size);
 /* store__map_apply files the map keys of leaves |l|[0..num) (their indexes
  * first, first + 1, ...) in the map inside |txn| and writes the new state
  * (covered = first + num) to meta. |st| is the state before (covered must be
- * <= first: leaves between covered and first have no keys, as map-root leaves).
+ * |first|: the map files every leaf, in order).
  * Returns 0, an MN_E* or, with *out_mdb_rc set, the LMDB failure. */
 int store__map_apply(struct store *s, MDB_txn *txn, struct store__map_state *st,
 		     uint64_t first, const struct store_leaf *l, size_t num,

@@ -105,8 +105,8 @@ int store__map_apply(struct store *s, MDB_txn *txn, struct store__map_state *st,
 	int rc = 0, err = 0;
 
 	*out_mdb_rc = 0;
-	if (st->covered > first)
-		return MN_EINVAL;
+	if (st->covered != first)
+		return MN_EINVAL; /* the map files every leaf, in order */
 	for (i = 0; i < num; i++) {
 		if (l[i].num_map_keys > 0 && l[i].map_keys == NULL)
 			return MN_EINVAL;
