@@ -52,7 +52,7 @@ struct cache {
 	size_t num_sets;
 	struct xcert **slots; /* num_sets * CACHE_WAYS */
 	size_t num_entries;   /* under lock */
-	atomic_ullong decodes, hits, verifies;
+	atomic_ullong decodes, hits, verifies, fast_leaves;
 };
 
 struct x509_validator {
@@ -493,6 +493,7 @@ void x509_validator_stats(const struct x509_validator *v, struct x509_stats *out
 	out->cert_decodes = atomic_load(&c->decodes);
 	out->cache_hits = atomic_load(&c->hits);
 	out->sig_verifies = atomic_load(&c->verifies);
+	out->fast_leaves = atomic_load(&c->fast_leaves);
 	pthread_rwlock_rdlock(&c->lock);
 	out->cache_entries = c->num_entries;
 	pthread_rwlock_unlock(&c->lock);
@@ -912,6 +913,8 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 	/* The leaf. */
 	if (!x509__leaf_parse(&leaf, certs[0], cert_lens[0]))
 		FAIL(MN_EMALFORMED, "leaf certificate does not parse");
+	if (leaf.fast)
+		atomic_fetch_add(&cache->fast_leaves, 1);
 	if (leaf.invalid)
 		FAIL(MN_EMALFORMED, "leaf certificate has invalid extensions");
 	const char *why = x509__poison_problem(leaf.exts, precert);
@@ -935,6 +938,11 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 		if (r == NULL)
 			r = root_by_hash(v->smime_roots, h);
 		if (r != NULL) {
+			/* The chain ends at the first root: a log validates the
+			 * path it is given, and a path goes no further than its
+			 * trust anchor (RFC 5280 section 6.1). */
+			if (i != num_certs - 1)
+				FAIL(MN_EBADCHAIN, "a configured root is not the last certificate");
 			chain[i] = &r->c;
 			continue;
 		}

@@ -150,12 +150,14 @@ void x509_validator_free(struct x509_validator *v);
 
 /* Counters, for tests and /metrics. cert_decodes counts d2i of certificates
  * after the leaf (leaves are not counted); cache_hits counts submitted
- * intermediates found in the cache; sig_verifies counts signature checks. */
+ * intermediates found in the cache; sig_verifies counts signature checks;
+ * fast_leaves counts leaves parsed with cursors, without d2i_X509. */
 struct x509_stats {
 	uint64_t cert_decodes;
 	uint64_t cache_hits;
 	uint64_t cache_entries;
 	uint64_t sig_verifies;
+	uint64_t fast_leaves;
 };
 void x509_validator_stats(const struct x509_validator *v, struct x509_stats *out);
 
@@ -215,8 +217,11 @@ void x509_result_cleanup(struct x509_result *r);
  *   MN_ETOOBIG         more than max_chain_len certificates, or one larger than
  *                      max_cert_len;
  *   MN_EBADCHAIN       a certificate not signed by the next one, names that do
- *                      not chain, an intermediate that is not a CA, a misplaced
- *                      PSC, an intermediate with an unsupported key;
+ *                      not chain, an intermediate that is not a CA or whose
+ *                      keyUsage lacks keyCertSign, a pathLenConstraint
+ *                      exceeded, a configured root before the end of the
+ *                      chain, a misplaced PSC, an intermediate with an
+ *                      unsupported key;
  *   MN_EUNKNOWNANCHOR  the chain neither ends at nor is signed by a root of
  *                      either set;
  *   MN_EBADCERT        a precertificate to add-chain, a final certificate to

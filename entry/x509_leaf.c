@@ -56,7 +56,7 @@ X509 *x509__d2i_exact(const uint8_t *der, size_t len)
 #define ECDSA_ALG(last) {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, (last)}
 /* RFC 4055 section 5 (parameters NULL), RFC 5758 section 3.2 (parameters
  * absent), RFC 8410 section 3 (parameters absent). */
-static const uint8_t kSha256Rsa[] = RSA_ALG(0x0b), kSha384Rsa[] = RSA_ALG(0x0c),
+static const uint8_t kSha1Rsa[] = RSA_ALG(0x05), kSha256Rsa[] = RSA_ALG(0x0b), kSha384Rsa[] = RSA_ALG(0x0c),
 		     kSha512Rsa[] = RSA_ALG(0x0d), kEcdsaSha256[] = ECDSA_ALG(0x02),
 		     kEcdsaSha384[] = ECDSA_ALG(0x03), kEcdsaSha512[] = ECDSA_ALG(0x04),
 		     kEd25519[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
@@ -71,6 +71,8 @@ static const struct sig_alg kSigAlgs[] = {
 	{kSha512Rsa, sizeof(kSha512Rsa), "SHA512", "RSA"},
 	{kEcdsaSha512, sizeof(kEcdsaSha512), "SHA512", "EC"},
 	{kEd25519, sizeof(kEd25519), NULL, "ED25519"},
+	/* still in old chains (and in PKITS); X509_verify accepts it too */
+	{kSha1Rsa, sizeof(kSha1Rsa), "SHA1", "RSA"},
 };
 
 
