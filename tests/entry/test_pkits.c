@@ -239,6 +239,29 @@ static void find_paths(const struct cert **cur, size_t depth, struct paths *out)
 	}
 }
 
+/* write_seed: with MN_WRITE_CORPUS=DIR in the environment, the first path of
+ * each test becomes a seed of fuzz/corpus/x509_diff (selector 1: the PKITS
+ * anchor), named DIR/pkits-<end entity>. */
+static void write_seed(const char *ee, const uint8_t *const *der, const size_t *lens,
+		       size_t n, int skip)
+{
+	const char *dir = getenv("MN_WRITE_CORPUS");
+	char p[1024];
+	FILE *f;
+	if (dir == NULL || skip)
+		return;
+	snprintf(p, sizeof(p), "%s/pkits-%s", dir, ee);
+	if ((f = fopen(p, "wbx")) == NULL)
+		return; /* not the first path */
+	fputc(1, f);
+	for (size_t i = 0; i < n; i++) {
+		fputc((int)(lens[i] >> 8), f);
+		fputc((int)(lens[i] & 0xff), f);
+		fwrite(der[i], 1, lens[i], f);
+	}
+	fclose(f);
+}
+
 /* submit gives one path (plus the anchor if |with_root|) to x509_validate and
  * to the reference and checks that they agree; returns x509_validate's
  * answer (1: accepted). */
@@ -256,6 +279,7 @@ static int submit(const struct cert *const *path, size_t len, int with_root, int
 		der[n] = T.anchor->der;
 		lens[n++] = T.anchor->len;
 	}
+	write_seed(path[0]->name, der, lens, n, with_root || precert);
 	int rc = x509_validate(T.v, der, lens, n, precert, (uint64_t)NOW_S * 1000, &r, &why);
 	int ref = x509ref_verify(T.ref, der, lens, n, precert, NOW_S, &ref_why);
 	T.num_checks++;

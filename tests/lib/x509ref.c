@@ -216,6 +216,8 @@ static const char *verify_with(const struct x509ref *r, X509 **x, size_t num, X5
 	 * submitted order first, the store only at its end (a log builds no
 	 * other path than the one it is given). */
 	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
+	/* a configured root is a trust anchor, self-signed or not */
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
 	X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_TRUSTED_FIRST);
 	X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
 	X509_STORE_CTX_set_ex_data(ctx, run_idx, &run);
@@ -233,6 +235,14 @@ static const char *verify_with(const struct x509ref *r, X509 **x, size_t num, X5
 			goto out;
 	if (X509_cmp(sk_X509_value(built, (int)n - 1), anchor) != 0)
 		goto out;
+	/* a leaf is never its own trust anchor: a root submitted alone must be
+	 * signed by a root, i.e. by itself */
+	if (n == 1 && (X509_NAME_cmp(X509_get_subject_name(x[0]), X509_get_issuer_name(x[0])) != 0 ||
+		       X509_get0_pubkey(x[0]) == NULL ||
+		       X509_verify(x[0], X509_get0_pubkey(x[0])) != 1)) {
+		why = "a root alone is accepted only if self-signed";
+		goto out;
+	}
 	/* what x509_validate asks of the certificates after the leaf that
 	 * X509_check_ca lets through: basicConstraints itself (not keyUsage
 	 * alone, nor a v1 certificate), a decodable key, valid extensions */
