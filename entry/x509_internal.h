@@ -6,7 +6,8 @@
  *   x509_path.c     the chain rules: CA, keyUsage, pathLenConstraint, PSC
  *                   placement (docs/validation.md has the policy);
  *   x509_precert.c  precertificates: the poison and the logged TBSCertificate
- *                   (RFC 6962 section 3.2). */
+ *                   (RFC 6962 section 3.2);
+ *   x509_names.c    the leaf's names and the S/MIME class. */
 #ifndef MN_ENTRY_X509_INTERNAL_H
 #define MN_ENTRY_X509_INTERNAL_H
 
@@ -18,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "common/bytes.h"
+#include "entry/x509.h"
 
 /* Properties of a decoded certificate that depend on its DER only, so they can
  * be computed once and shared through the cache. */
@@ -126,5 +128,26 @@ const char *x509__poison_problem(const STACK_OF(X509_EXTENSION) *exts, int prece
  * edited |lf->x|). */
 int x509__precert_tbs(struct leaf *lf, const struct xcert *psc, uint8_t **out,
 		      size_t *out_len, const char **reason);
+
+/* --- x509_names.c --- */
+
+/* Names found in the leaf, borrowed from it (so copied out before it is freed
+ * or edited by x509__precert_tbs). */
+struct names {
+	struct cbs dns[X509_MAX_NAMES];
+	struct cbs email[X509_MAX_NAMES];
+	size_t num_dns, num_email;
+	int incomplete;
+};
+
+/* x509__collect_san adds the dNSNames (and with |want_email| the email
+ * addresses) of |lf|'s subjectAltName to |n|. */
+void x509__collect_san(const struct leaf *lf, int want_email, struct names *n);
+/* x509__smime_leaf_problem returns NULL if |lf| qualifies for the S/MIME class
+ * (completing |n| from the subject and setting |*legacy| if the SAN has no
+ * address), else the reason. */
+const char *x509__smime_leaf_problem(const struct leaf *lf, struct names *n, int *legacy);
+/* x509__names_copy moves |n| into |out|'s names_mem. Returns 0 or MN_ENOMEM. */
+int x509__names_copy(struct x509_result *out, const struct names *n, int with_email);
 
 #endif

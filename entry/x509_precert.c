@@ -269,6 +269,6 @@ int x509__precert_tbs(struct leaf *lf, const struct xcert *psc, uint8_t **out,
 			return MN_ENOMEM;
 	}
 	if (lf->x == NULL && (lf->x = x509__d2i_exact(lf->der, lf->der_len)) == NULL)
-		return MN_ENOMEM; /* it decoded before: what else */
+		return MN_ENOMEM; /* the fast parse accepted it: d2i fails only for memory */
 	return precert_tbs_slow(lf->x, psc, out, out_len, reason);
 }
