@@ -1,6 +1,9 @@
 /* bench_http: the running log over HTTP on 127.0.0.1, next to its ceilings.
  *
  *   bench_http [BUILD]     BUILD holds logd and bench/bare_server (default build)
+ *   bench_http BUILD --add-only   only add-chain and add-pre-chain at 64
+ *                          connections against BUILD/logd (to compare two logd
+ *                          builds under the same load generator)
  *
  * Everything is measured in one run, about 2-3 minutes, on whatever cores the
  * machine has (load generators included):
@@ -15,6 +18,8 @@
  *              connections), each request a unique pre-generated [leaf, CA]
  *              chain; submissions/s, SCT latency p50/p99/max, every answer must
  *              be 200;
+ *   add-pre-chain  the same at 64 connections with [precertificate, CA]
+ *              chains (one precertificate made per two leaves);
  *   reads      wrk -t2 -c64 -d10s on get-sth, get-proof-by-hash (a Lua script
  *              cycling through the submitted leaves' hashes), get-sth-consistency
  *              (random pairs) and get-entries (256 at a time); get-entries'
@@ -64,6 +69,7 @@
 #define MAX_PROOF_PATHS 20000
 #define NUM_CONS_PATHS 5000
 #define SCT_OVERHEAD 17
+#define PRE_EVERY 2 /* a precertificate per PRE_EVERY leaves */
 
 struct sub {
 	struct pki_cert *leaf;
@@ -80,6 +86,9 @@ static size_t ca_b64_len;
 static struct sub *subs;
 static struct post_req *reqs; /* reqs[i]: the whole HTTP request of subs[i] */
 static size_t num_subs;
+static struct pki_cert **pres; /* precertificates, for add-pre-chain */
+static struct post_req *pre_reqs;
+static size_t num_pre;
 
 /* --- cleanup --- */
 
@@ -111,6 +120,9 @@ static void *gen_thread(void *p)
 		subs[i].leaf = chain_leaf(ca, "h", i, g->now);
 		if (subs[i].leaf == NULL)
 			break;
+		if (i % PRE_EVERY == 0 &&
+		    (pres[i / PRE_EVERY] = chain_precert(ca, "p", i, g->now)) == NULL)
+			break;
 		g->made++;
 	}
 	return NULL;
@@ -127,7 +139,9 @@ static void make_pki(const char *roots_path)
 
 	subs = calloc(MAX_LEAVES, sizeof(*subs));
 	reqs = calloc(MAX_LEAVES, sizeof(*reqs));
-	if (subs == NULL || reqs == NULL)
+	pres = calloc(MAX_LEAVES / PRE_EVERY + 1, sizeof(*pres));
+	pre_reqs = calloc(MAX_LEAVES / PRE_EVERY + 1, sizeof(*pre_reqs));
+	if (subs == NULL || reqs == NULL || pres == NULL || pre_reqs == NULL)
 		load_die("out of memory");
 	uint64_t t0 = mn_mono_ns();
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -148,6 +162,18 @@ static void make_pki(const char *roots_path)
 		num_subs++;
 	for (size_t i = num_subs; i < MAX_LEAVES; i++)
 		pki_free(subs[i].leaf);
+	while (num_pre < (num_subs + PRE_EVERY - 1) / PRE_EVERY && pres[num_pre] != NULL)
+		num_pre++;
+	for (size_t i = num_pre; i <= MAX_LEAVES / PRE_EVERY; i++) {
+		pki_free(pres[i]);
+		pres[i] = NULL;
+	}
+	for (size_t i = 0; i < num_pre; i++) {
+		char *b = load_xmalloc(mn_b64_encoded_len(pres[i]->der_len) + 1);
+		mn_b64_encode(b, pres[i]->der, pres[i]->der_len);
+		chain_req_to(&pre_reqs[i], "/ct/v1/add-pre-chain", b, ca_b64);
+		free(b);
+	}
 	double dt = load_secs_since(t0);
 	for (size_t i = 0; i < num_subs; i++) {
 		struct sub *s = &subs[i];
@@ -155,8 +181,8 @@ static void make_pki(const char *roots_path)
 		s->b64_len = mn_b64_encode(s->b64, s->leaf->der, s->leaf->der_len);
 		chain_req(&reqs[i], s->b64, ca_b64);
 	}
-	fprintf(stderr, "bench_http: %zu leaves in %.1f s on %zu threads (%.0f /s)\n", num_subs,
-		dt, nthreads, (double)num_subs / dt);
+	fprintf(stderr, "bench_http: %zu leaves and %zu precertificates in %.1f s on %zu threads\n",
+		num_subs, num_pre, dt, nthreads);
 	if (num_subs < 1000)
 		load_die("too few leaves generated");
 }
@@ -283,8 +309,9 @@ static void on_sct(void *arg, const struct post_req *req, const char *resp)
 static void run_add(pid_t server, uint16_t port, size_t nconns, struct post_list *list,
 		    double seconds, struct post_result *r)
 {
-	struct post_load l = {"add-chain", port, server, nconns, seconds, post_list_next, on_sct,
-			      list};
+	int pre = list->reqs == pre_reqs;
+	struct post_load l = {pre ? "add-pre-chain" : "add-chain", port, server, nconns, seconds,
+			      post_list_next, pre ? NULL : on_sct, list};
 
 	post_run(&l, r);
 }
@@ -438,6 +465,65 @@ static void get_row(const char *what, const struct load_wrk *w, const struct loa
 			w->non2xx, w->sock_errors);
 }
 
+/* pre_row prints the add-pre-chain row next to add-chain's at 64 connections. */
+static void pre_row(const struct post_result *rp, const struct post_result *r64)
+{
+	printf("| add-pre-chain, 64 connections, [precertificate, CA] | %.0f /s (%zu in %.1f s, "
+	       "%zu failed); SCT p50 %.1f ms, p99 %.1f ms; logd CPU %.0f us per submission | "
+	       "add-chain, same run: %.0f /s, %.0f us | %.2f |\n",
+	       post_rate(rp), rp->ok, rp->secs, rp->failed, post_pct_ms(rp, 0.5),
+	       post_pct_ms(rp, 0.99), rp->server_us, post_rate(r64), r64->server_us,
+	       post_rate(rp) / post_rate(r64));
+}
+
+static void free_pres(void)
+{
+	for (size_t i = 0; i < num_pre; i++) {
+		pki_free(pres[i]);
+		free(pre_reqs[i].data);
+	}
+	free(pres);
+	free(pre_reqs);
+}
+
+/* add_only: add-chain then add-pre-chain at 64 connections against
+ * BUILD/logd, one row each ("--add-only"). */
+static int add_only(const char *data, const char *roots)
+{
+	struct logd_proc lp;
+	const char *largs[] = {"--data", data, "--tls-roots", roots, NULL};
+	struct post_result ra, rp;
+	struct post_list list = {reqs, 0, num_subs}, plist = {pre_reqs, 0, num_pre};
+
+	load_logd_start(&lp, build, data, largs);
+	run_add(lp.pid, lp.port, 64, &list, ADD_SECONDS_MAIN, &ra);
+	run_add(lp.pid, lp.port, 64, &plist, ADD_SECONDS_MAIN, &rp);
+	int st = load_logd_stop(&lp, SIGTERM);
+	if (st != 0 || ra.failed + rp.failed > 0)
+		fprintf(stderr, "bench_http: logd status %d, %zu + %zu failed\n", st, ra.failed,
+			rp.failed);
+	printf("| add-chain, 64 connections, %s/logd | %.0f /s (%zu in %.1f s, %zu failed); "
+	       "SCT p50 %.1f ms, p99 %.1f ms; logd CPU %.0f us per submission | | |\n",
+	       build, post_rate(&ra), ra.ok, ra.secs, ra.failed, post_pct_ms(&ra, 0.5),
+	       post_pct_ms(&ra, 0.99), ra.server_us);
+	pre_row(&rp, &ra);
+	for (size_t i = 0; i < num_subs; i++) {
+		pki_free(subs[i].leaf);
+		free(subs[i].b64);
+		free(reqs[i].data);
+	}
+	free(subs);
+	free(reqs);
+	free(ca_b64);
+	free_pres();
+	post_result_cleanup(&ra);
+	post_result_cleanup(&rp);
+	pki_free(ca);
+	pki_free(root);
+	cleanup();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char path[640], url[128], data[600], roots[600];
@@ -457,6 +543,8 @@ int main(int argc, char **argv)
 	snprintf(data, sizeof(data), "%s/data", workdir);
 	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
 	make_pki(roots);
+	if (argc > 2 && strcmp(argv[2], "--add-only") == 0)
+		return add_only(data, roots);
 
 	/* ceiling B, before any server runs */
 	double naive_cpu_us;
@@ -500,9 +588,13 @@ int main(int argc, char **argv)
 	list.limit = num_subs;
 	run_add(lp.pid, lp.port, 64, &list, ADD_SECONDS_MAIN, &r64);
 	fprintf(stderr, "bench_http: add-chain c=64: %.0f /s\n", post_rate(&r64));
+	struct post_result rp;
+	struct post_list plist = {pre_reqs, 0, num_pre};
+	run_add(lp.pid, lp.port, 64, &plist, ADD_SECONDS_MAIN, &rp);
+	fprintf(stderr, "bench_http: add-pre-chain c=64: %.0f /s\n", post_rate(&rp));
 
 	uint64_t tree_size = load_tree_size(lp.port);
-	size_t total_ok = r1.ok + r8.ok + r64.ok;
+	size_t total_ok = r1.ok + r8.ok + r64.ok + rp.ok;
 	if (tree_size != total_ok)
 		fprintf(stderr, "bench_http: tree_size %llu but %zu submissions answered 200\n",
 			(unsigned long long)tree_size, total_ok);
@@ -583,6 +675,7 @@ int main(int argc, char **argv)
 
 	/* rows */
 	add_row("64 connections", &r64, naive1, naive_cpu_us, ncpu);
+	pre_row(&rp, &r64);
 	add_row("8 connections", &r8, naive1, naive_cpu_us, ncpu);
 	add_row("1 connection", &r1, naive1, naive_cpu_us, ncpu);
 	get_row("get-sth", &ws, &wa, NULL, NULL);
@@ -655,6 +748,8 @@ int main(int argc, char **argv)
 	post_result_cleanup(&r1);
 	post_result_cleanup(&r8);
 	post_result_cleanup(&r64);
+	post_result_cleanup(&rp);
+	free_pres();
 	pki_free(ca);
 	pki_free(root);
 	cleanup();

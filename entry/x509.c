@@ -21,6 +21,7 @@
 #include "common/bytes.h"
 #include "common/err.h"
 #include "entry/ct.h"
+#include "entry/x509_internal.h"
 
 #define DEFAULT_MAX_CHAIN 10
 #define HARD_MAX_CHAIN 32 /* chains live in a stack array */
@@ -29,27 +30,6 @@
 #define CACHE_WAYS 4
 #define MAX_BUNDLE_LEN (64u * 1024 * 1024)
 
-/* Properties of a decoded certificate that depend on its DER only, so they can
- * be computed once and shared through the cache. */
-enum {
-	XC_CA = 1,       /* basicConstraints cA TRUE */
-	XC_PSC = 2,      /* EKU holds 1.3.6.1.4.1.11129.2.4.4 */
-	XC_POISON = 4,   /* carries the precertificate poison extension */
-	XC_VERIFIED = 8, /* verified_by is set */
-	XC_ROOT = 16,    /* a configured root: owned by x509_roots, no refcount */
-};
-
-struct xcert {
-	X509 *x;
-	EVP_PKEY *pkey; /* owned by x */
-	unsigned flags;
-	atomic_uint refs;
-	uint8_t der_hash[32];
-	uint8_t spki_hash[32];
-	/* der_hash of a certificate whose public key verified x's signature: a
-	 * pure function of the two DER encodings, so it never goes stale. */
-	uint8_t verified_by[32];
-};
 
 struct root {
 	struct xcert c;
@@ -72,7 +52,7 @@ struct cache {
 	size_t num_sets;
 	struct xcert **slots; /* num_sets * CACHE_WAYS */
 	size_t num_entries;   /* under lock */
-	atomic_ullong decodes, hits, verifies;
+	atomic_ullong decodes, hits, verifies, fast_leaves;
 };
 
 struct x509_validator {
@@ -83,7 +63,6 @@ struct x509_validator {
 	EVP_MD *sha256;
 };
 
-static const uint8_t kPoisonValue[] = {0x05, 0x00}; /* ASN.1 NULL */
 static const char kDedupX509[] = "mn-dedup-x509";   /* sizeof includes the NUL */
 static const char kDedupPrecert[] = "mn-dedup-precert";
 
@@ -99,67 +78,7 @@ static void xcert_release(struct xcert *c)
 	}
 }
 
-/* is_one_der_element returns 1 iff |der| is exactly one definite-length DER
- * SEQUENCE (cheap, and rejects trailing bytes before OpenSSL sees them). */
-static int is_one_der_element(const uint8_t *der, size_t len)
-{
-	struct cbs in, elem;
-	cbs_init(&in, der, len);
-	return cbs_get_asn1_element(&in, &elem, CBS_ASN1_SEQUENCE) && cbs_len(&in) == 0;
-}
 
-/* d2i_exact decodes a whole certificate; NULL unless d2i consumed everything. */
-static X509 *d2i_exact(const uint8_t *der, size_t len)
-{
-	if (len == 0 || len > LONG_MAX)
-		return NULL;
-	const unsigned char *p = der;
-	X509 *x = d2i_X509(NULL, &p, (long)len);
-	if (x != NULL && p != der + len) {
-		X509_free(x);
-		return NULL;
-	}
-	return x;
-}
-
-static int has_eku(X509 *x, int nid)
-{
-	int found = 0;
-	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
-	if (eku == NULL)
-		return 0;
-	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
-		if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == nid)
-			found = 1;
-	EXTENDED_KEY_USAGE_free(eku);
-	return found;
-}
-
-/* xcert_fill computes |c|'s properties from |x| (whose ownership |c| takes
- * only on success). Returns 0 if the public key is unsupported. */
-static int xcert_fill(struct xcert *c, X509 *x)
-{
-	unsigned char *spki = NULL;
-	uint32_t exf = X509_get_extension_flags(x);
-	EVP_PKEY *pkey = X509_get0_pubkey(x);
-	if (pkey == NULL)
-		return 0;
-	int spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
-	if (spki_len <= 0)
-		return 0;
-	SHA256(spki, (size_t)spki_len, c->spki_hash);
-	OPENSSL_free(spki);
-	c->x = x;
-	c->pkey = pkey;
-	c->flags &= XC_ROOT;
-	if ((exf & EXFLAG_BCONS) && (exf & EXFLAG_CA) && !(exf & EXFLAG_INVALID))
-		c->flags |= XC_CA;
-	if (has_eku(x, NID_ct_precert_signer))
-		c->flags |= XC_PSC;
-	if (X509_get_ext_by_NID(x, NID_ct_precert_poison, -1) >= 0)
-		c->flags |= XC_POISON;
-	return 1;
-}
 
 /* asn1_time_ms converts |t| to ms since the epoch (negative before 1970). */
 static int asn1_time_ms(const ASN1_TIME *t, int64_t *out)
@@ -169,358 +88,6 @@ static int asn1_time_ms(const ASN1_TIME *t, int64_t *out)
 		return 0;
 	*out = (int64_t)timegm(&tm) * 1000;
 	return 1;
-}
-
-/* --- the leaf ------------------------------------------------------------ */
-
-/* d2i_X509 costs OpenSSL 3.0 more than everything else a submission needs put
- * together, nearly all of it in decoding the subject's public key through the
- * provider decoders, and a log never uses the leaf's key. So a leaf is first
- * parsed with cursors (leaf_parse_fast), handing to OpenSSL only the parts that
- * validation reads (names, dates, extensions), each decoded by the same ASN.1
- * item that d2i_X509 would use for it, so each decodes as it would inside an
- * X509. The fast parse accepts a strict subset of what d2i_X509 accepts: DER
- * framing, version 3, no unique identifiers, a structurally sound
- * SubjectPublicKeyInfo (not the key inside: d2i_X509 tolerates a key it cannot
- * decode), a signature algorithm from kSigAlgs with the same encoding inside
- * and outside the TBSCertificate, and extensions that OpenSSL's own check
- * (ossl_x509v3_cache_extensions, EXFLAG_INVALID) certainly passes. Anything
- * else, and every precertificate (whose X509 precert_tbs edits), takes the slow
- * path: a full d2i_X509, as before. A signature that does not verify on the fast
- * path is checked again by X509_verify on a full decode. Both paths fill the
- * same fields and answer the same questions, so the outcome and its reason do
- * not depend on the path; only the cost does. */
-
-/* A signature algorithm the fast path verifies itself. */
-struct sig_alg {
-	const uint8_t *der; /* the whole AlgorithmIdentifier */
-	size_t der_len;
-	const char *md;       /* digest name; NULL for none (Ed25519) */
-	const char *key_type; /* what the issuer's key must be (EVP_PKEY_is_a) */
-};
-
-#define RSA_ALG(last)                                                                \
-	{0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, (last), \
-	 0x05, 0x00}
-#define ECDSA_ALG(last) {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, (last)}
-/* RFC 4055 section 5 (parameters NULL), RFC 5758 section 3.2 (parameters
- * absent), RFC 8410 section 3 (parameters absent). */
-static const uint8_t kSha256Rsa[] = RSA_ALG(0x0b), kSha384Rsa[] = RSA_ALG(0x0c),
-		     kSha512Rsa[] = RSA_ALG(0x0d), kEcdsaSha256[] = ECDSA_ALG(0x02),
-		     kEcdsaSha384[] = ECDSA_ALG(0x03), kEcdsaSha512[] = ECDSA_ALG(0x04),
-		     kEd25519[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
-#undef RSA_ALG
-#undef ECDSA_ALG
-
-static const struct sig_alg kSigAlgs[] = {
-	{kEcdsaSha256, sizeof(kEcdsaSha256), "SHA256", "EC"},
-	{kSha256Rsa, sizeof(kSha256Rsa), "SHA256", "RSA"},
-	{kEcdsaSha384, sizeof(kEcdsaSha384), "SHA384", "EC"},
-	{kSha384Rsa, sizeof(kSha384Rsa), "SHA384", "RSA"},
-	{kSha512Rsa, sizeof(kSha512Rsa), "SHA512", "RSA"},
-	{kEcdsaSha512, sizeof(kEcdsaSha512), "SHA512", "EC"},
-	{kEd25519, sizeof(kEd25519), NULL, "ED25519"},
-};
-
-/* The leaf as validation sees it. The views are borrowed from |x| on the slow
- * path and from the own_ decodes on the fast path. */
-struct leaf {
-	const uint8_t *der;
-	size_t der_len;
-	X509 *x; /* the full decode: the slow path's, or made on demand */
-	const X509_NAME *issuer, *subject;
-	const STACK_OF(X509_EXTENSION) *exts; /* NULL: none */
-	const ASN1_TIME *not_before, *not_after;
-	int invalid;   /* OpenSSL's EXFLAG_INVALID (never set on the fast path) */
-	int email_eku; /* an extendedKeyUsage listing id-kp-emailProtection */
-	/* The fast path: what the views point at, and what X509_verify checks. */
-	int fast;
-	X509_NAME *own_issuer, *own_subject;
-	STACK_OF(X509_EXTENSION) *own_exts;
-	ASN1_TIME *own_not_before, *own_not_after;
-	struct cbs tbs; /* the whole TBSCertificate element */
-	struct cbs sig; /* the signature, without the unused-bits byte */
-	const struct sig_alg *alg;
-};
-
-static void leaf_cleanup(struct leaf *lf)
-{
-	X509_free(lf->x);
-	X509_NAME_free(lf->own_issuer);
-	X509_NAME_free(lf->own_subject);
-	sk_X509_EXTENSION_pop_free(lf->own_exts, X509_EXTENSION_free);
-	ASN1_TIME_free(lf->own_not_before);
-	ASN1_TIME_free(lf->own_not_after);
-	memset(lf, 0, sizeof(*lf));
-}
-
-/* d2i_item decodes exactly the DER element |el| as |it|, or returns NULL. */
-static void *d2i_item(const ASN1_ITEM *it, const struct cbs *el)
-{
-	const unsigned char *p = cbs_data(el);
-	if (cbs_len(el) > LONG_MAX)
-		return NULL;
-	ASN1_VALUE *val = ASN1_item_d2i(NULL, &p, (long)cbs_len(el), it);
-	if (val != NULL && p != cbs_data(el) + cbs_len(el)) {
-		ASN1_item_free(val, it);
-		return NULL;
-	}
-	return val;
-}
-
-/* der_integer_ok: a non-empty, minimally encoded INTEGER's contents (X.690
- * section 8.3.2), which OpenSSL's c2i_ASN1_INTEGER accepts. */
-static int der_integer_ok(const struct cbs *c)
-{
-	const uint8_t *p = cbs_data(c);
-	if (cbs_len(c) == 0)
-		return 0;
-	if (cbs_len(c) == 1)
-		return 1;
-	return !(p[0] == 0x00 && !(p[1] & 0x80)) && !(p[0] == 0xff && (p[1] & 0x80));
-}
-
-/* der_oid_ok: OBJECT IDENTIFIER contents as X.690 section 8.19 and OpenSSL's
- * c2i_ASN1_OBJECT want them: non-empty, the last subidentifier complete, no
- * subidentifier with a leading 0x80. */
-static int der_oid_ok(const struct cbs *c)
-{
-	const uint8_t *p = cbs_data(c);
-	size_t len = cbs_len(c);
-	if (len == 0 || (p[len - 1] & 0x80))
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (p[i] == 0x80 && (i == 0 || !(p[i - 1] & 0x80)))
-			return 0;
-	return 1;
-}
-
-/* spki_ok reads a SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7) that d2i_X509
- * certainly accepts: AlgorithmIdentifier { OID, NULL or OID or SEQUENCE or
- * nothing }, then a BIT STRING with no unused bits. The key is not decoded:
- * d2i_X509 does not fail when it cannot decode a key either. */
-static int spki_ok(struct cbs *tbs)
-{
-	struct cbs spki, alg, oid, key, param;
-	if (!cbs_get_asn1(tbs, &spki, CBS_ASN1_SEQUENCE) ||
-	    !cbs_get_asn1(&spki, &alg, CBS_ASN1_SEQUENCE) ||
-	    !cbs_get_asn1(&alg, &oid, CBS_ASN1_OBJECT) || !der_oid_ok(&oid) ||
-	    !cbs_get_asn1(&spki, &key, CBS_ASN1_BITSTRING) || cbs_len(&spki) != 0 ||
-	    cbs_len(&key) == 0 || cbs_data(&key)[0] != 0)
-		return 0;
-	if (cbs_len(&alg) == 0)
-		return 1;
-	if (cbs_peek_asn1_tag(&alg, 0x05))
-		return cbs_get_asn1(&alg, &param, 0x05) && cbs_len(&param) == 0 &&
-		       cbs_len(&alg) == 0;
-	if (cbs_peek_asn1_tag(&alg, CBS_ASN1_OBJECT))
-		return cbs_get_asn1(&alg, &param, CBS_ASN1_OBJECT) && der_oid_ok(&param) &&
-		       cbs_len(&alg) == 0;
-	return cbs_get_asn1(&alg, &param, CBS_ASN1_SEQUENCE) && cbs_len(&alg) == 0;
-}
-
-/* get_time decodes a Time (RFC 5280 section 4.1.2.5) as X509_VAL would. */
-static ASN1_TIME *get_time(struct cbs *val)
-{
-	struct cbs el;
-	unsigned tag;
-	if (!cbs_get_any_asn1_element(val, &el, &tag, NULL) ||
-	    (tag != V_ASN1_UTCTIME && tag != V_ASN1_GENERALIZEDTIME))
-		return NULL;
-	return d2i_item(ASN1_ITEM_rptr(ASN1_TIME), &el);
-}
-
-/* ext_decodes: |nid| is absent from |exts|, or present once and decodes, i.e.
- * ossl_x509v3_cache_extensions' X509_get_ext_d2i finds nothing wrong. */
-static int ext_decodes(const STACK_OF(X509_EXTENSION) *exts, int nid)
-{
-	int crit;
-	const X509V3_EXT_METHOD *m = X509V3_EXT_get_nid(nid);
-	if (m == NULL || m->it == NULL)
-		return 0;
-	void *d = X509V3_get_d2i(exts, nid, &crit, NULL);
-	if (d == NULL)
-		return crit == -1;
-	ASN1_item_free(d, ASN1_ITEM_ptr(m->it));
-	return 1;
-}
-
-/* exts_certainly_valid returns 1 if OpenSSL's ossl_x509v3_cache_extensions
- * would certainly not set EXFLAG_INVALID for a certificate with |exts|, and
- * sets |*email_eku| as X509_get_extended_key_usage would report XKU_SMIME. It
- * replays each check that can set the flag with the same decoder
- * (X509V3_get_d2i, which also reports a duplicate), and returns 0 (let the
- * slow path decide) for what it does not replay: proxy certificates, RFC 3779
- * blocks, and CRL distribution points other than plain fullName ones. */
-static int exts_certainly_valid(const STACK_OF(X509_EXTENSION) *exts, int *email_eku)
-{
-	static const int kJustDecode[] = {
-		NID_netscape_cert_type, NID_subject_key_identifier,
-		NID_authority_key_identifier, NID_subject_alt_name, NID_name_constraints,
-	};
-	int crit, ok = 0;
-	BASIC_CONSTRAINTS *bc = NULL;
-	ASN1_BIT_STRING *ku = NULL;
-	EXTENDED_KEY_USAGE *eku = NULL;
-	CRL_DIST_POINTS *dps = NULL;
-
-	*email_eku = 0;
-	if (X509v3_get_ext_by_NID(exts, NID_proxyCertInfo, -1) >= 0 ||
-	    X509v3_get_ext_by_NID(exts, NID_sbgp_ipAddrBlock, -1) >= 0 ||
-	    X509v3_get_ext_by_NID(exts, NID_sbgp_autonomousSysNum, -1) >= 0)
-		return 0;
-	for (size_t i = 0; i < sizeof(kJustDecode) / sizeof(kJustDecode[0]); i++)
-		if (!ext_decodes(exts, kJustDecode[i]))
-			return 0;
-	bc = X509V3_get_d2i(exts, NID_basic_constraints, &crit, NULL);
-	if (bc == NULL ? crit != -1
-		       : bc->pathlen != NULL && bc->pathlen->type == V_ASN1_NEG_INTEGER)
-		goto out;
-	ku = X509V3_get_d2i(exts, NID_key_usage, &crit, NULL);
-	if (ku == NULL ? crit != -1
-		       : ASN1_STRING_length(ku) < 1 ||
-				 (ASN1_STRING_get0_data(ku)[0] == 0 &&
-				  (ASN1_STRING_length(ku) < 2 || ASN1_STRING_get0_data(ku)[1] == 0)))
-		goto out; /* an empty key usage is invalid (RFC 5280 section 4.2.1.3) */
-	eku = X509V3_get_d2i(exts, NID_ext_key_usage, &crit, NULL);
-	if (eku == NULL && crit != -1)
-		goto out;
-	for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
-		if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == NID_email_protect)
-			*email_eku = 1;
-	dps = X509V3_get_d2i(exts, NID_crl_distribution_points, &crit, NULL);
-	if (dps == NULL && crit != -1)
-		goto out;
-	for (int i = 0; i < sk_DIST_POINT_num(dps); i++) {
-		const DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
-		if (dp->distpoint == NULL || dp->distpoint->type != 0)
-			goto out;
-	}
-	ok = 1;
-out:
-	BASIC_CONSTRAINTS_free(bc);
-	ASN1_BIT_STRING_free(ku);
-	EXTENDED_KEY_USAGE_free(eku);
-	CRL_DIST_POINTS_free(dps);
-	return ok;
-}
-
-/* leaf_parse_fast fills |lf| from the Certificate (RFC 5280 section 4.1)
- *   Certificate ::= SEQUENCE { tbsCertificate TBSCertificate,
- *       signatureAlgorithm AlgorithmIdentifier, signatureValue BIT STRING }
- *   TBSCertificate ::= SEQUENCE { version [0] EXPLICIT Version DEFAULT v1,
- *       serialNumber CertificateSerialNumber, signature AlgorithmIdentifier,
- *       issuer Name, validity Validity, subject Name,
- *       subjectPublicKeyInfo SubjectPublicKeyInfo,
- *       issuerUniqueID [1] IMPLICIT UniqueIdentifier OPTIONAL,
- *       subjectUniqueID [2] IMPLICIT UniqueIdentifier OPTIONAL,
- *       extensions [3] EXPLICIT Extensions OPTIONAL }
- * and returns 1, or returns 0 (|lf| holding nothing) when the slow path must
- * decide: see "the leaf" above. */
-static int leaf_parse_fast(struct leaf *lf)
-{
-	static const uint8_t kV3[] = {0x02, 0x01, 0x02};
-	struct cbs in, cert, tbs, alg, sig, f;
-	cbs_init(&in, lf->der, lf->der_len);
-	if (!cbs_get_asn1(&in, &cert, CBS_ASN1_SEQUENCE) || cbs_len(&in) != 0 ||
-	    !cbs_get_asn1_element(&cert, &lf->tbs, CBS_ASN1_SEQUENCE) ||
-	    !cbs_get_asn1_element(&cert, &alg, CBS_ASN1_SEQUENCE) ||
-	    !cbs_get_asn1(&cert, &sig, CBS_ASN1_BITSTRING) || cbs_len(&cert) != 0)
-		return 0;
-	for (size_t i = 0; i < sizeof(kSigAlgs) / sizeof(kSigAlgs[0]); i++)
-		if (cbs_mem_equal(&alg, kSigAlgs[i].der, kSigAlgs[i].der_len))
-			lf->alg = &kSigAlgs[i];
-	/* ASN1_item_verify refuses a signature with unused bits. */
-	if (lf->alg == NULL || cbs_len(&sig) < 2 || cbs_data(&sig)[0] != 0)
-		goto slow;
-	cbs_init(&lf->sig, cbs_data(&sig) + 1, cbs_len(&sig) - 1);
-
-	tbs = lf->tbs;
-	if (!cbs_get_asn1(&tbs, &tbs, CBS_ASN1_SEQUENCE) ||
-	    !cbs_get_asn1(&tbs, &f, 0xa0) || !cbs_mem_equal(&f, kV3, sizeof(kV3)) ||
-	    !cbs_get_asn1(&tbs, &f, CBS_ASN1_INTEGER) || !der_integer_ok(&f) ||
-	    /* X509_verify insists the two AlgorithmIdentifiers match. */
-	    !cbs_get_asn1_element(&tbs, &f, CBS_ASN1_SEQUENCE) ||
-	    !cbs_mem_equal(&f, cbs_data(&alg), cbs_len(&alg)) ||
-	    !cbs_get_asn1_element(&tbs, &f, CBS_ASN1_SEQUENCE) ||
-	    (lf->own_issuer = d2i_item(ASN1_ITEM_rptr(X509_NAME), &f)) == NULL ||
-	    !cbs_get_asn1(&tbs, &f, CBS_ASN1_SEQUENCE) ||
-	    (lf->own_not_before = get_time(&f)) == NULL ||
-	    (lf->own_not_after = get_time(&f)) == NULL || cbs_len(&f) != 0 ||
-	    !cbs_get_asn1_element(&tbs, &f, CBS_ASN1_SEQUENCE) ||
-	    (lf->own_subject = d2i_item(ASN1_ITEM_rptr(X509_NAME), &f)) == NULL ||
-	    !spki_ok(&tbs))
-		goto slow;
-	if (cbs_len(&tbs) > 0) {
-		struct cbs el;
-		if (!cbs_get_asn1(&tbs, &f, 0xa3) ||
-		    !cbs_get_asn1_element(&f, &el, CBS_ASN1_SEQUENCE) || cbs_len(&f) != 0 ||
-		    cbs_len(&tbs) != 0 ||
-		    (lf->own_exts = d2i_item(ASN1_ITEM_rptr(X509_EXTENSIONS), &el)) == NULL)
-			goto slow;
-	}
-	if (!exts_certainly_valid(lf->own_exts, &lf->email_eku))
-		goto slow;
-	lf->fast = 1;
-	lf->issuer = lf->own_issuer;
-	lf->subject = lf->own_subject;
-	lf->exts = lf->own_exts;
-	lf->not_before = lf->own_not_before;
-	lf->not_after = lf->own_not_after;
-	return 1;
-slow:;
-	const uint8_t *der = lf->der;
-	size_t der_len = lf->der_len;
-	leaf_cleanup(lf);
-	lf->der = der;
-	lf->der_len = der_len;
-	return 0;
-}
-
-/* leaf_parse fills |lf| for the leaf |der| (borrowed; it must outlive |lf|),
- * on the fast path unless |precert|. Returns 0 if the leaf does not decode. */
-static int leaf_parse(struct leaf *lf, const uint8_t *der, size_t len, int precert)
-{
-	memset(lf, 0, sizeof(*lf));
-	lf->der = der;
-	lf->der_len = len;
-	if (!precert && leaf_parse_fast(lf))
-		return 1;
-	if ((lf->x = d2i_exact(der, len)) == NULL)
-		return 0;
-	lf->issuer = X509_get_issuer_name(lf->x);
-	lf->subject = X509_get_subject_name(lf->x);
-	lf->exts = X509_get0_extensions(lf->x);
-	lf->not_before = X509_get0_notBefore(lf->x);
-	lf->not_after = X509_get0_notAfter(lf->x);
-	uint32_t exf = X509_get_extension_flags(lf->x);
-	lf->invalid = (exf & EXFLAG_INVALID) != 0;
-	/* X509_get_extended_key_usage is what the S/MIME rule was written
-	 * against; the fast path replays it in exts_certainly_valid. */
-	lf->email_eku =
-		(exf & EXFLAG_XKUSAGE) && (X509_get_extended_key_usage(lf->x) & XKU_SMIME);
-	return 1;
-}
-
-/* leaf_verify: X509_verify(leaf, pkey) == 1, computed over the TBSCertificate
- * as found when the fast path can; a failure there is checked again by
- * X509_verify itself, so the answer never depends on the path. */
-static int leaf_verify(struct leaf *lf, EVP_PKEY *pkey)
-{
-	if (lf->fast && EVP_PKEY_is_a(pkey, lf->alg->key_type)) {
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		int ok = ctx != NULL &&
-			 EVP_DigestVerifyInit_ex(ctx, NULL, lf->alg->md, NULL, NULL, pkey,
-						 NULL) == 1 &&
-			 EVP_DigestVerify(ctx, cbs_data(&lf->sig), cbs_len(&lf->sig),
-					  cbs_data(&lf->tbs), cbs_len(&lf->tbs)) == 1;
-		EVP_MD_CTX_free(ctx);
-		if (ok)
-			return 1;
-	}
-	if (lf->x == NULL && (lf->x = d2i_exact(lf->der, lf->der_len)) == NULL)
-		return 0;
-	return X509_verify(lf->x, pkey) == 1;
 }
 
 /* --- roots --------------------------------------------------------------- */
@@ -564,7 +131,7 @@ static int add_root(struct x509_roots *r, size_t *cap, uint8_t *der, size_t der_
 {
 	uint8_t h[32];
 	X509 *x;
-	if (!is_one_der_element(der, der_len) || (x = d2i_exact(der, der_len)) == NULL) {
+	if (!x509__is_one_der_element(der, der_len) || (x = x509__d2i_exact(der, der_len)) == NULL) {
 		free(der);
 		return 0;
 	}
@@ -590,7 +157,7 @@ static int add_root(struct x509_roots *r, size_t *cap, uint8_t *der, size_t der_
 	struct root *rt = &r->v[r->num];
 	memset(rt, 0, sizeof(*rt));
 	rt->c.flags = XC_ROOT;
-	if (!xcert_fill(&rt->c, x)) {
+	if (!x509__xcert_fill(&rt->c, x)) {
 		X509_free(x);
 		free(der);
 		return 0;
@@ -926,6 +493,7 @@ void x509_validator_stats(const struct x509_validator *v, struct x509_stats *out
 	out->cert_decodes = atomic_load(&c->decodes);
 	out->cache_hits = atomic_load(&c->hits);
 	out->sig_verifies = atomic_load(&c->verifies);
+	out->fast_leaves = atomic_load(&c->fast_leaves);
 	pthread_rwlock_rdlock(&c->lock);
 	out->cache_entries = c->num_entries;
 	pthread_rwlock_unlock(&c->lock);
@@ -964,7 +532,7 @@ static int verify_link(struct cache *cache, struct leaf *lf, X509 *child,
 	    memcmp(child_xc->verified_by, parent->der_hash, 32) == 0)
 		return 1;
 	atomic_fetch_add(&cache->verifies, 1);
-	if (lf != NULL ? !leaf_verify(lf, parent->pkey) : X509_verify(child, parent->pkey) != 1)
+	if (lf != NULL ? !x509__leaf_verify(lf, parent->pkey) : X509_verify(child, parent->pkey) != 1)
 		return 0;
 	/* The first verifier is kept: with two root sets the last certificate
 	 * may verify under a TLS and an S/MIME root, and TLS comes first. */
@@ -975,49 +543,6 @@ static int verify_link(struct cache *cache, struct leaf *lf, X509 *child,
 	return 1;
 }
 
-/* precert_tbs edits |leaf| (already verified, owned by the caller) into the
- * TBSCertificate to log (RFC 6962 section 3.2) and returns it malloc'd. */
-static int precert_tbs(X509 *leaf, const struct xcert *psc, uint8_t **out,
-		       size_t *out_len, const char **reason)
-{
-	int idx = X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1);
-	X509_EXTENSION_free(X509_delete_ext(leaf, idx));
-	if (psc != NULL) {
-		/* "If the Precertificate is not signed with the CA certificate that
-		 * will issue the final certificate, then the TBSCertificate also has
-		 * its issuer changed to that of the CA that will issue the final
-		 * certificate" and, when present, its authority key identifier
-		 * changed to match (RFC 6962 section 3.2). */
-		if (!X509_set_issuer_name(leaf, X509_get_issuer_name(psc->x)))
-			return MN_ENOMEM;
-		int aki = X509_get_ext_by_NID(leaf, NID_authority_key_identifier, -1);
-		if (aki >= 0) {
-			int psc_aki = X509_get_ext_by_NID(psc->x, NID_authority_key_identifier, -1);
-			if (psc_aki < 0) {
-				*reason = "precertificate has an authority key identifier but "
-					  "its signing certificate has none";
-				return MN_EBADCHAIN;
-			}
-			X509_EXTENSION *dst = X509_get_ext(leaf, aki);
-			X509_EXTENSION *src = X509_get_ext(psc->x, psc_aki);
-			if (!X509_EXTENSION_set_data(dst, X509_EXTENSION_get_data(src)))
-				return MN_ENOMEM;
-		}
-	}
-	unsigned char *tbs = NULL;
-	int tbs_len = i2d_re_X509_tbs(leaf, &tbs);
-	if (tbs_len <= 0)
-		return MN_ECRYPTO;
-	*out = malloc((size_t)tbs_len);
-	if (*out == NULL) {
-		OPENSSL_free(tbs);
-		return MN_ENOMEM;
-	}
-	memcpy(*out, tbs, (size_t)tbs_len);
-	*out_len = (size_t)tbs_len;
-	OPENSSL_free(tbs);
-	return 0;
-}
 
 /* write_extra writes extra_data (RFC 6962 section 4.6): for precerts
  *   struct { ASN.1Cert pre_certificate; ASN.1Cert precertificate_chain<0..2^24-1>; }
@@ -1051,251 +576,6 @@ static int write_extra(struct x509_result *out, const uint8_t *const *certs,
 err:
 	cbb_cleanup(&cbb);
 	return MN_ENOMEM;
-}
-
-/* --- names: the leaf's DNS names and email addresses ---------------------- */
-
-/* id-on-SmtpUTF8Mailbox 1.3.6.1.5.5.7.8.9 (RFC 9598 section 3), OID contents. */
-static const uint8_t kSmtpUTF8Mailbox[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x08, 0x09};
-
-/* Names found in the leaf, borrowed from it (so copied out before it is freed
- * or edited by precert_tbs). */
-struct names {
-	struct cbs dns[X509_MAX_NAMES];
-	struct cbs email[X509_MAX_NAMES];
-	size_t num_dns, num_email;
-	int incomplete;
-};
-
-/* ia5_ok: 1..X509_MAX_NAME_LEN printable ASCII bytes (no controls, no DEL, no
- * 8-bit bytes, which an IA5String cannot hold). */
-static int ia5_ok(const struct cbs *s)
-{
-	if (cbs_len(s) == 0 || cbs_len(s) > X509_MAX_NAME_LEN)
-		return 0;
-	for (size_t i = 0; i < cbs_len(s); i++)
-		if (cbs_data(s)[i] < 0x20 || cbs_data(s)[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-/* utf8_ok: 1..X509_MAX_NAME_LEN bytes of well-formed UTF-8 (RFC 3629 section
- * 4: no overlong forms, no surrogates, nothing above U+10FFFF) without C0
- * controls or DEL. */
-static int utf8_ok(const struct cbs *s)
-{
-	const uint8_t *p = cbs_data(s);
-	size_t len = cbs_len(s), i = 0;
-	if (len == 0 || len > X509_MAX_NAME_LEN)
-		return 0;
-	while (i < len) {
-		uint8_t c = p[i];
-		size_t n;
-		uint32_t cp, min;
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return 0;
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0)
-			n = 1, cp = c & 0x1f, min = 0x80;
-		else if ((c & 0xf0) == 0xe0)
-			n = 2, cp = c & 0x0f, min = 0x800;
-		else if ((c & 0xf8) == 0xf0)
-			n = 3, cp = c & 0x07, min = 0x10000;
-		else
-			return 0;
-		if (len - i - 1 < n)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
-}
-
-/* at_sign returns the index of the last '@' in |s|, or 0 if there is none or
- * the local part or the domain would be empty (so 0 means "not an address"). */
-static size_t at_sign(const struct cbs *s)
-{
-	for (size_t i = cbs_len(s); i-- > 0;)
-		if (cbs_data(s)[i] == '@')
-			return i + 1 < cbs_len(s) ? i : 0;
-	return 0;
-}
-
-static void names_add(struct cbs *arr, size_t *num, int *incomplete, const struct cbs *v,
-		      int ok)
-{
-	if (!ok || *num == X509_MAX_NAMES)
-		*incomplete = 1;
-	else
-		arr[(*num)++] = *v;
-}
-
-/* smtputf8_mailbox reads the value of an otherName (RFC 5280 section 4.2.1.6)
- *   OtherName ::= SEQUENCE { type-id OBJECT IDENTIFIER,
- *                            value [0] EXPLICIT ANY DEFINED BY type-id }
- * given its contents. Returns 1 and sets |out| to the UTF8String contents if
- * it is an SmtpUTF8Mailbox, -1 if it is one but malformed, 0 for other types. */
-static int smtputf8_mailbox(struct cbs *on, struct cbs *out)
-{
-	struct cbs oid, val;
-	if (!cbs_get_asn1(on, &oid, CBS_ASN1_OBJECT))
-		return -1;
-	if (!cbs_mem_equal(&oid, kSmtpUTF8Mailbox, sizeof(kSmtpUTF8Mailbox)))
-		return 0;
-	/* SmtpUTF8Mailbox ::= UTF8String (SIZE (1..MAX)) */
-	if (!cbs_get_asn1(on, &val, 0xa0) || cbs_len(on) != 0 ||
-	    !cbs_get_asn1(&val, out, 0x0c /* UTF8String */) || cbs_len(&val) != 0)
-		return -1;
-	return 1;
-}
-
-/* collect_san walks the leaf's subjectAltName (RFC 5280 section 4.2.1.6)
- *   GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName
- *   GeneralName ::= CHOICE { otherName [0] OtherName, rfc822Name [1] IA5String,
- *                            dNSName [2] IA5String, ... }
- * with our own cursor rather than GENERAL_NAMES_free(X509_get_ext_d2i(...)),
- * which allocates per name: this runs for every submission. Email addresses
- * only if |want_email|. */
-static void collect_san(const struct leaf *lf, int want_email, struct names *n)
-{
-	int idx = X509v3_get_ext_by_NID(lf->exts, NID_subject_alt_name, -1);
-	if (idx < 0)
-		return;
-	const ASN1_OCTET_STRING *val = X509_EXTENSION_get_data(X509v3_get_ext(lf->exts, idx));
-	struct cbs in, seq;
-	cbs_init(&in, ASN1_STRING_get0_data(val), (size_t)ASN1_STRING_length(val));
-	if (!cbs_get_asn1(&in, &seq, CBS_ASN1_SEQUENCE) || cbs_len(&in) != 0) {
-		n->incomplete = 1;
-		return;
-	}
-	while (cbs_len(&seq) > 0) {
-		struct cbs gn, box;
-		unsigned tag;
-		size_t hdr;
-		if (!cbs_get_any_asn1_element(&seq, &gn, &tag, &hdr) || !cbs_skip(&gn, hdr)) {
-			n->incomplete = 1;
-			return;
-		}
-		switch (tag) {
-		case 0x82: /* dNSName */
-			names_add(n->dns, &n->num_dns, &n->incomplete, &gn, ia5_ok(&gn));
-			break;
-		case 0x81: /* rfc822Name */
-			if (want_email)
-				names_add(n->email, &n->num_email, &n->incomplete, &gn,
-					  ia5_ok(&gn) && at_sign(&gn) > 0);
-			break;
-		case 0xa0: /* otherName */
-			if (!want_email)
-				break;
-			switch (smtputf8_mailbox(&gn, &box)) {
-			case 1:
-				names_add(n->email, &n->num_email, &n->incomplete, &box,
-					  utf8_ok(&box) && at_sign(&box) > 0);
-				break;
-			case -1:
-				n->incomplete = 1;
-				break;
-			}
-			break;
-		}
-	}
-}
-
-/* collect_subject_emails adds the subject's PKCS #9 emailAddress attributes
- * (IA5String), the pre-SAN way to name a mailbox (RFC 8550 section 3). */
-static void collect_subject_emails(const struct leaf *lf, struct names *n)
-{
-	const X509_NAME *subj = lf->subject;
-	int i = -1;
-	while ((i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress, i)) >= 0) {
-		const ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
-		struct cbs v;
-		cbs_init(&v, ASN1_STRING_get0_data(d), (size_t)ASN1_STRING_length(d));
-		names_add(n->email, &n->num_email, &n->incomplete, &v,
-			  ASN1_STRING_type(d) == V_ASN1_IA5STRING && ia5_ok(&v) &&
-				  at_sign(&v) > 0);
-	}
-}
-
-/* smime_leaf_problem returns NULL if |leaf| qualifies for the S/MIME class (see
- * x509.h), completing |n|'s addresses from the subject and setting |*legacy|
- * when the SAN has none; otherwise the reason it does not. */
-static const char *smime_leaf_problem(const struct leaf *lf, struct names *n, int *legacy)
-{
-	if (!lf->email_eku)
-		return "S/MIME leaf lacks emailProtection EKU";
-	if (n->num_email == 0) {
-		collect_subject_emails(lf, n);
-		if (n->num_email == 0)
-			return "S/MIME leaf has no email address";
-		*legacy = 1;
-	}
-	return NULL;
-}
-
-/* put_names copies |num| names into |dst| and |*p|, ASCII-lowercasing them
- * (for addresses only from the last '@' on: the local part is the mailbox
- * owner's, RFC 5321 section 2.4) and dropping duplicates. Returns the count. */
-static size_t put_names(struct x509_name *dst, uint8_t **p, const struct cbs *src,
-			size_t num, int email)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < num; i++) {
-		size_t len = cbs_len(&src[i]), from = email ? at_sign(&src[i]) : 0;
-		uint8_t *d = *p;
-		memcpy(d, cbs_data(&src[i]), len);
-		for (size_t j = from; j < len; j++)
-			if (d[j] >= 'A' && d[j] <= 'Z')
-				d[j] = (uint8_t)(d[j] - 'A' + 'a');
-		size_t m = 0;
-		while (m < k && !(dst[m].len == len && memcmp(dst[m].data, d, len) == 0))
-			m++;
-		if (m < k)
-			continue; /* a duplicate: its bytes get overwritten */
-		dst[k].data = d;
-		dst[k].len = len;
-		k++;
-		*p += len;
-	}
-	return k;
-}
-
-/* names_copy moves |n| into |out|'s names_mem. Returns 0 or MN_ENOMEM. */
-static int names_copy(struct x509_result *out, const struct names *n, int with_email)
-{
-	size_t num_email = with_email ? n->num_email : 0;
-	size_t num = n->num_dns + num_email, bytes = 0;
-	out->names_incomplete = n->incomplete;
-	if (num == 0)
-		return 0;
-	for (size_t i = 0; i < n->num_dns; i++)
-		bytes += cbs_len(&n->dns[i]);
-	for (size_t i = 0; i < num_email; i++)
-		bytes += cbs_len(&n->email[i]);
-	struct x509_name *arr = malloc(num * sizeof(*arr) + bytes);
-	if (arr == NULL)
-		return MN_ENOMEM;
-	uint8_t *p = (uint8_t *)(arr + num);
-	out->names_mem = arr;
-	out->dns_names = arr;
-	out->num_dns_names = put_names(arr, &p, n->dns, n->num_dns, 0);
-	out->emails = arr + n->num_dns;
-	out->num_emails = put_names(arr + n->num_dns, &p, n->email, num_email, 1);
-	if (out->num_dns_names == 0)
-		out->dns_names = NULL;
-	if (out->num_emails == 0)
-		out->emails = NULL;
-	return 0;
 }
 
 /* find_anchor returns the root of |roots| that ends the chain whose last
@@ -1381,32 +661,20 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 	for (size_t i = 0; i < num_certs; i++) {
 		if (cert_lens[i] > v->lim.max_cert_len)
 			FAIL(MN_ETOOBIG, "certificate is larger than allowed");
-		if (!is_one_der_element(certs[i], cert_lens[i]))
+		if (!x509__is_one_der_element(certs[i], cert_lens[i]))
 			FAIL(MN_EMALFORMED, "certificate is not exactly one DER structure");
 	}
 
 	/* The leaf. */
-	if (!leaf_parse(&leaf, certs[0], cert_lens[0], precert))
+	if (!x509__leaf_parse(&leaf, certs[0], cert_lens[0]))
 		FAIL(MN_EMALFORMED, "leaf certificate does not parse");
+	if (leaf.fast)
+		atomic_fetch_add(&cache->fast_leaves, 1);
 	if (leaf.invalid)
 		FAIL(MN_EMALFORMED, "leaf certificate has invalid extensions");
-	int poison = X509v3_get_ext_by_NID(leaf.exts, NID_ct_precert_poison, -1);
-	if (!precert && poison >= 0)
-		FAIL(MN_EBADCERT, "precertificate (poison extension) submitted to add-chain");
-	if (precert) {
-		if (poison < 0)
-			FAIL(MN_EBADCERT, "add-pre-chain needs a precertificate "
-					  "(no poison extension)");
-		X509_EXTENSION *ext = X509v3_get_ext(leaf.exts, poison);
-		const ASN1_OCTET_STRING *val = X509_EXTENSION_get_data(ext);
-		if (!X509_EXTENSION_get_critical(ext))
-			FAIL(MN_EBADCERT, "precertificate poison extension is not critical");
-		if (ASN1_STRING_length(val) != (int)sizeof(kPoisonValue) ||
-		    memcmp(ASN1_STRING_get0_data(val), kPoisonValue, sizeof(kPoisonValue)) != 0)
-			FAIL(MN_EBADCERT, "precertificate poison extension is not NULL");
-		if (X509v3_get_ext_by_NID(leaf.exts, NID_ct_precert_poison, poison) >= 0)
-			FAIL(MN_EBADCERT, "precertificate has two poison extensions");
-	}
+	const char *why = x509__poison_problem(leaf.exts, precert);
+	if (why != NULL)
+		FAIL(MN_EBADCERT, why);
 	int64_t not_before, not_after;
 	if (!asn1_time_ms(leaf.not_before, &not_before) ||
 	    !asn1_time_ms(leaf.not_after, &not_after))
@@ -1425,6 +693,11 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 		if (r == NULL)
 			r = root_by_hash(v->smime_roots, h);
 		if (r != NULL) {
+			/* The chain ends at the first root: a log validates the
+			 * path it is given, and a path goes no further than its
+			 * trust anchor (RFC 5280 section 6.1). */
+			if (i != num_certs - 1)
+				FAIL(MN_EBADCHAIN, "a configured root is not the last certificate");
 			chain[i] = &r->c;
 			continue;
 		}
@@ -1433,7 +706,7 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 			atomic_fetch_add(&cache->hits, 1);
 		} else {
 			atomic_fetch_add(&cache->decodes, 1);
-			X509 *x = d2i_exact(certs[i], cert_lens[i]);
+			X509 *x = x509__d2i_exact(certs[i], cert_lens[i]);
 			if (x == NULL)
 				FAIL(MN_EMALFORMED, "certificate in the chain does not parse");
 			struct xcert *xc = calloc(1, sizeof(*xc));
@@ -1441,7 +714,7 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 				X509_free(x);
 				FAIL(MN_ENOMEM, "out of memory");
 			}
-			if (!xcert_fill(xc, x)) {
+			if (!x509__xcert_fill(xc, x)) {
 				X509_free(x);
 				free(xc);
 				FAIL(MN_EBADCHAIN, "certificate in the chain has an "
@@ -1452,18 +725,9 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 			chain[i] = xc;
 			fresh[i] = 1;
 		}
-		unsigned f = chain[i]->flags;
-		if (!(f & XC_CA))
-			FAIL(MN_EBADCHAIN, "intermediate certificate is not a CA "
-					   "(basicConstraints)");
-		if (f & XC_POISON)
-			FAIL(MN_EBADCHAIN, "precertificate inside the chain");
-		if ((f & XC_PSC) && !precert)
-			FAIL(MN_EBADCHAIN, "precertificate signing certificate in an "
-					   "add-chain submission");
-		if ((f & XC_PSC) && i != 1)
-			FAIL(MN_EBADCHAIN, "precertificate signing certificate does not "
-					   "directly issue the precertificate");
+		why = x509__path_issuer_problem(chain[i], i, precert);
+		if (why != NULL)
+			FAIL(MN_EBADCHAIN, why);
 	}
 
 	/* Each certificate is signed by the next (RFC 6962 section 3.1). */
@@ -1496,13 +760,23 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 		FAIL(MN_EUNKNOWNANCHOR, "chain does not end at an accepted root");
 	anchor = tls_anchor != NULL ? tls_anchor : smime_anchor;
 	anchor_implied = given == NULL;
+	/* pathLenConstraint, the anchor's included (a chain with two anchors
+	 * must satisfy both: either may be the one a relying party uses). */
+	why = x509__path_len_problem((const struct xcert *const *)chain, num_certs,
+				     anchor_implied ? &anchor->c : NULL);
+	if (why == NULL && anchor_implied && tls_anchor != NULL && smime_anchor != NULL &&
+	    smime_anchor != tls_anchor)
+		why = x509__path_len_problem((const struct xcert *const *)chain, num_certs,
+					     &smime_anchor->c);
+	if (why != NULL)
+		FAIL(MN_EBADCHAIN, why);
 
 	/* The class, and the names, copied out before precert_tbs edits |leaf|. */
-	collect_san(&leaf, smime_anchor != NULL, &names);
+	x509__collect_san(&leaf, smime_anchor != NULL, &names);
 	if (tls_anchor != NULL)
 		out->classes |= X509_CLASS_TLS;
 	if (smime_anchor != NULL) {
-		const char *why = smime_leaf_problem(&leaf, &names, &out->smime_legacy);
+		why = x509__smime_leaf_problem(&leaf, &names, &out->smime_legacy);
 		if (why == NULL)
 			out->classes |= X509_CLASS_SMIME;
 		else if (tls_anchor == NULL)
@@ -1510,7 +784,7 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 		else
 			out->smime_legacy = 0;
 	}
-	if (names_copy(out, &names, (out->classes & X509_CLASS_SMIME) != 0) != 0)
+	if (x509__names_copy(out, &names, (out->classes & X509_CLASS_SMIME) != 0) != 0)
 		FAIL(MN_ENOMEM, "out of memory");
 
 	if (precert) {
@@ -1526,9 +800,8 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 			FAIL(MN_EBADCHAIN, "precertificate signing certificate is the root");
 		memcpy(out->issuer_key_hash, issuer->spki_hash, 32);
 		out->entry_type = CT_PRECERT_ENTRY;
-		/* leaf_parse took the slow path for a precertificate; the views
-		 * into leaf.x are not used after this edit. */
-		ret = precert_tbs(leaf.x, psc, &out->body, &out->body_len, &reason);
+		/* |leaf| is not read after this edit. */
+		ret = x509__precert_tbs(&leaf, psc, &out->body, &out->body_len, &reason);
 		if (ret != 0) {
 			if (ret != MN_EBADCHAIN)
 				reason = "cannot rebuild the precertificate's TBSCertificate";
@@ -1572,7 +845,7 @@ err:
 done:
 	for (size_t i = 1; i < num_certs && i < HARD_MAX_CHAIN; i++)
 		xcert_release(chain[i]);
-	leaf_cleanup(&leaf);
+	x509__leaf_cleanup(&leaf);
 	ERR_pop_to_mark();
 	if (out_reason != NULL)
 		*out_reason = reason;

@@ -10,8 +10,12 @@
  *   - each certificate's issuer name equals the next one's subject name
  *     (X509_NAME_cmp, i.e. RFC 5280 section 7.1 canonical comparison) and its
  *     signature verifies with the next one's public key;
- *   - every certificate after the leaf is a CA (basicConstraints cA TRUE),
- *     except a configured root, which is trusted as configured;
+ *   - every certificate after the leaf is a CA (basicConstraints cA TRUE)
+ *     whose keyUsage, if it has one, asserts keyCertSign, except a configured
+ *     root, which is trusted as configured;
+ *   - every pathLenConstraint in the chain, the root's included, holds (RFC
+ *     5280 section 6.1.4: self-issued intermediates do not count, and neither
+ *     does a Precertificate Signing Certificate, which stands for its issuer);
  *   - the last certificate either is a configured root (same DER) or is signed
  *     by a configured root whose subject equals its issuer; that root is then
  *     appended to extra_data. Only the submitted chain is used: no AIA fetching,
@@ -20,9 +24,11 @@
  *     notBefore <= notAfter. A leaf that is not yet valid is accepted (section
  *     3.1 lets logs accept such certificates).
  * What is NOT checked, as CT logs do: validity dates of intermediates and roots,
- * revocation, name constraints, key usage, path length constraints, policies.
- * A log's job is to record what CAs issued, not to decide whether a browser
- * would trust it; the root check only keeps spam out.
+ * revocation, name constraints, policies, unknown critical extensions, EKU
+ * nesting. A log's job is to record what CAs issued, not to decide whether a
+ * browser would trust it; the rules above keep out what no CA under a root
+ * could have issued. docs/validation.md states the policy rule by rule, next
+ * to what Trillian's CTFE does, and what PKITS says.
  *
  * Precertificates (add-pre-chain): the leaf carries the critical poison
  * extension 1.3.6.1.4.1.11129.2.4.3 whose value is ASN.1 NULL. If chain[1] is a
@@ -46,8 +52,9 @@
  * decoded by OpenSSL (never its public key, which a log does not need), and its
  * signature is verified over the TBSCertificate bytes as found; anything
  * unusual (another signature algorithm, RSASSA-PSS, version 1 or 2, unique
- * identifiers, non-DER framing, extensions OpenSSL might find invalid) and every
- * precertificate takes a full d2i_X509, and a signature that fails the quick
+ * identifiers, non-DER framing, extensions OpenSSL might find invalid) takes a
+ * full d2i_X509. A precertificate takes the same fast path: its logged
+ * TBSCertificate is edited with cursors (x509_precert.c), and a signature that fails the quick
  * check is checked again by X509_verify, so the outcome never depends on the
  * path. The typical submission then costs one cursor walk of the leaf and one
  * signature verification.
@@ -143,12 +150,14 @@ void x509_validator_free(struct x509_validator *v);
 
 /* Counters, for tests and /metrics. cert_decodes counts d2i of certificates
  * after the leaf (leaves are not counted); cache_hits counts submitted
- * intermediates found in the cache; sig_verifies counts signature checks. */
+ * intermediates found in the cache; sig_verifies counts signature checks;
+ * fast_leaves counts leaves parsed with cursors, without d2i_X509. */
 struct x509_stats {
 	uint64_t cert_decodes;
 	uint64_t cache_hits;
 	uint64_t cache_entries;
 	uint64_t sig_verifies;
+	uint64_t fast_leaves;
 };
 void x509_validator_stats(const struct x509_validator *v, struct x509_stats *out);
 
@@ -208,8 +217,11 @@ void x509_result_cleanup(struct x509_result *r);
  *   MN_ETOOBIG         more than max_chain_len certificates, or one larger than
  *                      max_cert_len;
  *   MN_EBADCHAIN       a certificate not signed by the next one, names that do
- *                      not chain, an intermediate that is not a CA, a misplaced
- *                      PSC, an intermediate with an unsupported key;
+ *                      not chain, an intermediate that is not a CA or whose
+ *                      keyUsage lacks keyCertSign, a pathLenConstraint
+ *                      exceeded, a configured root before the end of the
+ *                      chain, a misplaced PSC, an intermediate with an
+ *                      unsupported key;
  *   MN_EUNKNOWNANCHOR  the chain neither ends at nor is signed by a root of
  *                      either set;
  *   MN_EBADCERT        a precertificate to add-chain, a final certificate to

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config ca-certificates libssl-dev openssl liblmdb-dev lmdb-utils libuv1-dev node-llhttp
 libjansson-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
-certspotter
+certspotter python3-cryptography-vectors faketime
 clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do

@@ -39,12 +39,28 @@ struct pki_cert *chain_leaf(const struct pki_cert *ca, const char *prefix, size_
 	return pki_issue(ca, name, dns, 1, 0, now - DAY, now + 90 * DAY);
 }
 
+struct pki_cert *chain_precert(const struct pki_cert *ca, const char *prefix, size_t i,
+			       int64_t now)
+{
+	char name[64];
+	const char *dns[] = {name};
+
+	snprintf(name, sizeof(name), "%s%zu-%lld.pre.bench.example", prefix, i, (long long)now);
+	return pki_issue(ca, name, dns, 1, PKI_POISON, now - DAY, now + 90 * DAY);
+}
+
 void chain_req(struct post_req *out, const char *leaf_b64, const char *ca_b64)
+{
+	chain_req_to(out, "/ct/v1/add-chain", leaf_b64, ca_b64);
+}
+
+void chain_req_to(struct post_req *out, const char *path, const char *leaf_b64,
+		  const char *ca_b64)
 {
 	size_t n = strlen(leaf_b64) + strlen(ca_b64) + 32;
 	char *body = load_xmalloc(n);
 
 	snprintf(body, n, "{\"chain\":[\"%s\",\"%s\"]}", leaf_b64, ca_b64);
-	post_req_json(out, "/ct/v1/add-chain", body);
+	post_req_json(out, path, body);
 	free(body);
 }

@@ -20,6 +20,13 @@ void chain_ca(int64_t now, const char *roots_path, struct pki_cert **out_root,
  * valid from a day before |now| for 90 days. Returns NULL on failure. */
 struct pki_cert *chain_leaf(const struct pki_cert *ca, const char *prefix, size_t i,
 			    int64_t now);
+/* chain_precert is chain_leaf for a precertificate (the critical poison
+ * extension, RFC 6962 section 3.1), named "<prefix><i>-<now>.pre.bench.example". */
+struct pki_cert *chain_precert(const struct pki_cert *ca, const char *prefix, size_t i,
+			       int64_t now);
+/* chain_req_to is chain_req for the endpoint |path| ("/ct/v1/add-pre-chain"). */
+void chain_req_to(struct post_req *out, const char *path, const char *leaf_b64,
+		  const char *ca_b64);
 /* chain_req fills |out| with the add-chain request of the chain [leaf, ca],
  * both base64 (NUL-terminated); out->data is malloc'd (load_die if not). */
 void chain_req(struct post_req *out, const char *leaf_b64, const char *ca_b64);

@@ -1592,6 +1592,77 @@ static void test_leaf_malformed(void **state)
 	x509_validator_free(v);
 }
 
+/* The issuer rules of x509_path.c on a generated PKI (PKITS covers them on
+ * its own certificates, test_pkits.c), and the one PKITS cannot: a
+ * Precertificate Signing Certificate does not count against its issuer's
+ * pathLenConstraint (docs/validation.md). */
+static void test_path_rules(void **state)
+{
+	(void)state;
+	static const char *const dns[] = {"pl.example"};
+	int64_t nb = P.now - DAY, na = P.now + 90 * DAY;
+	struct x509_validator *v = new_validator();
+	struct x509_result r;
+	struct pki_cert *ca0 = pki_issue(P.root, "CA pathlen 0", NULL, 0, PKI_CA | PKI_PATHLEN0,
+					 nb, na);
+	struct pki_cert *sub = pki_issue(ca0, "Sub CA", NULL, 0, PKI_CA, nb, na);
+	struct pki_cert *leaf_sub = pki_issue(sub, "pl.example", dns, 1, 0, nb, na);
+	struct pki_cert *leaf_ca0 = pki_issue(ca0, "pl.example", dns, 1, 0, nb, na);
+	struct pki_cert *psc = pki_issue(ca0, "CA pathlen 0 PSC", NULL, 0, PKI_PSC, nb, na);
+	struct pki_cert *pre = pki_issue(psc, "pl.example", dns, 1, PKI_POISON, nb, na);
+	struct pki_cert *nosign = pki_issue(P.root, "No certSign CA", NULL, 0,
+					    PKI_CA | PKI_NO_CERTSIGN, nb, na);
+	struct pki_cert *leaf_nosign = pki_issue(nosign, "pl.example", dns, 1, 0, nb, na);
+	assert_non_null(ca0);
+	assert_non_null(sub);
+	assert_non_null(leaf_sub);
+	assert_non_null(leaf_ca0);
+	assert_non_null(psc);
+	assert_non_null(pre);
+	assert_non_null(nosign);
+	assert_non_null(leaf_nosign);
+
+	/* pathLenConstraint 0: an end entity directly under it is fine, one
+	 * under a sub-CA is not, with or without the root in the chain */
+	const struct pki_cert *ok[] = {leaf_ca0, ca0};
+	assert_int_equal(validate(v, ok, 2, 0, &r), 0);
+	x509_result_cleanup(&r);
+	const struct pki_cert *deep[] = {leaf_sub, sub, ca0, P.root};
+	assert_int_equal(validate(v, deep, 3, 0, &r), MN_EBADCHAIN);
+	assert_int_equal(validate(v, deep, 4, 0, &r), MN_EBADCHAIN);
+	/* the sub-CA is fine as the end of a chain of its own */
+	const struct pki_cert *subchain[] = {sub, ca0};
+	assert_int_equal(validate(v, subchain, 2, 0, &r), 0);
+	x509_result_cleanup(&r);
+
+	/* a PSC under the pathlen-0 CA stands for that CA: accepted */
+	const struct pki_cert *pchain[] = {pre, psc, ca0};
+	assert_int_equal(validate(v, pchain, 3, 1, &r), 0);
+	assert_int_equal(r.entry_type, CT_PRECERT_ENTRY);
+	uint8_t ikh[32];
+	assert_int_equal(pki_spki_sha256(ca0, ikh), 0);
+	assert_memory_equal(r.issuer_key_hash, ikh, 32);
+	x509_result_cleanup(&r);
+
+	/* keyUsage without keyCertSign: not an issuer */
+	const struct pki_cert *ns[] = {leaf_nosign, nosign};
+	assert_int_equal(validate(v, ns, 2, 0, &r), MN_EBADCHAIN);
+
+	/* a configured root before the end of the chain */
+	const struct pki_cert *past[] = {P.leaf, P.ca, P.root, P.root};
+	assert_int_equal(validate(v, past, 4, 0, &r), MN_EBADCHAIN);
+
+	x509_validator_free(v);
+	pki_free(ca0);
+	pki_free(sub);
+	pki_free(leaf_sub);
+	pki_free(leaf_ca0);
+	pki_free(psc);
+	pki_free(pre);
+	pki_free(nosign);
+	pki_free(leaf_nosign);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1608,6 +1679,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_smime_openssl, smime_setup, smime_teardown),
 		cmocka_unit_test(test_leaf_signatures),
 		cmocka_unit_test(test_leaf_malformed),
+		cmocka_unit_test(test_path_rules),
 	};
 	if (make_pki() != 0) {
 		fprintf(stderr, "test_x509: cannot build the test PKI\n");

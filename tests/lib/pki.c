@@ -158,10 +158,13 @@ struct pki_cert *pki_issue_opts(const struct pki_cert *issuer, const struct pki_
 	X509V3_set_ctx(&ctx, issuer ? issuer->x : x, x, NULL, NULL, 0);
 	int ca = (o->flags & (PKI_CA | PKI_PSC)) != 0;
 	if (!(o->flags & PKI_NO_BC) &&
-	    !add_ext(x, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE"))
+	    !add_ext(x, &ctx, NID_basic_constraints,
+		     !ca ? "critical,CA:FALSE"
+		     : (o->flags & PKI_PATHLEN0) ? "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE"))
 		goto err;
 	if (!add_ext(x, &ctx, NID_key_usage,
-		     ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature"))
+		     !ca ? "critical,digitalSignature"
+		     : (o->flags & PKI_NO_CERTSIGN) ? "critical,cRLSign" : "critical,keyCertSign,cRLSign"))
 		goto err;
 	if (o->flags & PKI_PSC) {
 		if (!add_ext(x, &ctx, NID_ext_key_usage, "1.3.6.1.4.1.11129.2.4.4"))

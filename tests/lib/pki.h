@@ -40,6 +40,8 @@ enum {
 	PKI_NO_BC = 1 << 5,           /* no basicConstraints at all */
 	PKI_EMAIL = 1 << 6,           /* SANs are rfc822Names, EKU emailProtection */
 	PKI_NO_EKU = 1 << 7,          /* no extendedKeyUsage extension at all */
+	PKI_PATHLEN0 = 1 << 8,        /* with PKI_CA: basicConstraints pathLenConstraint 0 */
+	PKI_NO_CERTSIGN = 1 << 9,     /* with PKI_CA: keyUsage cRLSign only */
 };
 
 struct pki_opts {
