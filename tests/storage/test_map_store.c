@@ -221,7 +221,11 @@ static void check(struct ctx *c, int expect_leaf)
 		assert_int_equal(store_r_entry(rd, r.size - 1, &e), 0);
 		assert_int_equal(e.leaf_input_len, 50);
 		assert_memory_equal(e.leaf_input + 18, c->root, 32);
-		assert_int_equal(*(const uint64_t *)(const void *)(e.leaf_input + 2), r.size - 1);
+		{
+			uint64_t cov;
+			memcpy(&cov, e.leaf_input + 2, 8);
+			assert_int_equal(cov, r.size - 1);
+		}
 	}
 	for (size_t k = 0; k < NKEYS; k++) {
 		struct cbb b;
