@@ -432,6 +432,11 @@ static int audit_load(struct monitor *mo, const json_t *ma)
 	if (name == NULL || strlen(name) >= sizeof(mo->audit_file) || strchr(name, '/') != NULL ||
 	    !mnctl_json_b64_fixed(ma, "sha256", want, sizeof(want)))
 		return mnctl_fail(MNCTL_ELOCAL, "state.json: bad map_audit");
+	if (mo->audit == NULL) {
+		/* not auditing: the next save drops the file */
+		snprintf(mo->audit_file, sizeof(mo->audit_file), "%s", name);
+		return MNCTL_OK;
+	}
 	snprintf(path, sizeof(path), "%s/%s", mnctl_opts.state, name);
 	ret = mnctl_read_file(path, (size_t)1 << 34, &data, &len);
 	if (ret != MNCTL_OK)
@@ -442,15 +447,13 @@ static int audit_load(struct monitor *mo, const json_t *ma)
 		free(data);
 		return mnctl_fail(MNCTL_ELOCAL, "%s: not the map audit state.json names", path);
 	}
-	if (mo->audit != NULL) {
-		mnctl_audit_free(mo->audit);
-		mo->audit = NULL;
-		ret = mnctl_audit_decode(&mo->audit, data, len);
-		if (ret != 0 || mnctl_audit_size(mo->audit) != mo->range.size)
-			ret = mnctl_fail(MNCTL_ELOCAL, "%s: bad map audit state", path);
-	}
+	mnctl_audit_free(mo->audit);
+	mo->audit = NULL;
+	ret = mnctl_audit_decode(&mo->audit, data, len);
 	free(data);
-	return ret;
+	if (ret != 0 || mnctl_audit_size(mo->audit) != mo->range.size)
+		return mnctl_fail(MNCTL_ELOCAL, "%s: bad map audit state", path);
+	return MNCTL_OK;
 }
 
 /* state_load: *found = 0 if there is no state yet. */

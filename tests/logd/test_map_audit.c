@@ -503,6 +503,12 @@ static void test_mixed_workload(void **state)
 		assert_int_equal(audit_ok(st3, extra, &fresh), walked);
 		assert_int_equal(fresh, 0);
 		assert_true(has_audit_file(st3, size2));
+		/* a run without --audit-map drops the audit it cannot keep up */
+		assert_int_equal(monitor(st3, extra, 0, &out, &err), 0);
+		free(out);
+		free(err);
+		assert_false(has_audit_file(st3, size2));
+		assert_int_equal(audit_ok(st3, extra, &fresh), walked);
 	}
 	fprintf(stderr, "map audit: %zu submissions, tree size %" PRIu64 ", %lu map roots\n",
 		T.num_reqs, size2, walked);
