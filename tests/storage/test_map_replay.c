@@ -489,6 +489,7 @@ static void test_replay_tampered(void **state)
 		k = 5 + (size_t)(rnd() % (r.num_roots - 10));
 		bad = r.root_idx[k];
 		free(r.root_idx);
+		free(r.root_leaf);
 		memset(&r, 0, sizeof(r));
 		r.tamper_at = bad;
 		rng = seed;
