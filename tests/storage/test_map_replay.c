@@ -8,8 +8,8 @@
  * Leaves: 50 TLS and 50 S/MIME certificate templates (tests/lib/pki) whose
  * names carry a marker "q0000q" patched per leaf to one of a few thousand
  * numbers (the DER stays the same length; nothing here checks signatures),
- * and PGP endorsement and policy bodies built per leaf from 50 certifiers,
- * 50 domains and a few thousand host numbers, so the map has many keys,
+ * and PGP endorsement (versions 1 and 2) and policy bodies built per leaf
+ * from 50 certifiers, 50 domains and a few thousand host numbers, so the map has many keys,
  * long lists (under:exampleN.com, a certifier's pgp:) and short ones
  * (cert:). Each leaf has its own timestamp, so leaf hashes never repeat even
  * when bodies do. Batch sizes are drawn log-uniformly from 1..300 (mean
@@ -121,11 +121,14 @@ static void patch(uint8_t *p, size_t len, unsigned v)
 			memcpy(p + i + 1, d, 4);
 }
 
+/* pgp_body: an endorsement body, version 1 (three packets) or 2 (the VRF
+ * address key, one packet), entry/pgp.h; nothing here checks signatures. */
 static uint8_t *pgp_body(size_t *out_len)
 {
-	uint8_t fpr[20], cert_fpr[20], junk[48], *out;
+	uint8_t fpr[20], cert_fpr[20], addr[32], junk[48], *out;
 	char dom[64];
 	unsigned c = (unsigned)(rnd() % NTEMPLATES);
+	int v2 = rnd() & 1;
 	struct cbb b, f;
 	int ok;
 
@@ -133,20 +136,24 @@ static uint8_t *pgp_body(size_t *out_len)
 	mn_put_be64(fpr, rnd() % 3000); /* 3,000 endorsed keys */
 	memset(cert_fpr, 0xce, sizeof(cert_fpr));
 	cert_fpr[0] = (uint8_t)c;       /* 50 certifiers: long lists */
+	memset(addr, 0xad, sizeof(addr));
+	mn_put_be64(addr, rnd() % 2000); /* 2,000 hidden addresses */
 	for (size_t i = 0; i < sizeof(junk); i++)
 		junk[i] = (uint8_t)rnd();
 	snprintf(dom, sizeof(dom), "d%u.pgp%u.example.net", (unsigned)(rnd() % 500), c);
-	ok = cbb_init(&b, 512, 1 << 16) && cbb_add_u8(&b, PGP_BODY_VERSION) &&
+	ok = cbb_init(&b, 512, 1 << 16) && cbb_add_u8(&b, v2 ? PGP_BODY_V2 : PGP_BODY_V1) &&
 	     cbb_add_u8_length_prefixed(&b, &f) && cbb_add_bytes(&f, fpr, 20) &&
 	     cbb_add_u8_length_prefixed(&b, &f) && cbb_add_bytes(&f, cert_fpr, 20) &&
 	     cbb_add_u8(&b, 0x10) && cbb_add_u64(&b, 1700000000 + rnd() % 1000) &&
 	     cbb_add_u8_length_prefixed(&b, &f) &&
 	     cbb_add_bytes(&f, (const uint8_t *)dom, strlen(dom)) &&
+	     (!v2 || cbb_add_bytes(&b, addr, 32)) &&
 	     cbb_add_bytes(&b, junk, 32) && /* uid commitment */
-	     cbb_add_u24_length_prefixed(&b, &f) && pgp_packet_add(&f, 6, junk, 40) &&
-	     cbb_add_u24_length_prefixed(&b, &f) && pgp_packet_add(&f, 2, junk + 1, 44) &&
-	     cbb_add_u24_length_prefixed(&b, &f) && pgp_packet_add(&f, 2, junk + 2, 46) &&
-	     cbb_add_u24_length_prefixed(&b, &f) && cbb_finish(&b, &out, out_len);
+	     cbb_add_u24_length_prefixed(&b, &f) && pgp_packet_add(&f, 6, junk, 40);
+	if (ok && !v2)
+		ok = cbb_add_u24_length_prefixed(&b, &f) && pgp_packet_add(&f, 2, junk + 1, 44) &&
+		     cbb_add_u24_length_prefixed(&b, &f) && pgp_packet_add(&f, 2, junk + 2, 46);
+	ok = ok && cbb_add_u24_length_prefixed(&b, &f) && cbb_finish(&b, &out, out_len);
 	assert_true(ok);
 	return out;
 }
