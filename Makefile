@@ -133,6 +133,14 @@ $(O)/tests/$(1)/%: $(O)/obj/tests/$(1)/%.o $(TESTLIB) $(call libs_for,$(1))
 endef
 $(foreach m,$(MODULES) client,$(eval $(call TESTBIN,$(m))))
 
+# test_map_replay checks the store's incremental map against mnctl's map
+# audit (client/audit.c, pure computation) over leaves of every class, so it
+# links that file and the entry layer too.
+$(O)/tests/storage/test_map_replay: $(O)/obj/tests/storage/test_map_replay.o \
+		$(O)/obj/client/audit.o $(TESTLIB) $(call libs_for,api)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+
 # bench/lib/*.c: what the benchmarks share (children, wrk runs).
 BENCHLIB := $(if $(wildcard bench/lib/*.c),$(O)/lib/libbench.a)
 $(O)/lib/libbench.a: $(patsubst %.c,$(O)/obj/%.o,$(wildcard bench/lib/*.c))

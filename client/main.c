@@ -43,7 +43,7 @@ static const char usage_text[] =
 	"                              certificate (DER or PEM) with --sct FILE, or a\n"
 	"                              leaf hash (base64 or hex)\n"
 	"      --tree-size N           prove against the saved STH of size N instead\n"
-	"  monitor --watch FILE --state DIR\n"
+	"  monitor --watch FILE | --audit-map --state DIR\n"
 	"                              follow the log from the saved state: verify\n"
 	"                              consistency, download new entries, recompute the\n"
 	"                              root, report certificates for watched domains\n"
@@ -52,6 +52,10 @@ static const char usage_text[] =
 	"      --checkpoint N          prove and save the state every N entries\n"
 	"                              (default 4096); an interrupted run resumes\n"
 	"                              from the last one\n"
+	"      --audit-map             also recompute the log's lookup map from the\n"
+	"                              entries and check every map-root leaf against\n"
+	"                              it (--watch is then optional); the audit's\n"
+	"                              state is saved with the monitor's\n"
 	"  add-pgp KEY.gpg --user-id 'Name <address>' --signer FPR\n"
 	"                              submit a certifier's endorsement of a user ID on\n"
 	"                              an OpenPGP key (binary or ASCII-armored); find\n"
@@ -224,7 +228,7 @@ enum {
 	O_LOG = 256, O_CONFIG, O_KEY, O_TOFU, O_JSON, O_TIMEOUT, O_MAXRESP, O_HELP,
 	O_WAIT, O_WAIT_TIMEOUT, O_SCT, O_LEAF, O_HASH, O_WATCH, O_STATE, O_BATCH,
 	O_TREE_SIZE, O_NO_VERIFY, O_CHECKPOINT, O_USER_ID, O_SIGNER, O_CHAIN, O_X5T, O_PSS,
-	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY,
+	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY, O_AUDIT_MAP,
 };
 
 int main(int argc, char **argv)
@@ -260,6 +264,7 @@ int main(int argc, char **argv)
 		{"limit", required_argument, NULL, O_LIMIT},
 		{"protocol", required_argument, NULL, O_PROTOCOL},
 		{"log-key", required_argument, NULL, O_LOG_KEY},
+		{"audit-map", no_argument, NULL, O_AUDIT_MAP},
 		{NULL, 0, NULL, 0},
 	};
 	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
@@ -332,6 +337,7 @@ int main(int argc, char **argv)
 			mnctl_opts.limit = v;
 			break;
 		case O_PROTOCOL: mnctl_opts.protocol = optarg; break;
+		case O_AUDIT_MAP: mnctl_opts.audit_map = 1; break;
 		case 'h':
 		case O_HELP: fputs(usage_text, stdout); return MNCTL_OK;
 		default: fputs(usage_text, stderr); return MNCTL_EUSAGE;

@@ -278,6 +278,44 @@ int mnctl_url_escape(char *out, size_t cap, const char *in);
 int mnctl_verify_tree_entries(struct mnctl *m, const struct mnctl_sth *sth,
 			      const json_t *j, size_t *out_num);
 
+/* --- the map audit (audit.c) --------------------------------------------- */
+
+/* The lookup map (map/map.h) recomputed from the leaves alone, as storage/
+ * map.c builds it (entry/mapkeys.h gives each leaf's keys), and every
+ * map-root leaf checked against it. Pure computation, no I/O, no printing:
+ * tests and benchmarks link it without the rest of mnctl. */
+struct mnctl_audit;
+/* mnctl_audit_new: an audit of the empty log, or NULL (out of memory).
+ * mnctl_audit_free(NULL) is a no-op. */
+struct mnctl_audit *mnctl_audit_new(void);
+void mnctl_audit_free(struct mnctl_audit *a);
+/* mnctl_audit_leaf files leaf |index| (the MerkleTreeLeaf bytes), which must
+ * be the next one (index == mnctl_audit_size). A map_root_entry leaf is first
+ * checked: its MapRootBody must say covered == index and hold the key count
+ * and root of the map of leaves [0, index). Returns MNCTL_OK; MNCTL_EVERIFY
+ * if the map-root leaf is wrong (mnctl_audit_error names the leaf index, the
+ * tree size and both roots; the audit must not be fed on); MNCTL_ELOCAL if
+ * out of memory or out of order (mnctl_audit_error says). */
+int mnctl_audit_leaf(struct mnctl_audit *a, uint64_t index, const uint8_t *leaf,
+		     size_t leaf_len);
+/* mnctl_audit_error: what the last failure was ("" if none); lives with |a|. */
+const char *mnctl_audit_error(const struct mnctl_audit *a);
+/* mnctl_audit_size: leaves filed so far; _num_roots: map-root leaves checked;
+ * _num_keys: distinct keys seen. */
+uint64_t mnctl_audit_size(const struct mnctl_audit *a);
+uint64_t mnctl_audit_num_roots(const struct mnctl_audit *a);
+size_t mnctl_audit_num_keys(const struct mnctl_audit *a);
+/* mnctl_audit_root writes the key count and root of the map of leaves
+ * [0, mnctl_audit_size). MNCTL_OK or MNCTL_ELOCAL. */
+int mnctl_audit_root(struct mnctl_audit *a, uint64_t *out_num_keys,
+		     uint8_t out_root[32]);
+/* mnctl_audit_encode writes the audit's state (size, checks so far, per key
+ * its list's count and compact range) into a new buffer (*out, free()).
+ * 0 or MN_ENOMEM. mnctl_audit_decode makes a new audit (*out) from that form,
+ * rebuilding the trie in memory. 0, MN_EMALFORMED, MN_ENOMEM. */
+int mnctl_audit_encode(const struct mnctl_audit *a, uint8_t **out, size_t *out_len);
+int mnctl_audit_decode(struct mnctl_audit **out, const uint8_t *in, size_t len);
+
 /* --- commands ------------------------------------------------------------ */
 
 /* Each takes the arguments after the command name (getopt already ran). */
@@ -306,6 +344,7 @@ struct mnctl_opts {
 	const char *state;
 	uint64_t batch;
 	uint64_t checkpoint; /* monitor: leaves between saved states */
+	int audit_map;       /* monitor: recompute the map, check its roots */
 	uint64_t tree_size;
 	int no_verify;
 	const char *user_id;   /* add-pgp */

@@ -17,7 +17,16 @@
  * downloads the missing leaves, appends their hashes to the range, and at each
  * checkpoint proves the range against the new STH before saving the state
  * (atomically, with rename), so an interrupted run resumes from the last
- * checkpoint and a log that alters an entry is caught at the next one. */
+ * checkpoint and a log that alters an entry is caught at the next one.
+ *
+ * With --audit-map the leaves also go through the map audit (audit.c), which
+ * fails at the first map-root leaf that disagrees with the map recomputed
+ * from the leaves before it. Its state is saved at each checkpoint too: first
+ * DIR/map-audit.<size>.bin (per key: count and compact range), then
+ * state.json naming that file and its SHA-256, so state.json is the one
+ * commit point and an interrupted run resumes both from the same leaf. A
+ * state saved without an audit is audited from leaf 0 first (the leaves
+ * [0, size) are downloaded again and must hash to the saved range's root). */
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,6 +58,8 @@ struct monitor {
 	size_t num_watch;
 	uint64_t first, matches;
 	int progress;
+	struct mnctl_audit *audit; /* --audit-map */
+	char audit_file[64];       /* the audit file state.json names, or "" */
 };
 
 static void watch_free(struct monitor *mo)
@@ -312,6 +323,11 @@ static int on_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t leaf_l
 
 	if (index != mo->range.size)
 		return mnctl_fail(MNCTL_ENET, "entries out of order");
+	if (mo->audit != NULL) {
+		int ret = mnctl_audit_leaf(mo->audit, index, leaf, leaf_len);
+		if (ret != MNCTL_OK)
+			return mnctl_fail(ret, "%s", mnctl_audit_error(mo->audit));
+	}
 	merkle_leaf_hash(mo->m->h, hash, leaf, leaf_len);
 	if (merkle_range_append(&mo->range, mo->m->h, hash, NULL, NULL) != 0)
 		return mnctl_fail(MNCTL_ENET, "tree too large");
@@ -338,15 +354,38 @@ static int on_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t leaf_l
 
 /* --- state --------------------------------------------------------------- */
 
+/* audit_save writes the audit's state to DIR/map-audit.<size>.bin and sets
+ * |name| and |digest| for state.json. */
+static int audit_save(struct monitor *mo, char name[64], uint8_t digest[32])
+{
+	char path[4200];
+	uint8_t *enc;
+	size_t len;
+	int ret;
+
+	if (mnctl_audit_encode(mo->audit, &enc, &len) != 0)
+		return mnctl_fail(MNCTL_ELOCAL, "out of memory");
+	snprintf(name, 64, "map-audit.%" PRIu64 ".bin", mnctl_audit_size(mo->audit));
+	snprintf(path, sizeof(path), "%s/%s", mnctl_opts.state, name);
+	merkle_sha256(mo->m->h, digest, enc, len);
+	ret = mnctl_write_file_atomic(path, enc, len);
+	free(enc);
+	return ret;
+}
+
 static int state_save(struct monitor *mo, const char *path)
 {
 	struct cbb b;
-	uint8_t *enc = NULL;
+	uint8_t *enc = NULL, digest[32];
 	size_t enc_len;
 	json_t *j = json_object();
-	char *text;
+	char *text, name[64] = "";
 	int ret;
 
+	if (mo->audit != NULL && (ret = audit_save(mo, name, digest)) != MNCTL_OK) {
+		json_decref(j);
+		return ret;
+	}
 	if (!cbb_init(&b, 64 * 33 + 8, 64 * 33 + 8) || !merkle_range_encode(&mo->range, &b) ||
 	    !cbb_finish(&b, &enc, &enc_len)) {
 		cbb_cleanup(&b);
@@ -357,6 +396,10 @@ static int state_save(struct monitor *mo, const char *path)
 	json_object_set_new(j, "log_id", mnctl_json_b64_new(mo->m->log_id, CT_LOG_ID_LEN));
 	json_object_set_new(j, "sth", mnctl_sth_to_json(mo->m, &mo->target));
 	json_object_set_new(j, "range", mnctl_json_b64_new(enc, enc_len));
+	if (mo->audit != NULL)
+		json_object_set_new(j, "map_audit",
+				    json_pack("{s:s,s:o}", "file", name, "sha256",
+					      mnctl_json_b64_new(digest, 32)));
 	free(enc);
 	text = json_dumps(j, JSON_INDENT(1));
 	json_decref(j);
@@ -364,7 +407,53 @@ static int state_save(struct monitor *mo, const char *path)
 		return mnctl_fail(MNCTL_ELOCAL, "out of memory");
 	ret = mnctl_write_file_atomic(path, (const uint8_t *)text, strlen(text));
 	free(text);
+	if (ret == MNCTL_OK && mo->audit_file[0] != '\0' && strcmp(mo->audit_file, name) != 0) {
+		/* state.json no longer names it */
+		char old[4200];
+		snprintf(old, sizeof(old), "%s/%s", mnctl_opts.state, mo->audit_file);
+		unlink(old);
+	}
+	if (ret == MNCTL_OK)
+		memcpy(mo->audit_file, name, sizeof(name));
 	return ret;
+}
+
+/* audit_load resumes the audit state.json names (|ma|, may be NULL: none). */
+static int audit_load(struct monitor *mo, const json_t *ma)
+{
+	const char *name = json_string_value(json_object_get(ma, "file"));
+	char path[4200];
+	uint8_t want[32], got[32], *data;
+	size_t len;
+	int ret;
+
+	if (ma == NULL)
+		return MNCTL_OK;
+	if (name == NULL || strlen(name) >= sizeof(mo->audit_file) || strchr(name, '/') != NULL ||
+	    !mnctl_json_b64_fixed(ma, "sha256", want, sizeof(want)))
+		return mnctl_fail(MNCTL_ELOCAL, "state.json: bad map_audit");
+	if (mo->audit == NULL) {
+		/* not auditing: the next save drops the file */
+		snprintf(mo->audit_file, sizeof(mo->audit_file), "%s", name);
+		return MNCTL_OK;
+	}
+	snprintf(path, sizeof(path), "%s/%s", mnctl_opts.state, name);
+	ret = mnctl_read_file(path, (size_t)1 << 34, &data, &len);
+	if (ret != MNCTL_OK)
+		return ret;
+	merkle_sha256(mo->m->h, got, data, len);
+	snprintf(mo->audit_file, sizeof(mo->audit_file), "%s", name);
+	if (memcmp(got, want, 32) != 0) {
+		free(data);
+		return mnctl_fail(MNCTL_ELOCAL, "%s: not the map audit state.json names", path);
+	}
+	mnctl_audit_free(mo->audit);
+	mo->audit = NULL;
+	ret = mnctl_audit_decode(&mo->audit, data, len);
+	free(data);
+	if (ret != 0 || mnctl_audit_size(mo->audit) != mo->range.size)
+		return mnctl_fail(MNCTL_ELOCAL, "%s: bad map audit state", path);
+	return MNCTL_OK;
 }
 
 /* state_load: *found = 0 if there is no state yet. */
@@ -405,6 +494,9 @@ static int state_load(struct monitor *mo, const char *path, struct mnctl_sth *st
 		ret = mnctl_fail(MNCTL_ELOCAL, "%s: bad STH in the state", path);
 		goto out;
 	}
+	ret = audit_load(mo, json_object_get(j, "map_audit"));
+	if (ret != MNCTL_OK)
+		goto out;
 	merkle_range_root(&mo->range, mo->m->h, root);
 	if (mo->range.size > sth->tree_size ||
 	    (mo->range.size == sth->tree_size && memcmp(root, sth->root, 32) != 0)) {
@@ -417,6 +509,54 @@ out:
 	free(enc);
 	json_decref(j);
 	return ret;
+}
+
+/* audit_from_zero: the state predates --audit-map: audit the leaves
+ * [0, size) it covers, which must hash to the saved range's root (so the
+ * audit saw the leaves the monitor verified). */
+struct replay {
+	struct monitor *mo;
+	struct merkle_range range;
+};
+
+static int audit_leaf_only(void *ctx, uint64_t index, const uint8_t *leaf, size_t leaf_len)
+{
+	struct replay *r = ctx;
+	uint8_t hash[MERKLE_HASH_LEN];
+	int ret;
+
+	if (index != r->range.size)
+		return mnctl_fail(MNCTL_ENET, "entries out of order");
+	ret = mnctl_audit_leaf(r->mo->audit, index, leaf, leaf_len);
+	if (ret != MNCTL_OK)
+		return mnctl_fail(ret, "%s", mnctl_audit_error(r->mo->audit));
+	merkle_leaf_hash(r->mo->m->h, hash, leaf, leaf_len);
+	if (merkle_range_append(&r->range, r->mo->m->h, hash, NULL, NULL) != 0)
+		return mnctl_fail(MNCTL_ENET, "tree too large");
+	return MNCTL_OK;
+}
+
+static int audit_from_zero(struct monitor *mo)
+{
+	struct replay r = {.mo = mo};
+	uint8_t a[MERKLE_HASH_LEN], b[MERKLE_HASH_LEN];
+	int ret;
+
+	if (mnctl_audit_size(mo->audit) == mo->range.size)
+		return MNCTL_OK;
+	merkle_range_init(&r.range);
+	ret = mnctl_fetch_entries(mo->m, 0, mo->range.size, mnctl_opts.batch, audit_leaf_only,
+				  &r);
+	if (ret != MNCTL_OK)
+		return ret;
+	merkle_range_root(&r.range, mo->m->h, a);
+	merkle_range_root(&mo->range, mo->m->h, b);
+	if (r.range.size != mo->range.size || memcmp(a, b, sizeof(a)) != 0)
+		return mnctl_fail(MNCTL_EVERIFY,
+				  "the entries 0..%" PRIu64 " served for the map audit are not "
+				  "those verified before: the log served altered entries",
+				  mo->range.size - 1);
+	return MNCTL_OK;
 }
 
 /* check_range proves that the leaves downloaded so far are a prefix of the
@@ -452,12 +592,16 @@ int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv)
 	int ret, have_state;
 
 	(void)argv;
-	if (argc != 0 || mnctl_opts.watch == NULL || mnctl_opts.state == NULL)
-		return mnctl_fail(MNCTL_EUSAGE, "monitor --watch FILE --state DIR");
+	if (argc != 0 || (mnctl_opts.watch == NULL && !mnctl_opts.audit_map) ||
+	    mnctl_opts.state == NULL)
+		return mnctl_fail(MNCTL_EUSAGE,
+				  "monitor --watch FILE | --audit-map --state DIR");
 	ret = mnctl_load_key(m);
 	if (ret != MNCTL_OK)
 		return ret;
-	ret = read_watch(&mo, mnctl_opts.watch);
+	if (mnctl_opts.audit_map && (mo.audit = mnctl_audit_new()) == NULL)
+		return mnctl_fail(MNCTL_ELOCAL, "out of memory");
+	ret = mnctl_opts.watch == NULL ? MNCTL_OK : read_watch(&mo, mnctl_opts.watch);
 	if (ret != MNCTL_OK)
 		goto out;
 	ret = mnctl_mkdirs(mnctl_opts.state);
@@ -487,6 +631,8 @@ int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv)
 		if (ret != MNCTL_OK)
 			goto out;
 	}
+	if (mo.audit != NULL && (ret = audit_from_zero(&mo)) != MNCTL_OK)
+		goto out;
 	mo.first = mo.range.size;
 	mo.progress = isatty(2) && mo.target.tree_size - mo.first > mnctl_opts.batch;
 	while (mo.range.size < mo.target.tree_size) {
@@ -519,14 +665,21 @@ int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv)
 		json_object_set_new(o, "new_entries",
 				    json_integer((json_int_t)(mo.target.tree_size - mo.first)));
 		json_object_set_new(o, "matches", json_integer((json_int_t)mo.matches));
+		if (mo.audit != NULL)
+			json_object_set_new(o, "map_roots_verified",
+					    json_integer((json_int_t)mnctl_audit_num_roots(mo.audit)));
 		mnctl_print_json(o);
 	} else {
 		mnctl_hex(hex, mo.target.root, 32);
 		printf("verified tree_size %" PRIu64 " root %s: %" PRIu64
 		       " new entries, %" PRIu64 " matches\n", mo.target.tree_size, hex,
 		       mo.target.tree_size - mo.first, mo.matches);
+		if (mo.audit != NULL)
+			printf("map audit: %" PRIu64 " map roots verified, %zu keys\n",
+			       mnctl_audit_num_roots(mo.audit), mnctl_audit_num_keys(mo.audit));
 	}
 out:
+	mnctl_audit_free(mo.audit);
 	watch_free(&mo);
 	return ret;
 }

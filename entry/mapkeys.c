@@ -452,7 +452,8 @@ int mapkeys_leaf(struct merkle_hasher *h, const uint8_t *leaf, size_t leaf_len,
 		free(c.keys);
 		return ret;
 	}
-	qsort(c.keys, c.num, MAP_KEY_LEN, key_cmp);
+	if (c.num > 1) /* a leaf without keys has no array: qsort(NULL) is undefined */
+		qsort(c.keys, c.num, MAP_KEY_LEN, key_cmp);
 	for (size_t i = 0; i < c.num; i++) {
 		if (n > 0 && memcmp(out[n - 1], c.keys[i], MAP_KEY_LEN) == 0)
 			continue;
