@@ -1045,6 +1045,27 @@ void store_get_stats(struct store *s, struct store_stats *out)
 		out->map_size = info.me_mapsize;
 		out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
 	}
+	if (s->dbi[STORE__DBI_MAP_TILES] != 0) {
+		static const unsigned which[3] = {STORE__DBI_MAP_TILES, STORE__DBI_MAP_DATA,
+						  STORE__DBI_MAP_ITEMS};
+		uint64_t *bytes[3] = {&out->map_tiles_bytes, &out->map_data_bytes,
+				      &out->map_items_bytes};
+		uint64_t *recs[3] = {&out->map_tiles_records, &out->map_data_records,
+				     &out->map_items_records};
+		MDB_txn *txn;
+
+		if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+			for (int i = 0; i < 3; i++) {
+				MDB_stat ds;
+				if (mdb_stat(txn, s->dbi[which[i]], &ds) != 0)
+					continue;
+				*bytes[i] = (uint64_t)(ds.ms_branch_pages + ds.ms_leaf_pages +
+						       ds.ms_overflow_pages) * ds.ms_psize;
+				*recs[i] = ds.ms_entries;
+			}
+			mdb_txn_abort(txn);
+		}
+	}
 
 	pthread_mutex_lock(&s->rd_mu);
 	if (--s->num_active == 0)
