@@ -17,6 +17,7 @@
 #include "common/bytes.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "map/map.h"
 #include "storage/internal.h"
 
 #define DEFAULT_MAP_SIZE ((uint64_t)1 << 30)
@@ -342,6 +343,7 @@ int store_open(struct store **out, const struct store_options *opt)
 		map_size = s->max_map_size;
 	s->dir = strdup(opt->dir);
 	s->hasher = merkle_hasher_new();
+	s->map_cache = map_cache_new(STORE__MAP_CACHE_SLOTS, STORE__MAP_CACHE_STRATA);
 	if (!s->read_only)
 		s->tile_buf = malloc((size_t)STORE__TILE_LEVELS * STORE__TILE_BYTES);
 	if (s->dir == NULL || s->hasher == NULL || (!s->read_only && s->tile_buf == NULL)) {
@@ -477,6 +479,7 @@ void store_close(struct store *s)
 		mdb_env_close(s->env);
 	merkle_hasher_free(s->hasher);
 	store__upper_free(s->upper);
+	map_cache_free(s->map_cache);
 	free(s->tile_buf);
 	free(s->dir);
 	pthread_mutex_destroy(&s->rd_mu);
