@@ -42,7 +42,8 @@
  *     (lookups from the lookup indexes, no map section); then logd, map on,
  *     is started on the second log, a sample lookup is checked (10 entries,
  *     their audit paths, a map section with count 10), and the lookup load
- *     is run again (warm-up, then WRK_SECONDS): a row with the rate and CPU
+ *     is run again, alternating with the first logd (MAP_ROUNDS rounds of
+ *     WRK_SECONDS / 2 on each, after a warm-up): a row with the rate and CPU
  *     per request of lookups with completeness proofs against those without.
  *     The leaves are certificates (a P-256 template naming d<5 digits>.com,
  *     patched per leaf: the name and the serial) so that mapkeys_leaf files
@@ -92,6 +93,7 @@
 #define WARMUP_SECONDS 3
 #define PERF_SECONDS "5"
 #define WATCHDOG_SECONDS 600
+#define MAP_ROUNDS 3
 
 static const char *build = "build";
 static char workdir[512];
@@ -750,28 +752,46 @@ int main(int argc, char **argv)
 		alarm(0);
 		getchar();
 	}
-	int st = load_logd_stop(&lp, SIGTERM);
-	if (st != 0)
-		fprintf(stderr, "bench_lookup: logd exited with status %d\n", st);
-
-	/* 5. the same lookups on log B, logd with the map */
-	struct load_wrk wm;
+	/* 5. the same lookups on log B, logd with the map, next to log A's logd
+	 * (--no-map, still running and idle): MAP_ROUNDS rounds of WRK_SECONDS / 2
+	 * on each, alternating, so that the machine's other load falls on both */
+	struct load_wrk wm = {0}, wn = {0}, r;
+	struct logd_proc lpm;
+	char url_m[128];
 	const char *margs[] = {"--data", data_map, "--key", key, NULL};
-	load_logd_run(&lp, build, margs);
-	size_t bytes_map = check_samples(lp.port, &log_b);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", lp.port);
-	if (run_wrk(url, lookup_lua, WARMUP_SECONDS, lp.pid, &wm) != 0 ||
-	    run_wrk(url, lookup_lua, WRK_SECONDS, lp.pid, &wm) != 0)
+	load_logd_run(&lpm, build, margs);
+	size_t bytes_map = check_samples(lpm.port, &log_b);
+	snprintf(url_m, sizeof(url_m), "http://127.0.0.1:%u", lpm.port);
+	if (run_wrk(url_m, lookup_lua, WARMUP_SECONDS, lpm.pid, &r) != 0)
 		load_die("wrk failed on lookup with the map");
-	fprintf(stderr, "bench_lookup: lookup with the map %.0f req/s, p99 %.2f ms; logd %.1f "
-		"us/req (kernel %.1f), wrk %.1f us/req\n", wm.rps, wm.p99_ms, wm.server_us,
-		wm.server_sys_us, wm.client_us);
+	for (int round = 0; round < MAP_ROUNDS; round++) {
+		for (int m = 0; m < 2; m++) {
+			struct load_wrk *acc = m ? &wm : &wn;
+			if (run_wrk(m ? url_m : url, lookup_lua, WRK_SECONDS / 2, m ? lpm.pid : lp.pid,
+				    &r) != 0)
+				load_die("wrk failed on lookup (map rounds)");
+			fprintf(stderr, "bench_lookup: round %d, lookup %s: %.0f req/s, p99 %.2f ms; "
+				"logd %.1f us/req (kernel %.1f), wrk %.1f us/req\n", round,
+				m ? "with the map" : "--no-map", r.rps, r.p99_ms, r.server_us,
+				r.server_sys_us, r.client_us);
+			acc->rps += r.rps / MAP_ROUNDS;
+			acc->p99_ms += r.p99_ms / MAP_ROUNDS;
+			acc->server_us += r.server_us / MAP_ROUNDS;
+			acc->server_sys_us += r.server_sys_us / MAP_ROUNDS;
+			acc->client_us += r.client_us / MAP_ROUNDS;
+			acc->non2xx += r.non2xx;
+			acc->sock_errors += r.sock_errors;
+		}
+	}
 	if (getenv("BENCH_LOOKUP_PROFILE_MAP") != NULL)
-		profile(url, lookup_lua, lp.pid);
-	st = load_logd_stop(&lp, SIGTERM);
+		profile(url_m, lookup_lua, lpm.pid);
+	int st = load_logd_stop(&lpm, SIGTERM);
 	if (st != 0)
 		fprintf(stderr, "bench_lookup: logd (map) exited with status %d\n", st);
-	unsigned long errs_m = wm.non2xx + wm.sock_errors;
+	st = load_logd_stop(&lp, SIGTERM);
+	if (st != 0)
+		fprintf(stderr, "bench_lookup: logd exited with status %d\n", st);
+	unsigned long errs_m = wm.non2xx + wm.sock_errors + wn.non2xx + wn.sock_errors;
 	unsigned long errs_l = wl.non2xx + wl.sock_errors, errs_s = ws.non2xx + ws.sock_errors,
 		      errs_h = wh.non2xx + wh.sock_errors, errs_e = we.non2xx + we.sock_errors;
 	if (errs_l + errs_s + errs_h + errs_e)
@@ -808,18 +828,20 @@ int main(int argc, char **argv)
 	       GE_ENTRIES, NUM_LEAVES, we.rps, we.p99_ms, errs_e ? " (ERRORS)" : "",
 	       we.server_us, we.server_sys_us, we.client_us, we.rps / ws.rps,
 	       cpu_e > 0 ? cpu_s / cpu_e : 0);
-	double cpu_m = wm.server_us + wm.client_us;
+	double cpu_m = wm.server_us + wm.client_us, cpu_n = wn.server_us + wn.client_us;
 	printf("| lookup with the map's completeness proofs (logd, map on; the answer also "
 	       "carries the map-root leaf and its audit path, the key's MapProof, its list page "
-	       "and range proof), exact domain with %u matches, %u entries, wrk -t2 -c64 | %.0f "
-	       "req/s, p99 %.2f ms%s, %zu B per answer; CPU per request: logd %.0f us (kernel %.0f), "
-	       "wrk %.0f us | the same lookups without the map (logd --no-map on the same leaves, "
-	       "same run, above): %.0f req/s, %zu B per answer; logd %.0f us, wrk %.0f us "
+	       "and range proof), exact domain with %u matches, %u entries, wrk -t2 -c64, "
+	       "%d alternating rounds of %d s | %.0f req/s, p99 %.2f ms%s, %zu B per answer; "
+	       "CPU per request: logd %.0f us (kernel %.0f), wrk %.0f us | the same lookups "
+	       "without the map (logd --no-map, a log of the same leaves, the other rounds): "
+	       "%.0f req/s, p99 %.2f ms, %zu B per answer; logd %.0f us (kernel %.0f), wrk %.0f us "
 	       "| %.2f (logd + wrk CPU per request: %.2f; logd alone: %.2f) |\n",
-	       MATCHES, NUM_LEAVES, wm.rps, wm.p99_ms, errs_m ? " (ERRORS)" : "", bytes_map,
-	       wm.server_us, wm.server_sys_us, wm.client_us, wl.rps, bytes_nomap, wl.server_us,
-	       wl.client_us, wm.rps / wl.rps, cpu_m > 0 ? cpu_l / cpu_m : 0,
-	       wm.server_us > 0 ? wl.server_us / wm.server_us : 0);
+	       MATCHES, NUM_LEAVES, MAP_ROUNDS, WRK_SECONDS / 2, wm.rps, wm.p99_ms,
+	       errs_m ? " (ERRORS)" : "", bytes_map, wm.server_us, wm.server_sys_us,
+	       wm.client_us, wn.rps, wn.p99_ms, bytes_nomap, wn.server_us, wn.server_sys_us,
+	       wn.client_us, wm.rps / wn.rps, cpu_m > 0 ? cpu_n / cpu_m : 0,
+	       wm.server_us > 0 ? wn.server_us / wm.server_us : 0);
 	cleanup();
 	fprintf(stderr, "bench_lookup: done in %.0f s\n", load_secs_since(t_all));
 	return 0;
