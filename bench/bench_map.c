@@ -2,11 +2,15 @@
  * section 10). Prints markdown rows for bench/RESULTS.md on stdout, progress
  * on stderr. Data under BUILD/bench-map, removed at the end.
  *
- *   bench_map [BUILD [MAX_MEM_KEYS [REBUILD_ENTRIES]]]
+ *   bench_map [BUILD [MAX_MEM_KEYS [REBUILD_ENTRIES [APPENDS]]]]
+ *   defaults 10^6, 200,000, 60,000 (about 1.5 minutes; bench/RESULTS.md's
+ *   figures come from 10^7, 10^6, 60,000: 5 minutes);
+ *   BENCH_MAP_ONLY=appends|proofs|rebuild runs one part.
  *
- * Leaves: x509_entry MerkleTreeLeafs whose body is a ~1.2 KB certificate
- * (RSA-2048 subject key, RSA-2048 issuer signature, like real ones) naming 2
- * or 3 DNS names (dN.com, www.dN.com and, for every other leaf, mail.dN.com),
+ * Leaves: x509_entry MerkleTreeLeafs whose body is a ~1 KB certificate
+ * (RSA-2048 subject key, RSA-2048 issuer signature, like real ones; 970 and
+ * 1,007 bytes) naming 2 or 3 DNS names (dN-bench-online-shop.com, www. and,
+ * for every other leaf, mail. of it),
  * so mapkeys_leaf files each under 4 or 5 keys (cert:, dns: per name,
  * under:dN.com). Two templates are issued once with tests/lib/pki.c and
  * patched per leaf (the 7 digits of N, the serial), which keeps the DER valid
@@ -439,7 +443,7 @@ static void bench_appends(uint64_t n)
 		snprintf(nm, sizeof(nm), "mapped-%zu", batches[b]);
 		plain = append_run(nb, 0, batches[b], n);
 		mapped = append_run(nm, 1, batches[b], n);
-		printf("| map: durable appends with the map (store_append_mapped), 1.2 KB "
+		printf("| map: durable appends with the map (store_append_mapped), 1 KB "
 		       "certificates, %.1f map keys per entry, batches of %zu, %" PRIu64
 		       " entries from empty | %.0f /s; CPU %.1f us per append; %.0f B written "
 		       "per append; store %.0f B per entry (map %.0f B) | the same appends "
@@ -729,7 +733,7 @@ static void bench_rebuild(uint64_t n)
 			start_plain[0] = start_plain[k];
 	}
 	printf("| map: rebuild from the log (logd start with the map on a log of %" PRIu64
-	       " 1.2 KB certificate entries built without it: seq_start's map_catch_up, "
+	       " 1 KB certificate entries built without it: seq_start's map_catch_up, "
 	       "read + mapkeys_leaf + store_map_catch_up, 4,096 per durable commit) | %.0f "
 	       "entries/s (%.1f s, %.1f s CPU, %" PRIu64 " keys) | mapkeys_leaf + map_update "
 	       "on map_mem, same leaves: %.0f entries/s; building the log itself (no_sync): "
@@ -764,7 +768,7 @@ int main(int argc, char **argv)
 	const char *build = argc > 1 ? argv[1] : "build";
 	uint64_t mem_keys = argc > 2 ? strtoull(argv[2], NULL, 10) : 1000000;
 	uint64_t rebuild = argc > 3 ? strtoull(argv[3], NULL, 10) : 200000;
-	uint64_t appends = argc > 4 ? strtoull(argv[4], NULL, 10) : 100000;
+	uint64_t appends = argc > 4 ? strtoull(argv[4], NULL, 10) : 60000;
 	const char *only = getenv("BENCH_MAP_ONLY"); /* "appends", "proofs", "rebuild" */
 	char key[700];
 
