@@ -34,7 +34,7 @@
  *  3. Rebuild: a log of REBUILD_ENTRIES leaves built without the map
  *     (store_append_batch, no_sync, batches of 10,000), then reopened with
  *     .map and caught up the way logd's seq_start does it (seq_start with
- *     opt.map: map_catch_up, 4,096 leaves per durable transaction); entries/s.
+ *     opt.map: map_catch_up, 65,536 leaves per durable transaction); entries/s.
  *     Then start time (store_open + seq_start, nothing to catch up) with and
  *     without the map on that log, and the map's pages per key and per entry
  *     (mdb_stat of map_tiles, map_data, map_items via store_get_stats). Also
@@ -734,7 +734,7 @@ static void bench_rebuild(uint64_t n)
 	}
 	printf("| map: rebuild from the log (logd start with the map on a log of %" PRIu64
 	       " 1 KB certificate entries built without it: seq_start's map_catch_up, "
-	       "read + mapkeys_leaf + store_map_catch_up, 4,096 per durable commit) | %.0f "
+	       "read + mapkeys_leaf + store_map_catch_up, 65,536 per durable commit) | %.0f "
 	       "entries/s (%.1f s, %.1f s CPU, %" PRIu64 " keys) | mapkeys_leaf + map_update "
 	       "on map_mem, same leaves: %.0f entries/s; building the log itself (no_sync): "
 	       "%.0f entries/s | %.2f |\n",
