@@ -35,6 +35,19 @@
  *     read in one cursor walk without proofs: what shipping that many bytes
  *     costs logd, the kernel and wrk, whatever the lookup does to find them
  *     (a second row).
+ *  5. The verifiable lookup map (issue 13): the same leaves are also appended,
+ *     in the same batches, to a second log kept with the map
+ *     (store_append_mapped, a map-root leaf after each batch, as logd's
+ *     sequencer does). Steps 2-3 run on the first log with logd --no-map
+ *     (lookups from the lookup indexes, no map section); then logd, map on,
+ *     is started on the second log, a sample lookup is checked (10 entries,
+ *     their audit paths, a map section with count 10), and the lookup load
+ *     is run again, alternating with the first logd (MAP_ROUNDS rounds of
+ *     WRK_SECONDS / 2 on each, after a warm-up): a row with the rate and CPU
+ *     per request of lookups with completeness proofs against those without.
+ *     The leaves are certificates (a P-256 template naming d<5 digits>.com,
+ *     patched per leaf: the name and the serial) so that mapkeys_leaf files
+ *     them under dns:dNNNNN.com and cert:.
  *  4. If the ratio is below 0.5 and perf is installed, profile logd under the
  *     lookup load (perf record for PERF_SECONDS) and print the top of the
  *     report on stderr.
@@ -56,18 +69,20 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "entry/ct.h"
+#include "entry/mapkeys.h"
 #include "entry/names.h"
 #include "logd/keys.h"
 #include "merkle/merkle.h"
 #include "storage/storage.h"
+#include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
 
 #define NUM_LEAVES 1000000u
 #define NUM_DOMAINS 100000u
 #define MATCHES (NUM_LEAVES / NUM_DOMAINS)
 #define BATCH 10000u
-#define BODY_LEN 300
-#define LEAF_MAX 512
+#define LEAF_MAX 1024
+#define NUM_MAP_ROOTS ((NUM_LEAVES + BATCH - 1) / BATCH) /* one per batch, in log B */
 #define PROOF_LEAVES_HOT 5000
 #define PROOF_LEAVES_SPREAD 100000
 /* get-entries of this many consecutive entries answers about as many bytes as
@@ -77,13 +92,29 @@
 #define WRK_SECONDS 10
 #define WARMUP_SECONDS 3
 #define PERF_SECONDS "5"
-#define WATCHDOG_SECONDS 330
+#define WATCHDOG_SECONDS 600
+#define MAP_ROUNDS 3
 
 static const char *build = "build";
 static char workdir[512];
 static uint8_t (*hashes)[MERKLE_HASH_LEN]; /* every leaf hash, by index */
 static uint8_t root[MERKLE_HASH_LEN];
 static uint64_t base_ms;
+
+/* The two logs: A without the map (served by logd --no-map), B with it. */
+struct blog {
+	uint8_t (*hashes)[MERKLE_HASH_LEN]; /* by index */
+	uint8_t root[MERKLE_HASH_LEN];
+	uint64_t size;
+	int mapped; /* leaf i is at index i + i / BATCH (a map-root leaf per batch) */
+};
+static struct blog log_a, log_b;
+
+/* The certificate template: "d00000.com" (CN and SAN) and a fixed serial,
+ * patched per leaf. mapkeys does not check signatures. */
+#define TMPL_SERIAL 0x5a5a5a5a5a5a5a5aull
+static uint8_t tmpl_der[LEAF_MAX];
+static size_t tmpl_len, tmpl_name_off[4], tmpl_num_names, tmpl_serial_off;
 
 /* --- cleanup --- */
 
@@ -99,23 +130,60 @@ static void cleanup(void)
 
 /* --- 1. the log --- */
 
-/* make_leaf writes the MerkleTreeLeaf of leaf |i| to |out| (LEAF_MAX bytes). */
+static void make_template(void)
+{
+	static const char *const dns[] = {"d00000.com"};
+	struct pki_cert *ca = pki_root("Bench Lookup CA", 0), *c = NULL;
+	struct pki_opts o = {0};
+	uint8_t serial[8];
+	const uint8_t *p;
+
+	o.cn = "d00000.com";
+	o.dns = dns;
+	o.num_dns = 1;
+	o.not_before = pki_now() - 86400;
+	o.not_after = o.not_before + 90 * 86400;
+	o.serial = TMPL_SERIAL;
+	if (ca == NULL || (c = pki_issue_opts(ca, &o)) == NULL || c->der_len > LEAF_MAX - 64)
+		load_die("cannot issue the template certificate");
+	memcpy(tmpl_der, c->der, c->der_len);
+	tmpl_len = c->der_len;
+	pki_free(c);
+	pki_free(ca);
+	for (size_t off = 0; off < tmpl_len && tmpl_num_names < 4;) {
+		p = memmem(tmpl_der + off, tmpl_len - off, "d00000", 6);
+		if (p == NULL)
+			break;
+		tmpl_name_off[tmpl_num_names++] = (size_t)(p - tmpl_der) + 1;
+		off = (size_t)(p - tmpl_der) + 6;
+	}
+	mn_put_be64(serial, TMPL_SERIAL);
+	p = memmem(tmpl_der, tmpl_len, serial, 8);
+	if (p == NULL || tmpl_num_names < 2)
+		load_die("template certificate: name or serial not found");
+	tmpl_serial_off = (size_t)(p - tmpl_der);
+}
+
+/* make_leaf writes the MerkleTreeLeaf of leaf |i| to |out| (LEAF_MAX bytes):
+ * an x509_entry of the template certificate naming d<i % NUM_DOMAINS>.com. */
 static size_t make_leaf(uint64_t i, uint8_t *out)
 {
-	uint8_t body[BODY_LEN];
+	uint8_t body[LEAF_MAX];
+	char digits[16];
 	struct ct_entry e;
 	struct cbb b;
 	size_t len;
 
-	for (int k = 0; k < 8; k++)
-		body[k] = (uint8_t)(i >> (56 - 8 * k));
-	for (size_t k = 8; k < sizeof(body); k++)
-		body[k] = (uint8_t)(0x30 + (i + k) % 64);
+	memcpy(body, tmpl_der, tmpl_len);
+	snprintf(digits, sizeof(digits), "%05u", (unsigned)(i % NUM_DOMAINS));
+	for (size_t k = 0; k < tmpl_num_names; k++)
+		memcpy(body + tmpl_name_off[k], digits, 5);
+	mn_put_be64(body + tmpl_serial_off, (TMPL_SERIAL & 0xff00000000000000ull) | i);
 	memset(&e, 0, sizeof(e));
 	e.timestamp = base_ms + i;
 	e.entry_type = CT_X509_ENTRY;
 	e.body = body;
-	e.body_len = sizeof(body);
+	e.body_len = tmpl_len;
 	if (!cbb_init(&b, LEAF_MAX, LEAF_MAX) || !ct_write_leaf(&b, &e) ||
 	    (len = cbb_len(&b)) == 0) {
 		cbb_cleanup(&b);
@@ -129,7 +197,7 @@ static size_t make_leaf(uint64_t i, uint8_t *out)
 static int domain_key(uint8_t *out, size_t cap, uint64_t i)
 {
 	char name[64];
-	int n = snprintf(name, sizeof(name), "d%u.example.com", (unsigned)(i % NUM_DOMAINS));
+	int n = snprintf(name, sizeof(name), "d%05u.com", (unsigned)(i % NUM_DOMAINS));
 	return names_dns_key(out, cap, name, (size_t)n, NAMES_CLASS_TLS);
 }
 
@@ -147,29 +215,88 @@ static void sign_sth(const struct ct_signer *signer, struct store_sth *sth)
 	cbb_cleanup(&b);
 }
 
-/* build_log writes the log into |dir| and fills |hashes| and |root|. */
-static void build_log(const char *dir, const struct ct_signer *signer)
+/* The map-root leaf and the STH of a mapped batch, as logd/sequencer.c makes
+ * them (store_map_commit's hooks). */
+struct hook_ctx {
+	struct merkle_hasher *h;
+	const struct ct_signer *signer;
+	uint64_t ts;
+	uint8_t leaf[256];
+};
+
+static int map_leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys,
+			 const uint8_t map_root[MERKLE_HASH_LEN], struct store_leaf *out)
+{
+	struct hook_ctx *c = ctx;
+	struct mapkeys_root mr;
+	uint8_t body[MAPKEYS_ROOT_BODY_LEN];
+	struct ct_entry e;
+	struct cbb b;
+
+	mr.covered = covered;
+	mr.num_keys = num_keys;
+	memcpy(mr.root, map_root, MERKLE_HASH_LEN);
+	mapkeys_root_encode(body, &mr);
+	memset(&e, 0, sizeof(e));
+	e.timestamp = c->ts;
+	e.entry_type = MN_MAP_ROOT_ENTRY;
+	e.body = body;
+	e.body_len = sizeof(body);
+	if (!cbb_init(&b, sizeof(c->leaf), sizeof(c->leaf)) || !ct_write_leaf(&b, &e)) {
+		cbb_cleanup(&b);
+		return MN_ENOMEM;
+	}
+	out->leaf_input_len = cbb_len(&b);
+	memcpy(c->leaf, cbb_data(&b), out->leaf_input_len);
+	cbb_cleanup(&b);
+	out->leaf_input = c->leaf;
+	merkle_leaf_hash(c->h, out->leaf_hash, c->leaf, out->leaf_input_len);
+	merkle_sha256(c->h, out->dedup_key, out->leaf_hash, MERKLE_HASH_LEN);
+	memcpy(log_b.hashes[covered], out->leaf_hash, MERKLE_HASH_LEN);
+	return 0;
+}
+
+static int map_sign_hook(void *ctx, uint64_t tree_size, const uint8_t r[MERKLE_HASH_LEN],
+			 struct store_sth *out)
+{
+	struct hook_ctx *c = ctx;
+
+	memset(out, 0, sizeof(*out));
+	out->tree_size = tree_size;
+	out->timestamp = c->ts;
+	memcpy(out->root, r, MERKLE_HASH_LEN);
+	sign_sth(c->signer, out);
+	return 0;
+}
+
+/* build_logs writes log A into |dir| and log B (with the map) into |dir_map|,
+ * the same leaves in the same batches, and fills log_a and log_b. */
+static void build_logs(const char *dir, const char *dir_map, const struct ct_signer *signer)
 {
 	struct store_options so = {0};
-	struct store *st;
+	struct store *st, *stm;
 	struct merkle_hasher *h = merkle_hasher_new();
 	struct merkle_range r;
 	struct store_leaf *ls = calloc(BATCH, sizeof(*ls));
 	struct store_index_key *keys = calloc(BATCH, sizeof(*keys));
 	uint8_t (*leafbuf)[LEAF_MAX] = malloc((size_t)BATCH * LEAF_MAX);
 	uint8_t (*keybuf)[NAMES_MAX_KEY_LEN] = malloc((size_t)BATCH * NAMES_MAX_KEY_LEN);
+	uint8_t (*mk)[2][MAP_KEY_LEN] = malloc((size_t)BATCH * sizeof(*mk));
+	uint8_t (*kbuf)[MAP_KEY_LEN] = malloc(MAPKEYS_MAX * MAP_KEY_LEN);
 	uint8_t sctbuf[256];
 	size_t sct_len;
-	uint64_t t0 = mn_mono_ns();
+	uint64_t t0 = mn_mono_ns(), t_map = 0;
 
-	hashes = malloc((size_t)NUM_LEAVES * MERKLE_HASH_LEN);
+	log_a.hashes = malloc((size_t)NUM_LEAVES * MERKLE_HASH_LEN);
+	log_b.hashes = malloc((size_t)(NUM_LEAVES + NUM_MAP_ROOTS) * MERKLE_HASH_LEN);
+	log_b.mapped = 1;
 	if (h == NULL || ls == NULL || keys == NULL || leafbuf == NULL || keybuf == NULL ||
-	    hashes == NULL)
+	    mk == NULL || kbuf == NULL || log_a.hashes == NULL || log_b.hashes == NULL)
 		load_die("out of memory");
 	/* one SCT for every leaf: lookup serves it in extra only if asked, never
 	 * parses it */
 	{
-		uint8_t body[BODY_LEN];
+		uint8_t body[64];
 		struct ct_entry e = {.timestamp = base_ms, .entry_type = CT_X509_ENTRY,
 				     .body = body, .body_len = sizeof(body)};
 		struct ct_sct sct;
@@ -186,13 +313,22 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 	so.map_size = 4ull << 30;
 	if (store_open(&st, &so) != 0)
 		load_die("cannot open the store");
+	so.dir = dir_map;
+	so.map = 1;
+	if (store_open(&stm, &so) != 0)
+		load_die("cannot open the store with the map");
 	merkle_range_init(&r);
 	for (uint64_t i = 0; i < NUM_LEAVES;) {
-		struct store_sth sth = {0};
+		struct store_sth sth = {0}, out_sth;
+		struct hook_ctx hc = {h, signer, base_ms + NUM_LEAVES, {0}};
+		struct store_map_commit mc = {map_leaf_hook, map_sign_hook, &hc};
 		size_t k;
+		uint64_t tm;
 		for (k = 0; k < BATCH && i < NUM_LEAVES; k++, i++) {
 			struct store_leaf *l = &ls[k];
 			int kl = domain_key(keybuf[k], NAMES_MAX_KEY_LEN, i);
+			size_t nk = 0;
+			int cut = 0;
 			if (kl <= 0)
 				load_die("cannot make an index key");
 			memset(l, 0, sizeof(*l));
@@ -203,7 +339,8 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 			l->sct = sctbuf;
 			l->sct_len = sct_len;
 			merkle_leaf_hash(h, l->leaf_hash, l->leaf_input, l->leaf_input_len);
-			memcpy(hashes[i], l->leaf_hash, MERKLE_HASH_LEN);
+			memcpy(log_a.hashes[i], l->leaf_hash, MERKLE_HASH_LEN);
+			memcpy(log_b.hashes[log_b.size + k], l->leaf_hash, MERKLE_HASH_LEN);
 			/* a distinct dedup key: the leaf hash, tagged */
 			memcpy(l->dedup_key, l->leaf_hash, 32);
 			l->dedup_key[0] ^= 0xa5;
@@ -212,6 +349,13 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 			keys[k].key = keybuf[k];
 			l->keys = &keys[k];
 			l->num_keys = 1;
+			/* dns:dNNNNN.com and cert:: what the sequencer files */
+			if (mapkeys_leaf(h, l->leaf_input, l->leaf_input_len, kbuf, &nk, &cut) != 0 ||
+			    nk != 2)
+				load_die("mapkeys_leaf: not the 2 keys expected");
+			memcpy(mk[k], kbuf, sizeof(mk[k]));
+			l->map_keys = (const uint8_t(*)[32])mk[k];
+			l->num_map_keys = nk;
 			if (merkle_range_append(&r, h, l->leaf_hash, NULL, NULL) != 0)
 				load_die("merkle_range_append failed");
 		}
@@ -225,20 +369,39 @@ static void build_log(const char *dir, const struct ct_signer *signer)
 				(unsigned long long)i, mn_strerror(ret));
 			load_die("store_append_batch failed");
 		}
+		tm = mn_mono_ns();
+		ret = store_append_mapped(stm, ls, k, &mc, &out_sth);
+		t_map += mn_mono_ns() - tm;
+		if (ret != 0) {
+			fprintf(stderr, "bench_lookup: mapped append at %llu: %s\n",
+				(unsigned long long)i, mn_strerror(ret));
+			load_die("store_append_mapped failed");
+		}
+		log_b.size = out_sth.tree_size;
+		memcpy(log_b.root, out_sth.root, MERKLE_HASH_LEN);
 	}
-	merkle_range_root(&r, h, root);
+	merkle_range_root(&r, h, log_a.root);
+	log_a.size = r.size;
+	hashes = log_a.hashes;
+	memcpy(root, log_a.root, MERKLE_HASH_LEN);
 	{
-		struct store_stats ss;
+		struct store_stats ss, ssm;
 		store_get_stats(st, &ss);
-		fprintf(stderr, "bench_lookup: built %u entries in %.1f s (no_sync), %.0f MB used\n",
-			NUM_LEAVES, load_secs_since(t0), (double)ss.used_bytes / 1e6);
+		store_get_stats(stm, &ssm);
+		fprintf(stderr, "bench_lookup: built %u entries twice in %.1f s (no_sync; the "
+			"mapped log %.1f s), %.0f MB used, with the map %.0f MB\n", NUM_LEAVES,
+			load_secs_since(t0), (double)t_map / 1e9, (double)ss.used_bytes / 1e6,
+			(double)ssm.used_bytes / 1e6);
 	}
 	store_close(st);
+	store_close(stm);
 	merkle_hasher_free(h);
 	free(ls);
 	free(keys);
 	free(leafbuf);
 	free(keybuf);
+	free(mk);
+	free(kbuf);
 }
 
 /* --- wrk --- */
@@ -270,8 +433,8 @@ static void write_lookup_script(const char *path)
 		   "init = function(args)\n"
 		   "  math.randomseed(seed or 1)\n"
 		   "  for d = 0, %u do\n"
-		   "    reqs[d + 1] = wrk.format(\"GET\", \"/mn/v1/lookup?domain=d\" .. d .. "
-		   "\".example.com\")\n"
+		   "    reqs[d + 1] = wrk.format(\"GET\", \"/mn/v1/lookup?domain=\" .. "
+		   "string.format(\"d%%05d.com\", d))\n"
 		   "  end\n"
 		   "end\n%s",
 		NUM_DOMAINS - 1, load_lua_random_request);
@@ -335,7 +498,8 @@ static void write_entries_script(const char *path)
 
 /* check_path parses the JSON array after "audit_path":[ at |p| and verifies it
  * as the inclusion proof of leaf |index|. Returns 1 or 0. */
-static int check_path(struct merkle_hasher *h, const char *p, uint64_t index)
+static int check_path(struct merkle_hasher *h, const struct blog *lg, const char *p,
+		      uint64_t index)
 {
 	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
 	size_t num = 0;
@@ -360,12 +524,14 @@ static int check_path(struct merkle_hasher *h, const char *p, uint64_t index)
 		if (*p == ',')
 			p++;
 	}
-	return *p == ']' && merkle_verify_inclusion(h, hashes[index], index, NUM_LEAVES,
-						    (const uint8_t(*)[MERKLE_HASH_LEN])proof,
-						    num, root);
+	return *p == ']' && index < lg->size &&
+	       merkle_verify_inclusion(h, lg->hashes[index], index, lg->size,
+				       (const uint8_t(*)[MERKLE_HASH_LEN])proof, num, lg->root);
 }
 
-static void check_samples(uint16_t port)
+/* check_samples checks a lookup (and, on log A, get-entries and
+ * get-proof-by-hash) against |lg|; returns the lookup answer's size. */
+static size_t check_samples(uint16_t port, const struct blog *lg)
 {
 	struct merkle_hasher *h = merkle_hasher_new();
 	struct http_resp r;
@@ -373,7 +539,10 @@ static void check_samples(uint16_t port)
 	char target[256];
 	size_t found = 0;
 
-	snprintf(target, sizeof(target), "/mn/v1/lookup?domain=d%u.example.com", d);
+	size_t lookup_bytes;
+	char *map_sec;
+
+	snprintf(target, sizeof(target), "/mn/v1/lookup?domain=d%05u.com", d);
 	if (h == NULL || http_do(port, "GET", target, NULL, NULL, 0, &r) != 0)
 		load_die("sample lookup: no answer");
 	if (r.status != 200) {
@@ -382,21 +551,37 @@ static void check_samples(uint16_t port)
 		load_die("sample lookup failed");
 	}
 	char *sth = strstr((char *)r.body, "\"tree_size\":");
-	if (sth == NULL || strtoull(sth + 12, NULL, 10) != NUM_LEAVES)
+	if (sth == NULL || strtoull(sth + 12, NULL, 10) != lg->size)
 		load_die("sample lookup: the STH is not of the built tree");
+	/* the map section (after the entries) has leaf indexes of its own */
+	map_sec = strstr((char *)r.body, ",\"map\":{");
+	if ((map_sec != NULL) != lg->mapped)
+		load_die(lg->mapped ? "sample lookup: no map section" :
+				      "sample lookup: a map section from logd --no-map");
+	if (map_sec != NULL) {
+		char *count = strstr(map_sec, "\"count\":");
+		if (count == NULL || strtoull(count + 8, NULL, 10) != MATCHES)
+			load_die("sample lookup: the map's list does not have 10 items");
+		*map_sec = '\0';
+	}
 	for (char *p = (char *)r.body; (p = strstr(p, "\"leaf_index\":")) != NULL; found++) {
-		uint64_t idx = strtoull(p + 13, NULL, 10);
-		if (found >= MATCHES || idx != d + found * NUM_DOMAINS)
+		uint64_t idx = strtoull(p + 13, NULL, 10), i = d + found * NUM_DOMAINS;
+		if (found >= MATCHES || idx != (lg->mapped ? i + i / BATCH : i))
 			load_die("sample lookup: unexpected leaf index");
-		if (!check_path(h, p, idx))
+		if (!check_path(h, lg, p, idx))
 			load_die("sample lookup: an audit_path does not verify");
 		p++;
 	}
 	if (found != MATCHES)
 		load_die("sample lookup: not 10 entries");
-	fprintf(stderr, "bench_lookup: sample lookup: %zu entries, %zu bytes, all proofs verify\n",
-		found, r.body_len);
+	fprintf(stderr, "bench_lookup: sample lookup%s: %zu entries, %zu bytes, all proofs "
+		"verify\n", lg->mapped ? " with the map" : "", found, r.body_len);
+	lookup_bytes = r.body_len;
 	http_resp_free(&r);
+	if (lg->mapped) {
+		merkle_hasher_free(h);
+		return lookup_bytes;
+	}
 
 	snprintf(target, sizeof(target), "/ct/v1/get-entries?start=0&end=%d", GE_ENTRIES - 1);
 	if (http_do(port, "GET", target, NULL, NULL, 0, &r) != 0 || r.status != 200)
@@ -415,11 +600,12 @@ static void check_samples(uint16_t port)
 			load_die("sample get-proof-by-hash failed");
 		char *li = strstr((char *)r.body, "\"leaf_index\":");
 		if (li == NULL || strtoull(li + 13, NULL, 10) != 777777 ||
-		    !check_path(h, (char *)r.body, 777777))
+		    !check_path(h, lg, (char *)r.body, 777777))
 			load_die("sample get-proof-by-hash: wrong leaf or proof");
 		http_resp_free(&r);
 	}
 	merkle_hasher_free(h);
+	return lookup_bytes;
 }
 
 /* --- 4. profile --- */
@@ -488,7 +674,7 @@ static void profile(const char *url, const char *script, pid_t server)
 
 int main(int argc, char **argv)
 {
-	char data[600], key[600], url[128];
+	char data[600], data_map[600], key[600], url[128];
 	uint64_t t_all = mn_mono_ns();
 	struct ct_signer *signer;
 	struct logd_proc lp;
@@ -506,16 +692,18 @@ int main(int argc, char **argv)
 		load_die("cannot create BUILD/bench-lookup");
 	}
 	snprintf(data, sizeof(data), "%s/data", workdir);
+	snprintf(data_map, sizeof(data_map), "%s/data-map", workdir);
 	snprintf(key, sizeof(key), "%s/key.pem", workdir);
 	if (logd_key_load(&signer, key, 1) != 0)
 		load_die("cannot make the log key");
 	base_ms = mn_now_ms() - 2 * (uint64_t)NUM_LEAVES;
-	build_log(data, signer);
+	make_template();
+	build_logs(data, data_map, signer);
 	ct_signer_free(signer);
 
-	const char *largs[] = {"--data", data, "--key", key, NULL};
+	const char *largs[] = {"--data", data, "--key", key, "--no-map", NULL};
 	load_logd_run(&lp, build, largs);
-	check_samples(lp.port);
+	size_t bytes_nomap = check_samples(lp.port, &log_a);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", lp.port);
 	char lookup_lua[700], hot_lua[700], spread_lua[700], entries_lua[700];
@@ -564,9 +752,46 @@ int main(int argc, char **argv)
 		alarm(0);
 		getchar();
 	}
-	int st = load_logd_stop(&lp, SIGTERM);
+	/* 5. the same lookups on log B, logd with the map, next to log A's logd
+	 * (--no-map, still running and idle): MAP_ROUNDS rounds of WRK_SECONDS / 2
+	 * on each, alternating, so that the machine's other load falls on both */
+	struct load_wrk wm = {0}, wn = {0}, r;
+	struct logd_proc lpm;
+	char url_m[128];
+	const char *margs[] = {"--data", data_map, "--key", key, NULL};
+	load_logd_run(&lpm, build, margs);
+	size_t bytes_map = check_samples(lpm.port, &log_b);
+	snprintf(url_m, sizeof(url_m), "http://127.0.0.1:%u", lpm.port);
+	if (run_wrk(url_m, lookup_lua, WARMUP_SECONDS, lpm.pid, &r) != 0)
+		load_die("wrk failed on lookup with the map");
+	for (int round = 0; round < MAP_ROUNDS; round++) {
+		for (int m = 0; m < 2; m++) {
+			struct load_wrk *acc = m ? &wm : &wn;
+			if (run_wrk(m ? url_m : url, lookup_lua, WRK_SECONDS / 2, m ? lpm.pid : lp.pid,
+				    &r) != 0)
+				load_die("wrk failed on lookup (map rounds)");
+			fprintf(stderr, "bench_lookup: round %d, lookup %s: %.0f req/s, p99 %.2f ms; "
+				"logd %.1f us/req (kernel %.1f), wrk %.1f us/req\n", round,
+				m ? "with the map" : "--no-map", r.rps, r.p99_ms, r.server_us,
+				r.server_sys_us, r.client_us);
+			acc->rps += r.rps / MAP_ROUNDS;
+			acc->p99_ms += r.p99_ms / MAP_ROUNDS;
+			acc->server_us += r.server_us / MAP_ROUNDS;
+			acc->server_sys_us += r.server_sys_us / MAP_ROUNDS;
+			acc->client_us += r.client_us / MAP_ROUNDS;
+			acc->non2xx += r.non2xx;
+			acc->sock_errors += r.sock_errors;
+		}
+	}
+	if (getenv("BENCH_LOOKUP_PROFILE_MAP") != NULL)
+		profile(url_m, lookup_lua, lpm.pid);
+	int st = load_logd_stop(&lpm, SIGTERM);
+	if (st != 0)
+		fprintf(stderr, "bench_lookup: logd (map) exited with status %d\n", st);
+	st = load_logd_stop(&lp, SIGTERM);
 	if (st != 0)
 		fprintf(stderr, "bench_lookup: logd exited with status %d\n", st);
+	unsigned long errs_m = wm.non2xx + wm.sock_errors + wn.non2xx + wn.sock_errors;
 	unsigned long errs_l = wl.non2xx + wl.sock_errors, errs_s = ws.non2xx + ws.sock_errors,
 		      errs_h = wh.non2xx + wh.sock_errors, errs_e = we.non2xx + we.sock_errors;
 	if (errs_l + errs_s + errs_h + errs_e)
@@ -603,6 +828,20 @@ int main(int argc, char **argv)
 	       GE_ENTRIES, NUM_LEAVES, we.rps, we.p99_ms, errs_e ? " (ERRORS)" : "",
 	       we.server_us, we.server_sys_us, we.client_us, we.rps / ws.rps,
 	       cpu_e > 0 ? cpu_s / cpu_e : 0);
+	double cpu_m = wm.server_us + wm.client_us, cpu_n = wn.server_us + wn.client_us;
+	printf("| lookup with the map's completeness proofs (logd, map on; the answer also "
+	       "carries the map-root leaf and its audit path, the key's MapProof, its list page "
+	       "and range proof), exact domain with %u matches, %u entries, wrk -t2 -c64, "
+	       "%d alternating rounds of %d s | %.0f req/s, p99 %.2f ms%s, %zu B per answer; "
+	       "CPU per request: logd %.0f us (kernel %.0f), wrk %.0f us | the same lookups "
+	       "without the map (logd --no-map, a log of the same leaves, the other rounds): "
+	       "%.0f req/s, p99 %.2f ms, %zu B per answer; logd %.0f us (kernel %.0f), wrk %.0f us "
+	       "| %.2f (logd + wrk CPU per request: %.2f; logd alone: %.2f) |\n",
+	       MATCHES, NUM_LEAVES, MAP_ROUNDS, WRK_SECONDS / 2, wm.rps, wm.p99_ms,
+	       errs_m ? " (ERRORS)" : "", bytes_map, wm.server_us, wm.server_sys_us,
+	       wm.client_us, wn.rps, wn.p99_ms, bytes_nomap, wn.server_us, wn.server_sys_us,
+	       wn.client_us, wm.rps / wn.rps, cpu_m > 0 ? cpu_n / cpu_m : 0,
+	       wm.server_us > 0 ? wn.server_us / wm.server_us : 0);
 	cleanup();
 	fprintf(stderr, "bench_lookup: done in %.0f s\n", load_secs_since(t_all));
 	return 0;

@@ -91,16 +91,34 @@ void map_node_hash(struct merkle_hasher *h, uint8_t out[MAP_HASH_LEN], unsigned 
 		   const uint8_t prefix[MAP_KEY_LEN], const uint8_t left[MAP_HASH_LEN],
 		   const uint8_t right[MAP_HASH_LEN]);
 
+struct map_cache;
+
 /* Tile I/O. get returns 0 with the tile's bytes (borrowed until the next call
  * on ctx that writes), MN_ENOTFOUND for a tile never written, or another MN_E*
- * that fails the whole operation. put stores a tile (copying |val|). */
+ * that fails the whole operation. put stores a tile (copying |val|). cache,
+ * if not NULL, is used by map_prove only (see map_cache_new). */
 struct map_tiles {
 	int (*get)(void *ctx, const uint8_t *id, size_t id_len, const uint8_t **out,
 		   size_t *out_len);
 	int (*put)(void *ctx, const uint8_t *id, size_t id_len, const uint8_t *val,
 		   size_t val_len);
 	void *ctx;
+	struct map_cache *cache;
 };
+
+/* map_cache_new makes a cache of decoded and hashed tiles for map_prove:
+ * |num_slots| (rounded down to a power of two, at least 1) direct-mapped
+ * slots, holding tiles of strata 1 .. |max_stratum| (the upper ones, which
+ * every proof reads). A tile is found by its id AND the hash its parent holds
+ * for it, which the proof reads first: so a hit needs neither a get nor any
+ * hashing, and a tile that has changed since (its parent then holds another
+ * hash) is never served: no invalidation is needed, and one cache may serve
+ * every snapshot of a store. The root tile is never cached. Slots are
+ * allocated lazily (calloc) and each has its own lock: thread-safe. About
+ * 3.8 KB per slot used. NULL on allocation failure. */
+struct map_cache *map_cache_new(size_t num_slots, unsigned max_stratum);
+/* map_cache_free frees |c|; NULL is a no-op. No proof may be using it. */
+void map_cache_free(struct map_cache *c);
 
 /* One new value for a key. */
 struct map_kv {

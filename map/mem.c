@@ -130,6 +130,7 @@ void map_mem_tiles(struct map_mem *m, struct map_tiles *out)
 	out->get = mem_get;
 	out->put = mem_put;
 	out->ctx = m;
+	out->cache = NULL;
 }
 
 size_t map_mem_bytes(const struct map_mem *m)

@@ -65,6 +65,11 @@ struct store__tile_cache {
 
 /* Right edges kept per reader (see store_reader.edges). */
 #define STORE__NUM_EDGES 4
+/* The map's tile cache for proofs (map_cache_new): strata 1..3 of the trie
+ * are the 4,368 tiles every proof of a map of more than 65,536 keys reads;
+ * at most 4,096 slots of ~3.8 KB are touched (15 MB), fewer for small maps. */
+#define STORE__MAP_CACHE_SLOTS 4096
+#define STORE__MAP_CACHE_STRATA 3
 
 struct store_reader {
 	struct store *s;
@@ -120,6 +125,9 @@ struct store {
 	int upper_failed;
 
 	int map_on;                /* store_options.map */
+	/* Hashed upper tiles of the map for proofs (map_cache_new); NULL if it
+	 * could not be made (proofs then read and hash every tile). */
+	struct map_cache *map_cache;
 
 	pthread_mutex_t state_mu;  /* guards the copies below for other threads */
 	struct merkle_range range;

@@ -96,7 +96,7 @@ int store__map_apply(struct store *s, MDB_txn *txn, struct store__map_state *st,
 		     int *out_mdb_rc)
 {
 	struct txn_tiles tt = {txn, s->dbi[STORE__DBI_MAP_TILES], 0};
-	struct map_tiles tiles = {tiles_get, tiles_put, &tt};
+	struct map_tiles tiles = {tiles_get, tiles_put, &tt, NULL};
 	struct pair *pairs = NULL;
 	struct map_kv *kv = NULL;
 	size_t num_pairs = 0, num_kv = 0, i, j;
@@ -299,7 +299,7 @@ int store_r_map_prove(struct store_reader *r, const uint8_t key[32], struct cbb 
 		      uint64_t *out_count)
 {
 	struct txn_tiles tt = {r->txn, r->s->dbi[STORE__DBI_MAP_TILES], 0};
-	struct map_tiles tiles = {tiles_get, tiles_put, &tt};
+	struct map_tiles tiles = {tiles_get, tiles_put, &tt, r->s->map_cache};
 	uint8_t value[MERKLE_HASH_LEN];
 	int present = 0, err;
 

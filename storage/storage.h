@@ -278,6 +278,10 @@ struct store_stats {
 	uint64_t file_bytes;    /* size of data.mdb on disk */
 	uint64_t tree_size;
 	uint64_t upper_tiles;   /* complete upper tiles copied into memory */
+	/* the lookup map's databases: pages in use (branch, leaf, overflow) *
+	 * page size, and their records; 0 without a map */
+	uint64_t map_tiles_bytes, map_data_bytes, map_items_bytes;
+	uint64_t map_tiles_records, map_data_records, map_items_records;
 };
 void store_get_stats(struct store *s, struct store_stats *out);
 

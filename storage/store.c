@@ -17,6 +17,7 @@
 #include "common/bytes.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "map/map.h"
 #include "storage/internal.h"
 
 #define DEFAULT_MAP_SIZE ((uint64_t)1 << 30)
@@ -342,6 +343,7 @@ int store_open(struct store **out, const struct store_options *opt)
 		map_size = s->max_map_size;
 	s->dir = strdup(opt->dir);
 	s->hasher = merkle_hasher_new();
+	s->map_cache = map_cache_new(STORE__MAP_CACHE_SLOTS, STORE__MAP_CACHE_STRATA);
 	if (!s->read_only)
 		s->tile_buf = malloc((size_t)STORE__TILE_LEVELS * STORE__TILE_BYTES);
 	if (s->dir == NULL || s->hasher == NULL || (!s->read_only && s->tile_buf == NULL)) {
@@ -479,6 +481,7 @@ void store_close(struct store *s)
 		mdb_env_close(s->env);
 	merkle_hasher_free(s->hasher);
 	store__upper_free(s->upper);
+	map_cache_free(s->map_cache);
 	free(s->tile_buf);
 	free(s->dir);
 	pthread_mutex_destroy(&s->rd_mu);
@@ -1046,6 +1049,27 @@ void store_get_stats(struct store *s, struct store_stats *out)
 	if (mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0) {
 		out->map_size = info.me_mapsize;
 		out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	}
+	if (s->dbi[STORE__DBI_MAP_TILES] != 0) {
+		static const unsigned which[3] = {STORE__DBI_MAP_TILES, STORE__DBI_MAP_DATA,
+						  STORE__DBI_MAP_ITEMS};
+		uint64_t *bytes[3] = {&out->map_tiles_bytes, &out->map_data_bytes,
+				      &out->map_items_bytes};
+		uint64_t *recs[3] = {&out->map_tiles_records, &out->map_data_records,
+				     &out->map_items_records};
+		MDB_txn *txn;
+
+		if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+			for (int i = 0; i < 3; i++) {
+				MDB_stat ds;
+				if (mdb_stat(txn, s->dbi[which[i]], &ds) != 0)
+					continue;
+				*bytes[i] = (uint64_t)(ds.ms_branch_pages + ds.ms_leaf_pages +
+						       ds.ms_overflow_pages) * ds.ms_psize;
+				*recs[i] = ds.ms_entries;
+			}
+			mdb_txn_abort(txn);
+		}
 	}
 
 	pthread_mutex_lock(&s->rd_mu);

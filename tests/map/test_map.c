@@ -344,6 +344,84 @@ static void test_list_ranges(void **state)
 	}
 }
 
+/* proof_bytes: map_prove of |key| as bytes (malloc'd, *len). */
+static uint8_t *proof_bytes(const struct map_tiles *t, const uint8_t key[32], size_t *len)
+{
+	struct cbb c;
+	uint8_t *p, val[32];
+	int present;
+
+	assert_true(cbb_init(&c, 256, MAP_MAX_PROOF_LEN));
+	assert_int_equal(map_prove(t, H, key, &c, &present, val), 0);
+	assert_true(cbb_finish(&c, &p, len));
+	return p;
+}
+
+/* A proof through the tile cache is the proof without it, also after the
+ * tiles it holds have changed (a stale tile is never served), and with a
+ * cache so small that tiles evict each other. */
+static void test_cache(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 4; round++) {
+		struct map_mem *m = map_mem_new();
+		struct map_cache *cache = map_cache_new(round == 3 ? 2 : 1024, 3);
+		struct map_tiles t, tc;
+		size_t n = 3000, batch = 500;
+		struct map_kv *kv = calloc(batch, sizeof(*kv));
+		uint8_t (*keys)[32] = calloc(n + 100, 32);
+		uint8_t root[32];
+		uint64_t nk = 0;
+
+		assert_non_null(cache);
+		map_mem_tiles(m, &t);
+		tc = t;
+		tc.cache = cache;
+		for (size_t i = 0; i < n + 100; i++)
+			rnd_bytes(keys[i], 32);
+		for (size_t done = 0; done < n; done += batch) {
+			for (size_t i = 0; i < batch; i++) {
+				/* new keys and new values of earlier ones */
+				size_t k = done > 0 && i % 3 == 0 ? rnd() % done : done + i;
+				memcpy(kv[i].key, keys[k], 32);
+				rnd_bytes(kv[i].value, 32);
+			}
+			qsort(kv, batch, sizeof(*kv), kv_cmp);
+			{
+				size_t out = 0;
+				for (size_t i = 0; i < batch; i++)
+					if (out == 0 || memcmp(kv[out - 1].key, kv[i].key, 32) != 0)
+						kv[out++] = kv[i];
+				assert_int_equal(map_update(&t, H, kv, out, &nk, root), 0);
+			}
+			/* twice through the cache (fill, then hit), once without;
+			 * present keys and absent ones */
+			for (size_t i = 0; i < done + batch + 100; i += 7) {
+				const uint8_t *key = keys[i < done + batch ? i : n + i % 100];
+				size_t l0, l1, l2;
+				uint8_t *p0 = proof_bytes(&t, key, &l0);
+				uint8_t *p1 = proof_bytes(&tc, key, &l1);
+				uint8_t *p2 = proof_bytes(&tc, key, &l2);
+				int present;
+				uint8_t val[32];
+				assert_int_equal(l0, l1);
+				assert_int_equal(l0, l2);
+				assert_memory_equal(p0, p1, l0);
+				assert_memory_equal(p0, p2, l0);
+				assert_int_equal(map_verify(H, root, key, p2, l2, &present, val), 1);
+				free(p0);
+				free(p1);
+				free(p2);
+			}
+		}
+		map_cache_free(cache);
+		map_mem_free(m);
+		free(kv);
+		free(keys);
+	}
+	map_cache_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_random_sets),
 		cmocka_unit_test(test_empty_map_proof),
 		cmocka_unit_test(test_list_ranges),
+		cmocka_unit_test(test_cache),
 	};
 	int ret;
 
