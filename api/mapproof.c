@@ -56,9 +56,12 @@ int api__map_load(struct api__map *m, struct store_reader *rd, const struct stor
 		return MN_ENOTFOUND;
 	m->leaf_index = sth->tree_size - 1;
 	if (store_r_entry(rd, m->leaf_index, &se) != 0 ||
-	    !ct_parse_leaf(&e, se.leaf_input, se.leaf_input_len) ||
-	    e.entry_type != MN_MAP_ROOT_ENTRY || !mapkeys_root_parse(&mr, e.body, e.body_len) ||
-	    mr.covered != m->leaf_index || memcmp(mr.root, m->root, 32) != 0)
+	    !ct_parse_leaf(&e, se.leaf_input, se.leaf_input_len))
+		return MN_ECORRUPT;
+	if (e.entry_type != MN_MAP_ROOT_ENTRY)
+		return MN_ENOTFOUND; /* caught up but not committed yet: no proof */
+	if (!mapkeys_root_parse(&mr, e.body, e.body_len) || mr.covered != m->leaf_index ||
+	    memcmp(mr.root, m->root, 32) != 0)
 		return MN_ECORRUPT;
 	h = merkle_hasher_new();
 	if (h == NULL)

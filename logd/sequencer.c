@@ -691,6 +691,35 @@ out:
 	return ret;
 }
 
+/* map_commit_if_needed appends a map-root leaf alone when the tree does not
+ * end with one (the map was just caught up, or the log ran without it), so
+ * that lookups can prove completeness before the next submission. */
+static int map_commit_if_needed(struct seq *q)
+{
+	struct merkle_range r;
+	struct store_reader *rd;
+	struct store_entry e;
+	struct ct_entry ce;
+	int ret, ends_with_root = 0;
+
+	store_get_range(q->st, &r);
+	if (r.size == 0)
+		return 0;
+	ret = store_read_begin(q->st, &rd);
+	if (ret != 0)
+		return ret;
+	if (store_r_entry(rd, r.size - 1, &e) == 0 &&
+	    ct_parse_leaf(&ce, e.leaf_input, e.leaf_input_len))
+		ends_with_root = ce.entry_type == MN_MAP_ROOT_ENTRY;
+	store_read_end(rd);
+	if (ends_with_root)
+		return 0;
+	ret = commit_mapped(q, NULL, 0, next_timestamp(q));
+	if (ret == 0)
+		mn_info("map_commit", "tree_size=%" PRIu64, r.size + 1);
+	return ret;
+}
+
 int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer,
 	      const struct seq_options *opt)
 {
@@ -742,6 +771,8 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 			goto err;
 	}
 	if (q->opt.map && (ret = map_catch_up(q)) != 0)
+		goto err;
+	if (q->opt.map && (ret = map_commit_if_needed(q)) != 0)
 		goto err;
 	if (pthread_create(&q->thread, NULL, seq_main, q) != 0) {
 		ret = MN_EINTERNAL;

@@ -381,7 +381,7 @@ out:
 int store__map_check(struct store *s, MDB_txn *txn, uint64_t tree_size)
 {
 	struct txn_tiles tt = {txn, s->dbi[STORE__DBI_MAP_TILES], 0};
-	struct map_tiles tiles = {tiles_get, tiles_put, &tt};
+	struct map_tiles tiles = {tiles_get, tiles_put, &tt, NULL};
 	struct store__map_state st;
 	uint8_t root[MERKLE_HASH_LEN];
 	int err = store__map_get(s, txn, &st);

@@ -148,7 +148,8 @@ struct store_map_commit {
 	void *ctx;
 };
 
-/* store_append_mapped appends |num| leaves (num >= 1), files their map keys,
+/* store_append_mapped appends |num| leaves (0: only a map-root leaf, to commit
+ * a map that was caught up), files their map keys,
  * appends the map-root leaf from mc->leaf and the STH from mc->sign, in one
  * durable transaction; *out_sth gets the STH stored. The map must cover the
  * tree already (see store_map_catch_up). Errors as store_append_batch, and

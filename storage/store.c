@@ -669,7 +669,8 @@ static int write_batch(struct store *s, const struct store_leaf *batch, size_t n
 			err = MN_ENOMEM;
 			goto err;
 		}
-		memcpy(all, batch, num_batch * sizeof(*all));
+		if (num_batch > 0)
+			memcpy(all, batch, num_batch * sizeof(*all));
 		memset(&all[num_batch], 0, sizeof(*all));
 		err = mc->leaf(mc->ctx, st.covered, st.num_keys, st.root, &all[num_batch]);
 		if (err != 0)
@@ -936,7 +937,7 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
 int store_append_mapped(struct store *s, const struct store_leaf *leaves, size_t num,
 			const struct store_map_commit *mc, struct store_sth *out_sth)
 {
-	if (!s->map_on || mc == NULL || out_sth == NULL || num == 0)
+	if (!s->map_on || mc == NULL || out_sth == NULL || (num > 0 && leaves == NULL))
 		return MN_EINVAL;
 	return append(s, leaves, num, NULL, mc, out_sth);
 }
@@ -978,8 +979,8 @@ static int append(struct store *s, const struct store_leaf *leaves, size_t num,
 				return MN_EINVAL;
 	}
 
-	if (num > 0) {
-		if (num > SIZE_MAX / sizeof(*order))
+	if (num > 0 || mc != NULL) {
+		if (num > SIZE_MAX / sizeof(*order) - 1)
 			return MN_EINVAL;
 		/* one more for a map-root leaf */
 		order = malloc((num + 1) * sizeof(*order));

@@ -395,6 +395,14 @@ static void test_catch_up(void **state)
 		assert_int_equal(store_map_catch_up(c.st, 12, l + 12, 8), 0);
 		ref_apply(&c, idx, lh, (uint8_t(*const *)[32])lkp, nk, 20);
 		check(&c, 0);
+		/* the caught-up map is committed by a map-root leaf alone */
+		{
+			struct store_map_commit mc = {leaf_hook, sign_hook, &c};
+			struct store_sth sth2;
+			assert_int_equal(store_append_mapped(c.st, NULL, 0, &mc, &sth2), 0);
+			assert_int_equal(sth2.tree_size, 21);
+			check(&c, 1);
+		}
 		/* now mapped batches go on */
 		assert_int_equal(batch(&c, 7, 1), 0);
 		check(&c, 1);
