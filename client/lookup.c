@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/mnctl.h"
 #include "common/b64.h"
@@ -102,8 +103,53 @@ out:
 	return ret;
 }
 
-int mnctl_lookup(struct mnctl *m, const char *query, mnctl_found_fn fn, void *ctx,
-		 struct mnctl_sth *out_sth)
+/* check_page verifies a page's map section for |ex| and its window: the
+ * page covers (cursor, next_cursor]. */
+static int check_page(struct mnctl *m, const struct mnctl_sth *sth, const json_t *j,
+		      const struct mnctl_expect *ex, int have_cursor, uint64_t cursor)
+{
+	const json_t *nc = json_object_get(j, "next_cursor");
+	struct mnctl_map mp;
+	uint64_t next = 0;
+	int ret;
+
+	if (json_is_string(nc)) {
+		const char *s = json_string_value(nc);
+		char *end;
+		errno = 0;
+		next = strtoull(s, &end, 10);
+		if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0)
+			return mnctl_fail(MNCTL_ENET, "/mn/v1/lookup: bad next_cursor");
+	}
+	ret = mnctl_map_verify(m, sth, j, ex, &mp);
+	if (ret == MNCTL_OK)
+		ret = mnctl_map_check_page(m, &mp, json_object_get(j, "entries"), have_cursor,
+					   cursor, json_is_string(nc), next);
+	mnctl_map_cleanup(&mp);
+	return ret;
+}
+
+/* has_class: the entry object's "classes" hold one of |types| (0: any). */
+static int has_class(const json_t *e, unsigned types)
+{
+	static const char *const names[4] = {"tls", "smime", "pgp", "policy"};
+	const json_t *cls = json_object_get(e, "classes"), *c;
+	size_t i;
+
+	if (types == 0)
+		return 1;
+	json_array_foreach(cls, i, c)
+		for (unsigned b = 0; b < 4; b++)
+			if ((types & (1u << b)) && json_is_string(c) &&
+			    strcmp(json_string_value(c), names[b]) == 0)
+				return 1;
+	return 0;
+}
+
+/* lookup_pages reads every page of |query|; with |ex|, each page's map
+ * section proves it complete (verify_map.c) before its entries are handed on. */
+static int lookup_pages(struct mnctl *m, const char *query, const struct mnctl_expect *ex,
+			unsigned types, mnctl_found_fn fn, void *ctx, struct mnctl_sth *out_sth)
 {
 	uint64_t cursor = 0, last = 0;
 	int have_cursor = 0, any = 0;
@@ -126,21 +172,33 @@ int mnctl_lookup(struct mnctl *m, const char *query, mnctl_found_fn fn, void *ct
 			return ret;
 		ret = mnctl_sth_from_json(m, json_object_get(j, "sth"), &sth);
 		if (ret == MNCTL_OK)
-			ret = mnctl_sth_check_history(m, &sth);
+			ret = ex != NULL ? mnctl_check_fresh(m, &sth) : mnctl_sth_check_history(m, &sth);
 		arr = json_object_get(j, "entries");
 		nc = json_object_get(j, "next_cursor");
 		if (ret == MNCTL_OK && (!json_is_array(arr) || (!json_is_null(nc) && !json_is_string(nc))))
 			ret = mnctl_fail(MNCTL_ENET, "/mn/v1/lookup: malformed answer");
 		for (size_t i = 0; ret == MNCTL_OK && i < json_array_size(arr); i++) {
 			uint64_t index;
-			ret = verify_entry(m, &sth, json_array_get(arr, i), fn, ctx, &index);
+			const json_t *e = json_array_get(arr, i);
+			/* with completeness, entries are handed on once the page
+			 * is proven complete (below) */
+			ret = verify_entry(m, &sth, e, ex == NULL && has_class(e, types) ? fn : NULL,
+					   ctx, &index);
 			/* In leaf order, each once, and only after the cursor. */
-			if (ret == MNCTL_OK && any && index <= last)
+			if (ret == MNCTL_OK && (any && index <= last))
 				ret = mnctl_fail(MNCTL_EVERIFY,
 						 "the lookup answer repeats or reorders entry %" PRIu64,
 						 index);
 			last = index;
 			any = 1;
+		}
+		if (ret == MNCTL_OK && ex != NULL)
+			ret = check_page(m, &sth, j, ex, have_cursor, cursor);
+		for (size_t i = 0; ex != NULL && ret == MNCTL_OK && i < json_array_size(arr); i++) {
+			uint64_t index;
+			const json_t *e = json_array_get(arr, i);
+			if (fn != NULL && has_class(e, types))
+				ret = verify_entry(m, &sth, e, fn, ctx, &index);
 		}
 		if (ret == MNCTL_OK && out_sth != NULL)
 			*out_sth = sth;
@@ -165,6 +223,18 @@ int mnctl_lookup(struct mnctl *m, const char *query, mnctl_found_fn fn, void *ct
 		if (ret != MNCTL_OK)
 			return ret;
 	}
+}
+
+int mnctl_lookup(struct mnctl *m, const char *query, mnctl_found_fn fn, void *ctx,
+		 struct mnctl_sth *out_sth)
+{
+	return lookup_pages(m, query, NULL, 0, fn, ctx, out_sth);
+}
+
+int mnctl_lookup_complete(struct mnctl *m, const char *query, const struct mnctl_expect *ex,
+			  unsigned types, mnctl_found_fn fn, void *ctx, struct mnctl_sth *out_sth)
+{
+	return lookup_pages(m, query, ex, types, fn, ctx, out_sth);
 }
 
 int mnctl_verify_tree_entries(struct mnctl *m, const struct mnctl_sth *sth,
@@ -410,6 +480,27 @@ static void print_described(const json_t *o)
 
 /* --- lookup --------------------------------------------------------------- */
 
+/* parse_types: "tls,smime,pgp,policy" (any of them) to bits; 0 if malformed. */
+static unsigned parse_types(const char *v)
+{
+	static const char *const names[4] = {"tls", "smime", "pgp", "policy"};
+	unsigned bits = 0;
+
+	while (*v != '\0') {
+		size_t n = strcspn(v, ",");
+		unsigned b;
+		for (b = 0; b < 4 && !(strlen(names[b]) == n && strncmp(names[b], v, n) == 0); b++)
+			;
+		if (b == 4)
+			return 0;
+		bits |= 1u << b;
+		v += n;
+		if (*v == ',' && *++v == '\0')
+			return 0;
+	}
+	return bits;
+}
+
 struct lookup_ctx {
 	struct mnctl *m;
 	size_t num;
@@ -437,7 +528,9 @@ int mnctl_cmd_lookup(struct mnctl *m, int argc, char **argv)
 {
 	struct lookup_ctx c = {.m = m};
 	struct mnctl_sth sth;
+	struct mnctl_expect ex;
 	char query[1024], esc[600];
+	unsigned types = 0;
 	size_t n;
 	int ret;
 
@@ -459,7 +552,19 @@ int mnctl_cmd_lookup(struct mnctl *m, int argc, char **argv)
 			snprintf(query + n, sizeof(query) - n, "&subdomains=1");
 		}
 	}
-	if (mnctl_opts.types != NULL) {
+	if (!mnctl_opts.no_completeness) {
+		/* the keys the answer must prove; types= would hide entries the
+		 * proofs list, so the filter is applied here */
+		int email = mnctl_opts.pgp == NULL && strchr(argv[0], '@') != NULL;
+		ret = mnctl_expect_lookup(&ex, mnctl_opts.pgp == NULL && !email ? argv[0] : NULL,
+					  mnctl_opts.subdomains, email ? argv[0] : NULL,
+					  mnctl_opts.pgp);
+		if (ret != MNCTL_OK)
+			return ret;
+		if (mnctl_opts.types != NULL && (types = parse_types(mnctl_opts.types)) == 0)
+			return mnctl_fail(MNCTL_EUSAGE, "--types is a comma list of tls, smime, "
+					  "pgp, policy");
+	} else if (mnctl_opts.types != NULL) {
 		if (!mnctl_url_escape(esc, sizeof(esc), mnctl_opts.types))
 			return mnctl_fail(MNCTL_EUSAGE, "--types too long");
 		n = strlen(query);
@@ -472,12 +577,16 @@ int mnctl_cmd_lookup(struct mnctl *m, int argc, char **argv)
 	ret = mnctl_load_key(m);
 	if (ret != MNCTL_OK)
 		return ret;
-	ret = mnctl_lookup(m, query, on_found, &c, &sth);
+	if (mnctl_opts.no_completeness)
+		ret = mnctl_lookup(m, query, on_found, &c, &sth);
+	else
+		ret = mnctl_lookup_complete(m, query, &ex, types, on_found, &c, &sth);
 	if (ret != MNCTL_OK)
 		return ret;
 	if (!m->json)
 		printf("%zu entr%s, every inclusion proof verified against the tree of size %"
-		       PRIu64 "\n", c.num, c.num == 1 ? "y" : "ies", sth.tree_size);
+		       PRIu64 "%s\n", c.num, c.num == 1 ? "y" : "ies", sth.tree_size,
+		       mnctl_opts.no_completeness ? "" : ", complete (map proofs verified)");
 	return MNCTL_OK;
 }
 
@@ -530,7 +639,8 @@ static int describe_all(struct mnctl *m, const json_t *j, const char *where, jso
 		return MNCTL_OK;
 	}
 	json_object_foreach((json_t *)j, key, v) {
-		if (strcmp(key, "sth") == 0 || strcmp(key, "advice") == 0)
+		/* "map" is the proof of completeness, not an item of the answer */
+		if (strcmp(key, "sth") == 0 || strcmp(key, "advice") == 0 || strcmp(key, "map") == 0)
 			continue;
 		ret = describe_all(m, v, key, items);
 		if (ret != MNCTL_OK)
@@ -577,6 +687,7 @@ static void print_advice(const json_t *v, const char *prefix)
 int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 {
 	char path[1024], esc[600], esc2[64];
+	struct mnctl_expect ex;
 	struct mnctl_sth sth;
 	json_t *j = NULL, *items = NULL;
 	size_t num = 0;
@@ -598,6 +709,13 @@ int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 			return mnctl_fail(MNCTL_EUSAGE, "--protocol too long");
 		snprintf(path, sizeof(path), "/mn/v1/resolve?domain=%s&protocol=%s", esc, esc2);
 	}
+	if (!mnctl_opts.no_completeness) {
+		int email = strchr(argv[0], '@') != NULL;
+		ret = mnctl_expect_resolve(&ex, email ? argv[0] : NULL, email ? NULL : argv[0],
+					   mnctl_opts.protocol);
+		if (ret != MNCTL_OK)
+			return ret;
+	}
 	ret = mnctl_load_key(m);
 	if (ret != MNCTL_OK)
 		return ret;
@@ -606,7 +724,20 @@ int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 		return ret;
 	ret = mnctl_sth_from_json(m, json_object_get(j, "sth"), &sth);
 	if (ret == MNCTL_OK)
-		ret = mnctl_sth_check_history(m, &sth);
+		ret = mnctl_opts.no_completeness ? mnctl_sth_check_history(m, &sth)
+						 : mnctl_check_fresh(m, &sth);
+	if (ret == MNCTL_OK && !mnctl_opts.no_completeness) {
+		/* every list whole, every item's leaf proven, and the advice is
+		 * what those leaves give */
+		struct mnctl_map mp;
+		size_t num_items = 0;
+		ret = mnctl_verify_tree_entries(m, &sth, json_object_get(j, "items"), &num_items);
+		if (ret == MNCTL_OK)
+			ret = mnctl_map_verify(m, &sth, j, &ex, &mp);
+		if (ret == MNCTL_OK)
+			ret = mnctl_map_check_resolve(m, &mp, &ex, j, (uint64_t)time(NULL));
+		mnctl_map_cleanup(&mp);
+	}
 	/* the answer's own items, not the lists behind it ("items", "map") */
 	json_object_del(j, "items");
 	json_object_del(j, "map");

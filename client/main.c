@@ -82,12 +82,22 @@ static const char usage_text[] =
 	"      --subdomains            include every name below DOMAIN\n"
 	"      --types LIST            comma list of tls, smime, pgp, policy\n"
 	"      --limit N               entries per page (1..100; all pages are read)\n"
+	"      --no-completeness       check inclusion only (a log without a map);\n"
+	"                              by default every page's map proof is checked:\n"
+	"                              the map-root leaf ends the answer's STH, each\n"
+	"                              key of the query is proven present with the\n"
+	"                              items shown, or absent, and no entry is missing\n"
+	"      --max-age SECONDS       refuse an answer whose STH is older than the\n"
+	"                              newest seen by more (default: twice the MMD)\n"
 	"  resolve ADDRESS | DOMAIN --protocol P\n"
 	"                              how to reach ADDRESS (S/MIME certificates, PGP\n"
 	"                              endorsements, policies) or DOMAIN over P (smtp,\n"
 	"                              submission, imap, pop3, https, xmpp-server):\n"
-	"                              every entry in the answer verified, then the\n"
-	"                              log's advice printed\n"
+	"                              every entry in the answer verified, every list\n"
+	"                              proven whole by the map, the advice recomputed\n"
+	"                              from the proven leaves (entry/advice.h) and\n"
+	"                              compared, then printed\n"
+	"      --no-completeness, --max-age   as for lookup\n"
 	"\n"
 	"Global options:\n"
 	"  --log URL                   the log (default: $MN_LOG)\n"
@@ -229,6 +239,7 @@ enum {
 	O_WAIT, O_WAIT_TIMEOUT, O_SCT, O_LEAF, O_HASH, O_WATCH, O_STATE, O_BATCH,
 	O_TREE_SIZE, O_NO_VERIFY, O_CHECKPOINT, O_USER_ID, O_SIGNER, O_CHAIN, O_X5T, O_PSS,
 	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY, O_AUDIT_MAP,
+	O_NO_COMPLETENESS, O_MAX_AGE,
 };
 
 int main(int argc, char **argv)
@@ -265,6 +276,8 @@ int main(int argc, char **argv)
 		{"protocol", required_argument, NULL, O_PROTOCOL},
 		{"log-key", required_argument, NULL, O_LOG_KEY},
 		{"audit-map", no_argument, NULL, O_AUDIT_MAP},
+		{"no-completeness", no_argument, NULL, O_NO_COMPLETENESS},
+		{"max-age", required_argument, NULL, O_MAX_AGE},
 		{NULL, 0, NULL, 0},
 	};
 	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
@@ -278,6 +291,7 @@ int main(int argc, char **argv)
 	mnctl_opts.batch = 256;
 	mnctl_opts.checkpoint = 4096;
 	mnctl_opts.wait_timeout_s = -1;
+	mnctl_opts.max_age_s = -1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_LOG: log_url = optarg; break;
@@ -338,6 +352,12 @@ int main(int argc, char **argv)
 			break;
 		case O_PROTOCOL: mnctl_opts.protocol = optarg; break;
 		case O_AUDIT_MAP: mnctl_opts.audit_map = 1; break;
+		case O_NO_COMPLETENESS: mnctl_opts.no_completeness = 1; break;
+		case O_MAX_AGE:
+			if (!parse_u64(optarg, &v) || v > 86400 * 365)
+				return mnctl_fail(MNCTL_EUSAGE, "--max-age wants seconds");
+			mnctl_opts.max_age_s = (long)v;
+			break;
 		case 'h':
 		case O_HELP: fputs(usage_text, stdout); return MNCTL_OK;
 		default: fputs(usage_text, stderr); return MNCTL_EUSAGE;

@@ -316,6 +316,108 @@ int mnctl_audit_root(struct mnctl_audit *a, uint64_t *out_num_keys,
 int mnctl_audit_encode(const struct mnctl_audit *a, uint8_t **out, size_t *out_len);
 int mnctl_audit_decode(struct mnctl_audit **out, const uint8_t *in, size_t len);
 
+/* --- completeness: the map section of answers (verify_map.c) ------------- */
+
+/* A lookup or resolve answer proves, besides each entry's inclusion, that the
+ * lists of leaves it is built from are complete (DESIGN.md section 10,
+ * api/mapproof.c for the wire format, map/map.h for the hashes). mnctl never
+ * takes a key string from the answer: it derives the keys its query must be
+ * answered for (entry/mapkeys.h) and requires a proof for exactly those. */
+
+#define MNCTL_MAP_MAX_KEYS 4
+#define MNCTL_KEY_MAX 300 /* MAPKEYS_MAX_STR */
+
+/* What a query must be answered for. */
+struct mnctl_expect {
+	char keys[MNCTL_MAP_MAX_KEYS][MNCTL_KEY_MAX]; /* key strings, NUL-terminated */
+	size_t num_keys;
+	/* An email query's normalized address ("" otherwise): only then may the
+	 * answer add a pgpaddr: key, proven by its VRF proof. */
+	char addr[256];
+	/* resolve: the normalized domain and protocol ("" for an email) */
+	char domain[256];
+	char protocol[32];
+};
+
+/* One list item as the map section shows it. */
+struct mnctl_map_item {
+	uint64_t index;
+	uint8_t leaf_hash[MERKLE_HASH_LEN];
+};
+
+/* One key's proven page of its list. */
+struct mnctl_map_list {
+	char key[MNCTL_KEY_MAX];
+	uint64_t count;                /* items in the whole list (0: absent) */
+	uint64_t start;                /* list position of items[0] */
+	struct mnctl_map_item *items;  /* malloc'd, increasing indexes */
+	size_t num;
+};
+
+/* A verified map section. */
+struct mnctl_map {
+	uint64_t leaf_index;            /* the map-root leaf == tree_size - 1 */
+	uint64_t num_map_keys;
+	uint8_t root[MERKLE_HASH_LEN];  /* the committed map root */
+	struct mnctl_map_list lists[MNCTL_MAP_MAX_KEYS + 1];
+	size_t num_lists;
+};
+void mnctl_map_cleanup(struct mnctl_map *mp);
+
+/* mnctl_expect_lookup fills |ex| with the keys of a lookup of exactly one of
+ * |domain| (with under: if |subdomains|), |email| or |pgp| (a fingerprint), as
+ * api/lookup.c files them. MNCTL_OK or MNCTL_EUSAGE (printed). */
+int mnctl_expect_lookup(struct mnctl_expect *ex, const char *domain, int subdomains,
+			const char *email, const char *pgp);
+/* mnctl_expect_resolve: the keys of a resolve of |email|, or of |domain| over
+ * |protocol| (api/resolve.c). MNCTL_OK or MNCTL_EUSAGE (printed). */
+int mnctl_expect_resolve(struct mnctl_expect *ex, const char *email, const char *domain,
+			 const char *protocol);
+
+/* mnctl_map_verify checks the "map" section of |answer| against |sth| (already
+ * verified): the map-root leaf is the STH's last leaf, proven included, its
+ * MapRootBody covers it; for every key of |ex| (and no other, but a VRF-proven
+ * pgpaddr: key of an email query) the MapProof leads to the committed root,
+ * the items grow, lie below the map-root leaf, and with the range proof
+ * rebuild the list whose count and root the proven value commits to. Fills
+ * *out (mnctl_map_cleanup it, also on failure). MNCTL_OK, MNCTL_ENET
+ * (malformed), MNCTL_EVERIFY (names the key and what failed; also when the
+ * answer has no map section). */
+int mnctl_map_verify(struct mnctl *m, const struct mnctl_sth *sth, const json_t *answer,
+		     const struct mnctl_expect *ex, struct mnctl_map *out);
+/* mnctl_map_check_page checks a lookup page: every list's items reach past
+ * the cursor on the left (unless they start the list) and past |next| on the
+ * right (unless they end it; has_next 0: no next_cursor), every item in
+ * (cursor, next] has its entry in |entries| with the item's leaf hash, and
+ * every entry is such an item. Audit paths are checked elsewhere. */
+int mnctl_map_check_page(struct mnctl *m, const struct mnctl_map *mp, const json_t *entries,
+			 int has_cursor, uint64_t cursor, int has_next, uint64_t next);
+/* mnctl_map_check_resolve checks a resolve answer whose entries' audit paths
+ * verified: every list whole, every item's leaf in "items" (and nothing else
+ * there), then recomputes the advice from those leaves with entry/advice.h
+ * at |now_s| and refuses an answer whose "advice", "smime", "pgp",
+ * "smtp_policy", "e2e_policy" or "policy" differ. */
+int mnctl_map_check_resolve(struct mnctl *m, const struct mnctl_map *mp,
+			    const struct mnctl_expect *ex, const json_t *answer, uint64_t now_s);
+/* mnctl_verify_pgpaddr checks that the key string |key| of an email query for
+ * |addr| is "pgpaddr:" + lowercase hex of the VRF output that |vrf_proof|
+ * (base64, RFC 9381 ECVRF-P256-SHA256-TAI, 81 bytes) proves for the input
+ * "mn-map-email-pgp\0" || addr under the log's "vrf_public_key" (info.json). */
+int mnctl_verify_pgpaddr(struct mnctl *m, const char *addr, const char *key,
+			 const json_t *vrf_proof);
+/* mnctl_check_fresh refuses (MNCTL_EVERIFY) an answer whose STH is older than
+ * the newest STH in the log's history by more than --max-age (default twice
+ * the pinned MMD), then checks consistency with the history and saves it
+ * (mnctl_sth_check_history). */
+int mnctl_check_fresh(struct mnctl *m, const struct mnctl_sth *sth);
+/* mnctl_lookup_complete is mnctl_lookup with completeness: |query| must not
+ * hold types=; every page's map section is verified for |ex| (mnctl_map_verify,
+ * mnctl_map_check_page) and its STH checked with mnctl_check_fresh; entries
+ * whose "classes" miss every bit of |types| (1 tls, 2 smime, 4 pgp, 8
+ * policy; 0 = all) are verified but not handed to |fn|. */
+int mnctl_lookup_complete(struct mnctl *m, const char *query, const struct mnctl_expect *ex,
+			  unsigned types, mnctl_found_fn fn, void *ctx, struct mnctl_sth *out_sth);
+
 /* --- commands ------------------------------------------------------------ */
 
 /* Each takes the arguments after the command name (getopt already ran). */
@@ -359,6 +461,8 @@ struct mnctl_opts {
 	uint64_t limit;        /* lookup: page size, 0 = the log's default */
 	const char *protocol;  /* resolve */
 	const char *domain;    /* resolve */
+	int no_completeness;   /* lookup, resolve: inclusion proofs only */
+	long max_age_s;        /* lookup, resolve: -1 = twice the pinned MMD */
 };
 extern struct mnctl_opts mnctl_opts;
 
