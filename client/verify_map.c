@@ -15,21 +15,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/mnctl.h"
 #include "common/b64.h"
+#include "common/vrf.h"
 #include "entry/advice.h"
 #include "entry/ct.h"
 #include "entry/mapkeys.h"
 #include "entry/names.h"
+#include "entry/pgp.h"
 #include "map/map.h"
 
 #define MAX_LEAF (1u << 25)
 #define MAX_RANGE_PROOF (2 * 64)
-#define VRF_PROOF_LEN 81
-#define VRF_PUBKEY_LEN 33
-#define VRF_OUTPUT_LEN 32
-#define VRF_INPUT_PREFIX "mn-map-email-pgp" /* and its NUL */
 
 _Static_assert(MNCTL_KEY_MAX == MAPKEYS_MAX_STR, "key string buffers");
 
@@ -121,28 +120,18 @@ int mnctl_expect_resolve(struct mnctl_expect *ex, const char *email, const char 
 
 /* vrf_verify_output is the one place a pgpaddr key's VRF proof is checked:
  * on success it writes the VRF output (beta) that |proof| proves for the
- * input |alpha| under |pub|. Returns 1, or 0 if the proof does not verify.
- *
- * mnctl is built without a VRF verifier yet (common/vrf.h, RFC 9381
- * ECVRF-P256-SHA256-TAI, is not merged): until it is, no proof verifies and
- * an answer holding a pgpaddr key is refused. With it, this is
- *   return vrf_verify(beta, pub, proof, alpha, alpha_len);
- */
-static int vrf_verify_output(uint8_t beta[VRF_OUTPUT_LEN], const uint8_t pub[VRF_PUBKEY_LEN],
-			     const uint8_t proof[VRF_PROOF_LEN], const uint8_t *alpha,
-			     size_t alpha_len)
+ * address |addr| (alpha = "mn-map-email-pgp\0" || addr, built by
+ * entry/pgp.h pgp_address_alpha) under |pub|, RFC 9381 ECVRF-P256-SHA256-TAI
+ * (common/vrf.h). Returns 1, or 0 if the proof does not verify. */
+static int vrf_verify_output(uint8_t beta[VRF_OUTPUT_LEN], const uint8_t pub[VRF_PUBLIC_LEN],
+			     const uint8_t proof[VRF_PROOF_LEN], const char *addr)
 {
-	(void)beta;
-	(void)pub;
-	(void)proof;
-	(void)alpha;
-	(void)alpha_len;
-	return 0;
+	return pgp_address_vrf_verify(beta, pub, proof, addr, strlen(addr));
 }
 
 /* vrf_public_key reads "vrf_public_key" from the info.json saved when the
  * log's key was pinned. */
-static int vrf_public_key(struct mnctl *m, uint8_t out[VRF_PUBKEY_LEN])
+static int vrf_public_key(struct mnctl *m, uint8_t out[VRF_PUBLIC_LEN])
 {
 	char path[4200];
 	uint8_t *text;
@@ -151,11 +140,11 @@ static int vrf_public_key(struct mnctl *m, uint8_t out[VRF_PUBKEY_LEN])
 	int ok;
 
 	snprintf(path, sizeof(path), "%s/info.json", m->log_dir);
-	if (mnctl_read_file(path, 1 << 16, &text, &len) != MNCTL_OK)
+	if (access(path, R_OK) != 0 || mnctl_read_file(path, 1 << 16, &text, &len) != MNCTL_OK)
 		return 0;
 	j = json_loadb((const char *)text, len, 0, NULL);
 	free(text);
-	ok = mnctl_json_b64_fixed(j, "vrf_public_key", out, VRF_PUBKEY_LEN);
+	ok = mnctl_json_b64_fixed(j, "vrf_public_key", out, VRF_PUBLIC_LEN);
 	json_decref(j);
 	return ok;
 }
@@ -163,10 +152,8 @@ static int vrf_public_key(struct mnctl *m, uint8_t out[VRF_PUBKEY_LEN])
 int mnctl_verify_pgpaddr(struct mnctl *m, const char *addr, const char *key,
 			 const json_t *vrf_proof)
 {
-	uint8_t proof[VRF_PROOF_LEN], pub[VRF_PUBKEY_LEN], beta[VRF_OUTPUT_LEN];
-	uint8_t alpha[sizeof(VRF_INPUT_PREFIX) + 256];
+	uint8_t proof[VRF_PROOF_LEN], pub[VRF_PUBLIC_LEN], beta[VRF_OUTPUT_LEN];
 	char want[MAPKEYS_MAX_STR], hex[2 * VRF_OUTPUT_LEN + 1];
-	size_t alen = strlen(addr);
 	uint8_t *p = NULL;
 	size_t pl = 0;
 
@@ -179,18 +166,13 @@ int mnctl_verify_pgpaddr(struct mnctl *m, const char *addr, const char *key,
 	if (!vrf_public_key(m, pub))
 		return mnctl_fail(MNCTL_EVERIFY, "the answer proves %s, but no VRF public key "
 				  "of the log is pinned (re-pin with `mnctl info`)", key);
-	if (alen > 256)
-		return mnctl_fail(MNCTL_EVERIFY, "address too long for %s", key);
-	memcpy(alpha, VRF_INPUT_PREFIX, sizeof(VRF_INPUT_PREFIX)); /* with the NUL */
-	memcpy(alpha + sizeof(VRF_INPUT_PREFIX), addr, alen);
-	if (!vrf_verify_output(beta, pub, proof, alpha, sizeof(VRF_INPUT_PREFIX) + alen))
+	if (!vrf_verify_output(beta, pub, proof, addr))
 		return mnctl_fail(MNCTL_EVERIFY, "the VRF proof of map key %s does not verify "
-				  "(this mnctl cannot verify VRF proofs yet: it refuses answers "
-				  "with pgpaddr keys)", key);
+				  "for the address asked for", key);
 	mnctl_hex(hex, beta, VRF_OUTPUT_LEN);
 	mapkeys_str(want, "pgpaddr", hex, strlen(hex));
 	if (strcmp(want, key) != 0)
-		return mnctl_fail(MNCTL_EVERIFY, "map key %s is not the VRF output for the "
+		return mnctl_fail(MNCTL_EVERIFY, "map key %s is not the VRF output of the "
 				  "address asked for", key);
 	return MNCTL_OK;
 }
@@ -375,6 +357,18 @@ int mnctl_map_verify(struct mnctl *m, const struct mnctl_sth *sth, const json_t 
 		ret = verify_list(m, out, o, key, &out->lists[out->num_lists++]);
 		if (ret != MNCTL_OK)
 			return ret;
+	}
+	/* A log with a VRF key files PGP endorsements of an address under
+	 * pgpaddr:VRF(address): an email answer without that key would hide them. */
+	if (ex->addr[0] != '\0') {
+		uint8_t pub[VRF_PUBLIC_LEN];
+		size_t j;
+		for (j = 0; j < out->num_lists && strncmp(out->lists[j].key, "pgpaddr:", 8) != 0; j++)
+			;
+		if (j == out->num_lists && vrf_public_key(m, pub))
+			return mnctl_fail(MNCTL_EVERIFY, "the answer has no pgpaddr key for %s, "
+					  "though the log has a VRF key: its PGP endorsements "
+					  "would be left out", ex->addr);
 	}
 	for (size_t k = 0; k < ex->num_keys; k++)
 		if (!seen[k])

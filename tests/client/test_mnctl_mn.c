@@ -1167,6 +1167,9 @@ static void test_lie_lookup(void **state)
 {
 	(void)state;
 	set_mode(T_PASS);
+	/* pinned through the proxy (pass mode): the log's VRF key comes with the
+	 * pin, and answers for an address prove a pgpaddr key with it */
+	free(expect_rc(0, "info", T.url_p, "--trust-on-first-use"));
 	free(expect_rc(0, "--log", T.url_p, "--key", T.keyfile, "lookup", "example.com",
 		       "--subdomains"));
 
