@@ -267,8 +267,8 @@ static int verify_list(struct mnctl *m, const struct mnctl_map *mp, const json_t
 				      (size_t)l->start + n, (const uint8_t(*)[MAP_HASH_LEN])ih,
 				      (const uint8_t(*)[MAP_HASH_LEN])rp, rn)) {
 		ret = mnctl_fail(MNCTL_EVERIFY, "the items shown for %s (positions %" PRIu64
-				 "..%" PRIu64 " of %" PRIu64 ") do not fit their range proof: a gap "
-				 "in the page, or an item added or altered",
+				 "..%" PRIu64 " of %" PRIu64 ") are not the list the map commits "
+				 "to: the page has a gap, or an item is missing, added or altered",
 				 key, l->start, l->start + n, l->count);
 		goto out;
 	}
@@ -276,7 +276,8 @@ static int verify_list(struct mnctl *m, const struct mnctl_map *mp, const json_t
 	if (memcmp(v2, value, MAP_HASH_LEN) != 0)
 		ret = mnctl_fail(MNCTL_EVERIFY, "the items shown for %s (positions %" PRIu64
 				 "..%" PRIu64 " of %" PRIu64 ") are not the list the map commits "
-				 "to: an item is missing, added or altered", key, l->start,
+				 "to: the page has a gap, or an item is missing, added or "
+				 "altered", key, l->start,
 				 l->start + n, l->count);
 out:
 	free(ih);
