@@ -506,12 +506,14 @@ int mnctl_map_check_page(struct mnctl *m, const struct mnctl_map *mp, const json
 			continue;
 		if (l->start > 0 && !(has_cursor && l->items[0].index <= cursor))
 			return mnctl_fail(MNCTL_EVERIFY, "page has a gap before leaf %" PRIu64
-					  " in the list of %s (it starts at position %" PRIu64
-					  " after the cursor)", l->items[0].index, l->key, l->start);
+					  " in the list of %s: it starts at list position %" PRIu64
+					  " without an item at or before the cursor",
+					  l->items[0].index, l->key, l->start);
 		if (l->start + l->num < l->count && !(has_next && l->items[l->num - 1].index > next))
 			return mnctl_fail(MNCTL_EVERIFY, "page has a gap after leaf %" PRIu64
-					  " in the list of %s (%" PRIu64 " items not shown, before "
-					  "the next cursor)", l->items[l->num - 1].index, l->key,
+					  " in the list of %s: the page runs to leaf %" PRIu64
+					  " but shows no item past it (%" PRIu64 " more in the list)",
+					  l->items[l->num - 1].index, l->key, next,
 					  l->count - l->start - l->num);
 	}
 	ret = decode_entries(m, entries, &s, &n);

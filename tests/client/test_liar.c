@@ -454,6 +454,29 @@ static void test_lie_gap(void **state)
 	lie(LIAR_GAP, "under:example.com", "gap", "lookup", "example.com", "--subdomains");
 }
 
+/* resolve's policy in force withheld (a downgrade to no STARTTLS), the
+ * proven lists intact: the advice recomputed from them differs */
+static void test_lie_advice(void **state)
+{
+	(void)state;
+	lie(LIAR_NO_POLICY, NULL, "\"policy\" is not the policy in force", "resolve",
+	    "example.com", "--protocol", "smtp");
+	lie(LIAR_NO_POLICY, NULL, "\"smtp_policy\" is not the policy in force", "resolve",
+	    "alice@example.com");
+}
+
+/* a page whose items, validly proven, stop short of its next_cursor (or
+ * start after its cursor): the leaves in between are hidden, and only the
+ * page window check sees it */
+static void test_lie_window(void **state)
+{
+	(void)state;
+	lie(LIAR_NARROW_RIGHT, "dns:example.com", "page has a gap after leaf", "lookup",
+	    "example.com", "--limit", "2");
+	lie(LIAR_NARROW_LEFT, "dns:example.com", "page has a gap before leaf", "lookup",
+	    "example.com", "--limit", "2");
+}
+
 /* the answer to another query: www.example.com for example.com */
 static void test_lie_other_name(void **state)
 {
@@ -515,6 +538,8 @@ int main(void)
 		cmocka_unit_test(test_lie_drop_revocation),
 		cmocka_unit_test(test_lie_claim_absent),
 		cmocka_unit_test(test_lie_gap),
+		cmocka_unit_test(test_lie_window),
+		cmocka_unit_test(test_lie_advice),
 		cmocka_unit_test(test_lie_other_name),
 		cmocka_unit_test(test_lie_replay_old),
 		cmocka_unit_test(test_no_map),

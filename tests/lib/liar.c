@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "common/b64.h"
+#include "map/map.h"
 #include "tests/lib/proc.h"
 
 #define MAX_RECORDED 64
@@ -88,9 +90,104 @@ static json_t *absence_proof(struct liar *l)
 	return p;
 }
 
+/* whole_list fetches the key's whole list (the same query, unpaged). */
+static json_t *whole_list(struct liar *l, const char *target, const char *key)
+{
+	char t[2048];
+	const char *q = strchr(target, '?');
+	size_t n;
+	struct http_resp r;
+	json_t *j, *o, *items = NULL;
+
+	if (q == NULL)
+		return NULL;
+	n = (size_t)(q + 1 - target);
+	memcpy(t, target, n);
+	t[n] = '\0';
+	for (const char *p = q + 1; *p != '\0';) {
+		size_t len = strcspn(p, "&");
+		if (strncmp(p, "limit=", 6) != 0 && strncmp(p, "cursor=", 7) != 0 &&
+		    n + len + 2 < sizeof(t)) {
+			memcpy(t + n, p, len);
+			n += len;
+			t[n++] = '&';
+		}
+		p += len + (p[len] == '&');
+	}
+	snprintf(t + n, sizeof(t) - n, "limit=100");
+	if (http_do(l->upstream, "GET", t, NULL, NULL, 0, &r) != 0)
+		return NULL;
+	j = r.status == 200 ? json_loadb((const char *)r.body, r.body_len, 0, NULL) : NULL;
+	http_resp_free(&r);
+	o = find_key(j, key);
+	if (o != NULL && json_integer_value(json_object_get(o, "start")) == 0)
+		items = json_incref(json_object_get(o, "items"));
+	json_decref(j);
+	return items;
+}
+
+static int item_hash(const json_t *it, uint8_t out[32], json_int_t *out_index)
+{
+	uint8_t *p = NULL;
+	size_t len = 0;
+	const json_t *h = json_object_get(it, "leaf_hash");
+	int ok = json_is_string(h) &&
+		 mn_b64_decode(&p, &len, json_string_value(h), json_string_length(h), 64) == 0 &&
+		 len == 32;
+
+	if (ok)
+		memcpy(out, p, 32);
+	free(p);
+	*out_index = json_integer_value(json_object_get(it, "leaf_index"));
+	return ok;
+}
+
+/* narrow keeps the items of |o| whose indexes are in [lo, hi] and proves
+ * them with a range proof computed from |all| (the whole list). */
+static int narrow(json_t *o, const json_t *all, json_int_t lo, json_int_t hi)
+{
+	size_t num = json_array_size(all), s = num, e = 0, pn;
+	uint8_t (*ih)[32] = calloc(num ? num : 1, 32), (*rp)[32] = calloc(128, 32);
+	struct merkle_hasher *h = merkle_hasher_new();
+	json_t *items = json_array(), *range = json_array();
+	int ok = ih != NULL && rp != NULL && h != NULL && num > 0;
+
+	for (size_t i = 0; ok && i < num; i++) {
+		uint8_t lh[32];
+		json_int_t idx;
+		ok = item_hash(json_array_get(all, i), lh, &idx);
+		map_list_item(h, ih[i], (uint64_t)idx, lh);
+		if (ok && idx >= lo && idx <= hi) {
+			if (s == num)
+				s = i;
+			e = i + 1;
+			json_array_append(items, json_array_get(all, i));
+		}
+	}
+	ok = ok && s < e;
+	pn = ok ? map_list_range_proof(h, (const uint8_t(*)[32])ih, num, s, e, rp, 128) : 0;
+	ok = ok && pn != (size_t)-1;
+	for (size_t i = 0; ok && i < pn; i++) {
+		char b[64];
+		mn_b64_encode(b, rp[i], 32);
+		json_array_append_new(range, json_string(b));
+	}
+	if (ok) {
+		json_object_set(o, "items", items);
+		json_object_set(o, "range_proof", range);
+		json_object_set_new(o, "start", json_integer((json_int_t)s));
+	}
+	json_decref(items);
+	json_decref(range);
+	free(ih);
+	free(rp);
+	merkle_hasher_free(h);
+	return ok;
+}
+
 /* rewrite returns the altered body (malloc'd) or NULL to pass it on. */
-static char *rewrite(struct liar *l, enum liar_mode mode, const char *key, const uint8_t *body,
-		     size_t len)
+static char *rewrite(struct liar *l, enum liar_mode mode, const char *key, const char *target,
+		     const uint8_t *body, size_t len)
 {
 	json_t *j = json_loadb((const char *)body, len, 0, NULL), *o, *items, *ents;
 	char *out = NULL;
@@ -148,6 +245,45 @@ static char *rewrite(struct liar *l, enum liar_mode mode, const char *key, const
 	case LIAR_STRIP_MAP:
 		changed = json_object_del(j, "map") == 0;
 		break;
+	case LIAR_NO_POLICY:
+		if (json_object_get(j, "smtp_policy") != NULL) {
+			json_t *a = json_object_get(j, "advice");
+			json_object_set_new(j, "smtp_policy", json_null());
+			json_object_set_new(a, "starttls", json_null());
+			json_object_set_new(a, "tls_min", json_null());
+			changed = 1;
+		} else if (json_object_get(j, "policy") != NULL) {
+			json_object_set_new(j, "policy", json_null());
+			json_object_set_new(j, "advice", json_null());
+			changed = 1;
+		}
+		break;
+	case LIAR_NARROW_RIGHT:
+	case LIAR_NARROW_LEFT: {
+		const char *cur = strstr(target, "&cursor=");
+		json_t *all, *e;
+		json_int_t cut;
+		if (o == NULL || json_array_size(ents) == 0 ||
+		    (mode == LIAR_NARROW_RIGHT && !json_is_string(json_object_get(j, "next_cursor"))) ||
+		    (mode == LIAR_NARROW_LEFT && cur == NULL))
+			break;
+		all = whole_list(l, target, key);
+		if (mode == LIAR_NARROW_RIGHT) {
+			e = json_array_get(ents, json_array_size(ents) - 1);
+			cut = json_integer_value(json_object_get(e, "leaf_index"));
+			changed = narrow(o, all, 0, cut - 1);
+			if (changed)
+				json_array_remove(ents, json_array_size(ents) - 1);
+		} else {
+			e = json_array_get(ents, 0);
+			cut = json_integer_value(json_object_get(e, "leaf_index"));
+			changed = narrow(o, all, cut + 1, INT64_MAX);
+			if (changed)
+				json_array_remove(ents, 0);
+		}
+		json_decref(all);
+		break;
+	}
 	default:
 		break;
 	}
@@ -252,7 +388,7 @@ static void serve_one(struct liar *l, int fd, char *buf)
 	}
 	pthread_mutex_unlock(&l->mu);
 	if (mn && changed == NULL && mode != LIAR_PASS && mode != LIAR_REPLAY)
-		changed = rewrite(l, mode, key, r.body, r.body_len);
+		changed = rewrite(l, mode, key, target, r.body, r.body_len);
 	b = changed ? changed : (const char *)r.body;
 	bl = changed ? strlen(changed) : r.body_len;
 	snprintf(head, sizeof(head),

@@ -33,6 +33,16 @@ enum liar_mode {
 	                     * recorded for the target set by liar_replay: an older
 	                     * answer, or the answer to another query */
 	LIAR_STRIP_MAP,     /* remove the "map" section (a log without a map) */
+	LIAR_NO_POLICY,     /* resolve: the policy in force and its advice removed
+	                     * ("policy" / "smtp_policy" null, "advice" without it),
+	                     * the proven lists left as they are */
+	LIAR_NARROW_RIGHT,  /* a lookup page with a next_cursor: the key's items
+	                     * end before the next_cursor (the last entry and its
+	                     * right neighbour dropped), with a valid range proof
+	                     * for what is left (computed from the whole list) */
+	LIAR_NARROW_LEFT,   /* a lookup page after a cursor: the key's items start
+	                     * after it (the left neighbour and the first entry
+	                     * dropped), with a valid range proof */
 };
 
 struct liar;
