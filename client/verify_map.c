@@ -427,9 +427,10 @@ static int decode_entries(struct mnctl *m, const json_t *arr, struct shown **out
 	qsort(s, n, sizeof(*s), cmp_shown);
 	for (size_t i = 1; i < n; i++)
 		if (s[i].index == s[i - 1].index) {
+			uint64_t twice = s[i].index;
 			shown_free(s, n);
 			return mnctl_fail(MNCTL_EVERIFY, "the answer shows entry %" PRIu64 " twice",
-					  s[i].index);
+					  twice);
 		}
 	*out = s;
 	*out_n = n;
