@@ -1,18 +1,21 @@
-/* test_liar_map.c: a log that commits a wrong map root. A proxy cannot make
- * this lie (the map-root leaf is in the signed tree), so the test is the log
+/* test_liar_map.c: a log that commits a wrong map. A proxy cannot make this
+ * lie (the map-root leaf is in the signed tree), so the test is the log
  * operator: it stops logd, appends a batch with the storage API itself
- * (store_append_mapped) whose map-root leaf hook writes a wrong root, signs
- * the tree head with the log's key, and serves the data directory with logd
- * again. No test-only code path in logd: it serves what its storage holds.
+ * (store_append_mapped, the tree head signed with the log's key) and serves
+ * the data directory with logd again. No test-only code path in logd: it
+ * serves what its storage holds.
  *
- * To be served at all, the wrong root must also be the root of the map state
- * the storage keeps (logd cross-checks the two and answers 500 otherwise): the
- * hook writes it through the |map_root| pointer store_append_mapped hands it,
- * which is that state (storage/store.c; the map-root leaf adds no keys, so
- * nothing recomputes it). The map's tiles keep the true trie, so every MapProof
- * logd serves leads to the true root, not the committed one, and mnctl lookup
- * must fail on the map proof (`mnctl monitor --audit-map` would see the wrong
- * root by replaying the log). */
+ * Two lies:
+ *  - the map-root leaf hook writes a wrong root into the leaf. The storage's
+ *    map state keeps the true root (and since bd77b79 the store refuses to
+ *    open when its tiles do not give the stored root, so the state cannot be
+ *    made to agree with the lie): logd cross-checks the leaf against its state
+ *    and answers lookups and resolves with 500, and mnctl refuses (exit 2);
+ *  - the batch files its certificate under no map key: tiles, state and leaf
+ *    agree on a root that is wrong for the log's leaves. Every answer is then
+ *    consistent with the committed root and mnctl lookup cannot tell (it
+ *    lists the entries the map holds, without the hidden one); replaying the
+ *    log (`mnctl monitor --audit-map`, branch audit) is what catches it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +29,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "common/bytes.h"
 #include "common/clock.h"
@@ -46,10 +51,59 @@ static struct {
 	struct logd_proc logd;
 } T;
 
+static int run_mnctl_io(const char *const *args, char **err, char **out);
+
 static int run_mnctl(const char *const *args, char **err)
 {
+	return run_mnctl_io(args, err, NULL);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = calloc(1, 1 << 20);
+
+	if (f != NULL && buf != NULL) {
+		size_t n = fread(buf, 1, (1 << 20) - 1, f);
+		(void)n;
+	}
+	if (f != NULL)
+		fclose(f);
+	return buf;
+}
+
+/* run_mnctl_out runs mnctl and returns its exit code and stdout (*out). */
+static int run_mnctl_out(const char *const *args, char **out)
+{
+	char *err = NULL;
+	int rc = run_mnctl_io(args, &err, out);
+
+	if (rc != 0)
+		fprintf(stderr, "mnctl: %s", err ? err : "");
+	free(err);
+	return rc;
+}
+
+/* has_index: |out| has a JSON line with "index": |index|. */
+static int has_index(char *out, json_int_t index)
+{
+	char *save = NULL;
+
+	for (char *l = strtok_r(out, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(l, 0, NULL);
+		int hit = json_integer_value(json_object_get(j, "index")) == index &&
+			  json_object_get(j, "index") != NULL;
+		json_decref(j);
+		if (hit)
+			return 1;
+	}
+	return 0;
+}
+
+static int run_mnctl_io(const char *const *args, char **err, char **out)
+{
 	const char *build = getenv("MN_BUILD");
-	char bin[256], ep[128];
+	char bin[256], ep[128], op[128];
 	const char *argv[32];
 	int argc = 0, status;
 	pid_t pid;
@@ -58,6 +112,7 @@ static int run_mnctl(const char *const *args, char **err)
 
 	snprintf(bin, sizeof(bin), "%s/mnctl", build ? build : "build");
 	snprintf(ep, sizeof(ep), "%s/err.txt", T.dir);
+	snprintf(op, sizeof(op), "%s/out.txt", T.dir);
 	argv[argc++] = bin;
 	argv[argc++] = "--config";
 	argv[argc++] = T.cfg;
@@ -66,7 +121,7 @@ static int run_mnctl(const char *const *args, char **err)
 	argv[argc] = NULL;
 	pid = fork();
 	if (pid == 0) {
-		int o = open("/dev/null", O_WRONLY);
+		int o = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		int e = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(o, 1);
 		dup2(e, 2);
@@ -76,6 +131,8 @@ static int run_mnctl(const char *const *args, char **err)
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
 		return -1;
+	if (out != NULL)
+		*out = slurp(op);
 	f = fopen(ep, "rb");
 	*err = calloc(1, 8192);
 	if (f != NULL) {
@@ -133,6 +190,7 @@ static void start_logd(void)
 /* --- the lying operator's batch ------------------------------------------ */
 
 struct liar_commit {
+	int wrong_root;  /* 1: flip a bit of the root in the map-root leaf */
 	struct merkle_hasher *h;
 	struct ct_signer *signer;
 	uint64_t ts;
@@ -149,9 +207,9 @@ static int wrong_root_leaf(void *ctx, uint64_t covered, uint64_t num_keys,
 	struct ct_entry e = {.timestamp = c->ts, .entry_type = MN_MAP_ROOT_ENTRY};
 	struct cbb cbb;
 
-	/* the lie: one bit of the root, in the leaf and in the stored state */
-	((uint8_t *)map_root)[7] ^= 0x20;
 	memcpy(mr.root, map_root, MERKLE_HASH_LEN);
+	if (c->wrong_root)
+		mr.root[7] ^= 0x20; /* the lie: one bit of the committed root */
 	mapkeys_root_encode(body, &mr);
 	e.body = body;
 	e.body_len = sizeof(body);
@@ -191,12 +249,13 @@ static int sign_sth(void *ctx, uint64_t tree_size, const uint8_t root[MERKLE_HAS
 }
 
 /* append_lying_batch appends one certificate for example.com and a map-root
- * leaf with a wrong root, in the log's own storage, signed with its key. */
-static void append_lying_batch(void)
+ * leaf in the log's own storage, signed with its key: with |wrong_root| the
+ * leaf's root is wrong, else the certificate is filed under no map key. */
+static uint64_t append_lying_batch(int wrong_root)
 {
 	static const char *const dns[1] = {"example.com"};
 	struct store_options opt = {.dir = T.data, .map = 1};
-	struct liar_commit c = {0};
+	struct liar_commit c = {.wrong_root = wrong_root};
 	struct store *st = NULL;
 	struct store_leaf leaf = {0};
 	struct store_sth sth;
@@ -228,7 +287,7 @@ static void append_lying_batch(void)
 	assert_int_equal(mapkeys_leaf(c.h, leaf_input, leaf_len, keys, &num_keys, &truncated), 0);
 	assert_true(num_keys > 0);
 	leaf.map_keys = (const uint8_t(*)[32])keys;
-	leaf.num_map_keys = num_keys;
+	leaf.num_map_keys = wrong_root ? num_keys : 0;
 	assert_int_equal(store_open(&st, &opt), 0);
 	{
 		struct store_map_commit mc = {wrong_root_leaf, sign_sth, &c};
@@ -241,13 +300,19 @@ static void append_lying_batch(void)
 	ct_signer_free(c.signer);
 	merkle_hasher_free(c.h);
 	pki_free(cert);
+	return sth.tree_size - 2; /* the certificate's index, before its map-root leaf */
 }
 
-/* --- the test ------------------------------------------------------------- */
+/* --- the tests ------------------------------------------------------------ */
 
-static void test_wrong_map_root(void **state)
+/* new_log starts logd on a fresh data directory, logs two certificates and
+ * checks honest answers. */
+static void new_log(void)
 {
-	(void)state;
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", T.data, T.cfg);
+	assert_int_equal(system(cmd), 0);
 	start_logd();
 	add_cert("example.com");
 	add_cert("www.example.com");
@@ -255,17 +320,40 @@ static void test_wrong_map_root(void **state)
 	mnctl(0, NULL, "--log", T.url, "lookup", "example.com");
 	mnctl(0, NULL, "--log", T.url, "lookup", "example.com", "--subdomains");
 	assert_int_equal(logd_stop(&T.logd, SIGTERM), 0);
+}
 
-	append_lying_batch();
+static void test_wrong_root_in_leaf(void **state)
+{
+	(void)state;
+	new_log();
+	(void)append_lying_batch(1);
 	/* the same log, on a new port: mnctl's pin and history are per URL */
 	start_logd();
 	mnctl(0, NULL, "info", T.url, "--trust-on-first-use");
-	mnctl(3, "does not match the committed root", "--log", T.url, "lookup", "example.com");
-	mnctl(3, "does not match the committed root", "--log", T.url, "lookup", "www.example.com");
-	mnctl(3, "does not match the committed root", "--log", T.url, "resolve", "example.com",
-	      "--protocol", "smtp");
-	/* the entries themselves are all included: only the map lies */
-	mnctl(0, NULL, "--log", T.url, "lookup", "example.com", "--no-completeness");
+	mnctl(2, "HTTP 500", "--log", T.url, "lookup", "example.com");
+	mnctl(2, "HTTP 500", "--log", T.url, "resolve", "example.com", "--protocol", "smtp");
+	logd_stop(&T.logd, SIGTERM);
+}
+
+static void test_map_hides_leaf(void **state)
+{
+	const char *const args[] = {"--log", T.url, "--json", "lookup", "example.com", NULL};
+	char *out = NULL, *copy;
+	uint64_t hidden;
+
+	(void)state;
+	new_log();
+	hidden = append_lying_batch(0);
+	start_logd();
+	mnctl(0, NULL, "info", T.url, "--trust-on-first-use");
+	/* consistent with the committed root: accepted, without the hidden
+	 * certificate (only a replay of the log, --audit-map, sees the lie) */
+	assert_int_equal(run_mnctl_out(args, &out), 0);
+	copy = strdup(out);
+	assert_false(has_index(out, (json_int_t)hidden));
+	assert_true(has_index(copy, 0));
+	free(copy);
+	free(out);
 	logd_stop(&T.logd, SIGTERM);
 }
 
@@ -303,7 +391,8 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wrong_map_root),
+		cmocka_unit_test(test_wrong_root_in_leaf),
+		cmocka_unit_test(test_map_hides_leaf),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
