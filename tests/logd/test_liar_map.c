@@ -11,11 +11,12 @@
  *    open when its tiles do not give the stored root, so the state cannot be
  *    made to agree with the lie): logd cross-checks the leaf against its state
  *    and answers lookups and resolves with 500, and mnctl refuses (exit 2);
+ *    `mnctl monitor --audit-map` names the leaf (exit 3);
  *  - the batch files its certificate under no map key: tiles, state and leaf
  *    agree on a root that is wrong for the log's leaves. Every answer is then
  *    consistent with the committed root and mnctl lookup cannot tell (it
  *    lists the entries the map holds, without the hidden one); replaying the
- *    log (`mnctl monitor --audit-map`, branch audit) is what catches it. */
+ *    log, `mnctl monitor --audit-map`, catches it (exit 3). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -309,9 +310,9 @@ static uint64_t append_lying_batch(int wrong_root)
  * checks honest answers. */
 static void new_log(void)
 {
-	char cmd[300];
+	char cmd[400];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", T.data, T.cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s/monitor'", T.data, T.cfg, T.dir);
 	assert_int_equal(system(cmd), 0);
 	start_logd();
 	add_cert("example.com");
@@ -332,6 +333,11 @@ static void test_wrong_root_in_leaf(void **state)
 	mnctl(0, NULL, "info", T.url, "--trust-on-first-use");
 	mnctl(2, "HTTP 500", "--log", T.url, "lookup", "example.com");
 	mnctl(2, "HTTP 500", "--log", T.url, "resolve", "example.com", "--protocol", "smtp");
+	{
+		char st[160];
+		snprintf(st, sizeof(st), "%s/monitor", T.dir);
+		mnctl(3, "map-root leaf", "--log", T.url, "monitor", "--audit-map", "--state", st);
+	}
 	logd_stop(&T.logd, SIGTERM);
 }
 
@@ -347,13 +353,19 @@ static void test_map_hides_leaf(void **state)
 	start_logd();
 	mnctl(0, NULL, "info", T.url, "--trust-on-first-use");
 	/* consistent with the committed root: accepted, without the hidden
-	 * certificate (only a replay of the log, --audit-map, sees the lie) */
+	 * certificate (only a replay of the log sees the lie) */
 	assert_int_equal(run_mnctl_out(args, &out), 0);
 	copy = strdup(out);
 	assert_false(has_index(out, (json_int_t)hidden));
 	assert_true(has_index(copy, 0));
 	free(copy);
 	free(out);
+	/* the replay of the log finds the root wrong */
+	{
+		char st[160];
+		snprintf(st, sizeof(st), "%s/monitor", T.dir);
+		mnctl(3, "map-root leaf", "--log", T.url, "monitor", "--audit-map", "--state", st);
+	}
 	logd_stop(&T.logd, SIGTERM);
 }
 
