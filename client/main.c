@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "client/mnctl.h"
+#include "client/policy_server.h"
 
 struct mnctl_opts mnctl_opts;
 
@@ -84,6 +85,18 @@ static const char usage_text[] =
 	"                              submission, imap, pop3, https, xmpp-server):\n"
 	"                              every entry in the answer verified, then the\n"
 	"                              log's advice printed\n"
+	"  policy-server --listen HOST:PORT\n"
+	"                              a Postfix socketmap server for\n"
+	"                              smtp_tls_policy_maps = socketmap:inet:HOST:PORT:\n"
+	"                              metanotary: answers each next-hop domain with\n"
+	"                              the TLS policy the log proves (OK secure\n"
+	"                              match=... protocols=>=TLSv1.2), NOTFOUND when\n"
+	"                              none is in force, TEMP when the log cannot be\n"
+	"                              reached or does not verify; one log line per\n"
+	"                              decision on stderr; SIGTERM stops it\n"
+	"      --map-name NAME         the socketmap name (default metanotary)\n"
+	"      --cache-ttl SECONDS     keep verified answers this long (default and\n"
+	"                              at most the log's MMD; 0: no cache)\n"
 	"\n"
 	"Global options:\n"
 	"  --log URL                   the log (default: $MN_LOG)\n"
@@ -124,6 +137,7 @@ static const struct {
 	{"add-policy", mnctl_cmd_add_policy, 1},
 	{"lookup", mnctl_cmd_lookup, 1},
 	{"resolve", mnctl_cmd_resolve, 1},
+	{"policy-server", mnctl_cmd_policy_server, 1},
 };
 
 int mnctl_fail(int code, const char *fmt, ...)
@@ -225,6 +239,7 @@ enum {
 	O_WAIT, O_WAIT_TIMEOUT, O_SCT, O_LEAF, O_HASH, O_WATCH, O_STATE, O_BATCH,
 	O_TREE_SIZE, O_NO_VERIFY, O_CHECKPOINT, O_USER_ID, O_SIGNER, O_CHAIN, O_X5T, O_PSS,
 	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY,
+	O_LISTEN, O_MAP_NAME, O_CACHE_TTL,
 };
 
 int main(int argc, char **argv)
@@ -260,6 +275,9 @@ int main(int argc, char **argv)
 		{"limit", required_argument, NULL, O_LIMIT},
 		{"protocol", required_argument, NULL, O_PROTOCOL},
 		{"log-key", required_argument, NULL, O_LOG_KEY},
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"map-name", required_argument, NULL, O_MAP_NAME},
+		{"cache-ttl", required_argument, NULL, O_CACHE_TTL},
 		{NULL, 0, NULL, 0},
 	};
 	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
@@ -332,6 +350,14 @@ int main(int argc, char **argv)
 			mnctl_opts.limit = v;
 			break;
 		case O_PROTOCOL: mnctl_opts.protocol = optarg; break;
+		case O_LISTEN: mnctl_opts.listen = optarg; break;
+		case O_MAP_NAME: mnctl_opts.map_name = optarg; break;
+		case O_CACHE_TTL:
+			if (!parse_u64(optarg, &v) || v > 86400)
+				return mnctl_fail(MNCTL_EUSAGE, "--cache-ttl wants 0..86400 seconds");
+			mnctl_opts.cache_ttl_s = v;
+			mnctl_opts.cache_ttl_set = 1;
+			break;
 		case 'h':
 		case O_HELP: fputs(usage_text, stdout); return MNCTL_OK;
 		default: fputs(usage_text, stderr); return MNCTL_EUSAGE;

@@ -320,6 +320,10 @@ struct mnctl_opts {
 	uint64_t limit;        /* lookup: page size, 0 = the log's default */
 	const char *protocol;  /* resolve */
 	const char *domain;    /* resolve */
+	const char *listen;    /* policy-server: HOST:PORT */
+	const char *map_name;  /* policy-server: the socketmap name */
+	uint64_t cache_ttl_s;  /* policy-server: --cache-ttl */
+	int cache_ttl_set;
 };
 extern struct mnctl_opts mnctl_opts;
 
