@@ -85,6 +85,10 @@ static const char usage_text[] =
 	"                              submission, imap, pop3, https, xmpp-server):\n"
 	"                              every entry in the answer verified, then the\n"
 	"                              log's advice printed\n"
+	"      --smime-out DIR         (ADDRESS) write the S/MIME certificates as\n"
+	"                              DIR/ADDRESS-INDEX.pem\n"
+	"      --pgp-out FILE          (ADDRESS) write the endorsed OpenPGP keys as one\n"
+	"                              ASCII-armored keyring\n"
 	"  policy-server --listen HOST:PORT\n"
 	"                              a Postfix socketmap server for\n"
 	"                              smtp_tls_policy_maps = socketmap:inet:HOST:PORT:\n"
@@ -239,7 +243,7 @@ enum {
 	O_WAIT, O_WAIT_TIMEOUT, O_SCT, O_LEAF, O_HASH, O_WATCH, O_STATE, O_BATCH,
 	O_TREE_SIZE, O_NO_VERIFY, O_CHECKPOINT, O_USER_ID, O_SIGNER, O_CHAIN, O_X5T, O_PSS,
 	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY,
-	O_LISTEN, O_MAP_NAME, O_CACHE_TTL,
+	O_LISTEN, O_MAP_NAME, O_CACHE_TTL, O_SMIME_OUT, O_PGP_OUT,
 };
 
 int main(int argc, char **argv)
@@ -278,6 +282,8 @@ int main(int argc, char **argv)
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"map-name", required_argument, NULL, O_MAP_NAME},
 		{"cache-ttl", required_argument, NULL, O_CACHE_TTL},
+		{"smime-out", required_argument, NULL, O_SMIME_OUT},
+		{"pgp-out", required_argument, NULL, O_PGP_OUT},
 		{NULL, 0, NULL, 0},
 	};
 	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
@@ -352,6 +358,8 @@ int main(int argc, char **argv)
 		case O_PROTOCOL: mnctl_opts.protocol = optarg; break;
 		case O_LISTEN: mnctl_opts.listen = optarg; break;
 		case O_MAP_NAME: mnctl_opts.map_name = optarg; break;
+		case O_SMIME_OUT: mnctl_opts.smime_out = optarg; break;
+		case O_PGP_OUT: mnctl_opts.pgp_out = optarg; break;
 		case O_CACHE_TTL:
 			if (!parse_u64(optarg, &v) || v > 86400)
 				return mnctl_fail(MNCTL_EUSAGE, "--cache-ttl wants 0..86400 seconds");

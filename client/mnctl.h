@@ -278,6 +278,21 @@ int mnctl_url_escape(char *out, size_t cap, const char *in);
 int mnctl_verify_tree_entries(struct mnctl *m, const struct mnctl_sth *sth,
 			      const json_t *j, size_t *out_num);
 
+/* mnctl_crc24 is the ASCII armor checksum of RFC 4880 section 6.1 (mn.c). */
+uint32_t mnctl_crc24(const uint8_t *p, size_t len);
+
+/* --- resolve's outputs for mail clients (resolve_out.c) ------------------ */
+
+/* mnctl_resolve_write_out writes, from a verified email resolve answer |j|
+ * for |addr|, the S/MIME certificates of "smime" as PEM files
+ * |smime_dir|/ADDR-INDEX.pem (if |smime_dir|), and the keys of "pgp" as one
+ * armored keyring |pgp_file| (if |pgp_file|); each only after checking that
+ * the proven leaf names |addr| (email SAN / the opened user ID), is valid now
+ * and is not a revocation. Sets *out_num_smime, *out_num_pgp. MNCTL_OK,
+ * MNCTL_EVERIFY (an item does not name the address), MNCTL_ELOCAL. */
+int mnctl_resolve_write_out(const json_t *j, const char *addr, const char *smime_dir,
+			    const char *pgp_file, size_t *out_num_smime, size_t *out_num_pgp);
+
 /* --- commands ------------------------------------------------------------ */
 
 /* Each takes the arguments after the command name (getopt already ran). */
@@ -324,6 +339,8 @@ struct mnctl_opts {
 	const char *map_name;  /* policy-server: the socketmap name */
 	uint64_t cache_ttl_s;  /* policy-server: --cache-ttl */
 	int cache_ttl_set;
+	const char *smime_out; /* resolve: directory for PEM certificates */
+	const char *pgp_out;   /* resolve: armored keyring file */
 };
 extern struct mnctl_opts mnctl_opts;
 
