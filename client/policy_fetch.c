@@ -338,13 +338,26 @@ out:
 }
 
 static pthread_mutex_t history_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mnctl_sth history_last; /* the last STH checked, under the lock */
+static int history_have;
 
 int mnctl_policy_history(struct mnctl *m, const struct mnctl_sth *sth)
 {
-	int ret;
+	int ret = MNCTL_OK;
 
 	pthread_mutex_lock(&history_lock);
-	ret = mnctl_sth_check_history(m, sth);
+	/* The same signed tree head as the last one checked (the log re-signs
+	 * every MMD/2, so most answers carry it): already consistent with the
+	 * history and saved; skip the files and their fsync. */
+	if (!history_have || history_last.tree_size != sth->tree_size ||
+	    history_last.timestamp != sth->timestamp ||
+	    memcmp(history_last.root, sth->root, MERKLE_HASH_LEN) != 0) {
+		ret = mnctl_sth_check_history(m, sth);
+		if (ret == MNCTL_OK) {
+			history_last = *sth;
+			history_have = 1;
+		}
+	}
 	pthread_mutex_unlock(&history_lock);
 	return ret;
 }

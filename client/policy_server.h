@@ -41,7 +41,8 @@ struct mnctl_policy_answer {
 int mnctl_policy_fetch(struct mnctl *m, const char *domain, struct mnctl_policy_answer *out);
 
 /* mnctl_policy_history is mnctl_sth_check_history under a process-wide lock
- * (the history files are shared by the server's threads). */
+ * (the history files are shared by the server's threads), skipped when |sth|
+ * is the STH it last checked (one log per process). */
 int mnctl_policy_history(struct mnctl *m, const struct mnctl_sth *sth);
 
 int mnctl_cmd_policy_server(struct mnctl *m, int argc, char **argv);
