@@ -43,6 +43,7 @@ struct ps_entry {
 	char domain[254];
 	int used;
 	int in_flight;
+	int detached;              /* not in the table (it was full): freed after the fetch */
 	uint64_t expires_ms;       /* 0: nothing cached */
 	struct mnctl_policy_answer a;
 	struct ps_conn *waiters;   /* connections waiting for this fetch */
@@ -281,7 +282,7 @@ static void fetch_done(uv_work_t *w, int status)
 	e->waiters = NULL;
 	/* Cache what verified, for no longer than the MMD: a withdrawal or a
 	 * new policy reaches every server within the cache time. */
-	if (ret == MNCTL_OK && (f->a.verdict != PF_NONE || f->a.map_present)) {
+	if (ret == MNCTL_OK && !e->detached && (f->a.verdict != PF_NONE || f->a.map_present)) {
 		e->a = f->a;
 		e->expires_ms = now + f->s->ttl_ms;
 	}
@@ -290,6 +291,8 @@ static void fetch_done(uv_work_t *w, int status)
 		c->next_waiter = NULL;
 		decide(c, e->domain, &f->a, ret, "log");
 	}
+	if (e->detached)
+		free(e);
 	free(f);
 }
 
@@ -336,17 +339,21 @@ static void lookup(struct ps_conn *c, const char *req, size_t len)
 		e->waiters = c;
 		return;
 	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL) {
-		reply(c, "TEMP metanotary: out of memory", 0);
-		return;
-	}
 	if (e == NULL) {
-		/* 64 slots around this hash are busy fetching: shed load */
+		/* the 64 slots around this hash hold fresh answers or fetches:
+		 * fetch this one without caching it */
+		e = calloc(1, sizeof(*e));
+		if (e != NULL) {
+			e->detached = 1;
+			snprintf(e->domain, sizeof(e->domain), "%s", norm);
+		}
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL || e == NULL) {
+		if (e != NULL && e->detached)
+			free(e);
 		free(f);
-		fprintf(stderr, "policy-server: domain=%s answer=TEMP reason=too-many-in-flight\n",
-			norm);
-		reply(c, "TEMP metanotary: too many lookups in flight", 0);
+		reply(c, "TEMP metanotary: out of memory", 0);
 		return;
 	}
 	e->in_flight = 1;
@@ -358,6 +365,8 @@ static void lookup(struct ps_conn *c, const char *req, size_t len)
 	if (uv_queue_work(s->loop, &f->work, fetch_work, fetch_done) != 0) {
 		e->in_flight = 0;
 		e->waiters = NULL;
+		if (e->detached)
+			free(e);
 		free(f);
 		reply(c, "TEMP metanotary: cannot start a lookup", 0);
 	}
