@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <strings.h>
 
 #include "client/mnctl.h"
 #include "common/b64.h"
@@ -690,8 +691,8 @@ int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 	struct mnctl_expect ex;
 	struct mnctl_sth sth;
 	json_t *j = NULL, *items = NULL;
-	size_t num = 0;
-	int ret;
+	size_t num = 0, num_smime = 0, num_pgp = 0;
+	int ret, email = 0;
 
 	if (argc != 1)
 		return mnctl_fail(MNCTL_EUSAGE, "resolve ADDRESS | resolve DOMAIN --protocol P");
@@ -700,6 +701,7 @@ int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 	if (strchr(argv[0], '@') != NULL) {
 		if (mnctl_opts.protocol != NULL)
 			return mnctl_fail(MNCTL_EUSAGE, "--protocol is for a domain");
+		email = 1;
 		snprintf(path, sizeof(path), "/mn/v1/resolve?email=%s", esc);
 	} else {
 		if (mnctl_opts.protocol == NULL)
@@ -710,12 +712,13 @@ int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 		snprintf(path, sizeof(path), "/mn/v1/resolve?domain=%s&protocol=%s", esc, esc2);
 	}
 	if (!mnctl_opts.no_completeness) {
-		int email = strchr(argv[0], '@') != NULL;
 		ret = mnctl_expect_resolve(&ex, email ? argv[0] : NULL, email ? NULL : argv[0],
 					   mnctl_opts.protocol);
 		if (ret != MNCTL_OK)
 			return ret;
 	}
+	if (!email && (mnctl_opts.smime_out != NULL || mnctl_opts.pgp_out != NULL))
+		return mnctl_fail(MNCTL_EUSAGE, "--smime-out and --pgp-out are for an address");
 	ret = mnctl_load_key(m);
 	if (ret != MNCTL_OK)
 		return ret;
@@ -747,6 +750,15 @@ int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 		goto out;
 	items = json_array();
 	ret = describe_all(m, j, "", items);
+	if (ret == MNCTL_OK && email &&
+	    (mnctl_opts.smime_out != NULL || mnctl_opts.pgp_out != NULL)) {
+		const char *addr = json_string_value(json_object_get(j, "email"));
+		if (addr == NULL || strcasecmp(addr, argv[0]) != 0)
+			ret = mnctl_fail(MNCTL_EVERIFY, "the answer is not about %s", argv[0]);
+		else
+			ret = mnctl_resolve_write_out(j, addr, mnctl_opts.smime_out,
+						      mnctl_opts.pgp_out, &num_smime, &num_pgp);
+	}
 	if (ret != MNCTL_OK)
 		goto out;
 	if (m->json) {
@@ -756,6 +768,10 @@ int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 		items = NULL;
 		json_object_set_new(o, "verified", json_integer((json_int_t)num));
 		json_object_set(o, "advice", json_object_get(j, "advice"));
+		if (mnctl_opts.smime_out != NULL)
+			json_object_set_new(o, "smime_written", json_integer((json_int_t)num_smime));
+		if (mnctl_opts.pgp_out != NULL)
+			json_object_set_new(o, "pgp_written", json_integer((json_int_t)num_pgp));
 		mnctl_print_json(o);
 	} else {
 		print_advice(json_object_get(j, "advice"), "advice");

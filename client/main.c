@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "client/mnctl.h"
+#include "client/policy_server.h"
 
 struct mnctl_opts mnctl_opts;
 
@@ -98,6 +99,22 @@ static const char usage_text[] =
 	"                              from the proven leaves (entry/advice.h) and\n"
 	"                              compared, then printed\n"
 	"      --no-completeness, --max-age   as for lookup\n"
+	"      --smime-out DIR         (ADDRESS) write the S/MIME certificates as\n"
+	"                              DIR/ADDRESS-INDEX.pem\n"
+	"      --pgp-out FILE          (ADDRESS) write the endorsed OpenPGP keys as one\n"
+	"                              ASCII-armored keyring\n"
+	"  policy-server --listen HOST:PORT\n"
+	"                              a Postfix socketmap server for\n"
+	"                              smtp_tls_policy_maps = socketmap:inet:HOST:PORT:\n"
+	"                              metanotary: answers each next-hop domain with\n"
+	"                              the TLS policy the log proves (OK secure\n"
+	"                              match=... protocols=>=TLSv1.2), NOTFOUND when\n"
+	"                              none is in force, TEMP when the log cannot be\n"
+	"                              reached or does not verify; one log line per\n"
+	"                              decision on stderr; SIGTERM stops it\n"
+	"      --map-name NAME         the socketmap name (default metanotary)\n"
+	"      --cache-ttl SECONDS     keep verified answers this long (default and\n"
+	"                              at most the log's MMD; 0: no cache)\n"
 	"\n"
 	"Global options:\n"
 	"  --log URL                   the log (default: $MN_LOG)\n"
@@ -138,6 +155,7 @@ static const struct {
 	{"add-policy", mnctl_cmd_add_policy, 1},
 	{"lookup", mnctl_cmd_lookup, 1},
 	{"resolve", mnctl_cmd_resolve, 1},
+	{"policy-server", mnctl_cmd_policy_server, 1},
 };
 
 int mnctl_fail(int code, const char *fmt, ...)
@@ -240,6 +258,7 @@ enum {
 	O_TREE_SIZE, O_NO_VERIFY, O_CHECKPOINT, O_USER_ID, O_SIGNER, O_CHAIN, O_X5T, O_PSS,
 	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY, O_AUDIT_MAP,
 	O_NO_COMPLETENESS, O_MAX_AGE,
+	O_LISTEN, O_MAP_NAME, O_CACHE_TTL, O_SMIME_OUT, O_PGP_OUT,
 };
 
 int main(int argc, char **argv)
@@ -278,6 +297,11 @@ int main(int argc, char **argv)
 		{"audit-map", no_argument, NULL, O_AUDIT_MAP},
 		{"no-completeness", no_argument, NULL, O_NO_COMPLETENESS},
 		{"max-age", required_argument, NULL, O_MAX_AGE},
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"map-name", required_argument, NULL, O_MAP_NAME},
+		{"cache-ttl", required_argument, NULL, O_CACHE_TTL},
+		{"smime-out", required_argument, NULL, O_SMIME_OUT},
+		{"pgp-out", required_argument, NULL, O_PGP_OUT},
 		{NULL, 0, NULL, 0},
 	};
 	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
@@ -357,6 +381,16 @@ int main(int argc, char **argv)
 			if (!parse_u64(optarg, &v) || v > 86400 * 365)
 				return mnctl_fail(MNCTL_EUSAGE, "--max-age wants seconds");
 			mnctl_opts.max_age_s = (long)v;
+			break;
+		case O_LISTEN: mnctl_opts.listen = optarg; break;
+		case O_MAP_NAME: mnctl_opts.map_name = optarg; break;
+		case O_SMIME_OUT: mnctl_opts.smime_out = optarg; break;
+		case O_PGP_OUT: mnctl_opts.pgp_out = optarg; break;
+		case O_CACHE_TTL:
+			if (!parse_u64(optarg, &v) || v > 86400)
+				return mnctl_fail(MNCTL_EUSAGE, "--cache-ttl wants 0..86400 seconds");
+			mnctl_opts.cache_ttl_s = v;
+			mnctl_opts.cache_ttl_set = 1;
 			break;
 		case 'h':
 		case O_HELP: fputs(usage_text, stdout); return MNCTL_OK;

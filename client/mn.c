@@ -46,8 +46,7 @@ static int hexval(char c)
 
 /* --- ASCII armor (RFC 4880 section 6) -------------------------------------- */
 
-/* crc24 is the armor checksum of RFC 4880 section 6.1. */
-static uint32_t crc24(const uint8_t *p, size_t len)
+uint32_t mnctl_crc24(const uint8_t *p, size_t len)
 {
 	uint32_t crc = 0xB704CEu;
 
@@ -134,7 +133,7 @@ static int dearmor(const char *path, const uint8_t *in, size_t in_len, uint8_t *
 		if (mn_b64_decode(&crc, &crc_dec_len, crc_txt, crc_len, 3) != 0 || crc_dec_len != 3)
 			goto bad;
 		want = (uint32_t)crc[0] << 16 | (uint32_t)crc[1] << 8 | crc[2];
-		if (crc24(*out, *out_len) != want) {
+		if (mnctl_crc24(*out, *out_len) != want) {
 			ret = mnctl_fail(MNCTL_ELOCAL, "%s: armor checksum mismatch", path);
 			goto out;
 		}

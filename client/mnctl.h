@@ -417,6 +417,20 @@ int mnctl_check_fresh(struct mnctl *m, const struct mnctl_sth *sth);
  * policy; 0 = all) are verified but not handed to |fn|. */
 int mnctl_lookup_complete(struct mnctl *m, const char *query, const struct mnctl_expect *ex,
 			  unsigned types, mnctl_found_fn fn, void *ctx, struct mnctl_sth *out_sth);
+/* mnctl_crc24 is the ASCII armor checksum of RFC 4880 section 6.1 (mn.c). */
+uint32_t mnctl_crc24(const uint8_t *p, size_t len);
+
+/* --- resolve's outputs for mail clients (resolve_out.c) ------------------ */
+
+/* mnctl_resolve_write_out writes, from a verified email resolve answer |j|
+ * for |addr|, the S/MIME certificates of "smime" as PEM files
+ * |smime_dir|/ADDR-INDEX.pem (if |smime_dir|), and the keys of "pgp" as one
+ * armored keyring |pgp_file| (if |pgp_file|); each only after checking that
+ * the proven leaf names |addr| (email SAN / the opened user ID), is valid now
+ * and is not a revocation. Sets *out_num_smime, *out_num_pgp. MNCTL_OK,
+ * MNCTL_EVERIFY (an item does not name the address), MNCTL_ELOCAL. */
+int mnctl_resolve_write_out(const json_t *j, const char *addr, const char *smime_dir,
+			    const char *pgp_file, size_t *out_num_smime, size_t *out_num_pgp);
 
 /* --- commands ------------------------------------------------------------ */
 
@@ -463,6 +477,12 @@ struct mnctl_opts {
 	const char *domain;    /* resolve */
 	int no_completeness;   /* lookup, resolve: inclusion proofs only */
 	long max_age_s;        /* lookup, resolve: -1 = twice the pinned MMD */
+	const char *listen;    /* policy-server: HOST:PORT */
+	const char *map_name;  /* policy-server: the socketmap name */
+	uint64_t cache_ttl_s;  /* policy-server: --cache-ttl */
+	int cache_ttl_set;
+	const char *smime_out; /* resolve: directory for PEM certificates */
+	const char *pgp_out;   /* resolve: armored keyring file */
 };
 extern struct mnctl_opts mnctl_opts;
 

@@ -5,7 +5,8 @@ set -eu
 PKGS="build-essential pkg-config ca-certificates libssl-dev openssl liblmdb-dev lmdb-utils libuv1-dev node-llhttp
 libjansson-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
 certspotter python3-cryptography-vectors faketime
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev
+postfix python3-aiosmtpd"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -21,6 +22,20 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix: no system configuration and no running system instance; the tests
+# run their own instances (tests/client/test_policy_postfix.c).
+case "$missing" in
+*postfix*)
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	mkdir -p /usr/sbin
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		rm_policy=1
+	fi
+	;;
+esac
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends $missing >/dev/null
+[ "${rm_policy:-0}" = 1 ] && rm -f /usr/sbin/policy-rc.d
 echo "deps: done" >&2

@@ -1145,6 +1145,34 @@ static void test_resolve(void **state)
 	json_decref(j);
 	free(out);
 
+	/* the same answer as files a mail client imports: each certificate and
+	 * key checked by tools that are not mnctl (openssl, gpg) */
+	{
+		char sdir[128], ring[128], cmd[1024];
+		tpath(sdir, sizeof(sdir), "smime-out");
+		tpath(ring, sizeof(ring), "alice.asc.out");
+		out = expect_rc(0, "--log", T.url, "--json", "resolve", "alice@example.com",
+				"--smime-out", sdir, "--pgp-out", ring);
+		j = json_loads(out, 0, NULL);
+		assert_non_null(j);
+		assert_true(jint(j, "smime_written") >= 1);
+		assert_true(jint(j, "pgp_written") >= 1);
+		json_decref(j);
+		free(out);
+		snprintf(cmd, sizeof(cmd), "for f in %s/alice@example.com-*.pem; do openssl x509 "
+			 "-in $f -noout -ext subjectAltName | grep -q 'email:alice@example.com' || "
+			 "exit 1; done", sdir);
+		assert_int_equal(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "gpg --batch --no-tty --with-colons --show-keys %s "
+			 "2>/dev/null | grep -q '^fpr:::::::::%s:'", ring, T.alice);
+		assert_int_equal(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "gpg --batch --no-tty --with-colons --show-keys %s "
+			 "2>/dev/null | grep -q 'Alice <alice@example.com>'", ring);
+		assert_int_equal(system(cmd), 0);
+		free(expect_fail(1, "for an address", "--log", T.url, "resolve", "example.com",
+				 "--protocol", "smtp", "--pgp-out", ring));
+	}
+
 	out = expect_rc(0, "--log", T.url, "--json", "resolve", "example.com", "--protocol", "smtp");
 	j = json_loads(out, 0, NULL);
 	assert_non_null(j);
