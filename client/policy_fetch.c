@@ -14,9 +14,10 @@
  *      policy:DOMAIN|smtp; the policy in force is recomputed from the items
  *      with entry/advice.h and must be the one the answer names;
  *   3. completeness: that the items are the key's whole list (map proof,
- *      list proof, count). That is client/verify_map.c's work (branch client):
- *      it plugs in at verify_complete() below, the one call site. Until then
- *      out->absence_proven stays 0 and the server says so in its log line. */
+ *      list proof, count) and the policy and advice what they give, with
+ *      client/verify_map.c, as `mnctl resolve` checks it: then absence is
+ *      proven (out->absence_proven). An answer without a map section proves
+ *      neither absence nor that its policy is the newest: it is an error. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,35 +36,6 @@
 
 #define PF_MAX_LEAF (1u << 25)
 #define PF_STH_SKEW_S 60
-
-/* payload_of decodes the JWS payload of a signed_policy_entry leaf; NULL if it
- * is not one. New reference. */
-static json_t *payload_of(const uint8_t *leaf, size_t leaf_len)
-{
-	struct ct_entry e;
-	struct policy_body pb;
-	const char *jws, *d1, *d2;
-	uint8_t *payload;
-	size_t len;
-	json_t *p;
-
-	if (!ct_parse_leaf(&e, leaf, leaf_len) || e.entry_type != MN_SIGNED_POLICY_ENTRY ||
-	    !policy_parse_body(&pb, e.body, e.body_len))
-		return NULL;
-	jws = (const char *)pb.jws;
-	d1 = memchr(jws, '.', pb.jws_len);
-	d2 = d1 ? memchr(d1 + 1, '.', pb.jws_len - (size_t)(d1 + 1 - jws)) : NULL;
-	if (d2 == NULL || mn_b64url_decode(&payload, &len, d1 + 1, (size_t)(d2 - d1 - 1),
-					   POLICY_MAX_PAYLOAD_LEN) != 0)
-		return NULL;
-	p = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, NULL);
-	free(payload);
-	if (!json_is_object(p)) {
-		json_decref(p);
-		return NULL;
-	}
-	return p;
-}
 
 /* payload_names: the payload is about |domain| and smtp. */
 static int payload_names(const json_t *p, const char *domain)
@@ -168,24 +140,29 @@ out:
 	return ret;
 }
 
-/* verify_complete: that the answer's items are the whole list of policy:D|smtp
- * (map proof to the map-root leaf's root, list proof, count) and that nothing
- * newer was left out. Sets *out_proven.
- *
- * >>> CALL SITE FOR client/verify_map.c (branch client) <<<
- * When it lands, replace the body with the complete verification of a resolve
- * answer (map proofs, lists, advice recomputed, freshness) and set
- * *out_proven = 1 when it succeeds. Until then absence is NOT proven: the map
- * section's shape and the map-root leaf are checked (check_map), the lists are
- * not. */
+/* verify_complete: the answer's lists are the whole lists the map commits
+ * to (client/verify_map.c: the map proof of policy:D|smtp against the root in
+ * the STH's last leaf, the items and their range proof against the proven
+ * value, nothing else in "items"), and the policy and advice are what those
+ * leaves give (entry/advice.h). Sets *out_proven: absence is then proven. */
 static int verify_complete(struct mnctl *m, const struct mnctl_sth *sth, const json_t *answer,
-			   int *out_proven)
+			   const char *domain, int *out_proven)
 {
-	(void)m;
-	(void)sth;
-	(void)answer;
+	struct mnctl_expect ex;
+	struct mnctl_map mp;
+	int ret;
+
 	*out_proven = 0;
-	return MNCTL_OK;
+	ret = mnctl_expect_resolve(&ex, NULL, domain, "smtp");
+	if (ret != MNCTL_OK)
+		return ret;
+	memset(&mp, 0, sizeof(mp));
+	ret = mnctl_map_verify(m, sth, answer, &ex, &mp);
+	if (ret == MNCTL_OK)
+		ret = mnctl_map_check_resolve(m, &mp, &ex, answer, mn_now_ms() / 1000);
+	mnctl_map_cleanup(&mp);
+	*out_proven = ret == MNCTL_OK;
+	return ret;
 }
 
 /* to_postfix writes the Postfix TLS policy (smtp_tls_policy_maps value) that
@@ -299,20 +276,12 @@ int mnctl_policy_fetch(struct mnctl *m, const char *domain, struct mnctl_policy_
 			ret = recompute(m, items, policy, domain, &payload);
 		/* 3. completeness (client/verify_map.c plugs in there) */
 		if (ret == MNCTL_OK)
-			ret = verify_complete(m, &sth, j, &out->absence_proven);
+			ret = verify_complete(m, &sth, j, domain, &out->absence_proven);
 	} else if (ret == MNCTL_OK && !json_is_null(policy)) {
-		/* no map: the policy is proven to be in the log, nothing more */
-		uint8_t *leaf = NULL;
-		size_t leaf_len;
-		if (!mnctl_json_b64(policy, "leaf_input", &leaf, &leaf_len, PF_MAX_LEAF)) {
-			ret = mnctl_fail(MNCTL_ENET, "resolve: malformed policy entry");
-		} else {
-			payload = payload_of(leaf, leaf_len);
-			if (payload == NULL || !payload_names(payload, domain))
-				ret = mnctl_fail(MNCTL_EVERIFY, "resolve: the answer's policy entry "
-						 "is not an smtp policy of %s", domain);
-		}
-		free(leaf);
+		/* no map: the policy is in the log, but nothing proves it is the
+		 * newest (a withdrawal or a stricter one may be hidden): defer */
+		ret = mnctl_fail(MNCTL_EVERIFY, "resolve: no map section: the log cannot prove "
+				 "this is the policy in force for %s", domain);
 	}
 	if (ret != MNCTL_OK)
 		goto out;

@@ -249,7 +249,7 @@ static void decide(struct ps_conn *c, const char *domain, const struct mnctl_pol
 			ms);
 	} else {
 		snprintf(text, sizeof(text), "NOTFOUND ");
-		absence = a->absence_proven ? "proven" : "not-proven(map completeness not verified)";
+		absence = a->absence_proven ? "proven" : "not-proven";
 		fprintf(stderr, "policy-server: domain=%s answer=NOTFOUND reason=%s absence=%s "
 			"tree_size=%" PRIu64 " source=%s ms=%" PRIu64 "\n", domain,
 			a->verdict == PF_TESTING ? "testing-mode" : "no-policy-in-force", absence,

@@ -59,6 +59,8 @@ enum lie {
 	L_OTHER_HIDDEN,  /* the same, and the answer's "domain" set back */
 	L_FLIP_PATH,     /* resolve: flip a bit of the policy's audit path */
 	L_OLD_FORMAT,    /* resolve: drop map and items, keep the policy */
+	L_HIDE_LIST,     /* resolve: the policy gone from every field, its list
+			  * emptied and its count set to 0, consistently */
 };
 
 static struct {
@@ -138,6 +140,18 @@ static char *tamper(int mode, const char *asked, const uint8_t *body, size_t len
 		json_object_del(j, "map");
 		json_object_del(j, "items");
 		break;
+	case L_HIDE_LIST: {
+		/* what a log hiding the policy would say, with every field
+		 * consistent but the map proof, which it cannot forge */
+		json_t *k = json_array_get(json_object_get(json_object_get(j, "map"), "keys"), 0);
+		json_object_set_new(j, "policy", json_null());
+		json_object_set_new(j, "advice", json_null());
+		json_object_set_new(j, "items", json_array());
+		json_object_set_new(k, "count", json_integer(0));
+		json_object_set_new(k, "items", json_array());
+		json_object_set_new(k, "range_proof", json_array());
+		break;
+	}
 	default:
 		break;
 	}
@@ -570,7 +584,7 @@ static void test_answers(void **state)
 	assert_true(file_has(T.psd_log, "domain=secure.example answer=OK"));
 	assert_true(file_has(T.psd_log, "source=cache"));
 	assert_true(file_has(T.psd_log, "domain=plain.example answer=NOTFOUND "
-			     "reason=no-policy-in-force absence=not-proven"));
+			     "reason=no-policy-in-force absence=proven"));
 	assert_true(file_has(T.psd_log, "domain=testing.example answer=NOTFOUND reason=testing-mode"));
 }
 
@@ -710,6 +724,7 @@ static void test_lies(void **state)
 		{L_OTHER_DOMAIN, "reason=verification-failed"},
 		{L_OTHER_HIDDEN, "reason=verification-failed"},
 		{L_FLIP_PATH, "reason=verification-failed"},
+		{L_HIDE_LIST, "reason=verification-failed"},
 		{L_DOWN, "reason=log-error"},
 	};
 	char needle[128];
@@ -725,9 +740,13 @@ static void test_lies(void **state)
 		assert_true(wait_file_has(T.psp_log, needle, 5));
 		assert_int_equal(truncate(T.psp_log, 0), 0);
 	}
-	/* a policy without its map is still a proven policy: enforce it */
+	/* a policy without its map: nothing proves it is the one in force (a
+	 * withdrawal or a stricter one may be hidden), so Postfix defers */
 	atomic_store(&T.mode, L_OLD_FORMAT);
-	expect_answer(T.psp_port, "lied.example", "OK secure match=mx1.lied.example");
+	expect_answer(T.psp_port, "lied.example", "TEMP ");
+	assert_true(wait_file_has(T.psp_log, "domain=lied.example answer=TEMP source=log "
+				  "reason=verification-failed", 5));
+	assert_int_equal(truncate(T.psp_log, 0), 0);
 	/* honest again */
 	atomic_store(&T.mode, L_PASS);
 	expect_answer(T.psp_port, "lied.example", "OK secure match=mx1.lied.example");
