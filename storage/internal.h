@@ -235,6 +235,15 @@ int store__load(struct store *s, MDB_txn *txn, struct merkle_range *out_range,
  * or a reader that holds no snapshot. Returns 0 or a store__err code. */
 int store__map_resize(struct store *s, uint64_t size);
 
+/* The meta database's keys: the compact range and the latest STH. */
+#define META_STATE "state"
+#define META_STH "sth"
+
+/* store__safe_dir: the data directory, sanitized for one log line, in |buf|. */
+const char *store__safe_dir(const struct store *s, char *buf, size_t len);
+#define DIRBUF char dirbuf[256]
+#define DIR_S(s) store__safe_dir((s), dirbuf, sizeof(dirbuf))
+
 /* store__grow_map doubles the map size (up to max_map_size); the caller holds
  * write_mu. 0 or MN_ENOSPACE. */
 int store__grow_map(struct store *s);

@@ -13,8 +13,6 @@
 
 #define MAX_FREE_READERS 16
 
-static const char META_STH[] = "sth";
-
 static void reader_release(struct store *s)
 {
 	pthread_mutex_lock(&s->rd_mu);
