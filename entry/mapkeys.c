@@ -487,3 +487,21 @@ int mapkeys_root_parse(struct mapkeys_root *out, const uint8_t *in, size_t len)
 	memcpy(out->root, in + 17, MAP_HASH_LEN);
 	return 1;
 }
+
+void mapkeys_root_leaf(uint8_t out[MAPKEYS_ROOT_LEAF_LEN], uint64_t timestamp,
+		       const struct mapkeys_root *r)
+{
+	/* MerkleTreeLeaf (RFC 6962 section 3.4) of a TimestampedEntry whose
+	 * signed_entry is the body with a 3-byte length (DESIGN.md section 6) */
+	out[0] = 0; /* version v1 */
+	out[1] = 0; /* leaf_type timestamped_entry */
+	mn_put_be64(out + 2, timestamp);
+	out[10] = (uint8_t)(MN_MAP_ROOT_ENTRY >> 8);
+	out[11] = (uint8_t)MN_MAP_ROOT_ENTRY;
+	out[12] = 0;
+	out[13] = 0;
+	out[14] = MAPKEYS_ROOT_BODY_LEN;
+	mapkeys_root_encode(out + 15, r);
+	out[15 + MAPKEYS_ROOT_BODY_LEN] = 0; /* no extensions */
+	out[16 + MAPKEYS_ROOT_BODY_LEN] = 0;
+}

@@ -99,6 +99,11 @@ struct mapkeys_root {
 	uint8_t root[MAP_HASH_LEN];
 };
 void mapkeys_root_encode(uint8_t out[MAPKEYS_ROOT_BODY_LEN], const struct mapkeys_root *r);
+/* mapkeys_root_leaf writes the whole MerkleTreeLeaf of a map_root_entry with
+ * |timestamp| into |out| (MAPKEYS_ROOT_LEAF_LEN bytes). */
+#define MAPKEYS_ROOT_LEAF_LEN 66
+void mapkeys_root_leaf(uint8_t out[MAPKEYS_ROOT_LEAF_LEN], uint64_t timestamp,
+		       const struct mapkeys_root *r);
 /* mapkeys_root_parse: 1, or 0 if |in| is not a whole MapRootBody. */
 int mapkeys_root_parse(struct mapkeys_root *out, const uint8_t *in, size_t len);
 

@@ -324,8 +324,7 @@ static int policy_serial_ok(struct job *const *jobs, size_t i, struct store_read
 struct map_commit_ctx {
 	struct seq *q;
 	uint64_t ts;
-	uint8_t *leaf;
-	size_t leaf_len;
+	uint8_t leaf[MAPKEYS_ROOT_LEAF_LEN];
 };
 
 static int map_leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys,
@@ -333,29 +332,14 @@ static int map_leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys,
 {
 	struct map_commit_ctx *c = ctx;
 	struct mapkeys_root mr;
-	uint8_t body[MAPKEYS_ROOT_BODY_LEN];
-	struct ct_entry e;
-	struct cbb cbb;
 
 	mr.covered = covered;
 	mr.num_keys = num_keys;
 	memcpy(mr.root, map_root, MERKLE_HASH_LEN);
-	mapkeys_root_encode(body, &mr);
-	memset(&e, 0, sizeof(e));
-	e.timestamp = c->ts;
-	e.entry_type = MN_MAP_ROOT_ENTRY;
-	e.body = body;
-	e.body_len = sizeof(body);
-	free(c->leaf);
-	c->leaf = NULL;
-	if (!cbb_init(&cbb, 128, 1024) || !ct_write_leaf(&cbb, &e) ||
-	    !cbb_finish(&cbb, &c->leaf, &c->leaf_len)) {
-		cbb_cleanup(&cbb);
-		return MN_ENOMEM;
-	}
+	mapkeys_root_leaf(c->leaf, c->ts, &mr);
 	out->leaf_input = c->leaf;
-	out->leaf_input_len = c->leaf_len;
-	merkle_leaf_hash(c->q->hasher, out->leaf_hash, c->leaf, c->leaf_len);
+	out->leaf_input_len = MAPKEYS_ROOT_LEAF_LEN;
+	merkle_leaf_hash(c->q->hasher, out->leaf_hash, c->leaf, MAPKEYS_ROOT_LEAF_LEN);
 	/* its own dedup slot: no submission can have it (submission dedup keys
 	 * are tagged content hashes of other kinds) */
 	merkle_sha256(c->q->hasher, out->dedup_key, out->leaf_hash, MERKLE_HASH_LEN);
@@ -373,12 +357,11 @@ static int map_sign_hook(void *ctx, uint64_t tree_size, const uint8_t root[MERKL
 static int commit_mapped(struct seq *q, const struct store_leaf *leaves, size_t num,
 			 uint64_t ts)
 {
-	struct map_commit_ctx c = {q, ts, NULL, 0};
+	struct map_commit_ctx c = {q, ts, {0}};
 	struct store_map_commit mc = {map_leaf_hook, map_sign_hook, &c};
 	struct store_sth sth;
 	int ret = store_append_mapped(q->st, leaves, num, &mc, &sth);
 
-	free(c.leaf);
 	if (ret == 0)
 		sth_committed(q, &sth);
 	return ret;

@@ -194,7 +194,15 @@ static void test_map_root_and_junk(void **state)
 	body[0] = 2;
 	assert_false(mapkeys_root_parse(&back, body, sizeof(body)));
 	/* a map-root leaf has no keys; nor has junk of any type */
+	mapkeys_root_encode(body, &r);
 	leaf = leaf_of(MN_MAP_ROOT_ENTRY, body, sizeof(body), &len);
+	{
+		/* mapkeys_root_leaf writes what ct_write_leaf writes (timestamp 0) */
+		uint8_t direct[MAPKEYS_ROOT_LEAF_LEN];
+		mapkeys_root_leaf(direct, 0, &r);
+		assert_int_equal(len, MAPKEYS_ROOT_LEAF_LEN);
+		assert_memory_equal(direct, leaf, len);
+	}
 	assert_int_equal(mapkeys_walk(leaf, len, collect, &g), 0);
 	assert_int_equal(g.num, 0);
 	free(leaf);
