@@ -52,23 +52,32 @@ out:
 	return ret;
 }
 
-int logd_key_load(struct ct_signer **out, const char *path, int generate)
+/* key_file makes sure |path| exists: if it does not and |generate| is set,
+ * |make| writes a new key there (mode 0600). 0, MN_ENOTFOUND, MN_EIO, or
+ * what |make| returned. */
+static int key_file(const char *path, int generate, int (*make)(const char *path))
 {
 	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return 0;
+	if (errno != ENOENT || !generate) {
+		mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
+		return errno == ENOENT ? MN_ENOTFOUND : MN_EIO;
+	}
+	return make(path);
+}
+
+int logd_key_load(struct ct_signer **out, const char *path, int generate)
+{
 	FILE *f;
 	EVP_PKEY *pkey;
 	int ret;
 
 	*out = NULL;
-	if (stat(path, &st) != 0) {
-		if (errno != ENOENT || !generate) {
-			mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
-			return errno == ENOENT ? MN_ENOTFOUND : MN_EIO;
-		}
-		ret = write_new_key(path);
-		if (ret != 0)
-			return ret;
-	}
+	ret = key_file(path, generate, write_new_key);
+	if (ret != 0)
+		return ret;
 	f = fopen(path, "r");
 	if (f == NULL) {
 		mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
@@ -133,22 +142,15 @@ out:
 
 int logd_vrf_key_load(struct vrf_key **out, const char *path, int generate)
 {
-	struct stat st;
 	uint8_t *pem = NULL;
 	size_t len = 0, cap = 0;
 	FILE *f;
 	int ret;
 
 	*out = NULL;
-	if (stat(path, &st) != 0) {
-		if (errno != ENOENT || !generate) {
-			mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
-			return errno == ENOENT ? MN_ENOTFOUND : MN_EIO;
-		}
-		ret = write_new_vrf_key(path);
-		if (ret != 0)
-			return ret;
-	}
+	ret = key_file(path, generate, write_new_vrf_key);
+	if (ret != 0)
+		return ret;
 	f = fopen(path, "r");
 	if (f == NULL) {
 		mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
