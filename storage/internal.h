@@ -51,7 +51,6 @@ enum {
 	STORE__DBI_OPENINGS,
 	/* the lookup map (storage/map.c); created in an existing log too */
 	STORE__DBI_MAP_TILES,
-	STORE__DBI_MAP_DATA,
 	STORE__DBI_MAP_ITEMS,
 	STORE__NUM_DBI
 };
@@ -67,7 +66,7 @@ struct store__tile_cache {
 #define STORE__NUM_EDGES 4
 /* The map's tile cache for proofs (map_cache_new): strata 1..3 of the trie
  * are the 4,368 tiles every proof of a map of more than 65,536 keys reads;
- * at most 4,096 slots of ~3.8 KB are touched (15 MB), fewer for small maps. */
+ * at most 4,096 slots of ~4.2 KB are touched (17 MB), fewer for small maps. */
 #define STORE__MAP_CACHE_SLOTS 4096
 #define STORE__MAP_CACHE_STRATA 3
 
@@ -249,6 +248,13 @@ const char *store__safe_dir(const struct store *s, char *buf, size_t len);
 int store__grow_map(struct store *s);
 
 /* --- the lookup map (map.c) --- */
+
+/* A key's leaf payload in map_tiles2 (map/map.h): its list's compact range
+ * as merkle_range_encode writes it (u64 count || popcount(count) hashes),
+ * then, while count <= STORE__MAP_INLINE, its items (u64 index || leaf
+ * hash[32], index order); longer lists keep their items in map_items2. At
+ * most 8 + 64 * 32 + 4 * 40 = 2,216 bytes, under MAP_MAX_PAYLOAD. */
+#define STORE__MAP_INLINE 4
 
 /* The map's state as stored in meta "map": u64 covered || u64 num_keys ||
  * root[32]: the map of leaves [0, covered). */
