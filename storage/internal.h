@@ -256,7 +256,7 @@ int store__grow_map(struct store *s);
  * most 8 + 64 * 32 + 4 * 40 = 2,216 bytes, under MAP_MAX_PAYLOAD. */
 #define STORE__MAP_INLINE 4
 
-/* The map's state as stored in meta "map": u64 covered || u64 num_keys ||
+/* The map's state as stored in meta "map2": u64 covered || u64 num_keys ||
  * root[32]: the map of leaves [0, covered). */
 struct store__map_state {
 	uint64_t covered;
