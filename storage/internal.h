@@ -249,11 +249,12 @@ int store__grow_map(struct store *s);
 
 /* --- the lookup map (map.c) --- */
 
-/* A key's leaf payload in map_tiles2 (map/map.h): its list's compact range
- * as merkle_range_encode writes it (u64 count || popcount(count) hashes),
- * then, while count <= STORE__MAP_INLINE, its items (u64 index || leaf
- * hash[32], index order); longer lists keep their items in map_items2. At
- * most 8 + 64 * 32 + 4 * 40 = 2,216 bytes, under MAP_MAX_PAYLOAD. */
+/* A key's leaf payload in map_tiles2 (map/map.h): u64 count, then
+ *   count <= STORE__MAP_INLINE: its items (u64 index || leaf hash[32], index
+ *     order); the list's compact range is computed from them (<= 4 hashes);
+ *   else: its compact range's popcount(count) hashes (so the payload is what
+ *     merkle_range_encode writes), the items being in map_items2.
+ * At most 8 + 64 * 32 = 2,056 bytes, under MAP_MAX_PAYLOAD. */
 #define STORE__MAP_INLINE 4
 
 /* The map's state as stored in meta "map2": u64 covered || u64 num_keys ||

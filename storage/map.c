@@ -103,30 +103,40 @@ struct apply_ctx {
 	int mdb_rc;
 };
 
-/* payload_split parses a key's payload: its range, and its inline items
- * (*out_items, *out_num). 1, or 0 if malformed. */
-static int payload_split(const uint8_t *pl, size_t len, struct merkle_range *range,
+/* payload_split parses a key's payload (internal.h): *out_count, and its
+ * inline items (*out_items, *out_num) while count <= STORE__MAP_INLINE.
+ * |range|, if not NULL, gets the list's compact range: from the items
+ * (hashing them) or as stored. 1, or 0 if malformed. */
+static int payload_split(struct merkle_hasher *h, const uint8_t *pl, size_t len,
+			 uint64_t *out_count, struct merkle_range *range,
 			 const uint8_t **out_items, size_t *out_num)
 {
 	uint64_t count;
-	size_t rlen, rest;
 	struct cbs c;
 
 	if (len < 8)
 		return 0;
 	count = mn_get_be64(pl);
-	rlen = 8 + (size_t)__builtin_popcountll(count) * MERKLE_HASH_LEN;
-	if (len < rlen)
-		return 0;
-	cbs_init(&c, pl, rlen);
-	if (!merkle_range_decode(range, &c))
-		return 0;
-	rest = len - rlen;
-	if (rest != (count <= STORE__MAP_INLINE ? count * 40 : 0))
-		return 0;
-	*out_items = pl + rlen;
-	*out_num = rest / 40;
-	return 1;
+	*out_count = count;
+	*out_items = pl + 8;
+	*out_num = 0;
+	if (count <= STORE__MAP_INLINE) {
+		if (len != 8 + count * 40)
+			return 0;
+		*out_num = (size_t)count;
+		if (range != NULL) {
+			merkle_range_init(range);
+			for (size_t k = 0; k < count; k++) {
+				uint8_t item[MERKLE_HASH_LEN];
+				map_list_item(h, item, mn_get_be64(pl + 8 + 40 * k), pl + 16 + 40 * k);
+				if (merkle_range_append(range, h, item, NULL, NULL) != 0)
+					return 0;
+			}
+		}
+		return 1;
+	}
+	cbs_init(&c, pl, len);
+	return range == NULL || merkle_range_decode(range, &c);
 }
 
 static int items_put(struct apply_ctx *a, const uint8_t key[32], const uint8_t iv[40],
@@ -158,7 +168,9 @@ static int apply_value(void *ctx, size_t i, const uint8_t key[MAP_KEY_LEN],
 	int err;
 
 	if (existed) {
-		if (!payload_split(old_pl, old_len, &range, &old_items, &num_old)) {
+		uint64_t old_count;
+		if (!payload_split(a->s->hasher, old_pl, old_len, &old_count, &range, &old_items,
+				   &num_old)) {
 			mn_error("store_corrupt", "what=\"a map leaf's payload does not parse\"");
 			return MN_ECORRUPT;
 		}
@@ -173,14 +185,16 @@ static int apply_value(void *ctx, size_t i, const uint8_t key[MAP_KEY_LEN],
 		if (err != 0)
 			return err;
 	}
-	/* the range first (merkle_range_encode's form), then the items if they
-	 * stay inline: at most 8 + 64 * 32 + STORE__MAP_INLINE * 40 bytes */
+	/* u64 count, then the items while they stay inline, else the range's
+	 * hashes (merkle_range_encode's form): at most 8 + 64 * 32 bytes */
 	mn_put_be64(out_pl, range.size);
 	n = 8;
-	for (unsigned h = 0; h < (unsigned)__builtin_popcountll(range.size); h++, n += 32)
-		memcpy(out_pl + n, range.hashes[h], 32);
-	if (range.size > STORE__MAP_INLINE && num_old > 0) {
-		/* the list outgrows its leaf: its items move to map_items */
+	if (range.size > STORE__MAP_INLINE) {
+		for (unsigned hh = 0; hh < (unsigned)__builtin_popcountll(range.size); hh++) {
+			memcpy(out_pl + n, range.hashes[hh], 32);
+			n += 32;
+		}
+		/* the list outgrows its leaf: its items move to map_items2 */
 		for (size_t k = 0; k < num_old; k++)
 			if ((err = items_put(a, key, old_items + 40 * k,
 					     mn_get_be64(old_items + 40 * k))) != 0)
@@ -412,18 +426,19 @@ int store_r_map_list(struct store_reader *r, const uint8_t key[32], size_t max,
 		/* a short list is in the leaf's payload */
 		struct txn_tiles tt = {r->txn, r->s->dbi[STORE__DBI_MAP_TILES], 0};
 		struct map_tiles tiles = {tiles_get, tiles_put, &tt, NULL};
-		struct merkle_range range;
 		const uint8_t *inl;
 		uint8_t *pl = malloc(MAP_MAX_PAYLOAD);
 		size_t len = 0, num_inl = 0;
+		uint64_t num = 0;
 		int present = 0;
 
 		if (pl == NULL)
 			return MN_ENOMEM;
 		err = map_get(&tiles, key, &present, NULL, pl, &len);
-		if (err == 0 && present && !payload_split(pl, len, &range, &inl, &num_inl))
+		if (err == 0 && present &&
+		    !payload_split(r->h, pl, len, &num, NULL, &inl, &num_inl))
 			err = MN_ECORRUPT;
-		if (err == 0 && present && range.size <= STORE__MAP_INLINE) {
+		if (err == 0 && present && num <= STORE__MAP_INLINE) {
 			if (num_inl > max)
 				err = MN_ETOOBIG;
 			else if (num_inl > 0 && (items = malloc(num_inl * sizeof(*items))) == NULL)
