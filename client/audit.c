@@ -7,8 +7,8 @@
  * (mapkeys_leaf) in the key's list as the leaf arrives, remembers which keys
  * changed, and at a map-root leaf K updates the trie (map_mem tiles) with the
  * changed keys' values, giving the map of leaves [0, K), which the leaf must
- * commit to. Per key it keeps what storage keeps in map_data: the list's
- * item count and compact range (the items themselves are not needed for the
+ * commit to. Per key it keeps what storage keeps in the key's leaf payload:
+ * the list's item count and compact range (the items themselves are not needed for the
  * root). Keys live in an open-addressing table keyed by the map key (a
  * SHA-256 output, so its first bytes are a good hash). */
 #include <inttypes.h>

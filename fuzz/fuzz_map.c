@@ -9,7 +9,7 @@
  *           the key must verify and say the same, and every proof that
  *           map_prove writes re-parses.
  *   mode 1: the rest is stored as tile 0 of an empty tile store, then
- *           map_root, map_prove and map_update run on it: a malformed tile is
+ *           map_root, map_prove, map_get and map_update run on it: a malformed tile is
  *           an error, never a crash, and an update that succeeds leaves a
  *           store whose proofs verify against the root it returned.
  *   mode 2: u16 entry type, then the body of a MerkleTreeLeaf of that type:
@@ -128,6 +128,13 @@ static void mode_tile(const uint8_t *p, size_t n)
 	if (cbb_init(&c, 256, MAP_MAX_PROOF_LEN)) {
 		(void)map_prove(&t, h, key, &c, &present, val);
 		cbb_cleanup(&c);
+	}
+	{
+		/* the leaves' payloads parse, or the tile is refused */
+		static uint8_t pl[MAP_MAX_PAYLOAD];
+		size_t pl_len;
+		if (map_get(&t, key, &present, val, pl, &pl_len) == 0 && present)
+			FUZZ_CHECK(pl_len <= MAP_MAX_PAYLOAD);
 	}
 	{
 		struct map_kv one = kv[(n > 0 ? p[n - 1] : 0) % NKEYS];

@@ -120,6 +120,12 @@ struct pos {
 	uint8_t kind;
 	uint8_t key[MAP_KEY_LEN];  /* leaf */
 	uint8_t hash[MAP_HASH_LEN]; /* leaf: value; subtree: its hash */
+	/* leaf: its payload (not hashed). Borrowed: from the tile's bytes as
+	 * read (valid only while they are; update_tile copies them first), or
+	 * from pl_own. NULL for a tile from the proof cache. */
+	const uint8_t *pl;
+	size_t pl_len;
+	uint8_t *pl_own; /* update_tile: a payload the callback made */
 };
 
 struct tile {
@@ -158,8 +164,14 @@ static int tile_decode(struct tile *t, const uint8_t *in, size_t len)
 		if (!cbs_get_u8(&c, &kind))
 			return MN_ECORRUPT;
 		if (kind == KIND_LEAF) {
-			if (!cbs_copy_bytes(&c, p->key, 32) || !cbs_copy_bytes(&c, p->hash, 32))
+			uint16_t pl_len;
+			struct cbs pl;
+			if (!cbs_copy_bytes(&c, p->key, 32) || !cbs_copy_bytes(&c, p->hash, 32) ||
+			    !cbs_get_u16(&c, &pl_len) || pl_len > MAP_MAX_PAYLOAD ||
+			    !cbs_get_bytes(&c, &pl, pl_len))
 				return MN_ECORRUPT;
+			p->pl = cbs_data(&pl);
+			p->pl_len = pl_len;
 			/* a leaf must sit where its key says */
 			if (t->s < MAX_STRATA &&
 			    (nibble(p->key, t->s) != i ||
@@ -176,7 +188,21 @@ static int tile_decode(struct tile *t, const uint8_t *in, size_t len)
 	return cbs_len(&c) == 0 ? 0 : MN_ECORRUPT;
 }
 
-static size_t tile_encode(const struct tile *t, uint8_t out[MAP_MAX_TILE_LEN])
+/* tile_encode writes |t| to |out| (at least tile_len(t) bytes). */
+static size_t tile_len(const struct tile *t)
+{
+	size_t n = 2;
+
+	for (unsigned i = 0; i < MAP_TILE_WIDTH; i++) {
+		if (t->p[i].kind == KIND_LEAF)
+			n += 1 + 64 + 2 + t->p[i].pl_len;
+		else if (t->p[i].kind == KIND_TREE)
+			n += 1 + 32;
+	}
+	return n;
+}
+
+static size_t tile_encode(const struct tile *t, uint8_t *out)
 {
 	uint16_t bitmap = 0;
 	size_t n = 2;
@@ -193,6 +219,13 @@ static size_t tile_encode(const struct tile *t, uint8_t out[MAP_MAX_TILE_LEN])
 		}
 		memcpy(out + n, p->hash, 32);
 		n += 32;
+		if (p->kind == KIND_LEAF) {
+			out[n++] = (uint8_t)(p->pl_len >> 8);
+			out[n++] = (uint8_t)p->pl_len;
+			if (p->pl_len > 0)
+				memcpy(out + n, p->pl, p->pl_len);
+			n += p->pl_len;
+		}
 	}
 	out[0] = (uint8_t)(bitmap >> 8);
 	out[1] = (uint8_t)bitmap;
@@ -263,11 +296,18 @@ static int tile_load(const struct map_tiles *tiles, struct tile *t, unsigned s,
 
 static int tile_store(const struct map_tiles *tiles, const struct tile *t)
 {
-	uint8_t id[MAP_MAX_TILE_ID], buf[MAP_MAX_TILE_LEN];
+	uint8_t id[MAP_MAX_TILE_ID], small[2 + MAP_TILE_WIDTH * 67], *buf = small;
 	size_t id_len = tile_id(id, t->s, t->prefix);
-	size_t len = tile_encode(t, buf);
+	size_t len = tile_len(t);
+	int ret;
 
-	return tiles->put(tiles->ctx, id, id_len, buf, len);
+	if (len > sizeof(small) && (buf = malloc(len)) == NULL)
+		return MN_ENOMEM;
+	len = tile_encode(t, buf);
+	ret = tiles->put(tiles->ctx, id, id_len, buf, len);
+	if (buf != small)
+		free(buf);
+	return ret;
 }
 
 /* --- a cache of hashed tiles for proofs ------------------------------------ */
@@ -373,6 +413,11 @@ static void cache_put(struct map_cache *c, const struct tile *t)
 	memcpy(sl->id, id, id_len);
 	sl->id_len = id_len;
 	memcpy(&sl->t, t, sizeof(*t));
+	for (unsigned i = 0; i < MAP_TILE_WIDTH; i++) { /* they point into a txn */
+		sl->t.p[i].pl = NULL;
+		sl->t.p[i].pl_len = 0;
+		sl->t.p[i].pl_own = NULL;
+	}
 	sl->used = 1;
 	pthread_mutex_unlock(&c->locks[k]);
 }
@@ -402,58 +447,132 @@ static int load_child(const struct map_tiles *tiles, struct merkle_hasher *h, st
 
 /* --- updates ----------------------------------------------------------------- */
 
-/* update_tile applies kv[0..num) (sorted, all below the tile's prefix) to tile
+/* One key of an update below a tile: a key of the batch (|i| its index), or
+ * an existing leaf pushed down into a new tile (|i| NO_INDEX: |value| and
+ * |pl| move with it unchanged). A batch key that was a leaf pushed down
+ * carries its old payload and |existed|. */
+#define NO_INDEX ((size_t)-1)
+
+struct upd {
+	const uint8_t *key;
+	size_t i;
+	const uint8_t *value; /* pushed leaf */
+	const uint8_t *pl;
+	size_t pl_len;
+	int existed;
+};
+
+struct upd_ctx {
+	map_value_fn fn;
+	void *ctx;
+};
+
+/* set_leaf makes |p| the leaf of |it|: a pushed leaf as it was, a batch key
+ * with what the callback returns for it. */
+static int set_leaf(const struct upd_ctx *u, struct pos *p, const struct upd *it,
+		    const uint8_t *old_pl, size_t old_len, int existed)
+{
+	uint8_t *buf;
+	size_t len = 0;
+	int ret;
+
+	if (it->i == NO_INDEX) {
+		p->kind = KIND_LEAF;
+		memcpy(p->key, it->key, 32);
+		memcpy(p->hash, it->value, 32);
+		p->pl = it->pl;
+		p->pl_len = it->pl_len;
+		return 0;
+	}
+	buf = malloc(MAP_MAX_PAYLOAD);
+	if (buf == NULL)
+		return MN_ENOMEM;
+	ret = u->fn(u->ctx, it->i, it->key, old_pl, old_len, existed, p->hash, buf, &len);
+	if (ret == 0 && len > MAP_MAX_PAYLOAD)
+		ret = MN_EINVAL;
+	if (ret != 0) {
+		free(buf);
+		return ret;
+	}
+	p->kind = KIND_LEAF;
+	memcpy(p->key, it->key, 32);
+	free(p->pl_own);
+	p->pl_own = buf;
+	p->pl = buf;
+	p->pl_len = len;
+	return 0;
+}
+
+/* update_tile applies it[0..num) (sorted, all below the tile's prefix) to tile
  * (s, prefix) and writes it; |fresh| says the tile cannot exist yet. The
  * tile's new top hash (hash(S, 4s)) goes to |out|. |new_keys| counts keys that
  * were not in the map (NULL: the caller counted them). */
-static int update_tile(const struct map_tiles *tiles, struct merkle_hasher *h,
-		       unsigned s, const uint8_t prefix[MAP_KEY_LEN], const struct map_kv *kv,
-		       size_t num, int fresh, uint64_t *new_keys, uint8_t out[MAP_HASH_LEN])
+static int update_tile(const struct map_tiles *tiles, const struct upd_ctx *u,
+		       struct merkle_hasher *h, unsigned s, const uint8_t prefix[MAP_KEY_LEN],
+		       const struct upd *it, size_t num, int fresh, uint64_t *new_keys,
+		       uint8_t out[MAP_HASH_LEN])
 {
 	struct tile *t;
-	struct map_kv *merged = NULL;
+	struct upd *merged = NULL;
+	uint8_t *raw = NULL;
 	size_t a, b;
-	int found = 0, ret = 0;
+	int ret = 0;
 
 	if (s >= MAX_STRATA)
 		return MN_ECORRUPT; /* two equal keys: the caller's sort check failed */
 	t = malloc(sizeof(*t));
 	if (t == NULL)
 		return MN_ENOMEM;
-	if (fresh) {
-		memset(t->p, 0, sizeof(t->p));
-		t->s = s;
-		memcpy(t->prefix, prefix, MAP_KEY_LEN);
-	} else if ((ret = tile_load(tiles, t, s, prefix, &found)) != 0) {
-		goto out;
+	memset(t->p, 0, sizeof(t->p));
+	t->s = s;
+	memcpy(t->prefix, prefix, MAP_KEY_LEN);
+	if (!fresh) {
+		/* a copy: the payloads must outlive the puts below */
+		uint8_t id[MAP_MAX_TILE_ID];
+		const uint8_t *v;
+		size_t id_len = tile_id(id, s, prefix), v_len;
+
+		ret = tiles->get(tiles->ctx, id, id_len, &v, &v_len);
+		if (ret == MN_ENOTFOUND) {
+			ret = 0;
+		} else if (ret == 0) {
+			raw = malloc(v_len ? v_len : 1);
+			if (raw == NULL) {
+				ret = MN_ENOMEM;
+				goto out;
+			}
+			memcpy(raw, v, v_len);
+			ret = tile_decode(t, raw, v_len);
+		}
+		if (ret != 0)
+			goto out;
 	}
 	for (a = 0; a < num; a = b) {
-		unsigned i = nibble(kv[a].key, s);
+		unsigned i = nibble(it[a].key, s);
 		struct pos *p = &t->p[i];
 		uint8_t child[MAP_KEY_LEN];
 
-		for (b = a + 1; b < num && nibble(kv[b].key, s) == i; b++)
+		for (b = a + 1; b < num && nibble(it[b].key, s) == i; b++)
 			;
 		memcpy(child, prefix, MAP_KEY_LEN);
 		for (unsigned k = 0; k < MAP_TILE_BITS; k++)
 			set_bit(child, 4 * s + k, (i >> (MAP_TILE_BITS - 1 - k)) & 1);
 
 		if (p->kind == KIND_EMPTY && b - a == 1) {
-			p->kind = KIND_LEAF;
-			memcpy(p->key, kv[a].key, 32);
-			memcpy(p->hash, kv[a].value, 32);
+			ret = set_leaf(u, p, &it[a], it[a].pl, it[a].pl_len, it[a].existed);
 			if (new_keys)
 				(*new_keys)++;
 		} else if (p->kind == KIND_EMPTY) {
 			if (new_keys)
 				*new_keys += b - a;
-			ret = update_tile(tiles, h, s + 1, child, kv + a, b - a, 1, NULL, p->hash);
+			ret = update_tile(tiles, u, h, s + 1, child, it + a, b - a, 1, NULL, p->hash);
 			p->kind = KIND_TREE;
 		} else if (p->kind == KIND_LEAF && b - a == 1 &&
-			   memcmp(p->key, kv[a].key, 32) == 0) {
-			memcpy(p->hash, kv[a].value, 32);
+			   memcmp(p->key, it[a].key, 32) == 0) {
+			ret = set_leaf(u, p, &it[a], p->pl, p->pl_len, 1);
 		} else if (p->kind == KIND_LEAF) {
 			/* the leaf and the new keys go down into a new tile */
+			struct upd old = {p->key, NO_INDEX, p->hash, p->pl, p->pl_len, 1};
 			size_t n = 0, k;
 			int have = 0;
 
@@ -463,28 +582,31 @@ static int update_tile(const struct map_tiles *tiles, struct merkle_hasher *h,
 				goto out;
 			}
 			for (k = a; k < b; k++) {
-				int c = memcmp(p->key, kv[k].key, 32);
+				int c = memcmp(p->key, it[k].key, 32);
+				merged[n] = it[k];
 				if (!have && c < 0) {
-					memcpy(merged[n].key, p->key, 32);
-					memcpy(merged[n++].value, p->hash, 32);
+					merged[n++] = old;
+					merged[n] = it[k];
 					have = 1;
 				} else if (c == 0) {
-					have = 1; /* replaced by the new value */
+					/* the batch's key: its callback sees the old leaf */
+					merged[n].pl = p->pl;
+					merged[n].pl_len = p->pl_len;
+					merged[n].existed = 1;
+					have = 1;
 				}
-				merged[n++] = kv[k];
+				n++;
 			}
-			if (!have) {
-				memcpy(merged[n].key, p->key, 32);
-				memcpy(merged[n++].value, p->hash, 32);
-			}
+			if (!have)
+				merged[n++] = old;
 			if (new_keys)
 				*new_keys += n - 1;
-			ret = update_tile(tiles, h, s + 1, child, merged, n, 1, NULL, p->hash);
+			ret = update_tile(tiles, u, h, s + 1, child, merged, n, 1, NULL, p->hash);
 			free(merged);
 			merged = NULL;
 			p->kind = KIND_TREE;
 		} else {
-			ret = update_tile(tiles, h, s + 1, child, kv + a, b - a, 0, new_keys,
+			ret = update_tile(tiles, u, h, s + 1, child, it + a, b - a, 0, new_keys,
 					  p->hash);
 		}
 		if (ret != 0)
@@ -495,26 +617,128 @@ static int update_tile(const struct map_tiles *tiles, struct merkle_hasher *h,
 	if (ret == 0)
 		memcpy(out, t->h[0][0], 32);
 out:
+	for (unsigned i = 0; i < MAP_TILE_WIDTH; i++)
+		free(t->p[i].pl_own);
+	free(raw);
 	free(t);
 	return ret;
 }
 
-int map_update(const struct map_tiles *tiles, struct merkle_hasher *h,
-	       const struct map_kv *kv, size_t num, uint64_t *io_num_keys,
-	       uint8_t out_root[MAP_HASH_LEN])
+/* update runs update_tile from the root over |it| (checked sorted). */
+static int update(const struct map_tiles *tiles, const struct upd_ctx *u,
+		  struct merkle_hasher *h, const struct upd *it, size_t num,
+		  uint64_t *io_num_keys, uint8_t out_root[MAP_HASH_LEN])
 {
 	uint8_t zero_prefix[MAP_KEY_LEN] = {0};
 	uint64_t added = 0;
 	int ret;
 
 	for (size_t i = 1; i < num; i++)
-		if (memcmp(kv[i - 1].key, kv[i].key, 32) >= 0)
+		if (memcmp(it[i - 1].key, it[i].key, 32) >= 0)
 			return MN_EINVAL;
 	if (num == 0)
 		return map_root(tiles, h, out_root);
-	ret = update_tile(tiles, h, 0, zero_prefix, kv, num, 0, &added, out_root);
+	ret = update_tile(tiles, u, h, 0, zero_prefix, it, num, 0, &added, out_root);
 	if (ret == 0)
 		*io_num_keys += added;
+	return ret;
+}
+
+int map_update_fn(const struct map_tiles *tiles, struct merkle_hasher *h,
+		  const uint8_t (*keys)[MAP_KEY_LEN], size_t num, map_value_fn fn, void *ctx,
+		  uint64_t *io_num_keys, uint8_t out_root[MAP_HASH_LEN])
+{
+	struct upd_ctx u = {fn, ctx};
+	struct upd *it = NULL;
+	int ret;
+
+	if (num > 0 && (it = calloc(num, sizeof(*it))) == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < num; i++) {
+		it[i].key = keys[i];
+		it[i].i = i;
+	}
+	ret = update(tiles, &u, h, it, num, io_num_keys, out_root);
+	free(it);
+	return ret;
+}
+
+static int kv_value(void *ctx, size_t i, const uint8_t key[MAP_KEY_LEN],
+		    const uint8_t *old_payload, size_t old_len, int existed,
+		    uint8_t out_value[MAP_HASH_LEN], uint8_t *out_payload, size_t *out_len)
+{
+	const struct map_kv *kv = ctx;
+
+	(void)key, (void)old_payload, (void)old_len, (void)existed, (void)out_payload;
+	memcpy(out_value, kv[i].value, MAP_HASH_LEN);
+	*out_len = 0;
+	return 0;
+}
+
+int map_update(const struct map_tiles *tiles, struct merkle_hasher *h,
+	       const struct map_kv *kv, size_t num, uint64_t *io_num_keys,
+	       uint8_t out_root[MAP_HASH_LEN])
+{
+	struct upd_ctx u = {kv_value, (void *)kv};
+	struct upd *it = NULL;
+	int ret;
+
+	if (num > 0 && (it = calloc(num, sizeof(*it))) == NULL)
+		return MN_ENOMEM;
+	for (size_t i = 0; i < num; i++) {
+		it[i].key = kv[i].key;
+		it[i].i = i;
+	}
+	ret = update(tiles, &u, h, it, num, io_num_keys, out_root);
+	free(it);
+	return ret;
+}
+
+/* map_get: see map.h. */
+int map_get(const struct map_tiles *tiles, const uint8_t key[MAP_KEY_LEN], int *out_present,
+	    uint8_t out_value[MAP_HASH_LEN], uint8_t *out_payload, size_t *out_len)
+{
+	uint8_t prefix[MAP_KEY_LEN] = {0};
+	struct tile *t = malloc(sizeof(*t));
+	int found, ret;
+
+	*out_present = 0;
+	if (out_len != NULL)
+		*out_len = 0;
+	if (t == NULL)
+		return MN_ENOMEM;
+	for (unsigned s = 0;; s++) {
+		const struct pos *p;
+		ret = tile_load(tiles, t, s, prefix, &found);
+		if (ret != 0)
+			break;
+		if (!found) {
+			if (s > 0)
+				ret = MN_ECORRUPT; /* its parent says it exists */
+			break;
+		}
+		p = &t->p[nibble(key, s)];
+		if (p->kind == KIND_LEAF) {
+			if (memcmp(p->key, key, 32) == 0) {
+				*out_present = 1;
+				if (out_value != NULL)
+					memcpy(out_value, p->hash, 32);
+				if (out_payload != NULL && p->pl_len > 0)
+					memcpy(out_payload, p->pl, p->pl_len);
+				if (out_len != NULL)
+					*out_len = p->pl_len;
+			}
+			break;
+		}
+		if (p->kind != KIND_TREE)
+			break;
+		if (s + 1 >= MAX_STRATA) {
+			ret = MN_ECORRUPT;
+			break;
+		}
+		node_prefix(prefix, t, MAP_TILE_BITS, nibble(key, s));
+	}
+	free(t);
 	return ret;
 }
 

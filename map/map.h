@@ -52,7 +52,12 @@
  * keys being in tile (s + 1, P || position)). A tile's id is u8 s || the
  * first ceil(4s / 8) bytes of P; its value:
  *   u16 bitmap of non-empty positions, then per position in order: u8 kind
- *   (1 leaf: key[32] value[32]; 2 subtree: hash[32]).
+ *   (1 leaf: key[32] value[32] u16 payload_len payload[payload_len];
+ *   2 subtree: hash[32]).
+ * A leaf's payload (at most MAP_MAX_PAYLOAD bytes) is opaque storage of the
+ * caller's, kept next to the key because the leaf is rewritten anyway when
+ * its value changes (storage/ keeps the key's list state there). It is NOT
+ * hashed: the map's hashes and proofs are those of the key and value alone.
  * Tile (0, "") always describes the whole map. */
 #ifndef MN_MAP_MAP_H
 #define MN_MAP_MAP_H
@@ -68,7 +73,8 @@
 #define MAP_TILE_BITS 4
 #define MAP_TILE_WIDTH 16
 #define MAP_MAX_TILE_ID 33               /* u8 stratum || 32 prefix bytes */
-#define MAP_MAX_TILE_LEN (2 + MAP_TILE_WIDTH * 65)
+#define MAP_MAX_PAYLOAD 4096           /* a leaf's payload, bytes */
+#define MAP_MAX_TILE_LEN (2 + MAP_TILE_WIDTH * (67 + MAP_MAX_PAYLOAD))
 #define MAP_MAX_STEPS 255
 #define MAP_MAX_PROOF_LEN (3 + MAP_MAX_STEPS * 33 + 1 + 97)
 #define MAP_KEY_PREFIX "mn-map-key"      /* SHA-256("mn-map-key\0" || string) */
@@ -115,7 +121,7 @@ struct map_tiles {
  * hash) is never served: no invalidation is needed, and one cache may serve
  * every snapshot of a store. The root tile is never cached. Slots are
  * allocated lazily (calloc) and each has its own lock: thread-safe. About
- * 3.8 KB per slot used. NULL on allocation failure. */
+ * 4.2 KB per slot used. NULL on allocation failure. */
 struct map_cache *map_cache_new(size_t num_slots, unsigned max_stratum);
 /* map_cache_free frees |c|; NULL is a no-op. No proof may be using it. */
 void map_cache_free(struct map_cache *c);
@@ -137,6 +143,32 @@ struct map_kv {
 int map_update(const struct map_tiles *tiles, struct merkle_hasher *h,
 	       const struct map_kv *kv, size_t num, uint64_t *io_num_keys,
 	       uint8_t out_root[MAP_HASH_LEN]);
+
+/* map_value_fn gives the new value (and payload) of batch key |i| (|key|),
+ * called once per key of a map_update_fn batch when the update reaches the
+ * key's leaf: |existed| says the key was in the map, its leaf's payload then
+ * being old_payload[0..old_len) (borrowed for the call). It writes the value
+ * to |out_value| and up to MAP_MAX_PAYLOAD bytes to |out_payload|, their
+ * number to |out_len|. Nonzero fails the update with that error. */
+typedef int (*map_value_fn)(void *ctx, size_t i, const uint8_t key[MAP_KEY_LEN],
+			    const uint8_t *old_payload, size_t old_len, int existed,
+			    uint8_t out_value[MAP_HASH_LEN], uint8_t *out_payload,
+			    size_t *out_len);
+
+/* map_update_fn is map_update with values and payloads from |fn|, for the
+ * |num| keys |keys| (sorted, no key twice). A leaf pushed down into a new
+ * tile keeps its value and payload. map_update is map_update_fn with the
+ * values of |kv| and empty payloads. */
+int map_update_fn(const struct map_tiles *tiles, struct merkle_hasher *h,
+		  const uint8_t (*keys)[MAP_KEY_LEN], size_t num, map_value_fn fn, void *ctx,
+		  uint64_t *io_num_keys, uint8_t out_root[MAP_HASH_LEN]);
+
+/* map_get finds |key|'s leaf without hashing or proving anything: sets
+ * *out_present and, if present, |out_value| and the payload to
+ * |out_payload| (room for MAP_MAX_PAYLOAD bytes) and *out_len (each may be
+ * NULL). 0, MN_ECORRUPT, MN_ENOMEM or the callback's error. */
+int map_get(const struct map_tiles *tiles, const uint8_t key[MAP_KEY_LEN], int *out_present,
+	    uint8_t out_value[MAP_HASH_LEN], uint8_t *out_payload, size_t *out_len);
 
 /* map_root reads the current root (the empty map's zeros if tile 0 is absent). */
 int map_root(const struct map_tiles *tiles, struct merkle_hasher *h,

@@ -51,7 +51,6 @@ enum {
 	STORE__DBI_OPENINGS,
 	/* the lookup map (storage/map.c); created in an existing log too */
 	STORE__DBI_MAP_TILES,
-	STORE__DBI_MAP_DATA,
 	STORE__DBI_MAP_ITEMS,
 	STORE__NUM_DBI
 };
@@ -67,7 +66,7 @@ struct store__tile_cache {
 #define STORE__NUM_EDGES 4
 /* The map's tile cache for proofs (map_cache_new): strata 1..3 of the trie
  * are the 4,368 tiles every proof of a map of more than 65,536 keys reads;
- * at most 4,096 slots of ~3.8 KB are touched (15 MB), fewer for small maps. */
+ * at most 4,096 slots of ~4.2 KB are touched (17 MB), fewer for small maps. */
 #define STORE__MAP_CACHE_SLOTS 4096
 #define STORE__MAP_CACHE_STRATA 3
 
@@ -250,7 +249,15 @@ int store__grow_map(struct store *s);
 
 /* --- the lookup map (map.c) --- */
 
-/* The map's state as stored in meta "map": u64 covered || u64 num_keys ||
+/* A key's leaf payload in map_tiles2 (map/map.h): u64 count, then
+ *   count <= STORE__MAP_INLINE: its items (u64 index || leaf hash[32], index
+ *     order); the list's compact range is computed from them (<= 4 hashes);
+ *   else: its compact range's popcount(count) hashes (so the payload is what
+ *     merkle_range_encode writes), the items being in map_items2.
+ * At most 8 + 64 * 32 = 2,056 bytes, under MAP_MAX_PAYLOAD. */
+#define STORE__MAP_INLINE 4
+
+/* The map's state as stored in meta "map2": u64 covered || u64 num_keys ||
  * root[32]: the map of leaves [0, covered). */
 struct store__map_state {
 	uint64_t covered;

@@ -1,8 +1,10 @@
 /* map.c: the lookup map in LMDB (storage.h, "the lookup map"). The trie's
- * tiles live in map_tiles, each key's list as its compact range in map_data
- * and the list items (u64 index || leaf hash, index order) in map_items; the
- * state (covered, keys, root) in meta "map". Everything is written inside the
- * caller's write transaction, so the map and the log commit together. */
+ * tiles live in map_tiles2; each key's list state (compact range, and its
+ * items while short: internal.h, STORE__MAP_INLINE) in its leaf's payload;
+ * the items of longer lists (u64 index || leaf hash, index order) in
+ * map_items2; the state (covered, keys, root) in meta "map2". Everything
+ * is written inside the caller's write transaction, so the map and the log
+ * commit together. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,7 @@
 #include "map/map.h"
 #include "storage/internal.h"
 
-static const char META_MAP[] = "map";
+static const char META_MAP[] = "map2"; /* the payload layout (store.c) */
 
 struct txn_tiles {
 	MDB_txn *txn;
@@ -91,14 +93,146 @@ static int pair_cmp(const void *a, const void *b)
 	return (x->index > y->index) - (x->index < y->index);
 }
 
+/* The map_value_fn of store__map_apply: key i's pairs are
+ * pairs[start[i] .. start[i + 1]). */
+struct apply_ctx {
+	struct store *s;
+	MDB_txn *txn;
+	const struct pair *pairs;
+	const size_t *start;
+	int mdb_rc;
+};
+
+/* payload_split parses a key's payload (internal.h): *out_count, and its
+ * inline items (*out_items, *out_num) while count <= STORE__MAP_INLINE.
+ * |range|, if not NULL, gets the list's compact range: from the items
+ * (hashing them) or as stored. 1, or 0 if malformed. */
+static int payload_split(struct merkle_hasher *h, const uint8_t *pl, size_t len,
+			 uint64_t *out_count, struct merkle_range *range,
+			 const uint8_t **out_items, size_t *out_num)
+{
+	uint64_t count;
+	struct cbs c;
+
+	if (len < 8)
+		return 0;
+	count = mn_get_be64(pl);
+	*out_count = count;
+	*out_items = pl + 8;
+	*out_num = 0;
+	if (count <= STORE__MAP_INLINE) {
+		if (len != 8 + count * 40)
+			return 0;
+		*out_num = (size_t)count;
+		if (range != NULL) {
+			merkle_range_init(range);
+			for (size_t k = 0; k < count; k++) {
+				uint8_t item[MERKLE_HASH_LEN];
+				map_list_item(h, item, mn_get_be64(pl + 8 + 40 * k), pl + 16 + 40 * k);
+				if (merkle_range_append(range, h, item, NULL, NULL) != 0)
+					return 0;
+			}
+		}
+		return 1;
+	}
+	cbs_init(&c, pl, len);
+	return range == NULL || merkle_range_decode(range, &c);
+}
+
+static int items_put(struct apply_ctx *a, const uint8_t key[32], const uint8_t iv[40],
+		     uint64_t index)
+{
+	MDB_val k = {32, (void *)key}, v = {40, (void *)iv};
+	int rc = mdb_put(a->txn, a->s->dbi[STORE__DBI_MAP_ITEMS], &k, &v, MDB_NODUPDATA);
+
+	if (rc == MDB_KEYEXIST) {
+		mn_error("store_corrupt", "what=\"map item %" PRIu64 " filed twice\"", index);
+		return MN_ECORRUPT;
+	}
+	if (rc != 0) {
+		a->mdb_rc = rc;
+		return MN_EIO;
+	}
+	return 0;
+}
+
+static int apply_value(void *ctx, size_t i, const uint8_t key[MAP_KEY_LEN],
+		       const uint8_t *old_pl, size_t old_len, int existed,
+		       uint8_t out_value[MAP_HASH_LEN], uint8_t *out_pl, size_t *out_len)
+{
+	struct apply_ctx *a = ctx;
+	struct merkle_range range;
+	const uint8_t *old_items = NULL;
+	size_t num_old = 0, n, p;
+	uint8_t root[MERKLE_HASH_LEN], item[MERKLE_HASH_LEN];
+	int err;
+
+	if (existed) {
+		uint64_t old_count;
+		if (!payload_split(a->s->hasher, old_pl, old_len, &old_count, &range, &old_items,
+				   &num_old)) {
+			mn_error("store_corrupt", "what=\"a map leaf's payload does not parse\"");
+			return MN_ECORRUPT;
+		}
+	} else {
+		merkle_range_init(&range);
+	}
+	for (p = a->start[i]; p < a->start[i + 1]; p++) {
+		if (p > a->start[i] && a->pairs[p].index == a->pairs[p - 1].index)
+			continue; /* a key twice in one leaf (sorted keys prevent it) */
+		map_list_item(a->s->hasher, item, a->pairs[p].index, a->pairs[p].leaf_hash);
+		err = merkle_range_append(&range, a->s->hasher, item, NULL, NULL);
+		if (err != 0)
+			return err;
+	}
+	/* u64 count, then the items while they stay inline, else the range's
+	 * hashes (merkle_range_encode's form): at most 8 + 64 * 32 bytes */
+	mn_put_be64(out_pl, range.size);
+	n = 8;
+	if (range.size > STORE__MAP_INLINE) {
+		for (unsigned hh = 0; hh < (unsigned)__builtin_popcountll(range.size); hh++) {
+			memcpy(out_pl + n, range.hashes[hh], 32);
+			n += 32;
+		}
+		/* the list outgrows its leaf: its items move to map_items2 */
+		for (size_t k = 0; k < num_old; k++)
+			if ((err = items_put(a, key, old_items + 40 * k,
+					     mn_get_be64(old_items + 40 * k))) != 0)
+				return err;
+	} else if (num_old > 0) {
+		memcpy(out_pl + n, old_items, num_old * 40);
+		n += num_old * 40;
+	}
+	for (p = a->start[i]; p < a->start[i + 1]; p++) {
+		uint8_t iv[40];
+		if (p > a->start[i] && a->pairs[p].index == a->pairs[p - 1].index)
+			continue;
+		mn_put_be64(iv, a->pairs[p].index);
+		memcpy(iv + 8, a->pairs[p].leaf_hash, 32);
+		if (range.size > STORE__MAP_INLINE) {
+			if ((err = items_put(a, key, iv, a->pairs[p].index)) != 0)
+				return err;
+		} else {
+			memcpy(out_pl + n, iv, 40);
+			n += 40;
+		}
+	}
+	*out_len = n;
+	merkle_range_root(&range, a->s->hasher, root);
+	map_value(a->s->hasher, out_value, range.size, root);
+	return 0;
+}
+
 int store__map_apply(struct store *s, MDB_txn *txn, struct store__map_state *st,
 		     uint64_t first, const struct store_leaf *l, size_t num,
 		     int *out_mdb_rc)
 {
 	struct txn_tiles tt = {txn, s->dbi[STORE__DBI_MAP_TILES], 0};
 	struct map_tiles tiles = {tiles_get, tiles_put, &tt, NULL};
+	struct apply_ctx a = {s, txn, NULL, NULL, 0};
 	struct pair *pairs = NULL;
-	struct map_kv *kv = NULL;
+	uint8_t (*keys)[MAP_KEY_LEN] = NULL;
+	size_t *start = NULL;
 	size_t num_pairs = 0, num_kv = 0, i, j;
 	uint8_t state[16 + MERKLE_HASH_LEN];
 	MDB_val k, v;
@@ -114,8 +248,9 @@ int store__map_apply(struct store *s, MDB_txn *txn, struct store__map_state *st,
 	}
 	if (num_pairs > 0) {
 		pairs = malloc(num_pairs * sizeof(*pairs));
-		kv = malloc(num_pairs * sizeof(*kv));
-		if (pairs == NULL || kv == NULL) {
+		keys = malloc(num_pairs * sizeof(*keys));
+		start = malloc((num_pairs + 1) * sizeof(*start));
+		if (pairs == NULL || keys == NULL || start == NULL) {
 			err = MN_ENOMEM;
 			goto out;
 		}
@@ -131,74 +266,22 @@ int store__map_apply(struct store *s, MDB_txn *txn, struct store__map_state *st,
 	if (num_pairs > 1)
 		qsort(pairs, num_pairs, sizeof(*pairs), pair_cmp);
 
-	/* Each key's list: append the items, keep its compact range, and the
-	 * value the trie holds for it. Keys in order: neighbouring B-tree pages. */
+	/* Each key's list is appended to where the trie update finds its leaf
+	 * (apply_value): its state is that leaf's payload. */
 	for (i = 0; i < num_pairs; i = j) {
-		struct merkle_range range;
-		uint8_t root[MERKLE_HASH_LEN], item[MERKLE_HASH_LEN], iv[40];
-		struct cbs c;
-		struct cbb out;
-		uint8_t *enc;
-		size_t enc_len;
-
 		for (j = i + 1; j < num_pairs && memcmp(pairs[j].key, pairs[i].key, 32) == 0; j++)
 			;
-		k.mv_size = 32;
-		k.mv_data = (void *)pairs[i].key;
-		rc = mdb_get(txn, s->dbi[STORE__DBI_MAP_DATA], &k, &v);
-		if (rc == MDB_NOTFOUND) {
-			merkle_range_init(&range);
-		} else if (rc != 0) {
-			goto mdb_err;
-		} else {
-			cbs_init(&c, v.mv_data, v.mv_size);
-			if (!merkle_range_decode(&range, &c) || cbs_len(&c) != 0) {
-				err = MN_ECORRUPT;
-				goto out;
-			}
-		}
-		for (size_t p = i; p < j; p++) {
-			if (p > i && pairs[p].index == pairs[p - 1].index)
-				continue; /* a key twice in one leaf (sorted keys prevent it) */
-			map_list_item(s->hasher, item, pairs[p].index, pairs[p].leaf_hash);
-			err = merkle_range_append(&range, s->hasher, item, NULL, NULL);
-			if (err != 0)
-				goto out;
-			mn_put_be64(iv, pairs[p].index);
-			memcpy(iv + 8, pairs[p].leaf_hash, 32);
-			v.mv_size = 40;
-			v.mv_data = iv;
-			rc = mdb_put(txn, s->dbi[STORE__DBI_MAP_ITEMS], &k, &v, MDB_NODUPDATA);
-			if (rc == MDB_KEYEXIST) {
-				mn_error("store_corrupt", "what=\"map item %" PRIu64 " filed twice\"",
-					 pairs[p].index);
-				err = MN_ECORRUPT;
-				goto out;
-			}
-			if (rc != 0)
-				goto mdb_err;
-		}
-		merkle_range_root(&range, s->hasher, root);
-		if (!cbb_init(&out, 8 + 64 * MERKLE_HASH_LEN, 8 + 64 * MERKLE_HASH_LEN) ||
-		    !merkle_range_encode(&range, &out) || !cbb_finish(&out, &enc, &enc_len)) {
-			cbb_cleanup(&out);
-			err = MN_ENOMEM;
-			goto out;
-		}
-		v.mv_size = enc_len;
-		v.mv_data = enc;
-		rc = mdb_put(txn, s->dbi[STORE__DBI_MAP_DATA], &k, &v, 0);
-		free(enc);
-		if (rc != 0)
-			goto mdb_err;
-		memcpy(kv[num_kv].key, pairs[i].key, 32);
-		map_value(s->hasher, kv[num_kv].value, range.size, root);
-		num_kv++;
+		memcpy(keys[num_kv], pairs[i].key, 32);
+		start[num_kv++] = i;
 	}
 	if (num_kv > 0) {
-		err = map_update(&tiles, s->hasher, kv, num_kv, &st->num_keys, st->root);
+		start[num_kv] = num_pairs;
+		a.pairs = pairs;
+		a.start = start;
+		err = map_update_fn(&tiles, s->hasher, (const uint8_t(*)[MAP_KEY_LEN])keys, num_kv,
+				    apply_value, &a, &st->num_keys, st->root);
 		if (err != 0) {
-			rc = tt.mdb_rc;
+			rc = tt.mdb_rc != 0 ? tt.mdb_rc : a.mdb_rc;
 			if (rc != 0)
 				goto mdb_err;
 			goto out;
@@ -223,7 +306,8 @@ mdb_err:
 		err = MN_EIO;
 out:
 	free(pairs);
-	free(kv);
+	free(keys);
+	free(start);
 	return err;
 }
 
@@ -310,13 +394,19 @@ int store_r_map_prove(struct store_reader *r, const uint8_t key[32], struct cbb 
 	if (err != 0 || !present)
 		return err;
 	{
-		MDB_val k = {32, (void *)key}, v;
-		int rc = mdb_get(r->txn, r->s->dbi[STORE__DBI_MAP_DATA], &k, &v);
-		if (rc != 0 || v.mv_size < 8)
-			return MN_ECORRUPT; /* the trie has it: so must the data */
-		*out_count = mn_get_be64(v.mv_data);
+		/* the count: the first 8 bytes of the leaf's payload */
+		uint8_t *pl = malloc(MAP_MAX_PAYLOAD);
+		size_t len = 0;
+		if (pl == NULL)
+			return MN_ENOMEM;
+		err = map_get(&tiles, key, &present, NULL, pl, &len);
+		if (err == 0 && (!present || len < 8))
+			err = MN_ECORRUPT; /* the proof found it: so must the payload */
+		if (err == 0)
+			*out_count = mn_get_be64(pl);
+		free(pl);
 	}
-	return 0;
+	return err;
 }
 
 int store_r_map_list(struct store_reader *r, const uint8_t key[32], size_t max,
@@ -330,8 +420,46 @@ int store_r_map_list(struct store_reader *r, const uint8_t key[32], size_t max,
 
 	*out = NULL;
 	*out_num = 0;
-	if (r->s->dbi[STORE__DBI_MAP_ITEMS] == 0)
+	if (r->s->dbi[STORE__DBI_MAP_ITEMS] == 0 || r->s->dbi[STORE__DBI_MAP_TILES] == 0)
 		return MN_ENOTFOUND;
+	{
+		/* a short list is in the leaf's payload */
+		struct txn_tiles tt = {r->txn, r->s->dbi[STORE__DBI_MAP_TILES], 0};
+		struct map_tiles tiles = {tiles_get, tiles_put, &tt, NULL};
+		const uint8_t *inl;
+		uint8_t *pl = malloc(MAP_MAX_PAYLOAD);
+		size_t len = 0, num_inl = 0;
+		uint64_t num = 0;
+		int present = 0;
+
+		if (pl == NULL)
+			return MN_ENOMEM;
+		err = map_get(&tiles, key, &present, NULL, pl, &len);
+		if (err == 0 && present &&
+		    !payload_split(r->h, pl, len, &num, NULL, &inl, &num_inl))
+			err = MN_ECORRUPT;
+		if (err == 0 && present && num <= STORE__MAP_INLINE) {
+			if (num_inl > max)
+				err = MN_ETOOBIG;
+			else if (num_inl > 0 && (items = malloc(num_inl * sizeof(*items))) == NULL)
+				err = MN_ENOMEM;
+			for (size_t q = 0; err == 0 && q < num_inl; q++) {
+				items[q].index = mn_get_be64(inl + 40 * q);
+				memcpy(items[q].leaf_hash, inl + 40 * q + 8, 32);
+			}
+			if (err == 0) {
+				*out = items;
+				*out_num = num_inl;
+			}
+			free(pl);
+			return err;
+		}
+		free(pl);
+		if (err != 0)
+			return err;
+		if (!present)
+			return 0;
+	}
 	rc = mdb_cursor_open(r->txn, r->s->dbi[STORE__DBI_MAP_ITEMS], &cur);
 	if (rc != 0)
 		return store__err(rc);

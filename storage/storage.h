@@ -129,8 +129,10 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
  * With store_options.map, every batch also files its leaves' map keys in the
  * map and appends a map-root leaf committing to the new map, in the same
  * transaction: so every STH's last leaf is a map root (while the map is on).
- * The map of leaves [0, covered) is stored as tiles (map/map.h), one record
- * per key (its list's compact range) and the list items (index, leaf hash). */
+ * The map of leaves [0, covered) is stored as tiles (map/map.h) whose leaves'
+ * payloads hold each key's list state (its compact range, and its items while
+ * at most STORE__MAP_INLINE: internal.h), and the items (index, leaf hash) of
+ * longer lists in map_items2. */
 
 /* store_map_commit: what store_append_mapped asks its caller inside the
  * write transaction, once the map's new root is known. */
@@ -280,7 +282,8 @@ struct store_stats {
 	uint64_t tree_size;
 	uint64_t upper_tiles;   /* complete upper tiles copied into memory */
 	/* the lookup map's databases: pages in use (branch, leaf, overflow) *
-	 * page size, and their records; 0 without a map */
+	 * page size, and their records; 0 without a map (map_data: always 0
+	 * since the lists' state moved into the tiles' leaf payloads) */
 	uint64_t map_tiles_bytes, map_data_bytes, map_items_bytes;
 	uint64_t map_tiles_records, map_data_records, map_items_records;
 };

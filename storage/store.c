@@ -40,18 +40,19 @@ static const struct {
 	[STORE__DBI_IDX_CERT] = {"idx_cert", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_POLICY_HEAD] = {"policy_head", 0},
 	[STORE__DBI_OPENINGS] = {"openings", 0},
-	/* the lookup map (map.c): tile id -> tile; map key -> list compact
-	 * range; map key -> u64 index || leaf hash, in index order */
-	[STORE__DBI_MAP_TILES] = {"map_tiles", 0},
-	[STORE__DBI_MAP_DATA] = {"map_data", 0},
-	[STORE__DBI_MAP_ITEMS] = {"map_items", MDB_DUPSORT | MDB_DUPFIXED},
+	/* the lookup map (map.c): tile id -> tile (a key's list state in its
+	 * leaf's payload); map key -> u64 index || leaf hash, in index order, for
+	 * lists longer than STORE__MAP_INLINE. "2": the payload layout; a map of
+	 * the earlier layout (map_tiles, map_data, map_items, meta "map") is
+	 * ignored, so the map is absent and logd rebuilds it from the leaves. */
+	[STORE__DBI_MAP_TILES] = {"map_tiles2", 0},
+	[STORE__DBI_MAP_ITEMS] = {"map_items2", MDB_DUPSORT | MDB_DUPFIXED},
 };
 
 /* Databases added after logs existed: created in a log with leaves too. */
 static int db_added_later(unsigned i)
 {
-	return i == STORE__DBI_MAP_TILES || i == STORE__DBI_MAP_DATA ||
-	       i == STORE__DBI_MAP_ITEMS;
+	return i == STORE__DBI_MAP_TILES || i == STORE__DBI_MAP_ITEMS;
 }
 
 /* The directory name comes from the operator, but keep log lines one line. */
@@ -530,16 +531,13 @@ void store_get_stats(struct store *s, struct store_stats *out)
 		out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
 	}
 	if (s->dbi[STORE__DBI_MAP_TILES] != 0) {
-		static const unsigned which[3] = {STORE__DBI_MAP_TILES, STORE__DBI_MAP_DATA,
-						  STORE__DBI_MAP_ITEMS};
-		uint64_t *bytes[3] = {&out->map_tiles_bytes, &out->map_data_bytes,
-				      &out->map_items_bytes};
-		uint64_t *recs[3] = {&out->map_tiles_records, &out->map_data_records,
-				     &out->map_items_records};
+		static const unsigned which[2] = {STORE__DBI_MAP_TILES, STORE__DBI_MAP_ITEMS};
+		uint64_t *bytes[2] = {&out->map_tiles_bytes, &out->map_items_bytes};
+		uint64_t *recs[2] = {&out->map_tiles_records, &out->map_items_records};
 		MDB_txn *txn;
 
 		if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
-			for (int i = 0; i < 3; i++) {
+			for (int i = 0; i < 2; i++) {
 				MDB_stat ds;
 				if (mdb_stat(txn, s->dbi[which[i]], &ds) != 0)
 					continue;

@@ -422,6 +422,129 @@ static void test_cache(void **state)
 	map_cache_free(NULL);
 }
 
+
+/* --- payloads: kept per key, moved with pushed-down leaves, never hashed --- */
+
+#define PL_KEYS 300
+
+struct pl_model {
+	uint8_t keys[PL_KEYS][32];
+	uint32_t gen[PL_KEYS]; /* updates so far; 0: not in the map */
+	const size_t *batch;   /* batch position -> key number */
+	struct map_kv *kv;     /* the values the callback gave, by batch position */
+	int calls;
+};
+
+/* pl_make: the payload of key |k| after |gen| updates. */
+static size_t pl_make(uint8_t *out, size_t k, uint32_t gen)
+{
+	size_t len = (k * 13 + gen * 7) % 300;
+
+	for (size_t i = 0; i < len; i++)
+		out[i] = (uint8_t)(k + gen + i);
+	if (len >= 4) {
+		out[0] = (uint8_t)(gen >> 8);
+		out[1] = (uint8_t)gen;
+	}
+	return len;
+}
+
+static int pl_fn(void *ctx, size_t i, const uint8_t key[32], const uint8_t *old_payload,
+		 size_t old_len, int existed, uint8_t out_value[32], uint8_t *out_payload,
+		 size_t *out_len)
+{
+	struct pl_model *m = ctx;
+	size_t k = m->batch[i];
+	uint8_t want[MAP_MAX_PAYLOAD];
+
+	assert_memory_equal(key, m->keys[k], 32);
+	assert_int_equal(existed, m->gen[k] > 0);
+	if (existed) {
+		size_t wl = pl_make(want, k, m->gen[k]);
+		assert_int_equal(old_len, wl);
+		if (wl > 0)
+			assert_memory_equal(old_payload, want, wl);
+	}
+	m->gen[k]++;
+	memset(out_value, 0, 32);
+	memcpy(out_value, &k, sizeof(k));
+	memcpy(out_value + 16, &m->gen[k], sizeof(m->gen[k]));
+	memcpy(m->kv[i].key, key, 32);
+	memcpy(m->kv[i].value, out_value, 32);
+	*out_len = pl_make(out_payload, k, m->gen[k]);
+	m->calls++;
+	return 0;
+}
+
+static int key_num_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct pl_model *m = ctx;
+	return memcmp(m->keys[*(const size_t *)a], m->keys[*(const size_t *)b], 32);
+}
+
+static void test_payloads(void **state)
+{
+	struct map_mem *m1 = map_mem_new(), *m2 = map_mem_new();
+	struct map_tiles t1, t2;
+	struct pl_model *md = calloc(1, sizeof(*md));
+	uint64_t nk1 = 0, nk2 = 0;
+	uint8_t r1[32], r2[32], keys[PL_KEYS][32];
+	size_t batch[PL_KEYS];
+	struct map_kv kv[PL_KEYS];
+	uint32_t rnd = 7;
+
+	(void)state;
+	assert_non_null(md);
+	map_mem_tiles(m1, &t1);
+	map_mem_tiles(m2, &t2);
+	for (size_t k = 0; k < PL_KEYS; k++) {
+		for (int b = 0; b < 32; b++) {
+			rnd = rnd * 1103515245u + 12345u;
+			md->keys[k][b] = (uint8_t)(rnd >> 16);
+		}
+		if (k % 3 == 1) /* long shared prefixes: deep tiles, leaves pushed down */
+			memcpy(md->keys[k], md->keys[k - 1], 3 + k % 5);
+	}
+	md->batch = batch;
+	md->kv = kv;
+	for (int round = 0; round < 30; round++) {
+		size_t n = 0;
+		for (size_t k = 0; k < PL_KEYS; k++) {
+			rnd = rnd * 1103515245u + 12345u;
+			if ((rnd >> 16) % 8 < (unsigned)(1 + round % 4))
+				batch[n++] = k;
+		}
+		qsort_r(batch, n, sizeof(batch[0]), key_num_cmp, md);
+		for (size_t i = 0; i < n; i++)
+			memcpy(keys[i], md->keys[batch[i]], 32);
+		md->calls = 0;
+		assert_int_equal(map_update_fn(&t1, H, (const uint8_t(*)[32])keys, n, pl_fn, md,
+					       &nk1, r1), 0);
+		assert_int_equal(md->calls, (int)n);
+		/* the same values without payloads: the same root */
+		assert_int_equal(map_update(&t2, H, kv, n, &nk2, r2), 0);
+		assert_memory_equal(r1, r2, 32);
+		assert_int_equal(nk1, nk2);
+		for (size_t k = 0; k < PL_KEYS; k++) {
+			uint8_t pl[MAP_MAX_PAYLOAD], want[MAP_MAX_PAYLOAD], val[32];
+			size_t len = 99, wl;
+			int present = -1;
+			assert_int_equal(map_get(&t1, md->keys[k], &present, val, pl, &len), 0);
+			assert_int_equal(present, md->gen[k] > 0);
+			if (!present)
+				continue;
+			wl = pl_make(want, k, md->gen[k]);
+			assert_int_equal(len, wl);
+			if (wl > 0)
+				assert_memory_equal(pl, want, wl);
+			prove_and_check(&t1, r1, md->keys[k], 1, val);
+		}
+	}
+	map_mem_free(m1);
+	map_mem_free(m2);
+	free(md);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_empty_map_proof),
 		cmocka_unit_test(test_list_ranges),
 		cmocka_unit_test(test_cache),
+		cmocka_unit_test(test_payloads),
 	};
 	int ret;
 
