@@ -31,6 +31,7 @@
 #include "tests/lib/liar.h"
 #include "tests/lib/mnfix.h"
 #include "tests/lib/pki.h"
+#include "tests/lib/mnrun.h"
 #include "tests/lib/proc.h"
 
 #define DAY 86400
@@ -51,58 +52,18 @@ static struct {
 
 /* --- running mnctl ------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		buf[0] = '\0';
-	fclose(f);
-	return buf;
-}
-
+/* run_mnctl runs mnctl with this test's --config (tests/lib/mnrun). */
 static int run_mnctl(const char *const *args, char **out, char **err)
 {
-	const char *build = getenv("MN_BUILD");
-	char bin[256], op[128], ep[128];
 	const char *argv[48];
-	int argc = 0, status;
-	pid_t pid;
+	size_t n = 0;
 
-	snprintf(bin, sizeof(bin), "%s/mnctl", build ? build : "build");
-	snprintf(op, sizeof(op), "%s/out.txt", T.dir);
-	snprintf(ep, sizeof(ep), "%s/err.txt", T.dir);
-	argv[argc++] = bin;
-	argv[argc++] = "--config";
-	argv[argc++] = T.cfg;
-	for (size_t i = 0; args[i] != NULL && argc < 47; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		int o = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(o, 1);
-		dup2(e, 2);
-		unsetenv("MN_LOG");
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	*out = slurp(op);
-	*err = slurp(ep);
-	if (!WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	argv[n++] = "--config";
+	argv[n++] = T.cfg;
+	for (size_t i = 0; args[i] != NULL && n < 47; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return mnrun_mnctl(T.dir, argv, out, err);
 }
 
 /* expect(rc, needle, args...): mnctl exits with |rc| and, if |needle| is not

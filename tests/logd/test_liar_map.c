@@ -42,6 +42,7 @@
 #include "storage/storage.h"
 #include "tests/lib/ctclient.h"
 #include "tests/lib/pki.h"
+#include "tests/lib/mnrun.h"
 #include "tests/lib/proc.h"
 
 #define DAY 86400
@@ -57,20 +58,6 @@ static int run_mnctl_io(const char *const *args, char **err, char **out);
 static int run_mnctl(const char *const *args, char **err)
 {
 	return run_mnctl_io(args, err, NULL);
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = calloc(1, 1 << 20);
-
-	if (f != NULL && buf != NULL) {
-		size_t n = fread(buf, 1, (1 << 20) - 1, f);
-		(void)n;
-	}
-	if (f != NULL)
-		fclose(f);
-	return buf;
 }
 
 /* run_mnctl_out runs mnctl and returns its exit code and stdout (*out). */
@@ -101,47 +88,18 @@ static int has_index(char *out, json_int_t index)
 	return 0;
 }
 
+/* run_mnctl_io runs mnctl with this test's --config (tests/lib/mnrun). */
 static int run_mnctl_io(const char *const *args, char **err, char **out)
 {
-	const char *build = getenv("MN_BUILD");
-	char bin[256], ep[128], op[128];
 	const char *argv[32];
-	int argc = 0, status;
-	pid_t pid;
-	FILE *f;
-	long n;
+	size_t n = 0;
 
-	snprintf(bin, sizeof(bin), "%s/mnctl", build ? build : "build");
-	snprintf(ep, sizeof(ep), "%s/err.txt", T.dir);
-	snprintf(op, sizeof(op), "%s/out.txt", T.dir);
-	argv[argc++] = bin;
-	argv[argc++] = "--config";
-	argv[argc++] = T.cfg;
-	for (size_t i = 0; args[i] != NULL && argc < 31; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		int o = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(o, 1);
-		dup2(e, 2);
-		unsetenv("MN_LOG");
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	if (out != NULL)
-		*out = slurp(op);
-	f = fopen(ep, "rb");
-	*err = calloc(1, 8192);
-	if (f != NULL) {
-		n = (long)fread(*err, 1, 8191, f);
-		(void)n;
-		fclose(f);
-	}
-	return WEXITSTATUS(status);
+	argv[n++] = "--config";
+	argv[n++] = T.cfg;
+	for (size_t i = 0; args[i] != NULL && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return mnrun_mnctl(T.dir, argv, out, err);
 }
 
 #define mnctl(rc, needle, ...) mnctl_(__LINE__, rc, needle, (const char *const[]){__VA_ARGS__, NULL})

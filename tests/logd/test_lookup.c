@@ -308,6 +308,9 @@ static void test_bad_params(void **state)
 		"domain=example.com&types=", "domain=example.com&limit=0",
 		"domain=example.com&limit=101", "domain=example.com&cursor=x",
 		"domain=b%C3%BCcher.example",
+		/* a public suffix has no under: key (the map stops at registrable
+		 * domains): subdomains of it are refused */
+		"domain=co.uk&subdomains=1", "domain=github.io&subdomains=1",
 	};
 	char longname[400], q[512];
 
