@@ -675,8 +675,9 @@ out:
 }
 
 /* map_commit_if_needed appends a map-root leaf alone when the tree does not
- * end with one (the map was just caught up, or the log ran without it), so
- * that lookups can prove completeness before the next submission. */
+ * end with one (the map was just caught up, or the log ran without it, or the
+ * log is new: its leaf 0 is then the root of the empty map), so that lookups
+ * can prove completeness, absence included, before the next submission. */
 static int map_commit_if_needed(struct seq *q)
 {
 	struct merkle_range r;
@@ -687,7 +688,7 @@ static int map_commit_if_needed(struct seq *q)
 
 	store_get_range(q->st, &r);
 	if (r.size == 0)
-		return 0;
+		goto commit;
 	ret = store_read_begin(q->st, &rd);
 	if (ret != 0)
 		return ret;
@@ -697,6 +698,7 @@ static int map_commit_if_needed(struct seq *q)
 	store_read_end(rd);
 	if (ends_with_root)
 		return 0;
+commit:
 	ret = commit_mapped(q, NULL, 0, next_timestamp(q));
 	if (ret == 0)
 		mn_info("map_commit", "tree_size=%" PRIu64, r.size + 1);

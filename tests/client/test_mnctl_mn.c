@@ -487,6 +487,7 @@ static int setup(void)
 		return -1;
 	snprintf(T.url_p, sizeof(T.url_p), "http://127.0.0.1:%u", T.pport);
 	T.h = merkle_hasher_new();
+	T.next = 1; /* a new mapped log: leaf 0 is the root of the empty map */
 	return T.h == NULL ? -1 : 0;
 }
 
@@ -602,11 +603,11 @@ static void test_add_pgp(void **state)
 	assert_true(json_is_true(json_object_get(j[0], "signature_verified")));
 	assert_string_equal(jstr(j[0], "endorsed_fpr"), T.alice);
 	assert_string_equal(jstr(j[0], "certifier_fpr"), T.ca);
-	assert_int_equal(jint(j[0], "leaf_index"), 0);
+	assert_int_equal(jint(j[0], "leaf_index"), T.next);
 	assert_true(json_is_true(json_object_get(j[1], "included")));
-	assert_int_equal(jint(j[1], "leaf_index"), 0);
-	/* the leaf the log holds at 0 is the endorsement mnctl reported */
-	leaf = get_leaf(0, &leaf_len);
+	assert_int_equal(jint(j[1], "leaf_index"), T.next);
+	/* the leaf the log holds there is the endorsement mnctl reported */
+	leaf = get_leaf(T.next, &leaf_len);
 	merkle_leaf_hash(T.h, hash, leaf, leaf_len);
 	hex_of(hex, hash, 32);
 	assert_string_equal(jstr(j[0], "leaf_hash"), hex);
@@ -635,7 +636,7 @@ static void test_add_pgp(void **state)
 		sp[k] = '\0';
 		out = expect_rc(0, "--log", T.url, "add-pgp", asc, "--user-id", ALICE_UID,
 				"--signer", sp);
-		assert_non_null(strstr(out, "signature verified over entry 0 "));
+		assert_non_null(strstr(out, "signature verified over entry 1 "));
 		free(out);
 	}
 	/* refusals: a signer that is not a certifier, a user ID not on the key */
