@@ -57,6 +57,11 @@ static const char usage_text[] =
 	"                              entries and check every map-root leaf against\n"
 	"                              it (--watch is then optional); the audit's\n"
 	"                              state is saved with the monitor's\n"
+	"      (--log URL repeated)    follow several logs in one run, in turn: each\n"
+	"                              log's state in DIR/NAME (NAME as in\n"
+	"                              CONFIG/logs/), each output line starting with\n"
+	"                              the log's URL (JSON: a \"log\" field); exit 3 if\n"
+	"                              any log failed verification\n"
 	"  add-pgp KEY.gpg --user-id 'Name <address>' --signer FPR\n"
 	"                              submit a certifier's endorsement of a user ID on\n"
 	"                              an OpenPGP key (binary or ASCII-armored); find\n"
@@ -117,7 +122,11 @@ static const char usage_text[] =
 	"                              at most the log's MMD; 0: no cache)\n"
 	"\n"
 	"Global options:\n"
-	"  --log URL                   the log (default: $MN_LOG)\n"
+	"  --log URL                   the log (default: $MN_LOG); a URL with a path\n"
+	"                              names one log of a multi-log server\n"
+	"                              (http://HOST:6962/2027h1): every request path\n"
+	"                              is appended to it, and keys, STH history and\n"
+	"                              monitor state are kept per full URL\n"
 	"  --config DIR                pinned keys and STH history\n"
 	"                              (default: ~/.config/mnctl)\n"
 	"  --key FILE, --log-key FILE  the log's public key (PEM or DER\n"
@@ -227,29 +236,148 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 1;
 }
 
-/* log_dir_name turns a URL into a file name: the part after "://", with every
- * byte outside [A-Za-z0-9.-] replaced by '_'. */
-static char *log_dir_for(const char *config_dir, const char *url)
+/* mnctl_log_name turns a log URL into a file name, one per log: the part
+ * after "://" (http and https name the same log), a plain "HOST[:PORT]" as
+ * it always was, with ':' as '_'; anything else (a path prefix such as
+ * /2027h1, IPv6 brackets) with every byte outside [A-Za-z0-9.-]
+ * percent-encoded. The first form has no '%' and the second always has one,
+ * so two different URLs never share a pinned key, an STH history or a
+ * monitor state. */
+char *mnctl_log_name(const char *url)
 {
-	const char *p = strstr(url, "://");
-	size_t cl = strlen(config_dir), n;
+	const char *p = strstr(url, "://"), *colon;
+	size_t n, o = 0;
+	int plain = 1;
 	char *out;
 
 	p = p ? p + 3 : url;
 	n = strlen(p);
-	out = malloc(cl + 6 + n + 1);
-	if (out == NULL)
-		return NULL;
-	memcpy(out, config_dir, cl);
-	memcpy(out + cl, "/logs/", 6);
+	colon = strchr(p, ':');
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			 (c >= '0' && c <= '9') || c == '.' || c == '-';
-		out[cl + 6 + i] = ok ? c : '_';
+			 (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+			 (&p[i] == colon && i > 0 && i + 1 < n);
+		if (colon != NULL && &p[i] > colon && (c < '0' || c > '9'))
+			ok = 0;
+		if (!ok)
+			plain = 0;
 	}
-	out[cl + 6 + n] = '\0';
+	out = malloc(3 * n + 1);
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		static const char hex[] = "0123456789abcdef";
+		unsigned char c = (unsigned char)p[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '.' || c == '-';
+		if (ok) {
+			out[o++] = (char)c;
+		} else if (plain) {
+			out[o++] = '_'; /* the port's ':' */
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
 	return out;
+}
+
+static char *log_dir_for(const char *config_dir, const char *url)
+{
+	char *name = mnctl_log_name(url), *out;
+	size_t cl = strlen(config_dir), nl;
+
+	if (name == NULL)
+		return NULL;
+	nl = strlen(name);
+	out = malloc(cl + 6 + nl + 1);
+	if (out != NULL) {
+		memcpy(out, config_dir, cl);
+		memcpy(out + cl, "/logs/", 6);
+		memcpy(out + cl + 6, name, nl + 1);
+	}
+	free(name);
+	return out;
+}
+
+/* log_open points |m| at the log |url|: its URL without trailing '/', its
+ * directory under m->config_dir, an HTTP client and a hasher. */
+static int log_open(struct mnctl *m, const char *url)
+{
+	m->url = strdup(url);
+	if (m->url == NULL)
+		return mnctl_fail(MNCTL_ELOCAL, "out of memory");
+	while (strlen(m->url) > 8 && m->url[strlen(m->url) - 1] == '/')
+		m->url[strlen(m->url) - 1] = '\0';
+	m->log_dir = log_dir_for(m->config_dir, m->url);
+	m->http = mnctl_http_new(m->timeout_s, m->max_response);
+	m->h = merkle_hasher_new();
+	if (m->log_dir == NULL || m->http == NULL || m->h == NULL)
+		return mnctl_fail(MNCTL_ELOCAL, "out of memory");
+	return MNCTL_OK;
+}
+
+/* log_close frees what log_open and the command set in |m|. */
+static void log_close(struct mnctl *m)
+{
+	ct_verifier_free(m->v);
+	merkle_hasher_free(m->h);
+	mnctl_http_free(m->http);
+	free(m->log_dir);
+	free(m->url);
+	m->v = NULL;
+	m->h = NULL;
+	m->http = NULL;
+	m->log_dir = NULL;
+	m->url = NULL;
+}
+
+/* monitor_logs runs `monitor` for each log in turn, each with its own state
+ * in STATE/<log name>, its output lines naming it. One log's failure does not
+ * stop the others; the exit code is 3 if any log failed verification, else
+ * the first failure's. */
+static int monitor_logs(const struct mnctl *base, const char *const *logs, size_t num_logs,
+			int argc, char **argv)
+{
+	int worst = MNCTL_OK;
+
+	(void)argv;
+	if (argc != 0 || (mnctl_opts.watch == NULL && !mnctl_opts.audit_map) ||
+	    mnctl_opts.state == NULL)
+		return mnctl_fail(MNCTL_EUSAGE,
+				  "monitor --watch FILE | --audit-map --state DIR");
+	for (size_t i = 0; i < num_logs; i++) {
+		struct mnctl m = *base;
+		char *name = NULL, *state = NULL;
+		int ret;
+
+		m.name_log = 1;
+		ret = log_open(&m, logs[i]);
+		if (ret == MNCTL_OK && ((name = mnctl_log_name(m.url)) == NULL ||
+					(state = malloc(strlen(mnctl_opts.state) + strlen(name) + 2)) ==
+						NULL))
+			ret = mnctl_fail(MNCTL_ELOCAL, "out of memory");
+		if (ret == MNCTL_OK) {
+			size_t sl = strlen(mnctl_opts.state), nl = strlen(name);
+			memcpy(state, mnctl_opts.state, sl);
+			state[sl] = '/';
+			memcpy(state + sl + 1, name, nl + 1);
+			ret = mnctl_monitor(&m, state);
+		}
+		fflush(stdout);
+		if (ret != MNCTL_OK)
+			fprintf(stderr, "mnctl: monitor of %s failed (exit %d)\n", m.url ? m.url : logs[i],
+				ret);
+		if (ret != MNCTL_OK && (worst == MNCTL_OK || ret == MNCTL_EVERIFY))
+			worst = ret;
+		free(name);
+		free(state);
+		log_close(&m);
+	}
+	return worst;
 }
 
 enum {
@@ -308,6 +436,8 @@ int main(int argc, char **argv)
 			  .max_response = MNCTL_DEFAULT_MAX_RESPONSE};
 	const char *log_url = getenv("MN_LOG"), *config = NULL, *key_arg = NULL,
 		   *log_key_arg = NULL;
+	const char *logs[MNCTL_MAX_LOGS];
+	size_t num_logs = 0;
 	int c, ret = MNCTL_EUSAGE;
 	size_t ci;
 	uint64_t v;
@@ -318,7 +448,12 @@ int main(int argc, char **argv)
 	mnctl_opts.max_age_s = -1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case O_LOG: log_url = optarg; break;
+		case O_LOG:
+			if (num_logs == MNCTL_MAX_LOGS)
+				return mnctl_fail(MNCTL_EUSAGE, "at most %d --log options",
+						  MNCTL_MAX_LOGS);
+			logs[num_logs++] = log_url = optarg;
+			break;
 		case O_CONFIG: config = optarg; break;
 		case O_KEY: key_arg = optarg; break;
 		case O_LOG_KEY: log_key_arg = optarg; break;
@@ -419,14 +554,23 @@ int main(int argc, char **argv)
 	/* `info URL` names the log as its argument. */
 	if (ci == 0 && optind < argc)
 		log_url = argv[optind++];
-	if (commands[ci].needs_log && (log_url == NULL || log_url[0] == '\0'))
-		return mnctl_fail(MNCTL_EUSAGE, "no log: give --log URL or set MN_LOG");
-	if (strncmp(log_url, "http://", 7) != 0 && strncmp(log_url, "https://", 8) != 0)
-		return mnctl_fail(MNCTL_EUSAGE, "the log URL must start with http:// or https://");
+	if (num_logs > 1 && commands[ci].fn != mnctl_cmd_monitor)
+		return mnctl_fail(MNCTL_EUSAGE, "--log given %zu times: only monitor follows "
+				  "several logs", num_logs);
+	if (num_logs <= 1) {
+		logs[0] = log_url;
+		num_logs = 1;
+	}
+	for (size_t i = 0; i < num_logs; i++) {
+		if (logs[i] == NULL || logs[i][0] == '\0')
+			return mnctl_fail(MNCTL_EUSAGE, "no log: give --log URL or set MN_LOG");
+		if (strncmp(logs[i], "http://", 7) != 0 && strncmp(logs[i], "https://", 8) != 0)
+			return mnctl_fail(MNCTL_EUSAGE,
+					  "the log URL must start with http:// or https://");
+	}
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		return mnctl_fail(MNCTL_ELOCAL, "cannot initialise libcurl");
-	m.url = strdup(log_url);
 	if (config != NULL) {
 		m.config_dir = strdup(config);
 	} else {
@@ -438,27 +582,20 @@ int main(int argc, char **argv)
 			snprintf(buf, sizeof(buf), "%s/.config/mnctl", home ? home : ".");
 		m.config_dir = strdup(buf);
 	}
-	if (m.url == NULL || m.config_dir == NULL) {
+	if (m.config_dir == NULL) {
 		ret = mnctl_fail(MNCTL_ELOCAL, "out of memory");
 		goto out;
 	}
-	while (strlen(m.url) > 8 && m.url[strlen(m.url) - 1] == '/')
-		m.url[strlen(m.url) - 1] = '\0';
-	m.log_dir = log_dir_for(m.config_dir, m.url);
-	m.http = mnctl_http_new(m.timeout_s, m.max_response);
-	m.h = merkle_hasher_new();
-	if (m.log_dir == NULL || m.http == NULL || m.h == NULL) {
-		ret = mnctl_fail(MNCTL_ELOCAL, "out of memory");
-		goto out;
+	if (num_logs == 1) {
+		ret = log_open(&m, logs[0]);
+		if (ret == MNCTL_OK)
+			ret = commands[ci].fn(&m, argc - optind, argv + optind);
+	} else {
+		ret = monitor_logs(&m, logs, num_logs, argc - optind, argv + optind);
 	}
-	ret = commands[ci].fn(&m, argc - optind, argv + optind);
 out:
-	ct_verifier_free(m.v);
-	merkle_hasher_free(m.h);
-	mnctl_http_free(m.http);
-	free(m.log_dir);
+	log_close(&m);
 	free(m.config_dir);
-	free(m.url);
 	curl_global_cleanup();
 	return ret;
 }

@@ -29,6 +29,7 @@ enum mnctl_exit {
 };
 
 #define MNCTL_DEFAULT_TIMEOUT_S 30
+#define MNCTL_MAX_LOGS 64 /* --log options (monitor follows several logs) */
 #define MNCTL_DEFAULT_MAX_RESPONSE (64u << 20) /* 64 MiB */
 
 struct mnctl_http;
@@ -40,6 +41,7 @@ struct mnctl {
 	char *log_dir;     /* config_dir/logs/<url as a file name> (owned) */
 	const char *key_file; /* --key: the log key (PEM or DER SPKI) */
 	int json;          /* --json */
+	int name_log;      /* monitor of several logs: output lines name the log */
 	int tofu;          /* --trust-on-first-use */
 	long timeout_s;    /* per request */
 	size_t max_response;
@@ -70,6 +72,10 @@ char *mnctl_sanitize(char *out, size_t out_len, const uint8_t *in, size_t in_len
 void mnctl_hex(char *out, const uint8_t *in, size_t len);
 /* mnctl_print_json prints |j| as one line on stdout and drops the reference. */
 void mnctl_print_json(json_t *j);
+/* mnctl_log_name returns the file name of the log at |url| (malloc'd, or NULL
+ * when out of memory): one name per URL, path prefix included, so each log of
+ * a multi-log server has its own pinned key, history and monitor state. */
+char *mnctl_log_name(const char *url);
 
 /* --- HTTP (http.c) ------------------------------------------------------- */
 
@@ -443,6 +449,8 @@ int mnctl_cmd_add_pre_chain(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_get_entries(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_prove(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv);
+/* mnctl_monitor is `monitor` with its state in |state_dir|. */
+int mnctl_monitor(struct mnctl *m, const char *state_dir);
 int mnctl_cmd_add_pgp(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_add_policy(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_lookup(struct mnctl *m, int argc, char **argv);

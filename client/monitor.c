@@ -52,6 +52,7 @@ struct watch {
 
 struct monitor {
 	struct mnctl *m;
+	const char *state; /* the state directory */
 	struct merkle_range range;
 	struct mnctl_sth target;
 	struct watch *watch;
@@ -300,6 +301,14 @@ static const struct watch *match(const struct monitor *mo, const struct mnctl_en
 
 static const char *const kKindName[] = {"domain", "email", "fingerprint"};
 
+/* log_prefix prints "URL " before a text line when several logs are
+ * followed in one run. */
+static void log_prefix(const struct monitor *mo)
+{
+	if (mo->m->name_log)
+		printf("%s ", mo->m->url);
+}
+
 static void progress(const struct monitor *mo, int done)
 {
 	uint64_t total = mo->target.tree_size - mo->first;
@@ -340,8 +349,10 @@ static int on_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t leaf_l
 			json_t *j = mnctl_entry_json(&e);
 			json_object_set_new(j, "watched", json_string(buf));
 			json_object_set_new(j, "watched_kind", json_string(kKindName[w->kind]));
+			json_object_set_new(j, "log", json_string(mo->m->url));
 			mnctl_print_json(j);
 		} else {
+			log_prefix(mo);
 			printf("MATCH %s %s: ", kKindName[w->kind], buf);
 			mnctl_entry_print(&e);
 		}
@@ -366,7 +377,7 @@ static int audit_save(struct monitor *mo, char name[64], uint8_t digest[32])
 	if (mnctl_audit_encode(mo->audit, &enc, &len) != 0)
 		return mnctl_fail(MNCTL_ELOCAL, "out of memory");
 	snprintf(name, 64, "map-audit.%" PRIu64 ".bin", mnctl_audit_size(mo->audit));
-	snprintf(path, sizeof(path), "%s/%s", mnctl_opts.state, name);
+	snprintf(path, sizeof(path), "%s/%s", mo->state, name);
 	merkle_sha256(mo->m->h, digest, enc, len);
 	ret = mnctl_write_file_atomic(path, enc, len);
 	free(enc);
@@ -410,7 +421,7 @@ static int state_save(struct monitor *mo, const char *path)
 	if (ret == MNCTL_OK && mo->audit_file[0] != '\0' && strcmp(mo->audit_file, name) != 0) {
 		/* state.json no longer names it */
 		char old[4200];
-		snprintf(old, sizeof(old), "%s/%s", mnctl_opts.state, mo->audit_file);
+		snprintf(old, sizeof(old), "%s/%s", mo->state, mo->audit_file);
 		unlink(old);
 	}
 	if (ret == MNCTL_OK)
@@ -437,7 +448,7 @@ static int audit_load(struct monitor *mo, const json_t *ma)
 		snprintf(mo->audit_file, sizeof(mo->audit_file), "%s", name);
 		return MNCTL_OK;
 	}
-	snprintf(path, sizeof(path), "%s/%s", mnctl_opts.state, name);
+	snprintf(path, sizeof(path), "%s/%s", mo->state, name);
 	ret = mnctl_read_file(path, (size_t)1 << 34, &data, &len);
 	if (ret != MNCTL_OK)
 		return ret;
@@ -586,16 +597,21 @@ static int check_range(struct monitor *mo)
 
 int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv)
 {
-	struct monitor mo = {.m = m};
-	struct mnctl_sth old;
-	char path[4200], hex[65];
-	int ret, have_state;
-
 	(void)argv;
 	if (argc != 0 || (mnctl_opts.watch == NULL && !mnctl_opts.audit_map) ||
 	    mnctl_opts.state == NULL)
 		return mnctl_fail(MNCTL_EUSAGE,
 				  "monitor --watch FILE | --audit-map --state DIR");
+	return mnctl_monitor(m, mnctl_opts.state);
+}
+
+int mnctl_monitor(struct mnctl *m, const char *state_dir)
+{
+	struct monitor mo = {.m = m, .state = state_dir};
+	struct mnctl_sth old;
+	char path[4200], hex[65];
+	int ret, have_state;
+
 	ret = mnctl_load_key(m);
 	if (ret != MNCTL_OK)
 		return ret;
@@ -604,10 +620,10 @@ int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv)
 	ret = mnctl_opts.watch == NULL ? MNCTL_OK : read_watch(&mo, mnctl_opts.watch);
 	if (ret != MNCTL_OK)
 		goto out;
-	ret = mnctl_mkdirs(mnctl_opts.state);
+	ret = mnctl_mkdirs(mo.state);
 	if (ret != MNCTL_OK)
 		goto out;
-	snprintf(path, sizeof(path), "%s/state.json", mnctl_opts.state);
+	snprintf(path, sizeof(path), "%s/state.json", mo.state);
 	merkle_range_init(&mo.range);
 	ret = state_load(&mo, path, &old, &have_state);
 	if (ret != MNCTL_OK)
@@ -659,6 +675,7 @@ int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv)
 		goto out;
 	if (m->json) {
 		json_t *o = json_object();
+		json_object_set_new(o, "log", json_string(m->url));
 		json_object_set_new(o, "tree_size", json_integer((json_int_t)mo.target.tree_size));
 		json_object_set_new(o, "root", mnctl_json_b64_new(mo.target.root, 32));
 		json_object_set_new(o, "first_index", json_integer((json_int_t)mo.first));
@@ -671,12 +688,15 @@ int mnctl_cmd_monitor(struct mnctl *m, int argc, char **argv)
 		mnctl_print_json(o);
 	} else {
 		mnctl_hex(hex, mo.target.root, 32);
+		log_prefix(&mo);
 		printf("verified tree_size %" PRIu64 " root %s: %" PRIu64
 		       " new entries, %" PRIu64 " matches\n", mo.target.tree_size, hex,
 		       mo.target.tree_size - mo.first, mo.matches);
-		if (mo.audit != NULL)
+		if (mo.audit != NULL) {
+			log_prefix(&mo);
 			printf("map audit: %" PRIu64 " map roots verified, %zu keys\n",
 			       mnctl_audit_num_roots(mo.audit), mnctl_audit_num_keys(mo.audit));
+		}
 	}
 out:
 	mnctl_audit_free(mo.audit);
