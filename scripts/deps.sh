@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config ca-certificates libssl-dev openssl liblmdb-dev 
 libjansson-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
 certspotter python3-cryptography-vectors faketime
 clang libclang-rt-14-dev
-postfix python3-aiosmtpd"
+postfix python3-aiosmtpd
+man-db groff-base systemd iproute2"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
