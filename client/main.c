@@ -59,9 +59,11 @@ static const char usage_text[] =
 	"                              state is saved with the monitor's\n"
 	"      (--log URL repeated)    follow several logs in one run, in turn: each\n"
 	"                              log's state in DIR/NAME (NAME as in\n"
-	"                              CONFIG/logs/), each output line starting with\n"
-	"                              the log's URL (JSON: a \"log\" field); exit 3 if\n"
-	"                              any log failed verification\n"
+	"                              CONFIG/logs/), each MATCH and summary line\n"
+	"                              starting with the log's URL (JSON: a \"log\"\n"
+	"                              field); exit 3 if\n"
+	"                              any log failed verification; each log's key\n"
+	"                              pinned before with info (no --key)\n"
 	"  add-pgp KEY.gpg --user-id 'Name <address>' --signer FPR\n"
 	"                              submit a certifier's endorsement of a user ID on\n"
 	"                              an OpenPGP key (binary or ASCII-armored); find\n"
@@ -557,6 +559,9 @@ int main(int argc, char **argv)
 	if (num_logs > 1 && commands[ci].fn != mnctl_cmd_monitor)
 		return mnctl_fail(MNCTL_EUSAGE, "--log given %zu times: only monitor follows "
 				  "several logs", num_logs);
+	if (num_logs > 1 && m.key_file != NULL)
+		return mnctl_fail(MNCTL_EUSAGE, "--key names one log's key: with several --log, "
+				  "pin each log's key with `mnctl info URL` first");
 	if (num_logs <= 1) {
 		logs[0] = log_url;
 		num_logs = 1;

@@ -357,6 +357,13 @@ static void test_monitor_one_fails(void **state)
 		    st, NULL); /* no key pinned for h3: exit 5, A still followed */
 	assert_int_equal(count_lines(out, T.url_a, "verified tree_size"), 1);
 	free(out);
+	/* one --key cannot be the key of several logs */
+	{
+		char keyb[160];
+		tpath(keyb, sizeof(keyb), "key-b.der");
+		free(mnctl(1, "--key", keyb, "--log", T.url_a, "--log", T.url_b, "monitor",
+			   "--watch", T.watch, "--state", st, NULL));
+	}
 	/* only monitor takes several logs */
 	free(mnctl(1, "--log", T.url_a, "--log", T.url_b, "sth", NULL));
 }
