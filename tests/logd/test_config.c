@@ -108,6 +108,13 @@ static void test_sample_parses(void **state)
 	assert_int_equal(c.logs[1].state, LOGD_STATE_READ_ONLY);
 	assert_int_equal(c.logs[1].max_queue, 65536);
 	logd_config_cleanup(&c);
+	/* contrib/logd.yaml is the same file with comments */
+	assert_int_equal(logd_config_load(&c, "contrib/logd.yaml", err, sizeof(err)), 0);
+	assert_int_equal(c.num_logs, 2);
+	assert_string_equal(c.logs[0].name, "2027h1");
+	assert_int_equal(c.logs[0].limit_ms, 1814400000000ull);
+	assert_int_equal(c.logs[1].state, LOGD_STATE_READ_ONLY);
+	logd_config_cleanup(&c);
 	{
 		char t[21];
 		logd_config_time(t, 1814400000000ull);
