@@ -13,8 +13,9 @@
  *   shard_stop   stops the sequencer: queued submissions are committed and
  *                answered first. Call after the transport has stopped.
  *   shard_close  frees everything (safe after any step, and twice).
- * Hooks for what other features add per log (SIGHUP reload of roots and
- * certifiers, backup) take a struct shard after shard_start. */
+ * Hooks for what other features add per log take a struct shard after
+ * shard_start: a SIGHUP reload is shard_trust_load + the api's swap +
+ * shard_trust_free of the old trust; a backup copies s->st (or cfg->data). */
 #ifndef MN_LOGD_SHARD_H
 #define MN_LOGD_SHARD_H
 
@@ -22,6 +23,26 @@
 #include <stdint.h>
 
 #include "logd/config.h"
+
+/* What a log checks submissions against: its roots (and the validator over
+ * them) and its certifiers. Reloadable as a whole (SIGHUP): load a new one
+ * with shard_trust_load, hand it to the api, free the old one once no request
+ * can still use it. */
+struct shard_trust {
+	struct x509_roots *tls_roots, *smime_roots;
+	struct pgp_certifiers *certifiers;
+	struct x509_validator *validator;
+};
+
+/* shard_trust_load loads |cfg|'s roots and certifiers and builds the
+ * validator into |out| (zeroed first). Reads files only. |file| (NULL for the
+ * flag form) and |where| name the source in messages. Returns 0, or MN_E*
+ * after printing "FILE:LINE: cannot load ..." to stderr; on failure |out|
+ * holds nothing. */
+int shard_trust_load(struct shard_trust *out, const struct logd_log_config *cfg,
+		     const char *file, const char *where);
+/* shard_trust_free frees what |t| holds and zeroes it (safe twice). */
+void shard_trust_free(struct shard_trust *t);
 
 struct shard {
 	const struct logd_log_config *cfg; /* borrowed */
@@ -32,9 +53,7 @@ struct shard {
 	int writable;           /* the store was opened read-write */
 	struct ct_signer *signer;
 	struct vrf_key *vrf;
-	struct x509_roots *tls_roots, *smime_roots;
-	struct pgp_certifiers *certifiers;
-	struct x509_validator *validator;
+	struct shard_trust trust;
 	struct seq *seq;        /* NULL for a read-only log */
 	struct api *api;
 };
