@@ -255,6 +255,7 @@ static int load_config(struct logd *d)
 
 	if (ret != 0) {
 		fprintf(stderr, "%s\n", err[0] != '\0' ? err : mn_strerror(ret));
+		logd_config_cleanup(&d->file);
 		return 2;
 	}
 	d->file_name = d->c.config;
