@@ -12,6 +12,8 @@
  *              the shard of its leaf's NotAfter (an even mix, round robin);
  *              the ratio shards / reference is the figure (the issue asks
  *              >= 0.9: three sequencers must not cost throughput);
+ *   (the two alternate, ROUNDS times on fresh data directories: the best
+ *              of each and the ratio of each round are printed);
  *   idle RSS   VmRSS of logd with 1 and with 9 idle logs (a few requests
  *              each, so every log has been touched): (RSS9 - RSS1) / 8 is the
  *              memory of one more idle shard, next to the whole one-log
@@ -37,8 +39,9 @@
 
 #define DAY 86400
 #define MAX_LEAVES 30000
-#define GEN_SECONDS 15
-#define RUN_SECONDS 6
+#define GEN_SECONDS 12
+#define RUN_SECONDS 4
+#define ROUNDS 3
 #define IDLE_SHARDS 9
 
 static const char *build = "build";
@@ -140,7 +143,7 @@ int main(int argc, char **argv)
 	struct pki_cert *root, *ca;
 	char roots[600], *ca_b64;
 	static struct post_req one[MAX_LEAVES], three[MAX_LEAVES];
-	struct post_result r1, r3;
+	struct post_result r1 = {0}, r3 = {0};
 	size_t num = 0;
 	int64_t now = pki_now();
 	uint64_t t0;
@@ -182,18 +185,44 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "bench_shards: %zu leaves\n", num);
 
-	run("one", roots, 1, 0, now, one, num, &r1);
-	run("three", roots, 3, 1, now, three, num, &r3);
+	/* alternate the two, ROUNDS times, each on fresh data directories: this
+	 * machine is shared, so each figure is the best of its rounds and the
+	 * ratio is also given per round */
+	double best1 = 0, best3 = 0, ratios[ROUNDS];
+	for (int k = 0; k < ROUNDS; k++) {
+		char n1[16], n3[16];
+		struct post_result a, b;
+		snprintf(n1, sizeof(n1), "one%d", k);
+		snprintf(n3, sizeof(n3), "three%d", k);
+		run(n1, roots, 1, 0, now, one, num, &a);
+		run(n3, roots, 3, 1, now, three, num, &b);
+		ratios[k] = post_rate(&b) / post_rate(&a);
+		if (post_rate(&a) > best1) {
+			post_result_cleanup(&r1);
+			r1 = a, best1 = post_rate(&a);
+		} else {
+			post_result_cleanup(&a);
+		}
+		if (post_rate(&b) > best3) {
+			post_result_cleanup(&r3);
+			r3 = b, best3 = post_rate(&b);
+		} else {
+			post_result_cleanup(&b);
+		}
+	}
 	double rss1 = idle_rss("idle1", roots, 1, now);
 	double rss9 = idle_rss("idle9", roots, IDLE_SHARDS, now);
 	double per = (rss9 - rss1) / (IDLE_SHARDS - 1);
 
-	printf("| add-chain, 64 connections, 3 shards by NotAfter (even mix), logd --config | "
-	       "%.0f /s (%zu in %.1f s); SCT p50 %.1f ms, p99 %.1f ms | one log, same leaves "
-	       "and load: %.0f /s; p50 %.1f ms, p99 %.1f ms | %.2f |\n",
-	       post_rate(&r3), r3.ok, r3.secs, post_pct_ms(&r3, 0.5), post_pct_ms(&r3, 0.99),
-	       post_rate(&r1), post_pct_ms(&r1, 0.5), post_pct_ms(&r1, 0.99),
-	       post_rate(&r1) > 0 ? post_rate(&r3) / post_rate(&r1) : 0);
+	printf("| add-chain, 64 connections, 3 shards by NotAfter (even mix), logd --config, "
+	       "best of %d | %.0f /s (%zu in %.1f s); SCT p50 %.1f ms, p99 %.1f ms | one log, "
+	       "same leaves and load, best of %d: %.0f /s; p50 %.1f ms, p99 %.1f ms | %.2f "
+	       "(per round:", ROUNDS, post_rate(&r3), r3.ok, r3.secs, post_pct_ms(&r3, 0.5),
+	       post_pct_ms(&r3, 0.99), ROUNDS, post_rate(&r1), post_pct_ms(&r1, 0.5),
+	       post_pct_ms(&r1, 0.99), best1 > 0 ? best3 / best1 : 0);
+	for (int k = 0; k < ROUNDS; k++)
+		printf(" %.2f", ratios[k]);
+	printf(") |\n");
 	printf("| RSS of one more idle shard (logd with %d vs 1 idle logs) | %.0f KiB | the whole "
 	       "one-log process: %.0f KiB | %.2f |\n",
 	       IDLE_SHARDS, per, rss1, rss1 > 0 ? per / rss1 : 0);
