@@ -273,6 +273,7 @@ static void test_logd_refuses(void **state)
 		{"/nonexistent/roots.pem", NULL, "", 10, "cannot load TLS roots /nonexistent/roots.pem"},
 		{"EMPTY", NULL, "", 10, "cannot load TLS roots"},
 		{NULL, "ONE", "", 7, "data directory"},
+		{NULL, "NOPARENT", "", 7, "its parent directory does not exist"},
 		{NULL, NULL, "  - name: one\n    data: /x\n    classes: [tls]\n    roots: {tls: /r}\n",
 		 11, "name (URL prefix) already used"},
 	};
@@ -288,7 +289,9 @@ static void test_logd_refuses(void **state)
 		const char *r2 = cases[i].roots2 == NULL ? roots
 				 : strcmp(cases[i].roots2, "EMPTY") == 0 ? roots2
 									: cases[i].roots2;
-		if (cases[i].data2 != NULL)
+		if (cases[i].data2 != NULL && strcmp(cases[i].data2, "NOPARENT") == 0)
+			snprintf(data2, sizeof(data2), "%s/no/such/dir", dir);
+		else if (cases[i].data2 != NULL)
 			snprintf(data2, sizeof(data2), "%s/one/two", dir);
 		else
 			snprintf(data2, sizeof(data2), "%s/two", dir);
