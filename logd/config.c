@@ -341,7 +341,7 @@ static int valid_name(const char *s)
 
 static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 {
-	yaml_node_t *k, *v, *name_node = NULL;
+	yaml_node_t *k, *v;
 	unsigned long long u;
 	int has_classes = 0;
 
@@ -357,7 +357,6 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 		const char *key = (const char *)k->data.scalar.value;
 		int ok = 1;
 		if (strcmp(key, "name") == 0) {
-			name_node = v;
 			ok = get_str(c, v, "name", &l->name, NULL);
 			if (ok && !valid_name(l->name))
 				ok = fail(c, v, "name: '%.63s' is not a valid prefix ([a-z0-9][a-z0-9._-]*, "
@@ -413,7 +412,6 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 	}
 	if (l->name == NULL)
 		return fail(c, n, "log: missing name");
-	(void)name_node;
 	if (l->data == NULL)
 		return fail(c, n, "log %s: missing data (its LMDB directory)", l->name);
 	if (!has_classes)
