@@ -33,7 +33,7 @@ clean:
 else
 
 CC ?= cc
-PKGS := openssl lmdb libuv jansson librnp libcurl libpsl
+PKGS := openssl lmdb libuv jansson librnp libcurl libpsl yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)

@@ -6,17 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
 #include "api/internal.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "entry/x509.h"
 #include "storage/storage.h"
 
-#define NUM_STATUS 10
+#define NUM_STATUS 12
 #define NUM_LAT 12
-static const int statuses[NUM_STATUS] = {200, 400, 404, 405, 413, 429, 500, 503, 507, 0};
+static const int statuses[NUM_STATUS] = {200, 400, 403, 404, 405, 410, 413, 429, 500, 503, 507, 0};
 static const double lat_bounds[NUM_LAT - 1] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 					       0.005,  0.01,    0.025,  0.05,  0.1, 1.0};
 static const char *const ep_names[EP_COUNT] = {
@@ -94,6 +96,102 @@ void api_response_error(struct api_response *r, int status, const char *code,
 		r->body = NULL;
 		r->body_len = 0;
 	}
+}
+
+/* fmt_time: RFC 3339 UTC, whole seconds. */
+static void fmt_time(char out[32], uint64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "%" PRIu64 "ms", ms);
+}
+
+static unsigned log_classes(const struct api_config *cfg)
+{
+	return cfg->classes != 0 ? cfg->classes : 15;
+}
+
+/* classes_str: "tls, smime, pgp, policy" for the bits of |c|. */
+static void classes_str(char *out, size_t len, unsigned c)
+{
+	static const char *const names[4] = {"tls", "smime", "pgp", "policy"};
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < 4; i++)
+		if (c & (1u << i)) {
+			int n = snprintf(out + off, len - off, "%s%s", off > 0 ? ", " : "", names[i]);
+			if (n < 0 || (size_t)n >= len - off)
+				return;
+			off += (size_t)n;
+		}
+}
+
+static const char *log_name(const struct api_config *cfg)
+{
+	return cfg->name != NULL ? cfg->name : "this log";
+}
+
+int api__admit(struct api *api, unsigned classes, struct api_response *resp)
+{
+	const struct api_config *cfg = &api->cfg;
+	char msg[256], cl[64], a[32], b[32];
+
+	if (cfg->state == API_STATE_READ_ONLY) {
+		snprintf(msg, sizeof(msg), "log %s is read-only: it serves reads, takes no "
+			 "submissions", log_name(cfg));
+		api_response_error(resp, 403, "readOnly", msg);
+		return 0;
+	}
+	if (cfg->window_limit_ms != 0 && mn_now_ms() >= cfg->window_limit_ms + cfg->grace_ms) {
+		fmt_time(a, cfg->window_start_ms);
+		fmt_time(b, cfg->window_limit_ms);
+		snprintf(msg, sizeof(msg), "log %s is frozen: its NotAfter window [%s, %s) has "
+			 "ended", log_name(cfg), a, b);
+		api_response_error(resp, 410, "frozen", msg);
+		return 0;
+	}
+	if ((log_classes(cfg) & classes) == 0) {
+		classes_str(cl, sizeof(cl), log_classes(cfg));
+		snprintf(msg, sizeof(msg), "log %s does not accept this class; it accepts: %s",
+			 log_name(cfg), cl);
+		api_response_error(resp, 400, "classNotAccepted", msg);
+		return 0;
+	}
+	return 1;
+}
+
+int api__cert_admissible(struct api *api, const struct x509_result *r,
+			 struct api_response *resp)
+{
+	const struct api_config *cfg = &api->cfg;
+	unsigned got = 0;
+	char msg[256], cl[64], a[32], b[32], na[32];
+
+	if (r->classes & X509_CLASS_TLS)
+		got |= API_CLASS_TLS;
+	if (r->classes & X509_CLASS_SMIME)
+		got |= API_CLASS_SMIME;
+	if ((log_classes(cfg) & got) == 0) {
+		classes_str(cl, sizeof(cl), log_classes(cfg));
+		snprintf(msg, sizeof(msg), "log %s does not accept this certificate's class; it "
+			 "accepts: %s", log_name(cfg), cl);
+		api_response_error(resp, 400, "classNotAccepted", msg);
+		return 0;
+	}
+	if (cfg->window_limit_ms != 0 &&
+	    (r->not_after_ms < cfg->window_start_ms || r->not_after_ms >= cfg->window_limit_ms)) {
+		fmt_time(a, cfg->window_start_ms);
+		fmt_time(b, cfg->window_limit_ms);
+		fmt_time(na, r->not_after_ms);
+		snprintf(msg, sizeof(msg), "certificate notAfter %s is outside log %s's NotAfter "
+			 "window [%s, %s)", na, log_name(cfg), a, b);
+		api_response_error(resp, 400, "notAfterOutOfWindow", msg);
+		return 0;
+	}
+	return 1;
 }
 
 int api__status_for_err(int err, const char **out_code)

@@ -87,8 +87,30 @@ struct store;
 struct store_index_key;
 struct pgp_certifiers;
 
+/* Classes of statement (DESIGN.md section 1), bits of api_config.classes. */
+enum { API_CLASS_TLS = 1, API_CLASS_SMIME = 2, API_CLASS_PGP = 4, API_CLASS_POLICY = 8 };
+enum { API_STATE_OPEN = 0, API_STATE_READ_ONLY = 1 };
+
 /* What the API serves from. Everything is borrowed and must outlive the api. */
 struct api_config {
+	/* The log as one shard among several (logd --config); zero = the only
+	 * log, accepting everything, for ever. Submissions are refused, with a
+	 * JSON error, before anything else is looked at:
+	 *   state READ_ONLY                    403 readOnly (seq may be empty);
+	 *   window_limit_ms != 0 and now >= window_limit_ms + grace_ms
+	 *                                      410 frozen;
+	 *   an endpoint whose class is not in classes
+	 *                                      400 classNotAccepted, naming them;
+	 * and a certificate (tls or smime, final or precert) whose notAfter is
+	 * outside [window_start_ms, window_limit_ms) gets 400 notAfterOutOfWindow
+	 * naming the window. With a window, an expired certificate inside it is
+	 * accepted (the window, not the clock, says what the shard holds). */
+	const char *name;                     /* for messages; NULL = the only log */
+	unsigned classes;                     /* API_CLASS_*; 0 = all four */
+	uint64_t window_start_ms, window_limit_ms; /* limit 0 = no window */
+	uint64_t grace_ms;
+	int state;                            /* API_STATE_* */
+
 	struct store *store;
 	const struct ct_signer *signer;       /* for the log ID and key in info */
 	const struct x509_validator *tls;     /* add-chain / add-pre-chain validation

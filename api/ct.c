@@ -239,6 +239,8 @@ int api__add_chain(struct api *api, const struct api_request *req,
 		api_response_error(resp, 500, "internal", "log is not configured for chains");
 		return API_DONE;
 	}
+	if (!api__admit(api, API_CLASS_TLS | API_CLASS_SMIME, resp))
+		return API_DONE;
 	ret = parse_chain(api, req, certs, lens, &num, &why);
 	if (ret != 0) {
 		api__err_response(resp, ret, why);
@@ -249,12 +251,17 @@ int api__add_chain(struct api *api, const struct api_request *req,
 		api_response_error(resp, 500, "internal", "out of memory");
 		goto out;
 	}
+	/* With a NotAfter window the window decides what the shard holds, so the
+	 * validator's "expired at submission time" check is turned off (time 0)
+	 * and api__cert_admissible checks the notAfter instead. */
 	ret = x509_validate(cfg->tls, (const uint8_t *const *)certs, lens, num, precert,
-			    mn_now_ms(), &p->res, &why);
+			    cfg->window_limit_ms != 0 ? 0 : mn_now_ms(), &p->res, &why);
 	if (ret != 0) {
 		api__err_response(resp, ret, why);
 		goto out;
 	}
+	if (!api__cert_admissible(api, &p->res, resp))
+		goto out;
 
 	/* A resubmission gets its original SCT straight from the index. */
 	rd = reader(api, resp);
@@ -689,6 +696,42 @@ void api__get_entry_and_proof(struct api *api, const struct api_params *q,
 	api__finish_json(resp, 200, &b);
 }
 
+/* info_classes: ,"classes":[...] the log accepts (a class needs what it is
+ * checked against: S/MIME roots, certifiers). */
+static int info_classes(struct cbb *b, const struct api_config *cfg)
+{
+	unsigned c = cfg->classes != 0 ? cfg->classes : 15;
+	int first = 1, ok = api__jraw(b, ",\"classes\":[");
+
+	if (ok && (c & API_CLASS_TLS) && cfg->tls_roots != NULL)
+		ok = api__jraw(b, "\"tls\""), first = 0;
+	if (ok && (c & API_CLASS_SMIME) && cfg->smime_roots != NULL)
+		ok = api__jraw(b, first ? "\"smime\"" : ",\"smime\""), first = 0;
+	if (ok && (c & API_CLASS_PGP) && cfg->certifiers != NULL)
+		ok = api__jraw(b, first ? "\"pgp\"" : ",\"pgp\""), first = 0;
+	if (ok && (c & API_CLASS_POLICY))
+		ok = api__jraw(b, first ? "\"policy\"" : ",\"policy\"");
+	return ok && api__jraw(b, "]");
+}
+
+/* info_shard: ,"name":..,"state":..,"not_after":{"start":ms,"limit":ms} for
+ * a log configured as a shard. */
+static int info_shard(struct cbb *b, const struct api_config *cfg)
+{
+	if (cfg->name != NULL &&
+	    (!api__jraw(b, ",\"name\":") || !api__jstr(b, cfg->name, strlen(cfg->name))))
+		return 0;
+	if (!api__jraw(b, cfg->state == API_STATE_READ_ONLY ? ",\"state\":\"read-only\""
+							    : ",\"state\":\"open\""))
+		return 0;
+	if (cfg->window_limit_ms != 0 &&
+	    (!api__jraw(b, ",\"not_after\":{\"start_ms\":") || !api__ju64(b, cfg->window_start_ms) ||
+	     !api__jraw(b, ",\"limit_ms\":") || !api__ju64(b, cfg->window_limit_ms) ||
+	     !api__jraw(b, "}")))
+		return 0;
+	return 1;
+}
+
 void api__info(struct api *api, struct api_response *resp)
 {
 	const struct api_config *cfg = api__config(api);
@@ -706,10 +749,8 @@ void api__info(struct api *api, struct api_response *resp)
 	    !api__jraw(&b, ",\"signature_algorithm\":\"ecdsa-p256-sha256\"") ||
 	    (cfg->vrf != NULL && (!api__jraw(&b, ",\"vrf_public_key\":") ||
 				  !api__jb64(&b, vpub, sizeof(vpub)))) ||
-	    !api__jraw(&b, ",\"classes\":[\"tls\"") ||
-	    (cfg->smime_roots != NULL && !api__jraw(&b, ",\"smime\"")) ||
-	    (cfg->certifiers != NULL && !api__jraw(&b, ",\"pgp\"")) ||
-	    !api__jraw(&b, ",\"policy\"],\"limits\":{\"get_entries\":") ||
+	    !info_classes(&b, cfg) || !info_shard(&b, cfg) ||
+	    !api__jraw(&b, ",\"limits\":{\"get_entries\":") ||
 	    !api__ju64(&b, cfg->max_entries) || !api__jraw(&b, ",\"chain_length\":") ||
 	    !api__ju64(&b, cfg->max_chain) || !api__jraw(&b, ",\"certificate_bytes\":") ||
 	    !api__ju64(&b, cfg->max_cert_bytes) || !api__jraw(&b, "}}"))

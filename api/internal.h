@@ -185,6 +185,16 @@ int api__sth_json(struct cbb *b, const struct store_sth *sth) MN_WUR;
 int api__entry_json(struct cbb *b, struct store_reader *rd, uint64_t index,
 		    uint64_t tree_size, unsigned classes, int with_opening) MN_WUR;
 
+/* api__admit: 1 if |api|'s log takes a submission of a class in |classes|
+ * now; else 0 with |resp| filled: 403 readOnly, 410 frozen, 400
+ * classNotAccepted (api.h, struct api_config). */
+int api__admit(struct api *api, unsigned classes, struct api_response *resp);
+/* api__cert_admissible: 1 if the validated certificate |r| is of a class the
+ * log accepts and its notAfter is inside the log's window; else 0 with |resp|
+ * filled (400 classNotAccepted / notAfterOutOfWindow). */
+int api__cert_admissible(struct api *api, const struct x509_result *r,
+			 struct api_response *resp);
+
 /* api__status_for_err maps an MN_E* to an HTTP status and error_code. */
 int api__status_for_err(int err, const char **out_code);
 

@@ -142,6 +142,8 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 	json_t *root;
 	int ret;
 
+	if (!api__admit(api, API_CLASS_PGP, resp))
+		return API_DONE;
 	if (cfg->certifiers == NULL || cfg->vrf == NULL) {
 		api_response_error(resp, 400, "notAccepted",
 				   cfg->certifiers == NULL
@@ -498,6 +500,8 @@ int api__add_policy(struct api *api, const struct api_request *req,
 	json_t *root;
 	int ret;
 
+	if (!api__admit(api, API_CLASS_POLICY, resp))
+		return API_DONE;
 	root = strict_object(req, fields, 1, &why, &ret);
 	if (root == NULL) {
 		api__err_response(resp, ret, why);

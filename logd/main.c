@@ -1,5 +1,7 @@
-/* main.c: logd, the metanotary log server. Wires storage, the sequencer, the
- * API and the HTTP transport together; owns configuration and signals. */
+/* main.c: logd, the metanotary log server. Reads its configuration (flags for
+ * one log at "/", or a --config file for several, each under /NAME/), then
+ * runs every log through the shard.h life cycle (load all, open all, start
+ * all, serve, stop all) and owns the signals. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -12,18 +14,19 @@
 #include <openssl/crypto.h>
 
 #include "api/api.h"
-#include "common/b64.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "entry/pgp.h"
-#include "entry/x509.h"
+#include "logd/config.h"
 #include "logd/http.h"
-#include "logd/keys.h"
-#include "logd/sequencer.h"
+#include "logd/router.h"
+#include "logd/shard.h"
 #include "storage/storage.h"
 
 static const char usage[] =
 	"usage: logd [options]\n"
+	"       logd loglist --config FILE   print the config's logs as CT log list v3\n"
+	"                       JSON (writes nothing; exit 2 if a log has no key yet)\n"
 	"  --listen HOST:PORT   address to serve on (default 127.0.0.1:6962; port 0 = any)\n"
 	"  --data DIR           data directory (default ./data)\n"
 	"  --key PEMFILE        log signing key, ECDSA P-256 (default DIR/log-key.pem,\n"
@@ -52,6 +55,9 @@ static const char usage[] =
 	"  --no-map             do not keep the verifiable lookup map (no map-root\n"
 	"                       leaves; lookups then prove no completeness)\n"
 	"  --url URL            the log's public URL for the log-list line\n"
+	"  --config FILE        serve the logs of a YAML config file, each under /NAME/\n"
+	"                       (contrib/logd.yaml); then only --listen, --threads and\n"
+	"                       --verbose may be given too, and override the file\n"
 	"  --verbose            debug logging\n"
 	"  --help               this text\n"
 	"On start logd prints one JSON line (log_id, key, url, mmd: its entry for a CT\n"
@@ -68,6 +74,9 @@ struct config {
 	const char *smime_roots;
 	const char *certifiers;
 	const char *url;
+	const char *config;
+	int num_flags;       /* options given other than --config/--listen/--threads/--verbose */
+	int has_listen, has_threads;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
 	int no_map;
 	unsigned long idle_ms, request_ms;
@@ -110,7 +119,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
-	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY };
+	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -131,6 +140,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
+		{"config", required_argument, NULL, O_CONFIG},
 		{"verbose", no_argument, NULL, O_VERBOSE},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -140,8 +150,10 @@ static int parse_args(struct config *c, int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		int ok = 1;
+		c->num_flags++;
 		switch (o) {
-		case O_LISTEN: ok = parse_listen(c, optarg); break;
+		case O_LISTEN: ok = parse_listen(c, optarg); c->has_listen = 1; c->num_flags--; break;
+		case O_CONFIG: c->config = optarg; c->num_flags--; break;
 		case O_DATA: c->data = optarg; break;
 		case O_KEY: c->key = optarg; break;
 		case O_VRF_KEY: c->vrf_key = optarg; break;
@@ -150,7 +162,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_CERTIFIERS: c->certifiers = optarg; break;
 		case O_URL: c->url = optarg; break;
 		case O_MMD: ok = parse_ulong(optarg, 86400, &v) && v > 0; c->mmd = (unsigned long)v; break;
-		case O_THREADS: ok = parse_ulong(optarg, 256, &v); c->threads = (unsigned long)v; break;
+		case O_THREADS: ok = parse_ulong(optarg, 256, &v); c->threads = (unsigned long)v;
+			c->has_threads = 1; c->num_flags--; break;
 		case O_BODY: ok = parse_ulong(optarg, 1u << 30, &v) && v >= 1024; c->max_body = (unsigned long)v; break;
 		case O_ENTRIES: ok = parse_ulong(optarg, 100000, &v) && v > 0; c->max_entries = (unsigned long)v; break;
 		case O_QUEUE: ok = parse_ulong(optarg, 10000000, &v) && v > 0; c->max_queue = (unsigned long)v; break;
@@ -160,7 +173,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_MAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->map_size); break;
 		case O_MAXMAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->max_map_size); break;
 		case O_NOMAP: c->no_map = 1; break;
-		case O_VERBOSE: mn_log_set_level(MN_LOG_DEBUG); break;
+		case O_VERBOSE: mn_log_set_level(MN_LOG_DEBUG); c->num_flags--; break;
 		case O_HELP: fputs(usage, stdout); exit(0);
 		default: ok = 0;
 		}
@@ -168,6 +181,11 @@ static int parse_args(struct config *c, int argc, char **argv)
 			fprintf(stderr, "logd: bad value for option %s\n%s", argv[optind - 1], usage);
 			return 0;
 		}
+	}
+	if (c->config != NULL && c->num_flags > 0) {
+		fprintf(stderr, "logd: with --config only --listen, --threads and --verbose may be "
+			"given; the rest belongs in the file\n");
+		return 0;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "logd: unexpected argument %s\n%s", argv[optind], usage);
@@ -181,11 +199,6 @@ static size_t http_metrics(void *ctx, char *buf, size_t len)
 	return http_server_metrics(ctx, buf, len);
 }
 
-static size_t seq_metrics_thunk(void *ctx, char *buf, size_t len)
-{
-	return seq_metrics(ctx, buf, len);
-}
-
 /* The HTTP server exists before the API (it needs the handler) and the API
  * needs the server for metrics; this indirection breaks the cycle. */
 static struct api *the_api;
@@ -197,31 +210,202 @@ static int handler(void *ctx, const struct api_request *req, struct api_response
 	return api_handle(the_api, req, resp, done, done_ctx);
 }
 
+/* The logd process: its logs and what serves them. */
+struct logd {
+	struct config c;
+	struct logd_config file;       /* --config, or the flags' single log */
+	struct logd_log_config flag_log;
+	const char *file_name;         /* NULL: the flag form */
+	struct shard *shards;
+	size_t num;
+	struct router *router;
+	struct http_server *srv;
+};
+
+/* from_flags: the flag form as a one-log config (no name, every class). */
+static void from_flags(struct logd *d)
+{
+	struct logd_log_config *l = &d->flag_log;
+	struct config *c = &d->c;
+
+	l->data = (char *)c->data;
+	l->key = (char *)c->key;
+	l->vrf_key = (char *)c->vrf_key;
+	l->url = (char *)c->url;
+	l->classes = LOGD_CLASS_ALL;
+	l->tls_roots = (char *)c->tls_roots;
+	l->smime_roots = (char *)c->smime_roots;
+	l->certifiers = (char *)c->certifiers;
+	l->mmd_s = c->mmd;
+	l->max_queue = c->max_queue;
+	l->map = !c->no_map;
+	l->map_size = c->map_size;
+	l->max_map_size = c->max_map_size;
+	d->file.logs = l;
+	d->file.num_logs = 1;
+	d->num = 1;
+}
+
+/* load_config: the file, with --listen / --threads overriding it. 0, or 2
+ * after printing FILE:LINE: reason. */
+static int load_config(struct logd *d)
+{
+	char err[1024];
+	int ret = logd_config_load(&d->file, d->c.config, err, sizeof(err));
+
+	if (ret != 0) {
+		fprintf(stderr, "%s\n", err[0] != '\0' ? err : mn_strerror(ret));
+		logd_config_cleanup(&d->file);
+		return 2;
+	}
+	d->file_name = d->c.config;
+	d->num = d->file.num_logs;
+	if (!d->c.has_listen) {
+		snprintf(d->c.host, sizeof(d->c.host), "%s", d->file.host);
+		d->c.port = d->file.port;
+	}
+	if (!d->c.has_threads)
+		d->c.threads = d->file.threads;
+	if (d->file.max_body != 0)
+		d->c.max_body = d->file.max_body;
+	if (d->file.max_entries != 0)
+		d->c.max_entries = d->file.max_entries;
+	if (d->file.max_conns != 0)
+		d->c.max_conns = d->file.max_conns;
+	if (d->file.idle_ms != 0)
+		d->c.idle_ms = d->file.idle_ms;
+	if (d->file.request_ms != 0)
+		d->c.request_ms = d->file.request_ms;
+	return 0;
+}
+
+/* load_all: shard_load of every log (nothing written). 0 or 2. */
+static int load_all(struct logd *d)
+{
+	d->shards = calloc(d->num, sizeof(*d->shards));
+	if (d->shards == NULL)
+		return 1;
+	for (size_t i = 0; i < d->num; i++)
+		if (shard_load(&d->shards[i], &d->file.logs[i], d->file_name) != 0)
+			return 2;
+	return 0;
+}
+
+/* log_url: the log's public URL (its url:, or where we listen). */
+static void log_url(const struct logd *d, const struct shard *s, uint16_t port, char *out,
+		    size_t len)
+{
+	if (s->cfg->url != NULL)
+		snprintf(out, len, "%s", s->cfg->url);
+	else if (s->cfg->name != NULL)
+		snprintf(out, len, "http://%s:%u/%s/", d->c.host, port, s->cfg->name);
+	else
+		snprintf(out, len, "http://%s:%u/", d->c.host, port);
+}
+
+/* print_logs: one JSON line: the single log's entry, or {"logs":[...]}. */
+static int print_logs(const struct logd *d, uint16_t port, const char *state_ts)
+{
+	char url[4600];
+	char *line;
+
+	if (d->file_name != NULL)
+		fputs("{\"logs\":[", stdout);
+	for (size_t i = 0; i < d->num; i++) {
+		log_url(d, &d->shards[i], port, url, sizeof(url));
+		if (shard_log_line(&d->shards[i], url, state_ts, &line) != 0)
+			return 0;
+		printf("%s%s", i > 0 ? "," : "", line);
+		free(line);
+	}
+	fputs(d->file_name != NULL ? "]}\n" : "\n", stdout);
+	return 1;
+}
+
+static void logd_cleanup(struct logd *d)
+{
+	/* Order matters: stop taking requests and let in-flight ones finish (their
+	 * commits complete inside shard_stop), then close storage. */
+	http_server_stop(d->srv);
+	for (size_t i = 0; d->shards != NULL && i < d->num; i++)
+		shard_stop(&d->shards[i]);
+	for (size_t i = 0; d->shards != NULL && i < d->num; i++)
+		shard_close(&d->shards[i]);
+	free(d->shards);
+	router_free(d->router);
+	if (d->file_name != NULL)
+		logd_config_cleanup(&d->file);
+}
+
+static void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->host, sizeof(c->host), "127.0.0.1");
+	c->port = 6962;
+	c->data = "./data";
+	c->tls_roots = "/etc/ssl/certs/ca-certificates.crt";
+	c->mmd = 60;
+}
+
+/* loglist: `logd loglist --config FILE`. Reads the config, roots and keys;
+ * writes nothing. */
+static int loglist(int argc, char **argv)
+{
+	struct logd d;
+	char ts[21];
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	config_defaults(&d.c);
+	if (!parse_args(&d.c, argc, argv))
+		return 2;
+	if (d.c.config == NULL) {
+		fprintf(stderr, "logd loglist: --config FILE is required\n");
+		return 2;
+	}
+	rc = load_config(&d);
+	if (rc == 0)
+		rc = load_all(&d);
+	for (size_t i = 0; rc == 0 && i < d.num; i++)
+		if (d.shards[i].signer == NULL) {
+			fprintf(stderr, "%s: log %s has no key yet (%s); start logd once to "
+				"create it\n", d.shards[i].where, d.shards[i].cfg->name,
+				d.shards[i].keypath);
+			rc = 2;
+		}
+	logd_config_time(ts, mn_now_ms());
+	if (rc == 0 && !print_logs(&d, (uint16_t)d.c.port, ts))
+		rc = 1;
+	logd_cleanup(&d);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	struct config c = {
-		.host = "127.0.0.1", .port = 6962, .data = "./data",
-		.tls_roots = "/etc/ssl/certs/ca-certificates.crt", .mmd = 60,
-	};
-	char keypath[4096], vrfpath[4096];
-	struct store_options so = {0};
-	struct store *st = NULL;
-	struct ct_signer *signer = NULL;
-	struct vrf_key *vrf = NULL;
-	struct x509_roots *roots = NULL, *smime_roots = NULL;
-	struct pgp_certifiers *certifiers = NULL;
-	struct x509_validator *tls = NULL;
-	size_t skipped = 0;
-	struct seq *seq = NULL;
-	struct seq_options qo = {0};
-	struct http_server *srv = NULL;
+	struct logd d;
 	struct http_options ho = {0};
-	struct api_config ac = {0};
+	struct shard_process sp = {0};
 	sigset_t sigs;
 	int ret, sig, rc = 1;
 
-	if (!parse_args(&c, argc, argv))
+	if (argc >= 2 && strcmp(argv[1], "loglist") == 0)
+		return loglist(argc - 1, argv + 1);
+	memset(&d, 0, sizeof(d));
+	config_defaults(&d.c);
+	if (!parse_args(&d.c, argc, argv))
 		return 2;
+	if (d.c.config != NULL) {
+		if ((rc = load_config(&d)) != 0)
+			return rc;
+	} else {
+		from_flags(&d);
+	}
+	/* Everything a log needs is read and checked before anything is
+	 * created: a bad config leaves no trace. */
+	rc = load_all(&d);
+	if (rc != 0)
+		goto out;
+	rc = 1;
 	/* Block the stop signals in every thread; main waits for them below. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -229,155 +413,65 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	so.dir = c.data;
-	so.map_size = c.map_size;
-	so.max_map_size = c.max_map_size;
-	so.map = !c.no_map;
-	ret = store_open(&st, &so);
-	if (ret == MN_EREADONLY) {
-		/* A read-only data directory still serves reads; submissions get
-		 * 503 storageReadOnly from the sequencer's failing commits. */
-		so.read_only = 1;
-		ret = store_open(&st, &so);
-		if (ret == 0)
-			mn_warn("store_read_only", "dir=%s msg=\"data directory is read-only: "
-				"serving reads only, submissions get 503\"", c.data);
-	}
-	if (ret != 0) {
-		fprintf(stderr, "logd: cannot open data directory %s: %s\n", c.data, mn_strerror(ret));
-		goto out;
-	}
-	if (c.key == NULL) {
-		snprintf(keypath, sizeof(keypath), "%s/log-key.pem", c.data);
-		c.key = keypath;
-	}
-	ret = logd_key_load(&signer, c.key, 1);
-	if (ret != 0) {
-		fprintf(stderr, "logd: cannot load key %s: %s\n", c.key, mn_strerror(ret));
-		goto out;
-	}
-	if (c.vrf_key == NULL) {
-		snprintf(vrfpath, sizeof(vrfpath), "%s/vrf-key.pem", c.data);
-		c.vrf_key = vrfpath;
-	}
-	ret = logd_vrf_key_load(&vrf, c.vrf_key, 1);
-	if (ret != 0) {
-		fprintf(stderr, "logd: cannot load VRF key %s: %s\n", c.vrf_key, mn_strerror(ret));
-		goto out;
-	}
-	ret = x509_roots_load_file(&roots, &skipped, c.tls_roots);
-	if (ret != 0) {
-		fprintf(stderr, "logd: cannot load TLS roots %s: %s\n", c.tls_roots, mn_strerror(ret));
-		goto out;
-	}
-	if (skipped > 0)
-		mn_warn("roots", "path=%s skipped=%zu msg=\"unusable PEM blocks skipped\"",
-			c.tls_roots, skipped);
-	if (c.smime_roots != NULL) {
-		ret = x509_roots_load_file(&smime_roots, &skipped, c.smime_roots);
-		if (ret != 0) {
-			fprintf(stderr, "logd: cannot load S/MIME roots %s: %s\n", c.smime_roots,
-				mn_strerror(ret));
+	for (size_t i = 0; i < d.num; i++)
+		if (shard_open(&d.shards[i]) != 0)
 			goto out;
-		}
-		if (skipped > 0)
-			mn_warn("roots", "path=%s skipped=%zu msg=\"unusable PEM blocks skipped\"",
-				c.smime_roots, skipped);
-	}
-	tls = x509_validator_new2(roots, smime_roots, NULL);
-	if (tls == NULL)
-		goto out;
-	if (c.certifiers != NULL) {
-		ret = pgp_certifiers_load_file(&certifiers, c.certifiers);
-		if (ret != 0) {
-			fprintf(stderr, "logd: cannot load certifiers %s: %s\n", c.certifiers,
-				mn_strerror(ret));
+	sp.max_entries = d.c.max_entries;
+	sp.only = d.file_name == NULL;
+	sp.metrics = sp.only ? http_metrics : NULL;
+	for (size_t i = 0; i < d.num; i++)
+		if (shard_start(&d.shards[i], &sp) != 0)
 			goto out;
+	if (d.file_name != NULL) {
+		d.router = router_new(d.num);
+		if (d.router == NULL)
+			goto out;
+		for (size_t i = 0; i < d.num; i++) {
+			struct shard *s = &d.shards[i];
+			router_add(d.router, s->cfg->name, s->api, s->st, s->writable, s->cfg->mmd_s,
+				   s->cfg->state == LOGD_STATE_OPEN);
 		}
-	}
-	qo.max_queue = c.max_queue;
-	qo.map = !c.no_map;
-	qo.resign_ms = c.mmd * 1000 / 2;
-	ret = seq_start(&seq, st, signer, &qo);
-	if (ret != 0) {
-		fprintf(stderr, "logd: cannot start sequencer: %s\n", mn_strerror(ret));
-		goto out;
+	} else {
+		the_api = d.shards[0].api;
 	}
 
-	ac.store = st;
-	ac.signer = signer;
-	ac.tls = tls;
-	ac.tls_roots = roots;
-	ac.smime_roots = smime_roots;
-	ac.certifiers = certifiers;
-	ac.vrf = vrf;
-	ac.seq = seq_api(seq);
-	ac.mmd_s = c.mmd;
-	ac.max_entries = c.max_entries;
-	ac.metrics[0] = seq_metrics_thunk;
-	ac.metrics_ctx[0] = seq;
-	ac.metrics[1] = http_metrics;
-	the_api = api_new(&ac);
-	if (the_api == NULL)
-		goto out;
-
-	ho.host = c.host;
-	ho.port = (uint16_t)c.port;
-	ho.threads = (unsigned)c.threads;
-	ho.max_body_bytes = c.max_body;
-	ho.max_conns = (unsigned)c.max_conns;
-	ho.idle_timeout_ms = (unsigned)c.idle_ms;
-	ho.request_timeout_ms = (unsigned)c.request_ms;
-	ret = http_server_start(&srv, &ho, handler, NULL);
+	ho.host = d.c.host;
+	ho.port = (uint16_t)d.c.port;
+	ho.threads = (unsigned)d.c.threads;
+	ho.max_body_bytes = d.c.max_body;
+	ho.max_conns = (unsigned)d.c.max_conns;
+	ho.idle_timeout_ms = (unsigned)d.c.idle_ms;
+	ho.request_timeout_ms = (unsigned)d.c.request_ms;
+	ret = d.router != NULL ? http_server_start(&d.srv, &ho, router_handle, d.router)
+			       : http_server_start(&d.srv, &ho, handler, NULL);
 	if (ret != 0) {
-		fprintf(stderr, "logd: cannot listen on %s:%u: %s\n", c.host, c.port, mn_strerror(ret));
+		fprintf(stderr, "logd: cannot listen on %s:%u: %s\n", d.c.host, d.c.port,
+			mn_strerror(ret));
 		goto out;
 	}
 	/* Only metrics read this after start; set before any request can ask. */
-	api_set_metrics_ctx(the_api, 1, srv);
+	if (d.router != NULL)
+		router_set_metrics(d.router, http_metrics, d.srv);
+	else
+		api_set_metrics_ctx(the_api, 1, d.srv);
 
-	{
-		size_t spki_len;
-		const uint8_t *spki = ct_signer_spki(signer, &spki_len);
-		char id[64], *key = malloc(mn_b64_encoded_len(spki_len) + 1);
-		char url[600];
-		if (key == NULL)
-			goto out;
-		mn_b64_encode(id, ct_signer_log_id(signer), 32);
-		mn_b64_encode(key, spki, spki_len);
-		if (c.url != NULL)
-			snprintf(url, sizeof(url), "%s", c.url);
-		else
-			snprintf(url, sizeof(url), "http://%s:%u/", c.host, http_server_port(srv));
-		printf("{\"description\":\"metanotary log\",\"log_id\":\"%s\",\"key\":\"%s\","
-		       "\"url\":\"%s\",\"mmd\":%lu}\n",
-		       id, key, url, c.mmd);
-		printf("listening on http://%s:%u/\n", c.host, http_server_port(srv));
-		fflush(stdout);
-		free(key);
-	}
-	{
+	if (!print_logs(&d, http_server_port(d.srv), NULL))
+		goto out;
+	printf("listening on http://%s:%u/\n", d.c.host, http_server_port(d.srv));
+	fflush(stdout);
+	for (size_t i = 0; i < d.num; i++) {
 		struct store_stats ss;
-		store_get_stats(st, &ss);
-		mn_info("start", "listen=%s:%u data=%s tree_size=%llu", c.host,
-			http_server_port(srv), c.data, (unsigned long long)ss.tree_size);
+		store_get_stats(d.shards[i].st, &ss);
+		mn_info("start", "log=%s listen=%s:%u data=%s tree_size=%llu",
+			d.shards[i].cfg->name != NULL ? d.shards[i].cfg->name : "/", d.c.host,
+			http_server_port(d.srv), d.shards[i].cfg->data,
+			(unsigned long long)ss.tree_size);
 	}
 
 	if (sigwait(&sigs, &sig) == 0)
 		mn_info("stop", "signal=%d", sig);
 	rc = 0;
 out:
-	/* Order matters: stop taking requests and let in-flight ones finish (their
-	 * commits complete inside seq_stop), then close storage. */
-	http_server_stop(srv);
-	seq_stop(seq);
-	api_free(the_api);
-	x509_validator_free(tls);
-	x509_roots_free(roots);
-	x509_roots_free(smime_roots);
-	pgp_certifiers_free(certifiers);
-	ct_signer_free(signer);
-	vrf_key_free(vrf);
-	store_close(st);
+	logd_cleanup(&d);
 	return rc;
 }

@@ -3,7 +3,7 @@
 # Idempotent and silent when everything is present; `make` runs it first.
 set -eu
 PKGS="build-essential pkg-config ca-certificates libssl-dev openssl liblmdb-dev lmdb-utils libuv1-dev node-llhttp
-libjansson-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
+libjansson-dev libyaml-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
 certspotter python3-cryptography-vectors faketime
 clang libclang-rt-14-dev
 postfix python3-aiosmtpd

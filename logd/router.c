@@ -1,0 +1,396 @@
+/* router.c: several logs behind one HTTP server (router.h). */
+#include "logd/router.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "storage/storage.h"
+
+struct route_log {
+	const char *name;
+	size_t name_len;
+	struct api *api;
+	struct store *st;
+	int writable, open;
+	uint64_t mmd_s;
+};
+
+struct router {
+	struct route_log *logs;
+	size_t num, cap;
+	size_t (*metrics)(void *ctx, char *buf, size_t len);
+	void *metrics_ctx;
+};
+
+struct router *router_new(size_t cap)
+{
+	struct router *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->logs = calloc(cap > 0 ? cap : 1, sizeof(*r->logs));
+	if (r->logs == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->cap = cap;
+	return r;
+}
+
+int router_add(struct router *r, const char *name, struct api *api, struct store *st,
+	       int writable, uint64_t mmd_s, int open)
+{
+	struct route_log *l;
+
+	if (r->num == r->cap)
+		return MN_EINVAL;
+	l = &r->logs[r->num++];
+	l->name = name;
+	l->name_len = strlen(name);
+	l->api = api;
+	l->st = st;
+	l->writable = writable;
+	l->mmd_s = mmd_s;
+	l->open = open;
+	return 0;
+}
+
+void router_set_metrics(struct router *r, size_t (*fn)(void *ctx, char *buf, size_t len),
+			void *ctx)
+{
+	r->metrics = fn;
+	r->metrics_ctx = ctx;
+}
+
+void router_free(struct router *r)
+{
+	if (r == NULL)
+		return;
+	free(r->logs);
+	free(r);
+}
+
+static int path_is(const struct api_request *req, const char *p)
+{
+	return req->path_len == strlen(p) && memcmp(req->path, p, req->path_len) == 0;
+}
+
+/* --- /metrics ------------------------------------------------------------- */
+
+struct mline {
+	const char *fam; /* family name */
+	size_t fam_len;
+	const char *line; /* without the newline */
+	size_t len;
+	size_t src;
+	int meta;        /* a # HELP / # TYPE line */
+};
+
+/* metric_name: the length of the metric name at the start of |s|. */
+static size_t metric_name(const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len && s[i] != '{' && s[i] != ' ')
+		i++;
+	return i;
+}
+
+size_t router_label_metrics(char *out, size_t cap, const char *const *in,
+			    const size_t *in_len, const char *const *labels, size_t num)
+{
+	struct mline *ml = NULL;
+	size_t nl = 0, total = 0, off = 0;
+
+	for (size_t i = 0; i < num; i++)
+		for (size_t j = 0; j < in_len[i]; j++)
+			total += in[i][j] == '\n';
+	total += num;
+	ml = calloc(total > 0 ? total : 1, sizeof(*ml));
+	if (ml == NULL || cap == 0) {
+		free(ml);
+		return 0;
+	}
+	for (size_t i = 0; i < num; i++) {
+		const char *p = in[i], *end = in[i] + in_len[i];
+		const char *fam = NULL;
+		size_t fam_len = 0;
+		while (p < end && nl < total) {
+			const char *e = memchr(p, '\n', (size_t)(end - p));
+			size_t len = e != NULL ? (size_t)(e - p) : (size_t)(end - p);
+			struct mline *m = &ml[nl];
+			if (len > 0) {
+				m->line = p;
+				m->len = len;
+				m->src = i;
+				if (p[0] == '#') {
+					/* "# TYPE name ..." or "# HELP name ..." */
+					m->meta = 1;
+					if (len > 7 && (memcmp(p, "# TYPE ", 7) == 0 ||
+							memcmp(p, "# HELP ", 7) == 0)) {
+						fam = p + 7;
+						fam_len = metric_name(fam, len - 7);
+					} else {
+						fam = p;
+						fam_len = len;
+					}
+				} else if (fam == NULL || fam_len > len ||
+					   memcmp(p, fam, fam_len) != 0) {
+					fam = p;
+					fam_len = metric_name(p, len);
+				}
+				m->fam = fam;
+				m->fam_len = fam_len;
+				nl++;
+			}
+			p = e != NULL ? e + 1 : end;
+		}
+	}
+#define OUT(s, n)                                                  \
+	do {                                                       \
+		size_t n_ = (n);                                   \
+		if (off + n_ < cap) {                              \
+			memcpy(out + off, (s), n_);                \
+			off += n_;                                 \
+		}                                                  \
+	} while (0)
+	for (size_t i = 0; i < nl; i++) {
+		size_t meta_src = (size_t)-1;
+		int seen = 0;
+		/* each family once, at its first line */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = ml[j].fam_len == ml[i].fam_len &&
+			       memcmp(ml[j].fam, ml[i].fam, ml[i].fam_len) == 0;
+		if (seen)
+			continue;
+		for (size_t j = i; j < nl; j++) {
+			struct mline *m = &ml[j];
+			if (m->fam_len != ml[i].fam_len || memcmp(m->fam, ml[i].fam, m->fam_len) != 0)
+				continue;
+			if (m->meta) {
+				if (meta_src == (size_t)-1)
+					meta_src = m->src;
+				if (m->src != meta_src)
+					continue;
+				OUT(m->line, m->len);
+				OUT("\n", 1);
+				continue;
+			}
+			size_t nm = metric_name(m->line, m->len);
+			const char *lab = labels[m->src];
+			OUT(m->line, nm);
+			OUT("{log=\"", 6);
+			OUT(lab, strlen(lab));
+			if (nm < m->len && m->line[nm] == '{') {
+				OUT("\",", 2);
+				OUT(m->line + nm + 1, m->len - nm - 1);
+			} else {
+				OUT("\"}", 2);
+				OUT(m->line + nm, m->len - nm);
+			}
+			OUT("\n", 1);
+		}
+	}
+#undef OUT
+	free(ml);
+	out[off < cap ? off : cap - 1] = '\0';
+	return off;
+}
+
+#define METRICS_CAP (4u << 20)
+
+static void metrics(struct router *r, struct api_response *resp)
+{
+	struct api_response *sub = calloc(r->num + 1, sizeof(*sub));
+	const char **in = calloc(r->num + 1, sizeof(*in));
+	const char **labels = calloc(r->num + 1, sizeof(*labels));
+	size_t *lens = calloc(r->num + 1, sizeof(*lens));
+	char *buf = malloc(METRICS_CAP);
+	struct api_request q = {.method = API_GET, .path = "/metrics", .path_len = 8};
+	size_t off = 0;
+
+	if (sub == NULL || in == NULL || labels == NULL || lens == NULL || buf == NULL) {
+		api_response_error(resp, 500, "internal", "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < r->num; i++) {
+		api_handle(r->logs[i].api, &q, &sub[i], NULL, NULL);
+		in[i] = sub[i].status == 200 ? (const char *)sub[i].body : "";
+		lens[i] = sub[i].status == 200 ? sub[i].body_len : 0;
+		labels[i] = r->logs[i].name;
+	}
+	off = router_label_metrics(buf, METRICS_CAP, in, lens, labels, r->num);
+	if (r->metrics != NULL && off < METRICS_CAP)
+		off += r->metrics(r->metrics_ctx, buf + off, METRICS_CAP - off);
+	if (off > METRICS_CAP)
+		off = METRICS_CAP;
+	resp->status = 200;
+	resp->content_type = "text/plain; version=0.0.4";
+	resp->body = (uint8_t *)buf;
+	resp->body_len = off;
+	buf = NULL;
+out:
+	for (size_t i = 0; sub != NULL && i < r->num; i++)
+		api_response_free(&sub[i]);
+	free(sub);
+	free(in);
+	free(labels);
+	free(lens);
+	free(buf);
+}
+
+/* --- /readyz -------------------------------------------------------------- */
+
+static void readyz(struct router *r, struct api_response *resp)
+{
+	size_t cap = 256 + r->num * 512, off = 0;
+	char *buf = malloc(cap);
+	uint64_t now = mn_now_ms();
+	int all = 1;
+
+	if (buf == NULL) {
+		api_response_error(resp, 500, "internal", "out of memory");
+		return;
+	}
+	off += (size_t)snprintf(buf, cap, "{\"logs\":[");
+	for (size_t i = 0; i < r->num; i++) {
+		struct route_log *l = &r->logs[i];
+		struct store_reader *rd = NULL;
+		struct store_sth sth;
+		char reason[160] = "";
+		int ret, ready = 1;
+		uint64_t age_s = 0;
+
+		ret = store_read_begin(l->st, &rd);
+		if (ret == 0) {
+			ret = store_r_sth(rd, &sth);
+			store_read_end(rd);
+		}
+		if (ret != 0) {
+			ready = 0;
+			snprintf(reason, sizeof(reason), "storage is not readable: %s",
+				 mn_strerror(ret));
+		} else {
+			age_s = now > sth.timestamp ? (now - sth.timestamp) / 1000 : 0;
+			if (l->open && !l->writable) {
+				ready = 0;
+				snprintf(reason, sizeof(reason), "storage is read-only: the log "
+					 "cannot append or re-sign");
+			} else if (l->open && now > sth.timestamp &&
+				   now - sth.timestamp >= l->mmd_s * 1000) {
+				ready = 0;
+				snprintf(reason, sizeof(reason), "latest STH is %" PRIu64
+					 " s old, not younger than the MMD (%" PRIu64 " s)",
+					 age_s, l->mmd_s);
+			}
+		}
+		all &= ready;
+		off += (size_t)snprintf(buf + off, cap - off,
+					"%s{\"name\":\"%s\",\"state\":\"%s\",\"ready\":%s,"
+					"\"sth_age_s\":%" PRIu64 ",\"mmd_s\":%" PRIu64 "%s%s%s}",
+					i > 0 ? "," : "", l->name, l->open ? "open" : "read-only",
+					ready ? "true" : "false", age_s, l->mmd_s,
+					ready ? "" : ",\"reason\":\"", reason, ready ? "" : "\"");
+	}
+	snprintf(buf + off, cap - off, "],\"ready\":%s}", all ? "true" : "false");
+	resp->status = all ? 200 : 503;
+	resp->content_type = NULL;
+	resp->body = (uint8_t *)buf;
+	resp->body_len = strlen(buf);
+	if (!all)
+		resp->retry_after = 5;
+}
+
+static void healthz(struct api_response *resp)
+{
+	static const char body[] = "{\"status\":\"ok\"}";
+
+	resp->body = malloc(sizeof(body) - 1);
+	if (resp->body == NULL) {
+		api_response_error(resp, 503, "unavailable", "out of memory");
+		return;
+	}
+	memcpy(resp->body, body, sizeof(body) - 1);
+	resp->body_len = sizeof(body) - 1;
+	resp->status = 200;
+}
+
+/* --- dispatch ------------------------------------------------------------- */
+
+/* The api may answer later; the request it was given must live until then,
+ * so a log's request (the prefix stripped) lives here until done. */
+struct fwd {
+	struct api_request req;
+	api_done_fn done;
+	void *done_ctx;
+};
+
+static void fwd_done(void *ctx, struct api_response *resp)
+{
+	struct fwd *f = ctx;
+	api_done_fn done = f->done;
+	void *done_ctx = f->done_ctx;
+
+	free(f);
+	done(done_ctx, resp);
+}
+
+int router_handle(void *ctx, const struct api_request *req, struct api_response *resp,
+		  api_done_fn done, void *done_ctx)
+{
+	struct router *r = ctx;
+	struct fwd *f;
+	int ret;
+
+	memset(resp, 0, sizeof(*resp));
+	if (path_is(req, "/healthz") || path_is(req, "/readyz") || path_is(req, "/metrics")) {
+		if (req->method != API_GET) {
+			api_response_error(resp, 405, "methodNotAllowed", "use GET");
+			return API_DONE;
+		}
+		if (path_is(req, "/metrics"))
+			metrics(r, resp);
+		else if (path_is(req, "/readyz"))
+			readyz(r, resp);
+		else
+			healthz(resp);
+		return API_DONE;
+	}
+	for (size_t i = 0; i < r->num; i++) {
+		struct route_log *l = &r->logs[i];
+		if (req->path_len < 1 + l->name_len || req->path[0] != '/' ||
+		    memcmp(req->path + 1, l->name, l->name_len) != 0)
+			continue;
+		if (req->path_len > 1 + l->name_len && req->path[1 + l->name_len] != '/')
+			continue;
+		f = malloc(sizeof(*f));
+		if (f == NULL) {
+			api_response_error(resp, 503, "unavailable", "out of memory");
+			resp->retry_after = 1;
+			return API_DONE;
+		}
+		f->req = *req;
+		f->req.path = req->path + 1 + l->name_len;
+		f->req.path_len = req->path_len - 1 - l->name_len;
+		if (f->req.path_len == 0)
+			f->req.path = "/", f->req.path_len = 1;
+		f->done = done;
+		f->done_ctx = done_ctx;
+		ret = api_handle(l->api, &f->req, resp, fwd_done, f);
+		if (ret != API_ASYNC)
+			free(f);
+		return ret;
+	}
+	{
+		char msg[512];
+		size_t off = (size_t)snprintf(msg, sizeof(msg), "unknown path; logs are served under");
+		for (size_t i = 0; i < r->num && off < sizeof(msg); i++)
+			off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s /%s/",
+						i > 0 ? "," : "", r->logs[i].name);
+		api_response_error(resp, 404, "notFound", msg);
+	}
+	return API_DONE;
+}

@@ -1,0 +1,48 @@
+/* router.h: the HTTP handler of a logd serving several logs (--config). A
+ * request for /NAME/REST goes to log NAME's api as /REST (so /2027h1/ct/v1/
+ * add-chain is that log's add-chain); the process answers three paths itself:
+ *
+ *   GET /healthz  200 {"status":"ok"}: the process is up and answering.
+ *   GET /readyz   200 when every open log's latest STH is younger than its MMD
+ *                 and its storage was opened writable (read-only logs only need
+ *                 readable storage); else 503. The body lists each log:
+ *                 {"ready":false,"logs":[{"name":..,"state":..,"ready":..,
+ *                 "sth_age_s":..,"mmd_s":..,"reason":".."}]}.
+ *   GET /metrics  every log's /metrics with a log="NAME" label on each sample
+ *                 (families merged, so each # TYPE appears once), then the
+ *                 process's own (transport) metrics once, unlabelled.
+ * Anything else is a 404 JSON error naming the logs' prefixes. */
+#ifndef MN_LOGD_ROUTER_H
+#define MN_LOGD_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+
+struct store;
+struct router;
+
+/* router_new returns a router for up to |cap| logs, or NULL on OOM. */
+struct router *router_new(size_t cap);
+/* router_add adds log |name| (borrowed, like everything here; must outlive the
+ * router) served by |api|. |st| and |writable|, |mmd_s| and |open| are for
+ * /readyz. Returns 0 or MN_EINVAL (full). Call before serving. */
+int router_add(struct router *r, const char *name, struct api *api, struct store *st,
+	       int writable, uint64_t mmd_s, int open);
+/* router_set_metrics sets the process metrics appended to /metrics once. */
+void router_set_metrics(struct router *r, size_t (*fn)(void *ctx, char *buf, size_t len),
+			void *ctx);
+/* router_handle is an http_handler_fn (logd/http.h) with |ctx| the router. */
+int router_handle(void *ctx, const struct api_request *req, struct api_response *resp,
+		  api_done_fn done, void *done_ctx);
+void router_free(struct router *r);
+
+/* router_label_metrics merges |num| Prometheus texts |in|[i] (|in_len|[i]
+ * bytes), adding log="|labels|[i]" to each sample, into |out| (at most |cap|
+ * bytes); returns the length written. Each family's # HELP / # TYPE lines are
+ * written once, followed by the samples of every text that has them. */
+size_t router_label_metrics(char *out, size_t cap, const char *const *in,
+			    const size_t *in_len, const char *const *labels, size_t num);
+
+#endif

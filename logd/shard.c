@@ -1,0 +1,388 @@
+/* shard.c: one log's resources and life cycle (shard.h). */
+#include "logd/shard.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/api.h"
+#include "common/b64.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "entry/pgp.h"
+#include "entry/x509.h"
+#include "logd/keys.h"
+#include "logd/sequencer.h"
+#include "storage/storage.h"
+
+static int load_roots(struct x509_roots **out, const char *path)
+{
+	size_t skipped = 0;
+	int ret = x509_roots_load_file(out, &skipped, path);
+
+	if (ret == 0 && skipped > 0)
+		mn_warn("roots", "path=%s skipped=%zu msg=\"unusable PEM blocks skipped\"", path,
+			skipped);
+	return ret;
+}
+
+/* where_line: "FILE:LINE" for |line|, or |where|. */
+static const char *where_line(const char *where, const char *file, unsigned line, char *buf,
+			      size_t len)
+{
+	if (file == NULL || line == 0)
+		return where;
+	snprintf(buf, len, "%s:%u", file, line);
+	return buf;
+}
+
+/* key_exists: 1 if |path| exists (a key to load), 0 if not (to generate). */
+static int key_exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 || errno != ENOENT;
+}
+
+/* parent_exists: |path| exists, or the directory it would be created in
+ * does. */
+static int parent_exists(const char *path)
+{
+	char buf[4200];
+	struct stat sb;
+	char *slash;
+
+	if (stat(path, &sb) == 0)
+		return 1;
+	snprintf(buf, sizeof(buf), "%s", path);
+	while ((slash = strrchr(buf, '/')) != NULL && slash[1] == '\0' && slash != buf)
+		*slash = '\0'; /* trailing slashes */
+	slash = strrchr(buf, '/');
+	if (slash == NULL)
+		return 1; /* relative, in the working directory */
+	if (slash == buf)
+		return 1; /* under / */
+	*slash = '\0';
+	return stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* in_dir: |path| names a file directly in |dir| (which logd creates). */
+static int in_dir(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return strncmp(path, dir, n) == 0 && path[n] == '/' && strchr(path + n + 1, '/') == NULL;
+}
+
+int shard_trust_load(struct shard_trust *t, const struct logd_log_config *cfg,
+		     const char *file, const char *where)
+{
+	char w[4200];
+	int ret = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (cfg->tls_roots != NULL && (ret = load_roots(&t->tls_roots, cfg->tls_roots)) != 0) {
+		fprintf(stderr, "%s: cannot load TLS roots %s: %s\n",
+			where_line(where, file, cfg->tls_roots_line, w, sizeof(w)), cfg->tls_roots,
+			mn_strerror(ret));
+		goto err;
+	}
+	if (cfg->smime_roots != NULL &&
+	    (ret = load_roots(&t->smime_roots, cfg->smime_roots)) != 0) {
+		fprintf(stderr, "%s: cannot load S/MIME roots %s: %s\n",
+			where_line(where, file, cfg->smime_roots_line, w, sizeof(w)),
+			cfg->smime_roots, mn_strerror(ret));
+		goto err;
+	}
+	if (cfg->certifiers != NULL &&
+	    (ret = pgp_certifiers_load_file(&t->certifiers, cfg->certifiers)) != 0) {
+		fprintf(stderr, "%s: cannot load certifiers %s: %s\n",
+			where_line(where, file, cfg->certifiers_line, w, sizeof(w)),
+			cfg->certifiers, mn_strerror(ret));
+		goto err;
+	}
+	t->validator = x509_validator_new2(t->tls_roots, t->smime_roots, NULL);
+	if (t->validator == NULL) {
+		ret = MN_ENOMEM;
+		fprintf(stderr, "%s: out of memory\n", where);
+		goto err;
+	}
+	return 0;
+err:
+	shard_trust_free(t);
+	return ret;
+}
+
+void shard_trust_free(struct shard_trust *t)
+{
+	x509_validator_free(t->validator);
+	x509_roots_free(t->tls_roots);
+	x509_roots_free(t->smime_roots);
+	pgp_certifiers_free(t->certifiers);
+	memset(t, 0, sizeof(*t));
+}
+
+int shard_load(struct shard *s, const struct logd_log_config *cfg, const char *file)
+{
+	char w[4200];
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	if (file != NULL) {
+		snprintf(s->where_buf, sizeof(s->where_buf), "%s:%u", file, cfg->line);
+		s->where = s->where_buf;
+	} else {
+		s->where = "logd";
+	}
+	if (cfg->key != NULL)
+		snprintf(s->keypath, sizeof(s->keypath), "%s", cfg->key);
+	else
+		snprintf(s->keypath, sizeof(s->keypath), "%s/log-key.pem", cfg->data);
+	if (cfg->vrf_key != NULL)
+		snprintf(s->vrfpath, sizeof(s->vrfpath), "%s", cfg->vrf_key);
+	else
+		snprintf(s->vrfpath, sizeof(s->vrfpath), "%s/vrf-key.pem", cfg->data);
+
+	ret = shard_trust_load(&s->trust, cfg, file, s->where);
+	if (ret != 0)
+		return ret;
+	/* What will be created must have somewhere to go. */
+	if (!parent_exists(cfg->data)) {
+		fprintf(stderr, "%s: data directory %s: its parent directory does not exist\n",
+			s->where, cfg->data);
+		return MN_ENOTFOUND;
+	}
+	if (!key_exists(s->keypath) && cfg->key != NULL && !in_dir(s->keypath, cfg->data) &&
+	    !parent_exists(s->keypath)) {
+		fprintf(stderr, "%s: key %s: its directory does not exist\n",
+			where_line(s->where, file, cfg->key_line, w, sizeof(w)), s->keypath);
+		return MN_ENOTFOUND;
+	}
+	if (!key_exists(s->vrfpath) && cfg->vrf_key != NULL && !in_dir(s->vrfpath, cfg->data) &&
+	    !parent_exists(s->vrfpath)) {
+		fprintf(stderr, "%s: VRF key %s: its directory does not exist\n",
+			where_line(s->where, file, cfg->vrf_key_line, w, sizeof(w)), s->vrfpath);
+		return MN_ENOTFOUND;
+	}
+	/* Keys that exist must load now; missing ones are generated by
+	 * shard_open, after every log has been checked. */
+	if (key_exists(s->keypath)) {
+		ret = logd_key_load(&s->signer, s->keypath, 0);
+		if (ret != 0) {
+			fprintf(stderr, "%s: cannot load key %s: %s\n",
+				where_line(s->where, file, cfg->key_line, w, sizeof(w)), s->keypath,
+				mn_strerror(ret));
+			return ret;
+		}
+	}
+	if (key_exists(s->vrfpath)) {
+		ret = logd_vrf_key_load(&s->vrf, s->vrfpath, 0);
+		if (ret != 0) {
+			fprintf(stderr, "%s: cannot load VRF key %s: %s\n",
+				where_line(s->where, file, cfg->vrf_key_line, w, sizeof(w)), s->vrfpath,
+				mn_strerror(ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int open_store(struct shard *s, int read_only)
+{
+	struct store_options so = {0};
+
+	so.dir = s->cfg->data;
+	so.map_size = s->cfg->map_size;
+	so.max_map_size = s->cfg->max_map_size;
+	so.map = s->cfg->map;
+	so.read_only = read_only;
+	s->writable = !read_only;
+	return store_open(&s->st, &so);
+}
+
+static int has_sth(struct store *st)
+{
+	struct store_reader *rd;
+	struct store_sth sth;
+	int ret;
+
+	if (store_read_begin(st, &rd) != 0)
+		return 0;
+	ret = store_r_sth(rd, &sth);
+	store_read_end(rd);
+	return ret == 0;
+}
+
+int shard_open(struct shard *s)
+{
+	const struct logd_log_config *c = s->cfg;
+	int ret;
+
+	if (c->state == LOGD_STATE_READ_ONLY) {
+		/* A read-only log never writes; one that has never run gets its
+		 * signed empty tree once, so that get-sth has something to serve. */
+		struct stat sb;
+		ret = stat(c->data, &sb) == 0 ? open_store(s, 1) : MN_ENOTFOUND;
+		if (ret == 0 && has_sth(s->st))
+			goto keys;
+		store_close(s->st);
+		s->st = NULL;
+	}
+	ret = open_store(s, 0);
+	if (ret == MN_EREADONLY && c->state == LOGD_STATE_OPEN) {
+		/* A read-only data directory still serves reads; submissions get
+		 * 503 storageReadOnly from the sequencer's failing commits. */
+		ret = open_store(s, 1);
+		if (ret == 0)
+			mn_warn("store_read_only", "dir=%s msg=\"data directory is read-only: "
+				"serving reads only, submissions get 503\"", c->data);
+	}
+	if (ret != 0) {
+		fprintf(stderr, "%s: cannot open data directory %s: %s\n", s->where, c->data,
+			mn_strerror(ret));
+		return ret;
+	}
+keys:
+	if (s->signer == NULL && (ret = logd_key_load(&s->signer, s->keypath, 1)) != 0) {
+		fprintf(stderr, "%s: cannot load key %s: %s\n", s->where, s->keypath,
+			mn_strerror(ret));
+		return ret;
+	}
+	if (s->vrf == NULL && (ret = logd_vrf_key_load(&s->vrf, s->vrfpath, 1)) != 0) {
+		fprintf(stderr, "%s: cannot load VRF key %s: %s\n", s->where, s->vrfpath,
+			mn_strerror(ret));
+		return ret;
+	}
+	if (c->state == LOGD_STATE_READ_ONLY && s->writable) {
+		struct seq *q = NULL;
+		struct seq_options qo = {0};
+		qo.map = c->map;
+		ret = seq_start(&q, s->st, s->signer, &qo);
+		seq_stop(q);
+		store_close(s->st);
+		s->st = NULL;
+		if (ret == 0)
+			ret = open_store(s, 1);
+		if (ret != 0) {
+			fprintf(stderr, "%s: cannot initialize read-only log in %s: %s\n",
+				s->where, c->data, mn_strerror(ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static size_t seq_metrics_thunk(void *ctx, char *buf, size_t len)
+{
+	return seq_metrics(ctx, buf, len);
+}
+
+int shard_start(struct shard *s, const struct shard_process *p)
+{
+	const struct logd_log_config *c = s->cfg;
+	struct api_config ac = {0};
+	int ret;
+
+	if (c->state == LOGD_STATE_OPEN) {
+		struct seq_options qo = {0};
+		qo.max_queue = c->max_queue;
+		qo.map = c->map;
+		qo.resign_ms = c->mmd_s * 1000 / 2;
+		ret = seq_start(&s->seq, s->st, s->signer, &qo);
+		if (ret != 0) {
+			fprintf(stderr, "%s: cannot start sequencer: %s\n", s->where,
+				mn_strerror(ret));
+			return ret;
+		}
+		ac.seq = seq_api(s->seq);
+		ac.metrics[0] = seq_metrics_thunk;
+		ac.metrics_ctx[0] = s->seq;
+	}
+	ac.store = s->st;
+	ac.signer = s->signer;
+	ac.tls = s->trust.validator;
+	ac.tls_roots = s->trust.tls_roots;
+	ac.smime_roots = s->trust.smime_roots;
+	ac.certifiers = s->trust.certifiers;
+	ac.vrf = s->vrf;
+	ac.mmd_s = c->mmd_s;
+	ac.max_entries = p->max_entries;
+	ac.metrics[1] = p->metrics;
+	if (!p->only) {
+		ac.name = c->name;
+		ac.classes = c->classes;
+		ac.state = c->state == LOGD_STATE_READ_ONLY ? API_STATE_READ_ONLY : API_STATE_OPEN;
+		if (c->has_window) {
+			ac.window_start_ms = c->start_ms;
+			ac.window_limit_ms = c->limit_ms;
+			ac.grace_ms = c->grace_s * 1000;
+		}
+	}
+	s->api = api_new(&ac);
+	return s->api != NULL ? 0 : MN_ENOMEM;
+}
+
+void shard_stop(struct shard *s)
+{
+	seq_stop(s->seq);
+	s->seq = NULL;
+}
+
+void shard_close(struct shard *s)
+{
+	seq_stop(s->seq);
+	s->seq = NULL;
+	api_free(s->api);
+	s->api = NULL;
+	shard_trust_free(&s->trust);
+	ct_signer_free(s->signer);
+	s->signer = NULL;
+	vrf_key_free(s->vrf);
+	s->vrf = NULL;
+	store_close(s->st);
+	s->st = NULL;
+}
+
+int shard_log_line(const struct shard *s, const char *url, const char *state_ts, char **out)
+{
+	const struct logd_log_config *c = s->cfg;
+	size_t spki_len, len;
+	const uint8_t *spki = ct_signer_spki(s->signer, &spki_len);
+	char id[64], *key = malloc(mn_b64_encoded_len(spki_len) + 1), *buf;
+	char a[21], b[21];
+	int n;
+
+	if (key == NULL)
+		return MN_ENOMEM;
+	mn_b64_encode(id, ct_signer_log_id(s->signer), 32);
+	mn_b64_encode(key, spki, spki_len);
+	len = strlen(key) + strlen(url) + 1024;
+	buf = malloc(len);
+	if (buf == NULL) {
+		free(key);
+		return MN_ENOMEM;
+	}
+	n = snprintf(buf, len,
+		     "{\"description\":\"metanotary log%s%s\",\"log_id\":\"%s\",\"key\":\"%s\","
+		     "\"url\":\"%s\",\"mmd\":%llu",
+		     c->name != NULL ? " " : "", c->name != NULL ? c->name : "", id, key, url,
+		     (unsigned long long)c->mmd_s);
+	if (c->has_window) {
+		logd_config_time(a, c->start_ms);
+		logd_config_time(b, c->limit_ms);
+		n += snprintf(buf + n, len - (size_t)n,
+			      ",\"temporal_interval\":{\"start_inclusive\":\"%s\","
+			      "\"end_exclusive\":\"%s\"}", a, b);
+	}
+	if (state_ts != NULL)
+		n += snprintf(buf + n, len - (size_t)n, ",\"state\":{\"%s\":{\"timestamp\":\"%s\"}}",
+			      c->state == LOGD_STATE_READ_ONLY ? "readonly" : "usable", state_ts);
+	snprintf(buf + n, len - (size_t)n, "}");
+	free(key);
+	*out = buf;
+	return 0;
+}
