@@ -235,7 +235,7 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	uint64_t idx;
 	int ret;
 
-	if (cfg->max_chain > 64 || cfg->tls == NULL) {
+	if (cfg->max_chain > 64) {
 		api_response_error(resp, 500, "internal", "log is not configured for chains");
 		return API_DONE;
 	}
@@ -249,8 +249,15 @@ int api__add_chain(struct api *api, const struct api_request *req,
 		api_response_error(resp, 500, "internal", "out of memory");
 		goto out;
 	}
-	ret = x509_validate(cfg->tls, (const uint8_t *const *)certs, lens, num, precert,
-			    mn_now_ms(), &p->res, &why);
+	{
+		/* the set this request started with, even if a reload swaps it */
+		unsigned slot;
+		const struct api_trust *t = api__trust_get(api, &slot);
+		ret = t->tls != NULL ? x509_validate(t->tls, (const uint8_t *const *)certs, lens,
+						     num, precert, mn_now_ms(), &p->res, &why)
+				     : MN_EINTERNAL;
+		api__trust_put(api, slot);
+	}
 	if (ret != 0) {
 		api__err_response(resp, ret, why);
 		goto out;
@@ -621,26 +628,30 @@ static void roots_json(struct api_response *resp, const struct x509_roots *a,
 
 void api__get_roots(struct api *api, const struct api_params *q, struct api_response *resp)
 {
-	const struct api_config *cfg = api__config(api);
+	unsigned slot;
+	const struct api_trust *t = api__trust_get(api, &slot);
 
 	(void)q;
 	/* Section 4.7: every root the log accepts, TLS and S/MIME. */
-	roots_json(resp, cfg->tls_roots, cfg->smime_roots);
+	roots_json(resp, t->tls_roots, t->smime_roots);
+	api__trust_put(api, slot);
 }
 
 void api__mn_get_roots(struct api *api, const struct api_params *q,
 		       struct api_response *resp)
 {
-	const struct api_config *cfg = api__config(api);
 	size_t len;
 	const char *cls = api__param(q, "class", &len);
+	unsigned slot;
+	const struct api_trust *t = api__trust_get(api, &slot);
 
 	if (cls != NULL && len == 3 && memcmp(cls, "tls", 3) == 0)
-		roots_json(resp, cfg->tls_roots, NULL);
+		roots_json(resp, t->tls_roots, NULL);
 	else if (cls != NULL && len == 5 && memcmp(cls, "smime", 5) == 0)
-		roots_json(resp, cfg->smime_roots, NULL);
+		roots_json(resp, t->smime_roots, NULL);
 	else
 		api_response_error(resp, 400, "malformed", "class must be tls or smime");
+	api__trust_put(api, slot);
 }
 
 void api__get_entry_and_proof(struct api *api, const struct api_params *q,
@@ -696,7 +707,11 @@ void api__info(struct api *api, struct api_response *resp)
 	const uint8_t *spki = ct_signer_spki(cfg->signer, &spki_len);
 	uint8_t vpub[VRF_PUBLIC_LEN];
 	struct cbb b;
+	unsigned slot;
+	const struct api_trust *t = api__trust_get(api, &slot);
+	int has_smime = t->smime_roots != NULL, has_pgp = t->certifiers != NULL;
 
+	api__trust_put(api, slot);
 	if (cfg->vrf != NULL)
 		vrf_public(cfg->vrf, vpub);
 	if (!cbb_init(&b, 512, 8192) || !api__jraw(&b, "{\"log_id\":") ||
@@ -707,8 +722,8 @@ void api__info(struct api *api, struct api_response *resp)
 	    (cfg->vrf != NULL && (!api__jraw(&b, ",\"vrf_public_key\":") ||
 				  !api__jb64(&b, vpub, sizeof(vpub)))) ||
 	    !api__jraw(&b, ",\"classes\":[\"tls\"") ||
-	    (cfg->smime_roots != NULL && !api__jraw(&b, ",\"smime\"")) ||
-	    (cfg->certifiers != NULL && !api__jraw(&b, ",\"pgp\"")) ||
+	    (has_smime && !api__jraw(&b, ",\"smime\"")) ||
+	    (has_pgp && !api__jraw(&b, ",\"pgp\"")) ||
 	    !api__jraw(&b, ",\"policy\"],\"limits\":{\"get_entries\":") ||
 	    !api__ju64(&b, cfg->max_entries) || !api__jraw(&b, ",\"chain_length\":") ||
 	    !api__ju64(&b, cfg->max_chain) || !api__jraw(&b, ",\"certificate_bytes\":") ||

@@ -17,13 +17,17 @@
 #include "common/log.h"
 #include "entry/pgp.h"
 #include "entry/x509.h"
+#include "logd/backup.h"
 #include "logd/http.h"
 #include "logd/keys.h"
+#include "logd/metrics.h"
+#include "logd/reload.h"
 #include "logd/sequencer.h"
 #include "storage/storage.h"
 
 static const char usage[] =
 	"usage: logd [options]\n"
+	"       logd backup --data DIR DEST   (a consistent copy while logd serves; README)\n"
 	"  --listen HOST:PORT   address to serve on (default 127.0.0.1:6962; port 0 = any)\n"
 	"  --data DIR           data directory (default ./data)\n"
 	"  --key PEMFILE        log signing key, ECDSA P-256 (default DIR/log-key.pem,\n"
@@ -56,7 +60,9 @@ static const char usage[] =
 	"  --help               this text\n"
 	"On start logd prints one JSON line (log_id, key, url, mmd: its entry for a CT\n"
 	"log list), then 'listening on http://HOST:PORT/'. SIGINT/SIGTERM stop it\n"
-	"gracefully: in-flight submissions are committed and answered first.\n";
+	"gracefully: in-flight submissions are committed and answered first. SIGHUP\n"
+	"reloads --tls-roots, --smime-roots and --certifiers (a failed reload keeps\n"
+	"the old ones and logs why).\n";
 
 struct config {
 	char host[256];
@@ -176,16 +182,6 @@ static int parse_args(struct config *c, int argc, char **argv)
 	return 1;
 }
 
-static size_t http_metrics(void *ctx, char *buf, size_t len)
-{
-	return http_server_metrics(ctx, buf, len);
-}
-
-static size_t seq_metrics_thunk(void *ctx, char *buf, size_t len)
-{
-	return seq_metrics(ctx, buf, len);
-}
-
 /* The HTTP server exists before the API (it needs the handler) and the API
  * needs the server for metrics; this indirection breaks the cycle. */
 static struct api *the_api;
@@ -217,15 +213,21 @@ int main(int argc, char **argv)
 	struct http_server *srv = NULL;
 	struct http_options ho = {0};
 	struct api_config ac = {0};
+	struct logd_reload *reload = NULL;
+	struct logd_metrics_log ml = {0};
+	struct logd_metrics mm = {NULL, &ml, 1};
 	sigset_t sigs;
 	int ret, sig, rc = 1;
 
+	if (argc > 1 && strcmp(argv[1], "backup") == 0)
+		return logd_backup_main(argc - 1, argv + 1);
 	if (!parse_args(&c, argc, argv))
 		return 2;
 	/* Block the stop signals in every thread; main waits for them below. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -314,12 +316,13 @@ int main(int argc, char **argv)
 	ac.seq = seq_api(seq);
 	ac.mmd_s = c.mmd;
 	ac.max_entries = c.max_entries;
-	ac.metrics[0] = seq_metrics_thunk;
-	ac.metrics_ctx[0] = seq;
-	ac.metrics[1] = http_metrics;
+	ac.metrics = logd_metrics_fn;
+	ac.metrics_ctx = &mm;
 	the_api = api_new(&ac);
-	if (the_api == NULL)
+	if (the_api == NULL ||
+	    logd_reload_new(&reload, the_api, NULL, c.tls_roots, c.smime_roots, c.certifiers) != 0)
 		goto out;
+	ml = (struct logd_metrics_log){NULL, the_api, seq, st, reload};
 
 	ho.host = c.host;
 	ho.port = (uint16_t)c.port;
@@ -334,7 +337,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Only metrics read this after start; set before any request can ask. */
-	api_set_metrics_ctx(the_api, 1, srv);
+	mm.srv = srv;
 
 	{
 		size_t spki_len;
@@ -363,14 +366,21 @@ int main(int argc, char **argv)
 			http_server_port(srv), c.data, (unsigned long long)ss.tree_size);
 	}
 
-	if (sigwait(&sigs, &sig) == 0)
+	while (sigwait(&sigs, &sig) == 0) {
+		if (sig == SIGHUP) {
+			logd_reload(reload);
+			continue;
+		}
 		mn_info("stop", "signal=%d", sig);
+		break;
+	}
 	rc = 0;
 out:
 	/* Order matters: stop taking requests and let in-flight ones finish (their
 	 * commits complete inside seq_stop), then close storage. */
 	http_server_stop(srv);
 	seq_stop(seq);
+	logd_reload_free(reload);
 	api_free(the_api);
 	x509_validator_free(tls);
 	x509_roots_free(roots);

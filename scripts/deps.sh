@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config ca-certificates libssl-dev openssl liblmdb-dev 
 libjansson-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
 certspotter python3-cryptography-vectors faketime
 clang libclang-rt-14-dev
-postfix python3-aiosmtpd"
+postfix python3-aiosmtpd
+prometheus"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -24,9 +25,13 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # postfix: no system configuration and no running system instance; the tests
 # run their own instances (tests/client/test_policy_postfix.c).
+# prometheus: only its promtool is used (tests/logd/test_metrics.c); its
+# server is not started either.
 case "$missing" in
-*postfix*)
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+*postfix*) echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections ;;
+esac
+case "$missing" in
+*postfix*|*prometheus*)
 	mkdir -p /usr/sbin
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
