@@ -5,11 +5,17 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "common/b64.h"
+#include "common/bytes.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "entry/ct.h"
 #include "storage/storage.h"
 
 static const char usage[] =
@@ -107,6 +113,91 @@ out:
 		if (err != 0)
 			remove_copy(dest);
 	}
+	return err;
+}
+
+/* b64_field decodes the base64 string member |name| of |j| into |out|
+ * (malloc'd). 0 or MN_EMALFORMED. */
+static int b64_field(json_t *j, const char *name, uint8_t **out, size_t *out_len)
+{
+	json_t *v = json_object_get(j, name);
+
+	if (!json_is_string(v) ||
+	    mn_b64_decode(out, out_len, json_string_value(v), json_string_length(v), 4096) != 0)
+		return MN_EMALFORMED;
+	return 0;
+}
+
+int logd_check_published(struct store *st, const struct ct_signer *signer, const char *path)
+{
+	char p[256];
+	json_error_t je;
+	json_t *j = json_load_file(path, 0, &je);
+	uint8_t *root = NULL, *sigb = NULL, have[MERKLE_HASH_LEN];
+	size_t root_len = 0, sig_len = 0, spki_len;
+	const uint8_t *spki = ct_signer_spki(signer, &spki_len);
+	struct ct_verifier *v = NULL;
+	struct store_reader *rd;
+	struct ct_sig sig;
+	struct cbs cs;
+	json_int_t size, ts;
+	uint64_t stored;
+	int err;
+
+	mn_log_sanitize(p, sizeof(p), path, strlen(path));
+	if (j == NULL) {
+		mn_error("published_sth", "path=%s reason=\"cannot be read or is not JSON\"", p);
+		return MN_EIO;
+	}
+	size = json_integer_value(json_object_get(j, "tree_size"));
+	ts = json_integer_value(json_object_get(j, "timestamp"));
+	if (!json_is_integer(json_object_get(j, "tree_size")) || size < 0 ||
+	    !json_is_integer(json_object_get(j, "timestamp")) || ts < 0 ||
+	    b64_field(j, "sha256_root_hash", &root, &root_len) != 0 || root_len != MERKLE_HASH_LEN ||
+	    b64_field(j, "tree_head_signature", &sigb, &sig_len) != 0) {
+		mn_error("published_sth", "path=%s reason=\"not a get-sth answer\"", p);
+		err = MN_EMALFORMED;
+		goto out;
+	}
+	cbs_init(&cs, sigb, sig_len);
+	v = ct_verifier_new(spki, spki_len);
+	if (v == NULL || !ct_parse_sig(&sig, &cs) || cs.len != 0 ||
+	    !ct_verify_sth(v, &sig, (uint64_t)ts, (uint64_t)size, root)) {
+		mn_error("published_sth", "path=%s reason=\"its signature does not verify with "
+			 "this log's key\"", p);
+		err = MN_EBADSIG;
+		goto out;
+	}
+	err = store_read_begin(st, &rd);
+	if (err != 0)
+		goto out;
+	stored = store_r_tree_size(rd);
+	if (stored < (uint64_t)size) {
+		store_read_end(rd);
+		mn_error("published_sth", "path=%s tree_size=%" PRIu64 " published=%" PRIu64
+			 " reason=\"the store is behind what the log published: catch it up "
+			 "before it signs (README, Backups)\"", p, stored, (uint64_t)size);
+		err = MN_ERANGE;
+		goto out;
+	}
+	err = size > 0 ? store_r_root(rd, (uint64_t)size, have) : 0;
+	if (size == 0)
+		memcpy(have, root, MERKLE_HASH_LEN); /* nothing to compare */
+	store_read_end(rd);
+	if (err == 0 && memcmp(have, root, MERKLE_HASH_LEN) != 0) {
+		mn_error("published_sth", "path=%s published=%" PRIu64 " reason=\"the store's "
+			 "tree at that size is not the published one: it would fork the log\"",
+			 p, (uint64_t)size);
+		err = MN_ECORRUPT;
+	}
+	if (err == 0)
+		mn_info("published_sth", "path=%s tree_size=%" PRIu64 " published=%" PRIu64
+			" msg=\"the store holds the published tree\"", p, stored, (uint64_t)size);
+out:
+	ct_verifier_free(v);
+	free(root);
+	free(sigb);
+	json_decref(j);
 	return err;
 }
 

@@ -32,6 +32,20 @@ struct logd_backup_result {
  * --log NAME DEST) resolves NAME's data directory and calls this. */
 int logd_backup(const char *data_dir, const char *dest, struct logd_backup_result *out);
 
+/* logd_check_published is the restore guard: |path| holds the newest STH the
+ * log is known to have published (its get-sth answer as saved by a monitor
+ * or witness, RFC 6962 section 4.3 JSON). Before logd signs anything it
+ * checks that the STH's signature verifies with |signer|'s key and that the
+ * store holds that tree: at least tree_size leaves, and the root at
+ * tree_size equals sha256_root_hash. A store that is behind (a restored
+ * backup not caught up) or that differs (a fork) would sign a tree that
+ * contradicts what monitors saw. Returns 0, MN_ERANGE (behind), MN_ECORRUPT
+ * (a different tree), MN_EBADSIG, MN_EMALFORMED or MN_EIO (the file); each
+ * logged with the path and the sizes. */
+struct store;
+struct ct_signer;
+int logd_check_published(struct store *st, const struct ct_signer *signer, const char *path);
+
 /* logd_backup_main runs "logd backup --data DIR DEST" (argv[0] is "backup"):
  * prints one line "backup DEST tree_size=N root=HEX timestamp=MS" and returns
  * the process exit status (0, 1 failure, 2 usage). */

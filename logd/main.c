@@ -56,6 +56,8 @@ static const char usage[] =
 	"  --no-map             do not keep the verifiable lookup map (no map-root\n"
 	"                       leaves; lookups then prove no completeness)\n"
 	"  --url URL            the log's public URL for the log-list line\n"
+	"  --published-sth FILE refuse to start unless the store holds this STH's tree\n"
+	"                       (get-sth JSON; after restoring a backup, README)\n"
 	"  --verbose            debug logging\n"
 	"  --help               this text\n"
 	"On start logd prints one JSON line (log_id, key, url, mmd: its entry for a CT\n"
@@ -74,6 +76,7 @@ struct config {
 	const char *smime_roots;
 	const char *certifiers;
 	const char *url;
+	const char *published_sth;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
 	int no_map;
 	unsigned long idle_ms, request_ms;
@@ -116,7 +119,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
-	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY };
+	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_PUBLISHED };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -134,6 +137,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"map-size", required_argument, NULL, O_MAP},
 		{"max-map-size", required_argument, NULL, O_MAXMAP},
 		{"url", required_argument, NULL, O_URL},
+		{"published-sth", required_argument, NULL, O_PUBLISHED},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
@@ -155,6 +159,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_SMIME: c->smime_roots = optarg; break;
 		case O_CERTIFIERS: c->certifiers = optarg; break;
 		case O_URL: c->url = optarg; break;
+		case O_PUBLISHED: c->published_sth = optarg; break;
 		case O_MMD: ok = parse_ulong(optarg, 86400, &v) && v > 0; c->mmd = (unsigned long)v; break;
 		case O_THREADS: ok = parse_ulong(optarg, 256, &v); c->threads = (unsigned long)v; break;
 		case O_BODY: ok = parse_ulong(optarg, 1u << 30, &v) && v >= 1024; c->max_body = (unsigned long)v; break;
@@ -256,6 +261,12 @@ int main(int argc, char **argv)
 	ret = logd_key_load(&signer, c.key, 1);
 	if (ret != 0) {
 		fprintf(stderr, "logd: cannot load key %s: %s\n", c.key, mn_strerror(ret));
+		goto out;
+	}
+	/* before anything is signed */
+	if (c.published_sth != NULL && logd_check_published(st, signer, c.published_sth) != 0) {
+		fprintf(stderr, "logd: the store does not hold the tree of %s (see the log)\n",
+			c.published_sth);
 		goto out;
 	}
 	if (c.vrf_key == NULL) {

@@ -9,7 +9,12 @@
  *     root at that size;
  *   - a logd started on the copy (with the key, saved apart) serves it: its
  *     get-sth is the copy's tree, signed by the same key;
- *   - DEST already holding a data.mdb is refused; usage errors exit 2. */
+ *   - DEST already holding a data.mdb is refused; usage errors exit 2;
+ *   - the restore guard --published-sth: logd refuses to start on the copy
+ *     with the live log's newer STH (the copy is behind), with an STH of the
+ *     copy's size but another root, signed by the log's key (a fork), and
+ *     with an STH whose signature does not verify; it starts with the
+ *     copy's own STH. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,7 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/b64.h"
+#include "common/bytes.h"
 #include "entry/ct.h"
+#include "logd/keys.h"
 #include "storage/storage.h"
 #include "tests/lib/ctclient.h"
 #include "tests/lib/mnfix.h"
@@ -101,6 +109,33 @@ static int run_backup(const char *args, char *out, size_t out_len)
 	out[n] = '\0';
 	st = pclose(f);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* write_sth writes a get-sth answer (RFC 6962 section 4.3) for |size|,
+ * |ts|, |root| signed by |signer| to |path|; |flip| corrupts the root after
+ * signing. */
+static void write_sth(const char *path, const struct ct_signer *signer, uint64_t size,
+		      uint64_t ts, const uint8_t root[32], int flip)
+{
+	struct ct_sig sig;
+	struct cbb b;
+	uint8_t *enc, r[32];
+	size_t enc_len;
+	char rb[64], sb[256], json[600];
+
+	memcpy(r, root, 32);
+	assert_int_equal(ct_sign_sth(signer, &sig, ts, size, r), 0);
+	assert_true(cbb_init(&b, 128, 1024));
+	assert_true(ct_write_sig(&b, &sig));
+	assert_true(cbb_finish(&b, &enc, &enc_len));
+	if (flip)
+		r[0] ^= 1;
+	mn_b64_encode(rb, r, 32);
+	mn_b64_encode(sb, enc, enc_len);
+	free(enc);
+	snprintf(json, sizeof(json), "{\"tree_size\":%" PRIu64 ",\"timestamp\":%" PRIu64
+		 ",\"sha256_root_hash\":\"%s\",\"tree_head_signature\":\"%s\"}", size, ts, rb, sb);
+	assert_int_equal(mnfix_write_file(path, json, strlen(json)), 0);
 }
 
 static int setup(void **state)
@@ -234,14 +269,52 @@ static void test_backup_under_load(void **state)
 	assert_int_equal(run_backup(S.dest, out, sizeof(out)), 2);
 	assert_int_equal(logd_stop(&S.logd, SIGTERM), 0);
 
-	/* logd on the copy, with the key saved apart, serves the copy's tree */
+	/* logd on the copy, with the key saved apart, serves the copy's tree;
+	 * the restore guard first */
 	{
+		char pub[160];
 		const char *args2[] = {"--data", S.dest, "--key", key, "--vrf-key", vrf,
-				       "--tls-roots", S.roots, NULL};
+				       "--tls-roots", S.roots, "--published-sth", pub, NULL};
 		struct logd_proc p2;
 		struct ctc_sth got;
+		struct ct_signer *signer;
+		uint8_t other[32];
 		snprintf(key, sizeof(key), "%s/log-key.pem", S.data);
 		snprintf(vrf, sizeof(vrf), "%s/vrf-key.pem", S.data);
+		snprintf(pub, sizeof(pub), "%s/published.json", S.dir);
+		assert_int_equal(logd_key_load(&signer, key, 0), 0);
+		/* behind: the live log published a bigger tree */
+		write_sth(pub, signer, live_sth.size, live_sth.ts, live_sth.root, 0);
+		assert_int_equal(logd_start_stderr(&p2, args2, S.errlog), -1);
+		assert_true(file_contains(S.errlog, "reason=\"the store is behind what the log "
+						    "published"));
+		/* a fork: the same size, another root, the log's own signature */
+		memcpy(other, sth.root, 32);
+		other[5] ^= 0x40;
+		write_sth(pub, signer, size, sth.timestamp, other, 0);
+		assert_int_equal(logd_start_stderr(&p2, args2, S.errlog), -1);
+		assert_true(file_contains(S.errlog, "it would fork the log"));
+		/* not this log's signature */
+		write_sth(pub, signer, size, sth.timestamp, sth.root, 1);
+		assert_int_equal(logd_start_stderr(&p2, args2, S.errlog), -1);
+		assert_true(file_contains(S.errlog, "its signature does not verify"));
+		/* the copy's own tree, and an older one, pass */
+		write_sth(pub, signer, size - 10, sth.timestamp - 1, live_sth.root, 0);
+		assert_int_equal(logd_start_stderr(&p2, args2, S.errlog), -1); /* wrong root */
+		{
+			uint8_t r10[32];
+			so.dir = S.dest;
+			assert_int_equal(store_open(&copy, &so), 0);
+			assert_int_equal(store_read_begin(copy, &rd), 0);
+			assert_int_equal(store_r_root(rd, size - 10, r10), 0);
+			store_read_end(rd);
+			store_close(copy);
+			write_sth(pub, signer, size - 10, sth.timestamp - 1, r10, 0);
+			assert_int_equal(logd_start_stderr(&p2, args2, S.errlog), 0);
+			assert_int_equal(logd_stop(&p2, SIGTERM), 0);
+		}
+		write_sth(pub, signer, size, sth.timestamp, sth.root, 0);
+		ct_signer_free(signer);
 		assert_int_equal(logd_start_stderr(&p2, args2, S.errlog), 0);
 		assert_memory_equal(p2.log_id, S.logd.log_id, 32);
 		assert_int_equal(kc_open(&kc, p2.port, 10000), 0);
