@@ -37,6 +37,14 @@ struct trust_box {
 	struct api_trust t;
 };
 
+/* Reader counts, one pair per slot, each slot on its own cache line so that
+ * threads announcing themselves do not contend; a thread always uses the
+ * same slot (threads beyond TRUST_SLOTS share). */
+#define TRUST_SLOTS 64
+struct trust_slot {
+	_Alignas(64) atomic_uint_fast64_t n[2];
+};
+
 struct api {
 	struct api_config cfg;
 	pthread_mutex_t mu;
@@ -46,17 +54,19 @@ struct api {
 	/* The trust set, swapped by api_set_trust (see api__trust_get). */
 	_Atomic(struct trust_box *) trust;
 	atomic_uint epoch;
-	atomic_uint_fast64_t readers[2];
+	struct trust_slot readers[TRUST_SLOTS];
 	pthread_mutex_t trust_mu; /* serialises api_set_trust */
 	atomic_uint_fast64_t trust_swaps;
 };
 
 struct api *api_new(const struct api_config *cfg)
 {
-	struct api *api = calloc(1, sizeof(*api));
+	/* aligned: the reader slots are cache-line aligned */
+	struct api *api = aligned_alloc(_Alignof(struct api), sizeof(*api));
 
 	if (api == NULL)
 		return NULL;
+	memset(api, 0, sizeof(*api));
 	api->cfg = *cfg;
 	if (api->cfg.max_entries == 0)
 		api->cfg.max_entries = 256;
@@ -77,8 +87,10 @@ struct api *api_new(const struct api_config *cfg)
 		atomic_init(&api->trust, b);
 	}
 	atomic_init(&api->epoch, 0);
-	atomic_init(&api->readers[0], 0);
-	atomic_init(&api->readers[1], 0);
+	for (unsigned i = 0; i < TRUST_SLOTS; i++) {
+		atomic_init(&api->readers[i].n[0], 0);
+		atomic_init(&api->readers[i].n[1], 0);
+	}
 	atomic_init(&api->trust_swaps, 0);
 	pthread_mutex_init(&api->mu, NULL);
 	pthread_mutex_init(&api->trust_mu, NULL);
@@ -108,37 +120,56 @@ void api_free(struct api *api)
 }
 
 /* The trust set is read on many threads and replaced rarely (SIGHUP), so the
- * request path takes no lock: a reader announces itself in readers[epoch & 1],
- * then loads the pointer; a writer publishes the new pointer, flips the epoch
- * and waits until the old epoch's readers have left, after which nobody can
- * hold the old pointer (a grace period, as in userspace RCU). All atomics are
+ * request path takes no lock: a reader announces itself in its slot's counter
+ * for the current epoch's parity, n[epoch & 1], then loads the pointer; a
+ * writer publishes the new pointer, flips the epoch and waits until the old
+ * parity's counters of every slot are 0, after which nobody can hold the old
+ * pointer (a grace period, as in userspace RCU). All atomics are
  * sequentially consistent:
  *   - a reader that loaded the old pointer did so after its epoch re-check,
  *     so before the writer's exchange and epoch store: it saw the old epoch e
- *     (counted in readers[e & 1], which the writer waits for), or e - 1, whose
+ *     (counted in n[e & 1], which the writer waits for), or e - 1, whose
  *     readers the previous writer waited for before this one could start;
  *   - a reader whose re-check fails (the epoch moved under it) backs out and
  *     retries under the new epoch, which only delays the writer.
- * Cost per request that needs the set: two atomic increments on one cache
- * line and one decrement (bench/RESULTS.md, ops2). */
+ * Cost per request that needs the set: two atomic increments and a decrement
+ * on the thread's own cache line, and two loads of the read-mostly epoch
+ * (bench/RESULTS.md, ops2). */
+static atomic_uint next_slot;
+static _Thread_local unsigned my_slot; /* 1 + the slot index; 0: none yet */
+
 const struct api_trust *api__trust_get(struct api *api, unsigned *out_slot)
 {
-	unsigned e;
+	unsigned e, i;
 
+	if (my_slot == 0)
+		my_slot = 1 + atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed) %
+				      TRUST_SLOTS;
+	i = my_slot - 1;
 	for (;;) {
 		e = atomic_load(&api->epoch);
-		atomic_fetch_add(&api->readers[e & 1], 1);
+		atomic_fetch_add(&api->readers[i].n[e & 1], 1);
 		if (atomic_load(&api->epoch) == e)
 			break;
-		atomic_fetch_sub(&api->readers[e & 1], 1);
+		atomic_fetch_sub(&api->readers[i].n[e & 1], 1);
 	}
-	*out_slot = e & 1;
+	*out_slot = i * 2 + (e & 1);
 	return &atomic_load(&api->trust)->t;
 }
 
 void api__trust_put(struct api *api, unsigned slot)
 {
-	atomic_fetch_sub(&api->readers[slot], 1);
+	atomic_fetch_sub(&api->readers[slot / 2].n[slot & 1], 1);
+}
+
+/* old_readers: how many readers of parity |par| are still in. */
+static uint64_t old_readers(struct api *api, unsigned par)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < TRUST_SLOTS; i++)
+		n += atomic_load(&api->readers[i].n[par]);
+	return n;
 }
 
 int api_set_trust(struct api *api, const struct api_trust *t)
@@ -156,7 +187,7 @@ int api_set_trust(struct api *api, const struct api_trust *t)
 	/* Readers are inside a synchronous handler (a chain validation: well
 	 * under a second), so poll with a short backoff rather than make every
 	 * reader signal. */
-	while (atomic_load(&api->readers[e & 1]) != 0) {
+	while (old_readers(api, e & 1) != 0) {
 		if (++spins < 100) {
 			sched_yield();
 		} else {
