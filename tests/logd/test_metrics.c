@@ -5,8 +5,7 @@
  *   - logd_metrics_write over two logs (labels log="2027h1", log="2027h2"),
  *     the exposition a multi-log logd serves: each family once, both logs'
  *     samples in it;
- * and common/prom groups families, caps its size and refuses a sample
- * outside a family. */
+ * (common/prom itself: tests/common/test_prom.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,49 +29,8 @@
 #include "tests/lib/ctclient.h"
 #include "tests/lib/mnfix.h"
 #include "tests/lib/pki.h"
+#include "tests/lib/promcheck.h"
 #include "tests/lib/proc.h"
-
-/* promtool_check pipes |text| to `promtool check metrics`; returns 0 if it
- * exits 0 and prints nothing, else returns -1 (and, unless |quiet|, prints
- * what promtool said). */
-static int promtool_check_q(const char *text, size_t len, int quiet)
-{
-	char path[] = "/tmp/mn-prom-XXXXXX", cmd[128], out[8192];
-	FILE *f;
-	size_t n = 0, r;
-	int fd = mkstemp(path), st;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		unlink(path);
-		return -1;
-	}
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
-	f = popen(cmd, "r");
-	if (f == NULL) {
-		unlink(path);
-		return -1;
-	}
-	while (n < sizeof(out) - 1 && (r = fread(out + n, 1, sizeof(out) - 1 - n, f)) > 0)
-		n += r;
-	out[n] = '\0';
-	st = pclose(f);
-	unlink(path);
-	if (st != 0 || n != 0) {
-		if (!quiet)
-			fprintf(stderr, "promtool check metrics: status %d:\n%s\n", st, out);
-		return -1;
-	}
-	return 0;
-}
-
-static int promtool_check(const char *text, size_t len)
-{
-	return promtool_check_q(text, len, 0);
-}
 
 /* count occurrences of |needle| in |hay| */
 static size_t count(const char *hay, const char *needle)
@@ -82,57 +40,6 @@ static size_t count(const char *hay, const char *needle)
 	for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
 		c++;
 	return c;
-}
-
-static void test_prom_groups_families(void **state)
-{
-	static const double bounds[2] = {0.5, 1};
-	static const uint64_t counts[3] = {1, 2, 3};
-	struct prom *w = prom_new(0);
-	char *text;
-	size_t len;
-	char esc[32];
-
-	(void)state;
-	assert_non_null(w);
-	prom_family(w, "a_total", PROM_COUNTER, "A.");
-	prom_u64(w, "log=\"x\"", NULL, 1);
-	prom_family(w, "b_seconds", PROM_HISTOGRAM, "B.");
-	prom_histogram(w, "log=\"x\"", "k=\"v\"", bounds, 2, counts, 2.5);
-	prom_family(w, "a_total", PROM_COUNTER, "A.");
-	prom_u64(w, "log=\"y\"", "s=\"1\"", 7);
-	prom_family(w, "empty", PROM_GAUGE, "never sampled");
-	assert_int_equal(prom_finish(w, &text, &len), 0);
-	assert_int_equal(strlen(text), len);
-	assert_string_equal(text,
-			    "# HELP a_total A.\n# TYPE a_total counter\n"
-			    "a_total{log=\"x\"} 1\na_total{log=\"y\",s=\"1\"} 7\n"
-			    "# HELP b_seconds B.\n# TYPE b_seconds histogram\n"
-			    "b_seconds_bucket{log=\"x\",k=\"v\",le=\"0.5\"} 1\n"
-			    "b_seconds_bucket{log=\"x\",k=\"v\",le=\"1\"} 3\n"
-			    "b_seconds_bucket{log=\"x\",k=\"v\",le=\"+Inf\"} 6\n"
-			    "b_seconds_sum{log=\"x\",k=\"v\"} 2.5\n"
-			    "b_seconds_count{log=\"x\",k=\"v\"} 6\n");
-	assert_int_equal(promtool_check(text, len), 0);
-	free(text);
-	prom_free(w);
-
-	/* a sample outside any family, and the cap, are errors */
-	w = prom_new(0);
-	prom_u64(w, NULL, NULL, 1);
-	assert_int_equal(prom_finish(w, &text, &len), MN_EINVAL);
-	assert_null(text);
-	prom_free(w);
-	w = prom_new(100);
-	prom_family(w, "c", PROM_GAUGE, "C.");
-	for (int i = 0; i < 20; i++)
-		prom_u64(w, "log=\"abcdef\"", NULL, 1);
-	assert_int_equal(prom_finish(w, &text, &len), MN_ETOOBIG);
-	prom_free(w);
-
-	assert_true(prom_label_escape(esc, sizeof(esc), "a\"b\\c\nd"));
-	assert_string_equal(esc, "a\\\"b\\\\c\\nd");
-	assert_false(prom_label_escape(esc, 4, "abcd"));
 }
 
 /* One log in process: a store, a sequencer, an api over them. */
@@ -210,7 +117,7 @@ static void test_two_logs_one_exposition(void **state)
 	logd_metrics_write(&m, w);
 	assert_int_equal(prom_finish(w, &text, &len), 0);
 	prom_free(w);
-	assert_int_equal(promtool_check(text, len), 0);
+	assert_int_equal(promcheck(text, len), 0);
 	/* each family once, each log's samples in it */
 	assert_int_equal(count(text, "# TYPE mn_tree_size gauge\n"), 1);
 	assert_int_equal(count(text, "# HELP mn_tree_size "), 1);
@@ -244,7 +151,7 @@ static void test_two_logs_one_exposition(void **state)
 		assert_non_null(both);
 		memcpy(both, t1, l1);
 		memcpy(both + l1, t2, l2 + 1);
-		assert_int_equal(promtool_check_q(both, l1 + l2, 1), -1);
+		assert_int_equal(promcheck_q(both, l1 + l2, 1), -1);
 		free(both);
 		free(t1);
 		free(t2);
@@ -310,7 +217,7 @@ static void test_logd_metrics_promtool(void **state)
 	assert_int_equal(http_do(p.port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.headers, "text/plain; version=0.0.4"));
-	assert_int_equal(promtool_check((const char *)r.body, r.body_len), 0);
+	assert_int_equal(promcheck((const char *)r.body, r.body_len), 0);
 	/* the conventions promtool does not know about */
 	assert_int_equal(count((char *)r.body, "\nmn_build_info{version=\""), 1);
 	assert_non_null(strstr((char *)r.body, "\nmn_api_requests_total{endpoint=\"add-chain\","
@@ -334,7 +241,6 @@ static void test_logd_metrics_promtool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prom_groups_families),
 		cmocka_unit_test(test_two_logs_one_exposition),
 		cmocka_unit_test(test_logd_metrics_promtool),
 	};
