@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 		return logd_backup_main(argc - 1, argv + 1);
 	if (!parse_args(&c, argc, argv))
 		return 2;
-	/* Block the stop signals in every thread; main waits for them below. */
+	/* Block the stop signals and SIGHUP in every thread; main waits for them below. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
