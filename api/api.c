@@ -3,6 +3,8 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 #include "api/internal.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/prom.h"
+#include "entry/pgp.h"
 #include "entry/x509.h"
 #include "storage/storage.h"
 
@@ -29,20 +33,40 @@ static const char *const ep_names[EP_COUNT] = {
 	"mn-get-roots",    "lookup",            "resolve",
 	"metrics",         "healthz",           "unknown"};
 
+struct trust_box {
+	struct api_trust t;
+};
+
+/* Reader counts, one pair per slot, each slot on its own cache line so that
+ * threads announcing themselves do not contend; a thread always uses the
+ * same slot (threads beyond TRUST_SLOTS share). */
+#define TRUST_SLOTS 64
+struct trust_slot {
+	_Alignas(64) atomic_uint_fast64_t n[2];
+};
+
 struct api {
 	struct api_config cfg;
 	pthread_mutex_t mu;
 	uint64_t count[EP_COUNT][NUM_STATUS];
 	uint64_t lat[EP_COUNT][NUM_LAT];
 	double lat_sum[EP_COUNT];
+	/* The trust set, swapped by api_set_trust (see api__trust_get). */
+	_Atomic(struct trust_box *) trust;
+	atomic_uint epoch;
+	struct trust_slot readers[TRUST_SLOTS];
+	pthread_mutex_t trust_mu; /* serialises api_set_trust */
+	atomic_uint_fast64_t trust_swaps;
 };
 
 struct api *api_new(const struct api_config *cfg)
 {
-	struct api *api = calloc(1, sizeof(*api));
+	/* aligned: the reader slots are cache-line aligned */
+	struct api *api = aligned_alloc(_Alignof(struct api), sizeof(*api));
 
 	if (api == NULL)
 		return NULL;
+	memset(api, 0, sizeof(*api));
 	api->cfg = *cfg;
 	if (api->cfg.max_entries == 0)
 		api->cfg.max_entries = 256;
@@ -50,22 +74,131 @@ struct api *api_new(const struct api_config *cfg)
 		api->cfg.max_chain = 10;
 	if (api->cfg.max_cert_bytes == 0)
 		api->cfg.max_cert_bytes = 64 * 1024;
+	{
+		struct trust_box *b = calloc(1, sizeof(*b));
+		if (b == NULL) {
+			free(api);
+			return NULL;
+		}
+		b->t.tls = cfg->tls;
+		b->t.tls_roots = cfg->tls_roots;
+		b->t.smime_roots = cfg->smime_roots;
+		b->t.certifiers = cfg->certifiers;
+		atomic_init(&api->trust, b);
+	}
+	atomic_init(&api->epoch, 0);
+	for (unsigned i = 0; i < TRUST_SLOTS; i++) {
+		atomic_init(&api->readers[i].n[0], 0);
+		atomic_init(&api->readers[i].n[1], 0);
+	}
+	atomic_init(&api->trust_swaps, 0);
 	pthread_mutex_init(&api->mu, NULL);
+	pthread_mutex_init(&api->trust_mu, NULL);
 	return api;
 }
 
-void api_set_metrics_ctx(struct api *api, unsigned i, void *ctx)
+void api_set_metrics_ctx(struct api *api, void *ctx)
 {
-	if (i < 4)
-		api->cfg.metrics_ctx[i] = ctx;
+	api->cfg.metrics_ctx = ctx;
+}
+
+static void trust_box_free(struct trust_box *b)
+{
+	if (b != NULL && b->t.release != NULL)
+		b->t.release(b->t.owner);
+	free(b);
 }
 
 void api_free(struct api *api)
 {
 	if (api == NULL)
 		return;
+	trust_box_free(atomic_load(&api->trust));
+	pthread_mutex_destroy(&api->trust_mu);
 	pthread_mutex_destroy(&api->mu);
 	free(api);
+}
+
+/* The trust set is read on many threads and replaced rarely (SIGHUP), so the
+ * request path takes no lock: a reader announces itself in its slot's counter
+ * for the current epoch's parity, n[epoch & 1], then loads the pointer; a
+ * writer publishes the new pointer, flips the epoch and waits until the old
+ * parity's counters of every slot are 0, after which nobody can hold the old
+ * pointer (a grace period, as in userspace RCU). All atomics are
+ * sequentially consistent:
+ *   - a reader that loaded the old pointer did so after its epoch re-check,
+ *     so before the writer's exchange and epoch store: it saw the old epoch e
+ *     (counted in n[e & 1], which the writer waits for), or e - 1, whose
+ *     readers the previous writer waited for before this one could start;
+ *   - a reader whose re-check fails (the epoch moved under it) backs out and
+ *     retries under the new epoch, which only delays the writer.
+ * Cost per request that needs the set: two atomic increments and a decrement
+ * on the thread's own cache line, and two loads of the read-mostly epoch
+ * (bench/RESULTS.md, ops2). */
+static atomic_uint next_slot;
+static _Thread_local unsigned my_slot; /* 1 + the slot index; 0: none yet */
+
+const struct api_trust *api__trust_get(struct api *api, unsigned *out_slot)
+{
+	unsigned e, i;
+
+	if (my_slot == 0)
+		my_slot = 1 + atomic_fetch_add_explicit(&next_slot, 1, memory_order_relaxed) %
+				      TRUST_SLOTS;
+	i = my_slot - 1;
+	for (;;) {
+		e = atomic_load(&api->epoch);
+		atomic_fetch_add(&api->readers[i].n[e & 1], 1);
+		if (atomic_load(&api->epoch) == e)
+			break;
+		atomic_fetch_sub(&api->readers[i].n[e & 1], 1);
+	}
+	*out_slot = i * 2 + (e & 1);
+	return &atomic_load(&api->trust)->t;
+}
+
+void api__trust_put(struct api *api, unsigned slot)
+{
+	atomic_fetch_sub(&api->readers[slot / 2].n[slot & 1], 1);
+}
+
+/* old_readers: how many readers of parity |par| are still in. */
+static uint64_t old_readers(struct api *api, unsigned par)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < TRUST_SLOTS; i++)
+		n += atomic_load(&api->readers[i].n[par]);
+	return n;
+}
+
+int api_set_trust(struct api *api, const struct api_trust *t)
+{
+	struct trust_box *b = calloc(1, sizeof(*b)), *old;
+	unsigned e, spins = 0;
+
+	if (b == NULL)
+		return MN_ENOMEM;
+	b->t = *t;
+	pthread_mutex_lock(&api->trust_mu);
+	old = atomic_exchange(&api->trust, b);
+	e = atomic_load(&api->epoch);
+	atomic_store(&api->epoch, e + 1);
+	/* Readers are inside a synchronous handler (a chain validation: well
+	 * under a second), so poll with a short backoff rather than make every
+	 * reader signal. */
+	while (old_readers(api, e & 1) != 0) {
+		if (++spins < 100) {
+			sched_yield();
+		} else {
+			struct timespec ts = {0, 100000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	atomic_fetch_add(&api->trust_swaps, 1);
+	pthread_mutex_unlock(&api->trust_mu);
+	trust_box_free(old);
+	return 0;
 }
 
 const struct api_config *api__config(const struct api *api)
@@ -289,78 +422,88 @@ void api__count(struct api *api, enum api_endpoint ep, int status, uint64_t ns)
 	pthread_mutex_unlock(&api->mu);
 }
 
-#define METRICS_CAP (256u << 10)
+#define METRICS_CAP (4u << 20)
+
+void api_metrics(struct api *api, struct prom *w, const char *labels)
+{
+	static const char *const help_req = "API requests answered, by endpoint and status.";
+	uint64_t count[EP_COUNT][NUM_STATUS], lat[EP_COUNT][NUM_LAT];
+	double lat_sum[EP_COUNT];
+	char extra[96];
+	unsigned e, s, slot;
+	const struct api_trust *t;
+
+	/* copy under the lock, format outside it */
+	pthread_mutex_lock(&api->mu);
+	memcpy(count, api->count, sizeof(count));
+	memcpy(lat, api->lat, sizeof(lat));
+	memcpy(lat_sum, api->lat_sum, sizeof(lat_sum));
+	pthread_mutex_unlock(&api->mu);
+
+	prom_family(w, "mn_api_requests_total", PROM_COUNTER, help_req);
+	for (e = 0; e < EP_COUNT; e++)
+		for (s = 0; s < NUM_STATUS; s++) {
+			if (count[e][s] == 0)
+				continue;
+			if (statuses[s] != 0)
+				snprintf(extra, sizeof(extra), "endpoint=\"%s\",status=\"%d\"",
+					 ep_names[e], statuses[s]);
+			else
+				snprintf(extra, sizeof(extra), "endpoint=\"%s\",status=\"other\"",
+					 ep_names[e]);
+			prom_u64(w, labels, extra, count[e][s]);
+		}
+	prom_family(w, "mn_api_request_duration_seconds", PROM_HISTOGRAM,
+		    "Time an API handler took (for a submission: until its commit).");
+	for (e = 0; e < EP_COUNT; e++) {
+		uint64_t n = 0;
+		for (unsigned l = 0; l < NUM_LAT; l++)
+			n += lat[e][l];
+		if (n == 0)
+			continue;
+		snprintf(extra, sizeof(extra), "endpoint=\"%s\"", ep_names[e]);
+		prom_histogram(w, labels, extra, lat_bounds, NUM_LAT - 1, lat[e], lat_sum[e]);
+	}
+	t = api__trust_get(api, &slot);
+	prom_family(w, "mn_roots", PROM_GAUGE, "Accepted roots in the trust set, by class.");
+	snprintf(extra, sizeof(extra), "class=\"tls\"");
+	prom_u64(w, labels, extra, t->tls_roots != NULL ? x509_roots_count(t->tls_roots) : 0);
+	snprintf(extra, sizeof(extra), "class=\"smime\"");
+	prom_u64(w, labels, extra, t->smime_roots != NULL ? x509_roots_count(t->smime_roots) : 0);
+	prom_family(w, "mn_pgp_certifiers", PROM_GAUGE, "OpenPGP certifiers in the trust set.");
+	prom_u64(w, labels, NULL, t->certifiers != NULL ? pgp_certifiers_count(t->certifiers) : 0);
+	api__trust_put(api, slot);
+	prom_family(w, "mn_trust_swaps_total", PROM_COUNTER,
+		    "Trust sets replaced since start (SIGHUP reloads that succeeded).");
+	prom_u64(w, labels, NULL, atomic_load(&api->trust_swaps));
+}
 
 static void metrics(struct api *api, struct api_response *resp)
 {
-	char *buf = malloc(METRICS_CAP);
-	size_t off = 0;
-	unsigned e, s, l;
+	struct prom *w = prom_new(METRICS_CAP);
+	char *text = NULL;
+	size_t len = 0;
+	int err = MN_ENOMEM;
 
-	if (buf == NULL) {
-		api_response_error(resp, 500, "internal", "out of memory");
+	if (w != NULL) {
+		if (api->cfg.metrics != NULL) {
+			api->cfg.metrics(api->cfg.metrics_ctx, w);
+		} else {
+			api_metrics(api, w, NULL);
+			if (api->cfg.store != NULL)
+				store_metrics(api->cfg.store, w, NULL);
+		}
+		err = prom_finish(w, &text, &len);
+		prom_free(w);
+	}
+	if (err != 0) {
+		api__err_response(resp, err, "cannot write the metrics");
 		return;
 	}
-#define P(...)                                                                   \
-	do {                                                                     \
-		if (off < METRICS_CAP) {                                         \
-			int n_ = snprintf(buf + off, METRICS_CAP - off, __VA_ARGS__); \
-			off += n_ > 0 ? (size_t)n_ : 0;                          \
-		}                                                                \
-	} while (0)
-	pthread_mutex_lock(&api->mu);
-	P("# TYPE mn_api_requests_total counter\n");
-	for (e = 0; e < EP_COUNT; e++)
-		for (s = 0; s < NUM_STATUS; s++)
-			if (api->count[e][s] != 0) {
-				if (statuses[s] != 0)
-					P("mn_api_requests_total{endpoint=\"%s\",status=\"%d\"} %" PRIu64 "\n",
-					  ep_names[e], statuses[s], api->count[e][s]);
-				else
-					P("mn_api_requests_total{endpoint=\"%s\",status=\"other\"} %" PRIu64 "\n",
-					  ep_names[e], api->count[e][s]);
-			}
-	P("# TYPE mn_api_request_duration_seconds histogram\n");
-	for (e = 0; e < EP_COUNT; e++) {
-		uint64_t cum = 0;
-		for (l = 0; l < NUM_LAT; l++)
-			cum += api->lat[e][l];
-		if (cum == 0)
-			continue;
-		cum = 0;
-		for (l = 0; l < NUM_LAT; l++) {
-			cum += api->lat[e][l];
-			if (l < NUM_LAT - 1)
-				P("mn_api_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %" PRIu64 "\n",
-				  ep_names[e], lat_bounds[l], cum);
-			else
-				P("mn_api_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
-				  ep_names[e], cum);
-		}
-		P("mn_api_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n", ep_names[e],
-		  api->lat_sum[e]);
-		P("mn_api_request_duration_seconds_count{endpoint=\"%s\"} %" PRIu64 "\n",
-		  ep_names[e], cum);
-	}
-	pthread_mutex_unlock(&api->mu);
-	if (api->cfg.store != NULL) {
-		struct store_stats st;
-		store_get_stats(api->cfg.store, &st);
-		P("# TYPE mn_store_map_bytes gauge\nmn_store_map_bytes %" PRIu64 "\n", st.map_size);
-		P("# TYPE mn_store_used_bytes gauge\nmn_store_used_bytes %" PRIu64 "\n", st.used_bytes);
-		P("# TYPE mn_store_file_bytes gauge\nmn_store_file_bytes %" PRIu64 "\n", st.file_bytes);
-	}
-#undef P
-	for (unsigned i = 0; i < 4; i++)
-		if (api->cfg.metrics[i] != NULL && off < METRICS_CAP)
-			off += api->cfg.metrics[i](api->cfg.metrics_ctx[i], buf + off,
-						   METRICS_CAP - off);
-	if (off > METRICS_CAP)
-		off = METRICS_CAP;
 	resp->status = 200;
 	resp->content_type = "text/plain; version=0.0.4";
-	resp->body = (uint8_t *)buf;
-	resp->body_len = off;
+	resp->body = (uint8_t *)text;
+	resp->body_len = len;
 }
 
 static void healthz(struct api *api, struct api_response *resp)

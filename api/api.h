@@ -86,6 +86,7 @@ struct x509_roots;
 struct store;
 struct store_index_key;
 struct pgp_certifiers;
+struct prom;
 
 /* Classes of statement (DESIGN.md section 1), bits of api_config.classes. */
 enum { API_CLASS_TLS = 1, API_CLASS_SMIME = 2, API_CLASS_PGP = 4, API_CLASS_POLICY = 8 };
@@ -113,6 +114,8 @@ struct api_config {
 
 	struct store *store;
 	const struct ct_signer *signer;       /* for the log ID and key in info */
+	/* The initial trust set (see struct api_trust: api_set_trust replaces
+	 * it); these four are borrowed for the api's life and never released. */
 	const struct x509_validator *tls;     /* add-chain / add-pre-chain validation
 	                                       * (TLS and S/MIME roots, entry/x509.h) */
 	const struct x509_roots *tls_roots;   /* what get-roots lists */
@@ -127,18 +130,48 @@ struct api_config {
 	size_t max_entries;                   /* get-entries batch cap (default 256) */
 	size_t max_chain;                     /* certificates per chain (default 10) */
 	size_t max_cert_bytes;                /* per certificate (default 64 KiB) */
-	/* Extra Prometheus text for /metrics (transport, sequencer, storage), in
-	 * order; each returns the length written into buf. */
-	size_t (*metrics[4])(void *ctx, char *buf, size_t len);
-	void *metrics_ctx[4];
+	/* /metrics (common/prom.h). Set: |metrics| writes the whole exposition
+	 * (logd/metrics.h logd_metrics_write: build info, the transport and every
+	 * log's families, this api's among them through api_metrics). NULL: the api
+	 * writes its own and its store's families, without a log label. */
+	void (*metrics)(void *ctx, struct prom *w);
+	void *metrics_ctx;
 };
 
 struct api;
 /* api_new returns an api serving |cfg| (copied), or NULL on OOM. */
 struct api *api_new(const struct api_config *cfg);
-/* api_set_metrics_ctx sets metrics_ctx[i] after creation (for a transport that
+/* api_set_metrics_ctx sets metrics_ctx after creation (for a transport that
  * is created after the api). Call before serving. */
-void api_set_metrics_ctx(struct api *api, unsigned i, void *ctx);
+void api_set_metrics_ctx(struct api *api, void *ctx);
+/* api_metrics adds this api's families to |w|: requests by endpoint and
+ * status, their latency histogram, the trust set's sizes and swaps; each
+ * sample with the label list |labels| (log="2027h1"; "" or NULL for none).
+ * Thread-safe. */
+void api_metrics(struct api *api, struct prom *w, const char *labels);
+
+/* A trust set: what submissions are validated against and what get-roots and
+ * get-certifiers list. tls must not be NULL; the others may be. */
+struct api_trust {
+	const struct x509_validator *tls;       /* over tls_roots and smime_roots */
+	const struct x509_roots *tls_roots;
+	const struct x509_roots *smime_roots;
+	const struct pgp_certifiers *certifiers;
+	/* release(owner) is called once, when no request uses the set any more
+	 * (it frees the four objects); NULL for a set the caller frees itself. */
+	void (*release)(void *owner);
+	void *owner;
+};
+/* api_set_trust makes |t| (copied; its objects borrowed until release) the
+ * set that requests starting from now use. A request that began before keeps
+ * the set it started with: api_set_trust waits until every such request has
+ * left the handler (validation is synchronous; a submission waiting for its
+ * commit no longer needs the set), then releases the old set. No lock is
+ * taken on the request path (an epoch counter pair, see api.c). Safe against
+ * concurrent api_handle calls; concurrent api_set_trust calls are serialised.
+ * Must not be called from inside a handler. Returns 0 or MN_ENOMEM (then |t|
+ * is not used and the old set stays). */
+int api_set_trust(struct api *api, const struct api_trust *t);
 /* api_free frees |api|; NULL is a no-op. No call may be in flight. */
 void api_free(struct api *api);
 

@@ -235,7 +235,7 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	uint64_t idx;
 	int ret;
 
-	if (cfg->max_chain > 64 || cfg->tls == NULL) {
+	if (cfg->max_chain > 64) {
 		api_response_error(resp, 500, "internal", "log is not configured for chains");
 		return API_DONE;
 	}
@@ -254,8 +254,17 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	/* With a NotAfter window the window decides what the shard holds, so the
 	 * validator's "expired at submission time" check is turned off (time 0)
 	 * and api__cert_admissible checks the notAfter instead. */
-	ret = x509_validate(cfg->tls, (const uint8_t *const *)certs, lens, num, precert,
-			    cfg->window_limit_ms != 0 ? 0 : mn_now_ms(), &p->res, &why);
+	{
+		/* the set this request started with, even if a reload swaps it */
+		unsigned slot;
+		const struct api_trust *t = api__trust_get(api, &slot);
+		ret = t->tls != NULL
+			      ? x509_validate(t->tls, (const uint8_t *const *)certs, lens, num,
+					      precert, cfg->window_limit_ms != 0 ? 0 : mn_now_ms(),
+					      &p->res, &why)
+			      : MN_EINTERNAL;
+		api__trust_put(api, slot);
+	}
 	if (ret != 0) {
 		api__err_response(resp, ret, why);
 		goto out;
@@ -628,26 +637,30 @@ static void roots_json(struct api_response *resp, const struct x509_roots *a,
 
 void api__get_roots(struct api *api, const struct api_params *q, struct api_response *resp)
 {
-	const struct api_config *cfg = api__config(api);
+	unsigned slot;
+	const struct api_trust *t = api__trust_get(api, &slot);
 
 	(void)q;
 	/* Section 4.7: every root the log accepts, TLS and S/MIME. */
-	roots_json(resp, cfg->tls_roots, cfg->smime_roots);
+	roots_json(resp, t->tls_roots, t->smime_roots);
+	api__trust_put(api, slot);
 }
 
 void api__mn_get_roots(struct api *api, const struct api_params *q,
 		       struct api_response *resp)
 {
-	const struct api_config *cfg = api__config(api);
 	size_t len;
 	const char *cls = api__param(q, "class", &len);
+	unsigned slot;
+	const struct api_trust *t = api__trust_get(api, &slot);
 
 	if (cls != NULL && len == 3 && memcmp(cls, "tls", 3) == 0)
-		roots_json(resp, cfg->tls_roots, NULL);
+		roots_json(resp, t->tls_roots, NULL);
 	else if (cls != NULL && len == 5 && memcmp(cls, "smime", 5) == 0)
-		roots_json(resp, cfg->smime_roots, NULL);
+		roots_json(resp, t->smime_roots, NULL);
 	else
 		api_response_error(resp, 400, "malformed", "class must be tls or smime");
+	api__trust_put(api, slot);
 }
 
 void api__get_entry_and_proof(struct api *api, const struct api_params *q,
@@ -698,16 +711,17 @@ void api__get_entry_and_proof(struct api *api, const struct api_params *q,
 
 /* info_classes: ,"classes":[...] the log accepts (a class needs what it is
  * checked against: S/MIME roots, certifiers). */
-static int info_classes(struct cbb *b, const struct api_config *cfg)
+static int info_classes(struct cbb *b, const struct api_config *cfg, int has_tls, int has_smime,
+			int has_pgp)
 {
 	unsigned c = cfg->classes != 0 ? cfg->classes : 15;
 	int first = 1, ok = api__jraw(b, ",\"classes\":[");
 
-	if (ok && (c & API_CLASS_TLS) && cfg->tls_roots != NULL)
+	if (ok && (c & API_CLASS_TLS) && has_tls)
 		ok = api__jraw(b, "\"tls\""), first = 0;
-	if (ok && (c & API_CLASS_SMIME) && cfg->smime_roots != NULL)
+	if (ok && (c & API_CLASS_SMIME) && has_smime)
 		ok = api__jraw(b, first ? "\"smime\"" : ",\"smime\""), first = 0;
-	if (ok && (c & API_CLASS_PGP) && cfg->certifiers != NULL)
+	if (ok && (c & API_CLASS_PGP) && has_pgp)
 		ok = api__jraw(b, first ? "\"pgp\"" : ",\"pgp\""), first = 0;
 	if (ok && (c & API_CLASS_POLICY))
 		ok = api__jraw(b, first ? "\"policy\"" : ",\"policy\"");
@@ -739,7 +753,12 @@ void api__info(struct api *api, struct api_response *resp)
 	const uint8_t *spki = ct_signer_spki(cfg->signer, &spki_len);
 	uint8_t vpub[VRF_PUBLIC_LEN];
 	struct cbb b;
+	unsigned slot;
+	const struct api_trust *t = api__trust_get(api, &slot);
+	int has_tls = t->tls_roots != NULL, has_smime = t->smime_roots != NULL,
+	    has_pgp = t->certifiers != NULL;
 
+	api__trust_put(api, slot);
 	if (cfg->vrf != NULL)
 		vrf_public(cfg->vrf, vpub);
 	if (!cbb_init(&b, 512, 8192) || !api__jraw(&b, "{\"log_id\":") ||
@@ -749,7 +768,7 @@ void api__info(struct api *api, struct api_response *resp)
 	    !api__jraw(&b, ",\"signature_algorithm\":\"ecdsa-p256-sha256\"") ||
 	    (cfg->vrf != NULL && (!api__jraw(&b, ",\"vrf_public_key\":") ||
 				  !api__jb64(&b, vpub, sizeof(vpub)))) ||
-	    !info_classes(&b, cfg) || !info_shard(&b, cfg) ||
+	    !info_classes(&b, cfg, has_tls, has_smime, has_pgp) || !info_shard(&b, cfg) ||
 	    !api__jraw(&b, ",\"limits\":{\"get_entries\":") ||
 	    !api__ju64(&b, cfg->max_entries) || !api__jraw(&b, ",\"chain_length\":") ||
 	    !api__ju64(&b, cfg->max_chain) || !api__jraw(&b, ",\"certificate_bytes\":") ||

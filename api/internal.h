@@ -134,8 +134,15 @@ void api__mn_get_roots(struct api *api, const struct api_params *q,
 void api__get_entry_and_proof(struct api *api, const struct api_params *q,
 			      struct api_response *resp);
 void api__info(struct api *api, struct api_response *resp);
-/* api__config: the configuration |api| serves. */
+/* api__config: the configuration |api| serves. Its tls, tls_roots,
+ * smime_roots and certifiers are only the initial trust set: handlers use
+ * api__trust_get instead. */
 const struct api_config *api__config(const struct api *api);
+/* api__trust_get returns the current trust set, valid until
+ * api__trust_put(api, *out_slot); every get is paired with one put on the same
+ * thread, before the handler returns (api_set_trust waits for it). No lock. */
+const struct api_trust *api__trust_get(struct api *api, unsigned *out_slot);
+void api__trust_put(struct api *api, unsigned slot);
 /* api__count records one answered request for metrics. */
 void api__count(struct api *api, enum api_endpoint ep, int status, uint64_t ns);
 /* api__err_response fills |resp| with the status and error body for |err|

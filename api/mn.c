@@ -142,11 +142,18 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 	json_t *root;
 	int ret;
 
+	unsigned slot;
+	const struct api_trust *t;
+	int has_certifiers;
+
 	if (!api__admit(api, API_CLASS_PGP, resp))
 		return API_DONE;
-	if (cfg->certifiers == NULL || cfg->vrf == NULL) {
+	t = api__trust_get(api, &slot);
+	has_certifiers = t->certifiers != NULL;
+	api__trust_put(api, slot);
+	if (!has_certifiers || cfg->vrf == NULL) {
 		api_response_error(resp, 400, "notAccepted",
-				   cfg->certifiers == NULL
+				   !has_certifiers
 					   ? "this log accepts no OpenPGP endorsements (no certifiers configured)"
 					   : "this log accepts no OpenPGP endorsements (no VRF key configured)");
 		return API_DONE;
@@ -188,10 +195,19 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 	api__keys_init(&p->keys);
 	/* The address key is the VRF output of the address (entry/pgp.h); the
 	 * key is read-only, so the cast only fits the callback's type. */
-	ret = pgp_endorsement_check(cfg->certifiers, pgp_addr_key_vrf, (void *)cfg->vrf, &p->res,
-				    &why, cert, cert_len,
-				    (const uint8_t *)uid, uid_len, signer, signer_len,
-				    mn_now_ms() / 1000);
+	/* the set this request started with, even if a reload swaps it; a
+	 * reload that removed every certifier refuses like no certifiers */
+	t = api__trust_get(api, &slot);
+	if (t->certifiers == NULL) {
+		api__trust_put(api, slot);
+		api_response_error(resp, 400, "notAccepted", "this log accepts no OpenPGP "
+				   "endorsements (no certifiers configured)");
+		goto out;
+	}
+	ret = pgp_endorsement_check(t->certifiers, pgp_addr_key_vrf, (void *)cfg->vrf, &p->res,
+				    &why, cert, cert_len, (const uint8_t *)uid, uid_len, signer,
+				    signer_len, mn_now_ms() / 1000);
+	api__trust_put(api, slot);
 	if (ret != 0) {
 		api__err_response(resp, ret, why);
 		goto out;
@@ -245,7 +261,8 @@ out:
 
 void api__get_certifiers(struct api *api, struct api_response *resp)
 {
-	const struct pgp_certifiers *c = api__config(api)->certifiers;
+	unsigned slot;
+	const struct pgp_certifiers *c = api__trust_get(api, &slot)->certifiers;
 	size_t n = c != NULL ? pgp_certifiers_count(c) : 0;
 	struct cbb b;
 	int ok;
@@ -267,6 +284,7 @@ void api__get_certifiers(struct api *api, struct api_response *resp)
 		ok = ok && api__jraw(&b, "],\"expires\":") &&
 		     (exp ? api__ju64(&b, exp) : api__jraw(&b, "null")) && api__jraw(&b, "}");
 	}
+	api__trust_put(api, slot);
 	if (!ok || !api__jraw(&b, "]}")) {
 		cbb_cleanup(&b);
 		api_response_error(resp, 500, "internal", "out of memory");
@@ -514,11 +532,15 @@ int api__add_policy(struct api *api, const struct api_request *req,
 	}
 	api__keys_init(&p->chain_keys);
 	api__keys_init(&p->pol_keys);
-	v.x509 = cfg->tls;
-	v.find_cert = find_cert;
-	v.find_cert_ctx = &fctx;
-	ret = policy_check(&v, &p->res, &why, json_string_value(json_object_get(root, "jws")),
-			   json_string_length(json_object_get(root, "jws")), mn_now_ms());
+	{
+		unsigned slot;
+		v.x509 = api__trust_get(api, &slot)->tls;
+		v.find_cert = find_cert;
+		v.find_cert_ctx = &fctx;
+		ret = policy_check(&v, &p->res, &why, json_string_value(json_object_get(root, "jws")),
+				   json_string_length(json_object_get(root, "jws")), mn_now_ms());
+		api__trust_put(api, slot);
+	}
 	if (ret != 0) {
 		api__err_response(resp, ret, why);
 		goto out;

@@ -40,6 +40,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/prom.h"
 #include "logd/keys.h"
 #include "logd/sequencer.h"
 #include "merkle/merkle.h"
@@ -223,6 +224,24 @@ static uint64_t metric(const char *text, const char *name)
 	return strtoull(p + strlen(pat), NULL, 10);
 }
 
+/* batches_total reads mn_sequencer_batches_total from |q|'s metrics. */
+static uint64_t batches_total(struct seq *q)
+{
+	struct prom *w = prom_new(0);
+	char *text = NULL;
+	size_t len;
+	uint64_t v = 0;
+
+	if (w == NULL)
+		return 0;
+	seq_metrics(q, w, NULL);
+	if (prom_finish(w, &text, &len) == 0)
+		v = metric(text, "mn_sequencer_batches_total");
+	free(text);
+	prom_free(w);
+	return v;
+}
+
 /* wchar: bytes this process has written with write(2) and friends so far
  * (LMDB writes its pages with pwrite/writev), from /proc/self/io; 0 if unknown. */
 static uint64_t wchar(void)
@@ -264,7 +283,7 @@ struct seq_run {
  * SEQ_SECONDS window. */
 static struct seq_run bench_sequencer(void)
 {
-	char dir[600], key[700], text[8192];
+	char dir[600], key[700];
 	struct store_options so = {0};
 	struct store *st;
 	struct ct_signer *signer;
@@ -288,8 +307,7 @@ static struct seq_run bench_sequencer(void)
 	t0 = mn_mono_ns();
 	while (mn_mono_ns() - t0 < 1000000000ull)
 		usleep(10000);
-	seq_metrics(the_seq, text, sizeof(text));
-	b0 = metric(text, "mn_sequencer_batches_total");
+	b0 = batches_total(the_seq);
 	c0 = completed_total(NULL);
 	p0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
 	w0 = wchar();
@@ -304,8 +322,7 @@ static struct seq_run bench_sequencer(void)
 	for (int i = 0; i < NUM_SUBMITTERS; i++)
 		s1 += cpu_ns(clk[i]);
 	c1 = completed_total(NULL);
-	seq_metrics(the_seq, text, sizeof(text));
-	b1 = metric(text, "mn_sequencer_batches_total");
+	b1 = batches_total(the_seq);
 	for (int i = 0; i < NUM_SUBMITTERS; i++) {
 		pthread_mutex_lock(&subs[i].mu);
 		stop_submitting = 1;

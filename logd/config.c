@@ -369,6 +369,8 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 			ok = get_str(c, v, "vrf_key", &l->vrf_key, &l->vrf_key_line);
 		} else if (strcmp(key, "url") == 0) {
 			ok = get_str(c, v, "url", &l->url, NULL);
+		} else if (strcmp(key, "published_sth") == 0) {
+			ok = get_str(c, v, "published_sth", &l->published_sth, NULL);
 			if (ok && strpbrk(l->url, "\"\\") != NULL)
 				ok = fail(c, v, "url: must not contain quotes or backslashes");
 		} else if (strcmp(key, "classes") == 0) {
@@ -689,6 +691,7 @@ void logd_config_cleanup(struct logd_config *c)
 		free(l->data);
 		free(l->key);
 		free(l->vrf_key);
+		free(l->published_sth);
 		free(l->url);
 		free(l->tls_roots);
 		free(l->smime_roots);

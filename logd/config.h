@@ -63,6 +63,7 @@ struct logd_log_config {
 	char *data;
 	char *key, *vrf_key, *url;
 	unsigned key_line, vrf_key_line;
+	char *published_sth;      /* the restore guard (logd/backup.h); NULL = none */
 	unsigned classes;         /* LOGD_CLASS_* */
 	char *tls_roots, *smime_roots, *certifiers;
 	unsigned tls_roots_line, smime_roots_line, certifiers_line;

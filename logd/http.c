@@ -58,6 +58,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/prom.h"
 
 #define RBUF_SIZE (16u << 10) /* one read; llhttp copies nothing, we copy out */
 #define LINGER_MS 2000u
@@ -1500,49 +1501,32 @@ void http_server_stop(struct http_server *s)
 	teardown(s);
 }
 
-size_t http_server_metrics(struct http_server *s, char *buf, size_t len)
+void http_server_metrics(struct http_server *s, struct prom *w)
 {
-	size_t off = 0;
-	uint64_t cum = 0, v;
+	uint64_t b[NUM_BUCKETS + 1];
+	char st[24];
 	unsigned i;
 
-#define P(...)                                                                   \
-	do {                                                                     \
-		if (off < len) {                                                 \
-			int n_ = snprintf(buf + off, len - off, __VA_ARGS__);    \
-			off += n_ > 0 ? (size_t)n_ : 0;                          \
-		}                                                                \
-	} while (0)
-	if (len == 0)
-		return 0;
-	P("# TYPE mn_http_connections_open gauge\nmn_http_connections_open %u\n",
-	  atomic_load_explicit(&s->active, memory_order_relaxed));
-	P("# TYPE mn_http_connections_total counter\nmn_http_connections_total %" PRIu64 "\n",
-	  (uint64_t)atomic_load_explicit(&s->conns_total, memory_order_relaxed));
-	P("# TYPE mn_http_connections_rejected_total counter\n"
-	  "mn_http_connections_rejected_total %" PRIu64 "\n",
-	  (uint64_t)atomic_load_explicit(&s->conns_rejected, memory_order_relaxed));
-	P("# TYPE mn_http_requests_total counter\n");
+	prom_family(w, "mn_http_connections_open", PROM_GAUGE, "Open client connections.");
+	prom_u64(w, NULL, NULL, atomic_load_explicit(&s->active, memory_order_relaxed));
+	prom_family(w, "mn_http_connections_total", PROM_COUNTER, "Connections accepted.");
+	prom_u64(w, NULL, NULL, atomic_load_explicit(&s->conns_total, memory_order_relaxed));
+	prom_family(w, "mn_http_connections_rejected_total", PROM_COUNTER,
+		    "Connections closed at accept: over --max-conns.");
+	prom_u64(w, NULL, NULL, atomic_load_explicit(&s->conns_rejected, memory_order_relaxed));
+	prom_family(w, "mn_http_requests_total", PROM_COUNTER,
+		    "HTTP responses written, by status (transport and API errors alike).");
 	for (i = 100; i < MAX_STATUS; i++) {
-		v = atomic_load_explicit(&s->status_count[i], memory_order_relaxed);
-		if (v != 0)
-			P("mn_http_requests_total{status=\"%u\"} %" PRIu64 "\n", i, v);
+		uint64_t v = atomic_load_explicit(&s->status_count[i], memory_order_relaxed);
+		if (v == 0)
+			continue;
+		snprintf(st, sizeof(st), "status=\"%u\"", i);
+		prom_u64(w, NULL, st, v);
 	}
-	P("# TYPE mn_http_request_duration_seconds histogram\n");
-	for (i = 0; i <= NUM_BUCKETS; i++) {
-		cum += atomic_load_explicit(&s->dur_bucket[i], memory_order_relaxed);
-		if (i < NUM_BUCKETS)
-			P("mn_http_request_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-			  dur_bounds[i], cum);
-		else
-			P("mn_http_request_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
-			  cum);
-	}
-	v = atomic_load_explicit(&s->dur_sum_us, memory_order_relaxed);
-	P("mn_http_request_duration_seconds_sum %.6f\n", (double)v / 1e6);
-	P("mn_http_request_duration_seconds_count %" PRIu64 "\n", cum);
-#undef P
-	if (off >= len)
-		off = len - 1; /* truncated; snprintf left it NUL-terminated */
-	return off;
+	for (i = 0; i <= NUM_BUCKETS; i++)
+		b[i] = atomic_load_explicit(&s->dur_bucket[i], memory_order_relaxed);
+	prom_family(w, "mn_http_request_duration_seconds", PROM_HISTOGRAM,
+		    "Time from a request's first byte to its response's write.");
+	prom_histogram(w, NULL, NULL, dur_bounds, NUM_BUCKETS, b,
+		       (double)atomic_load_explicit(&s->dur_sum_us, memory_order_relaxed) / 1e6);
 }

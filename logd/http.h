@@ -62,11 +62,12 @@ uint16_t http_server_port(const struct http_server *s);
  * no-op. Must not be called from a loop thread or from a handler. */
 void http_server_stop(struct http_server *s);
 
-/* http_server_metrics writes Prometheus text lines into |buf| (at most |len|
- * bytes, NUL-terminated when len > 0) and returns the number of bytes written,
- * excluding the NUL: mn_http_connections_open, mn_http_connections_total,
- * mn_http_connections_rejected_total, mn_http_requests_total{status="..."} and
- * the mn_http_request_duration_seconds histogram. Thread-safe. */
-size_t http_server_metrics(struct http_server *s, char *buf, size_t len);
+/* http_server_metrics adds the transport's families to |w| (common/prom.h;
+ * process-wide, no log label): mn_http_connections_open,
+ * mn_http_connections_total, mn_http_connections_rejected_total,
+ * mn_http_requests_total{status="..."} and the
+ * mn_http_request_duration_seconds histogram. Thread-safe. */
+struct prom;
+void http_server_metrics(struct http_server *s, struct prom *w);
 
 #endif

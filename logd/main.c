@@ -18,7 +18,10 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "logd/config.h"
+#include "logd/backup.h"
 #include "logd/http.h"
+#include "logd/metrics.h"
+#include "logd/reload.h"
 #include "logd/router.h"
 #include "logd/shard.h"
 #include "storage/storage.h"
@@ -27,6 +30,8 @@ static const char usage[] =
 	"usage: logd [options]\n"
 	"       logd loglist --config FILE   print the config's logs as CT log list v3\n"
 	"                       JSON (writes nothing; exit 2 if a log has no key yet)\n"
+	"       logd backup --data DIR DEST | --config FILE --log NAME DEST\n"
+	"                       a consistent copy while logd serves (README, Backups)\n"
 	"  --listen HOST:PORT   address to serve on (default 127.0.0.1:6962; port 0 = any)\n"
 	"  --data DIR           data directory (default ./data)\n"
 	"  --key PEMFILE        log signing key, ECDSA P-256 (default DIR/log-key.pem,\n"
@@ -55,6 +60,8 @@ static const char usage[] =
 	"  --no-map             do not keep the verifiable lookup map (no map-root\n"
 	"                       leaves; lookups then prove no completeness)\n"
 	"  --url URL            the log's public URL for the log-list line\n"
+	"  --published-sth FILE refuse to start unless the store holds this STH's tree\n"
+	"                       (get-sth JSON; after restoring a backup, README)\n"
 	"  --config FILE        serve the logs of a YAML config file, each under /NAME/\n"
 	"                       (contrib/logd.yaml); then only --listen, --threads and\n"
 	"                       --verbose may be given too, and override the file\n"
@@ -62,7 +69,9 @@ static const char usage[] =
 	"  --help               this text\n"
 	"On start logd prints one JSON line (log_id, key, url, mmd: its entry for a CT\n"
 	"log list), then 'listening on http://HOST:PORT/'. SIGINT/SIGTERM stop it\n"
-	"gracefully: in-flight submissions are committed and answered first.\n";
+	"gracefully: in-flight submissions are committed and answered first. SIGHUP\n"
+	"reloads every log's roots and certifiers from its files (a failed reload\n"
+	"keeps the old ones and logs why).\n";
 
 struct config {
 	char host[256];
@@ -74,6 +83,7 @@ struct config {
 	const char *smime_roots;
 	const char *certifiers;
 	const char *url;
+	const char *published_sth;
 	const char *config;
 	int num_flags;       /* options given other than --config/--listen/--threads/--verbose */
 	int has_listen, has_threads;
@@ -119,7 +129,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
-	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG };
+	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG, O_PUBLISHED };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -137,6 +147,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"map-size", required_argument, NULL, O_MAP},
 		{"max-map-size", required_argument, NULL, O_MAXMAP},
 		{"url", required_argument, NULL, O_URL},
+		{"published-sth", required_argument, NULL, O_PUBLISHED},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
@@ -161,6 +172,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_SMIME: c->smime_roots = optarg; break;
 		case O_CERTIFIERS: c->certifiers = optarg; break;
 		case O_URL: c->url = optarg; break;
+		case O_PUBLISHED: c->published_sth = optarg; break;
 		case O_MMD: ok = parse_ulong(optarg, 86400, &v) && v > 0; c->mmd = (unsigned long)v; break;
 		case O_THREADS: ok = parse_ulong(optarg, 256, &v); c->threads = (unsigned long)v;
 			c->has_threads = 1; c->num_flags--; break;
@@ -194,11 +206,6 @@ static int parse_args(struct config *c, int argc, char **argv)
 	return 1;
 }
 
-static size_t http_metrics(void *ctx, char *buf, size_t len)
-{
-	return http_server_metrics(ctx, buf, len);
-}
-
 /* The HTTP server exists before the API (it needs the handler) and the API
  * needs the server for metrics; this indirection breaks the cycle. */
 static struct api *the_api;
@@ -220,6 +227,8 @@ struct logd {
 	size_t num;
 	struct router *router;
 	struct http_server *srv;
+	struct logd_metrics_log *mlogs; /* what /metrics shows, one per log */
+	struct logd_metrics metrics;
 };
 
 /* from_flags: the flag form as a one-log config (no name, every class). */
@@ -232,6 +241,7 @@ static void from_flags(struct logd *d)
 	l->key = (char *)c->key;
 	l->vrf_key = (char *)c->vrf_key;
 	l->url = (char *)c->url;
+	l->published_sth = (char *)c->published_sth;
 	l->classes = LOGD_CLASS_ALL;
 	l->tls_roots = (char *)c->tls_roots;
 	l->smime_roots = (char *)c->smime_roots;
@@ -332,6 +342,7 @@ static void logd_cleanup(struct logd *d)
 	for (size_t i = 0; d->shards != NULL && i < d->num; i++)
 		shard_close(&d->shards[i]);
 	free(d->shards);
+	free(d->mlogs);
 	router_free(d->router);
 	if (d->file_name != NULL)
 		logd_config_cleanup(&d->file);
@@ -390,6 +401,8 @@ int main(int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "loglist") == 0)
 		return loglist(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "backup") == 0)
+		return logd_backup_main(argc - 1, argv + 1);
 	memset(&d, 0, sizeof(d));
 	config_defaults(&d.c);
 	if (!parse_args(&d.c, argc, argv))
@@ -406,10 +419,12 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		goto out;
 	rc = 1;
-	/* Block the stop signals in every thread; main waits for them below. */
+	/* Block the stop signals and SIGHUP in every thread; main waits for
+	 * them below. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -418,10 +433,22 @@ int main(int argc, char **argv)
 			goto out;
 	sp.max_entries = d.c.max_entries;
 	sp.only = d.file_name == NULL;
-	sp.metrics = sp.only ? http_metrics : NULL;
-	for (size_t i = 0; i < d.num; i++)
-		if (shard_start(&d.shards[i], &sp) != 0)
+	/* every log's api serves the whole exposition; the entries are filled
+	 * in as the logs start, the transport once it listens */
+	d.mlogs = calloc(d.num, sizeof(*d.mlogs));
+	if (d.mlogs == NULL)
+		goto out;
+	d.metrics.logs = d.mlogs;
+	d.metrics.num_logs = d.num;
+	sp.metrics = logd_metrics_fn;
+	sp.metrics_ctx = &d.metrics;
+	for (size_t i = 0; i < d.num; i++) {
+		struct shard *s = &d.shards[i];
+		if (shard_start(s, &sp) != 0)
 			goto out;
+		d.mlogs[i] = (struct logd_metrics_log){s->cfg->name, s->api, s->seq, s->st,
+						       s->reload};
+	}
 	if (d.file_name != NULL) {
 		d.router = router_new(d.num);
 		if (d.router == NULL)
@@ -450,10 +477,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	/* Only metrics read this after start; set before any request can ask. */
-	if (d.router != NULL)
-		router_set_metrics(d.router, http_metrics, d.srv);
-	else
-		api_set_metrics_ctx(the_api, 1, d.srv);
+	d.metrics.srv = d.srv;
 
 	if (!print_logs(&d, http_server_port(d.srv), NULL))
 		goto out;
@@ -468,8 +492,15 @@ int main(int argc, char **argv)
 			(unsigned long long)ss.tree_size);
 	}
 
-	if (sigwait(&sigs, &sig) == 0)
+	while (sigwait(&sigs, &sig) == 0) {
+		if (sig == SIGHUP) {
+			for (size_t i = 0; i < d.num; i++)
+				(void)logd_reload(d.shards[i].reload); /* logs its own failure */
+			continue;
+		}
 		mn_info("stop", "signal=%d", sig);
+		break;
+	}
 	rc = 0;
 out:
 	logd_cleanup(&d);

@@ -22,8 +22,6 @@ struct route_log {
 struct router {
 	struct route_log *logs;
 	size_t num, cap;
-	size_t (*metrics)(void *ctx, char *buf, size_t len);
-	void *metrics_ctx;
 };
 
 struct router *router_new(size_t cap)
@@ -59,13 +57,6 @@ int router_add(struct router *r, const char *name, struct api *api, struct store
 	return 0;
 }
 
-void router_set_metrics(struct router *r, size_t (*fn)(void *ctx, char *buf, size_t len),
-			void *ctx)
-{
-	r->metrics = fn;
-	r->metrics_ctx = ctx;
-}
-
 void router_free(struct router *r)
 {
 	if (r == NULL)
@@ -81,165 +72,15 @@ static int path_is(const struct api_request *req, const char *p)
 
 /* --- /metrics ------------------------------------------------------------- */
 
-struct mline {
-	const char *fam; /* family name */
-	size_t fam_len;
-	const char *line; /* without the newline */
-	size_t len;
-	size_t src;
-	int meta;        /* a # HELP / # TYPE line */
-};
-
-/* metric_name: the length of the metric name at the start of |s|. */
-static size_t metric_name(const char *s, size_t len)
-{
-	size_t i = 0;
-	while (i < len && s[i] != '{' && s[i] != ' ')
-		i++;
-	return i;
-}
-
-size_t router_label_metrics(char *out, size_t cap, const char *const *in,
-			    const size_t *in_len, const char *const *labels, size_t num)
-{
-	struct mline *ml = NULL;
-	size_t nl = 0, total = 0, off = 0;
-
-	for (size_t i = 0; i < num; i++)
-		for (size_t j = 0; j < in_len[i]; j++)
-			total += in[i][j] == '\n';
-	total += num;
-	ml = calloc(total > 0 ? total : 1, sizeof(*ml));
-	if (ml == NULL || cap == 0) {
-		free(ml);
-		return 0;
-	}
-	for (size_t i = 0; i < num; i++) {
-		const char *p = in[i], *end = in[i] + in_len[i];
-		const char *fam = NULL;
-		size_t fam_len = 0;
-		while (p < end && nl < total) {
-			const char *e = memchr(p, '\n', (size_t)(end - p));
-			size_t len = e != NULL ? (size_t)(e - p) : (size_t)(end - p);
-			struct mline *m = &ml[nl];
-			if (len > 0) {
-				m->line = p;
-				m->len = len;
-				m->src = i;
-				if (p[0] == '#') {
-					/* "# TYPE name ..." or "# HELP name ..." */
-					m->meta = 1;
-					if (len > 7 && (memcmp(p, "# TYPE ", 7) == 0 ||
-							memcmp(p, "# HELP ", 7) == 0)) {
-						fam = p + 7;
-						fam_len = metric_name(fam, len - 7);
-					} else {
-						fam = p;
-						fam_len = len;
-					}
-				} else if (fam == NULL || fam_len > len ||
-					   memcmp(p, fam, fam_len) != 0) {
-					fam = p;
-					fam_len = metric_name(p, len);
-				}
-				m->fam = fam;
-				m->fam_len = fam_len;
-				nl++;
-			}
-			p = e != NULL ? e + 1 : end;
-		}
-	}
-#define OUT(s, n)                                                  \
-	do {                                                       \
-		size_t n_ = (n);                                   \
-		if (off + n_ < cap) {                              \
-			memcpy(out + off, (s), n_);                \
-			off += n_;                                 \
-		}                                                  \
-	} while (0)
-	for (size_t i = 0; i < nl; i++) {
-		size_t meta_src = (size_t)-1;
-		int seen = 0;
-		/* each family once, at its first line */
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = ml[j].fam_len == ml[i].fam_len &&
-			       memcmp(ml[j].fam, ml[i].fam, ml[i].fam_len) == 0;
-		if (seen)
-			continue;
-		for (size_t j = i; j < nl; j++) {
-			struct mline *m = &ml[j];
-			if (m->fam_len != ml[i].fam_len || memcmp(m->fam, ml[i].fam, m->fam_len) != 0)
-				continue;
-			if (m->meta) {
-				if (meta_src == (size_t)-1)
-					meta_src = m->src;
-				if (m->src != meta_src)
-					continue;
-				OUT(m->line, m->len);
-				OUT("\n", 1);
-				continue;
-			}
-			size_t nm = metric_name(m->line, m->len);
-			const char *lab = labels[m->src];
-			OUT(m->line, nm);
-			OUT("{log=\"", 6);
-			OUT(lab, strlen(lab));
-			if (nm < m->len && m->line[nm] == '{') {
-				OUT("\",", 2);
-				OUT(m->line + nm + 1, m->len - nm - 1);
-			} else {
-				OUT("\"}", 2);
-				OUT(m->line + nm, m->len - nm);
-			}
-			OUT("\n", 1);
-		}
-	}
-#undef OUT
-	free(ml);
-	out[off < cap ? off : cap - 1] = '\0';
-	return off;
-}
-
-#define METRICS_CAP (4u << 20)
-
+/* metrics: every log's api writes the whole exposition (logd/metrics.h
+ * logd_metrics_fn over all the logs, each family once, a log="NAME" label on
+ * each log's samples), so the first log's answer is the process's. */
 static void metrics(struct router *r, struct api_response *resp)
 {
-	struct api_response *sub = calloc(r->num + 1, sizeof(*sub));
-	const char **in = calloc(r->num + 1, sizeof(*in));
-	const char **labels = calloc(r->num + 1, sizeof(*labels));
-	size_t *lens = calloc(r->num + 1, sizeof(*lens));
-	char *buf = malloc(METRICS_CAP);
 	struct api_request q = {.method = API_GET, .path = "/metrics", .path_len = 8};
-	size_t off = 0;
 
-	if (sub == NULL || in == NULL || labels == NULL || lens == NULL || buf == NULL) {
-		api_response_error(resp, 500, "internal", "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < r->num; i++) {
-		api_handle(r->logs[i].api, &q, &sub[i], NULL, NULL);
-		in[i] = sub[i].status == 200 ? (const char *)sub[i].body : "";
-		lens[i] = sub[i].status == 200 ? sub[i].body_len : 0;
-		labels[i] = r->logs[i].name;
-	}
-	off = router_label_metrics(buf, METRICS_CAP, in, lens, labels, r->num);
-	if (r->metrics != NULL && off < METRICS_CAP)
-		off += r->metrics(r->metrics_ctx, buf + off, METRICS_CAP - off);
-	if (off > METRICS_CAP)
-		off = METRICS_CAP;
-	resp->status = 200;
-	resp->content_type = "text/plain; version=0.0.4";
-	resp->body = (uint8_t *)buf;
-	resp->body_len = off;
-	buf = NULL;
-out:
-	for (size_t i = 0; sub != NULL && i < r->num; i++)
-		api_response_free(&sub[i]);
-	free(sub);
-	free(in);
-	free(labels);
-	free(lens);
-	free(buf);
+	if (r->num == 0 || api_handle(r->logs[0].api, &q, resp, NULL, NULL) != API_DONE)
+		api_response_error(resp, 500, "internal", "cannot write the metrics");
 }
 
 /* --- /readyz -------------------------------------------------------------- */

@@ -8,9 +8,9 @@
  *                 readable storage); else 503. The body lists each log:
  *                 {"ready":false,"logs":[{"name":..,"state":..,"ready":..,
  *                 "sth_age_s":..,"mmd_s":..,"reason":".."}]}.
- *   GET /metrics  every log's /metrics with a log="NAME" label on each sample
- *                 (families merged, so each # TYPE appears once), then the
- *                 process's own (transport) metrics once, unlabelled.
+ *   GET /metrics  the process's exposition (logd/metrics.h): build info and the
+ *                 transport once, then each log's families with a log="NAME"
+ *                 label (each family's # HELP / # TYPE once).
  * Anything else is a 404 JSON error naming the logs' prefixes. */
 #ifndef MN_LOGD_ROUTER_H
 #define MN_LOGD_ROUTER_H
@@ -30,19 +30,9 @@ struct router *router_new(size_t cap);
  * /readyz. Returns 0 or MN_EINVAL (full). Call before serving. */
 int router_add(struct router *r, const char *name, struct api *api, struct store *st,
 	       int writable, uint64_t mmd_s, int open);
-/* router_set_metrics sets the process metrics appended to /metrics once. */
-void router_set_metrics(struct router *r, size_t (*fn)(void *ctx, char *buf, size_t len),
-			void *ctx);
 /* router_handle is an http_handler_fn (logd/http.h) with |ctx| the router. */
 int router_handle(void *ctx, const struct api_request *req, struct api_response *resp,
 		  api_done_fn done, void *done_ctx);
 void router_free(struct router *r);
-
-/* router_label_metrics merges |num| Prometheus texts |in|[i] (|in_len|[i]
- * bytes), adding log="|labels|[i]" to each sample, into |out| (at most |cap|
- * bytes); returns the length written. Each family's # HELP / # TYPE lines are
- * written once, followed by the samples of every text that has them. */
-size_t router_label_metrics(char *out, size_t cap, const char *const *in,
-			    const size_t *in_len, const char *const *labels, size_t num);
 
 #endif

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "entry/mapkeys.h"
 #include "merkle/merkle.h"
 
@@ -853,60 +854,59 @@ void seq_stop(struct seq *q)
 	free(q);
 }
 
-#define APPEND(...)                                                              \
-	do {                                                                     \
-		if (off < len) {                                                 \
-			int n_ = snprintf(buf + off, len - off, __VA_ARGS__);    \
-			off += n_ > 0 ? (size_t)n_ : 0;                          \
-		}                                                                \
-	} while (0)
-
-size_t seq_metrics(struct seq *q, char *buf, size_t len)
+void seq_metrics(struct seq *q, struct prom *w, const char *labels)
 {
-	size_t off = 0;
-	uint64_t cum = 0;
+	double batch_bounds[NUM_BUCKETS - 1];
+	uint64_t batch_hist[NUM_BUCKETS], commit_hist[NUM_BUCKETS];
+	uint64_t queued, batches, leaves, dups, errors, resigns, tree_size, sth_ts, commit_ns;
 	unsigned b;
 
+	for (b = 0; b < NUM_BUCKETS - 1; b++)
+		batch_bounds[b] = (double)(1u << b);
+	/* copy under the lock, format outside it */
 	pthread_mutex_lock(&q->mu);
-	APPEND("# TYPE mn_sequencer_queue_depth gauge\nmn_sequencer_queue_depth %zu\n",
-	       q->queued);
-	APPEND("# TYPE mn_sequencer_batches_total counter\nmn_sequencer_batches_total %" PRIu64 "\n",
-	       q->batches);
-	APPEND("# TYPE mn_sequencer_leaves_total counter\nmn_sequencer_leaves_total %" PRIu64 "\n",
-	       q->leaves);
-	APPEND("# TYPE mn_sequencer_duplicates_total counter\nmn_sequencer_duplicates_total %" PRIu64 "\n",
-	       q->dups);
-	APPEND("# TYPE mn_sequencer_failed_total counter\nmn_sequencer_failed_total %" PRIu64 "\n",
-	       q->errors);
-	APPEND("# TYPE mn_sth_resigns_total counter\nmn_sth_resigns_total %" PRIu64 "\n",
-	       q->resigns);
-	APPEND("# TYPE mn_tree_size gauge\nmn_tree_size %" PRIu64 "\n", q->tree_size);
-	APPEND("# TYPE mn_sth_timestamp_seconds gauge\nmn_sth_timestamp_seconds %.3f\n",
-	       (double)q->sth_timestamp / 1000.0);
-	APPEND("# TYPE mn_sth_age_seconds gauge\nmn_sth_age_seconds %.3f\n",
-	       q->sth_timestamp ? (double)(mn_now_ms() - q->sth_timestamp) / 1000.0 : 0.0);
-	APPEND("# TYPE mn_sequencer_batch_size histogram\n");
-	for (b = 0; b < NUM_BUCKETS; b++) {
-		cum += q->batch_hist[b];
-		if (b < NUM_BUCKETS - 1)
-			APPEND("mn_sequencer_batch_size_bucket{le=\"%u\"} %" PRIu64 "\n", 1u << b, cum);
-		else
-			APPEND("mn_sequencer_batch_size_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-	}
-	APPEND("mn_sequencer_batch_size_count %" PRIu64 "\n", cum);
-	APPEND("mn_sequencer_batch_size_sum %" PRIu64 "\n", q->leaves + q->dups + q->errors);
-	APPEND("# TYPE mn_sequencer_commit_seconds histogram\n");
-	cum = 0;
-	for (b = 0; b < NUM_BUCKETS; b++) {
-		cum += q->commit_hist[b];
-		if (b < NUM_BUCKETS - 1)
-			APPEND("mn_sequencer_commit_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-			       commit_bounds[b], cum);
-		else
-			APPEND("mn_sequencer_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-	}
-	APPEND("mn_sequencer_commit_seconds_count %" PRIu64 "\n", cum);
-	APPEND("mn_sequencer_commit_seconds_sum %.6f\n", (double)q->commit_ns_sum / 1e9);
+	queued = q->queued;
+	batches = q->batches;
+	leaves = q->leaves;
+	dups = q->dups;
+	errors = q->errors;
+	resigns = q->resigns;
+	tree_size = q->tree_size;
+	sth_ts = q->sth_timestamp;
+	commit_ns = q->commit_ns_sum;
+	memcpy(batch_hist, q->batch_hist, sizeof(batch_hist));
+	memcpy(commit_hist, q->commit_hist, sizeof(commit_hist));
 	pthread_mutex_unlock(&q->mu);
-	return off < len ? off : len;
+
+	prom_family(w, "mn_sequencer_queue_depth", PROM_GAUGE,
+		    "Submissions queued for the next commit.");
+	prom_u64(w, labels, NULL, queued);
+	prom_family(w, "mn_sequencer_batches_total", PROM_COUNTER, "Batches committed.");
+	prom_u64(w, labels, NULL, batches);
+	prom_family(w, "mn_sequencer_leaves_total", PROM_COUNTER, "Leaves appended to the tree.");
+	prom_u64(w, labels, NULL, leaves);
+	prom_family(w, "mn_sequencer_duplicates_total", PROM_COUNTER,
+		    "Submissions answered with the SCT of an entry already logged.");
+	prom_u64(w, labels, NULL, dups);
+	prom_family(w, "mn_sequencer_failed_total", PROM_COUNTER,
+		    "Submissions answered with an error by the sequencer.");
+	prom_u64(w, labels, NULL, errors);
+	prom_family(w, "mn_sth_resigns_total", PROM_COUNTER,
+		    "Tree heads re-signed without new leaves (idle for MMD/2).");
+	prom_u64(w, labels, NULL, resigns);
+	prom_family(w, "mn_tree_size", PROM_GAUGE, "Leaves in the latest signed tree head.");
+	prom_u64(w, labels, NULL, tree_size);
+	prom_family(w, "mn_sth_timestamp_seconds", PROM_GAUGE,
+		    "Timestamp of the latest signed tree head (Unix time).");
+	prom_f64(w, labels, NULL, (double)sth_ts / 1000.0);
+	prom_family(w, "mn_sth_age_seconds", PROM_GAUGE, "Age of the latest signed tree head.");
+	prom_f64(w, labels, NULL, sth_ts ? (double)(mn_now_ms() - sth_ts) / 1000.0 : 0.0);
+	prom_family(w, "mn_sequencer_batch_size", PROM_HISTOGRAM,
+		    "Submissions per committed batch.");
+	prom_histogram(w, labels, NULL, batch_bounds, NUM_BUCKETS - 1, batch_hist,
+		       (double)(leaves + dups + errors));
+	prom_family(w, "mn_sequencer_commit_seconds", PROM_HISTOGRAM,
+		    "Time of one batch's durable commit (sign, write, fsync).");
+	prom_histogram(w, labels, NULL, commit_bounds, NUM_BUCKETS - 1, commit_hist,
+		       (double)commit_ns / 1e9);
 }

@@ -52,9 +52,11 @@ struct api_sequencer seq_api(struct seq *q);
 /* seq_stop commits everything already queued, answers it, stops the thread and
  * frees |q|. Submissions after seq_stop began get MN_ESHUTDOWN. NULL is a no-op. */
 void seq_stop(struct seq *q);
-/* seq_metrics writes Prometheus text lines (queue depth, batches, leaves,
- * duplicates, batch size and commit latency histograms, STH timestamp) to |buf|
- * and returns the length written (truncated to fit). */
-size_t seq_metrics(struct seq *q, char *buf, size_t len);
+/* seq_metrics adds the sequencer's families (queue depth, batches, leaves,
+ * duplicates, failures, tree size, STH timestamp and age, batch size and
+ * commit latency histograms) to |w| (common/prom.h), each sample with the
+ * label list |labels| (e.g. log="2027h1"; "" or NULL for none). Thread-safe. */
+struct prom;
+void seq_metrics(struct seq *q, struct prom *w, const char *labels);
 
 #endif

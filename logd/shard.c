@@ -13,7 +13,9 @@
 #include "common/log.h"
 #include "entry/pgp.h"
 #include "entry/x509.h"
+#include "logd/backup.h"
 #include "logd/keys.h"
+#include "logd/reload.h"
 #include "logd/sequencer.h"
 #include "storage/storage.h"
 
@@ -257,6 +259,13 @@ keys:
 			mn_strerror(ret));
 		return ret;
 	}
+	/* the restore guard, before anything is signed */
+	if (c->published_sth != NULL &&
+	    (ret = logd_check_published(s->st, s->signer, c->published_sth)) != 0) {
+		fprintf(stderr, "%s: the store in %s does not hold the tree of %s (see the log)\n",
+			s->where, c->data, c->published_sth);
+		return ret;
+	}
 	if (c->state == LOGD_STATE_READ_ONLY && s->writable) {
 		struct seq *q = NULL;
 		struct seq_options qo = {0};
@@ -274,11 +283,6 @@ keys:
 		}
 	}
 	return 0;
-}
-
-static size_t seq_metrics_thunk(void *ctx, char *buf, size_t len)
-{
-	return seq_metrics(ctx, buf, len);
 }
 
 int shard_start(struct shard *s, const struct shard_process *p)
@@ -299,8 +303,6 @@ int shard_start(struct shard *s, const struct shard_process *p)
 			return ret;
 		}
 		ac.seq = seq_api(s->seq);
-		ac.metrics[0] = seq_metrics_thunk;
-		ac.metrics_ctx[0] = s->seq;
 	}
 	ac.store = s->st;
 	ac.signer = s->signer;
@@ -311,7 +313,8 @@ int shard_start(struct shard *s, const struct shard_process *p)
 	ac.vrf = s->vrf;
 	ac.mmd_s = c->mmd_s;
 	ac.max_entries = p->max_entries;
-	ac.metrics[1] = p->metrics;
+	ac.metrics = p->metrics;
+	ac.metrics_ctx = p->metrics_ctx;
 	if (!p->only) {
 		ac.name = c->name;
 		ac.classes = c->classes;
@@ -323,7 +326,13 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		}
 	}
 	s->api = api_new(&ac);
-	return s->api != NULL ? 0 : MN_ENOMEM;
+	if (s->api == NULL)
+		return MN_ENOMEM;
+	ret = logd_reload_new(&s->reload, s->api, c->name, c->tls_roots, c->smime_roots,
+			      c->certifiers);
+	if (ret != 0)
+		fprintf(stderr, "%s: cannot set up the reload: %s\n", s->where, mn_strerror(ret));
+	return ret;
 }
 
 void shard_stop(struct shard *s)
@@ -336,6 +345,8 @@ void shard_close(struct shard *s)
 {
 	seq_stop(s->seq);
 	s->seq = NULL;
+	logd_reload_free(s->reload);
+	s->reload = NULL;
 	api_free(s->api);
 	s->api = NULL;
 	shard_trust_free(&s->trust);

@@ -13,9 +13,9 @@
  *   shard_stop   stops the sequencer: queued submissions are committed and
  *                answered first. Call after the transport has stopped.
  *   shard_close  frees everything (safe after any step, and twice).
- * Hooks for what other features add per log take a struct shard after
- * shard_start: a SIGHUP reload is shard_trust_load + the api's swap +
- * shard_trust_free of the old trust; a backup copies s->st (or cfg->data). */
+ * After shard_start, s->reload reloads the log's roots and certifiers from
+ * the same files (SIGHUP, logd/reload.h); a backup copies cfg->data
+ * (logd/backup.h). */
 #ifndef MN_LOGD_SHARD_H
 #define MN_LOGD_SHARD_H
 
@@ -28,6 +28,9 @@
  * them) and its certifiers. Reloadable as a whole (SIGHUP): load a new one
  * with shard_trust_load, hand it to the api, free the old one once no request
  * can still use it. */
+struct prom;
+struct logd_reload;
+
 struct shard_trust {
 	struct x509_roots *tls_roots, *smime_roots;
 	struct pgp_certifiers *certifiers;
@@ -56,15 +59,17 @@ struct shard {
 	struct shard_trust trust;
 	struct seq *seq;        /* NULL for a read-only log */
 	struct api *api;
+	struct logd_reload *reload; /* SIGHUP: reloads trust from cfg's files */
 };
 
 /* Per-process settings the api needs. */
 struct shard_process {
 	size_t max_entries;
 	int only;               /* the single log of the flag form: no name, all classes */
-	/* Extra metrics of the api beyond the sequencer (slot 1), e.g. the HTTP
-	 * transport for the single log; NULL = none. */
-	size_t (*metrics)(void *ctx, char *buf, size_t len);
+	/* The whole /metrics exposition (logd/metrics.h logd_metrics_fn over every
+	 * log), which each log's api serves; NULL = the api's own families. */
+	void (*metrics)(void *ctx, struct prom *w);
+	void *metrics_ctx;
 };
 
 /* shard_load: see above. |file| names the config file in messages (NULL for

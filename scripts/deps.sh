@@ -7,7 +7,8 @@ libjansson-dev libyaml-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libc
 certspotter python3-cryptography-vectors faketime
 clang libclang-rt-14-dev
 postfix python3-aiosmtpd
-man-db groff-base systemd iproute2"
+man-db groff-base systemd iproute2
+prometheus"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -25,9 +26,13 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 # postfix: no system configuration and no running system instance; the tests
 # run their own instances (tests/client/test_policy_postfix.c).
+# prometheus: only its promtool is used (tests/logd/test_metrics.c); its
+# server is not started either.
 case "$missing" in
-*postfix*)
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+*postfix*) echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections ;;
+esac
+case "$missing" in
+*postfix*|*prometheus*)
 	mkdir -p /usr/sbin
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d

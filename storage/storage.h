@@ -289,4 +289,22 @@ struct store_stats {
 };
 void store_get_stats(struct store *s, struct store_stats *out);
 
+/* store_metrics adds the store's families (map, used and file bytes, upper
+ * tiles, the lookup map's bytes) to |w| (common/prom.h), each sample with the
+ * label list |labels| (log="2027h1"; "" or NULL for none). Thread-safe. */
+struct prom;
+void store_metrics(struct store *s, struct prom *w, const char *labels);
+
+/* store_backup writes a compacting copy (LMDB's mdb_env_copy2 with
+ * MDB_CP_COMPACT) of |s| into the directory |dest| as dest/data.mdb: the
+ * environment exactly as one read transaction sees it, so it is consistent
+ * (every leaf, tile, index and the STH of one commit) while the writer, in
+ * this process or another, goes on. Only pages in use are written. |dest| is
+ * created (0700) if missing and must not hold a data.mdb; the file is fsynced.
+ * Only the environment: the key files are not in it. Like a reader, it must
+ * not be called on a thread holding a reader of |s|. Returns 0, MN_EINVAL,
+ * MN_EEXISTS (dest/data.mdb exists), MN_EIO, MN_ENOSPACE, MN_ENOMEM (each
+ * logged with the reason); on error no partial copy is left. */
+int store_backup(struct store *s, const char *dest);
+
 #endif

@@ -25,6 +25,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "logd/http.h"
 
 /* ---- the fake handler ---- */
@@ -145,12 +146,15 @@ static int fake_handler(void *ctx, const struct api_request *req, struct api_res
 		sem_wait(&F.hold); /* CPU-heavy validation stands in here */
 	}
 	if (path_is(req, "/metrics")) {
-		char *buf = malloc(16384);
-		assert_non_null(buf);
+		struct prom *w = prom_new(0);
+		char *text = NULL;
+		assert_non_null(w);
+		http_server_metrics(F.srv, w);
+		assert_int_equal(prom_finish(w, &text, &resp->body_len), 0);
+		prom_free(w);
 		resp->status = 200;
 		resp->content_type = "text/plain; version=0.0.4";
-		resp->body_len = http_server_metrics(F.srv, buf, 16384);
-		resp->body = (uint8_t *)buf;
+		resp->body = (uint8_t *)text;
 		return API_DONE;
 	}
 	if (path_is(req, "/missing")) {
@@ -1116,13 +1120,17 @@ static void test_metrics(void **state)
 	resp_free(&r);
 	client_free(cl);
 
-	/* truncation: never more than len-1 bytes, NUL-terminated */
+	/* a cap the exposition does not fit in is an error, not a cut line */
 	{
-		char small[64];
-		size_t n = http_server_metrics(F.srv, small, sizeof(small));
-		assert_true(n < sizeof(small));
-		assert_int_equal(strlen(small), n);
-		assert_int_equal(http_server_metrics(F.srv, small, 0), 0);
+		struct prom *w = prom_new(64);
+		char *text = (char *)"x";
+		size_t n = 1;
+		assert_non_null(w);
+		http_server_metrics(F.srv, w);
+		assert_int_equal(prom_finish(w, &text, &n), MN_ETOOBIG);
+		assert_null(text);
+		assert_int_equal(n, 0);
+		prom_free(w);
 	}
 	srv_stop();
 }

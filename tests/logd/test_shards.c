@@ -45,6 +45,7 @@
 #include "storage/storage.h"
 #include "tests/lib/ctclient.h"
 #include "tests/lib/pki.h"
+#include "tests/lib/promcheck.h"
 #include "tests/lib/proc.h"
 
 #define DAY 86400
@@ -406,11 +407,73 @@ static void test_health_metrics(void **state)
 	     p++)
 		n++;
 	assert_int_equal(n, 1);
+	/* the whole exposition, every log's families with their labels, is
+	 * valid for an implementation we did not write */
+	assert_int_equal(promcheck((const char *)r.body, r.body_len), 0);
 	http_resp_free(&r);
 	assert_int_equal(get(T.logd.port, NULL, "nosuchlog/ct/v1/get-sth", &r), 0);
 	assert_int_equal(r.status, 404);
 	assert_true(ctc_json_error(r.body, r.body_len));
 	http_resp_free(&r);
+}
+
+/* reloads_ok: the value of mn_reloads_total{log=NAME,result="ok"}, or -1. */
+static long reloads_ok(const char *log)
+{
+	struct http_resp r;
+	char pat[96];
+	const char *p;
+	long v = -1;
+
+	if (get(T.logd.port, NULL, "metrics", &r) != 0)
+		return -1;
+	snprintf(pat, sizeof(pat), "\nmn_reloads_total{log=\"%s\",result=\"ok\"} ", log);
+	p = strstr((const char *)r.body, pat);
+	if (r.status == 200 && p != NULL)
+		v = strtol(p + strlen(pat), NULL, 10);
+	http_resp_free(&r);
+	return v;
+}
+
+/* SIGHUP reloads every log's roots from its file: a chain to a root added to
+ * the file is refused before and accepted after, by each log that reads it. */
+static void test_sighup_reload(void **state)
+{
+	struct pki_cert *root2 = pki_root("Shard Root 2", 0);
+	struct pki_cert *l = pki_issue(root2, "hup.shards.example",
+				       (const char *[]){"hup.shards.example"}, 1, 0, T.now - DAY,
+				       T.now + 60 * DAY);
+	const struct pki_cert *chain[1] = {l}, *rs[2] = {T.root, root2};
+	char *body = ctc_chain_json(chain, 1), path[128];
+	struct timespec ts = {0, 2000000};
+	struct http_resp r;
+	long before = reloads_ok("any");
+
+	(void)state;
+	assert_non_null(body);
+	assert_int_equal(post(T.logd.port, "any", "ct/v1/add-chain", body, &r), 0);
+	assert_int_equal(r.status, 400);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "%s/roots.pem", T.dir);
+	assert_int_equal(pki_write_pem(path, rs, 2), 0);
+	assert_int_equal(kill(T.logd.pid, SIGHUP), 0);
+	for (int i = 0; i < 5000 && reloads_ok("any") <= before; i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(reloads_ok("any"), before + 1);
+	assert_true(reloads_ok("w0") >= 1); /* every log reloaded */
+	assert_int_equal(post(T.logd.port, "any", "ct/v1/add-chain", body, &r), 0);
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	/* back to the one root for the tests that follow */
+	assert_int_equal(pki_write_pem(path, rs, 1), 0);
+	before = reloads_ok("any");
+	assert_int_equal(kill(T.logd.pid, SIGHUP), 0);
+	for (int i = 0; i < 5000 && reloads_ok("any") <= before; i++)
+		nanosleep(&ts, NULL);
+	assert_int_equal(reloads_ok("any"), before + 1);
+	free(body);
+	pki_free(l);
+	pki_free(root2);
 }
 
 /* A log filled while open, restarted read-only: 403 for adds, reads work,
@@ -531,32 +594,15 @@ static void test_readyz_stale(void **state)
 	store_close(st);
 }
 
-static void test_label_metrics(void **state)
-{
-	const char *in[2] = {"# TYPE a counter\na 1\na{x=\"y\"} 2\n# TYPE b gauge\nb 3\n",
-			     "# TYPE a counter\na 4\n# TYPE c gauge\nc 5\n"};
-	size_t lens[2] = {strlen(in[0]), strlen(in[1])};
-	const char *labels[2] = {"p", "q"};
-	char out[512];
-	static const char want[] = "# TYPE a counter\na{log=\"p\"} 1\na{log=\"p\",x=\"y\"} 2\n"
-				   "a{log=\"q\"} 4\n# TYPE b gauge\nb{log=\"p\"} 3\n"
-				   "# TYPE c gauge\nc{log=\"q\"} 5\n";
-
-	(void)state;
-	assert_int_equal(router_label_metrics(out, sizeof(out), in, lens, labels, 2),
-			 strlen(want));
-	assert_string_equal(out, want);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_label_metrics),
 		cmocka_unit_test(test_windows),
 		cmocka_unit_test(test_class_not_accepted),
 		cmocka_unit_test(test_frozen),
 		cmocka_unit_test(test_pool_full),
 		cmocka_unit_test(test_health_metrics),
+		cmocka_unit_test(test_sighup_reload),
 		cmocka_unit_test(test_read_only),
 		cmocka_unit_test(test_readyz_stale),
 	};
