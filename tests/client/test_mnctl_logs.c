@@ -2,8 +2,8 @@
  * named by its URL prefix (http://HOST:PORT/2027h1), and `monitor` following
  * several logs in one run.
  *
- * Multi-log logd is built elsewhere, so the server here is
- * tests/lib/prefixproxy: two logd processes (two keys, two trees) behind one
+ * Most tests use tests/lib/prefixproxy, which counts what a client sends
+ * outside the prefixes: two logd processes (two keys, two trees) behind one
  * port, /2027h1/... going to the first and /2027h2/... to the second with
  * the prefix stripped. The proxy counts requests outside both prefixes, so a
  * client that drops the prefix from any request path is caught; a key pinned
@@ -368,6 +368,60 @@ static void test_monitor_one_fails(void **state)
 	free(mnctl(1, "--log", T.url_a, "--log", T.url_b, "sth", NULL));
 }
 
+/* The same against logd itself serving two logs from one config file
+ * (logd/router.c): pin each prefix, submit to each, look up in each, and
+ * monitor both in one run; each name is in its own log only. */
+static void test_config_logd(void **state)
+{
+	char yaml[160], url1[96], url2[96], pem[160], st[160], pa[128], pb[128], *out;
+	struct logd_proc p;
+	const char *args[] = {"--config", yaml, NULL};
+	FILE *f;
+
+	(void)state;
+	tpath(yaml, sizeof(yaml), "logd.yaml");
+	f = fopen(yaml, "w");
+	assert_non_null(f);
+	fprintf(f, "listen: 127.0.0.1:0\nthreads: 1\nlogs:\n");
+	for (int i = 1; i <= 2; i++)
+		fprintf(f, "  - name: 2027h%d\n    data: %s/cfg-h%d\n    classes: [tls]\n"
+			   "    roots: {tls: %s}\n", i, T.dir, i, T.roots);
+	fclose(f);
+	assert_int_equal(logd_start(&p, args), 0);
+	snprintf(url1, sizeof(url1), "http://127.0.0.1:%u/2027h1", p.port);
+	snprintf(url2, sizeof(url2), "http://127.0.0.1:%u/2027h2", p.port);
+	free(mnctl(0, "info", url1, "--trust-on-first-use", NULL));
+	free(mnctl(0, "info", url2, "--trust-on-first-use", NULL));
+	cert("cfg-1.pem", "one.example.com");
+	tpath(pem, sizeof(pem), "cfg-1.pem");
+	out = mnctl(0, "--log", url1, "add-chain", pem, "--wait-inclusion", NULL);
+	assert_non_null(strstr(out, "inclusion proof verified"));
+	free(out);
+	cert("cfg-2.pem", "two.example.com");
+	tpath(pem, sizeof(pem), "cfg-2.pem");
+	free(mnctl(0, "--log", url2, "add-chain", pem, "--wait-inclusion", NULL));
+	out = mnctl(0, "--log", url1, "lookup", "one.example.com", NULL);
+	assert_non_null(strstr(out, "1 entry"));
+	assert_non_null(strstr(out, "complete (map proofs verified)"));
+	free(out);
+	out = mnctl(0, "--log", url2, "lookup", "one.example.com", NULL);
+	assert_non_null(strstr(out, "0 entries"));
+	free(out);
+	tpath(st, sizeof(st), "monitor-cfg");
+	snprintf(pa, sizeof(pa), "%s ", url1);
+	snprintf(pb, sizeof(pb), "%s ", url2);
+	out = mnctl(0, "--log", url1, "--log", url2, "monitor", "--watch", T.watch, "--state", st,
+		    NULL);
+	assert_true(match_shows(out, pa, "dns: one.example.com"));
+	assert_false(match_shows(out, pa, "two.example.com"));
+	assert_true(match_shows(out, pb, "dns: two.example.com"));
+	assert_false(match_shows(out, pb, "one.example.com"));
+	assert_int_equal(count_lines(out, pa, "verified tree_size"), 1);
+	assert_int_equal(count_lines(out, pb, "verified tree_size"), 1);
+	free(out);
+	assert_int_equal(logd_stop(&p, SIGTERM), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_commands),
 		cmocka_unit_test(test_monitor_several),
 		cmocka_unit_test(test_monitor_one_fails),
+		cmocka_unit_test(test_config_logd),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
