@@ -1226,6 +1226,13 @@ static void bench_sequenced(unsigned rounds, unsigned seconds, uint64_t domains)
 	fflush(stdout);
 }
 
+static unsigned env_u(const char *name, unsigned dflt)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? (unsigned)strtoul(v, NULL, 10) : dflt;
+}
+
 int main(int argc, char **argv)
 {
 	const char *build = argc > 1 ? argv[1] : "build";
@@ -1250,11 +1257,7 @@ int main(int argc, char **argv)
 	memset(sct, 0x5c, sizeof(sct));
 	templates();
 	if (only == NULL || strcmp(only, "sequenced") == 0)
-		bench_sequenced(getenv("BENCH_MAP_ROUNDS") ? (unsigned)atoi(getenv("BENCH_MAP_ROUNDS"))
-							   : 2,
-				getenv("BENCH_MAP_SECONDS") ? (unsigned)atoi(getenv("BENCH_MAP_SECONDS"))
-							    : 8,
-				150000);
+		bench_sequenced(env_u("BENCH_MAP_ROUNDS", 2), env_u("BENCH_MAP_SECONDS", 8), 150000);
 	if (only == NULL || strcmp(only, "appends") == 0)
 		bench_appends(appends);
 	if (only == NULL || strcmp(only, "proofs") == 0)
