@@ -3,9 +3,13 @@
  * on stderr. Data under BUILD/bench-map, removed at the end.
  *
  *   bench_map [BUILD [MAX_MEM_KEYS [REBUILD_ENTRIES [APPENDS]]]]
- *   defaults 10^6, 200,000, 60,000 (about 1.5 minutes; bench/RESULTS.md's
- *   figures come from 10^7, 10^6, 60,000: 5 minutes);
- *   BENCH_MAP_ONLY=appends|proofs|rebuild runs one part.
+ *   defaults 10^6, 200,000, 60,000 (about 2 minutes; bench/RESULTS.md's
+ *   figures come from 10^7, 10^6, 60,000: 6 minutes);
+ *   BENCH_MAP_ONLY=sequenced|appends|proofs|rebuild runs one part;
+ *   BENCH_MAP_ROUNDS, BENCH_MAP_SECONDS: part 4's rounds and window (2, 8);
+ *   BENCH_MAP_P256=1: P-256 certificates (574/611 bytes) instead of RSA
+ *   (970/1,007), to build big logs in less disk; BENCH_MAP_KEEP=1: leave the
+ *   data under BUILD/bench-map.
  *
  * Leaves: x509_entry MerkleTreeLeafs whose body is a ~1 KB certificate
  * (RSA-2048 subject key, RSA-2048 issuer signature, like real ones; 970 and
@@ -36,10 +40,15 @@
  *     .map and caught up the way logd's seq_start does it (seq_start with
  *     opt.map: map_catch_up, 65,536 leaves per durable transaction); entries/s.
  *     Then start time (store_open + seq_start, nothing to catch up) with and
- *     without the map on that log, and the map's pages per key and per entry
+ *     without the map on that log, warm (best of 3) and cold (the store's
+ *     files dropped from the page cache with posix_fadvise first, 3 runs),
+ *     MapProof bytes from the store (1,000 present, 1,000 absent keys), and the map's pages per key and per entry
  *     (mdb_stat of map_tiles2 and map_items2 via store_get_stats; data 0: the
  *     lists' state is in the tiles' leaf payloads). Also
- *     mapkeys_leaf + map_update on map_mem alone over the same leaves. */
+ *     mapkeys_leaf + map_update on map_mem alone over the same leaves.
+ *  4. Sequenced durable appends (run first): the real sequencer with 4
+ *     submitting threads, opt.map off and on alternating, each from an empty
+ *     store (see "4." below). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
