@@ -3,9 +3,13 @@
  * on stderr. Data under BUILD/bench-map, removed at the end.
  *
  *   bench_map [BUILD [MAX_MEM_KEYS [REBUILD_ENTRIES [APPENDS]]]]
- *   defaults 10^6, 200,000, 60,000 (about 1.5 minutes; bench/RESULTS.md's
- *   figures come from 10^7, 10^6, 60,000: 5 minutes);
- *   BENCH_MAP_ONLY=appends|proofs|rebuild runs one part.
+ *   defaults 10^6, 200,000, 60,000 (about 2 minutes; bench/RESULTS.md's
+ *   figures come from 10^7, 10^6, 60,000: 6 minutes);
+ *   BENCH_MAP_ONLY=sequenced|appends|proofs|rebuild runs one part;
+ *   BENCH_MAP_ROUNDS, BENCH_MAP_SECONDS: part 4's rounds and window (2, 8);
+ *   BENCH_MAP_P256=1: P-256 certificates (574/611 bytes) instead of RSA
+ *   (970/1,007), to build big logs in less disk; BENCH_MAP_KEEP=1: leave the
+ *   data under BUILD/bench-map.
  *
  * Leaves: x509_entry MerkleTreeLeafs whose body is a ~1 KB certificate
  * (RSA-2048 subject key, RSA-2048 issuer signature, like real ones; 970 and
@@ -36,11 +40,20 @@
  *     .map and caught up the way logd's seq_start does it (seq_start with
  *     opt.map: map_catch_up, 65,536 leaves per durable transaction); entries/s.
  *     Then start time (store_open + seq_start, nothing to catch up) with and
- *     without the map on that log, and the map's pages per key and per entry
+ *     without the map on that log, warm (best of 3) and cold (the store's
+ *     files dropped from the page cache with posix_fadvise first, 3 runs),
+ *     MapProof bytes from the store (1,000 present, 1,000 absent keys), and the map's pages per key and per entry
  *     (mdb_stat of map_tiles2 and map_items2 via store_get_stats; data 0: the
  *     lists' state is in the tiles' leaf payloads). Also
- *     mapkeys_leaf + map_update on map_mem alone over the same leaves. */
+ *     mapkeys_leaf + map_update on map_mem alone over the same leaves.
+ *  4. Sequenced durable appends (run first): the real sequencer with 4
+ *     submitting threads, opt.map off and on alternating, each from an empty
+ *     store (see "4." below). */
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +99,7 @@ struct tmpl {
 };
 
 static struct tmpl tmpls[2];
+static int p256; /* BENCH_MAP_P256=1: P-256 keys and signatures (smaller leaves) */
 
 static void make_tmpl(struct tmpl *t, const struct pki_cert *ca, size_t num_dns)
 {
@@ -102,7 +116,7 @@ static void make_tmpl(struct tmpl *t, const struct pki_cert *ca, size_t num_dns)
 	o.eku = "serverAuth,clientAuth";
 	o.dns = dns;
 	o.num_dns = num_dns;
-	o.flags = PKI_RSA;
+	o.flags = p256 ? 0 : PKI_RSA;
 	o.not_before = pki_now() - 86400;
 	o.not_after = o.not_before + 90 * 86400;
 	o.serial = SERIAL;
@@ -129,7 +143,7 @@ static void make_tmpl(struct tmpl *t, const struct pki_cert *ca, size_t num_dns)
 
 static void templates(void)
 {
-	struct pki_cert *ca = pki_root("Bench Map CA", PKI_RSA);
+	struct pki_cert *ca = pki_root("Bench Map CA", p256 ? 0 : PKI_RSA);
 
 	if (ca == NULL)
 		load_die("cannot make the CA");
@@ -596,6 +610,75 @@ static void bench_proofs(uint64_t max_keys)
 
 /* --- 3. rebuild from the log, and start time --------------------------------- */
 
+/* evict drops |dir|'s files from the page cache (posix_fadvise DONTNEED; the
+ * store is closed and synced, so every page is clean): the next start reads
+ * from the disk, as after a reboot. */
+static void evict(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[1024];
+
+	if (d == NULL)
+		load_die("cannot list the store");
+	while ((de = readdir(d)) != NULL) {
+		int fd;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		(void)fdatasync(fd);
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		close(fd);
+	}
+	closedir(d);
+}
+
+/* store_proofs: MapProof bytes and time of 1,000 present keys (map keys of
+ * random leaves) and 1,000 absent ones, from the store itself. */
+static void store_proofs(struct store *st, struct gen *g, uint64_t n, struct pstat *pp,
+			 struct pstat *pa)
+{
+	struct store_reader *rd;
+	struct gleaf *gl = malloc(sizeof(*gl));
+	struct store_leaf l;
+	const int num = 1000;
+
+	memset(pp, 0, sizeof(*pp));
+	memset(pa, 0, sizeof(*pa));
+	if (gl == NULL || store_read_begin(st, &rd) != 0)
+		load_die("cannot read the store");
+	for (int present = 1; present >= 0; present--) {
+		struct pstat *p = present ? pp : pa;
+		uint64_t t0 = mn_mono_ns();
+		for (int k = 0; k < num; k++) {
+			uint8_t key[32];
+			uint64_t count = 0;
+			struct cbb c;
+			if (present) {
+				uint64_t i = mix((uint64_t)k + 777) % n;
+				gen_leaf(g, i, gl, &l, 1);
+				memcpy(key, gl->mk[mix(i) % l.num_map_keys], 32);
+			} else {
+				rand_key(key, (uint64_t)k, 0x12345678abcdefull);
+			}
+			if (!cbb_init(&c, 1024, MAP_MAX_PROOF_LEN) ||
+			    store_r_map_prove(rd, key, &c, &count) != 0 ||
+			    (count > 0) != present)
+				load_die("store_r_map_prove failed");
+			p->mean += (double)cbb_len(&c) / num;
+			if ((double)cbb_len(&c) > p->max)
+				p->max = (double)cbb_len(&c);
+			cbb_cleanup(&c);
+		}
+		p->us = load_secs_since(t0) * 1e6 / num;
+	}
+	store_read_end(rd);
+	free(gl);
+}
+
 static void bench_rebuild(uint64_t n)
 {
 	char dir[700];
@@ -741,12 +824,13 @@ static void bench_rebuild(uint64_t n)
 			start_plain[0] = start_plain[k];
 	}
 	printf("| map: rebuild from the log (logd start with the map on a log of %" PRIu64
-	       " 1 KB certificate entries built without it: seq_start's map_catch_up, "
+	       " %zu/%zu-byte %s certificate entries built without it: seq_start's map_catch_up, "
 	       "read + mapkeys_leaf + store_map_catch_up, 65,536 per durable commit) | %.0f "
 	       "entries/s (%.1f s, %.1f s CPU, %" PRIu64 " keys) | mapkeys_leaf + map_update "
 	       "on map_mem, same leaves: %.0f entries/s; building the log itself (no_sync): "
 	       "%.0f entries/s | %.2f |\n",
-	       n, (double)n / catch_s, catch_s, catch_cpu, num_map_keys, (double)n / mem_s,
+	       n, tmpls[0].len, tmpls[1].len, p256 ? "P-256" : "RSA", (double)n / catch_s,
+	       catch_s, catch_cpu, num_map_keys, (double)n / mem_s,
 	       (double)n / build_s, mem_s / catch_s);
 	printf("| map: logd start (store_open + seq_start, warm cache, best of 3) with the map, "
 	       "nothing to catch up, %" PRIu64 " entries | %.2f ms | without the map, same log: "
@@ -766,10 +850,396 @@ static void bench_rebuild(uint64_t n)
 	       (double)(ss.map_tiles_bytes + ss.map_data_bytes + ss.map_items_bytes) /
 		       (double)ss.used_bytes);
 	fflush(stdout);
-	load_rm_tree(dir);
+
+	/* cold start: the store's pages dropped from the page cache first */
+	{
+		double cold_map[3], cold_plain[3];
+		struct pstat pp, pa;
+		for (int k = 0; k < 3; k++) {
+			for (int mp = 1; mp >= 0; mp--) {
+				so.map = mp;
+				qo.map = mp;
+				evict(dir);
+				t0 = mn_mono_ns();
+				if (store_open(&st, &so) != 0 || seq_start(&q, st, signer, &qo) != 0)
+					load_die("reopen failed");
+				(mp ? cold_map : cold_plain)[k] = load_secs_since(t0) * 1e3;
+				seq_stop(q);
+				store_close(st);
+			}
+		}
+		printf("| map: logd start (store_open + seq_start, COLD page cache: the store's "
+		       "files evicted with posix_fadvise first, 3 runs) with the map, nothing to "
+		       "catch up, %" PRIu64 " entries | %.1f, %.1f, %.1f ms | without the map: "
+		       "%.1f, %.1f, %.1f ms | |\n", n, cold_map[0], cold_map[1], cold_map[2],
+		       cold_plain[0], cold_plain[1], cold_plain[2]);
+		so.map = 1;
+		if (store_open(&st, &so) != 0)
+			load_die("reopen failed");
+		store_proofs(st, &g, n, &pp, &pa);
+		store_close(st);
+		printf("| map: MapProof bytes of one key from the store (store_r_map_prove, "
+		       "%" PRIu64 " keys, %" PRIu64 " entries): present (mean, max of 1,000 map "
+		       "keys of random leaves) / absent (mean, max of 1,000) | %.0f (max %.0f) / "
+		       "%.0f (max %.0f) B; %.1f / %.1f us each, the tiles mostly on disk (the "
+		       "cold runs evicted them) | aim: 1024 B at 10^7 keys | %.2f |\n",
+		       num_map_keys, n, pp.mean, pp.max, pa.mean, pa.max, pp.us, pa.us,
+		       pp.mean / 1024.0);
+		fflush(stdout);
+	}
+	if (getenv("BENCH_MAP_KEEP") == NULL)
+		load_rm_tree(dir);
 	gen_cleanup(&g);
 	free(gl);
 	free(ls);
+}
+
+
+/* --- 4. sequenced durable appends, with and without the map ----------------- */
+
+/* bench_store's "sequenced durable appends" harness with bench_map's leaves:
+ * NUM_SUBMITTERS threads keep SEQ_IN_FLIGHT submissions queued in the real
+ * sequencer (seq_start/seq_submit: the leaf encoded, its SCT signed and hashed
+ * and, with the map, its map keys computed by mapkeys_leaf on the submitting
+ * thread; one sequencer thread commits each batch durably). Each submission
+ * is a ~1 KB certificate (the templates above, patched per submission) with
+ * its lookup-index keys (computed by the submitter, as the API's threads do),
+ * 64 bytes of extra data and a dedup key spread like SHA-256. The same
+ * harness, store options and leaves with opt.map off and on, each from an
+ * empty store, alternating, a warm-up second then a SEQ_SECONDS window. */
+#define NUM_SUBMITTERS 4
+#define SEQ_IN_FLIGHT 4096
+#define PER_SUBMITTER (SEQ_IN_FLIGHT / NUM_SUBMITTERS)
+
+struct ssub;
+
+struct submitter {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct ssub *free_list; /* guarded by mu */
+	int waiting;            /* guarded by mu */
+	uint64_t completed;     /* guarded by mu: status 0 */
+	uint64_t failed;        /* guarded by mu */
+	uint64_t next_id;
+	struct merkle_hasher *h;
+	struct ssub *slots;
+} __attribute__((aligned(64)));
+
+struct ssub {
+	struct api_submission s; /* first: done() gets &s */
+	struct submitter *owner;
+	struct ssub *next;
+	uint8_t body[LEAF_MAX];
+	uint8_t extra[EXTRA_LEN];
+	uint8_t ikeys[MAX_NAMES][NAMES_MAX_KEY_LEN];
+	uint8_t thumb[32];
+	struct store_index_key keys[MAX_NAMES + 1];
+};
+
+static struct submitter subs[NUM_SUBMITTERS];
+static int stop_submitting; /* guarded by every submitter's mu */
+static struct seq *the_seq;
+static uint64_t seq_domains;
+
+static void on_done(struct api_submission *s, int status, const uint8_t *sct_bytes,
+		    size_t len, uint64_t index)
+{
+	struct ssub *b = (struct ssub *)s;
+	struct submitter *o = b->owner;
+
+	(void)sct_bytes;
+	(void)len;
+	(void)index;
+	pthread_mutex_lock(&o->mu);
+	if (status == 0)
+		o->completed++;
+	else
+		o->failed++;
+	b->next = o->free_list;
+	o->free_list = b;
+	if (o->waiting)
+		pthread_cond_signal(&o->cv);
+	pthread_mutex_unlock(&o->mu);
+}
+
+/* fill makes submission |id|: a certificate for domain mix(id) % seq_domains,
+ * its index keys and its dedup key. */
+static void fill(struct ssub *b, struct merkle_hasher *h, uint64_t id)
+{
+	static const char *const pre[MAX_NAMES] = {"", "www.", "mail."};
+	const struct tmpl *t = &tmpls[mix(id ^ 0x55) & 1];
+	uint64_t dom = mix(id) % seq_domains % 10000000u;
+	char digits[24], name[64];
+	uint64_t z = mix(id ^ 0xdedd0000ull);
+
+	memcpy(b->body, t->der, t->len);
+	snprintf(digits, sizeof(digits), "%0*" PRIu64, DIGITS, dom);
+	for (size_t k = 0; k < t->num_names; k++)
+		memcpy(b->body + t->name_off[k], digits, DIGITS);
+	mn_put_be64(b->body + t->serial_off, (SERIAL & 0xff00000000000000ull) | id);
+	b->s.entry.entry_type = CT_X509_ENTRY;
+	b->s.entry.body = b->body;
+	b->s.entry.body_len = t->len;
+	for (size_t k = 0; k < t->num_dns; k++) {
+		int n = snprintf(name, sizeof(name), "%sd%s-bench-online-shop.com", pre[k],
+				 digits);
+		int kl = names_dns_key(b->ikeys[k], NAMES_MAX_KEY_LEN, name, (size_t)n,
+				       NAMES_CLASS_TLS);
+		if (kl <= 0)
+			load_die("cannot make an index key");
+		b->keys[k].index = STORE_IDX_DNS;
+		b->keys[k].key_len = (uint8_t)kl;
+		b->keys[k].key = b->ikeys[k];
+	}
+	merkle_sha256(h, b->thumb, b->body, t->len);
+	b->keys[t->num_dns].index = STORE_IDX_CERT;
+	b->keys[t->num_dns].key_len = 32;
+	b->keys[t->num_dns].key = b->thumb;
+	b->s.keys = b->keys;
+	b->s.num_keys = t->num_dns + 1;
+	memcpy(b->s.dedup_key, &z, 8);
+	memcpy(b->s.dedup_key + 8, &id, 8);
+	memcpy(b->s.dedup_key + 16, b->thumb, 16);
+}
+
+static void *submitter(void *arg)
+{
+	struct submitter *me = arg;
+	uint64_t n = (uint64_t)(me - subs);
+
+	for (;;) {
+		struct ssub *list;
+
+		pthread_mutex_lock(&me->mu);
+		while (me->free_list == NULL && !stop_submitting) {
+			me->waiting = 1;
+			pthread_cond_wait(&me->cv, &me->mu);
+			me->waiting = 0;
+		}
+		list = me->free_list;
+		me->free_list = NULL;
+		if (stop_submitting) {
+			pthread_mutex_unlock(&me->mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&me->mu);
+		while (list != NULL) {
+			struct ssub *b = list;
+			list = b->next;
+			fill(b, me->h, n << 40 | me->next_id++);
+			while (seq_submit(the_seq, &b->s) == MN_EBUSY)
+				sched_yield();
+		}
+	}
+}
+
+static void submitters_start(void)
+{
+	stop_submitting = 0;
+	for (int i = 0; i < NUM_SUBMITTERS; i++) {
+		struct submitter *me = &subs[i];
+
+		memset(me, 0, sizeof(*me));
+		pthread_mutex_init(&me->mu, NULL);
+		pthread_cond_init(&me->cv, NULL);
+		me->slots = calloc(PER_SUBMITTER, sizeof(*me->slots));
+		me->h = merkle_hasher_new();
+		if (me->slots == NULL || me->h == NULL)
+			load_die("out of memory");
+		for (int j = 0; j < PER_SUBMITTER; j++) {
+			struct ssub *b = &me->slots[j];
+			b->owner = me;
+			memset(b->extra, 0x33, sizeof(b->extra));
+			b->s.extra = b->extra;
+			b->s.extra_len = sizeof(b->extra);
+			b->s.done = on_done;
+			b->next = me->free_list;
+			me->free_list = b;
+		}
+		if (pthread_create(&me->th, NULL, submitter, me) != 0)
+			load_die("pthread_create");
+	}
+}
+
+static uint64_t completed_total(uint64_t *out_failed)
+{
+	uint64_t c = 0, f = 0;
+
+	for (int i = 0; i < NUM_SUBMITTERS; i++) {
+		pthread_mutex_lock(&subs[i].mu);
+		c += subs[i].completed;
+		f += subs[i].failed;
+		pthread_mutex_unlock(&subs[i].mu);
+	}
+	if (out_failed != NULL)
+		*out_failed = f;
+	return c;
+}
+
+static uint64_t metric(const char *text, const char *name)
+{
+	char pat[128];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\n%s ", name);
+	p = strstr(text, pat);
+	return p == NULL ? 0 : strtoull(p + strlen(pat), NULL, 10);
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	if (clock_gettime(c, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct srun {
+	double rate, batch, cpu_us, cpu_us_sub, wbytes, bytes_per_entry, map_per_entry;
+	uint64_t tree_size, map_keys;
+};
+
+static struct srun seq_run(int mapped, unsigned seconds)
+{
+	char dir[700], text[8192];
+	struct store_options so = {0};
+	struct seq_options qo = {0};
+	struct store *st;
+	struct store_stats ss;
+	clockid_t clk[NUM_SUBMITTERS];
+	uint64_t t0, t1, c0, c1, b0, b1, p0, p1, s0 = 0, s1 = 0, w0, w1, total, failed;
+	struct srun r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(dir, sizeof(dir), "%s/seq-%s", base, mapped ? "map" : "plain");
+	load_rm_tree(dir);
+	so.dir = dir;
+	so.map = mapped;
+	qo.map = mapped;
+	if (store_open(&st, &so) != 0 || seq_start(&the_seq, st, signer, &qo) != 0)
+		load_die("sequencer setup failed");
+	submitters_start();
+	for (int i = 0; i < NUM_SUBMITTERS; i++)
+		pthread_getcpuclockid(subs[i].th, &clk[i]);
+	t0 = mn_mono_ns();
+	while (mn_mono_ns() - t0 < 1000000000ull)
+		usleep(10000);
+	seq_metrics(the_seq, text, sizeof(text));
+	b0 = metric(text, "mn_sequencer_batches_total");
+	c0 = completed_total(NULL);
+	p0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	w0 = wchar();
+	for (int i = 0; i < NUM_SUBMITTERS; i++)
+		s0 += clock_ns(clk[i]);
+	t0 = mn_mono_ns();
+	while (mn_mono_ns() - t0 < seconds * 1000000000ull)
+		usleep(10000);
+	t1 = mn_mono_ns();
+	p1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	w1 = wchar();
+	for (int i = 0; i < NUM_SUBMITTERS; i++)
+		s1 += clock_ns(clk[i]);
+	c1 = completed_total(NULL);
+	seq_metrics(the_seq, text, sizeof(text));
+	b1 = metric(text, "mn_sequencer_batches_total");
+	for (int i = 0; i < NUM_SUBMITTERS; i++) {
+		pthread_mutex_lock(&subs[i].mu);
+		stop_submitting = 1;
+		pthread_cond_signal(&subs[i].cv);
+		pthread_mutex_unlock(&subs[i].mu);
+	}
+	for (int i = 0; i < NUM_SUBMITTERS; i++)
+		pthread_join(subs[i].th, NULL);
+	seq_stop(the_seq); /* commits and answers what is still queued */
+	store_get_stats(st, &ss);
+	if (mapped) {
+		struct store_reader *rd;
+		uint64_t cov;
+		uint8_t mr[32];
+		if (store_read_begin(st, &rd) != 0 ||
+		    store_r_map(rd, &cov, &r.map_keys, mr) != 0 || cov + 1 < ss.tree_size) {
+			fprintf(stderr, "bench_map: map covers %" PRIu64 " of %" PRIu64 "\n", cov,
+				ss.tree_size);
+			load_die("the map does not cover the tree");
+		}
+		store_read_end(rd);
+	}
+	store_close(st);
+	total = completed_total(&failed);
+	for (int i = 0; i < NUM_SUBMITTERS; i++) {
+		free(subs[i].slots);
+		merkle_hasher_free(subs[i].h);
+	}
+	/* every counted completion is a leaf of the tree; with the map the tree
+	 * also holds a map-root leaf per batch (and leaf 0) */
+	if (failed != 0 || c1 <= c0 || (!mapped && total != ss.tree_size) ||
+	    (mapped && (total >= ss.tree_size || ss.tree_size - total < b1 + 1)))
+		load_die("sequenced run: failures, or completions do not match the tree");
+	r.rate = (double)(c1 - c0) / ((double)(t1 - t0) / 1e9);
+	r.batch = b1 > b0 ? (double)(c1 - c0) / (double)(b1 - b0) : 0;
+	r.cpu_us = (double)(p1 - p0) / 1e3 / (double)(c1 - c0);
+	r.cpu_us_sub = (double)(s1 - s0) / 1e3 / (double)(c1 - c0);
+	r.wbytes = (double)(w1 - w0) / (double)(c1 - c0);
+	r.bytes_per_entry = (double)ss.used_bytes / (double)ss.tree_size;
+	r.map_per_entry = (double)(ss.map_tiles_bytes + ss.map_data_bytes + ss.map_items_bytes) /
+			  (double)ss.tree_size;
+	r.tree_size = ss.tree_size;
+	fprintf(stderr, "bench_map: sequenced, map %s: %.0f /s, batch %.0f, CPU %.1f us (%.1f "
+		"submitters), %.0f B written per append, tree %" PRIu64 ", %" PRIu64 " map keys\n",
+		mapped ? "on" : "off", r.rate, r.batch, r.cpu_us, r.cpu_us_sub, r.wbytes,
+		r.tree_size, r.map_keys);
+	load_rm_tree(dir);
+	return r;
+}
+
+static void bench_sequenced(unsigned rounds, unsigned seconds, uint64_t domains)
+{
+	struct srun pl[8], mp[8];
+	double rr = 0, rc = 0;
+	char a[1024] = "", b[1024] = "", c[256] = "";
+	size_t la = 0, lb = 0, lc = 0;
+
+	if (rounds > 8)
+		rounds = 8;
+	seq_domains = domains;
+	for (unsigned k = 0; k < rounds; k++) {
+		pl[k] = seq_run(0, seconds);
+		mp[k] = seq_run(1, seconds);
+	}
+	for (unsigned k = 0; k < rounds; k++) {
+		la += (size_t)snprintf(a + la, sizeof(a) - la,
+				       "%s%.0f /s (batch %.0f; CPU %.1f us, submitters %.1f; %.0f B "
+				       "written; tree %" PRIu64 ", %" PRIu64 " keys, map %.0f B per "
+				       "entry)", k ? "; " : "", mp[k].rate, mp[k].batch,
+				       mp[k].cpu_us, mp[k].cpu_us_sub, mp[k].wbytes,
+				       mp[k].tree_size, mp[k].map_keys, mp[k].map_per_entry);
+		lb += (size_t)snprintf(b + lb, sizeof(b) - lb,
+				       "%s%.0f /s (batch %.0f; CPU %.1f us, submitters %.1f; %.0f B "
+				       "written; tree %" PRIu64 ")", k ? "; " : "", pl[k].rate,
+				       pl[k].batch, pl[k].cpu_us, pl[k].cpu_us_sub, pl[k].wbytes,
+				       pl[k].tree_size);
+		lc += (size_t)snprintf(c + lc, sizeof(c) - lc, "%s%.2f (CPU %.2f)", k ? ", " : "",
+				       mp[k].rate / pl[k].rate, pl[k].cpu_us / mp[k].cpu_us);
+		rr += mp[k].rate / pl[k].rate / rounds;
+		rc += pl[k].cpu_us / mp[k].cpu_us / rounds;
+	}
+	printf("| map: SEQUENCED durable appends with the map (seq_start/seq_submit, opt.map "
+	       "on; %d submitting threads, %d in flight; %zu/%zu-byte %s certificates with "
+	       "their index keys, 2-5 map keys each, %" PRIu64 " domains; %u s window after 1 s, "
+	       "from empty, %u alternating rounds) | %s | the same without the map (opt.map "
+	       "off): %s | %s; mean %.2f (CPU %.2f) |\n",
+	       NUM_SUBMITTERS, SEQ_IN_FLIGHT, tmpls[0].len, tmpls[1].len, p256 ? "P-256" : "RSA",
+	       domains, seconds, rounds, a, b, c, rr, rc);
+	fflush(stdout);
+}
+
+static unsigned env_u(const char *name, unsigned dflt)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? (unsigned)strtoul(v, NULL, 10) : dflt;
 }
 
 int main(int argc, char **argv)
@@ -778,10 +1248,13 @@ int main(int argc, char **argv)
 	uint64_t mem_keys = argc > 2 ? strtoull(argv[2], NULL, 10) : 1000000;
 	uint64_t rebuild = argc > 3 ? strtoull(argv[3], NULL, 10) : 200000;
 	uint64_t appends = argc > 4 ? strtoull(argv[4], NULL, 10) : 60000;
-	const char *only = getenv("BENCH_MAP_ONLY"); /* "appends", "proofs", "rebuild" */
+	/* "sequenced", "appends", "proofs", "rebuild"; BENCH_MAP_ROUNDS and
+	 * BENCH_MAP_SECONDS (default 2 and 8) for "sequenced" */
+	const char *only = getenv("BENCH_MAP_ONLY");
 	char key[700];
 
 	load_init("bench_map", 0);
+	p256 = getenv("BENCH_MAP_P256") != NULL && strcmp(getenv("BENCH_MAP_P256"), "0") != 0;
 	snprintf(base, sizeof(base), "%s/bench-map", build);
 	load_rm_tree(base);
 	if (mkdir(base, 0700) != 0)
@@ -792,6 +1265,8 @@ int main(int argc, char **argv)
 	base_ms = mn_now_ms() - 100000000ull;
 	memset(sct, 0x5c, sizeof(sct));
 	templates();
+	if (only == NULL || strcmp(only, "sequenced") == 0)
+		bench_sequenced(env_u("BENCH_MAP_ROUNDS", 2), env_u("BENCH_MAP_SECONDS", 8), 150000);
 	if (only == NULL || strcmp(only, "appends") == 0)
 		bench_appends(appends);
 	if (only == NULL || strcmp(only, "proofs") == 0)
@@ -799,6 +1274,7 @@ int main(int argc, char **argv)
 	if (only == NULL || strcmp(only, "rebuild") == 0)
 		bench_rebuild(rebuild);
 	ct_signer_free(signer);
-	load_rm_tree(base);
+	if (getenv("BENCH_MAP_KEEP") == NULL)
+		load_rm_tree(base);
 	return 0;
 }
