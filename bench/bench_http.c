@@ -76,6 +76,8 @@ struct sub {
 	char *b64;          /* base64 of the leaf DER */
 	size_t b64_len;
 	uint64_t timestamp; /* from the SCT; 0 until answered 200 */
+	uint8_t ext[16];    /* the SCT's extensions (a new log's: leaf_index) */
+	size_t ext_len;
 };
 
 static const char *build = "build";
@@ -294,14 +296,29 @@ static int run_wrk(const char *url, const char *script, pid_t server, struct loa
 
 /* --- add-chain load --- */
 
-/* on_sct keeps the timestamp of the SCT answering a submission, to hash its
- * leaf for get-proof-by-hash. */
+/* on_sct keeps the timestamp and extensions of the SCT answering a
+ * submission, to hash its leaf for get-proof-by-hash. */
 static void on_sct(void *arg, const struct post_req *req, const char *resp)
 {
+	struct sub *s = &subs[req - reqs];
 	const char *ts = strstr(resp, "\"timestamp\":");
+	const char *ext = strstr(resp, "\"extensions\":\"");
 
 	(void)arg;
-	subs[req - reqs].timestamp = ts ? strtoull(ts + 12, NULL, 10) : 0;
+	s->timestamp = ts ? strtoull(ts + 12, NULL, 10) : 0;
+	s->ext_len = 0;
+	if (ext != NULL) {
+		const char *b = ext + 14, *e = strchr(b, '"');
+		uint8_t *d = NULL;
+		size_t n = 0;
+		if (e != NULL && mn_b64_decode(&d, &n, b, (size_t)(e - b), sizeof(s->ext)) == 0) {
+			memcpy(s->ext, d, n);
+			s->ext_len = n;
+		}
+		free(d);
+		if (e == NULL || (e > b && s->ext_len == 0))
+			s->timestamp = 0; /* cannot hash it: leave it out */
+	}
 }
 
 /* run_add submits reqs[list->next .. list->limit) over |nconns| connections for
@@ -333,14 +350,16 @@ static void leaf_hash(const struct sub *s, uint8_t out[32])
 	head[n++] = (uint8_t)(s->leaf->der_len >> 16);
 	head[n++] = (uint8_t)(s->leaf->der_len >> 8);
 	head[n++] = (uint8_t)s->leaf->der_len;
-	uint8_t buf[sizeof(head) + 4096 + 2];
+	uint8_t buf[sizeof(head) + 4096 + 2 + sizeof(s->ext)];
 	if (s->leaf->der_len > 4096)
 		load_die("a leaf is too large");
 	memcpy(buf, head, n);
 	memcpy(buf + n, s->leaf->der, s->leaf->der_len);
 	n += s->leaf->der_len;
-	buf[n++] = 0; /* extensions: empty */
-	buf[n++] = 0;
+	buf[n++] = (uint8_t)(s->ext_len >> 8); /* extensions<0..2^16-1>: the SCT's */
+	buf[n++] = (uint8_t)s->ext_len;
+	memcpy(buf + n, s->ext, s->ext_len);
+	n += s->ext_len;
 	SHA256(buf, n, out);
 }
 

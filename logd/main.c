@@ -51,6 +51,10 @@ static const char usage[] =
 	"  --max-map-size BYTES LMDB map size limit (default 1 TiB)\n"
 	"  --no-map             do not keep the verifiable lookup map (no map-root\n"
 	"                       leaves; lookups then prove no completeness)\n"
+	"  --no-leaf-index      when creating the log: the RFC 6962 format, SCTs without\n"
+	"                       the static-ct-api leaf_index extension (a new log has it\n"
+	"                       by default); a log's format is fixed when it is created,\n"
+	"                       so on an existing log this is ignored with a warning\n"
 	"  --url URL            the log's public URL for the log-list line\n"
 	"  --verbose            debug logging\n"
 	"  --help               this text\n"
@@ -70,6 +74,7 @@ struct config {
 	const char *url;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
 	int no_map;
+	int no_leaf_index;
 	unsigned long idle_ms, request_ms;
 	unsigned long long map_size, max_map_size;
 };
@@ -110,7 +115,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
-	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY };
+	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_NOLEAFIDX };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -131,6 +136,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
+		{"no-leaf-index", no_argument, NULL, O_NOLEAFIDX},
 		{"verbose", no_argument, NULL, O_VERBOSE},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -160,6 +166,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_MAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->map_size); break;
 		case O_MAXMAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->max_map_size); break;
 		case O_NOMAP: c->no_map = 1; break;
+		case O_NOLEAFIDX: c->no_leaf_index = 1; break;
 		case O_VERBOSE: mn_log_set_level(MN_LOG_DEBUG); break;
 		case O_HELP: fputs(usage, stdout); exit(0);
 		default: ok = 0;
@@ -233,6 +240,7 @@ int main(int argc, char **argv)
 	so.map_size = c.map_size;
 	so.max_map_size = c.max_map_size;
 	so.map = !c.no_map;
+	so.no_leaf_index = c.no_leaf_index;
 	ret = store_open(&st, &so);
 	if (ret == MN_EREADONLY) {
 		/* A read-only data directory still serves reads; submissions get
@@ -247,6 +255,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "logd: cannot open data directory %s: %s\n", c.data, mn_strerror(ret));
 		goto out;
 	}
+	if (c.no_leaf_index && (store_format(st) & STORE_FMT_LEAF_INDEX))
+		mn_warn("leaf_index_fixed", "dir=%s msg=\"--no-leaf-index ignored: this log was "
+			"created with leaf_index SCTs, and a log's format never changes\"", c.data);
 	if (c.key == NULL) {
 		snprintf(keypath, sizeof(keypath), "%s/log-key.pem", c.data);
 		c.key = keypath;

@@ -115,10 +115,13 @@ static char *tamper_body(const char *target, const uint8_t *body, size_t len)
 		v = json_object_get(j, "sha256_root_hash");
 		pos = 3;
 	} else if (mode == T_ENTRY && strstr(target, "/ct/v1/get-entries") == target) {
-		/* a byte inside the certificate's signature: it still decodes */
+		/* a byte inside the certificate's signature: it still decodes
+		 * (before the 2 + 8 bytes of the leaf_index extension, which a
+		 * new log's leaves end with: a flip there is caught as a wrong
+		 * index, before the hashes) */
 		v = json_object_get(json_array_get(json_object_get(j, "entries"), 0),
 				    "leaf_input");
-		pos = -5;
+		pos = -15;
 	}
 	if (v != NULL && flip_b64(v, pos)) {
 		out = json_dumps(j, JSON_COMPACT);
