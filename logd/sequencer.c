@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "entry/mapkeys.h"
+#include "logd/signpool.h"
 #include "merkle/merkle.h"
 
 #define NUM_BUCKETS 12
@@ -43,14 +44,9 @@ struct seq {
 
 	/* A log of the static-ct-api format (STORE_FMT_LEAF_INDEX): each leaf
 	 * carries its index, known only here, so its SCT is signed after the
-	 * commit, by the signing threads below, not by the submitter. */
+	 * commit, by the signing threads of |signers|, not by the submitter. */
 	int leaf_index;
-	pthread_t *sign_threads;
-	unsigned num_sign_threads;
-	pthread_mutex_t sign_mu;
-	pthread_cond_t sign_cond;
-	struct job *sign_head, *sign_tail; /* guarded by sign_mu */
-	int sign_stop;                     /* guarded by sign_mu */
+	struct signpool *signers_pool;
 	/* Jobs the sequencer took and nobody answered yet (atomic): with |queued|
 	 * what seq_submit holds to max_queue, so neither the queue nor the jobs
 	 * waiting for their SCTs grow without bound. A job leaves the count just
@@ -110,6 +106,7 @@ struct job {
 	uint8_t *sct_buf; /* leaf_index: the SCT signed after the commit */
 	size_t sct_buf_len;
 	int sign_ret;     /* and how its signing went */
+	struct signpool_item item; /* leaf_index: on the signing threads' queue */
 	int stored; /* in a batch: its dedup key is in the store, at stored_index */
 	uint64_t stored_index;
 	uint64_t index;
@@ -488,40 +485,22 @@ static void answer_signed(struct seq *q, struct job *j)
 	free(buf);
 }
 
-static void *sign_main(void *arg)
+#define JOB_OF(it) ((struct job *)((char *)(it) - offsetof(struct job, item)))
+
+/* sign_chunk is the signing threads' signpool_fn: it signs a chunk, then
+ * answers it, so the answers come in bursts and a waiting submitter (or
+ * event loop) is woken once for several. */
+static void sign_chunk(void *ctx, struct signpool_item *items)
 {
-	struct seq *q = arg;
+	struct seq *q = ctx;
 
-	for (;;) {
-		struct job *list, *p;
-		size_t k = 1;
-
-		pthread_mutex_lock(&q->sign_mu);
-		while (q->sign_head == NULL && !q->sign_stop)
-			pthread_cond_wait(&q->sign_cond, &q->sign_mu);
-		list = q->sign_head;
-		if (list == NULL) { /* stopping, and nothing is left */
-			pthread_mutex_unlock(&q->sign_mu);
-			break;
-		}
-		for (p = list; k < SIGN_CHUNK && p->next != NULL; p = p->next)
-			k++;
-		q->sign_head = p->next;
-		if (q->sign_head == NULL)
-			q->sign_tail = NULL;
-		p->next = NULL;
-		pthread_mutex_unlock(&q->sign_mu);
-		/* sign the chunk, then answer it: the answers come in bursts, so
-		 * a waiting submitter (or event loop) is woken once for several */
-		for (p = list; p != NULL; p = p->next)
-			sign_job(q, p);
-		while (list != NULL) {
-			struct job *next = list->next;
-			answer_signed(q, list);
-			list = next;
-		}
+	for (struct signpool_item *it = items; it != NULL; it = it->next)
+		sign_job(q, JOB_OF(it));
+	while (items != NULL) {
+		struct signpool_item *next = items->next;
+		answer_signed(q, JOB_OF(items));
+		items = next;
 	}
-	return NULL;
 }
 
 /* hand_to_signers answers a leaf_index batch after its commit (status |ret|):
@@ -532,7 +511,7 @@ static void *sign_main(void *arg)
  * are freed here. */
 static void hand_to_signers(struct seq *q, struct job **jobs, size_t n, int ret)
 {
-	struct job *head = NULL, **tail = &head, *last = NULL;
+	struct signpool_item *head = NULL, **tail = &head, *last = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = jobs[i];
@@ -554,54 +533,13 @@ static void hand_to_signers(struct seq *q, struct job **jobs, size_t n, int ret)
 			lead->dups = j;
 			continue;
 		}
-		j->next = NULL;
-		*tail = j;
-		tail = &j->next;
-		last = j;
+		j->item.next = NULL;
+		*tail = &j->item;
+		tail = &j->item.next;
+		last = &j->item;
 	}
-	if (head == NULL)
-		return;
-	pthread_mutex_lock(&q->sign_mu);
-	if (q->sign_tail != NULL)
-		q->sign_tail->next = head;
-	else
-		q->sign_head = head;
-	q->sign_tail = last;
-	pthread_cond_broadcast(&q->sign_cond);
-	pthread_mutex_unlock(&q->sign_mu);
-}
-
-/* signers_start / signers_stop: the signing threads of a leaf_index log.
- * signers_stop lets them answer everything queued first. */
-static int signers_start(struct seq *q)
-{
-	pthread_mutex_init(&q->sign_mu, NULL);
-	pthread_cond_init(&q->sign_cond, NULL);
-	q->sign_threads = calloc(q->opt.max_signers, sizeof(*q->sign_threads));
-	if (q->sign_threads == NULL)
-		return MN_ENOMEM;
-	for (unsigned i = 0; i < q->opt.max_signers; i++) {
-		if (pthread_create(&q->sign_threads[i], NULL, sign_main, q) != 0)
-			return MN_EINTERNAL;
-		(void)pthread_setname_np(q->sign_threads[i], "mn-sct-signer");
-		q->num_sign_threads++;
-	}
-	return 0;
-}
-
-static void signers_stop(struct seq *q)
-{
-	if (!q->leaf_index)
-		return;
-	pthread_mutex_lock(&q->sign_mu);
-	q->sign_stop = 1;
-	pthread_cond_broadcast(&q->sign_cond);
-	pthread_mutex_unlock(&q->sign_mu);
-	for (unsigned i = 0; i < q->num_sign_threads; i++)
-		pthread_join(q->sign_threads[i], NULL);
-	free(q->sign_threads);
-	pthread_mutex_destroy(&q->sign_mu);
-	pthread_cond_destroy(&q->sign_cond);
+	if (head != NULL)
+		signpool_push(q->signers_pool, head, last);
 }
 
 static void process_batch(struct seq *q, struct job *list, size_t n)
@@ -1025,7 +963,9 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 		goto err;
 	if (q->opt.map && (ret = map_commit_if_needed(q)) != 0)
 		goto err;
-	if (q->leaf_index && (ret = signers_start(q)) != 0)
+	if (q->leaf_index &&
+	    (ret = signpool_start(&q->signers_pool, q->opt.max_signers, SIGN_CHUNK, sign_chunk,
+				  q, "mn-sct-signer")) != 0)
 		goto err;
 	if (pthread_create(&q->thread, NULL, seq_main, q) != 0) {
 		ret = MN_EINTERNAL;
@@ -1036,8 +976,7 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 	*out = q;
 	return 0;
 err:
-	if (q->sign_threads != NULL)
-		signers_stop(q);
+	signpool_stop(q->signers_pool);
 	merkle_hasher_free(q->hasher);
 	pthread_mutex_destroy(&q->pool_mu);
 	pthread_mutex_destroy(&q->mu);
@@ -1118,7 +1057,8 @@ void seq_stop(struct seq *q)
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->mu);
 	pthread_join(q->thread, NULL);
-	signers_stop(q); /* after the sequencer: it hands them its last batch */
+	signpool_stop(q->signers_pool); /* after the sequencer: it hands them its
+					   * last batch */
 	merkle_hasher_free(q->hasher);
 	while (q->num_pool > 0)
 		merkle_hasher_free(q->pool[--q->num_pool]);
