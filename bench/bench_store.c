@@ -55,7 +55,7 @@
 #define LEAF_BYTES 1200
 #define IN_FLIGHT 4096
 #define SEQ_SECONDS 8
-#define RUNS 3
+#define RUNS 5
 
 static char base[512];
 
@@ -503,7 +503,18 @@ int main(int argc, char **argv)
 	snprintf(base, sizeof(base), "%s/bench-store", argc > 1 ? argv[1] : "build");
 	rm_rf(base);
 	mkdir(base, 0700);
-	/* reference and leaf_index alternately, RUNS rounds */
+	/* reference and leaf_index alternately, RUNS rounds. For a profile of
+	 * one of them: BENCH_STORE_ONLY=rfc6962 or leaf_index runs just that
+	 * one, once, and prints its row. */
+	if (getenv("BENCH_STORE_ONLY") != NULL) {
+		int m = strcmp(getenv("BENCH_STORE_ONLY"), "leaf_index") == 0;
+		a = bench_sequencer(m);
+		printf("| sequenced durable appends, %s only (avg batch %.0f) | %.0f /s | CPU "
+		       "%.1f us (submitters %.1f us) | |\n", m ? "leaf_index" : "rfc6962", a.batch,
+		       a.rate, a.cpu_us, a.cpu_us_sub);
+		rm_rf(base);
+		return 0;
+	}
 	for (int r = 0; r < RUNS; r++)
 		for (int m = 0; m < 2; m++) {
 			runs[m][r] = bench_sequencer(m);
