@@ -46,8 +46,9 @@ typedef void (*api_done_fn)(void *done_ctx, struct api_response *resp);
 /* A validated submission on its way to the sequencer (implemented in logd/).
  * The sequencer assigns entry.timestamp, encodes the MerkleTreeLeaf (with the
  * leaf_index extension in a log of that format: entry.extensions is not
- * used then), signs the SCT, commits, and only then calls done(). entry.body and extra point into
- * memory owned by the submission's creator, which frees it in done(). */
+ * used then), signs the SCT, commits, and only then calls done(). entry.body
+ * and extra point into memory owned by the submission's creator, which frees
+ * it in done(). */
 struct api_submission {
 	struct ct_entry entry;
 	const uint8_t *extra;

@@ -326,14 +326,13 @@ static int check_extensions(struct monitor *mo, uint64_t index, const uint8_t *l
 {
 	struct ct_entry ce;
 	int has, fmt;
-	uint64_t got;
 
 	if (!ct_parse_leaf(&ce, leaf, leaf_len))
 		return MNCTL_OK; /* a type we do not know (RFC 6962 section 4.6) */
-	if (!ct_parse_extensions(ce.extensions, ce.extensions_len, &has, &got) ||
-	    (ce.extensions_len > 0 && (!has || got != index)))
+	if (!ct_extensions_match_index(ce.extensions, ce.extensions_len, index))
 		return mnctl_fail(MNCTL_EVERIFY, "leaf %" PRIu64 ": its extensions are not the "
 				  "static-ct-api leaf_index %" PRIu64, index, index);
+	has = ce.extensions_len > 0;
 	fmt = has ? 2 : 1;
 	if (mo->format != 0 && mo->format != fmt)
 		return mnctl_fail(MNCTL_EVERIFY, "leaf %" PRIu64 " %s a leaf_index extension, "
