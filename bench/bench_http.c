@@ -506,11 +506,14 @@ static void free_pres(void)
 }
 
 /* add_only: add-chain then add-pre-chain at 64 connections against
- * BUILD/logd, one row each ("--add-only"). */
-static int add_only(const char *data, const char *roots)
+ * BUILD/logd, one row each ("--add-only"); |legacy|: a log created with
+ * --no-leaf-index (the RFC 6962 format, SCTs signed before sequencing), to
+ * compare the two formats' write paths ("--add-only --no-leaf-index"). */
+static int add_only(const char *data, const char *roots, int legacy)
 {
 	struct logd_proc lp;
-	const char *largs[] = {"--data", data, "--tls-roots", roots, NULL};
+	const char *largs[] = {"--data", data, "--tls-roots", roots,
+			       legacy ? "--no-leaf-index" : NULL, NULL};
 	struct post_result ra, rp;
 	struct post_list list = {reqs, 0, num_subs}, plist = {pre_reqs, 0, num_pre};
 
@@ -521,9 +524,10 @@ static int add_only(const char *data, const char *roots)
 	if (st != 0 || ra.failed + rp.failed > 0)
 		fprintf(stderr, "bench_http: logd status %d, %zu + %zu failed\n", st, ra.failed,
 			rp.failed);
-	printf("| add-chain, 64 connections, %s/logd | %.0f /s (%zu in %.1f s, %zu failed); "
+	printf("| add-chain, 64 connections, %s/logd%s | %.0f /s (%zu in %.1f s, %zu failed); "
 	       "SCT p50 %.1f ms, p99 %.1f ms; logd CPU %.0f us per submission | | |\n",
-	       build, post_rate(&ra), ra.ok, ra.secs, ra.failed, post_pct_ms(&ra, 0.5),
+	       build, legacy ? " --no-leaf-index" : "", post_rate(&ra), ra.ok, ra.secs,
+	       ra.failed, post_pct_ms(&ra, 0.5),
 	       post_pct_ms(&ra, 0.99), ra.server_us);
 	pre_row(&rp, &ra);
 	for (size_t i = 0; i < num_subs; i++) {
@@ -563,7 +567,7 @@ int main(int argc, char **argv)
 	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
 	make_pki(roots);
 	if (argc > 2 && strcmp(argv[2], "--add-only") == 0)
-		return add_only(data, roots);
+		return add_only(data, roots, argc > 3 && strcmp(argv[3], "--no-leaf-index") == 0);
 
 	/* ceiling B, before any server runs */
 	double naive_cpu_us;
