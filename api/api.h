@@ -44,9 +44,11 @@ enum { API_DONE = 0, API_ASYNC = 1 };
 typedef void (*api_done_fn)(void *done_ctx, struct api_response *resp);
 
 /* A validated submission on its way to the sequencer (implemented in logd/).
- * The sequencer assigns entry.timestamp, encodes the MerkleTreeLeaf, signs the
- * SCT, commits, and only then calls done(). entry.body and extra point into
- * memory owned by the submission's creator, which frees it in done(). */
+ * The sequencer assigns entry.timestamp, encodes the MerkleTreeLeaf (with the
+ * leaf_index extension in a log of that format: entry.extensions is not
+ * used then), signs the SCT, commits, and only then calls done(). entry.body
+ * and extra point into memory owned by the submission's creator, which frees
+ * it in done(). */
 struct api_submission {
 	struct ct_entry entry;
 	const uint8_t *extra;
@@ -63,10 +65,12 @@ struct api_submission {
 	const uint8_t *policy_key;
 	size_t policy_key_len;
 	uint64_t policy_serial;
-	/* done is called exactly once, from the sequencer thread: status 0 with the
-	 * serialized SCT and the leaf index (for a duplicate: the original ones), or
-	 * a negative MN_E* code (MN_ENOSPACE, MN_EIO, MN_ESHUTDOWN ...). The SCT
-	 * bytes are valid only during the call. */
+	/* done is called exactly once, from the sequencer thread or (in a log of
+	 * the leaf_index format, where SCTs are signed after the commit) one of
+	 * its signing threads: status 0 with the serialized SCT and the leaf
+	 * index (for a duplicate: the original ones), or a negative MN_E* code
+	 * (MN_ENOSPACE, MN_EIO, MN_ESHUTDOWN ...). The SCT bytes are valid only
+	 * during the call. */
 	void (*done)(struct api_submission *sub, int status, const uint8_t *sct,
 		     size_t sct_len, uint64_t index);
 	void *ctx;

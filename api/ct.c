@@ -9,6 +9,7 @@
 #include "common/b64.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/vrf.h"
 #include "entry/x509.h"
 #include "merkle/merkle.h"
@@ -99,6 +100,52 @@ void api__sct_response(struct api_response *resp, const uint8_t *sct_bytes, size
 		return;
 	}
 	api__finish_json(resp, 200, &b);
+}
+
+const uint8_t *api__entry_sct(struct api *api, const struct store_entry *e,
+			      uint8_t buf[API__SCT_MAX], size_t *out_len)
+{
+	const struct ct_signer *signer = api__config(api)->signer;
+	struct ct_sct sct;
+	struct cbb b;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	int ret;
+
+	*out_len = 0;
+	if (e->sct_len > 0) {
+		*out_len = e->sct_len;
+		return e->sct;
+	}
+	if (signer == NULL)
+		return NULL;
+	ret = ct_sign_leaf_sct(signer, &sct, e->leaf_input, e->leaf_input_len);
+	if (ret == 0 && (!cbb_init(&b, 160, API__SCT_MAX) || !ct_write_sct(&b, &sct) ||
+			 !cbb_finish(&b, &der, &len))) {
+		cbb_cleanup(&b);
+		ret = MN_ENOMEM;
+	}
+	if (ret != 0) {
+		mn_error("sct_sign", "what=\"a stored entry's SCT\" err=%s", mn_err_name(ret));
+		return NULL;
+	}
+	memcpy(buf, der, len);
+	free(der);
+	*out_len = len;
+	return buf;
+}
+
+void api__entry_sct_response(struct api *api, struct api_response *resp,
+			     const struct store_entry *e)
+{
+	uint8_t buf[API__SCT_MAX];
+	size_t len;
+	const uint8_t *sct = api__entry_sct(api, e, buf, &len);
+
+	if (sct == NULL)
+		api_response_error(resp, 500, "internal", "cannot sign the SCT");
+	else
+		api__sct_response(resp, sct, len);
 }
 
 struct pending {
@@ -279,7 +326,7 @@ int api__add_chain(struct api *api, const struct api_request *req,
 	if (store_r_dedup(rd, p->res.dedup_key, &idx) == 0) {
 		struct store_entry e;
 		if (store_r_entry(rd, idx, &e) == 0) {
-			api__sct_response(resp, e.sct, e.sct_len);
+			api__entry_sct_response(api, resp, &e);
 			store_read_end(rd);
 			goto out;
 		}

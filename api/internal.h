@@ -152,6 +152,20 @@ void api__err_response(struct api_response *resp, int err, const char *msg);
  * SCT; api__sct_response makes it a 200 response. */
 int api__sct_json(struct cbb *b, const uint8_t *sct, size_t len) MN_WUR;
 void api__sct_response(struct api_response *resp, const uint8_t *sct, size_t len);
+/* api__entry_sct returns the SCT of a stored entry, for answering a
+ * resubmission: the stored one (a log of the RFC 6962 format), or, in a
+ * leaf_index log, which stores none (storage/storage.h STORE_FMT_LEAF_INDEX),
+ * one signed now from the stored leaf: the same timestamp and leaf_index over
+ * the same signed bytes (only the ECDSA signature differs from the first
+ * answer's; both verify). The bytes are e->sct or |buf|; *out_len gets their
+ * length. NULL if signing failed (logged). */
+struct store_entry;
+#define API__SCT_MAX 512
+const uint8_t *api__entry_sct(struct api *api, const struct store_entry *e,
+			      uint8_t buf[API__SCT_MAX], size_t *out_len);
+/* api__entry_sct_response answers 200 with api__entry_sct, or 500. */
+void api__entry_sct_response(struct api *api, struct api_response *resp,
+			     const struct store_entry *e);
 
 /* Lookup index keys for one leaf: names_keyset keys plus raw keys (the
  * certificate thumbprint, the policy subject key), as the store wants them. */

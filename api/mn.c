@@ -77,7 +77,7 @@ static int dedup_answer(struct api *api, const uint8_t key[32], struct api_respo
 	if (store_read_begin(api__config(api)->store, &rd) != 0)
 		return 0;
 	if (store_r_dedup(rd, key, &idx) == 0 && store_r_entry(rd, idx, &e) == 0) {
-		api__sct_response(resp, e.sct, e.sct_len);
+		api__entry_sct_response(api, resp, &e);
 		found = 1;
 	}
 	store_read_end(rd);
@@ -430,6 +430,9 @@ static int policy_dedup_answer(struct api *api, const uint8_t key[32],
 	struct ct_entry ent;
 	struct policy_body pb;
 	struct cbb b;
+	uint8_t sct_buf[API__SCT_MAX];
+	const uint8_t *sct;
+	size_t sct_len;
 	uint64_t idx;
 	int found = 0;
 
@@ -444,8 +447,13 @@ static int policy_dedup_answer(struct api *api, const uint8_t key[32],
 		api_response_error(resp, 500, "internal", "stored policy leaf is malformed");
 		goto out;
 	}
+	sct = api__entry_sct(api, &e, sct_buf, &sct_len);
+	if (sct == NULL) {
+		api_response_error(resp, 500, "internal", "cannot sign the SCT");
+		goto out;
+	}
 	if (!cbb_init(&b, 1024, 16384) || !api__jraw(&b, "{\"sct\":") ||
-	    !api__sct_json(&b, e.sct, e.sct_len) || !api__jraw(&b, ",\"leaf_index\":") ||
+	    !api__sct_json(&b, sct, sct_len) || !api__jraw(&b, ",\"leaf_index\":") ||
 	    !api__ju64(&b, idx) || !api__jraw(&b, ",\"signer_leaf_index\":") ||
 	    !api__ju64(&b, pb.signer_index) || !api__jraw(&b, "}")) {
 		cbb_cleanup(&b);

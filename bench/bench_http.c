@@ -76,6 +76,8 @@ struct sub {
 	char *b64;          /* base64 of the leaf DER */
 	size_t b64_len;
 	uint64_t timestamp; /* from the SCT; 0 until answered 200 */
+	uint8_t ext[16];    /* the SCT's extensions (a new log's: leaf_index) */
+	size_t ext_len;
 };
 
 static const char *build = "build";
@@ -294,14 +296,29 @@ static int run_wrk(const char *url, const char *script, pid_t server, struct loa
 
 /* --- add-chain load --- */
 
-/* on_sct keeps the timestamp of the SCT answering a submission, to hash its
- * leaf for get-proof-by-hash. */
+/* on_sct keeps the timestamp and extensions of the SCT answering a
+ * submission, to hash its leaf for get-proof-by-hash. */
 static void on_sct(void *arg, const struct post_req *req, const char *resp)
 {
+	struct sub *s = &subs[req - reqs];
 	const char *ts = strstr(resp, "\"timestamp\":");
+	const char *ext = strstr(resp, "\"extensions\":\"");
 
 	(void)arg;
-	subs[req - reqs].timestamp = ts ? strtoull(ts + 12, NULL, 10) : 0;
+	s->timestamp = ts ? strtoull(ts + 12, NULL, 10) : 0;
+	s->ext_len = 0;
+	if (ext != NULL) {
+		const char *b = ext + 14, *e = strchr(b, '"');
+		uint8_t *d = NULL;
+		size_t n = 0;
+		if (e != NULL && mn_b64_decode(&d, &n, b, (size_t)(e - b), sizeof(s->ext)) == 0) {
+			memcpy(s->ext, d, n);
+			s->ext_len = n;
+		}
+		free(d);
+		if (e == NULL || (e > b && s->ext_len == 0))
+			s->timestamp = 0; /* cannot hash it: leave it out */
+	}
 }
 
 /* run_add submits reqs[list->next .. list->limit) over |nconns| connections for
@@ -333,14 +350,16 @@ static void leaf_hash(const struct sub *s, uint8_t out[32])
 	head[n++] = (uint8_t)(s->leaf->der_len >> 16);
 	head[n++] = (uint8_t)(s->leaf->der_len >> 8);
 	head[n++] = (uint8_t)s->leaf->der_len;
-	uint8_t buf[sizeof(head) + 4096 + 2];
+	uint8_t buf[sizeof(head) + 4096 + 2 + sizeof(s->ext)];
 	if (s->leaf->der_len > 4096)
 		load_die("a leaf is too large");
 	memcpy(buf, head, n);
 	memcpy(buf + n, s->leaf->der, s->leaf->der_len);
 	n += s->leaf->der_len;
-	buf[n++] = 0; /* extensions: empty */
-	buf[n++] = 0;
+	buf[n++] = (uint8_t)(s->ext_len >> 8); /* extensions<0..2^16-1>: the SCT's */
+	buf[n++] = (uint8_t)s->ext_len;
+	memcpy(buf + n, s->ext, s->ext_len);
+	n += s->ext_len;
 	SHA256(buf, n, out);
 }
 
@@ -487,11 +506,14 @@ static void free_pres(void)
 }
 
 /* add_only: add-chain then add-pre-chain at 64 connections against
- * BUILD/logd, one row each ("--add-only"). */
-static int add_only(const char *data, const char *roots)
+ * BUILD/logd, one row each ("--add-only"); |legacy|: a log created with
+ * --no-leaf-index (the RFC 6962 format, SCTs signed before sequencing), to
+ * compare the two formats' write paths ("--add-only --no-leaf-index"). */
+static int add_only(const char *data, const char *roots, int legacy)
 {
 	struct logd_proc lp;
-	const char *largs[] = {"--data", data, "--tls-roots", roots, NULL};
+	const char *largs[] = {"--data", data, "--tls-roots", roots,
+			       legacy ? "--no-leaf-index" : NULL, NULL};
 	struct post_result ra, rp;
 	struct post_list list = {reqs, 0, num_subs}, plist = {pre_reqs, 0, num_pre};
 
@@ -502,9 +524,10 @@ static int add_only(const char *data, const char *roots)
 	if (st != 0 || ra.failed + rp.failed > 0)
 		fprintf(stderr, "bench_http: logd status %d, %zu + %zu failed\n", st, ra.failed,
 			rp.failed);
-	printf("| add-chain, 64 connections, %s/logd | %.0f /s (%zu in %.1f s, %zu failed); "
+	printf("| add-chain, 64 connections, %s/logd%s | %.0f /s (%zu in %.1f s, %zu failed); "
 	       "SCT p50 %.1f ms, p99 %.1f ms; logd CPU %.0f us per submission | | |\n",
-	       build, post_rate(&ra), ra.ok, ra.secs, ra.failed, post_pct_ms(&ra, 0.5),
+	       build, legacy ? " --no-leaf-index" : "", post_rate(&ra), ra.ok, ra.secs,
+	       ra.failed, post_pct_ms(&ra, 0.5),
 	       post_pct_ms(&ra, 0.99), ra.server_us);
 	pre_row(&rp, &ra);
 	for (size_t i = 0; i < num_subs; i++) {
@@ -544,7 +567,7 @@ int main(int argc, char **argv)
 	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
 	make_pki(roots);
 	if (argc > 2 && strcmp(argv[2], "--add-only") == 0)
-		return add_only(data, roots);
+		return add_only(data, roots, argc > 3 && strcmp(argv[3], "--no-leaf-index") == 0);
 
 	/* ceiling B, before any server runs */
 	double naive_cpu_us;

@@ -61,6 +61,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/lib/seqstat.h"
 #include "bench/lib/load.h"
 #include "common/bytes.h"
 #include "common/clock.h"
@@ -1077,16 +1078,6 @@ static uint64_t completed_total(uint64_t *out_failed)
 	return c;
 }
 
-static uint64_t metric(const char *text, const char *name)
-{
-	char pat[128];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\n%s ", name);
-	p = strstr(text, pat);
-	return p == NULL ? 0 : strtoull(p + strlen(pat), NULL, 10);
-}
-
 static uint64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
@@ -1103,7 +1094,7 @@ struct srun {
 
 static struct srun seq_run(int mapped, unsigned seconds)
 {
-	char dir[700], text[8192];
+	char dir[700];
 	struct store_options so = {0};
 	struct seq_options qo = {0};
 	struct store *st;
@@ -1126,8 +1117,7 @@ static struct srun seq_run(int mapped, unsigned seconds)
 	t0 = mn_mono_ns();
 	while (mn_mono_ns() - t0 < 1000000000ull)
 		usleep(10000);
-	seq_metrics(the_seq, text, sizeof(text));
-	b0 = metric(text, "mn_sequencer_batches_total");
+	b0 = bench_seq_batches(the_seq);
 	c0 = completed_total(NULL);
 	p0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	w0 = wchar();
@@ -1142,8 +1132,7 @@ static struct srun seq_run(int mapped, unsigned seconds)
 	for (int i = 0; i < NUM_SUBMITTERS; i++)
 		s1 += clock_ns(clk[i]);
 	c1 = completed_total(NULL);
-	seq_metrics(the_seq, text, sizeof(text));
-	b1 = metric(text, "mn_sequencer_batches_total");
+	b1 = bench_seq_batches(the_seq);
 	for (int i = 0; i < NUM_SUBMITTERS; i++) {
 		pthread_mutex_lock(&subs[i].mu);
 		stop_submitting = 1;

@@ -6,6 +6,13 @@
  *      submitter) through the real sequencer, durable commits. Only status-0
  *      completions count, and at the end their total must equal the tree size.
  *      Dedup keys are spread like the SHA-256 keys the API computes.
+ *      Two log formats, run alternately (RUNS rounds of each, on fresh stores)
+ *      so that both see the same machine: the RFC 6962 format, whose SCTs the
+ *      submitting threads sign before sequencing (the reference), and the
+ *      static-ct-api format (leaf_index SCTs, the default for a new log),
+ *      whose SCTs the sequencer's signing threads sign after each commit. The
+ *      ratio of the two is issue 14's target (>= 0.9). The rows below (b) and
+ *      (c) are the reference format's, as before.
  *  (b) ceiling: a raw LMDB loop appending the same records (a leaf and an
  *      extra+SCT sized value under MDB_APPEND; the 8-byte prefix of a random
  *      leaf hash in a sorted-duplicates database and a random 32-byte dedup
@@ -38,6 +45,7 @@
 #include <unistd.h>
 
 
+#include "bench/lib/seqstat.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/prom.h"
@@ -49,12 +57,13 @@
 #define LEAF_BYTES 1200
 #define IN_FLIGHT 4096
 #define SEQ_SECONDS 8
+#define RUNS 5
 
 static char base[512];
 
 static void rm_rf(const char *d)
 {
-	char cmd[600];
+	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", d);
@@ -211,37 +220,6 @@ static uint64_t completed_total(uint64_t *out_failed)
 	return c;
 }
 
-/* metric finds the sample line "\nNAME VALUE" (not the # TYPE line). */
-static uint64_t metric(const char *text, const char *name)
-{
-	char pat[128];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\n%s ", name);
-	p = strstr(text, pat);
-	if (p == NULL)
-		return 0;
-	return strtoull(p + strlen(pat), NULL, 10);
-}
-
-/* batches_total reads mn_sequencer_batches_total from |q|'s metrics. */
-static uint64_t batches_total(struct seq *q)
-{
-	struct prom *w = prom_new(0);
-	char *text = NULL;
-	size_t len;
-	uint64_t v = 0;
-
-	if (w == NULL)
-		return 0;
-	seq_metrics(q, w, NULL);
-	if (prom_finish(w, &text, &len) == 0)
-		v = metric(text, "mn_sequencer_batches_total");
-	free(text);
-	prom_free(w);
-	return v;
-}
-
 /* wchar: bytes this process has written with write(2) and friends so far
  * (LMDB writes its pages with pwrite/writev), from /proc/self/io; 0 if unknown. */
 static uint64_t wchar(void)
@@ -280,8 +258,8 @@ struct seq_run {
 };
 
 /* (a): the sequencer under continuous submission; a warm-up second, then a
- * SEQ_SECONDS window. */
-static struct seq_run bench_sequencer(void)
+ * SEQ_SECONDS window. |leaf_index|: a log of the static-ct-api format. */
+static struct seq_run bench_sequencer(int leaf_index)
 {
 	char dir[600], key[700];
 	struct store_options so = {0};
@@ -295,8 +273,13 @@ static struct seq_run bench_sequencer(void)
 	memset(&r, 0, sizeof(r));
 	snprintf(dir, sizeof(dir), "%s/seq", base);
 	snprintf(key, sizeof(key), "%s/key.pem", base);
+	rm_rf(dir);
+	memset(subs, 0, sizeof(subs));
+	stop_submitting = 0;
 	so.dir = dir;
+	so.no_leaf_index = !leaf_index;
 	if (store_open(&st, &so) != 0 || logd_key_load(&signer, key, 1) != 0 ||
+	    (store_format(st) & STORE_FMT_LEAF_INDEX) != (leaf_index ? STORE_FMT_LEAF_INDEX : 0) ||
 	    seq_start(&the_seq, st, signer, NULL) != 0) {
 		fprintf(stderr, "bench_store: setup failed\n");
 		exit(1);
@@ -307,7 +290,7 @@ static struct seq_run bench_sequencer(void)
 	t0 = mn_mono_ns();
 	while (mn_mono_ns() - t0 < 1000000000ull)
 		usleep(10000);
-	b0 = batches_total(the_seq);
+	b0 = bench_seq_batches(the_seq);
 	c0 = completed_total(NULL);
 	p0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
 	w0 = wchar();
@@ -322,7 +305,7 @@ static struct seq_run bench_sequencer(void)
 	for (int i = 0; i < NUM_SUBMITTERS; i++)
 		s1 += cpu_ns(clk[i]);
 	c1 = completed_total(NULL);
-	b1 = batches_total(the_seq);
+	b1 = bench_seq_batches(the_seq);
 	for (int i = 0; i < NUM_SUBMITTERS; i++) {
 		pthread_mutex_lock(&subs[i].mu);
 		stop_submitting = 1;
@@ -336,8 +319,11 @@ static struct seq_run bench_sequencer(void)
 	store_close(st);
 	ct_signer_free(signer);
 	total = completed_total(&failed);
-	for (int i = 0; i < NUM_SUBMITTERS; i++)
+	for (int i = 0; i < NUM_SUBMITTERS; i++) {
 		free(subs[i].slots);
+		pthread_mutex_destroy(&subs[i].mu);
+		pthread_cond_destroy(&subs[i].cv);
+	}
 	/* Every counted completion is a leaf in the tree, and nothing failed. */
 	if (failed != 0 || total != ss.tree_size || c1 <= c0) {
 		fprintf(stderr, "bench_store: %" PRIu64 " submissions failed, %" PRIu64
@@ -488,16 +474,60 @@ static struct raw_run bench_raw(const char *name, size_t batch, int sorted, uint
 	return r;
 }
 
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return a < b ? -1 : a > b;
+}
+
 int main(int argc, char **argv)
 {
-	struct seq_run a;
+	struct seq_run a, runs[2][RUNS];
 	struct raw_run b, old;
+	double rates[2][RUNS], med[2], cpu[2] = {0, 0}, sub[2] = {0, 0};
 	size_t batch;
 
 	snprintf(base, sizeof(base), "%s/bench-store", argc > 1 ? argv[1] : "build");
 	rm_rf(base);
 	mkdir(base, 0700);
-	a = bench_sequencer();
+	/* reference and leaf_index alternately, RUNS rounds. For a profile of
+	 * one of them: BENCH_STORE_ONLY=rfc6962 or leaf_index runs just that
+	 * one, once, and prints its row. */
+	if (getenv("BENCH_STORE_ONLY") != NULL) {
+		int m = strcmp(getenv("BENCH_STORE_ONLY"), "leaf_index") == 0;
+		a = bench_sequencer(m);
+		printf("| sequenced durable appends, %s only (avg batch %.0f) | %.0f /s | CPU "
+		       "%.1f us (submitters %.1f us) | |\n", m ? "leaf_index" : "rfc6962", a.batch,
+		       a.rate, a.cpu_us, a.cpu_us_sub);
+		rm_rf(base);
+		return 0;
+	}
+	for (int r = 0; r < RUNS; r++)
+		for (int m = 0; m < 2; m++) {
+			runs[m][r] = bench_sequencer(m);
+			rates[m][r] = runs[m][r].rate;
+			cpu[m] += runs[m][r].cpu_us / RUNS;
+			sub[m] += runs[m][r].cpu_us_sub / RUNS;
+		}
+	for (int m = 0; m < 2; m++) {
+		qsort(rates[m], RUNS, sizeof(double), cmp_double);
+		med[m] = rates[m][RUNS / 2];
+	}
+	printf("| sequenced durable appends, leaf_index SCTs signed after the commit (median of "
+	       "%d, alternating) | %.0f /s | SCTs signed before sequencing (RFC 6962 format, the "
+	       "reference), same run: %.0f /s | %.2f |\n", RUNS, med[1], med[0], med[1] / med[0]);
+	printf("| (those runs, in order: reference / leaf_index) |");
+	for (int r = 0; r < RUNS; r++)
+		printf(" %.0f / %.0f%s", runs[0][r].rate, runs[1][r].rate, r + 1 < RUNS ? "," : "");
+	printf(" | | |\n");
+	printf("| CPU per sequenced append, all threads: leaf_index (its submitters' share) | "
+	       "%.1f us (%.1f us) | reference: %.1f us (%.1f us) | |\n", cpu[1], sub[1], cpu[0],
+	       sub[0]);
+	/* the rows below are the reference's, from its median run */
+	a = runs[0][0];
+	for (int r = 0; r < RUNS; r++)
+		if (runs[0][r].rate == med[0])
+			a = runs[0][r];
 	batch = a.batch < 1 ? 1 : (size_t)(a.batch + 0.5);
 	/* the ceiling appends exactly the indexes (a) appended in its window */
 	b = bench_raw("raw", batch, 1, a.start, a.n);

@@ -424,6 +424,18 @@ int mnctl_cmd_prove(struct mnctl *m, int argc, char **argv)
 	if (ret != MNCTL_OK)
 		goto out;
 	mnctl_hex(hex, hash, 32);
+	if (found && (leaf != NULL || file != NULL)) {
+		/* static-ct-api: a leaf that names its index must be there */
+		struct ct_entry ce;
+		const uint8_t *l = leaf != NULL ? leaf : file;
+		size_t ll = leaf != NULL ? leaf_len : file_len;
+		if (ct_parse_leaf(&ce, l, ll) &&
+		    !ct_extensions_match_index(ce.extensions, ce.extensions_len, index)) {
+			ret = mnctl_fail(MNCTL_EVERIFY, "leaf %s is entry %" PRIu64 " of the tree, "
+					 "but its extensions are not that leaf_index", hex, index);
+			goto out;
+		}
+	}
 	if (!found) {
 		/* Section 3: a log must include an entry within the MMD of its SCT. */
 		if (ts != 0 && sth.timestamp > ts + mnctl_log_mmd(m) * 1000)

@@ -374,8 +374,13 @@ int mnctl_cmd_add_pgp(struct mnctl *m, int argc, char **argv)
 		ret = mnctl_lookup(m, query, on_pgp_entry, &pf, &sth);
 		if (ret != MNCTL_OK)
 			goto out;
-		if (pf.found)
+		if (pf.found) {
+			/* the lookup proved the entry at pf.index */
+			ret = mnctl_sct_check_index(&ms, pf.index, "/mn/v1/add-pgp");
+			if (ret != MNCTL_OK)
+				goto out;
 			break;
+		}
 		if (pf.candidates > 0) {
 			ret = mnctl_fail(MNCTL_EVERIFY, "SCT signature does not verify over the "
 					 "logged endorsement of %s by %s", fpr_hex, signer_hex);
@@ -989,6 +994,13 @@ int mnctl_cmd_add_policy(struct mnctl *m, int argc, char **argv)
 				 "policy entry (signer index %" PRIu64 ")", signer_index);
 		goto out;
 	}
+	/* the log's word on the indexes, checked against the SCTs' leaf_index
+	 * (and, with --wait-inclusion, the entry's against the tree below) */
+	ret = mnctl_sct_check_index(&ps, index, "/mn/v1/add-policy");
+	if (ret == MNCTL_OK && have_signer_sct)
+		ret = mnctl_sct_check_index(&ss, signer_index, "/mn/v1/add-policy signer");
+	if (ret != MNCTL_OK)
+		goto out;
 	if (have_signer_sct) {
 		struct ct_entry se = {.entry_type = CT_X509_ENTRY, .timestamp = ss.sct.timestamp,
 				      .body = c.der[0], .body_len = c.len[0],

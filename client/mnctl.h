@@ -233,6 +233,8 @@ struct mnctl_sct {
 	struct ct_sct sct;
 	uint8_t *ext;
 	size_t ext_len;
+	int has_index;       /* the extensions hold a static-ct-api leaf_index */
+	uint64_t leaf_index; /* its value */
 };
 void mnctl_sct_cleanup(struct mnctl_sct *s);
 /* mnctl_sct_from_json parses an add-chain style SCT object ({"sct_version",
@@ -241,6 +243,10 @@ void mnctl_sct_cleanup(struct mnctl_sct *s);
  * The signature is not checked here (the caller knows the entry). */
 int mnctl_sct_from_json(struct mnctl *m, const json_t *j, const char *what,
 			struct mnctl_sct *out);
+/* mnctl_sct_check_index: an SCT with a leaf_index extension must name |index|,
+ * the entry's index in the tree (a log of the RFC 6962 format has none: then
+ * any index is fine). MNCTL_OK or MNCTL_EVERIFY, naming |what|. */
+int mnctl_sct_check_index(const struct mnctl_sct *s, uint64_t index, const char *what);
 /* mnctl_post POSTs the NUL-terminated JSON |body| to |path| and parses a 200
  * answer's JSON object into *out (json_decref it). A 4xx but 429 is
  * MNCTL_EREJECT, anything else not 200 MNCTL_ENET, with the log's

@@ -60,6 +60,8 @@ struct monitor {
 	uint64_t first, matches;
 	int progress;
 	struct mnctl_audit *audit; /* --audit-map */
+	int format;                /* what this run's leaves showed: 0 nothing yet,
+				    * 1 no extensions, 2 leaf_index (each its own) */
 	char audit_file[64];       /* the audit file state.json names, or "" */
 };
 
@@ -323,17 +325,47 @@ static void progress(const struct monitor *mo, int done)
 		mo->target.tree_size, pct, done ? "\n" : "");
 }
 
+/* check_extensions: a leaf of a known type carries no extensions (a log of
+ * the RFC 6962 format) or exactly the static-ct-api leaf_index of its own
+ * index, and every leaf of one log the same kind: a log emits leaf_index
+ * from its first leaf or never (it is in the leaf hash, so it cannot be
+ * added later without a second tree). */
+static int check_extensions(struct monitor *mo, uint64_t index, const uint8_t *leaf,
+			    size_t leaf_len)
+{
+	struct ct_entry ce;
+	int has, fmt;
+
+	if (!ct_parse_leaf(&ce, leaf, leaf_len))
+		return MNCTL_OK; /* a type we do not know (RFC 6962 section 4.6) */
+	if (!ct_extensions_match_index(ce.extensions, ce.extensions_len, index))
+		return mnctl_fail(MNCTL_EVERIFY, "leaf %" PRIu64 ": its extensions are not the "
+				  "static-ct-api leaf_index %" PRIu64, index, index);
+	has = ce.extensions_len > 0;
+	fmt = has ? 2 : 1;
+	if (mo->format != 0 && mo->format != fmt)
+		return mnctl_fail(MNCTL_EVERIFY, "leaf %" PRIu64 " %s a leaf_index extension, "
+				  "the leaves before it %s", index, has ? "has" : "lacks",
+				  has ? "did not" : "did");
+	mo->format = fmt;
+	return MNCTL_OK;
+}
+
 static int on_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t leaf_len)
 {
 	struct monitor *mo = ctx;
 	struct mnctl_entry e;
 	uint8_t hash[MERKLE_HASH_LEN];
 	const struct watch *w;
+	int ret;
 
 	if (index != mo->range.size)
 		return mnctl_fail(MNCTL_ENET, "entries out of order");
+	ret = check_extensions(mo, index, leaf, leaf_len);
+	if (ret != MNCTL_OK)
+		return ret;
 	if (mo->audit != NULL) {
-		int ret = mnctl_audit_leaf(mo->audit, index, leaf, leaf_len);
+		ret = mnctl_audit_leaf(mo->audit, index, leaf, leaf_len);
 		if (ret != MNCTL_OK)
 			return mnctl_fail(ret, "%s", mnctl_audit_error(mo->audit));
 	}

@@ -71,7 +71,8 @@ static int check_map(struct mnctl *m, const struct mnctl_sth *sth, const json_t 
 				  "the last leaf of the tree of size %" PRIu64, index, sth->tree_size);
 	}
 	if (!ct_parse_leaf(&e, leaf, leaf_len) || e.entry_type != MN_MAP_ROOT_ENTRY ||
-	    !mapkeys_root_parse(&r, e.body, e.body_len) || r.covered != index) {
+	    !mapkeys_root_parse(&r, e.body, e.body_len) || r.covered != index ||
+	    !ct_extensions_match_index(e.extensions, e.extensions_len, index)) {
 		free(leaf);
 		return mnctl_fail(MNCTL_EVERIFY, "resolve: leaf %" PRIu64 " is not a map root "
 				  "covering the leaves before it", index);

@@ -193,6 +193,14 @@ int mnctl_wait_inclusion(struct mnctl *m, const uint8_t leaf_hash[32], uint64_t 
 	}
 }
 
+int mnctl_sct_check_index(const struct mnctl_sct *s, uint64_t index, const char *what)
+{
+	if (!s->has_index || s->leaf_index == index)
+		return MNCTL_OK;
+	return mnctl_fail(MNCTL_EVERIFY, "%s: the SCT's leaf_index is %" PRIu64 " but the entry "
+			  "is at index %" PRIu64 " of the tree", what, s->leaf_index, index);
+}
+
 void mnctl_sct_cleanup(struct mnctl_sct *s)
 {
 	free(s->ext);
@@ -216,6 +224,9 @@ int mnctl_sct_from_json(struct mnctl *m, const json_t *j, const char *what,
 		goto malformed;
 	cbs_init(&cbs, sig, sig_len);
 	if (version != 0 || !ct_parse_sig(&out->sct.sig, &cbs) || cbs_len(&cbs) != 0)
+		goto malformed;
+	/* static-ct-api CtExtensions: a list of typed extensions, bounds-checked */
+	if (!ct_parse_extensions(out->ext, out->ext_len, &out->has_index, &out->leaf_index))
 		goto malformed;
 	free(sig);
 	out->sct.version = 0;
@@ -373,8 +384,12 @@ static int submit(struct mnctl *m, int argc, char **argv, int precert)
 	}
 	fflush(stdout);
 	ret = MNCTL_OK;
-	if (mnctl_opts.wait_inclusion)
-		ret = mnctl_wait_inclusion(m, leaf_hash, sct.timestamp, NULL);
+	if (mnctl_opts.wait_inclusion) {
+		uint64_t idx;
+		ret = mnctl_wait_inclusion(m, leaf_hash, sct.timestamp, &idx);
+		if (ret == MNCTL_OK)
+			ret = mnctl_sct_check_index(&ms, idx, ep);
+	}
 out:
 	x509_result_cleanup(&res);
 	json_decref(j);

@@ -318,7 +318,9 @@ int mnctl_map_verify(struct mnctl *m, const struct mnctl_sth *sth, const json_t 
 				      out->leaf_index);
 	if (ret == MNCTL_OK &&
 	    (!ct_parse_leaf(&e, leaf, leaf_len) || e.entry_type != MN_MAP_ROOT_ENTRY ||
-	     !mapkeys_root_parse(&mr, e.body, e.body_len) || mr.covered != out->leaf_index))
+	     !mapkeys_root_parse(&mr, e.body, e.body_len) || mr.covered != out->leaf_index ||
+	     /* in a leaf_index log it carries its own index, like every leaf */
+	     !ct_extensions_match_index(e.extensions, e.extensions_len, out->leaf_index)))
 		ret = mnctl_fail(MNCTL_EVERIFY, "leaf %" PRIu64 " is not a map-root leaf covering "
 				 "the leaves before it", out->leaf_index);
 	free(leaf);

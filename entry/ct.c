@@ -39,6 +39,67 @@ static int entry_valid(const struct ct_entry *e)
 	       e->extensions_len <= 0xffff;
 }
 
+int ct_leaf_index_ext(uint8_t out[CT_LEAF_INDEX_EXT_LEN], uint64_t index)
+{
+	if (index >= CT_LEAF_INDEX_MAX)
+		return 0;
+	out[0] = CT_EXT_LEAF_INDEX; /* extension_type */
+	out[1] = 0;                 /* extension_data length: 5 */
+	out[2] = 5;
+	for (int i = 0; i < 5; i++) /* uint40, big-endian */
+		out[3 + i] = (uint8_t)(index >> (8 * (4 - i)));
+	return 1;
+}
+
+/* struct { ExtensionType extension_type; opaque extension_data<0..2^16-1>; }
+ * Extension; the list is read to its end (no trailing bytes). Each type seen
+ * is remembered so that a repeated one is refused, as static-ct-api says. */
+int ct_parse_extensions(const uint8_t *ext, size_t ext_len, int *out_has,
+			uint64_t *out_index)
+{
+	uint8_t seen[256 / 8];
+	struct cbs cbs, data;
+	uint64_t index = 0;
+	int has = 0;
+
+	*out_has = 0;
+	*out_index = 0;
+	if (ext_len > 0 && ext == NULL)
+		return 0;
+	memset(seen, 0, sizeof(seen));
+	cbs_init(&cbs, ext, ext_len);
+	while (cbs_len(&cbs) > 0) {
+		uint8_t type;
+		if (!cbs_get_u8(&cbs, &type) || !cbs_get_u16_length_prefixed(&cbs, &data))
+			return 0;
+		if (seen[type / 8] & (1u << (type % 8)))
+			return 0;
+		seen[type / 8] |= (uint8_t)(1u << (type % 8));
+		if (type != CT_EXT_LEAF_INDEX)
+			continue;
+		if (cbs_len(&data) != 5)
+			return 0;
+		index = 0;
+		for (size_t i = 0; i < 5; i++)
+			index = index << 8 | cbs_data(&data)[i];
+		has = 1;
+	}
+	*out_has = has;
+	*out_index = index;
+	return 1;
+}
+
+int ct_extensions_match_index(const uint8_t *ext, size_t ext_len, uint64_t index)
+{
+	uint64_t got;
+	int has;
+
+	if (ext_len == 0)
+		return 1;
+	return ext_len == CT_LEAF_INDEX_EXT_LEN && ct_parse_extensions(ext, ext_len, &has, &got) &&
+	       has && got == index;
+}
+
 /* write_entry_tail appends what follows the two leading one-byte fields shared
  * by MerkleTreeLeaf (version, leaf_type) and the section 3.2 signed struct
  * (sct_version, signature_type):
@@ -485,6 +546,26 @@ int ct_sign_sct(const struct ct_signer *s, struct ct_sct *out,
 	out->timestamp = e->timestamp;
 	out->extensions = e->extensions;
 	out->extensions_len = e->extensions_len;
+	return 0;
+}
+
+int ct_sign_leaf_sct(const struct ct_signer *s, struct ct_sct *out, const uint8_t *leaf,
+		     size_t leaf_len)
+{
+	struct ct_entry e;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!ct_parse_leaf(&e, leaf, leaf_len))
+		return MN_EINVAL;
+	ret = ct_sign(s, &out->sig, leaf, leaf_len);
+	if (ret != 0)
+		return ret;
+	out->version = 0; /* v1 */
+	memcpy(out->log_id, s->log_id, CT_LOG_ID_LEN);
+	out->timestamp = e.timestamp;
+	out->extensions = e.extensions;
+	out->extensions_len = e.extensions_len;
 	return 0;
 }
 

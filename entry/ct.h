@@ -57,6 +57,37 @@ struct ct_entry {
 	size_t extensions_len;
 };
 
+/* CtExtensions of c2sp.org/static-ct-api (section "SCT Extension"):
+ *
+ *   enum { leaf_index(0), (255) } ExtensionType;
+ *   struct { ExtensionType extension_type; opaque extension_data<0..2^16-1>; }
+ *       Extension;
+ *   Extension CtExtensions<0..2^16-1>;
+ *   uint8 uint40[5]; uint40 LeafIndex;   -- big-endian, the entry's 0-based index
+ *
+ * A log of this format puts exactly one extension, leaf_index, in every leaf's
+ * TimestampedEntry and so in its SCT: 8 bytes, inside the leaf hash, so a log
+ * emits it from its first leaf or never (DESIGN.md section 9). */
+#define CT_EXT_LEAF_INDEX 0
+#define CT_LEAF_INDEX_EXT_LEN 8
+#define CT_LEAF_INDEX_MAX ((uint64_t)1 << 40) /* indexes are below this */
+/* ct_leaf_index_ext writes the CtExtensions holding only leaf_index = |index|
+ * (0x00, 0x00 0x05, then |index| in 5 bytes). 1, or 0 if |index| does not fit
+ * in 40 bits. */
+int ct_leaf_index_ext(uint8_t out[CT_LEAF_INDEX_EXT_LEN], uint64_t index) MN_WUR;
+/* ct_parse_extensions parses CtExtensions |ext| (the contents, without the
+ * 2-byte length) as a static-ct-api extension list. Returns 1 if well formed,
+ * with *out_has set if it holds a leaf_index and *out_index its value; 0 if
+ * malformed: a truncated extension, a leaf_index whose data is not 5 bytes, or
+ * two extensions of one type. Unknown types are skipped. Empty is well formed
+ * (no leaf_index: a log of the RFC 6962 format). */
+int ct_parse_extensions(const uint8_t *ext, size_t ext_len, int *out_has,
+			uint64_t *out_index) MN_WUR;
+/* ct_extensions_match_index says whether |ext| is what a leaf at |index| of a
+ * log of either format carries: nothing, or exactly the one leaf_index
+ * extension with value |index|. 1 or 0. */
+int ct_extensions_match_index(const uint8_t *ext, size_t ext_len, uint64_t index);
+
 /* ct_write_leaf appends the MerkleTreeLeaf for |e|. Returns 1 or 0. */
 int ct_write_leaf(struct cbb *out, const struct ct_entry *e) MN_WUR;
 /* ct_parse_leaf parses a whole MerkleTreeLeaf (no trailing bytes); |out| borrows
@@ -125,6 +156,15 @@ int ct_sign(const struct ct_signer *s, struct ct_sig *out, const uint8_t *in,
  * extensions), MN_ECRYPTO or MN_ENOMEM. */
 int ct_sign_sct(const struct ct_signer *s, struct ct_sct *out,
 		const struct ct_entry *e);
+/* ct_sign_leaf_sct signs the SCT of the MerkleTreeLeaf |leaf| (whole, as
+ * stored): its timestamp and extensions are the leaf's. The section 3.2 input
+ * is byte for byte the MerkleTreeLeaf (version v1(0) and leaf_type
+ * timestamped_entry(0) there, sct_version v1(0) and signature_type
+ * certificate_timestamp(0) here, then the same TimestampedEntry fields), so
+ * the leaf is signed as it is. |out->extensions| borrows from |leaf|. Returns
+ * 0, MN_EINVAL (not a well-formed leaf), MN_ECRYPTO. */
+int ct_sign_leaf_sct(const struct ct_signer *s, struct ct_sct *out, const uint8_t *leaf,
+		     size_t leaf_len);
 /* ct_sign_sth signs the section 3.5 input. Returns 0, MN_ECRYPTO or MN_ENOMEM. */
 int ct_sign_sth(const struct ct_signer *s, struct ct_sig *out, uint64_t timestamp,
 		uint64_t tree_size, const uint8_t root[32]);

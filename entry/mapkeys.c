@@ -505,3 +505,17 @@ void mapkeys_root_leaf(uint8_t out[MAPKEYS_ROOT_LEAF_LEN], uint64_t timestamp,
 	out[15 + MAPKEYS_ROOT_BODY_LEN] = 0; /* no extensions */
 	out[16 + MAPKEYS_ROOT_BODY_LEN] = 0;
 }
+
+int mapkeys_root_leaf_indexed(uint8_t out[MAPKEYS_ROOT_LEAF_IDX_LEN], uint64_t timestamp,
+			      const struct mapkeys_root *r)
+{
+	uint8_t ext[CT_LEAF_INDEX_EXT_LEN];
+
+	if (!ct_leaf_index_ext(ext, r->covered))
+		return 0;
+	mapkeys_root_leaf(out, timestamp, r);
+	out[15 + MAPKEYS_ROOT_BODY_LEN] = 0; /* extensions<0..2^16-1>: 8 bytes */
+	out[16 + MAPKEYS_ROOT_BODY_LEN] = CT_LEAF_INDEX_EXT_LEN;
+	memcpy(out + MAPKEYS_ROOT_LEAF_LEN, ext, CT_LEAF_INDEX_EXT_LEN);
+	return 1;
+}

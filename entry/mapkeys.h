@@ -104,6 +104,14 @@ void mapkeys_root_encode(uint8_t out[MAPKEYS_ROOT_BODY_LEN], const struct mapkey
 #define MAPKEYS_ROOT_LEAF_LEN 66
 void mapkeys_root_leaf(uint8_t out[MAPKEYS_ROOT_LEAF_LEN], uint64_t timestamp,
 		       const struct mapkeys_root *r);
+/* mapkeys_root_leaf_indexed writes the same leaf for a log of the
+ * static-ct-api format (entry/ct.h): its extensions are the leaf_index
+ * extension, whose value is r->covered, the leaf's own index, so every leaf
+ * i of such a log carries i (MAPKEYS_ROOT_LEAF_IDX_LEN bytes). Returns 1, or
+ * 0 if r->covered does not fit in 40 bits. */
+#define MAPKEYS_ROOT_LEAF_IDX_LEN (MAPKEYS_ROOT_LEAF_LEN + 8)
+int mapkeys_root_leaf_indexed(uint8_t out[MAPKEYS_ROOT_LEAF_IDX_LEN], uint64_t timestamp,
+			      const struct mapkeys_root *r);
 /* mapkeys_root_parse: 1, or 0 if |in| is not a whole MapRootBody. */
 int mapkeys_root_parse(struct mapkeys_root *out, const uint8_t *in, size_t len);
 

@@ -183,6 +183,24 @@ static void gen_pki(void)
 			   cbb_finish(&b, &out, &len));
 		put("ct", "leaf-x509", out, len);
 		free(out);
+		{
+			/* static-ct-api: a leaf with leaf_index 42, that extension
+			 * list alone, and after an unknown extension */
+			static const uint8_t unk[5] = {7, 0, 2, 0xaa, 0xbb};
+			uint8_t li[CT_LEAF_INDEX_EXT_LEN], two[5 + CT_LEAF_INDEX_EXT_LEN];
+			FUZZ_CHECK(ct_leaf_index_ext(li, 42));
+			put("ct", "ext-leaf-index", li, sizeof(li));
+			memcpy(two, unk, 5);
+			memcpy(two + 5, li, sizeof(li));
+			put("ct", "ext-two", two, sizeof(two));
+			e.extensions = li;
+			e.extensions_len = sizeof(li);
+			FUZZ_CHECK(cbb_init(&b, 1024, 1 << 20) && ct_write_leaf(&b, &e) &&
+				   cbb_finish(&b, &out, &len));
+			put("ct", "leaf-x509-leaf-index", out, len);
+			free(out);
+			e.extensions_len = 0;
+		}
 		FUZZ_CHECK(ct_sign_sct(s, &sct, &e) == 0);
 		FUZZ_CHECK(cbb_init(&b, 128, 1024) && ct_write_sct(&b, &sct) &&
 			   cbb_finish(&b, &out, &len));

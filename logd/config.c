@@ -402,6 +402,10 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 			l->max_queue = (size_t)u;
 		} else if (strcmp(key, "map") == 0) {
 			ok = get_bool(c, v, "map", &l->map);
+		} else if (strcmp(key, "leaf_index") == 0) {
+			int li = 1;
+			ok = get_bool(c, v, "leaf_index", &li);
+			l->no_leaf_index = !li;
 		} else if (strcmp(key, "map_size") == 0) {
 			ok = get_u64(c, v, "map_size", 0, ~0ull, &l->map_size);
 		} else if (strcmp(key, "max_map_size") == 0) {

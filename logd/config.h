@@ -29,6 +29,9 @@
  *       grace: 0                    seconds after limit before adds get 410
  *       max_queue: 65536            sequencer pool; past it 503 + Retry-After
  *       map: true                   keep the lookup map
+ *       leaf_index: true            static-ct-api leaf_index SCTs; read only
+ *                                   when the log is created (false = RFC 6962)
+ *       published_sth: FILE         the restore guard (logd/backup.h)
  *       map_size / max_map_size     LMDB map sizes in bytes
  *
  * What it promises: logd_config_parse does no I/O and accepts only a file
@@ -74,6 +77,7 @@ struct logd_log_config {
 	uint64_t grace_s;         /* default 0 */
 	size_t max_queue;         /* default 65536 */
 	int map;                  /* default 1 */
+	int no_leaf_index;        /* leaf_index: false; only when the log is created */
 	unsigned long long map_size, max_map_size; /* 0 = storage defaults */
 };
 

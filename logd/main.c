@@ -59,6 +59,10 @@ static const char usage[] =
 	"  --max-map-size BYTES LMDB map size limit (default 1 TiB)\n"
 	"  --no-map             do not keep the verifiable lookup map (no map-root\n"
 	"                       leaves; lookups then prove no completeness)\n"
+	"  --no-leaf-index      when creating the log: the RFC 6962 format, SCTs without\n"
+	"                       the static-ct-api leaf_index extension (a new log has it\n"
+	"                       by default); a log's format is fixed when it is created,\n"
+	"                       so on an existing log this is ignored with a warning\n"
 	"  --url URL            the log's public URL for the log-list line\n"
 	"  --published-sth FILE refuse to start unless the store holds this STH's tree\n"
 	"                       (get-sth JSON; after restoring a backup, README)\n"
@@ -89,6 +93,7 @@ struct config {
 	int has_listen, has_threads;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
 	int no_map;
+	int no_leaf_index;
 	unsigned long idle_ms, request_ms;
 	unsigned long long map_size, max_map_size;
 };
@@ -129,7 +134,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
-	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG, O_PUBLISHED };
+	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG, O_PUBLISHED, O_NOLEAFIDX };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -152,6 +157,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
 		{"config", required_argument, NULL, O_CONFIG},
+		{"no-leaf-index", no_argument, NULL, O_NOLEAFIDX},
 		{"verbose", no_argument, NULL, O_VERBOSE},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
@@ -185,6 +191,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_MAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->map_size); break;
 		case O_MAXMAP: ok = parse_ulong(optarg, ULLONG_MAX, &c->max_map_size); break;
 		case O_NOMAP: c->no_map = 1; break;
+		case O_NOLEAFIDX: c->no_leaf_index = 1; break;
 		case O_VERBOSE: mn_log_set_level(MN_LOG_DEBUG); c->num_flags--; break;
 		case O_HELP: fputs(usage, stdout); exit(0);
 		default: ok = 0;
@@ -242,6 +249,7 @@ static void from_flags(struct logd *d)
 	l->vrf_key = (char *)c->vrf_key;
 	l->url = (char *)c->url;
 	l->published_sth = (char *)c->published_sth;
+	l->no_leaf_index = c->no_leaf_index;
 	l->classes = LOGD_CLASS_ALL;
 	l->tls_roots = (char *)c->tls_roots;
 	l->smime_roots = (char *)c->smime_roots;

@@ -16,11 +16,15 @@
 #include "common/log.h"
 #include "common/prom.h"
 #include "entry/mapkeys.h"
+#include "logd/signpool.h"
 #include "merkle/merkle.h"
 
 #define NUM_BUCKETS 12
 #define SCT_MAX_LEN 4096
 #define SEQ_POOL 16
+/* Jobs a signing thread takes from the queue at once: few enough that the
+ * threads share a batch evenly, enough that the lock is taken rarely. */
+#define SIGN_CHUNK 16
 
 struct job;
 
@@ -38,6 +42,17 @@ struct seq {
 	int stopping;                       /* guarded by mu */
 
 	uint64_t last_ts; /* timestamp of the latest STH (sequencer thread only) */
+
+	/* A log of the static-ct-api format (STORE_FMT_LEAF_INDEX): each leaf
+	 * carries its index, known only here, so its SCT is signed after the
+	 * commit, by the signing threads of |signers|, not by the submitter. */
+	int leaf_index;
+	struct signpool *signers_pool;
+	/* Jobs the sequencer took and nobody answered yet (atomic): with |queued|
+	 * what seq_submit holds to max_queue, so neither the queue nor the jobs
+	 * waiting for their SCTs grow without bound. A job leaves the count just
+	 * before its done() is called. */
+	size_t signing;
 
 	/* Submitting threads that may prepare (sign) at once, opt.max_signers.
 	 * A pool with more threads than cores (libuv's default is 4) would
@@ -65,7 +80,13 @@ static const double commit_bounds[NUM_BUCKETS - 1] = {
 /* A queued submission, prepared by the submitting thread: its leaf encoded,
  * its SCT signed, its leaf hash computed. Signing is the costly part (an ECDSA
  * signature per leaf) and it parallelizes, so it runs on the submitters'
- * threads (libuv's pool under HTTP), not on the one sequencer thread. */
+ * threads (libuv's pool under HTTP), not on the one sequencer thread.
+ *
+ * In a leaf_index log the submitter encodes the leaf with a leaf_index
+ * extension of 0 (its last 5 bytes) and computes its map keys; the sequencer
+ * writes the index into those bytes and hashes the leaf (a few microseconds,
+ * where the signature is tens), and after the commit a signing thread signs
+ * the SCT from the leaf and answers. */
 struct job {
 	struct api_submission *sub;
 	struct job *next;
@@ -78,7 +99,15 @@ struct job {
 	uint8_t (*map_keys)[MAP_KEY_LEN]; /* with opt.map: the leaf's map keys */
 	size_t num_map_keys;
 	int leader; /* in a batch: index of the leader job for an in-batch duplicate,
-		     * -1 for a leader, -2 for one answered from the store */
+		     * -1 for a leader, -2 for one answered already (from the store, or
+		     * refused), -3 (leaf_index) for a stored one whose SCT is signed
+		     * from its stored leaf, now in |leaf| */
+	struct job *dups; /* leaf_index: in-batch duplicates answered with this
+			   * job's SCT and index, linked through dups */
+	uint8_t *sct_buf; /* leaf_index: the SCT signed after the commit */
+	size_t sct_buf_len;
+	int sign_ret;     /* and how its signing went */
+	struct signpool_item item; /* leaf_index: on the signing threads' queue */
 	int stored; /* in a batch: its dedup key is in the store, at stored_index */
 	uint64_t stored_index;
 	uint64_t index;
@@ -225,6 +254,28 @@ static int prepare(struct seq *q, struct job *j)
 	if (!ct_entry_type_known(sub->entry.entry_type) || sub->entry.body_len == 0 ||
 	    sub->entry.body_len > CT_MAX_BODY_LEN)
 		return MN_EINVAL;
+	if (q->leaf_index) {
+		/* The leaf with leaf_index 0 for now: the sequencer overwrites its
+		 * last 5 bytes. The submitter's own extensions (none come from
+		 * the API) are not the log's to keep. */
+		struct ct_entry e = sub->entry;
+		uint8_t ext[CT_LEAF_INDEX_EXT_LEN];
+		if (!ct_leaf_index_ext(ext, 0))
+			return MN_EINTERNAL;
+		e.extensions = ext;
+		e.extensions_len = sizeof(ext);
+		if (!cbb_init(&cbb, e.body_len + 64 + sizeof(ext), SIZE_MAX) ||
+		    !ct_write_leaf(&cbb, &e) || !cbb_finish(&cbb, &j->leaf, &j->leaf_len)) {
+			cbb_cleanup(&cbb);
+			return MN_ENOMEM;
+		}
+		if (!q->opt.map)
+			return 0;
+		h = hasher_get(q);
+		if (h == NULL)
+			return MN_ENOMEM;
+		goto map_keys;
+	}
 	/* One buffer holds the leaf and, after it, the SCT: one allocation (and
 	 * one free, on the sequencer thread) per job instead of two. The entry
 	 * is well formed: failing to encode it can only be memory. */
@@ -252,6 +303,7 @@ static int prepare(struct seq *q, struct job *j)
 	if (h == NULL)
 		return MN_ENOMEM;
 	merkle_leaf_hash(h, j->leaf_hash, j->leaf, j->leaf_len);
+map_keys:
 	if (q->opt.map) {
 		/* the map keys come from the leaf as a replayer sees it */
 		uint8_t (*keys)[MAP_KEY_LEN] = malloc(MAPKEYS_MAX * MAP_KEY_LEN);
@@ -325,7 +377,7 @@ static int policy_serial_ok(struct job *const *jobs, size_t i, struct store_read
 struct map_commit_ctx {
 	struct seq *q;
 	uint64_t ts;
-	uint8_t leaf[MAPKEYS_ROOT_LEAF_LEN];
+	uint8_t leaf[MAPKEYS_ROOT_LEAF_IDX_LEN];
 };
 
 static int map_leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys,
@@ -337,10 +389,18 @@ static int map_leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys,
 	mr.covered = covered;
 	mr.num_keys = num_keys;
 	memcpy(mr.root, map_root, MERKLE_HASH_LEN);
-	mapkeys_root_leaf(c->leaf, c->ts, &mr);
+	/* In a leaf_index log the map-root leaf carries its index (|covered|)
+	 * too: every leaf i of such a log carries i, whoever wrote it. */
+	if (c->q->leaf_index) {
+		if (!mapkeys_root_leaf_indexed(c->leaf, c->ts, &mr))
+			return MN_ENOSPACE; /* 2^40 leaves */
+		out->leaf_input_len = MAPKEYS_ROOT_LEAF_IDX_LEN;
+	} else {
+		mapkeys_root_leaf(c->leaf, c->ts, &mr);
+		out->leaf_input_len = MAPKEYS_ROOT_LEAF_LEN;
+	}
 	out->leaf_input = c->leaf;
-	out->leaf_input_len = MAPKEYS_ROOT_LEAF_LEN;
-	merkle_leaf_hash(c->q->hasher, out->leaf_hash, c->leaf, MAPKEYS_ROOT_LEAF_LEN);
+	merkle_leaf_hash(c->q->hasher, out->leaf_hash, c->leaf, out->leaf_input_len);
 	/* its own dedup slot: no submission can have it (submission dedup keys
 	 * are tagged content hashes of other kinds) */
 	merkle_sha256(c->q->hasher, out->dedup_key, out->leaf_hash, MERKLE_HASH_LEN);
@@ -368,6 +428,121 @@ static int commit_mapped(struct seq *q, const struct store_leaf *leaves, size_t 
 	return ret;
 }
 
+/* stored_leaf makes the stored leaf |e| the job's leaf (a copy: |e| dies
+ * with the read snapshot), for signing its SCT after the commit. 1 or 0. */
+static int stored_leaf(struct job *j, const struct store_entry *e)
+{
+	uint8_t *copy = malloc(e->leaf_input_len);
+
+	if (copy == NULL)
+		return 0;
+	memcpy(copy, e->leaf_input, e->leaf_input_len);
+	free(j->leaf); /* the resubmission's own leaf, with another timestamp */
+	j->leaf = copy;
+	j->leaf_len = e->leaf_input_len;
+	j->sct = NULL;
+	j->sct_len = 0;
+	return 1;
+}
+
+/* sign_job signs the SCT of job |j|'s leaf (committed) into j->sct_buf. On a
+ * signing thread. */
+static void sign_job(struct seq *q, struct job *j)
+{
+	struct ct_sct sct;
+	struct cbb cbb;
+
+	j->sign_ret = ct_sign_leaf_sct(q->signer, &sct, j->leaf, j->leaf_len);
+	if (j->sign_ret == 0 &&
+	    (!cbb_init(&cbb, 160, SCT_MAX_LEN) || !ct_write_sct(&cbb, &sct) ||
+	     !cbb_finish(&cbb, &j->sct_buf, &j->sct_buf_len))) {
+		cbb_cleanup(&cbb);
+		j->sign_ret = MN_ENOMEM;
+	}
+	if (j->sign_ret != 0) /* the leaf is logged; a resubmission gets its SCT */
+		mn_error("sct_sign", "index=%" PRIu64 " err=%s", j->index,
+			 mn_err_name(j->sign_ret));
+}
+
+/* answer_signed answers job |j| (signed by sign_job) and its in-batch
+ * duplicates, then frees them. */
+static void answer_signed(struct seq *q, struct job *j)
+{
+	uint8_t *buf = j->sct_buf;
+	size_t len = j->sct_buf_len;
+	uint64_t index = j->index;
+	int ret = j->sign_ret;
+
+	while (j != NULL) {
+		struct job *next = j->dups;
+		__atomic_sub_fetch(&q->signing, 1, __ATOMIC_RELAXED);
+		if (ret == 0)
+			j->sub->done(j->sub, 0, buf, len, index);
+		else
+			j->sub->done(j->sub, ret, NULL, 0, 0);
+		job_free(j);
+		j = next;
+	}
+	free(buf);
+}
+
+#define JOB_OF(it) ((struct job *)((char *)(it) - offsetof(struct job, item)))
+
+/* sign_chunk is the signing threads' signpool_fn: it signs a chunk, then
+ * answers it, so the answers come in bursts and a waiting submitter (or
+ * event loop) is woken once for several. */
+static void sign_chunk(void *ctx, struct signpool_item *items)
+{
+	struct seq *q = ctx;
+
+	for (struct signpool_item *it = items; it != NULL; it = it->next)
+		sign_job(q, JOB_OF(it));
+	while (items != NULL) {
+		struct signpool_item *next = items->next;
+		answer_signed(q, JOB_OF(items));
+		items = next;
+	}
+}
+
+/* hand_to_signers answers a leaf_index batch after its commit (status |ret|):
+ * a failed commit's leaders and duplicates at once, here; every committed
+ * leader (with its in-batch duplicates) and every duplicate of a stored leaf
+ * (leader -3, answered whatever this commit did) goes to the signing threads,
+ * which sign in parallel with the next batch's commit. Jobs answered here
+ * are freed here. */
+static void hand_to_signers(struct seq *q, struct job **jobs, size_t n, int ret)
+{
+	struct signpool_item *head = NULL, **tail = &head, *last = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct job *j = jobs[i];
+
+		if (j->leader == -2) { /* answered already */
+			__atomic_sub_fetch(&q->signing, 1, __ATOMIC_RELAXED);
+			job_free(j);
+			continue;
+		}
+		if ((j->leader >= 0 || j->leader == -1) && ret != 0) {
+			__atomic_sub_fetch(&q->signing, 1, __ATOMIC_RELAXED);
+			j->sub->done(j->sub, ret, NULL, 0, 0);
+			job_free(j);
+			continue;
+		}
+		if (j->leader >= 0) { /* its leader comes earlier, in the list now */
+			struct job *lead = jobs[j->leader];
+			j->dups = lead->dups;
+			lead->dups = j;
+			continue;
+		}
+		j->item.next = NULL;
+		*tail = &j->item;
+		tail = &j->item.next;
+		last = &j->item;
+	}
+	if (head != NULL)
+		signpool_push(q->signers_pool, head, last);
+}
+
 static void process_batch(struct seq *q, struct job *list, size_t n)
 {
 	struct job **jobs = calloc(n, sizeof(*jobs));
@@ -387,6 +562,8 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 	if (jobs == NULL || leaves == NULL || order == NULL || slots == NULL) {
 		while (list != NULL) {
 			struct job *next = list->next;
+			if (q->leaf_index)
+				__atomic_sub_fetch(&q->signing, 1, __ATOMIC_RELAXED);
 			list->sub->done(list->sub, MN_ENOMEM, NULL, 0, 0);
 			job_free(list);
 			list = next;
@@ -424,9 +601,19 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 		if (ret == 0 && j->stored) {
 			struct store_entry e;
 			if (store_r_entry(rd, j->stored_index, &e) == 0) {
-				j->leader = -2;
 				num_dups++;
-				j->sub->done(j->sub, 0, e.sct, e.sct_len, j->stored_index);
+				if (!q->leaf_index || e.sct_len > 0) {
+					j->leader = -2;
+					j->sub->done(j->sub, 0, e.sct, e.sct_len, j->stored_index);
+				} else if (stored_leaf(j, &e)) {
+					/* signed after the commit, by a signing
+					 * thread, like the batch's own SCTs */
+					j->leader = -3;
+					j->index = j->stored_index;
+				} else {
+					j->leader = -2;
+					j->sub->done(j->sub, MN_ENOMEM, NULL, 0, 0);
+				}
 				continue;
 			}
 		}
@@ -459,6 +646,15 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 		if (j->ts > ts)
 			ts = j->ts;
 		j->index = range.size;
+		if (q->leaf_index) {
+			/* the index goes into the leaf, then the leaf is hashed */
+			if (!ct_leaf_index_ext(j->leaf + j->leaf_len - CT_LEAF_INDEX_EXT_LEN,
+					       j->index)) {
+				ret = MN_ENOSPACE; /* 2^40 leaves */
+				break;
+			}
+			merkle_leaf_hash(q->hasher, j->leaf_hash, j->leaf, j->leaf_len);
+		}
 		l = &leaves[num_leaves++];
 		l->leaf_input = j->leaf;
 		l->leaf_input_len = j->leaf_len;
@@ -503,6 +699,10 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 			 mn_err_name(ret), mn_strerror(ret));
 
 	/* Only now, after the durable commit, does anyone hear back. */
+	if (q->leaf_index) {
+		hand_to_signers(q, jobs, n, ret);
+		goto counted;
+	}
 	for (i = 0; i < n; i++) {
 		struct job *j = jobs[i];
 		struct job *src;
@@ -515,6 +715,9 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 		else
 			j->sub->done(j->sub, ret, NULL, 0, 0);
 	}
+	for (i = 0; i < n; i++)
+		job_free(jobs[i]);
+counted:
 	pthread_mutex_lock(&q->mu);
 	q->batches++;
 	q->batch_hist[batch_bucket(n)]++;
@@ -525,8 +728,6 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 		q->errors += n;
 	}
 	pthread_mutex_unlock(&q->mu);
-	for (i = 0; i < n; i++)
-		job_free(jobs[i]);
 out:
 	free(jobs);
 	free(leaves);
@@ -576,6 +777,8 @@ static void *seq_main(void *arg)
 				q->tail = NULL;
 			tail->next = NULL;
 			q->queued -= n;
+			if (q->leaf_index) /* still unanswered: see seq.signing */
+				__atomic_add_fetch(&q->signing, n, __ATOMIC_RELAXED);
 		}
 		stop = q->stopping && q->head == NULL;
 		pthread_mutex_unlock(&q->mu);
@@ -717,6 +920,7 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 		return MN_ENOMEM;
 	q->st = st;
 	q->signer = signer;
+	q->leaf_index = (store_format(st) & STORE_FMT_LEAF_INDEX) != 0;
 	if (opt != NULL)
 		q->opt = *opt;
 	if (q->opt.max_queue == 0)
@@ -760,6 +964,10 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 		goto err;
 	if (q->opt.map && (ret = map_commit_if_needed(q)) != 0)
 		goto err;
+	if (q->leaf_index &&
+	    (ret = signpool_start(&q->signers_pool, q->opt.max_signers, SIGN_CHUNK, sign_chunk,
+				  q, "mn-sct-signer")) != 0)
+		goto err;
 	if (pthread_create(&q->thread, NULL, seq_main, q) != 0) {
 		ret = MN_EINTERNAL;
 		goto err;
@@ -769,6 +977,7 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 	*out = q;
 	return 0;
 err:
+	signpool_stop(q->signers_pool);
 	merkle_hasher_free(q->hasher);
 	pthread_mutex_destroy(&q->pool_mu);
 	pthread_mutex_destroy(&q->mu);
@@ -783,11 +992,12 @@ int seq_submit(struct seq *q, struct api_submission *sub)
 	struct job *j;
 	int ret = 0;
 
-	/* Refuse early, before spending a signature on it. */
+	/* Refuse early, before spending a signature on it. What waits for its
+	 * SCT counts too: the signing threads must not fall behind unbounded. */
 	pthread_mutex_lock(&q->mu);
 	if (q->stopping)
 		ret = MN_ESHUTDOWN;
-	else if (q->queued >= q->opt.max_queue)
+	else if (q->queued + __atomic_load_n(&q->signing, __ATOMIC_RELAXED) >= q->opt.max_queue)
 		ret = MN_EBUSY;
 	pthread_mutex_unlock(&q->mu);
 	if (ret != 0)
@@ -796,10 +1006,14 @@ int seq_submit(struct seq *q, struct api_submission *sub)
 	if (j == NULL)
 		return MN_ENOMEM;
 	j->sub = sub;
-	while (sem_wait(&q->signers) != 0)
-		; /* EINTR */
-	ret = prepare(q, j);
-	sem_post(&q->signers);
+	if (q->leaf_index) {
+		ret = prepare(q, j); /* no signature here: nothing to ration */
+	} else {
+		while (sem_wait(&q->signers) != 0)
+			; /* EINTR */
+		ret = prepare(q, j);
+		sem_post(&q->signers);
+	}
 	if (ret != 0) {
 		job_free(j);
 		return ret;
@@ -844,6 +1058,8 @@ void seq_stop(struct seq *q)
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->mu);
 	pthread_join(q->thread, NULL);
+	signpool_stop(q->signers_pool); /* after the sequencer: it hands them its
+					   * last batch */
 	merkle_hasher_free(q->hasher);
 	while (q->num_pool > 0)
 		merkle_hasher_free(q->pool[--q->num_pool]);

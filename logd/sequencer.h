@@ -1,5 +1,9 @@
 /* sequencer.h: continuous group commit (DESIGN.md section 3).
  *
+ * Two formats, fixed in the store at its creation (storage/storage.h
+ * store_format):
+ *
+ * RFC 6962 (format 0, logs created before leaf_index or with --no-leaf-index):
  * seq_submit encodes the leaf, signs its SCT and hashes it on the calling
  * thread (signing is the costly part and it parallelizes; at most max_signers
  * callers do it at once). One thread takes everything queued (up to
@@ -9,6 +13,18 @@
  * after that commit returns are the submitters told (api_submission.done). While
  * a commit runs, new submissions queue; the next batch takes them all, so load
  * makes batches bigger, not latency longer.
+ *
+ * static-ct-api (STORE_FMT_LEAF_INDEX, the default for a new log): every leaf
+ * carries its own index in the leaf_index extension (entry/ct.h), which is in
+ * the leaf hash and in the SCT, and the index is known only once the batch is
+ * sequenced. seq_submit encodes the leaf with a placeholder index and computes
+ * its map keys; the sequencer thread writes each leader's index into its leaf
+ * and hashes it (the cheap part), commits as above, and hands the batch to
+ * max_signers signing threads, which sign the SCTs (from the leaves, their
+ * timestamps unchanged) while the sequencer commits the next batch, and call
+ * done. Nothing is promised before the commit. Such a log stores no SCTs: a
+ * duplicate of a stored leaf gets one signed from that leaf (same timestamp
+ * and index), in-batch duplicates share their leader's.
  *
  * Timestamps: ms from the real clock, never ahead of it, never below the last
  * STH's; the STH of a batch carries the batch's timestamp, so it is >= every
@@ -27,7 +43,8 @@ struct seq_options {
 	size_t max_queue;   /* waiting submissions; more get MN_EBUSY (default 65536) */
 	size_t max_batch;   /* leaves per commit (default 4096) */
 	uint64_t resign_ms; /* idle STH refresh period (default 30000) */
-	unsigned max_signers; /* seq_submit calls signing at once; more wait (default:
+	unsigned max_signers; /* seq_submit calls signing at once, more wait; or,
+			       * in a leaf_index log, the signing threads (default:
 			       * the online CPUs) */
 	int map;            /* maintain the lookup map (the store must be opened with
 			     * .map): each submission's map keys are computed on

@@ -201,6 +201,7 @@ static int open_store(struct shard *s, int read_only)
 	so.map_size = s->cfg->map_size;
 	so.max_map_size = s->cfg->max_map_size;
 	so.map = s->cfg->map;
+	so.no_leaf_index = s->cfg->no_leaf_index;
 	so.read_only = read_only;
 	s->writable = !read_only;
 	return store_open(&s->st, &so);
@@ -249,6 +250,9 @@ int shard_open(struct shard *s)
 		return ret;
 	}
 keys:
+	if (c->no_leaf_index && (store_format(s->st) & STORE_FMT_LEAF_INDEX))
+		mn_warn("leaf_index_fixed", "dir=%s msg=\"no leaf_index ignored: this log was "
+			"created with leaf_index SCTs, and a log's format never changes\"", c->data);
 	if (s->signer == NULL && (ret = logd_key_load(&s->signer, s->keypath, 1)) != 0) {
 		fprintf(stderr, "%s: cannot load key %s: %s\n", s->where, s->keypath,
 			mn_strerror(ret));

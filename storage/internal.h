@@ -124,6 +124,7 @@ struct store {
 	int upper_failed;
 
 	int map_on;                /* store_options.map */
+	uint32_t format;           /* STORE_FMT_*, fixed at creation */
 	/* Hashed upper tiles of the map for proofs (map_cache_new); NULL if it
 	 * could not be made (proofs then read and hash every tile). */
 	struct map_cache *map_cache;
@@ -237,6 +238,9 @@ int store__map_resize(struct store *s, uint64_t size);
 /* The meta database's keys: the compact range and the latest STH. */
 #define META_STATE "state"
 #define META_STH "sth"
+#define META_FORMAT "format"
+/* the STORE_FMT_* flags this version knows */
+#define STORE__FMT_KNOWN STORE_FMT_LEAF_INDEX
 
 /* store__safe_dir: the data directory, sanitized for one log line, in |buf|. */
 const char *store__safe_dir(const struct store *s, char *buf, size_t len);

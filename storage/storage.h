@@ -13,7 +13,9 @@
  *   leafhash  leaf hash[32] -> u64 index
  *   tiles     u8 tile_level || u64 tile_index -> hashes (layout in internal.h)
  *   dedup     key[32] -> u64 index
- *   meta      "state" -> compact range; "sth" -> latest signed tree head
+ *   meta      "state" -> compact range; "sth" -> latest signed tree head;
+ *             "format" -> u32 STORE_FMT_* flags, written once when the log is
+ *             created and never changed (a log from before it has none: 0)
  *
  * Threads: one writer at a time (the sequencer); any number of readers on any
  * threads. A store_reader is one read snapshot, used by one thread at a time;
@@ -40,7 +42,18 @@ struct store_options {
 	int no_sync;            /* MDB_NOSYNC: benchmarks only, never in logd */
 	int read_only;          /* open for reading only (tools, checks) */
 	int map;                /* maintain the lookup map (store_append_mapped) */
+	int no_leaf_index;      /* only when this open creates the log: create it
+				 * without STORE_FMT_LEAF_INDEX (the RFC 6962
+				 * format); an existing log keeps its format */
 };
+
+/* Format flags of a log (meta "format"), fixed at creation. The store does not
+ * interpret them; its users do.
+ *   STORE_FMT_LEAF_INDEX: every leaf i carries the static-ct-api leaf_index
+ *   extension with value i (entry/ct.h), in its TimestampedEntry and so in
+ *   its SCT. Such a log stores no SCTs (struct store_leaf.sct is empty): an
+ *   SCT is signed after its leaf is committed, from the leaf. */
+#define STORE_FMT_LEAF_INDEX 1u
 
 /* A signed tree head as stored: |sig| is the encoded DigitallySigned struct. */
 struct store_sth {
@@ -101,15 +114,21 @@ struct store_leaf {
 /* store_open opens (creating if needed) the environment in opt->dir and checks
  * that the stored leaves, compact range and latest STH agree (tree size equal
  * everywhere, range root == STH root, the range's hashes equal the stored tree
- * hashes). It never repairs. Returns 0 and sets *out, or MN_EIO (dir missing and
- * not creatable, permissions), MN_EREADONLY, MN_ECORRUPT (state disagrees; the
- * log line says how), MN_ENOMEM. */
+ * hashes). It never repairs. A log with no STH and no leaf yet is new: its
+ * format is recorded now (see store_format). Returns 0 and sets *out, or
+ * MN_EIO (dir missing and not creatable, permissions), MN_EREADONLY,
+ * MN_ECORRUPT (state disagrees, or format flags this version does not know;
+ * the log line says how), MN_ENOMEM. */
 int store_open(struct store **out, const struct store_options *opt);
 /* store_close closes the environment. No reader may be open. NULL is a no-op. */
 void store_close(struct store *s);
 
 /* store_get_range copies the current compact range (the writer's view). */
 void store_get_range(struct store *s, struct merkle_range *out);
+/* store_format returns the log's STORE_FMT_* flags. A log created by this
+ * version gets STORE_FMT_LEAF_INDEX unless store_options.no_leaf_index; one
+ * that already held an STH or leaves before formats were recorded gets 0. */
+uint32_t store_format(struct store *s);
 /* store_has_sth returns 1 once an STH has been stored (0 for a new log). */
 int store_has_sth(struct store *s);
 

@@ -224,6 +224,69 @@ static int has_leaves(MDB_txn *txn)
 	return mdb_stat(txn, dbi, &st) != 0 || st.ms_entries > 0;
 }
 
+/* format_get reads meta "format" in |txn| into *out: 0, MN_ENOTFOUND (a log
+ * from before formats were recorded, or a new one), MN_ECORRUPT (malformed or
+ * flags this version does not know: it must not write such a log). */
+static int format_get(struct store *s, MDB_txn *txn, uint32_t *out)
+{
+	MDB_val k = {sizeof(META_FORMAT) - 1, (void *)META_FORMAT}, v;
+	int rc = mdb_get(txn, s->dbi[STORE__DBI_META], &k, &v);
+	uint32_t f;
+	DIRBUF;
+
+	*out = 0;
+	if (rc != 0)
+		return store__err(rc);
+	if (v.mv_size != 4) {
+		mn_error("store_corrupt", "dir=%s what=\"meta format is not 4 bytes\"",
+			 DIR_S(s));
+		return MN_ECORRUPT;
+	}
+	{
+		const uint8_t *p = v.mv_data;
+		f = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	}
+	if ((f & ~(uint32_t)STORE__FMT_KNOWN) != 0) {
+		mn_error("store_corrupt", "dir=%s what=\"unknown format flags 0x%x: written "
+			 "by a newer version\"", DIR_S(s), (unsigned)f);
+		return MN_ECORRUPT;
+	}
+	*out = f;
+	return 0;
+}
+
+/* format_init records the format of a new log (no STH, no leaf) in |txn|, the
+ * open's first write transaction, so it is there before anything is signed;
+ * a log that has one keeps it, and an older log without one stays format 0. */
+static int format_init(struct store *s, MDB_txn *txn, const struct store_options *opt)
+{
+	MDB_val k = {sizeof(META_FORMAT) - 1, (void *)META_FORMAT};
+	MDB_val sk = {sizeof(META_STH) - 1, (void *)META_STH}, v;
+	MDB_stat st;
+	uint8_t buf[4];
+	int rc, err = format_get(s, txn, &s->format);
+
+	if (err != MN_ENOTFOUND)
+		return err;
+	rc = mdb_get(txn, s->dbi[STORE__DBI_META], &sk, &v);
+	if (rc != MDB_NOTFOUND)
+		return rc == 0 ? 0 : store__err(rc); /* an older log: format 0 */
+	rc = mdb_stat(txn, s->dbi[STORE__DBI_LEAVES], &st);
+	if (rc != 0)
+		return store__err(rc);
+	if (st.ms_entries > 0)
+		return 0; /* leaves but no STH: store__load refuses it */
+	s->format = opt->no_leaf_index ? 0 : STORE_FMT_LEAF_INDEX;
+	buf[0] = (uint8_t)(s->format >> 24);
+	buf[1] = (uint8_t)(s->format >> 16);
+	buf[2] = (uint8_t)(s->format >> 8);
+	buf[3] = (uint8_t)s->format;
+	v.mv_size = sizeof(buf);
+	v.mv_data = buf;
+	rc = mdb_put(txn, s->dbi[STORE__DBI_META], &k, &v, 0);
+	return rc == 0 ? 0 : store__err(rc);
+}
+
 static int open_env_error(struct store *s, const char *what, int rc)
 {
 	int err = store__err(rc);
@@ -383,6 +446,8 @@ int store_open(struct store **out, const struct store_options *opt)
 		if (!missing)
 			break;
 	}
+	if (!s->read_only && (err = format_init(s, txn, opt)) != 0)
+		goto err;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc != 0) {
@@ -396,7 +461,11 @@ int store_open(struct store **out, const struct store_options *opt)
 		err = open_env_error(s, "mdb_txn_begin", rc);
 		goto err;
 	}
-	err = store__load(s, txn, &s->range, &s->sth, &s->has_sth);
+	err = format_get(s, txn, &s->format);
+	if (err == MN_ENOTFOUND)
+		err = 0;
+	if (err == 0)
+		err = store__load(s, txn, &s->range, &s->sth, &s->has_sth);
 	if (err == 0)
 		err = store__map_check(s, txn, s->range.size);
 	mdb_txn_abort(txn);
@@ -445,6 +514,11 @@ void store_get_range(struct store *s, struct merkle_range *out)
 	pthread_mutex_lock(&s->state_mu);
 	*out = s->range;
 	pthread_mutex_unlock(&s->state_mu);
+}
+
+uint32_t store_format(struct store *s)
+{
+	return s->format; /* set by store_open, never changed */
 }
 
 int store_has_sth(struct store *s)

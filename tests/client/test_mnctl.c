@@ -42,6 +42,7 @@ enum tamper {
 	T_PROOF,   /* flip a byte of audit_path[0] / consistency[0] */
 	T_STH,     /* flip a byte of the STH root */
 	T_ENTRY,   /* flip a byte of entries[0].leaf_input */
+	T_ENTRY_INDEX, /* flip the last byte of entries[0].leaf_input: its leaf_index */
 	T_HANG,    /* never answer; wait for the client to give up */
 	T_CUT,     /* 503 for get-entries from index 4 on (an interrupted run) */
 };
@@ -115,10 +116,17 @@ static char *tamper_body(const char *target, const uint8_t *body, size_t len)
 		v = json_object_get(j, "sha256_root_hash");
 		pos = 3;
 	} else if (mode == T_ENTRY && strstr(target, "/ct/v1/get-entries") == target) {
-		/* a byte inside the certificate's signature: it still decodes */
+		/* a byte inside the certificate's signature: it still decodes
+		 * (before the 2 + 8 bytes of the leaf_index extension, which a
+		 * new log's leaves end with: a flip there is caught as a wrong
+		 * index, before the hashes) */
 		v = json_object_get(json_array_get(json_object_get(j, "entries"), 0),
 				    "leaf_input");
-		pos = -5;
+		pos = -15;
+	} else if (mode == T_ENTRY_INDEX && strstr(target, "/ct/v1/get-entries") == target) {
+		v = json_object_get(json_array_get(json_object_get(j, "entries"), 0),
+				    "leaf_input");
+		pos = -1;
 	}
 	if (v != NULL && flip_b64(v, pos)) {
 		out = json_dumps(j, JSON_COMPACT);
@@ -946,6 +954,12 @@ static void test_lie_entry(void **state)
 			 "monitor", "--watch", T.watch, "--state", st));
 	assert_true(atomic_load(&T.tampered) >= 1);
 	snprintf(path, sizeof(path), "%s/state.json", st);
+	assert_int_equal(access(path, F_OK), -1);
+	/* a leaf that names another index than its own (a new log's leaves
+	 * carry the static-ct-api leaf_index) is refused before any hash */
+	set_mode(T_ENTRY_INDEX);
+	free(expect_fail(3, "not the static-ct-api leaf_index", "--log", T.url_p, "--key",
+			 T.keyfile, "monitor", "--watch", T.watch, "--state", st));
 	assert_int_equal(access(path, F_OK), -1);
 	/* honest again, the same state directory works */
 	set_mode(T_PASS);

@@ -921,6 +921,121 @@ static void test_sct_signature_cli(void **state)
 	ct_verifier_free(v);
 }
 
+/* static-ct-api CtExtensions: the leaf_index encoding (known answer), its
+ * parser against truncation, bad lengths, duplicates and trailing bytes, and
+ * unknown types (skipped). */
+static void test_leaf_index_ext(void **state)
+{
+	static const uint8_t want[8] = {0x00, 0x00, 0x05, 0x01, 0x02, 0x03, 0x04, 0x05};
+	uint8_t ext[CT_LEAF_INDEX_EXT_LEN], buf[32];
+	uint64_t idx;
+	int has;
+
+	(void)state;
+	assert_true(ct_leaf_index_ext(ext, 0x0102030405ull));
+	assert_memory_equal(ext, want, 8);
+	assert_true(ct_leaf_index_ext(ext, CT_LEAF_INDEX_MAX - 1));
+	assert_false(ct_leaf_index_ext(ext, CT_LEAF_INDEX_MAX)); /* not in 40 bits */
+	assert_true(ct_leaf_index_ext(ext, 0));
+	assert_true(ct_parse_extensions(ext, 8, &has, &idx));
+	assert_true(has);
+	assert_int_equal(idx, 0);
+	assert_true(ct_parse_extensions(want, 8, &has, &idx));
+	assert_true(has);
+	assert_int_equal(idx, 0x0102030405ull);
+	assert_true(ct_extensions_match_index(want, 8, 0x0102030405ull));
+	assert_false(ct_extensions_match_index(want, 8, 0x0102030406ull));
+	/* empty: well formed, no index (the RFC 6962 format), fits any index */
+	assert_true(ct_parse_extensions(NULL, 0, &has, &idx));
+	assert_false(has);
+	assert_true(ct_extensions_match_index(NULL, 0, 42));
+	/* every truncation is malformed */
+	for (size_t n = 1; n < 8; n++)
+		assert_false(ct_parse_extensions(want, n, &has, &idx));
+	/* a trailing byte, a leaf_index of 4 or 6 bytes */
+	memcpy(buf, want, 8);
+	buf[8] = 0;
+	assert_false(ct_parse_extensions(buf, 9, &has, &idx));
+	{
+		static const uint8_t four[7] = {0, 0, 4, 1, 2, 3, 4};
+		static const uint8_t six[9] = {0, 0, 6, 1, 2, 3, 4, 5, 6};
+		assert_false(ct_parse_extensions(four, sizeof(four), &has, &idx));
+		assert_false(ct_parse_extensions(six, sizeof(six), &has, &idx));
+	}
+	/* the same type twice is refused, even with equal values */
+	memcpy(buf, want, 8);
+	memcpy(buf + 8, want, 8);
+	assert_false(ct_parse_extensions(buf, 16, &has, &idx));
+	/* an unknown type is skipped, before or after leaf_index; twice: refused */
+	{
+		static const uint8_t unk[5] = {0x07, 0x00, 0x02, 0xaa, 0xbb};
+		memcpy(buf, unk, 5);
+		memcpy(buf + 5, want, 8);
+		assert_true(ct_parse_extensions(buf, 13, &has, &idx));
+		assert_true(has);
+		assert_int_equal(idx, 0x0102030405ull);
+		/* but it is not what a leaf of this log carries */
+		assert_false(ct_extensions_match_index(buf, 13, 0x0102030405ull));
+		assert_true(ct_parse_extensions(unk, 5, &has, &idx));
+		assert_false(has);
+		memcpy(buf + 5, unk, 5);
+		assert_false(ct_parse_extensions(buf, 10, &has, &idx));
+	}
+	/* a length running past the end */
+	{
+		static const uint8_t over[4] = {0x00, 0xff, 0xff, 0x00};
+		assert_false(ct_parse_extensions(over, sizeof(over), &has, &idx));
+	}
+}
+
+/* ct_sign_leaf_sct signs a stored MerkleTreeLeaf as it is: the result is the
+ * SCT ct_sign_sct makes for the same entry (timestamp and extensions from the
+ * leaf), and it verifies over the entry. */
+static void test_sign_leaf_sct(void **state)
+{
+	struct fixture *f = *state;
+	struct ct_verifier *v = verifier_from_cli(f);
+	uint8_t ext[CT_LEAF_INDEX_EXT_LEN], *leaf;
+	struct ct_entry e = precert_entry(), parsed;
+	struct ct_sct sct;
+	struct cbb b;
+	size_t len;
+
+	assert_true(ct_leaf_index_ext(ext, 77));
+	e.extensions = ext;
+	e.extensions_len = sizeof(ext);
+	assert_true(cbb_init(&b, 256, 1 << 20));
+	assert_true(ct_write_leaf(&b, &e));
+	assert_true(cbb_finish(&b, &leaf, &len));
+	assert_int_equal(ct_sign_leaf_sct(f->signer, &sct, leaf, len), 0);
+	assert_int_equal(sct.timestamp, e.timestamp);
+	assert_int_equal(sct.extensions_len, 8);
+	assert_memory_equal(sct.extensions, ext, 8);
+	assert_memory_equal(sct.log_id, ct_signer_log_id(f->signer), 32);
+	assert_true(ct_verify_sct(v, &sct, &e));
+	/* and the section 3.2 input is the leaf, byte for byte */
+	{
+		uint8_t *in;
+		size_t in_len;
+		in = sct_input_bytes(&e, &in_len);
+		assert_int_equal(in_len, len);
+		assert_memory_equal(in, leaf, len);
+		free(in);
+	}
+	/* another index is another signed message */
+	assert_true(ct_parse_leaf(&parsed, leaf, len));
+	{
+		uint8_t other[CT_LEAF_INDEX_EXT_LEN];
+		assert_true(ct_leaf_index_ext(other, 78));
+		sct.extensions = other;
+		assert_false(ct_verify_sct(v, &sct, &e));
+	}
+	/* not a leaf: refused before signing */
+	assert_int_equal(ct_sign_leaf_sct(f->signer, &sct, leaf, len - 1), MN_EINVAL);
+	free(leaf);
+	ct_verifier_free(v);
+}
+
 static void test_cli_signature_accepted(void **state)
 {
 	struct fixture *f = *state;
@@ -1101,6 +1216,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sth_signature_cli, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sct_signature_cli, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cli_signature_accepted, setup, teardown),
+		cmocka_unit_test(test_leaf_index_ext),
+		cmocka_unit_test_setup_teardown(test_sign_leaf_sct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_rejects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign_threads, setup, teardown),
 	};

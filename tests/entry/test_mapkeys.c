@@ -203,6 +203,25 @@ static void test_map_root_and_junk(void **state)
 		assert_int_equal(len, MAPKEYS_ROOT_LEAF_LEN);
 		assert_memory_equal(direct, leaf, len);
 	}
+	{
+		/* in a leaf_index log: the same leaf with the extension naming
+		 * its own index, |covered|; it fits only 40 bits */
+		uint8_t ix[MAPKEYS_ROOT_LEAF_IDX_LEN];
+		struct ct_entry ce;
+		struct mapkeys_root big = r;
+		assert_true(mapkeys_root_leaf_indexed(ix, 5, &r));
+		assert_true(ct_parse_leaf(&ce, ix, sizeof(ix)));
+		assert_int_equal(ce.entry_type, MN_MAP_ROOT_ENTRY);
+		assert_int_equal(ce.timestamp, 5);
+		assert_int_equal(ce.body_len, MAPKEYS_ROOT_BODY_LEN);
+		assert_memory_equal(ce.body, body, MAPKEYS_ROOT_BODY_LEN);
+		assert_true(ct_extensions_match_index(ce.extensions, ce.extensions_len, 7));
+		assert_int_equal(ce.extensions_len, CT_LEAF_INDEX_EXT_LEN);
+		assert_int_equal(mapkeys_walk(ix, sizeof(ix), collect, &g), 0);
+		assert_int_equal(g.num, 0);
+		big.covered = CT_LEAF_INDEX_MAX;
+		assert_false(mapkeys_root_leaf_indexed(ix, 5, &big));
+	}
 	assert_int_equal(mapkeys_walk(leaf, len, collect, &g), 0);
 	assert_int_equal(g.num, 0);
 	free(leaf);

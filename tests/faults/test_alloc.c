@@ -340,11 +340,11 @@ static int call(long n, enum api_method m, const char *path, const char *query,
 	} else if (status == 200) {
 		A.ok++;
 		if (cert != NULL) {
-			uint64_t ts;
+			struct ctc_sct ts;
 			assert_int_equal(ctc_parse_sct(A.v, got->body, got->body_len, cert->der,
 						       cert->der_len, &ts), 0);
 			assert_true(A.num_answered < MAX_ANSWERED);
-			assert_int_equal(ctc_x509_leaf_hash(cert->der, cert->der_len, ts,
+			assert_int_equal(ctc_x509_leaf_hash(cert->der, cert->der_len, &ts,
 							    A.answered[A.num_answered]), 0);
 			A.num_answered++;
 		} else {

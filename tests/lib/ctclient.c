@@ -295,8 +295,24 @@ int ctc_get_sth(struct kconn *c, const struct ct_verifier *v, struct ctc_sth *ou
 	return ret;
 }
 
+int ctc_sct_same(const struct ctc_sct *a, const struct ctc_sct *b)
+{
+	return a->ts == b->ts && a->has_index == b->has_index &&
+	       (!a->has_index || a->index == b->index);
+}
+
+/* the CtExtensions of |sct| */
+static int sct_ext(const struct ctc_sct *sct, uint8_t ext[CT_LEAF_INDEX_EXT_LEN], size_t *len)
+{
+	*len = 0;
+	if (!sct->has_index)
+		return 1;
+	*len = CT_LEAF_INDEX_EXT_LEN;
+	return ct_leaf_index_ext(ext, sct->index);
+}
+
 int ctc_parse_sct(const struct ct_verifier *v, const uint8_t *body, size_t len,
-		  const uint8_t *der, size_t der_len, uint64_t *out_ts)
+		  const uint8_t *der, size_t der_len, struct ctc_sct *out)
 {
 	json_error_t e;
 	json_t *j = json_loadb((const char *)body, len, 0, &e);
@@ -312,7 +328,9 @@ int ctc_parse_sct(const struct ct_verifier *v, const uint8_t *body, size_t len,
 	    !json_is_integer(json_object_get(j, "timestamp")) ||
 	    b64field(j, "id", id, sizeof(id), &idl) != 0 || idl != 32 ||
 	    memcmp(id, ct_verifier_log_id(v), 32) != 0 ||
-	    b64field(j, "extensions", ext, sizeof(ext), &el) != 0 || el != 0 ||
+	    b64field(j, "extensions", ext, sizeof(ext), &el) != 0 ||
+	    !ct_parse_extensions(ext, el, &out->has_index, &out->index) ||
+	    el != (out->has_index ? CT_LEAF_INDEX_EXT_LEN : 0) ||
 	    b64field(j, "signature", sigb, sizeof(sigb), &sl) != 0)
 		goto out;
 	memcpy(sct.log_id, id, 32);
@@ -324,9 +342,11 @@ int ctc_parse_sct(const struct ct_verifier *v, const uint8_t *body, size_t len,
 	ent.body = der;
 	ent.body_len = der_len;
 	ent.timestamp = sct.timestamp;
+	sct.extensions = ext;
+	sct.extensions_len = el;
 	if (!ct_verify_sct(v, &sct, &ent))
 		goto out;
-	*out_ts = sct.timestamp;
+	out->ts = sct.timestamp;
 	ret = 0;
 out:
 	if (ret != 0)
@@ -335,16 +355,21 @@ out:
 	return ret;
 }
 
-int ctc_x509_leaf_hash(const uint8_t *der, size_t der_len, uint64_t ts, uint8_t out[32])
+int ctc_x509_leaf_hash(const uint8_t *der, size_t der_len, const struct ctc_sct *sct,
+		       uint8_t out[32])
 {
 	struct ct_entry e = {0};
-	struct merkle_hasher *h = merkle_hasher_new();
+	struct merkle_hasher *h;
 	struct cbb b;
-	uint8_t *leaf;
+	uint8_t *leaf, ext[CT_LEAF_INDEX_EXT_LEN];
 	size_t len;
 
+	if (!sct_ext(sct, ext, &e.extensions_len))
+		return -1;
+	e.extensions = ext;
+	h = merkle_hasher_new();
 	e.entry_type = CT_X509_ENTRY;
-	e.timestamp = ts;
+	e.timestamp = sct->ts;
 	e.body = der;
 	e.body_len = der_len;
 	if (h == NULL || !cbb_init(&b, 256, 1 << 24)) {

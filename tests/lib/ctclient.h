@@ -57,15 +57,26 @@ int ctc_parse_sth(const struct ct_verifier *v, const uint8_t *body, size_t len,
 /* ctc_get_sth fetches and verifies the STH over |c|. 0 / -1. */
 int ctc_get_sth(struct kconn *c, const struct ct_verifier *v, struct ctc_sth *out);
 
+/* What an SCT says of its leaf: the timestamp, and the static-ct-api
+ * leaf_index extension if it has one (a log of the RFC 6962 format: none). */
+struct ctc_sct {
+	uint64_t ts;
+	int has_index;
+	uint64_t index;
+};
 /* ctc_parse_sct parses an add-chain answer for the X.509 certificate |der| and
- * verifies the SCT (log ID, signature over the RFC 6962 section 3.2 input).
- * Sets *out_ts to its timestamp. 0 / -1. */
+ * verifies the SCT (log ID, signature over the RFC 6962 section 3.2 input,
+ * extensions empty or exactly a leaf_index). Fills *out. 0 / -1. */
 int ctc_parse_sct(const struct ct_verifier *v, const uint8_t *body, size_t len,
-		  const uint8_t *der, size_t der_len, uint64_t *out_ts);
+		  const uint8_t *der, size_t der_len, struct ctc_sct *out);
+/* ctc_sct_same: the two SCTs name the same leaf (timestamp and leaf_index). */
+int ctc_sct_same(const struct ctc_sct *a, const struct ctc_sct *b);
 
 /* ctc_x509_leaf_hash sets |out| to the leaf hash of the x509_entry for |der|
- * logged at |ts| (RFC 6962 section 3.4 MerkleTreeLeaf, section 2.1 hash). */
-int ctc_x509_leaf_hash(const uint8_t *der, size_t der_len, uint64_t ts, uint8_t out[32]);
+ * logged as |sct| says (RFC 6962 section 3.4 MerkleTreeLeaf, with the SCT's
+ * extensions, section 2.1 hash). */
+int ctc_x509_leaf_hash(const uint8_t *der, size_t der_len, const struct ctc_sct *sct,
+		       uint8_t out[32]);
 
 /* ctc_check_inclusion asks get-proof-by-hash for |leaf_hash| in |sth| and
  * verifies the audit path. Sets *out_index when not NULL. 0 / -1. */

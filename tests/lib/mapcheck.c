@@ -84,7 +84,8 @@ int mapcheck_lookup(const json_t *answer, const char *key, uint64_t *out_count,
 		    mn_b64_decode(&leaf, &leaf_len, json_string_value(li), json_string_length(li),
 				  1 << 16) != 0 ||
 		    !ct_parse_leaf(&e, leaf, leaf_len) || e.entry_type != MN_MAP_ROOT_ENTRY ||
-		    !mapkeys_root_parse(&mr, e.body, e.body_len) || mr.covered != index)
+		    !mapkeys_root_parse(&mr, e.body, e.body_len) || mr.covered != index ||
+		    !ct_extensions_match_index(e.extensions, e.extensions_len, index))
 			FAIL("leaf %llu is not a map-root leaf covering itself",
 			     (unsigned long long)index);
 	}

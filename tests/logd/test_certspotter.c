@@ -25,6 +25,7 @@
 
 #include "common/b64.h"
 #include "common/clock.h"
+#include "entry/ct.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
 
@@ -34,6 +35,27 @@ static void rm_rf(const char *dir)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* expect_leaf_index: the add-chain answer |r| is an SCT of a new log, so of
+ * the static-ct-api format: its extensions are exactly leaf_index |index|.
+ * certspotter then checks leaves that carry it (and their hashes). */
+static void expect_leaf_index(const struct http_resp *r, uint64_t index)
+{
+	json_error_t e;
+	json_t *j = json_loadb((const char *)r->body, r->body_len, 0, &e);
+	const json_t *x = json_object_get(j, "extensions");
+	uint8_t *ext = NULL, want[CT_LEAF_INDEX_EXT_LEN];
+	size_t len = 0;
+
+	assert_true(json_is_string(x));
+	assert_int_equal(mn_b64_decode(&ext, &len, json_string_value(x), json_string_length(x),
+				       64), 0);
+	assert_true(ct_leaf_index_ext(want, index));
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(ext, want, sizeof(want));
+	free(ext);
+	json_decref(j);
 }
 
 static char *chain_json(const struct pki_cert *const *certs, size_t n)
@@ -154,6 +176,7 @@ static void test_certspotter_monitors_log(void **state)
 		assert_int_equal(http_do(logd.port, "POST", "/ct/v1/add-chain", NULL, body,
 					 strlen(body), &r), 0);
 		assert_int_equal(r.status, 200);
+		expect_leaf_index(&r, (uint64_t)i);
 		http_resp_free(&r);
 		free(body);
 	}
@@ -169,6 +192,7 @@ static void test_certspotter_monitors_log(void **state)
 		assert_int_equal(http_do(logd.port, "POST", "/ct/v1/add-pre-chain", NULL, body,
 					 strlen(body), &r), 0);
 		assert_int_equal(r.status, 200);
+		expect_leaf_index(&r, 3);
 		http_resp_free(&r);
 		free(body);
 	}

@@ -43,7 +43,7 @@
 
 struct answered {
 	int cert;
-	uint64_t ts;
+	struct ctc_sct ts;
 	uint8_t leaf_hash[32];
 };
 
@@ -174,7 +174,7 @@ static int submit(int i)
 		a->cert = i;
 		assert_int_equal(ctc_parse_sct(D.v, r.body, r.body_len, D.certs[i]->der,
 					       D.certs[i]->der_len, &a->ts), 0);
-		assert_int_equal(ctc_x509_leaf_hash(D.certs[i]->der, D.certs[i]->der_len, a->ts,
+		assert_int_equal(ctc_x509_leaf_hash(D.certs[i]->der, D.certs[i]->der_len, &a->ts,
 						    a->leaf_hash), 0);
 	} else {
 		if (!ctc_json_error(r.body, r.body_len))
@@ -295,7 +295,7 @@ static void test_disk_full(void **state)
 	{
 		size_t n = D.num_ans;
 		assert_int_equal(submit(D.refused[0]), 200);
-		assert_int_equal(D.ans[n].ts, D.ans[first_logged].ts);
+		assert_true(ctc_sct_same(&D.ans[n].ts, &D.ans[first_logged].ts));
 		{
 			struct ctc_sth s;
 			assert_int_equal(ctc_get_sth(&D.kc, D.v, &s), 0);

@@ -150,6 +150,8 @@ static void start_logd(void)
 
 struct liar_commit {
 	int wrong_root;  /* 1: flip a bit of the root in the map-root leaf */
+	int leaf_index;  /* the log's leaves carry their index (a new log's do):
+			  * so do the liar's, or the monitor would see that first */
 	struct merkle_hasher *h;
 	struct ct_signer *signer;
 	uint64_t ts;
@@ -165,7 +167,14 @@ static int wrong_root_leaf(void *ctx, uint64_t covered, uint64_t num_keys,
 	struct mapkeys_root mr = {.covered = covered, .num_keys = num_keys};
 	struct ct_entry e = {.timestamp = c->ts, .entry_type = MN_MAP_ROOT_ENTRY};
 	struct cbb cbb;
+	uint8_t ext[CT_LEAF_INDEX_EXT_LEN];
 
+	if (c->leaf_index) {
+		if (!ct_leaf_index_ext(ext, covered))
+			return -1;
+		e.extensions = ext;
+		e.extensions_len = sizeof(ext);
+	}
 	memcpy(mr.root, map_root, MERKLE_HASH_LEN);
 	if (c->wrong_root)
 		mr.root[7] ^= 0x20; /* the lie: one bit of the committed root */
@@ -227,9 +236,19 @@ static uint64_t append_lying_batch(int wrong_root)
 	struct cbb cbb;
 	int64_t now = pki_now();
 	struct pki_cert *cert = pki_issue(T.ica, "example.com", dns, 1, 0, now - DAY, now + DAY);
+	uint8_t ext[CT_LEAF_INDEX_EXT_LEN];
 
 	assert_non_null(keys);
 	assert_non_null(cert);
+	assert_int_equal(store_open(&st, &opt), 0);
+	c.leaf_index = (store_format(st) & STORE_FMT_LEAF_INDEX) != 0;
+	if (c.leaf_index) {
+		struct merkle_range r;
+		store_get_range(st, &r);
+		assert_true(ct_leaf_index_ext(ext, r.size));
+		e.extensions = ext;
+		e.extensions_len = sizeof(ext);
+	}
 	c.h = merkle_hasher_new();
 	c.ts = mn_now_ms();
 	snprintf(keypath, sizeof(keypath), "%s/log-key.pem", T.data);
@@ -247,7 +266,6 @@ static uint64_t append_lying_batch(int wrong_root)
 	assert_true(num_keys > 0);
 	leaf.map_keys = (const uint8_t(*)[32])keys;
 	leaf.num_map_keys = wrong_root ? num_keys : 0;
-	assert_int_equal(store_open(&st, &opt), 0);
 	{
 		struct store_map_commit mc = {wrong_root_leaf, sign_sth, &c};
 		assert_int_equal(store_append_mapped(st, &leaf, 1, &mc, &sth), 0);

@@ -186,14 +186,19 @@ static struct sth get_sth(void)
 	return s;
 }
 
-/* verify an add-chain answer as a TLS client would: the SCT over the entry */
-static uint64_t check_sct(json_t *j, const struct ct_entry *e0)
+/* verify an add-chain answer as a TLS client would: the SCT over the entry.
+ * The log is new, so of the static-ct-api format: the extensions are exactly
+ * a leaf_index, which *out_index gets; e0 gets the SCT's timestamp and
+ * extensions (copied to |ext_buf|), so it is the logged leaf's entry. */
+static uint64_t check_sct(json_t *j, struct ct_entry *e0,
+			  uint8_t ext_buf[CT_LEAF_INDEX_EXT_LEN], uint64_t *out_index)
 {
 	struct ct_sct sct;
 	struct ct_entry e = *e0;
 	struct cbs cbs;
 	uint8_t *id, *sig, *ext;
 	size_t idl, sigl, extl;
+	int has;
 
 	assert_int_equal(json_object_size(j), 5);
 	assert_int_equal(json_integer_value(json_object_get(j, "sct_version")), 0);
@@ -201,16 +206,31 @@ static uint64_t check_sct(json_t *j, const struct ct_entry *e0)
 	assert_int_equal(idl, 32);
 	assert_memory_equal(id, T.logd.log_id, 32);
 	ext = b64field(j, "extensions", &extl);
-	assert_int_equal(extl, 0);
+	assert_int_equal(extl, CT_LEAF_INDEX_EXT_LEN);
+	assert_true(ct_parse_extensions(ext, extl, &has, out_index));
+	assert_true(has);
+	memcpy(ext_buf, ext, CT_LEAF_INDEX_EXT_LEN);
 	sig = b64field(j, "signature", &sigl);
 	memset(&sct, 0, sizeof(sct));
 	memcpy(sct.log_id, id, 32);
+	sct.extensions = ext_buf;
+	sct.extensions_len = CT_LEAF_INDEX_EXT_LEN;
 	sct.timestamp = (uint64_t)json_integer_value(json_object_get(j, "timestamp"));
 	cbs_init(&cbs, sig, sigl);
 	assert_true(ct_parse_sig(&sct.sig, &cbs));
 	assert_int_equal(cbs_len(&cbs), 0);
 	e.timestamp = sct.timestamp;
 	assert_true(ct_verify_sct(T.v, &sct, &e));
+	/* with other extensions it does not verify: they are signed */
+	{
+		uint8_t other[CT_LEAF_INDEX_EXT_LEN];
+		assert_true(ct_leaf_index_ext(other, *out_index + 1));
+		sct.extensions = other;
+		assert_false(ct_verify_sct(T.v, &sct, &e));
+	}
+	e0->timestamp = sct.timestamp;
+	e0->extensions = ext_buf;
+	e0->extensions_len = CT_LEAF_INDEX_EXT_LEN;
 	free(id);
 	free(sig);
 	free(ext);
@@ -370,7 +390,8 @@ static void test_add_chain(void **state)
 		json_t *j;
 		json_error_t e;
 		struct ct_entry ent = {0};
-		uint64_t ts;
+		uint8_t ext[CT_LEAF_INDEX_EXT_LEN];
+		uint64_t ts, idx;
 		struct sth s;
 
 		assert_int_equal(post("/ct/v1/add-chain", body, strlen(body), &r), 0);
@@ -380,8 +401,9 @@ static void test_add_chain(void **state)
 		ent.entry_type = CT_X509_ENTRY;
 		ent.body = T.leaves[i]->der;
 		ent.body_len = T.leaves[i]->der_len;
-		ts = check_sct(j, &ent);
-		ent.timestamp = ts;
+		ts = check_sct(j, &ent, ext, &idx);
+		/* static-ct-api: the SCT names the entry's index in the tree */
+		assert_int_equal(idx, (uint64_t)i);
 		leaf_hash_of(&ent, leaf_hashes[i], &leaf_inputs[i], &leaf_input_lens[i]);
 		/* promise after durability: the STH already covers the SCT */
 		s = get_sth();
@@ -466,8 +488,28 @@ static void test_duplicate(void **state)
 	assert_int_equal(post("/ct/v1/add-chain", body, strlen(body), &r2), 0);
 	assert_int_equal(r1.status, 200);
 	assert_int_equal(r2.status, 200);
-	assert_int_equal(r1.body_len, r2.body_len);
-	assert_memory_equal(r1.body, r2.body, r1.body_len);
+	/* The original SCT: the same version, log ID, timestamp and leaf_index
+	 * over the same leaf. A leaf_index log stores no SCT and signs a
+	 * duplicate's again (as Sunlight does): ECDSA signatures are randomized,
+	 * so only the signature bytes differ, and both verify. */
+	{
+		json_error_t e;
+		json_t *j1 = json_loadb((char *)r1.body, r1.body_len, 0, &e);
+		json_t *j2 = json_loadb((char *)r2.body, r2.body_len, 0, &e);
+		struct ct_entry e1 = {0}, e2 = {0};
+		uint8_t x1[CT_LEAF_INDEX_EXT_LEN], x2[CT_LEAF_INDEX_EXT_LEN];
+		uint64_t i1, i2;
+		e1.entry_type = e2.entry_type = CT_X509_ENTRY;
+		e1.body = e2.body = T.leaves[3]->der;
+		e1.body_len = e2.body_len = T.leaves[3]->der_len;
+		assert_int_equal(check_sct(j1, &e1, x1, &i1), check_sct(j2, &e2, x2, &i2));
+		assert_int_equal(i1, i2);
+		json_object_del(j1, "signature");
+		json_object_del(j2, "signature");
+		assert_true(json_equal(j1, j2));
+		json_decref(j1);
+		json_decref(j2);
+	}
 	after = get_sth();
 	assert_int_equal(after.size, before.size);
 	http_resp_free(&r1);
@@ -490,8 +532,9 @@ static void test_precert(void **state)
 	json_t *j;
 	struct ct_entry ent = {0};
 	size_t tbs_len;
-	uint8_t *tbs, lh[32], *leaf;
+	uint8_t *tbs, lh[32], *leaf, ext[CT_LEAF_INDEX_EXT_LEN];
 	size_t leaf_len;
+	uint64_t idx;
 	struct sth s;
 
 	(void)state;
@@ -512,9 +555,10 @@ static void test_precert(void **state)
 	ent.body = tbs;
 	ent.body_len = tbs_len;
 	/* the SCT signs the final certificate's TBS: what a TLS client rebuilds */
-	ent.timestamp = check_sct(j, &ent);
+	check_sct(j, &ent, ext, &idx);
 	leaf_hash_of(&ent, lh, &leaf, &leaf_len);
 	s = get_sth();
+	assert_int_equal(idx, s.size - 1);
 	check_inclusion(lh, s.size - 1, &s);
 	free(leaf);
 	json_decref(j);

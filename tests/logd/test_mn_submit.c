@@ -427,15 +427,17 @@ static void put_u(uint8_t **p, uint64_t v, int n)
 /* signed_input builds, byte by byte, the RFC 6962 section 3.2 digitally-signed
  * struct of an SCT over an entry of |type| whose signed_entry is opaque
  * <1..2^24-1> (x509_entry's ASN.1Cert and the metanotary bodies are all framed
- * that way), with empty extensions. For these entry types it is also, byte for
+ * that way), with the extensions of a new log: the static-ct-api leaf_index
+ * |index| (type 0, a 2-byte length of 5, the 5-byte index; 8 bytes behind
+ * their own 2-byte length). For these entry types it is also, byte for
  * byte, the section 3.4 MerkleTreeLeaf: sct_version v1(0) and
  * signature_type certificate_timestamp(0) sit where Version v1(0) and
  * MerkleLeafType timestamped_entry(0) do. Returns a malloc'd buffer. */
 static uint8_t *signed_input(uint64_t ts, uint16_t type, const uint8_t *body,
-			     size_t body_len, size_t *out_len)
+			     size_t body_len, uint64_t index, size_t *out_len)
 {
-	/* 1 + 1 + 8 + 2 + 3 + body + 2 */
-	uint8_t *buf = malloc(body_len + 17), *p = buf;
+	/* 1 + 1 + 8 + 2 + 3 + body + 2 + 8 */
+	uint8_t *buf = malloc(body_len + 25), *p = buf;
 
 	assert_non_null(buf);
 	*p++ = 0; /* sct_version v1 / Version v1 */
@@ -445,9 +447,12 @@ static uint8_t *signed_input(uint64_t ts, uint16_t type, const uint8_t *body,
 	put_u(&p, body_len, 3);
 	memcpy(p, body, body_len);
 	p += body_len;
-	put_u(&p, 0, 2); /* extensions */
+	put_u(&p, 8, 2); /* extensions<0..2^16-1> */
+	put_u(&p, 0, 1); /* extension_type leaf_index(0) */
+	put_u(&p, 5, 2); /* extension_data<0..2^16-1> */
+	put_u(&p, index, 5); /* uint40 LeafIndex */
 	*out_len = (size_t)(p - buf);
-	assert_int_equal(*out_len, body_len + 17);
+	assert_int_equal(*out_len, body_len + 25);
 	return buf;
 }
 
@@ -468,10 +473,13 @@ static int openssl_verify(const uint8_t *ds, size_t ds_len, const uint8_t *msg, 
 	return ok;
 }
 
-/* check_sct: |j| is an SCT in RFC 6962 section 4.1 JSON. Verifies it over the
- * section 3.2 input for (|type|, |body|) with OpenSSL and with ct_verify_sct,
- * checks that a changed body does not verify, and returns its timestamp. */
-static uint64_t check_sct(json_t *j, uint16_t type, const uint8_t *body, size_t body_len)
+/* check_sct: |j| is an SCT in RFC 6962 section 4.1 JSON from a new log, so
+ * with the leaf_index extension |index|. Verifies it over the section 3.2
+ * input for (|type|, |body|, |index|) with OpenSSL and with ct_verify_sct,
+ * checks that a changed body or index does not verify, and returns its
+ * timestamp. */
+static uint64_t check_sct(json_t *j, uint16_t type, const uint8_t *body, size_t body_len,
+			  uint64_t index)
 {
 	uint8_t *id, *sig, *ext, *in, want_id[32];
 	size_t idl, sigl, extl, inl;
@@ -487,17 +495,22 @@ static uint64_t check_sct(json_t *j, uint16_t type, const uint8_t *body, size_t 
 	assert_int_equal(idl, 32);
 	assert_memory_equal(id, want_id, 32);
 	ext = b64field(j, "extensions", &extl);
-	assert_int_equal(extl, 0);
+	assert_int_equal(extl, 8);
 	sig = b64field(j, "signature", &sigl);
 	memset(&sct, 0, sizeof(sct));
 	sct.timestamp = (uint64_t)json_integer_value(json_object_get(j, "timestamp"));
 	assert_true(sct.timestamp > (uint64_t)(T.now - 60) * 1000);
 
-	in = signed_input(sct.timestamp, type, body, body_len, &inl);
+	in = signed_input(sct.timestamp, type, body, body_len, index, &inl);
+	/* the extensions as signed are the SCT's */
+	assert_memory_equal(ext, in + inl - 8, 8);
 	assert_true(openssl_verify(sig, sigl, in, inl));
-	in[inl - 3] ^= 1; /* the last byte of the body */
+	in[inl - 11] ^= 1; /* the last byte of the body */
 	assert_false(openssl_verify(sig, sigl, in, inl));
-	in[inl - 3] ^= 1;
+	in[inl - 11] ^= 1;
+	in[inl - 1] ^= 1; /* another leaf index */
+	assert_false(openssl_verify(sig, sigl, in, inl));
+	in[inl - 1] ^= 1;
 	/* the other entry type over the same body does not verify either */
 	in[10] ^= 0x80;
 	assert_false(openssl_verify(sig, sigl, in, inl));
@@ -512,11 +525,32 @@ static uint64_t check_sct(json_t *j, uint16_t type, const uint8_t *body, size_t 
 	e.entry_type = type;
 	e.body = body;
 	e.body_len = body_len;
+	sct.extensions = ext;
+	sct.extensions_len = extl;
 	assert_true(ct_verify_sct(T.v, &sct, &e));
 	free(id);
 	free(sig);
 	free(ext);
 	return sct.timestamp;
+}
+
+/* same_sct: SCT objects |a| and |b| are the same but for their signature
+ * bytes. A leaf_index log stores no SCT: it signs a duplicate's SCT again,
+ * from the stored leaf (the same timestamp, leaf_index and signed bytes),
+ * and ECDSA signatures are randomized. That the duplicate's signature
+ * verifies is test_logd's test_duplicate. */
+static int same_sct(const json_t *a, const json_t *b)
+{
+	json_t *x = json_deep_copy(a), *y = json_deep_copy(b);
+	int same;
+
+	json_object_del(x, "signature");
+	json_object_del(y, "signature");
+	same = json_is_string(json_object_get(a, "signature")) &&
+	       json_is_string(json_object_get(b, "signature")) && json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	return same;
 }
 
 static void urlenc_b64(char *out, const uint8_t *data, size_t len)
@@ -595,11 +629,13 @@ static uint8_t *logged(uint64_t index, json_t *sct, uint16_t type, size_t *out_l
 	extra = b64field(json_array_get(ents, 0), "extra_data", &el);
 	assert_true(ct_parse_leaf(&e, leaf, ll));
 	assert_int_equal(e.entry_type, type);
-	assert_int_equal(e.extensions_len, 0);
-	ts = check_sct(sct, type, e.body, e.body_len);
+	/* leaf i carries leaf_index i, and so does its SCT */
+	assert_true(ct_extensions_match_index(e.extensions, e.extensions_len, index));
+	assert_int_equal(e.extensions_len, 8);
+	ts = check_sct(sct, type, e.body, e.body_len, index);
 	assert_int_equal(e.timestamp, ts);
 	/* the leaf is exactly the section 3.4 MerkleTreeLeaf of that entry */
-	mine = signed_input(ts, type, e.body, e.body_len, &ml);
+	mine = signed_input(ts, type, e.body, e.body_len, index, &ml);
 	assert_int_equal(ml, ll);
 	assert_memory_equal(mine, leaf, ll);
 	free(mine);
@@ -768,13 +804,13 @@ static void test_pgp_duplicate(void **state)
 	(void)state;
 	assert_non_null(pgp_sct1);
 	j = post_ok("/mn/v1/add-pgp", req);
-	assert_true(json_equal(j, pgp_sct1));
+	assert_true(same_sct(j, pgp_sct1));
 	json_decref(j);
 	free(req);
 	/* the same endorsement decorated with Eve's certification: same statement */
 	req = pgp_request(T.eve_cert.p, T.eve_cert.len, ALICE, T.ca);
 	j = post_ok("/mn/v1/add-pgp", req);
-	assert_true(json_equal(j, pgp_sct1));
+	assert_true(same_sct(j, pgp_sct1));
 	json_decref(j);
 	free(req);
 	after = get_sth();
@@ -1241,7 +1277,7 @@ static void test_policy_duplicate(void **state)
 	assert_non_null(T.ans1);
 	j = post_ok("/mn/v1/add-policy", req);
 	/* the same SCT, and the same leaf and signer */
-	assert_true(json_equal(json_object_get(j, "sct"), json_object_get(T.ans1, "sct")));
+	assert_true(same_sct(json_object_get(j, "sct"), json_object_get(T.ans1, "sct")));
 	assert_true(json_equal(json_object_get(j, "leaf_index"),
 			       json_object_get(T.ans1, "leaf_index")));
 	assert_true(json_equal(json_object_get(j, "signer_leaf_index"),

@@ -21,6 +21,7 @@
 
 #include "common/b64.h"
 #include "common/bytes.h"
+#include "entry/ct.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
 
@@ -135,6 +136,15 @@ static SCT *submit(const char *path, const struct pki_cert *leaf)
 	assert_non_null(j);
 	id = b64field(j, "id", &idl);
 	ext = b64field(j, "extensions", &extl);
+	/* a new log: the static-ct-api leaf_index extension is in the SCT, so
+	 * OpenSSL validates an SCT that carries it (the index follows the
+	 * map-root leaves, so only its form is checked here) */
+	{
+		int has;
+		uint64_t idx;
+		assert_int_equal(extl, CT_LEAF_INDEX_EXT_LEN);
+		assert_true(ct_parse_extensions(ext, extl, &has, &idx) && has);
+	}
 	sig = b64field(j, "signature", &sigl);
 	/* SignedCertificateTimestamp, RFC 6962 section 3.2, from the JSON fields */
 	assert_true(cbb_init(&b, 256, 4096));

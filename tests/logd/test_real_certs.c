@@ -27,6 +27,7 @@
 
 #include "common/b64.h"
 #include "common/bytes.h"
+#include "entry/ct.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/vectors.h"
 
@@ -197,6 +198,13 @@ static int post(const char *path, const struct der *const *certs, size_t n, SCT 
 	uint8_t *id = b64field(j, "id", &idl), *ext = b64field(j, "extensions", &extl),
 		*sig = b64field(j, "signature", &sigl);
 	uint64_t ts = (uint64_t)json_integer_value(json_object_get(j, "timestamp"));
+	/* a new log: its SCTs carry the static-ct-api leaf_index extension */
+	{
+		int has;
+		uint64_t idx;
+		assert_int_equal(extl, CT_LEAF_INDEX_EXT_LEN);
+		assert_true(ct_parse_extensions(ext, extl, &has, &idx) && has);
+	}
 	/* logd's SCT carries its (faked) clock: 2018-10-01 plus a few seconds */
 	assert_true(ts >= FAKE_TIME_MS && ts < FAKE_TIME_MS + 3600 * 1000);
 	/* SignedCertificateTimestamp, RFC 6962 section 3.2 */

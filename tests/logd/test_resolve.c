@@ -1349,7 +1349,11 @@ static void test_pgp_revocation(void **state)
 	req = mnfix_pgp_request(T.x_a1.p, T.x_a1.len, UID_A1, T.ca2);
 	j2 = post_json("/mn/v1/add-pgp", req, &st);
 	assert_int_equal(st, 200);
-	assert_true(json_equal(j, j2)); /* the original SCT */
+	/* the original SCT: its timestamp and leaf_index (a leaf_index log signs
+	 * a duplicate's again, so only the ECDSA signature bytes differ) */
+	json_object_del(j, "signature");
+	json_object_del(j2, "signature");
+	assert_true(json_equal(j, j2));
 	json_decref(j);
 	json_decref(j2);
 	free(req);

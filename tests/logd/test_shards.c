@@ -218,7 +218,7 @@ static void test_windows(void **state)
 		assert_non_null(body);
 		for (int s = 0; s < 3; s++) {
 			struct http_resp r;
-			uint64_t ts;
+			struct ctc_sct ts;
 			assert_int_equal(post(T.logd.port, names[s], "ct/v1/add-chain", body, &r), 0);
 			if (s == cases[c].shard) {
 				assert_int_equal(r.status, 200);
@@ -284,7 +284,7 @@ struct burst {
 	char *body;
 	int status;
 	int retry_after, json_err;
-	uint64_t ts;
+	struct ctc_sct ts;
 	int sct_ok;
 };
 
@@ -346,7 +346,7 @@ static void test_pool_full(void **state)
 				assert_true(b[i].sct_ok);
 				ok++;
 				assert_int_equal(ctc_x509_leaf_hash(b[i].l->der, b[i].l->der_len,
-								    b[i].ts, lh), 0);
+								    &b[i].ts, lh), 0);
 				/* percent-encode '+', '/', '=' */
 				{
 					char enc[128];

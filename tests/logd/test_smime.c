@@ -173,14 +173,19 @@ static uint64_t tree_size(void)
 	return n;
 }
 
-/* check_sct verifies an add-chain answer over |e0| as a TLS client would. */
+/* check_sct verifies an add-chain answer over |e0| as a TLS client would. The
+ * log is new, so its SCTs carry the static-ct-api leaf_index: it must be the
+ * entry's index in get-entries (T.accepted: the entry just logged), whose
+ * leaf is the entry with the SCT's timestamp and extensions. */
 static void check_sct(json_t *j, const struct ct_entry *e0)
 {
 	struct ct_sct sct;
-	struct ct_entry e = *e0;
+	struct ct_entry e = *e0, logged;
 	struct cbs cbs;
-	uint8_t *id, *sig;
-	size_t idl, sigl;
+	uint8_t *id, *sig, *ext;
+	size_t idl, sigl, extl;
+	uint64_t idx;
+	int has;
 
 	assert_int_equal(json_integer_value(json_object_get(j, "sct_version")), 0);
 	id = b64field(j, "id", &idl);
@@ -190,11 +195,37 @@ static void check_sct(json_t *j, const struct ct_entry *e0)
 	memset(&sct, 0, sizeof(sct));
 	memcpy(sct.log_id, id, 32);
 	sct.timestamp = (uint64_t)json_integer_value(json_object_get(j, "timestamp"));
+	ext = b64field(j, "extensions", &extl);
+	assert_true(ct_parse_extensions(ext, extl, &has, &idx));
+	assert_true(has);
+	assert_int_equal(idx, T.accepted);
+	sct.extensions = ext;
+	sct.extensions_len = extl;
 	cbs_init(&cbs, sig, sigl);
 	assert_true(ct_parse_sig(&sct.sig, &cbs));
 	assert_int_equal(cbs_len(&cbs), 0);
 	e.timestamp = sct.timestamp;
 	assert_true(ct_verify_sct(T.v, &sct, &e));
+	{
+		char target[96];
+		json_t *g, *ent;
+		uint8_t *leaf;
+		size_t ll;
+		snprintf(target, sizeof(target), "/ct/v1/get-entries?start=%llu&end=%llu",
+			 (unsigned long long)idx, (unsigned long long)idx);
+		g = get_json(target, 200);
+		ent = json_array_get(json_object_get(g, "entries"), 0);
+		leaf = b64field(ent, "leaf_input", &ll);
+		assert_true(ct_parse_leaf(&logged, leaf, ll));
+		assert_int_equal(logged.entry_type, e.entry_type);
+		assert_int_equal(logged.timestamp, sct.timestamp);
+		assert_int_equal(logged.body_len, e.body_len);
+		assert_memory_equal(logged.body, e.body, e.body_len);
+		assert_int_equal(logged.extensions_len, extl);
+		assert_memory_equal(logged.extensions, ext, extl);
+		free(leaf);
+		json_decref(g);
+	}
 	/* the check is real: another body does not verify */
 	uint8_t other = 0;
 	e.body = &other;
@@ -202,6 +233,7 @@ static void check_sct(json_t *j, const struct ct_entry *e0)
 	assert_false(ct_verify_sct(T.v, &sct, &e));
 	free(id);
 	free(sig);
+	free(ext);
 }
 
 /* accept submits |leaf| under |ca| (and |root| when not NULL) and checks the

@@ -47,6 +47,7 @@
 struct rec {
 	int answered;
 	uint64_t ts;
+	struct ctc_sct sct; /* as answered: ts and leaf_index */
 	uint8_t leaf_hash[32];
 	int proven;
 	uint64_t index; /* as proven */
@@ -167,10 +168,12 @@ struct submitter {
 
 /* record an answered SCT; a second answer for the same certificate must carry
  * the same timestamp (it is the stored SCT of the same leaf). */
-static void record(int idx, uint64_t ts)
+static void record(int idx, const struct ctc_sct *sct)
 {
+	uint64_t ts = sct->ts;
+
 	pthread_mutex_lock(&S.mu);
-	if (S.recs[idx].answered && S.recs[idx].ts != ts) {
+	if (S.recs[idx].answered && !ctc_sct_same(&S.recs[idx].sct, sct)) {
 		if (S.failure[0] == '\0')
 			snprintf(S.failure, sizeof(S.failure),
 				 "certificate %d answered with timestamps %llu and %llu: logged twice",
@@ -180,7 +183,8 @@ static void record(int idx, uint64_t ts)
 	} else {
 		S.recs[idx].answered = 1;
 		S.recs[idx].ts = ts;
-		ctc_x509_leaf_hash(S.certs[idx]->der, S.certs[idx]->der_len, ts,
+		S.recs[idx].sct = *sct;
+		ctc_x509_leaf_hash(S.certs[idx]->der, S.certs[idx]->der_len, sct,
 				   S.recs[idx].leaf_hash);
 	}
 	S.answers++;
@@ -241,12 +245,12 @@ static void *submit_loop(void *arg)
 			continue;
 		}
 		if (r.status == 200) {
-			uint64_t ts;
+			struct ctc_sct ts;
 			if (ctc_parse_sct(S.v, r.body, r.body_len, S.certs[cur]->der,
 					  S.certs[cur]->der_len, &ts) != 0)
 				set_failure("bad SCT for certificate %d", cur);
 			else
-				record(cur, ts);
+				record(cur, &ts);
 			cur = -1;
 		} else if (r.status == 503) {
 			pthread_mutex_lock(&S.mu);
@@ -302,6 +306,9 @@ static void verify_all(uint16_t port)
 			fail_msg("SCT of certificate %d (ts %llu) is not in the tree of size %llu "
 			     "after kill %u", i, (unsigned long long)snap[i].ts,
 			     (unsigned long long)cur.size, S.kills);
+		if (snap[i].sct.has_index && snap[i].sct.index != index)
+			fail_msg("certificate %d: its SCT says leaf %llu, the tree has it at %llu",
+				 i, (unsigned long long)snap[i].sct.index, (unsigned long long)index);
 		if (!S.recs[i].proven) {
 			S.recs[i].proven = 1;
 			S.recs[i].index = index;

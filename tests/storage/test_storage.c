@@ -723,6 +723,83 @@ static void test_missing_database(void **state)
 	rm_tmp(dir);
 }
 
+/* raw_meta_put writes meta |key| = |val| (len bytes) into the store's file;
+ * raw_meta_del deletes it. */
+static void raw_meta(const char *dir, const char *key, const void *val, size_t len, int del)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	if (del)
+		assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+	else
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The log's format (meta "format") is recorded when the store is created:
+ * leaf_index unless no_leaf_index asked otherwise, and never changed by a
+ * later open with other options. A log that has an STH but no format (made
+ * before formats were recorded) is format 0 and stays so. Flags this version
+ * does not know, or a malformed value, are refused, read-only too. */
+static void test_format(void **state)
+{
+	char dir[64];
+	struct store *s;
+	struct store_options o;
+	struct model m;
+	struct merkle_hasher *h = merkle_hasher_new();
+	static const uint8_t unknown[4] = {0, 0, 0, 3}, shortv[3] = {0, 0, 1};
+
+	(void)state;
+	model_init(&m, 10, 10);
+	for (int legacy = 0; legacy < 2; legacy++) {
+		make_tmp(dir);
+		o = opts(dir);
+		o.no_leaf_index = legacy;
+		assert_err(store_open(&s, &o), 0);
+		assert_int_equal(store_format(s), legacy ? 0 : STORE_FMT_LEAF_INDEX);
+		store_close(s);
+		o.no_leaf_index = !legacy;
+		assert_err(store_open(&s, &o), 0);
+		assert_int_equal(store_format(s), legacy ? 0 : STORE_FMT_LEAF_INDEX);
+		store_close(s);
+		o.read_only = 1;
+		assert_err(store_open(&s, &o), 0);
+		assert_int_equal(store_format(s), legacy ? 0 : STORE_FMT_LEAF_INDEX);
+		store_close(s);
+		rm_tmp(dir);
+	}
+	/* an older log: an STH and leaves, no format recorded: format 0 */
+	make_tmp(dir);
+	o = opts(dir);
+	assert_err(store_open(&s, &o), 0);
+	assert_err(model_append(&m, s, h, 5), 0);
+	store_close(s);
+	raw_meta(dir, "format", NULL, 0, 1);
+	assert_err(store_open(&s, &o), 0);
+	assert_int_equal(store_format(s), 0);
+	store_close(s);
+	raw_meta(dir, "format", unknown, sizeof(unknown), 0);
+	assert_err(store_open(&s, &o), MN_ECORRUPT);
+	o.read_only = 1;
+	assert_err(store_open(&s, &o), MN_ECORRUPT);
+	o.read_only = 0;
+	raw_meta(dir, "format", shortv, sizeof(shortv), 0);
+	assert_err(store_open(&s, &o), MN_ECORRUPT);
+	rm_tmp(dir);
+	model_free(&m);
+	merkle_hasher_free(h);
+}
+
 struct upper_ctx {
 	struct store *s;
 	const struct model *m;
@@ -1491,6 +1568,7 @@ int main(void)
 		cmocka_unit_test(test_upper_tiles),
 		cmocka_unit_test(test_leafhash_prefix),
 		cmocka_unit_test(test_missing_database),
+		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_map_full),
 		cmocka_unit_test(test_map_growth),
