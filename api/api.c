@@ -25,7 +25,9 @@ static const char *const ep_names[EP_COUNT] = {
 	"get-roots",       "get-entry-and-proof", "mn-info",
 	"add-pgp",         "add-policy",        "get-certifiers",
 	"mn-get-roots",    "lookup",            "resolve",
-	"metrics",         "healthz",           "unknown"};
+	"metrics",         "healthz",           "checkpoint",
+	"tile",            "data-tile",         "issuer",
+	"unknown"};
 
 struct api {
 	struct api_config cfg;
@@ -323,6 +325,13 @@ int api_handle(struct api *api, const struct api_request *req,
 			rt = &routes[i];
 			break;
 		}
+	if (rt == NULL && api__static_route(req->path, req->path_len, &ep)) {
+		if (req->method != API_GET)
+			api_response_error(resp, 405, "methodNotAllowed", "use GET");
+		else
+			api__static(api, ep, req, resp);
+		goto out;
+	}
 	if (rt == NULL) {
 		api_response_error(resp, 404, "notFound", "unknown path");
 		goto out;

@@ -706,7 +706,7 @@ void api__info(struct api *api, struct api_response *resp)
 	    !api__jraw(&b, ",\"signature_algorithm\":\"ecdsa-p256-sha256\"") ||
 	    (cfg->vrf != NULL && (!api__jraw(&b, ",\"vrf_public_key\":") ||
 				  !api__jb64(&b, vpub, sizeof(vpub)))) ||
-	    !api__jraw(&b, ",\"classes\":[\"tls\"") ||
+	    !api__static_info_json(&b, api) || !api__jraw(&b, ",\"classes\":[\"tls\"") ||
 	    (cfg->smime_roots != NULL && !api__jraw(&b, ",\"smime\"")) ||
 	    (cfg->certifiers != NULL && !api__jraw(&b, ",\"pgp\"")) ||
 	    !api__jraw(&b, ",\"policy\"],\"limits\":{\"get_entries\":") ||

@@ -15,6 +15,7 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "entry/note.h"
 #include "entry/pgp.h"
 #include "entry/x509.h"
 #include "logd/http.h"
@@ -52,10 +53,16 @@ static const char usage[] =
 	"  --no-map             do not keep the verifiable lookup map (no map-root\n"
 	"                       leaves; lookups then prove no completeness)\n"
 	"  --url URL            the log's public URL for the log-list line\n"
+	"  --origin ORIGIN      the checkpoint's origin line and note key name (default:\n"
+	"                       --url without scheme and trailing '/', else HOST:PORT)\n"
+	"  --note-key PEMFILE   Ed25519 key of the checkpoint's second note signature,\n"
+	"                       for witnesses (default DIR/note-key.pem, generated with\n"
+	"                       mode 0600 if missing)\n"
 	"  --verbose            debug logging\n"
 	"  --help               this text\n"
-	"On start logd prints one JSON line (log_id, key, url, mmd: its entry for a CT\n"
-	"log list), then 'listening on http://HOST:PORT/'. SIGINT/SIGTERM stop it\n"
+	"On start logd prints one JSON line (log_id, key, url, mmd, origin, note_vkey: its\n"
+	"entry for a CT log list)"
+	", then 'listening on http://HOST:PORT/'. SIGINT/SIGTERM stop it\n"
 	"gracefully: in-flight submissions are committed and answered first.\n";
 
 struct config {
@@ -68,6 +75,8 @@ struct config {
 	const char *smime_roots;
 	const char *certifiers;
 	const char *url;
+	const char *origin;
+	const char *note_key;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
 	int no_map;
 	unsigned long idle_ms, request_ms;
@@ -109,7 +118,7 @@ static int parse_listen(struct config *c, const char *s)
 static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
-	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
+	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_ORIGIN, O_NOTE_KEY, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
 	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
@@ -128,6 +137,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"map-size", required_argument, NULL, O_MAP},
 		{"max-map-size", required_argument, NULL, O_MAXMAP},
 		{"url", required_argument, NULL, O_URL},
+		{"origin", required_argument, NULL, O_ORIGIN},
+		{"note-key", required_argument, NULL, O_NOTE_KEY},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
@@ -149,6 +160,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_SMIME: c->smime_roots = optarg; break;
 		case O_CERTIFIERS: c->certifiers = optarg; break;
 		case O_URL: c->url = optarg; break;
+		case O_ORIGIN: c->origin = optarg; break;
+		case O_NOTE_KEY: c->note_key = optarg; break;
 		case O_MMD: ok = parse_ulong(optarg, 86400, &v) && v > 0; c->mmd = (unsigned long)v; break;
 		case O_THREADS: ok = parse_ulong(optarg, 256, &v); c->threads = (unsigned long)v; break;
 		case O_BODY: ok = parse_ulong(optarg, 1u << 30, &v) && v >= 1024; c->max_body = (unsigned long)v; break;
@@ -203,11 +216,12 @@ int main(int argc, char **argv)
 		.host = "127.0.0.1", .port = 6962, .data = "./data",
 		.tls_roots = "/etc/ssl/certs/ca-certificates.crt", .mmd = 60,
 	};
-	char keypath[4096], vrfpath[4096];
+	char keypath[4096], vrfpath[4096], notepath[4096], origin[512];
 	struct store_options so = {0};
 	struct store *st = NULL;
 	struct ct_signer *signer = NULL;
 	struct vrf_key *vrf = NULL;
+	struct note_signer *note = NULL;
 	struct x509_roots *roots = NULL, *smime_roots = NULL;
 	struct pgp_certifiers *certifiers = NULL;
 	struct x509_validator *tls = NULL;
@@ -265,6 +279,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "logd: cannot load VRF key %s: %s\n", c.vrf_key, mn_strerror(ret));
 		goto out;
 	}
+	if (c.note_key == NULL) {
+		snprintf(notepath, sizeof(notepath), "%s/note-key.pem", c.data);
+		c.note_key = notepath;
+	}
+	logd_default_origin(origin, sizeof(origin), c.origin, c.url, c.host, c.port);
+	ret = logd_note_key_load(&note, c.note_key, 1, origin);
+	if (ret != 0) {
+		fprintf(stderr, "logd: cannot load note key %s (origin \"%s\"): %s\n", c.note_key,
+			origin, mn_strerror(ret));
+		goto out;
+	}
 	ret = x509_roots_load_file(&roots, &skipped, c.tls_roots);
 	if (ret != 0) {
 		fprintf(stderr, "logd: cannot load TLS roots %s: %s\n", c.tls_roots, mn_strerror(ret));
@@ -311,6 +336,7 @@ int main(int argc, char **argv)
 	ac.smime_roots = smime_roots;
 	ac.certifiers = certifiers;
 	ac.vrf = vrf;
+	ac.note = note;
 	ac.seq = seq_api(seq);
 	ac.mmd_s = c.mmd;
 	ac.max_entries = c.max_entries;
@@ -349,9 +375,11 @@ int main(int argc, char **argv)
 			snprintf(url, sizeof(url), "%s", c.url);
 		else
 			snprintf(url, sizeof(url), "http://%s:%u/", c.host, http_server_port(srv));
+		/* origin and vkey are printable ASCII without '"' or '\\'
+		 * (note_valid_name, base64) */
 		printf("{\"description\":\"metanotary log\",\"log_id\":\"%s\",\"key\":\"%s\","
-		       "\"url\":\"%s\",\"mmd\":%lu}\n",
-		       id, key, url, c.mmd);
+		       "\"url\":\"%s\",\"mmd\":%lu,\"origin\":\"%s\",\"note_vkey\":\"%s\"}\n",
+		       id, key, url, c.mmd, note_signer_name(note), note_signer_vkey(note));
 		printf("listening on http://%s:%u/\n", c.host, http_server_port(srv));
 		fflush(stdout);
 		free(key);
@@ -378,6 +406,7 @@ out:
 	pgp_certifiers_free(certifiers);
 	ct_signer_free(signer);
 	vrf_key_free(vrf);
+	note_signer_free(note);
 	store_close(st);
 	return rc;
 }
