@@ -25,6 +25,7 @@
 #include "entry/ct.h"
 #include "entry/note.h"
 #include "tests/lib/ctclient.h"
+#include "tests/lib/mnrun.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
 
@@ -90,6 +91,54 @@ static void expect(uint16_t port, const char *method, const char *target, int st
 	http_resp_free(&r);
 }
 
+/* monitor runs mnctl monitor (get-entries, or --tiles) with its own state dir
+ * and returns its stdout (the test fails unless it exits 0). */
+static char *monitor(const char *dir, uint16_t port, int tiles)
+{
+	char url[64], key[160], watch[160], st[160], cfg[160], *out = NULL, *err = NULL;
+	const char *args[16];
+	int n = 0, rc;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+	snprintf(key, sizeof(key), "%s/log.spki", dir);
+	snprintf(watch, sizeof(watch), "%s/watch", dir);
+	snprintf(st, sizeof(st), "%s/state-%s", dir, tiles ? "tiles" : "entries");
+	snprintf(cfg, sizeof(cfg), "%s/cfg", dir);
+	args[n++] = "--config";
+	args[n++] = cfg;
+	args[n++] = "--log";
+	args[n++] = url;
+	args[n++] = "--key";
+	args[n++] = key;
+	args[n++] = "monitor";
+	args[n++] = "--watch";
+	args[n++] = watch;
+	args[n++] = "--state";
+	args[n++] = st;
+	if (tiles)
+		args[n++] = "--tiles";
+	args[n] = NULL;
+	rc = mnrun_mnctl(dir, args, &out, &err);
+	if (rc != 0)
+		fprintf(stderr, "mnctl: %s\n", err);
+	assert_int_equal(rc, 0);
+	free(err);
+	return out;
+}
+
+/* mnctl monitor --tiles prints exactly what the get-entries monitor prints,
+ * from scratch and when it resumes from its saved state. */
+static void monitors_agree(const char *dir, uint16_t port)
+{
+	char *a = monitor(dir, port, 0), *b = monitor(dir, port, 1);
+
+	assert_non_null(strstr(a, "verified tree_size"));
+	assert_non_null(strstr(a, "MATCH domain tiles.example"));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
 static void test_tiles_cross_checked(void **state)
 {
 	char dir[64] = "/tmp/mn-tiles-XXXXXX", roots[128], data[128], path[160];
@@ -149,6 +198,30 @@ static void test_tiles_cross_checked(void **state)
 	}
 	assert_true(sizes[1] > 4 && sizes[1] < 256);     /* partial level 0 only */
 	assert_true(sizes[2] > 256 && sizes[2] < 512);   /* full 0, partial 0 and 1 */
+
+	/* the monitor over tiles sees what the monitor over get-entries sees */
+	{
+		FILE *f;
+		snprintf(path, sizeof(path), "%s/log.spki", dir);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(logd.spki, 1, logd.spki_len, f), logd.spki_len);
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/watch", dir);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fputs("tiles.example\n", f);
+		fclose(f);
+	}
+	monitors_agree(dir, logd.port);
+	for (int i = 0; i < 3; i++, added++) {
+		struct pki_cert *leaf = pki_issue(ca, "tiles.example", dns, 1, 0, now - 30 - added,
+						  now + 86400);
+		add(logd.port, leaf, ca, "/ct/v1/add-chain");
+		pki_free(leaf);
+	}
+	monitors_agree(dir, logd.port);
+	sizes[2] = tilecheck(logd.port);
 
 	/* bad paths: 400 with a JSON error; beyond the checkpoint: 404 */
 	expect(logd.port, "GET", "/tile/0/x000/001", 400, "malformed");
