@@ -59,17 +59,16 @@ int mnctl_fetch_checkpoint(struct mnctl *m, struct mnctl_sth *out)
 /* tile_path writes "/tile/<level or data>/<N>[.p/<W>]". */
 static void tile_path(char *out, size_t cap, const char *level, uint64_t n, unsigned w)
 {
-	char num[64] = "", el[8];
+	char num[64];
+	size_t off = 0;
 	uint64_t d = 1;
-	int first = 1;
 
 	while (n / d >= 1000)
 		d *= 1000;
-	for (; d > 0; d /= 1000) {
-		snprintf(el, sizeof(el), "%s%03u", d > 1 ? "x" : "", (unsigned)(n / d % 1000));
-		strcat(num, first ? "" : "/");
-		strcat(num, el);
-		first = 0;
+	for (; d > 0 && off < sizeof(num); d /= 1000) {
+		int k = snprintf(num + off, sizeof(num) - off, "%s%s%03u", off ? "/" : "",
+				 d > 1 ? "x" : "", (unsigned)(n / d % 1000));
+		off += k > 0 ? (size_t)k : 0;
 	}
 	if (w < 256)
 		snprintf(out, cap, "/tile/%s/%s.p/%u", level, num, w);
