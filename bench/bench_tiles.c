@@ -1,0 +1,121 @@
+/* bench_tiles.c: the static read path (docs/tiles.md).
+ *
+ *   bench_tiles [BUILD]   BUILD holds logd and bench/bare_server (default build)
+ *
+ *   full tile  wrk -t2 -c64 -d5s on GET /tile/0/000 (8,192 bytes) of a log of
+ *              512 certificates, against bench/bare_server answering the same
+ *              8,192 bytes in the same run (ceiling): the ratio is the cost of
+ *              logd's routing, snapshot and tile read;
+ *   bytes      what a monitor downloads per entry for the same 512 entries:
+ *              the two gzip data tiles vs get-entries in pages of 256.
+ * The log lives in a temporary directory, removed at the end. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/lib/chain.h"
+#include "bench/lib/load.h"
+#include "common/clock.h"
+#include "tests/lib/ctclient.h"
+#include "tests/lib/pki.h"
+#include "tests/lib/proc.h"
+
+#define N_ENTRIES 512
+#define WRK_S 5
+
+static char workdir[64];
+
+static void cleanup(void)
+{
+	if (workdir[0] != '\0')
+		load_rm_tree(workdir);
+}
+
+static size_t get_bytes(uint16_t port, const char *target)
+{
+	struct http_resp r;
+	size_t n;
+
+	if (http_do(port, "GET", target, NULL, NULL, 0, &r) != 0 || r.status != 200)
+		load_die("a GET failed");
+	n = r.body_len;
+	http_resp_free(&r);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	const char *build = argc > 1 ? argv[1] : "build";
+	char roots[128], data[128], path[256], url[128], line[128] = "";
+	struct pki_cert *root, *ca;
+	struct logd_proc lp;
+	struct load_wrk wl, wb;
+	int64_t now = pki_now();
+	size_t tile_bytes = 0, entries_bytes = 0;
+	int fd;
+	FILE *bf;
+
+	load_init("bench_tiles", 120);
+	snprintf(workdir, sizeof(workdir), "/tmp/mn-bench-tiles-XXXXXX");
+	if (mkdtemp(workdir) == NULL)
+		load_die("mkdtemp");
+	atexit(cleanup);
+	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
+	snprintf(data, sizeof(data), "%s/data", workdir);
+	chain_ca(now, roots, &root, &ca);
+	{
+		const char *args[] = {"--no-map", "--data", data, "--tls-roots", roots, NULL};
+		load_logd_start(&lp, build, data, args);
+	}
+	for (size_t i = 0; i < N_ENTRIES; i++) {
+		struct pki_cert *leaf = chain_leaf(ca, "t", i, now);
+		const struct pki_cert *chain[2] = {leaf, ca};
+		char *body = ctc_chain_json(chain, 2);
+		struct http_resp r;
+		if (leaf == NULL || body == NULL ||
+		    http_do(lp.port, "POST", "/ct/v1/add-chain", NULL, body, strlen(body), &r) != 0 ||
+		    r.status != 200)
+			load_die("add-chain failed");
+		http_resp_free(&r);
+		free(body);
+		pki_free(leaf);
+	}
+	if (load_tree_size(lp.port) != N_ENTRIES)
+		load_die("unexpected tree size");
+	tile_bytes = get_bytes(lp.port, "/tile/data/000") + get_bytes(lp.port, "/tile/data/001");
+	entries_bytes = get_bytes(lp.port, "/ct/v1/get-entries?start=0&end=255") +
+			get_bytes(lp.port, "/ct/v1/get-entries?start=256&end=511");
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/tile/0/000", lp.port);
+	if (load_wrk_run(url, NULL, 2, 64, WRK_S, lp.pid, &wl) != 0)
+		load_die("wrk failed on logd");
+	load_logd_stop(&lp, 15);
+
+	snprintf(path, sizeof(path), "%s/bench/bare_server", build);
+	{
+		char *bare_argv[] = {path, "0", "2", "8192", NULL};
+		pid_t bare = load_spawn(bare_argv, &fd, 0);
+		bf = fdopen(fd, "r");
+		if (bf == NULL || fgets(line, sizeof(line), bf) == NULL ||
+		    strncmp(line, "listening 127.0.0.1:", 20) != 0)
+			load_die("bare_server did not start");
+		fclose(bf);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%lu/", strtoul(line + 20, NULL, 10));
+		if (load_wrk_run(url, NULL, 2, 64, WRK_S, bare, &wb) != 0)
+			load_die("wrk failed on bare_server");
+		kill(bare, 15);
+		load_wait(bare);
+	}
+	printf("| full hash tile (8,192 B) from logd, wrk -t2 -c64 -d%ds | %.0f req/s, p99 %.2f ms | "
+	       "bare_server, same 8,192 B: %.0f req/s, p99 %.2f ms | %.2f |\n",
+	       WRK_S, wl.rps, wl.p99_ms, wb.rps, wb.p99_ms, wb.rps > 0 ? wl.rps / wb.rps : 0);
+	printf("| bytes a monitor downloads per entry, %d [leaf, CA] entries: gzip data tiles | "
+	       "%.0f B/entry | get-entries (JSON, base64): %.0f B/entry | %.2f |\n",
+	       N_ENTRIES, (double)tile_bytes / N_ENTRIES, (double)entries_bytes / N_ENTRIES,
+	       (double)tile_bytes / (double)entries_bytes);
+	pki_free(ca);
+	pki_free(root);
+	return 0;
+}
