@@ -86,6 +86,7 @@ void api_response_error(struct api_response *r, int status, const char *code,
 
 	r->status = status;
 	r->content_type = NULL;
+	r->headers = NULL; /* an error is never cacheable as immutable */
 	r->body = NULL;
 	r->body_len = 0;
 	if (!cbb_init(&b, 128, 4096) || !api__jraw(&b, "{\"error_code\": ") ||
