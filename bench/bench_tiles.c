@@ -6,6 +6,8 @@
  *              512 certificates, against bench/bare_server answering the same
  *              8,192 bytes in the same run (ceiling): the ratio is the cost of
  *              logd's routing, snapshot and tile read;
+ *   data tile  the same wrk on GET /tile/data/000 (256 entries; gzip made
+ *              once, then from api/static.c's cache), next to the hash tile;
  *   bytes      what a monitor downloads per entry for the same 512 entries:
  *              the two gzip data tiles vs get-entries in pages of 256.
  * The log lives in a temporary directory, removed at the end. */
@@ -51,7 +53,7 @@ int main(int argc, char **argv)
 	char roots[128], data[128], path[256], url[128], line[128] = "";
 	struct pki_cert *root, *ca;
 	struct logd_proc lp;
-	struct load_wrk wl, wb;
+	struct load_wrk wl, wb, wd;
 	int64_t now = pki_now();
 	size_t tile_bytes = 0, entries_bytes = 0;
 	int fd;
@@ -91,6 +93,9 @@ int main(int argc, char **argv)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/tile/0/000", lp.port);
 	if (load_wrk_run(url, NULL, 2, 64, WRK_S, lp.pid, &wl) != 0)
 		load_die("wrk failed on logd");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/tile/data/000", lp.port);
+	if (load_wrk_run(url, NULL, 2, 64, WRK_S, lp.pid, &wd) != 0)
+		load_die("wrk failed on logd's data tile");
 	load_logd_stop(&lp, 15);
 
 	snprintf(path, sizeof(path), "%s/bench/bare_server", build);
@@ -111,6 +116,10 @@ int main(int argc, char **argv)
 	printf("| full hash tile (8,192 B) from logd, wrk -t2 -c64 -d%ds | %.0f req/s, p99 %.2f ms | "
 	       "bare_server, same 8,192 B: %.0f req/s, p99 %.2f ms | %.2f |\n",
 	       WRK_S, wl.rps, wl.p99_ms, wb.rps, wb.p99_ms, wb.rps > 0 ? wl.rps / wb.rps : 0);
+	printf("| full data tile (256 entries, %zu B gzip, cached after the first) from logd | %.0f req/s, "
+	       "logd CPU %.0f us/req | the full hash tile above: %.0f req/s, %.0f us/req | %.3f |\n",
+	       tile_bytes / 2, wd.rps, wd.server_us, wl.rps, wl.server_us,
+	       wl.rps > 0 ? wd.rps / wl.rps : 0);
 	printf("| bytes a monitor downloads per entry, %d [leaf, CA] entries: gzip data tiles | "
 	       "%.0f B/entry | get-entries (JSON, base64): %.0f B/entry | %.2f |\n",
 	       N_ENTRIES, (double)tile_bytes / N_ENTRIES, (double)entries_bytes / N_ENTRIES,
