@@ -19,12 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "entry/ct.h"
 #include "entry/note.h"
 #include "tests/lib/ctclient.h"
+#include "tests/lib/liar.h"
 #include "tests/lib/mnrun.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
@@ -93,7 +95,8 @@ static void expect(uint16_t port, const char *method, const char *target, int st
 
 /* monitor runs mnctl monitor (get-entries, or --tiles) with its own state dir
  * and returns its stdout (the test fails unless it exits 0). */
-static char *monitor(const char *dir, uint16_t port, int tiles)
+static char *monitor_rc(const char *dir, uint16_t port, int tiles, int want_rc,
+			char **out_err)
 {
 	char url[64], key[160], watch[160], st[160], cfg[160], *out = NULL, *err = NULL;
 	const char *args[16];
@@ -102,7 +105,8 @@ static char *monitor(const char *dir, uint16_t port, int tiles)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
 	snprintf(key, sizeof(key), "%s/log.spki", dir);
 	snprintf(watch, sizeof(watch), "%s/watch", dir);
-	snprintf(st, sizeof(st), "%s/state-%s", dir, tiles ? "tiles" : "entries");
+	snprintf(st, sizeof(st), "%s/state-%s%s", dir, tiles ? "tiles" : "entries",
+		 want_rc != 0 ? "-lied" : "");
 	snprintf(cfg, sizeof(cfg), "%s/cfg", dir);
 	args[n++] = "--config";
 	args[n++] = cfg;
@@ -119,11 +123,19 @@ static char *monitor(const char *dir, uint16_t port, int tiles)
 		args[n++] = "--tiles";
 	args[n] = NULL;
 	rc = mnrun_mnctl(dir, args, &out, &err);
-	if (rc != 0)
+	if (rc != want_rc)
 		fprintf(stderr, "mnctl: %s\n", err);
-	assert_int_equal(rc, 0);
-	free(err);
+	assert_int_equal(rc, want_rc);
+	if (out_err != NULL)
+		*out_err = err;
+	else
+		free(err);
 	return out;
+}
+
+static char *monitor(const char *dir, uint16_t port, int tiles)
+{
+	return monitor_rc(dir, port, tiles, 0, NULL);
 }
 
 /* mnctl monitor --tiles prints exactly what the get-entries monitor prints,
@@ -222,6 +234,22 @@ static void test_tiles_cross_checked(void **state)
 	}
 	monitors_agree(dir, logd.port);
 	sizes[2] = tilecheck(logd.port);
+	/* a level-0 hash tile the checkpoint does not commit to: refused, exit 3,
+	 * and no state saved */
+	{
+		struct liar *l = liar_start(logd.port);
+		char *out, *err;
+		assert_non_null(l);
+		liar_set(l, LIAR_FLIP_TILE, NULL);
+		out = monitor_rc(dir, liar_port(l), 1, 3, &err);
+		assert_non_null(strstr(err, "does not hash to its level-0 tile hash"));
+		assert_true(liar_tampered(l) > 0);
+		snprintf(path, sizeof(path), "%s/state-tiles-lied/state.json", dir);
+		assert_int_not_equal(access(path, F_OK), 0);
+		free(out);
+		free(err);
+		liar_stop(l);
+	}
 
 	/* bad paths: 400 with a JSON error; beyond the checkpoint: 404 */
 	expect(logd.port, "GET", "/tile/0/x000/001", 400, "malformed");
