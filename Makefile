@@ -33,7 +33,7 @@ clean:
 else
 
 CC ?= cc
-PKGS := openssl lmdb libuv jansson librnp libcurl libpsl yaml-0.1
+PKGS := openssl lmdb libuv jansson librnp libcurl libpsl yaml-0.1 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
@@ -80,7 +80,16 @@ PROGS := $(if $(wildcard logd/main.c),$(O)/logd) $(if $(CLIENT_SRCS),$(O)/mnctl)
 .PHONY: all test test-one check-mod run bench fuzz lint
 # keep objects of tests and benchmarks (make would delete them as intermediates)
 .SECONDARY:
-all: $(PROGS) $(TEST_BINS) $(BENCH_BINS)
+all: $(PROGS) $(TEST_BINS) $(BENCH_BINS) $(O)/tests/tilecheck
+
+# The independent tile checker (tests/logd/test_tiles.c): Go, over sumdb/tlog
+# and sumdb/note from Debian's golang-golang-x-mod-dev, built offline.
+$(O)/tests/tilecheck: tests/tilecheck/main.go
+	@mkdir -p $(@D)
+	GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(O))/gocache \
+		go build -o $@ ./tests/tilecheck
+# test_tiles runs it, so check-mod builds it too
+$(O)/tests/logd/test_tiles: | $(O)/tests/tilecheck
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -31,7 +31,9 @@ static const char *const ep_names[EP_COUNT] = {
 	"get-roots",       "get-entry-and-proof", "mn-info",
 	"add-pgp",         "add-policy",        "get-certifiers",
 	"mn-get-roots",    "lookup",            "resolve",
-	"metrics",         "healthz",           "unknown"};
+	"metrics",         "healthz",           "checkpoint",
+	"tile",            "data-tile",         "issuer",
+	"unknown"};
 
 struct trust_box {
 	struct api_trust t;
@@ -219,6 +221,7 @@ void api_response_error(struct api_response *r, int status, const char *code,
 
 	r->status = status;
 	r->content_type = NULL;
+	r->headers = NULL; /* an error is never cacheable as immutable */
 	r->body = NULL;
 	r->body_len = 0;
 	if (!cbb_init(&b, 128, 4096) || !api__jraw(&b, "{\"error_code\": ") ||
@@ -564,6 +567,13 @@ int api_handle(struct api *api, const struct api_request *req,
 			rt = &routes[i];
 			break;
 		}
+	if (rt == NULL && api__static_route(req->path, req->path_len, &ep)) {
+		if (req->method != API_GET)
+			api_response_error(resp, 405, "methodNotAllowed", "use GET");
+		else
+			api__static(api, ep, req, resp);
+		goto out;
+	}
 	if (rt == NULL) {
 		api_response_error(resp, 404, "notFound", "unknown path");
 		goto out;

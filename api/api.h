@@ -31,6 +31,8 @@ struct api_response {
 	uint8_t *body;            /* malloc'd; owned by the response */
 	size_t body_len;
 	unsigned retry_after;     /* seconds; 0 = no Retry-After header */
+	const char *headers;      /* static string of extra header lines, each
+	                           * ending in CRLF (Cache-Control ...); NULL = none */
 };
 
 /* api_response_free frees the body and zeroes |r|. */
@@ -95,6 +97,7 @@ struct prom;
 /* Classes of statement (DESIGN.md section 1), bits of api_config.classes. */
 enum { API_CLASS_TLS = 1, API_CLASS_SMIME = 2, API_CLASS_PGP = 4, API_CLASS_POLICY = 8 };
 enum { API_STATE_OPEN = 0, API_STATE_READ_ONLY = 1 };
+struct note_signer;
 
 /* What the API serves from. Everything is borrowed and must outlive the api. */
 struct api_config {
@@ -130,6 +133,12 @@ struct api_config {
 	                                       * address keys of add-pgp, the public
 	                                       * key in info; NULL = refuse add-pgp */
 	struct api_sequencer seq;
+	/* The static read path (api/static.c, docs/tiles.md): the checkpoint's
+	 * origin line and its Ed25519 note key (entry/note.h; its name is the
+	 * origin). note NULL: the checkpoint carries only the RFC 6962 signature,
+	 * under |origin|; both NULL: no checkpoint (404). */
+	const struct note_signer *note;
+	const char *origin;
 	uint64_t mmd_s;                       /* maximum merge delay, seconds */
 	size_t max_entries;                   /* get-entries batch cap (default 256) */
 	size_t max_chain;                     /* certificates per chain (default 10) */

@@ -815,6 +815,7 @@ void api__info(struct api *api, struct api_response *resp)
 	    !api__jraw(&b, ",\"signature_algorithm\":\"ecdsa-p256-sha256\"") ||
 	    (cfg->vrf != NULL && (!api__jraw(&b, ",\"vrf_public_key\":") ||
 				  !api__jb64(&b, vpub, sizeof(vpub)))) ||
+	    !api__static_info_json(&b, api) ||
 	    !info_classes(&b, cfg, has_tls, has_smime, has_pgp) || !info_shard(&b, cfg) ||
 	    !api__jraw(&b, ",\"limits\":{\"get_entries\":") ||
 	    !api__ju64(&b, cfg->max_entries) || !api__jraw(&b, ",\"chain_length\":") ||

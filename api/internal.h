@@ -110,6 +110,10 @@ enum api_endpoint {
 	EP_MN_RESOLVE,
 	EP_METRICS,
 	EP_HEALTHZ,
+	EP_CHECKPOINT,
+	EP_TILE,
+	EP_DATA_TILE,
+	EP_ISSUER,
 	EP_UNKNOWN,
 	EP_COUNT
 };
@@ -176,6 +180,9 @@ struct api_keys {
 	int has_thumb;
 	const uint8_t *policy_key;
 	size_t policy_key_len;
+	uint8_t (*issuers)[33];      /* 'i' || SHA-256 of each chain certificate
+	                              * (api/static.c issuer/<hex>), malloc'd */
+	size_t num_issuers;
 	struct store_index_key *arr; /* built by api__keys_finish */
 	size_t num;
 };
@@ -185,7 +192,9 @@ void api__keys_cleanup(struct api_keys *k);
 int api__keys_finish(struct api_keys *k);
 /* api__keys_x509: DNS keys of a TLS certificate ('t'), email keys plus their
  * domains of an S/MIME one ('s'), and for an x509_entry the thumbprint
- * SHA-256(DER) (x5t#S256). Calls api__keys_finish. 0 or MN_E*. */
+ * SHA-256(DER) (x5t#S256), and for each certificate of its chain in extra_data
+ * the issuer key 'i' || SHA-256(DER) in the same index. Calls
+ * api__keys_finish. 0 or MN_E*. */
 struct x509_result;
 int api__keys_x509(struct api_keys *k, const struct x509_result *r);
 
@@ -223,3 +232,14 @@ int api__status_for_err(int err, const char **out_code);
  * json_loadb). Returns the value (the caller owns a reference) or NULL with
  * *err MN_ENOMEM if jansson ran out of memory, else MN_EMALFORMED. */
 struct json_t *api__json_loadb(const void *buf, size_t len, size_t flags, int *err);
+
+/* static.c: the C2SP read path (checkpoint, tile/..., issuer/...).
+ * api__static_route returns 1 and the endpoint if |path| is one of its paths;
+ * api__static answers a GET of it. api__static_info_json writes the
+ * ,"origin", ,"note_vkey" and ,"data_tile_format" members of /mn/v1/info. */
+#define API_DATA_TILE_FORMAT "static-ct-api-v1.1+metanotary-1"
+#define API_DATA_TILE_FORMAT_EXACT "static-ct-api-v1.1"
+int api__static_route(const char *path, size_t len, enum api_endpoint *out_ep);
+void api__static(struct api *api, enum api_endpoint ep, const struct api_request *req,
+		 struct api_response *resp);
+int api__static_info_json(struct cbb *b, const struct api *api) MN_WUR;

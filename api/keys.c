@@ -8,6 +8,7 @@
 #include "api/internal.h"
 #include "common/err.h"
 #include "entry/ct.h"
+#include "entry/tileleaf.h"
 #include "entry/x509.h"
 
 void api__keys_init(struct api_keys *k)
@@ -19,6 +20,7 @@ void api__keys_init(struct api_keys *k)
 void api__keys_cleanup(struct api_keys *k)
 {
 	names_keyset_cleanup(&k->ks);
+	free(k->issuers);
 	free(k->arr);
 	memset(k, 0, sizeof(*k));
 }
@@ -37,7 +39,8 @@ static uint8_t store_index_of(uint8_t names_index)
 
 int api__keys_finish(struct api_keys *k)
 {
-	size_t n = k->ks.num_keys + (k->has_thumb ? 1 : 0) + (k->policy_key_len ? 1 : 0), i;
+	size_t n = k->ks.num_keys + (k->has_thumb ? 1 : 0) + (k->policy_key_len ? 1 : 0) +
+		   k->num_issuers, i;
 
 	free(k->arr);
 	k->arr = calloc(n ? n : 1, sizeof(*k->arr));
@@ -54,6 +57,11 @@ int api__keys_finish(struct api_keys *k)
 		k->arr[i].key = k->thumb;
 		i++;
 	}
+	for (size_t j = 0; j < k->num_issuers; j++, i++) {
+		k->arr[i].index = STORE_IDX_CERT;
+		k->arr[i].key_len = 33;
+		k->arr[i].key = k->issuers[j];
+	}
 	if (k->policy_key_len) {
 		k->arr[i].index = STORE_IDX_POLICY;
 		k->arr[i].key_len = (uint8_t)k->policy_key_len;
@@ -61,6 +69,28 @@ int api__keys_finish(struct api_keys *k)
 		i++;
 	}
 	k->num = i;
+	return 0;
+}
+
+/* add_issuer files one chain certificate's issuer key (once per leaf). */
+static int add_issuer(void *ctx, const uint8_t *der, size_t der_len,
+		      const uint8_t fp[TILELEAF_FP_LEN])
+{
+	struct api_keys *k = ctx;
+	uint8_t(*n)[33];
+
+	(void)der;
+	(void)der_len;
+	for (size_t i = 0; i < k->num_issuers; i++)
+		if (memcmp(k->issuers[i] + 1, fp, 32) == 0)
+			return 0;
+	n = realloc(k->issuers, (k->num_issuers + 1) * sizeof(*n));
+	if (n == NULL)
+		return MN_ENOMEM;
+	k->issuers = n;
+	n[k->num_issuers][0] = 'i';
+	memcpy(n[k->num_issuers] + 1, fp, 32);
+	k->num_issuers++;
 	return 0;
 }
 
@@ -95,5 +125,8 @@ int api__keys_x509(struct api_keys *k, const struct x509_result *r)
 			return MN_ECRYPTO;
 		k->has_thumb = 1;
 	}
+	ret = tileleaf_issuers(r->entry_type, r->extra, r->extra_len, add_issuer, k);
+	if (ret != 0)
+		return ret == MN_EMALFORMED ? MN_EINTERNAL : ret;
 	return api__keys_finish(k);
 }

@@ -57,6 +57,10 @@ static const char usage_text[] =
 	"                              entries and check every map-root leaf against\n"
 	"                              it (--watch is then optional); the audit's\n"
 	"                              state is saved with the monitor's\n"
+	"      --tiles                 read the checkpoint and the data and hash\n"
+	"                              tiles (docs/tiles.md) instead of get-sth and\n"
+	"                              get-entries; the new entries are proved once,\n"
+	"                              against the checkpoint's root, at the end\n"
 	"      (--log URL repeated)    follow several logs in one run, in turn: each\n"
 	"                              log's state in DIR/NAME (NAME as in\n"
 	"                              CONFIG/logs/), each MATCH and summary line\n"
@@ -385,7 +389,7 @@ enum {
 	O_LOG = 256, O_CONFIG, O_KEY, O_TOFU, O_JSON, O_TIMEOUT, O_MAXRESP, O_HELP,
 	O_WAIT, O_WAIT_TIMEOUT, O_SCT, O_LEAF, O_HASH, O_WATCH, O_STATE, O_BATCH,
 	O_TREE_SIZE, O_NO_VERIFY, O_CHECKPOINT, O_USER_ID, O_SIGNER, O_CHAIN, O_X5T, O_PSS,
-	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY, O_AUDIT_MAP,
+	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY, O_AUDIT_MAP, O_TILES,
 	O_NO_COMPLETENESS, O_MAX_AGE,
 	O_LISTEN, O_MAP_NAME, O_CACHE_TTL, O_SMIME_OUT, O_PGP_OUT,
 };
@@ -424,6 +428,7 @@ int main(int argc, char **argv)
 		{"protocol", required_argument, NULL, O_PROTOCOL},
 		{"log-key", required_argument, NULL, O_LOG_KEY},
 		{"audit-map", no_argument, NULL, O_AUDIT_MAP},
+		{"tiles", no_argument, NULL, O_TILES},
 		{"no-completeness", no_argument, NULL, O_NO_COMPLETENESS},
 		{"max-age", required_argument, NULL, O_MAX_AGE},
 		{"listen", required_argument, NULL, O_LISTEN},
@@ -512,6 +517,7 @@ int main(int argc, char **argv)
 			break;
 		case O_PROTOCOL: mnctl_opts.protocol = optarg; break;
 		case O_AUDIT_MAP: mnctl_opts.audit_map = 1; break;
+		case O_TILES: mnctl_opts.tiles = 1; break;
 		case O_NO_COMPLETENESS: mnctl_opts.no_completeness = 1; break;
 		case O_MAX_AGE:
 			if (!parse_u64(optarg, &v) || v > 86400 * 365)

@@ -213,6 +213,18 @@ typedef int (*mnctl_leaf_fn)(void *ctx, uint64_t index, const uint8_t *leaf,
 int mnctl_fetch_entries(struct mnctl *m, uint64_t start, uint64_t end, uint64_t batch,
 			mnctl_leaf_fn fn, void *ctx);
 
+/* --- the static read path (tiles.c, docs/tiles.md) ----------------------- */
+
+/* mnctl_fetch_checkpoint GETs /checkpoint and verifies its RFC6962NoteSignature
+ * with the pinned key; |out| gets the tree head and its STH signature. */
+int mnctl_fetch_checkpoint(struct mnctl *m, struct mnctl_sth *out);
+/* mnctl_fetch_tile_entries calls |fn| for leaves [start, end) read from the
+ * data tiles of a tree of |tree_size| (the widths it published), after checking
+ * every entry of each data tile against the level-0 hash tile of the same
+ * width. The caller proves the leaves against the checkpoint's root. */
+int mnctl_fetch_tile_entries(struct mnctl *m, uint64_t start, uint64_t end,
+			     uint64_t tree_size, mnctl_leaf_fn fn, void *ctx);
+
 /* --- submissions (submit.c) --------------------------------------------- */
 
 #define MNCTL_MAX_CHAIN 64
@@ -475,6 +487,7 @@ struct mnctl_opts {
 	uint64_t batch;
 	uint64_t checkpoint; /* monitor: leaves between saved states */
 	int audit_map;       /* monitor: recompute the map, check its roots */
+	int tiles;           /* monitor: read the checkpoint and tiles */
 	uint64_t tree_size;
 	int no_verify;
 	const char *user_id;   /* add-pgp */

@@ -660,10 +660,22 @@ int mnctl_monitor(struct mnctl *m, const char *state_dir)
 	ret = state_load(&mo, path, &old, &have_state);
 	if (ret != MNCTL_OK)
 		goto out;
-	ret = mnctl_fetch_sth(m, &mo.target);
+	ret = mnctl_opts.tiles ? mnctl_fetch_checkpoint(m, &mo.target)
+			       : mnctl_fetch_sth(m, &mo.target);
 	if (ret != MNCTL_OK)
 		goto out;
-	if (have_state) {
+	if (have_state && mnctl_opts.tiles) {
+		/* No proofs on the static path: the saved range is a prefix of
+		 * the saved tree, and the leaves appended to it must give the new
+		 * checkpoint's root (check_range at the end), which proves the new
+		 * tree consistent with the saved one. */
+		if (mo.target.tree_size < old.tree_size) {
+			fprintf(stderr, "mnctl: the log served an older checkpoint (%" PRIu64
+				" < %" PRIu64 "); nothing to do\n", mo.target.tree_size,
+				old.tree_size);
+			goto out;
+		}
+	} else if (have_state) {
 		if (mo.target.tree_size < old.tree_size) {
 			/* An older head (a lagging replica): it must be a prefix. */
 			ret = mnctl_verify_consistency(m, mo.target.tree_size, mo.target.root,
@@ -686,8 +698,13 @@ int mnctl_monitor(struct mnctl *m, const char *state_dir)
 	while (mo.range.size < mo.target.tree_size) {
 		uint64_t left = mo.target.tree_size - mo.range.size;
 		uint64_t chunk = left > mnctl_opts.checkpoint ? mnctl_opts.checkpoint : left;
-		ret = mnctl_fetch_entries(m, mo.range.size, mo.range.size + chunk,
-					  mnctl_opts.batch, on_leaf, &mo);
+		if (mnctl_opts.tiles)
+			chunk = left; /* proved once, at the end */
+		ret = mnctl_opts.tiles
+			      ? mnctl_fetch_tile_entries(m, mo.range.size, mo.range.size + chunk,
+							 mo.target.tree_size, on_leaf, &mo)
+			      : mnctl_fetch_entries(m, mo.range.size, mo.range.size + chunk,
+						    mnctl_opts.batch, on_leaf, &mo);
 		if (ret != MNCTL_OK)
 			goto out;
 		fflush(stdout);

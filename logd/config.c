@@ -371,6 +371,10 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 			ok = get_str(c, v, "url", &l->url, NULL);
 		} else if (strcmp(key, "published_sth") == 0) {
 			ok = get_str(c, v, "published_sth", &l->published_sth, NULL);
+		} else if (strcmp(key, "origin") == 0) {
+			ok = get_str(c, v, "origin", &l->origin, NULL);
+		} else if (strcmp(key, "note_key") == 0) {
+			ok = get_str(c, v, "note_key", &l->note_key, NULL);
 			if (ok && strpbrk(l->url, "\"\\") != NULL)
 				ok = fail(c, v, "url: must not contain quotes or backslashes");
 		} else if (strcmp(key, "classes") == 0) {
@@ -696,6 +700,8 @@ void logd_config_cleanup(struct logd_config *c)
 		free(l->key);
 		free(l->vrf_key);
 		free(l->published_sth);
+		free(l->origin);
+		free(l->note_key);
 		free(l->url);
 		free(l->tls_roots);
 		free(l->smime_roots);

@@ -32,6 +32,10 @@
  *       leaf_index: true            static-ct-api leaf_index SCTs; read only
  *                                   when the log is created (false = RFC 6962)
  *       published_sth: FILE         the restore guard (logd/backup.h)
+ *       origin: ORIGIN              checkpoint origin (docs/tiles.md; default:
+ *                                   url without scheme, else HOST:PORT/NAME)
+ *       note_key: PEM               Ed25519 checkpoint note key (default
+ *                                   DATA/note-key.pem, generated if missing)
  *       map_size / max_map_size     LMDB map sizes in bytes
  *
  * What it promises: logd_config_parse does no I/O and accepts only a file
@@ -67,6 +71,8 @@ struct logd_log_config {
 	char *key, *vrf_key, *url;
 	unsigned key_line, vrf_key_line;
 	char *published_sth;      /* the restore guard (logd/backup.h); NULL = none */
+	char *origin;             /* checkpoint origin; NULL = from url, else HOST:PORT/NAME */
+	char *note_key;           /* Ed25519 note key; NULL = DATA/note-key.pem */
 	unsigned classes;         /* LOGD_CLASS_* */
 	char *tls_roots, *smime_roots, *certifiers;
 	unsigned tls_roots_line, smime_roots_line, certifiers_line;

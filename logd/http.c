@@ -417,6 +417,7 @@ static char *put_dec(char *p, uint64_t v)
  *   Content-Type: <type>\r\n
  *   Content-Length: <body_len>\r\n
  *   [Retry-After: <seconds>\r\n]
+ *   [<r->headers>]
  *   [Connection: close | keep-alive\r\n]
  *   \r\n
  *
@@ -429,6 +430,7 @@ static size_t build_header(struct conn *c, const struct api_response *r)
 	const char *reason = reason_phrase(r->status);
 	const char *ct = r->content_type != NULL ? r->content_type : "application/json";
 	size_t reason_len = strlen(reason), ct_len = strlen(ct);
+	size_t extra_len = r->headers != NULL ? strlen(r->headers) : 0;
 	const char *conn_hdr = !c->keep_alive ? conn_close_hdr : c->http10 ? conn_ka_hdr : "";
 	size_t conn_len = !c->keep_alive ? sizeof(conn_close_hdr) - 1
 			  : c->http10   ? sizeof(conn_ka_hdr) - 1
@@ -438,7 +440,7 @@ static size_t build_header(struct conn *c, const struct api_response *r)
 	/* The fixed text, the digits at their widest (20 and 10), the end. */
 	if (sizeof("HTTP/1.1 200 \r\nContent-Type: \r\nContent-Length: \r\n"
 		   "Retry-After: \r\n\r\n") -
-		    1 + reason_len + ct_len + 20 + 10 + conn_len >=
+		    1 + reason_len + ct_len + 20 + 10 + conn_len + extra_len >=
 	    sizeof(c->hdr))
 		return 0;
 	p = put(p, "HTTP/1.1 ", 9);
@@ -457,6 +459,8 @@ static size_t build_header(struct conn *c, const struct api_response *r)
 		p = put_dec(p, r->retry_after);
 		p = put(p, "\r\n", 2);
 	}
+	if (extra_len != 0)
+		p = put(p, r->headers, extra_len);
 	/* HTTP/1.1 is persistent unless we say close; an HTTP/1.0 client that
 	 * asked for keep-alive needs to hear it (RFC 9112 9.3). */
 	p = put(p, conn_hdr, conn_len);

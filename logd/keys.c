@@ -16,9 +16,10 @@
 #include "common/err.h"
 #include "common/log.h"
 
-static int write_new_key(const char *path)
+static int write_new_key_alg(const char *path, int ed25519)
 {
-	EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *pkey = ed25519 ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
+				 : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	FILE *f = NULL;
 	int fd = -1, ret = MN_EIO;
 
@@ -39,7 +40,7 @@ static int write_new_key(const char *path)
 		mn_error("key_create", "path=%s msg=\"cannot write key\"", path);
 		goto out;
 	}
-	mn_info("key_created", "path=%s alg=ecdsa-p256", path);
+	mn_info("key_created", "path=%s alg=%s", path, ed25519 ? "ed25519" : "ecdsa-p256");
 	ret = 0;
 out:
 	if (f != NULL && fclose(f) != 0)
@@ -50,6 +51,16 @@ out:
 		unlink(path);
 	EVP_PKEY_free(pkey);
 	return ret;
+}
+
+static int write_new_key(const char *path)
+{
+	return write_new_key_alg(path, 0);
+}
+
+static int write_new_note_key(const char *path)
+{
+	return write_new_key_alg(path, 1);
 }
 
 /* key_file makes sure |path| exists: if it does not and |generate| is set,
@@ -175,4 +186,59 @@ int logd_vrf_key_load(struct vrf_key **out, const char *path, int generate)
 	else if (ret != 0)
 		mn_error("key_load", "path=%s msg=\"%s\"", path, mn_strerror(ret));
 	return ret;
+}
+
+int logd_note_key_load(struct note_signer **out, const char *path, int generate,
+		       const char *origin)
+{
+	FILE *f;
+	EVP_PKEY *pkey;
+	int ret;
+
+	*out = NULL;
+	if (!note_valid_name(origin, strlen(origin))) {
+		mn_error("key_load", "path=%s msg=\"origin is not a valid note key name\"", path);
+		return MN_EINVAL;
+	}
+	ret = key_file(path, generate, write_new_note_key);
+	if (ret != 0)
+		return ret;
+	f = fopen(path, "r");
+	if (f == NULL) {
+		mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
+		return MN_EIO;
+	}
+	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (pkey == NULL) {
+		mn_error("key_load", "path=%s msg=\"not a PEM private key\"", path);
+		return MN_EMALFORMED;
+	}
+	*out = note_signer_new(pkey, origin, strlen(origin));
+	EVP_PKEY_free(pkey);
+	if (*out == NULL) {
+		mn_error("key_load", "path=%s msg=\"not an Ed25519 private key\"", path);
+		return MN_EMALFORMED;
+	}
+	return 0;
+}
+
+void logd_default_origin(char *out, size_t out_len, const char *origin, const char *url,
+			 const char *host, unsigned port)
+{
+	size_t n;
+
+	if (origin != NULL) {
+		snprintf(out, out_len, "%s", origin);
+		return;
+	}
+	if (url != NULL) {
+		const char *p = strstr(url, "://");
+		snprintf(out, out_len, "%s", p != NULL ? p + 3 : url);
+		n = strlen(out);
+		while (n > 0 && out[n - 1] == '/')
+			out[--n] = '\0';
+		return;
+	}
+	snprintf(out, out_len, "%s:%u", host, port);
 }

@@ -66,13 +66,18 @@ static const char usage[] =
 	"  --url URL            the log's public URL for the log-list line\n"
 	"  --published-sth FILE refuse to start unless the store holds this STH's tree\n"
 	"                       (get-sth JSON; after restoring a backup, README)\n"
+	"  --origin ORIGIN      the checkpoint's origin line and note key name (default:\n"
+	"                       --url without scheme and trailing '/', else HOST:PORT)\n"
+	"  --note-key PEMFILE   Ed25519 key of the checkpoint's second note signature,\n"
+	"                       for witnesses (default DIR/note-key.pem, generated with\n"
+	"                       mode 0600 if missing)\n"
 	"  --config FILE        serve the logs of a YAML config file, each under /NAME/\n"
 	"                       (contrib/logd.yaml); then only --listen, --threads and\n"
 	"                       --verbose may be given too, and override the file\n"
 	"  --verbose            debug logging\n"
 	"  --help               this text\n"
-	"On start logd prints one JSON line (log_id, key, url, mmd: its entry for a CT\n"
-	"log list), then 'listening on http://HOST:PORT/'. SIGINT/SIGTERM stop it\n"
+	"On start logd prints one JSON line (log_id, key, url, mmd, origin, note_vkey: its\n"
+	"entry for a CT log list), then 'listening on http://HOST:PORT/'. SIGINT/SIGTERM stop it\n"
 	"gracefully: in-flight submissions are committed and answered first. SIGHUP\n"
 	"reloads every log's roots and certifiers from its files (a failed reload\n"
 	"keeps the old ones and logs why).\n";
@@ -91,6 +96,8 @@ struct config {
 	const char *config;
 	int num_flags;       /* options given other than --config/--listen/--threads/--verbose */
 	int has_listen, has_threads;
+	const char *origin;
+	const char *note_key;
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
 	int no_map;
 	int no_leaf_index;
@@ -134,7 +141,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
-	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG, O_PUBLISHED, O_NOLEAFIDX };
+	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG, O_PUBLISHED, O_NOLEAFIDX,
+	       O_ORIGIN, O_NOTE_KEY };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -153,6 +161,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"max-map-size", required_argument, NULL, O_MAXMAP},
 		{"url", required_argument, NULL, O_URL},
 		{"published-sth", required_argument, NULL, O_PUBLISHED},
+		{"origin", required_argument, NULL, O_ORIGIN},
+		{"note-key", required_argument, NULL, O_NOTE_KEY},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
@@ -179,6 +189,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_CERTIFIERS: c->certifiers = optarg; break;
 		case O_URL: c->url = optarg; break;
 		case O_PUBLISHED: c->published_sth = optarg; break;
+		case O_ORIGIN: c->origin = optarg; break;
+		case O_NOTE_KEY: c->note_key = optarg; break;
 		case O_MMD: ok = parse_ulong(optarg, 86400, &v) && v > 0; c->mmd = (unsigned long)v; break;
 		case O_THREADS: ok = parse_ulong(optarg, 256, &v); c->threads = (unsigned long)v;
 			c->has_threads = 1; c->num_flags--; break;
@@ -249,6 +261,8 @@ static void from_flags(struct logd *d)
 	l->vrf_key = (char *)c->vrf_key;
 	l->url = (char *)c->url;
 	l->published_sth = (char *)c->published_sth;
+	l->origin = (char *)c->origin;
+	l->note_key = (char *)c->note_key;
 	l->no_leaf_index = c->no_leaf_index;
 	l->classes = LOGD_CLASS_ALL;
 	l->tls_roots = (char *)c->tls_roots;
@@ -393,6 +407,12 @@ static int loglist(int argc, char **argv)
 			rc = 2;
 		}
 	logd_config_time(ts, mn_now_ms());
+	for (size_t i = 0; rc == 0 && i < d.num; i++) {
+		/* a log whose note key does not exist yet is listed without it */
+		int r = shard_note_load(&d.shards[i], d.c.host, d.c.port, 0);
+		if (r != 0 && r != MN_ENOTFOUND)
+			rc = 2;
+	}
 	if (rc == 0 && !print_logs(&d, (uint16_t)d.c.port, ts))
 		rc = 1;
 	logd_cleanup(&d);
@@ -437,7 +457,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	for (size_t i = 0; i < d.num; i++)
-		if (shard_open(&d.shards[i]) != 0)
+		if (shard_open(&d.shards[i]) != 0 ||
+		    shard_note_load(&d.shards[i], d.c.host, d.c.port, 1) != 0)
 			goto out;
 	sp.max_entries = d.c.max_entries;
 	sp.only = d.file_name == NULL;

@@ -11,6 +11,7 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "entry/note.h"
 #include "entry/pgp.h"
 #include "entry/x509.h"
 #include "logd/backup.h"
@@ -193,6 +194,31 @@ int shard_load(struct shard *s, const struct logd_log_config *cfg, const char *f
 	return 0;
 }
 
+int shard_note_load(struct shard *s, const char *host, unsigned port, int generate)
+{
+	const struct logd_log_config *c = s->cfg;
+	char origin[512];
+	int ret;
+
+	if (s->note != NULL)
+		return 0;
+	if (c->note_key != NULL)
+		snprintf(s->notepath, sizeof(s->notepath), "%s", c->note_key);
+	else
+		snprintf(s->notepath, sizeof(s->notepath), "%s/note-key.pem", c->data);
+	if (c->origin == NULL && c->url == NULL && c->name != NULL)
+		snprintf(origin, sizeof(origin), "%s:%u/%s", host, port, c->name);
+	else
+		logd_default_origin(origin, sizeof(origin), c->origin, c->url, host, port);
+	if (!generate && !key_exists(s->notepath))
+		return MN_ENOTFOUND;
+	ret = logd_note_key_load(&s->note, s->notepath, generate, origin);
+	if (ret != 0)
+		fprintf(stderr, "%s: cannot load note key %s (origin \"%s\"): %s\n", s->where,
+			s->notepath, origin, mn_strerror(ret));
+	return ret;
+}
+
 static int open_store(struct shard *s, int read_only)
 {
 	struct store_options so = {0};
@@ -315,6 +341,7 @@ int shard_start(struct shard *s, const struct shard_process *p)
 	ac.smime_roots = s->trust.smime_roots;
 	ac.certifiers = s->trust.certifiers;
 	ac.vrf = s->vrf;
+	ac.note = s->note;
 	ac.mmd_s = c->mmd_s;
 	ac.max_entries = p->max_entries;
 	ac.metrics = p->metrics;
@@ -358,6 +385,8 @@ void shard_close(struct shard *s)
 	s->signer = NULL;
 	vrf_key_free(s->vrf);
 	s->vrf = NULL;
+	note_signer_free(s->note);
+	s->note = NULL;
 	store_close(s->st);
 	s->st = NULL;
 }
@@ -393,6 +422,11 @@ int shard_log_line(const struct shard *s, const char *url, const char *state_ts,
 			      ",\"temporal_interval\":{\"start_inclusive\":\"%s\","
 			      "\"end_exclusive\":\"%s\"}", a, b);
 	}
+	/* origin and vkey are printable ASCII without '"' or '\\'
+	 * (note_valid_name, base64) */
+	if (s->note != NULL)
+		n += snprintf(buf + n, len - (size_t)n, ",\"origin\":\"%s\",\"note_vkey\":\"%s\"",
+			      note_signer_name(s->note), note_signer_vkey(s->note));
 	if (state_ts != NULL)
 		n += snprintf(buf + n, len - (size_t)n, ",\"state\":{\"%s\":{\"timestamp\":\"%s\"}}",
 			      c->state == LOGD_STATE_READ_ONLY ? "readonly" : "usable", state_ts);

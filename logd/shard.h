@@ -30,6 +30,7 @@
  * can still use it. */
 struct prom;
 struct logd_reload;
+struct note_signer;
 
 struct shard_trust {
 	struct x509_roots *tls_roots, *smime_roots;
@@ -60,6 +61,8 @@ struct shard {
 	struct seq *seq;        /* NULL for a read-only log */
 	struct api *api;
 	struct logd_reload *reload; /* SIGHUP: reloads trust from cfg's files */
+	char notepath[4200];
+	struct note_signer *note; /* the checkpoint's Ed25519 note key (shard_note_load) */
 };
 
 /* Per-process settings the api needs. */
@@ -71,6 +74,15 @@ struct shard_process {
 	void (*metrics)(void *ctx, struct prom *w);
 	void *metrics_ctx;
 };
+
+/* shard_note_load loads the log's Ed25519 note key (cfg->note_key, else
+ * DATA/note-key.pem) under its checkpoint origin: cfg->origin, else cfg->url
+ * without its scheme, else "HOST:PORT" (the flag form) or "HOST:PORT/NAME".
+ * With |generate| a missing key is created (mode 0600); without, a missing key
+ * is MN_ENOTFOUND and nothing is printed. Call after shard_open with
+ * |generate| (shard_start needs it), or after shard_load without. 0 or MN_E*
+ * (printed). */
+int shard_note_load(struct shard *s, const char *host, unsigned port, int generate);
 
 /* shard_load: see above. |file| names the config file in messages (NULL for
  * the flag form). Returns 0, or MN_E* after printing "WHERE: reason" to stderr. */

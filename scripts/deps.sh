@@ -3,12 +3,13 @@
 # Idempotent and silent when everything is present; `make` runs it first.
 set -eu
 PKGS="build-essential pkg-config ca-certificates libssl-dev openssl liblmdb-dev lmdb-utils libuv1-dev node-llhttp
-libjansson-dev libyaml-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libcurl4-openssl-dev gnupg wrk gnuplot-nox
+libjansson-dev libyaml-dev libpsl-dev publicsuffix librnp-dev libcmocka-dev libcurl4-openssl-dev zlib1g-dev gnupg wrk gnuplot-nox
 certspotter python3-cryptography-vectors faketime
 clang libclang-rt-14-dev
 postfix python3-aiosmtpd
 man-db groff-base systemd iproute2
-prometheus"
+prometheus
+golang-go golang-golang-x-mod-dev"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -72,7 +72,9 @@ enum store_index {
 	STORE_IDX_EMAIL,  /* "com.example.@alice" (domain reversed, then @local) */
 	STORE_IDX_PGP,    /* fingerprints (endorsed keys and certifiers) */
 	STORE_IDX_POLICY, /* policy subject key: see entry/policy.h */
-	STORE_IDX_CERT,   /* SHA-256 of a logged certificate's DER (x5t#S256) */
+	STORE_IDX_CERT,   /* SHA-256 of a logged certificate's DER (x5t#S256), 32
+			   * bytes; and 'i' || SHA-256 of an issuer in a logged
+			   * chain, 33 bytes (the issuer/<hex> endpoint) */
 	STORE_NUM_INDEXES
 };
 #define STORE_MAX_INDEX_KEY 255
@@ -291,6 +293,15 @@ int store_r_consistency_proof(struct store_reader *r, uint64_t size1, uint64_t s
 int store_r_inclusion_proofs(struct store_reader *r, uint64_t size, const uint64_t *index,
 			     size_t num, uint8_t (*out)[MERKLE_MAX_PROOF][MERKLE_HASH_LEN],
 			     size_t *out_num);
+/* store_r_tile points *out at the first |width| (1..256) hashes of tlog tile
+ * (tile_level, tile_index) (c2sp.org/tlog-tiles: level-8*tile_level tree
+ * nodes [256 * tile_index, 256 * tile_index + width)), borrowed until
+ * store_read_end; those nodes must be complete in this snapshot. 0,
+ * MN_EINVAL (level >= 8 or width out of range), MN_ENOTFOUND (not complete
+ * yet: the tile or that partial width is beyond the snapshot's tree),
+ * MN_ECORRUPT. */
+int store_r_tile(struct store_reader *r, unsigned tile_level, uint64_t tile_index,
+		 unsigned width, const uint8_t **out);
 /* store_r_root: MTH of the first |size| leaves (size <= tree size). */
 int store_r_root(struct store_reader *r, uint64_t size, uint8_t out[MERKLE_HASH_LEN]);
 

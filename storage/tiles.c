@@ -277,3 +277,29 @@ int store__tile_writer_finish(struct store__tile_writer *tw)
 			(void)tile_put(tw, tl);
 	return tw->err;
 }
+
+int store_r_tile(struct store_reader *r, unsigned tile_level, uint64_t tile_index,
+		 unsigned width, const uint8_t **out)
+{
+	uint64_t have;
+	const uint8_t *data;
+	int ret;
+
+	if (tile_level >= STORE__TILE_LEVELS || width == 0 || width > 256)
+		return MN_EINVAL;
+	/* complete hashes at level 8 * tile_level in this snapshot */
+	have = r->tree_size >> (STORE__TILE_HEIGHT * tile_level);
+	if (tile_index > (UINT64_MAX >> 8) || have < tile_index * 256 + width)
+		return MN_ENOTFOUND;
+	ret = store__tile_load(r->txn, r->s->dbi[STORE__DBI_TILES], tile_level, tile_index,
+			       &data);
+	if (ret != 0)
+		return ret;
+	if (is_zero(data + (size_t)(width - 1) * MERKLE_HASH_LEN, MERKLE_HASH_LEN)) {
+		mn_error("store_corrupt", "what=\"tile %u/%" PRIu64 " slot %u empty\"",
+			 tile_level, tile_index, width - 1);
+		return MN_ECORRUPT;
+	}
+	*out = data;
+	return 0;
+}

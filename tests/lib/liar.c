@@ -387,6 +387,11 @@ static void serve_one(struct liar *l, int fd, char *buf)
 		record(l, target, r.body, r.body_len);
 	}
 	pthread_mutex_unlock(&l->mu);
+	if (mode == LIAR_FLIP_TILE && r.status == 200 && strncmp(target, "/tile/0/", 8) == 0 &&
+	    r.body_len > 40) {
+		r.body[40] ^= 1;
+		atomic_fetch_add(&l->tampered, 1);
+	}
 	if (mn && changed == NULL && mode != LIAR_PASS && mode != LIAR_REPLAY)
 		changed = rewrite(l, mode, key, target, r.body, r.body_len);
 	b = changed ? changed : (const char *)r.body;

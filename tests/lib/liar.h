@@ -43,6 +43,9 @@ enum liar_mode {
 	LIAR_NARROW_LEFT,   /* a lookup page after a cursor: the key's items start
 	                     * after it (the left neighbour and the first entry
 	                     * dropped), with a valid range proof */
+	LIAR_FLIP_TILE,     /* flip one bit of every level-0 hash tile answer
+	                     * (/tile/0/...), bytes 40 on: a tile the log's root does
+	                     * not commit to (docs/tiles.md) */
 };
 
 struct liar;

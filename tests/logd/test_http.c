@@ -51,6 +51,7 @@ static void set_body(struct api_response *r, int status, const char *s, size_t l
 	memcpy(r->body, s, len);
 	r->body_len = len;
 	r->retry_after = 0;
+	r->headers = NULL;
 }
 
 /* echo_json describes |req| as {"method":..,"path":..,"query":..,"body_len":..};

@@ -1,9 +1,9 @@
 /* test_shards.c: logd --config serving several logs (DESIGN.md section 9).
  *
  * One logd with six logs, all tls with one test PKI:
- *   w0, w1, w2   consecutive NotAfter windows (relative to now, so the test
- *                does not rot: [now-180d, now+30d), [now+30d, now+210d),
- *                [now+210d, now+390d); in December 2026 these are the
+ *   w0, w1, w2   consecutive NotAfter windows (w1 without the lookup map;
+ *                relative to now, so the test does not rot: [now-180d,
+ *                now+30d), [now+30d, now+210d), [now+210d, now+390d); in December 2026 these are the
  *                2026h2 / 2027h1 / 2027h2 shards of a real operator);
  *   old          a window that ended a year ago (grace 0): frozen;
  *   tiny         no window, a pool (max_queue) of 1;
@@ -87,8 +87,9 @@ static int write_config(const char *path, const char *dir, int ro_state)
 	for (int i = 0; i < 3; i++)
 		fprintf(f, "  - name: %s\n    data: %s/%s\n    classes: [tls]\n"
 			"    roots: {tls: %s/roots.pem}\n"
-			"    not_after: {start: %s, limit: %s}\n    mmd: 60\n    state: open\n",
-			names[i], dir, names[i], dir, lo[i], hi[i]);
+			"    not_after: {start: %s, limit: %s}\n    mmd: 60\n    state: open\n%s",
+			names[i], dir, names[i], dir, lo[i], hi[i],
+			i == 1 ? "    map: false\n" : "");
 	fprintf(f, "  - name: old\n    data: %s/old\n    classes: [tls]\n"
 		"    roots: {tls: %s/roots.pem}\n    not_after: {start: %s, limit: %s}\n"
 		"    grace: 0\n", dir, dir, o1, o2);
@@ -410,6 +411,15 @@ static void test_health_metrics(void **state)
 	/* the whole exposition, every log's families with their labels, is
 	 * valid for an implementation we did not write */
 	assert_int_equal(promcheck((const char *)r.body, r.body_len), 0);
+	http_resp_free(&r);
+	/* a tls-only log without the map serves plain static-ct-api data tiles;
+	 * with the map (map-root leaves) it says it needs docs/tiles.md */
+	assert_int_equal(get(T.logd.port, "w1", "mn/v1/info", &r), 0);
+	assert_non_null(strstr((const char *)r.body, "\"data_tile_format\":\"static-ct-api-v1.1\""));
+	http_resp_free(&r);
+	assert_int_equal(get(T.logd.port, "w0", "mn/v1/info", &r), 0);
+	assert_non_null(strstr((const char *)r.body,
+			       "\"data_tile_format\":\"static-ct-api-v1.1+metanotary-1\""));
 	http_resp_free(&r);
 	assert_int_equal(get(T.logd.port, NULL, "nosuchlog/ct/v1/get-sth", &r), 0);
 	assert_int_equal(r.status, 404);
