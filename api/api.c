@@ -270,6 +270,31 @@ static const char *log_name(const struct api_config *cfg)
 	return cfg->name != NULL ? cfg->name : "this log";
 }
 
+const uint8_t *api__log_id(const struct api_config *cfg)
+{
+	return cfg->signer != NULL ? ct_signer_log_id(cfg->signer) : cfg->mirror_log_id;
+}
+
+const uint8_t *api__log_spki(const struct api_config *cfg, size_t *out_len)
+{
+	if (cfg->signer != NULL)
+		return ct_signer_spki(cfg->signer, out_len);
+	*out_len = cfg->mirror_spki_len;
+	return cfg->mirror_spki;
+}
+
+/* mirror_refuses answers a submission to a mirror: 405, naming the log to
+ * submit to. */
+static void mirror_refuses(const struct api_config *cfg, struct api_response *resp)
+{
+	char msg[600];
+
+	snprintf(msg, sizeof(msg), "this log is a read-only mirror of %.500s: submit there",
+		 cfg->mirror_of);
+	api_response_error(resp, 405, "mirror", msg);
+	resp->headers = "Allow: \r\n"; /* no method submits to a mirror */
+}
+
 int api__admit(struct api *api, unsigned classes, struct api_response *resp)
 {
 	const struct api_config *cfg = &api->cfg;
@@ -579,6 +604,21 @@ int api_handle(struct api *api, const struct api_request *req,
 		goto out;
 	}
 	ep = rt->ep;
+	if (api->cfg.mirror_of != NULL &&
+	    (ep == EP_ADD_CHAIN || ep == EP_ADD_PRE_CHAIN || ep == EP_MN_ADD_PGP ||
+	     ep == EP_MN_ADD_POLICY)) {
+		mirror_refuses(&api->cfg, resp);
+		goto out;
+	}
+	if (api->cfg.mirror_of != NULL &&
+	    (ep == EP_MN_LOOKUP || ep == EP_MN_RESOLVE || ep == EP_GET_ROOTS ||
+	     ep == EP_MN_GET_ROOTS || ep == EP_MN_GET_CERTIFIERS)) {
+		char msg[600];
+		snprintf(msg, sizeof(msg), "this mirror does not serve this endpoint yet; ask "
+			 "%.500s", api->cfg.mirror_of);
+		api_response_error(resp, 501, "notMirrored", msg);
+		goto out;
+	}
 	if (req->method != rt->method) {
 		api_response_error(resp, 405, "methodNotAllowed",
 				   rt->method == API_GET ? "use GET" : "use POST");

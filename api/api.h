@@ -121,6 +121,15 @@ struct api_config {
 
 	struct store *store;
 	const struct ct_signer *signer;       /* for the log ID and key in info */
+	/* A verifying mirror (logd --mirror, logd/mirror.h) serves a copy of the
+	 * log at |mirror_of| (its URL) with that log's signed tree heads: signer
+	 * is NULL, the log ID and key are the origin's (|mirror_spki|, DER), and
+	 * every submission gets 405 mirror naming |mirror_of|. NULL = not a
+	 * mirror. */
+	const char *mirror_of;
+	const uint8_t *mirror_spki;
+	size_t mirror_spki_len;
+	const uint8_t *mirror_log_id;         /* SHA-256 of mirror_spki */
 	/* The initial trust set (see struct api_trust: api_set_trust replaces
 	 * it); these four are borrowed for the api's life and never released. */
 	const struct x509_validator *tls;     /* add-chain / add-pre-chain validation

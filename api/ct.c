@@ -785,6 +785,10 @@ static int info_shard(struct cbb *b, const struct api_config *cfg)
 	if (!api__jraw(b, cfg->state == API_STATE_READ_ONLY ? ",\"state\":\"read-only\""
 							    : ",\"state\":\"open\""))
 		return 0;
+	if (cfg->mirror_of != NULL &&
+	    (!api__jraw(b, ",\"mirror_of\":") ||
+	     !api__jstr(b, cfg->mirror_of, strlen(cfg->mirror_of))))
+		return 0;
 	if (cfg->window_limit_ms != 0 &&
 	    (!api__jraw(b, ",\"not_after\":{\"start_ms\":") || !api__ju64(b, cfg->window_start_ms) ||
 	     !api__jraw(b, ",\"limit_ms\":") || !api__ju64(b, cfg->window_limit_ms) ||
@@ -797,7 +801,7 @@ void api__info(struct api *api, struct api_response *resp)
 {
 	const struct api_config *cfg = api__config(api);
 	size_t spki_len = 0;
-	const uint8_t *spki = ct_signer_spki(cfg->signer, &spki_len);
+	const uint8_t *spki = api__log_spki(cfg, &spki_len);
 	uint8_t vpub[VRF_PUBLIC_LEN];
 	struct cbb b;
 	unsigned slot;
@@ -809,7 +813,7 @@ void api__info(struct api *api, struct api_response *resp)
 	if (cfg->vrf != NULL)
 		vrf_public(cfg->vrf, vpub);
 	if (!cbb_init(&b, 512, 8192) || !api__jraw(&b, "{\"log_id\":") ||
-	    !api__jb64(&b, ct_signer_log_id(cfg->signer), 32) || !api__jraw(&b, ",\"key\":") ||
+	    !api__jb64(&b, api__log_id(cfg), 32) || !api__jraw(&b, ",\"key\":") ||
 	    !api__jb64(&b, spki, spki_len) || !api__jraw(&b, ",\"mmd\":") ||
 	    !api__ju64(&b, cfg->mmd_s) ||
 	    !api__jraw(&b, ",\"signature_algorithm\":\"ecdsa-p256-sha256\"") ||

@@ -142,6 +142,10 @@ void api__info(struct api *api, struct api_response *resp);
  * smime_roots and certifiers are only the initial trust set: handlers use
  * api__trust_get instead. */
 const struct api_config *api__config(const struct api *api);
+/* api__log_id / api__log_spki: the log's ID and DER public key: its
+ * signer's, or for a mirror the origin's (api_config.mirror_of). */
+const uint8_t *api__log_id(const struct api_config *cfg);
+const uint8_t *api__log_spki(const struct api_config *cfg, size_t *out_len);
 /* api__trust_get returns the current trust set, valid until
  * api__trust_put(api, *out_slot); every get is paired with one put on the same
  * thread, before the handler returns (api_set_trust waits for it). No lock. */

@@ -141,7 +141,7 @@ static void checkpoint(struct api *api, struct api_response *resp)
 		api__err_response(resp, MN_ENOMEM, NULL);
 		return;
 	}
-	ret = note_sign_checkpoint(&b, cfg->note, origin, olen, ct_signer_log_id(cfg->signer),
+	ret = note_sign_checkpoint(&b, cfg->note, origin, olen, api__log_id(cfg),
 				   sth.tree_size, sth.root, sth.timestamp, &sig);
 	if (ret != 0 || !cbb_finish(&b, &out, &out_len)) {
 		cbb_cleanup(&b);

@@ -377,6 +377,16 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 			ok = get_str(c, v, "note_key", &l->note_key, NULL);
 			if (ok && strpbrk(l->url, "\"\\") != NULL)
 				ok = fail(c, v, "url: must not contain quotes or backslashes");
+		} else if (strcmp(key, "mirror") == 0) {
+			ok = get_str(c, v, "mirror", &l->mirror, NULL);
+			if (ok && strncmp(l->mirror, "http://", 7) != 0 &&
+			    strncmp(l->mirror, "https://", 8) != 0)
+				ok = fail(c, v, "mirror: '%.60s' is not an http:// or https:// URL",
+					  l->mirror);
+			else if (ok && strpbrk(l->mirror, "\"\\ ") != NULL)
+				ok = fail(c, v, "mirror: must not contain quotes, backslashes or spaces");
+		} else if (strcmp(key, "mirror_key") == 0) {
+			ok = get_str(c, v, "mirror_key", &l->mirror_key, &l->mirror_key_line);
 		} else if (strcmp(key, "classes") == 0) {
 			ok = parse_classes(c, v, &l->classes);
 			has_classes = 1;
@@ -424,6 +434,24 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 		return fail(c, n, "log: missing name");
 	if (l->data == NULL)
 		return fail(c, n, "log %s: missing data (its LMDB directory)", l->name);
+	if (l->mirror_key != NULL && l->mirror == NULL)
+		return fail(c, n, "log %s: mirror_key given without mirror: URL", l->name);
+	if (l->mirror != NULL) {
+		/* a mirror serves the origin's log: its key, its trees */
+		if (l->mirror_key == NULL)
+			return fail(c, n, "log %s: a mirror needs mirror_key: the origin's log "
+				    "public key (PEM or DER file, or base64 SPKI)", l->name);
+		if (has_classes || l->tls_roots != NULL || l->smime_roots != NULL ||
+		    l->certifiers != NULL || l->key != NULL || l->vrf_key != NULL ||
+		    l->note_key != NULL || l->published_sth != NULL || l->has_window ||
+		    l->state != LOGD_STATE_OPEN)
+			return fail(c, n, "log %s: a mirror takes no classes, roots, certifiers, "
+				    "key, vrf_key, note_key, published_sth, not_after or state "
+				    "(it copies the origin's log)", l->name);
+		l->map = 0;
+		l->classes = LOGD_CLASS_ALL;
+		return 1;
+	}
 	if (!has_classes)
 		return fail(c, n, "log %s: missing classes (any of tls, smime, pgp, policy)", l->name);
 	if ((l->classes & LOGD_CLASS_TLS) && l->tls_roots == NULL)
@@ -702,6 +730,8 @@ void logd_config_cleanup(struct logd_config *c)
 		free(l->published_sth);
 		free(l->origin);
 		free(l->note_key);
+		free(l->mirror);
+		free(l->mirror_key);
 		free(l->url);
 		free(l->tls_roots);
 		free(l->smime_roots);

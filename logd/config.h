@@ -37,6 +37,12 @@
  *       note_key: PEM               Ed25519 checkpoint note key (default
  *                                   DATA/note-key.pem, generated if missing)
  *       map_size / max_map_size     LMDB map sizes in bytes
+ *       mirror: URL                 a verifying mirror of the log at URL
+ *                                   (logd/mirror.h): no classes, roots,
+ *                                   certifiers, keys, window or state; the map
+ *                                   is off; origin: the origin to require
+ *       mirror_key: KEY             the origin's log public key (PEM or DER
+ *                                   file, or base64 SPKI); required with mirror
  *
  * What it promises: logd_config_parse does no I/O and accepts only a file
  * where every key is known, every value has its type and range, names and data
@@ -73,6 +79,9 @@ struct logd_log_config {
 	char *published_sth;      /* the restore guard (logd/backup.h); NULL = none */
 	char *origin;             /* checkpoint origin; NULL = from url, else HOST:PORT/NAME */
 	char *note_key;           /* Ed25519 note key; NULL = DATA/note-key.pem */
+	char *mirror;             /* a mirror of the log at this URL; NULL = a log */
+	char *mirror_key;         /* the origin's public key (file or base64) */
+	unsigned mirror_key_line;
 	unsigned classes;         /* LOGD_CLASS_* */
 	char *tls_roots, *smime_roots, *certifiers;
 	unsigned tls_roots_line, smime_roots_line, certifiers_line;

@@ -71,6 +71,14 @@ static const char usage[] =
 	"  --note-key PEMFILE   Ed25519 key of the checkpoint's second note signature,\n"
 	"                       for witnesses (default DIR/note-key.pem, generated with\n"
 	"                       mode 0600 if missing)\n"
+	"  --mirror URL         a verifying mirror of the log at URL (its prefix): follow\n"
+	"                       its checkpoint and tiles, verify everything, store it in\n"
+	"                       --data, serve the read API with the origin's tree heads;\n"
+	"                       submissions get 405 (README, Mirrors). Takes --data,\n"
+	"                       --mirror-key, --origin (to require; default: the first\n"
+	"                       checkpoint's) and the server options\n"
+	"  --mirror-key KEY     the origin's log public key: PEM or DER file, or base64\n"
+	"                       SPKI; required with --mirror\n"
 	"  --config FILE        serve the logs of a YAML config file, each under /NAME/\n"
 	"                       (contrib/logd.yaml); then only --listen, --threads and\n"
 	"                       --verbose may be given too, and override the file\n"
@@ -98,6 +106,8 @@ struct config {
 	int has_listen, has_threads;
 	const char *origin;
 	const char *note_key;
+	const char *mirror, *mirror_key;
+	int num_log_flags;   /* options a mirror does not take */
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
 	int no_map;
 	int no_leaf_index;
@@ -142,7 +152,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
 	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG, O_PUBLISHED, O_NOLEAFIDX,
-	       O_ORIGIN, O_NOTE_KEY };
+	       O_ORIGIN, O_NOTE_KEY, O_MIRROR, O_MIRROR_KEY };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -163,6 +173,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"published-sth", required_argument, NULL, O_PUBLISHED},
 		{"origin", required_argument, NULL, O_ORIGIN},
 		{"note-key", required_argument, NULL, O_NOTE_KEY},
+		{"mirror", required_argument, NULL, O_MIRROR},
+		{"mirror-key", required_argument, NULL, O_MIRROR_KEY},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
@@ -178,6 +190,10 @@ static int parse_args(struct config *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		int ok = 1;
 		c->num_flags++;
+		if (o == O_KEY || o == O_VRF_KEY || o == O_ROOTS || o == O_SMIME ||
+		    o == O_CERTIFIERS || o == O_PUBLISHED || o == O_NOTE_KEY || o == O_QUEUE ||
+		    o == O_NOLEAFIDX)
+			c->num_log_flags++;
 		switch (o) {
 		case O_LISTEN: ok = parse_listen(c, optarg); c->has_listen = 1; c->num_flags--; break;
 		case O_CONFIG: c->config = optarg; c->num_flags--; break;
@@ -191,6 +207,12 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_PUBLISHED: c->published_sth = optarg; break;
 		case O_ORIGIN: c->origin = optarg; break;
 		case O_NOTE_KEY: c->note_key = optarg; break;
+		case O_MIRROR:
+			c->mirror = optarg;
+			ok = (strncmp(optarg, "http://", 7) == 0 || strncmp(optarg, "https://", 8) == 0) &&
+			     strpbrk(optarg, "\"\\ ") == NULL;
+			break;
+		case O_MIRROR_KEY: c->mirror_key = optarg; break;
 		case O_MMD: ok = parse_ulong(optarg, 86400, &v) && v > 0; c->mmd = (unsigned long)v; break;
 		case O_THREADS: ok = parse_ulong(optarg, 256, &v); c->threads = (unsigned long)v;
 			c->has_threads = 1; c->num_flags--; break;
@@ -216,6 +238,16 @@ static int parse_args(struct config *c, int argc, char **argv)
 	if (c->config != NULL && c->num_flags > 0) {
 		fprintf(stderr, "logd: with --config only --listen, --threads and --verbose may be "
 			"given; the rest belongs in the file\n");
+		return 0;
+	}
+	if ((c->mirror != NULL) != (c->mirror_key != NULL)) {
+		fprintf(stderr, "logd: --mirror and --mirror-key go together\n");
+		return 0;
+	}
+	if (c->mirror != NULL && c->num_log_flags > 0) {
+		fprintf(stderr, "logd: a mirror (--mirror) takes no --key, --vrf-key, roots, "
+			"--certifiers, --published-sth, --note-key, --max-queue or --no-leaf-index: "
+			"it copies the origin's log\n");
 		return 0;
 	}
 	if (optind != argc) {
@@ -273,6 +305,10 @@ static void from_flags(struct logd *d)
 	l->map = !c->no_map;
 	l->map_size = c->map_size;
 	l->max_map_size = c->max_map_size;
+	l->mirror = (char *)c->mirror;
+	l->mirror_key = (char *)c->mirror_key;
+	if (l->mirror != NULL)
+		l->map = 0;
 	d->file.logs = l;
 	d->file.num_logs = 1;
 	d->num = 1;
@@ -400,7 +436,7 @@ static int loglist(int argc, char **argv)
 	if (rc == 0)
 		rc = load_all(&d);
 	for (size_t i = 0; rc == 0 && i < d.num; i++)
-		if (d.shards[i].signer == NULL) {
+		if (d.shards[i].signer == NULL && d.shards[i].cfg->mirror == NULL) {
 			fprintf(stderr, "%s: log %s has no key yet (%s); start logd once to "
 				"create it\n", d.shards[i].where, d.shards[i].cfg->name,
 				d.shards[i].keypath);
@@ -476,7 +512,7 @@ int main(int argc, char **argv)
 		if (shard_start(s, &sp) != 0)
 			goto out;
 		d.mlogs[i] = (struct logd_metrics_log){s->cfg->name, s->api, s->seq, s->st,
-						       s->reload};
+						       s->reload, s->mirror};
 	}
 	if (d.file_name != NULL) {
 		d.router = router_new(d.num);
@@ -531,6 +567,10 @@ int main(int argc, char **argv)
 		break;
 	}
 	rc = 0;
+	/* a mirror that met a log it could not verify stopped logd: say so */
+	for (size_t i = 0; i < d.num; i++)
+		if (shard_mirror_failed(&d.shards[i]))
+			rc = 3;
 out:
 	logd_cleanup(&d);
 	return rc;

@@ -28,6 +28,7 @@ struct logd_metrics_log {
 	struct seq *seq;
 	struct store *store;
 	struct logd_reload *reload;
+	struct mirror *mirror;      /* a mirror's follower (logd/mirror.h) */
 };
 
 struct logd_metrics {

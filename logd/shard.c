@@ -2,10 +2,14 @@
 #include "logd/shard.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
 
 #include "api/api.h"
 #include "common/b64.h"
@@ -16,6 +20,7 @@
 #include "entry/x509.h"
 #include "logd/backup.h"
 #include "logd/keys.h"
+#include "logd/mirror.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
 #include "storage/storage.h"
@@ -141,6 +146,19 @@ int shard_load(struct shard *s, const struct logd_log_config *cfg, const char *f
 	} else {
 		s->where = "logd";
 	}
+	if (cfg->mirror != NULL) {
+		/* a mirror has the origin's public key and nothing else */
+		ret = mirror_key_load(where_line(s->where, file, cfg->mirror_key_line, w, sizeof(w)),
+				      cfg->mirror_key, &s->mirror_spki, &s->mirror_spki_len);
+		if (ret != 0)
+			return ret;
+		if (!parent_exists(cfg->data)) {
+			fprintf(stderr, "%s: data directory %s: its parent directory does not "
+				"exist\n", s->where, cfg->data);
+			return MN_ENOTFOUND;
+		}
+		return 0;
+	}
 	if (cfg->key != NULL)
 		snprintf(s->keypath, sizeof(s->keypath), "%s", cfg->key);
 	else
@@ -200,8 +218,8 @@ int shard_note_load(struct shard *s, const char *host, unsigned port, int genera
 	char origin[512];
 	int ret;
 
-	if (s->note != NULL)
-		return 0;
+	if (s->note != NULL || c->mirror != NULL)
+		return 0; /* a mirror serves the origin's checkpoint signature only */
 	if (c->note_key != NULL)
 		snprintf(s->notepath, sizeof(s->notepath), "%s", c->note_key);
 	else
@@ -246,11 +264,56 @@ static int has_sth(struct store *st)
 	return ret == 0;
 }
 
+/* mirror_failed: the follower stopped on a verification failure; it said why
+ * in the log. logd stops (exit status 3): its copy is left as it was. */
+static void mirror_failed(void *ctx, const char *why)
+{
+	struct shard *s = ctx;
+
+	fprintf(stderr, "%s: mirror of %s stopped: %s\n", s->where, s->cfg->mirror, why);
+	kill(getpid(), SIGTERM);
+}
+
+int shard_mirror_failed(const struct shard *s)
+{
+	return s->mirror != NULL && mirror_stopped(s->mirror);
+}
+
+static int open_mirror(struct shard *s)
+{
+	const struct logd_log_config *c = s->cfg;
+	struct store_options so = {0};
+	struct mirror_options mo = {0};
+	int ret;
+
+	so.dir = c->data;
+	so.map_size = c->map_size;
+	so.max_map_size = c->max_map_size;
+	so.no_leaf_index = 1; /* the leaves are the origin's, whatever their format */
+	ret = store_open(&s->st, &so);
+	if (ret != 0) {
+		fprintf(stderr, "%s: cannot open data directory %s: %s\n", s->where, c->data,
+			mn_strerror(ret));
+		return ret;
+	}
+	s->writable = 1;
+	mo.url = c->mirror;
+	mo.spki = s->mirror_spki;
+	mo.spki_len = s->mirror_spki_len;
+	mo.origin = c->origin;
+	mo.st = s->st;
+	mo.failed = mirror_failed;
+	mo.ctx = s;
+	return mirror_new(&s->mirror, &mo);
+}
+
 int shard_open(struct shard *s)
 {
 	const struct logd_log_config *c = s->cfg;
 	int ret;
 
+	if (c->mirror != NULL)
+		return open_mirror(s);
 	if (c->state == LOGD_STATE_READ_ONLY) {
 		/* A read-only log never writes; one that has never run gets its
 		 * signed empty tree once, so that get-sth has something to serve. */
@@ -321,6 +384,28 @@ int shard_start(struct shard *s, const struct shard_process *p)
 	struct api_config ac = {0};
 	int ret;
 
+	if (c->mirror != NULL) {
+		ac.store = s->st;
+		ac.mirror_of = c->mirror;
+		ac.mirror_spki = mirror_spki(s->mirror, &ac.mirror_spki_len);
+		ac.mirror_log_id = mirror_log_id(s->mirror);
+		ac.origin = mirror_origin(s->mirror);
+		ac.state = API_STATE_READ_ONLY;
+		ac.mmd_s = c->mmd_s;
+		ac.max_entries = p->max_entries;
+		ac.metrics = p->metrics;
+		ac.metrics_ctx = p->metrics_ctx;
+		if (!p->only)
+			ac.name = c->name;
+		s->api = api_new(&ac);
+		if (s->api == NULL)
+			return MN_ENOMEM;
+		ret = mirror_start(s->mirror);
+		if (ret != 0)
+			fprintf(stderr, "%s: cannot start the mirror: %s\n", s->where,
+				mn_strerror(ret));
+		return ret;
+	}
 	if (c->state == LOGD_STATE_OPEN) {
 		struct seq_options qo = {0};
 		qo.max_queue = c->max_queue;
@@ -380,6 +465,11 @@ void shard_close(struct shard *s)
 	s->reload = NULL;
 	api_free(s->api);
 	s->api = NULL;
+	/* the follower writes the store: it ends before the store closes */
+	mirror_free(s->mirror);
+	s->mirror = NULL;
+	free(s->mirror_spki);
+	s->mirror_spki = NULL;
 	shard_trust_free(&s->trust);
 	ct_signer_free(s->signer);
 	s->signer = NULL;
@@ -394,15 +484,22 @@ void shard_close(struct shard *s)
 int shard_log_line(const struct shard *s, const char *url, const char *state_ts, char **out)
 {
 	const struct logd_log_config *c = s->cfg;
-	size_t spki_len, len;
-	const uint8_t *spki = ct_signer_spki(s->signer, &spki_len);
+	size_t spki_len = s->mirror_spki_len, len;
+	const uint8_t *spki = c->mirror != NULL ? s->mirror_spki : ct_signer_spki(s->signer,
+										    &spki_len);
+	uint8_t mirror_id[32];
+	const uint8_t *log_id = mirror_id;
 	char id[64], *key = malloc(mn_b64_encoded_len(spki_len) + 1), *buf;
 	char a[21], b[21];
 	int n;
 
 	if (key == NULL)
 		return MN_ENOMEM;
-	mn_b64_encode(id, ct_signer_log_id(s->signer), 32);
+	if (c->mirror != NULL)
+		SHA256(spki, spki_len, mirror_id);
+	else
+		log_id = ct_signer_log_id(s->signer);
+	mn_b64_encode(id, log_id, 32);
 	mn_b64_encode(key, spki, spki_len);
 	len = strlen(key) + strlen(url) + 1024;
 	buf = malloc(len);
@@ -427,6 +524,13 @@ int shard_log_line(const struct shard *s, const char *url, const char *state_ts,
 	if (s->note != NULL)
 		n += snprintf(buf + n, len - (size_t)n, ",\"origin\":\"%s\",\"note_vkey\":\"%s\"",
 			      note_signer_name(s->note), note_signer_vkey(s->note));
+	/* a mirror's origin is the origin's (its checkpoint line: printable,
+	 * no '"'); the URL is the config's, checked like url: */
+	if (c->mirror != NULL && (s->mirror != NULL || c->origin != NULL))
+		n += snprintf(buf + n, len - (size_t)n, ",\"origin\":\"%s\"",
+			      s->mirror != NULL ? mirror_origin(s->mirror) : c->origin);
+	if (c->mirror != NULL)
+		n += snprintf(buf + n, len - (size_t)n, ",\"mirror_of\":\"%s\"", c->mirror);
 	if (state_ts != NULL)
 		n += snprintf(buf + n, len - (size_t)n, ",\"state\":{\"%s\":{\"timestamp\":\"%s\"}}",
 			      c->state == LOGD_STATE_READ_ONLY ? "readonly" : "usable", state_ts);

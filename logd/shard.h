@@ -63,7 +63,17 @@ struct shard {
 	struct logd_reload *reload; /* SIGHUP: reloads trust from cfg's files */
 	char notepath[4200];
 	struct note_signer *note; /* the checkpoint's Ed25519 note key (shard_note_load) */
+	/* A mirror (cfg->mirror, logd/mirror.h): no signer, VRF key, trust,
+	 * sequencer, note key or reload; the follower writes the store, the api
+	 * serves it read-only with the origin's key and tree heads. */
+	uint8_t *mirror_spki;   /* the origin's key, DER (shard_load) */
+	size_t mirror_spki_len;
+	struct mirror *mirror;  /* the follower (shard_open; started by shard_start) */
 };
+
+/* shard_mirror_failed: 1 once the log is a mirror whose follower stopped on a
+ * verification failure (logd then exits with status 3). */
+int shard_mirror_failed(const struct shard *s);
 
 /* Per-process settings the api needs. */
 struct shard_process {

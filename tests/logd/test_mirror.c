@@ -1,0 +1,454 @@
+/* test_mirror.c: logd --mirror (logd/mirror.h) against a running logd (the
+ * flag form) with a few hundred entries. The mirror's RFC 6962 answers must be
+ * byte for byte the origin's (get-sth, get-entries, get-proof-by-hash,
+ * get-sth-consistency, get-entry-and-proof) and its checkpoint must verify
+ * with the origin's key; it follows new entries; submissions get 405 naming
+ * the origin. A level-0 hash tile flipped on the way (tests/lib/liar's
+ * LIAR_FLIP_TILE) and a fork (a second logd with the same key and origin but
+ * other entries) each stop it with exit status 3 and a message naming the
+ * problem, and leave its store as it was (opened here afterwards). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/sha.h>
+
+#include "common/b64.h"
+#include "entry/ct.h"
+#include "entry/note.h"
+#include "storage/storage.h"
+#include "tests/lib/ctclient.h"
+#include "tests/lib/liar.h"
+#include "tests/lib/pki.h"
+#include "tests/lib/proc.h"
+
+#define ORIGIN "log.example/mirror"
+
+static char dir[64];
+static struct pki_cert *root, *ca;
+static int added;
+
+static void rm_rf(const char *d)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", d);
+}
+
+static void add_n(uint16_t port, int n)
+{
+	const char *dns[1] = {"mirror.example"};
+	int64_t now = pki_now();
+
+	for (int i = 0; i < n; i++, added++) {
+		int pre = added % 5 == 2;
+		struct pki_cert *leaf = pki_issue(ca, "mirror.example", dns, 1, pre ? PKI_POISON : 0,
+						  now - 60 - added, now + 86400);
+		const struct pki_cert *chain[2] = {leaf, ca};
+		char *body = ctc_chain_json(chain, 2);
+		struct http_resp r;
+		assert_int_equal(http_do(port, "POST",
+					 pre ? "/ct/v1/add-pre-chain" : "/ct/v1/add-chain", NULL,
+					 body, strlen(body), &r), 0);
+		assert_int_equal(r.status, 200);
+		http_resp_free(&r);
+		free(body);
+		pki_free(leaf);
+	}
+}
+
+static void get(uint16_t port, const char *target, struct http_resp *r)
+{
+	assert_int_equal(http_do(port, "GET", target, NULL, NULL, 0, r), 0);
+	if (r->status != 200)
+		fprintf(stderr, "GET %s: %d %s\n", target, r->status, (char *)r->body);
+	assert_int_equal(r->status, 200);
+}
+
+/* same: the two logs give the same 200 answer to |target|. */
+static void same(uint16_t a, uint16_t b, const char *target)
+{
+	struct http_resp ra, rb;
+
+	get(a, target, &ra);
+	get(b, target, &rb);
+	if (ra.body_len != rb.body_len || memcmp(ra.body, rb.body, ra.body_len) != 0)
+		fprintf(stderr, "%s differs:\n origin: %.300s\n mirror: %.300s\n", target,
+			(char *)ra.body, (char *)rb.body);
+	assert_int_equal(ra.body_len, rb.body_len);
+	assert_memory_equal(ra.body, rb.body, ra.body_len);
+	http_resp_free(&ra);
+	http_resp_free(&rb);
+}
+
+static uint64_t tree_size(uint16_t port)
+{
+	struct http_resp r;
+	json_error_t e;
+	json_t *j;
+	uint64_t n;
+
+	get(port, "/ct/v1/get-sth", &r);
+	j = json_loadb((char *)r.body, r.body_len, 0, &e);
+	assert_non_null(j);
+	n = (uint64_t)json_integer_value(json_object_get(j, "tree_size"));
+	json_decref(j);
+	http_resp_free(&r);
+	return n;
+}
+
+/* synced waits (polling, 60 s at most) until the mirror serves the origin's
+ * get-sth, byte for byte. */
+static void synced(uint16_t origin, uint16_t mirror)
+{
+	for (int i = 0; i < 1200; i++) {
+		struct http_resp a, b;
+		int eq;
+		get(origin, "/ct/v1/get-sth", &a);
+		assert_int_equal(http_do(mirror, "GET", "/ct/v1/get-sth", NULL, NULL, 0, &b), 0);
+		eq = b.status == 200 && a.body_len == b.body_len &&
+		     memcmp(a.body, b.body, a.body_len) == 0;
+		http_resp_free(&a);
+		http_resp_free(&b);
+		if (eq)
+			return;
+		usleep(50 * 1000);
+	}
+	fail_msg("the mirror did not catch up with the origin");
+}
+
+/* start_mirror runs logd --mirror http://127.0.0.1:|upstream|/ on |data|;
+ * its stderr goes to |errfile| when not NULL. */
+static void start_mirror(struct logd_proc *p, uint16_t upstream, const char *data,
+			 const char *errfile)
+{
+	char url[64], key[128];
+	const char *args[] = {"--mirror", url, "--mirror-key", key, "--data", data, NULL};
+	int saved = -1, ret;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", upstream);
+	snprintf(key, sizeof(key), "%s/origin.spki", dir);
+	if (errfile != NULL) {
+		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		assert_true(fd >= 0);
+		saved = dup(2);
+		dup2(fd, 2);
+		close(fd);
+	}
+	ret = logd_start(p, args);
+	if (saved >= 0) {
+		dup2(saved, 2);
+		close(saved);
+	}
+	assert_int_equal(ret, 0);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *b = calloc(1, 1 << 16);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(b);
+	n = fread(b, 1, (1 << 16) - 1, f);
+	b[n] = '\0';
+	fclose(f);
+	return b;
+}
+
+/* stored_sth reads the STH in the mirror's store (logd stopped). */
+static void stored_sth(const char *data, struct store_sth *out)
+{
+	struct store_options so = {.dir = data, .read_only = 1};
+	struct store *st;
+	struct store_reader *rd;
+
+	assert_int_equal(store_open(&st, &so), 0);
+	assert_int_equal(store_read_begin(st, &rd), 0);
+	assert_int_equal(store_r_sth(rd, out), 0);
+	store_read_end(rd);
+	store_close(st);
+}
+
+/* urlenc: base64 of a hash, percent-encoded for a query. */
+static void hash_query(char *out, size_t len, const uint8_t h[32])
+{
+	char b64[64];
+	size_t o = 0;
+
+	mn_b64_encode(b64, h, 32);
+	for (const char *p = b64; *p != '\0' && o + 4 < len; p++) {
+		if (*p == '+' || *p == '/' || *p == '=')
+			o += (size_t)snprintf(out + o, len - o, "%%%02X", (unsigned char)*p);
+		else
+			out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
+/* answers_equal compares the read endpoints of the two logs over a tree of
+ * |size| leaves. */
+static void answers_equal(uint16_t a, uint16_t b, uint64_t size)
+{
+	char t[512], hq[160];
+	struct http_resp r;
+	json_error_t e;
+	json_t *j, *entries;
+
+	same(a, b, "/ct/v1/get-sth");
+	/* the checkpoint: the origin's text and RFC 6962 signature line; the
+	 * origin's Ed25519 line follows only there (its key is the origin's) */
+	{
+		struct http_resp ra, rb;
+		get(a, "/checkpoint", &ra);
+		get(b, "/checkpoint", &rb);
+		assert_true(rb.body_len < ra.body_len);
+		assert_memory_equal(ra.body, rb.body, rb.body_len);
+		http_resp_free(&ra);
+		http_resp_free(&rb);
+	}
+	snprintf(t, sizeof(t), "/ct/v1/get-entries?start=0&end=%llu",
+		 (unsigned long long)size - 1);
+	same(a, b, t); /* capped at 256 by both */
+	snprintf(t, sizeof(t), "/ct/v1/get-entries?start=250&end=%llu",
+		 (unsigned long long)size - 1);
+	same(a, b, t);
+	snprintf(t, sizeof(t), "/ct/v1/get-sth-consistency?first=7&second=%llu",
+		 (unsigned long long)size);
+	same(a, b, t);
+	snprintf(t, sizeof(t), "/ct/v1/get-sth-consistency?first=256&second=%llu",
+		 (unsigned long long)size);
+	same(a, b, t);
+	snprintf(t, sizeof(t), "/ct/v1/get-entry-and-proof?leaf_index=3&tree_size=%llu",
+		 (unsigned long long)size);
+	same(a, b, t);
+	/* get-proof-by-hash for a few leaves, hashes from the entries */
+	get(a, "/ct/v1/get-entries?start=0&end=299", &r);
+	j = json_loadb((char *)r.body, r.body_len, 0, &e);
+	assert_non_null(j);
+	entries = json_object_get(j, "entries");
+	for (size_t i = 0; i < json_array_size(entries); i += 37) {
+		const char *li = json_string_value(json_object_get(json_array_get(entries, i),
+								   "leaf_input"));
+		uint8_t *leaf, h[32];
+		size_t leaf_len;
+		uint8_t *buf;
+		assert_int_equal(mn_b64_decode(&leaf, &leaf_len, li, strlen(li), 1 << 20), 0);
+		buf = malloc(leaf_len + 1);
+		buf[0] = 0;
+		memcpy(buf + 1, leaf, leaf_len);
+		SHA256(buf, leaf_len + 1, h);
+		hash_query(hq, sizeof(hq), h);
+		snprintf(t, sizeof(t), "/ct/v1/get-proof-by-hash?hash=%s&tree_size=%llu", hq,
+			 (unsigned long long)size);
+		same(a, b, t);
+		free(buf);
+		free(leaf);
+	}
+	json_decref(j);
+	http_resp_free(&r);
+}
+
+static void write_key(const struct logd_proc *p)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/origin.spki", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(p->spki, 1, p->spki_len, f), p->spki_len);
+	fclose(f);
+}
+
+static void expect_405(uint16_t port, const char *path, uint16_t origin)
+{
+	struct http_resp r;
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", origin);
+	assert_int_equal(http_do(port, "POST", path, NULL, "{}", 2, &r), 0);
+	assert_int_equal(r.status, 405);
+	assert_true(ctc_json_error(r.body, r.body_len));
+	assert_non_null(strstr((char *)r.body, "\"mirror\""));
+	assert_non_null(strstr((char *)r.body, url));
+	http_resp_free(&r);
+}
+
+static void test_mirror(void **state)
+{
+	char roots[128], odata[128], mdata[128], fdata[128], key[160], errf[128];
+	struct logd_proc origin, mirror, fork;
+	struct store_sth before, after;
+	int64_t now = pki_now();
+	uint64_t size;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/mn-mirror-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	root = pki_root("Mirror Root", 0);
+	ca = pki_issue(root, "Mirror CA", NULL, 0, PKI_CA, now - 86400, now + 86400 * 365);
+	snprintf(roots, sizeof(roots), "%s/roots.pem", dir);
+	snprintf(odata, sizeof(odata), "%s/origin", dir);
+	snprintf(mdata, sizeof(mdata), "%s/mirror", dir);
+	snprintf(fdata, sizeof(fdata), "%s/fork", dir);
+	snprintf(errf, sizeof(errf), "%s/mirror.err", dir);
+	{
+		const struct pki_cert *rs[1] = {root};
+		assert_int_equal(pki_write_pem(roots, rs, 1), 0);
+	}
+	{
+		const char *args[] = {"--data", odata, "--tls-roots", roots, "--origin", ORIGIN,
+				      NULL};
+		assert_int_equal(logd_start(&origin, args), 0);
+	}
+	write_key(&origin);
+	add_n(origin.port, 300);
+	size = tree_size(origin.port);
+	assert_true(size > 512); /* a map-root leaf after each batch, too */
+
+	/* a mirror from scratch: the same answers, byte for byte */
+	start_mirror(&mirror, origin.port, mdata, NULL);
+	/* its log-list line has the origin's key and says what it mirrors */
+	assert_int_equal(mirror.spki_len, origin.spki_len);
+	assert_memory_equal(mirror.spki, origin.spki, origin.spki_len);
+	assert_non_null(strstr(mirror.log_line, "\"mirror_of\""));
+	assert_non_null(strstr(mirror.log_line, ORIGIN));
+	synced(origin.port, mirror.port);
+	answers_equal(origin.port, mirror.port, size);
+	/* its checkpoint verifies with the origin's key (only the RFC 6962
+	 * signature: the Ed25519 note key is the origin's own) */
+	{
+		struct http_resp r;
+		struct note_checkpoint cp;
+		struct ct_verifier *v = ct_verifier_new(origin.spki, origin.spki_len);
+		uint64_t ts;
+		get(mirror.port, "/checkpoint", &r);
+		assert_int_equal(note_parse_checkpoint(&cp, r.body, r.body_len), 0);
+		assert_int_equal(cp.tree_size, size);
+		assert_int_equal(cp.origin_len, strlen(ORIGIN));
+		assert_true(note_verify_rfc6962(&cp, v, &ts));
+		ct_verifier_free(v);
+		http_resp_free(&r);
+	}
+	/* tiles served from its copy equal the origin's */
+	same(origin.port, mirror.port, "/tile/0/000");
+	same(origin.port, mirror.port, "/tile/data/001");
+	/* submissions: 405 naming the origin; info says it is a mirror */
+	expect_405(mirror.port, "/ct/v1/add-chain", origin.port);
+	expect_405(mirror.port, "/ct/v1/add-pre-chain", origin.port);
+	expect_405(mirror.port, "/mn/v1/add-pgp", origin.port);
+	expect_405(mirror.port, "/mn/v1/add-policy", origin.port);
+	{
+		struct http_resp r;
+		get(mirror.port, "/mn/v1/info", &r);
+		assert_non_null(strstr((char *)r.body, "\"mirror_of\""));
+		http_resp_free(&r);
+		assert_int_equal(http_do(mirror.port, "GET", "/mn/v1/lookup?domain=mirror.example",
+					 NULL, NULL, 0, &r), 0);
+		assert_int_equal(r.status, 501);
+		http_resp_free(&r);
+	}
+
+	/* it follows new entries */
+	add_n(origin.port, 20);
+	size = tree_size(origin.port);
+	synced(origin.port, mirror.port);
+	answers_equal(origin.port, mirror.port, size);
+	assert_int_equal(logd_stop(&mirror, 15), 0);
+
+	/* a flipped level-0 hash tile: stops it (exit 3), its copy as it was */
+	add_n(origin.port, 10);
+	stored_sth(mdata, &before);
+	{
+		struct liar *l = liar_start(origin.port);
+		char *err;
+		assert_non_null(l);
+		liar_set(l, LIAR_FLIP_TILE, NULL);
+		start_mirror(&mirror, liar_port(l), mdata, errf);
+		assert_int_equal(logd_stop(&mirror, 0), 3);
+		assert_true(liar_tampered(l) > 0);
+		err = slurp(errf);
+		assert_non_null(strstr(err, "a tampered tile"));
+		assert_non_null(strstr(err, "mirror_stopped"));
+		free(err);
+		liar_stop(l);
+	}
+	stored_sth(mdata, &after);
+	assert_int_equal(after.tree_size, before.tree_size);
+	assert_memory_equal(after.root, before.root, 32);
+	assert_int_equal(after.timestamp, before.timestamp);
+
+	/* a fork: another logd with the same key and origin, other entries */
+	snprintf(key, sizeof(key), "%s/log-key.pem", odata);
+	{
+		const char *args[] = {"--data", fdata, "--tls-roots", roots, "--origin", ORIGIN,
+				      "--key", key, NULL};
+		char *err;
+		assert_int_equal(logd_start(&fork, args), 0);
+		assert_memory_equal(fork.spki, origin.spki, origin.spki_len);
+		add_n(fork.port, 3); /* a smaller tree than the copy's */
+		start_mirror(&mirror, fork.port, mdata, errf);
+		assert_int_equal(logd_stop(&mirror, 0), 3);
+		err = slurp(errf);
+		assert_non_null(strstr(err, "a fork"));
+		free(err);
+		add_n(fork.port, 400); /* and a larger one */
+		start_mirror(&mirror, fork.port, mdata, errf);
+		assert_int_equal(logd_stop(&mirror, 0), 3);
+		err = slurp(errf);
+		assert_non_null(strstr(err, "a fork"));
+		free(err);
+		assert_int_equal(logd_stop(&fork, 15), 0);
+	}
+	stored_sth(mdata, &after);
+	assert_int_equal(after.tree_size, before.tree_size);
+	assert_memory_equal(after.root, before.root, 32);
+
+	/* and the honest origin again: it resumes from its copy */
+	start_mirror(&mirror, origin.port, mdata, NULL);
+	synced(origin.port, mirror.port);
+	answers_equal(origin.port, mirror.port, tree_size(origin.port));
+	assert_int_equal(logd_stop(&mirror, 15), 0);
+	assert_int_equal(logd_stop(&origin, 15), 0);
+	pki_free(ca);
+	pki_free(root);
+	rm_rf(dir);
+}
+
+/* bad flags: refused before anything is created */
+static void test_mirror_flags(void **state)
+{
+	struct logd_proc p;
+	const char *a1[] = {"--mirror", "http://127.0.0.1:1/", "--data", "/tmp/mn-nomirror", NULL};
+	const char *a2[] = {"--mirror", "ftp://x/", "--mirror-key", "AAAA", NULL};
+	const char *a3[] = {"--mirror", "http://127.0.0.1:1/", "--mirror-key", "notbase64!",
+			    "--data", "/tmp/mn-nomirror", NULL};
+
+	(void)state;
+	assert_int_not_equal(logd_start(&p, a1), 0);
+	assert_int_not_equal(logd_start(&p, a2), 0);
+	assert_int_not_equal(logd_start(&p, a3), 0);
+	assert_int_not_equal(access("/tmp/mn-nomirror", F_OK), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mirror_flags),
+		cmocka_unit_test(test_mirror),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
