@@ -86,8 +86,11 @@ int tilecheck_gunzip(const uint8_t *in, size_t len, size_t max, uint8_t **out,
 		z.avail_out = (uInt)(cap - z.total_out);
 		rc = inflate(&z, Z_NO_FLUSH);
 		if (rc == Z_STREAM_END) {
-			if (z.total_out > max || z.avail_in != 0)
-				break; /* over the cap, or bytes after the stream */
+			if (z.total_out > max || z.avail_in != 0) {
+				/* over the cap, or bytes after the stream */
+				ret = z.total_out > max ? MN_ETOOBIG : MN_EMALFORMED;
+				break;
+			}
 			*out = buf;
 			*out_len = z.total_out;
 			inflateEnd(&z);

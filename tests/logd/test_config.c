@@ -159,6 +159,14 @@ static const struct {
 	{"threads: 1\n", "1: missing logs"},
 	{"threads: 1\nthreads: 2\nlogs:\n" LOG_A, "2: config: key 'threads' given twice"},
 	{"logs:\n" LOG_A "---\nlogs: []\n", "7: a second YAML document"},
+	/* mirrors (logd/mirror.h) */
+	{"logs:\n  - name: m\n    data: /d/m\n    mirror: ftp://x/\n", "4: mirror: 'ftp://x/' is not"},
+	{"logs:\n  - name: m\n    data: /d/m\n    mirror: http://x/\n",
+	 "2: log m: a mirror needs mirror_key"},
+	{"logs:\n  - name: m\n    data: /d/m\n    mirror_key: /k.pem\n",
+	 "2: log m: mirror_key given without mirror"},
+	{"logs:\n  - name: m\n    data: /d/m\n    mirror: http://x/\n    mirror_key: /k\n"
+	 "    classes: [tls]\n    roots: {tls: /r.pem}\n", "2: log m: a mirror takes no classes"},
 };
 
 static void test_parse_errors(void **state)

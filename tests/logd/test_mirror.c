@@ -110,13 +110,16 @@ static uint64_t tree_size(uint16_t port)
 
 /* synced waits (polling, 60 s at most) until the mirror serves the origin's
  * get-sth, byte for byte. */
-static void synced(uint16_t origin, uint16_t mirror)
+static void synced_at(uint16_t origin, uint16_t mirror, const char *prefix)
 {
+	char t[128];
+
+	snprintf(t, sizeof(t), "%s/ct/v1/get-sth", prefix);
 	for (int i = 0; i < 1200; i++) {
 		struct http_resp a, b;
 		int eq;
 		get(origin, "/ct/v1/get-sth", &a);
-		assert_int_equal(http_do(mirror, "GET", "/ct/v1/get-sth", NULL, NULL, 0, &b), 0);
+		assert_int_equal(http_do(mirror, "GET", t, NULL, NULL, 0, &b), 0);
 		eq = b.status == 200 && a.body_len == b.body_len &&
 		     memcmp(a.body, b.body, a.body_len) == 0;
 		http_resp_free(&a);
@@ -126,6 +129,11 @@ static void synced(uint16_t origin, uint16_t mirror)
 		usleep(50 * 1000);
 	}
 	fail_msg("the mirror did not catch up with the origin");
+}
+
+static void synced(uint16_t origin, uint16_t mirror)
+{
+	synced_at(origin, mirror, "");
 }
 
 /* start_mirror runs logd --mirror http://127.0.0.1:|upstream|/ on |data|;
@@ -416,6 +424,45 @@ static void test_mirror(void **state)
 	stored_sth(mdata, &after);
 	assert_int_equal(after.tree_size, before.tree_size);
 	assert_memory_equal(after.root, before.root, 32);
+
+	/* a mirror in a config file, under its prefix */
+	{
+		char cfg[160], cdata[160], y[1024], spki[160];
+		struct logd_proc c;
+		struct http_resp ra, rb;
+		FILE *f;
+		snprintf(cfg, sizeof(cfg), "%s/logd.yaml", dir);
+		snprintf(cdata, sizeof(cdata), "%s/cmirror", dir);
+		snprintf(spki, sizeof(spki), "%s/origin.spki", dir);
+		snprintf(y, sizeof(y),
+			 "listen: 127.0.0.1:0\n"
+			 "logs:\n"
+			 "  - name: m1\n"
+			 "    data: %s\n"
+			 "    mirror: http://127.0.0.1:%u/\n"
+			 "    mirror_key: %s\n"
+			 "    origin: " ORIGIN "\n", cdata, origin.port, spki);
+		f = fopen(cfg, "w");
+		assert_non_null(f);
+		fputs(y, f);
+		fclose(f);
+		{
+			const char *args[] = {"--config", cfg, NULL};
+			assert_int_equal(logd_start(&c, args), 0);
+		}
+		assert_non_null(strstr(c.log_line, "\"mirror_of\""));
+		synced_at(origin.port, c.port, "/m1");
+		get(origin.port, "/ct/v1/get-entries?start=300&end=400", &ra);
+		get(c.port, "/m1/ct/v1/get-entries?start=300&end=400", &rb);
+		assert_int_equal(ra.body_len, rb.body_len);
+		assert_memory_equal(ra.body, rb.body, ra.body_len);
+		http_resp_free(&ra);
+		http_resp_free(&rb);
+		expect_405(c.port, "/m1/ct/v1/add-chain", origin.port);
+		get(c.port, "/readyz", &ra);
+		http_resp_free(&ra);
+		assert_int_equal(logd_stop(&c, 15), 0);
+	}
 
 	/* and the honest origin again: it resumes from its copy */
 	start_mirror(&mirror, origin.port, mdata, NULL);
