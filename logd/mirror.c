@@ -48,9 +48,14 @@ struct buf {
 	size_t len, cap, max;
 };
 
-/* One new leaf of the round: offsets into the round's bytes. */
+/* One new leaf of the round: offsets into the round's bytes, and its
+ * certificate index keys (STORE_IDX_CERT: the x509_entry's x5t#S256, and
+ * 'i' || SHA-256 of each chain certificate, which issuer/<hex> serves by) at
+ * [key_off, key_off + num_keys) of the round's keys. */
+#define KEY_SLOT 34 /* length (32 or 33), then the key */
 struct newleaf {
 	size_t leaf_off, leaf_len, extra_off, extra_len;
+	size_t key_off, num_keys;
 	uint8_t hash[MERKLE_HASH_LEN];
 };
 
@@ -272,6 +277,7 @@ struct round {
 	struct buf bytes;         /* leaf inputs and extra_data of new leaves */
 	struct newleaf *leaves;
 	size_t num, cap;
+	struct buf keys;          /* KEY_SLOT bytes each */
 	const char *path;         /* the data tile being checked */
 	char *why;
 	size_t why_len;
@@ -325,6 +331,50 @@ static int find_issuer(void *ctx, const uint8_t fp[TILELEAF_FP_LEN], const uint8
 	return 0;
 }
 
+/* add_issuer_key files a chain certificate's 'i' || SHA-256 key (once per
+ * leaf). */
+static int add_issuer_key(void *ctx, const uint8_t *der, size_t der_len,
+			  const uint8_t fp[TILELEAF_FP_LEN])
+{
+	struct round *r = ctx;
+	struct newleaf *nl = &r->leaves[r->num];
+	uint8_t k[KEY_SLOT];
+
+	(void)der;
+	(void)der_len;
+	k[0] = 1 + TILELEAF_FP_LEN;
+	k[1] = 'i';
+	memcpy(k + 2, fp, TILELEAF_FP_LEN);
+	for (size_t i = 0; i < nl->num_keys; i++)
+		if (memcmp(r->keys.data + (nl->key_off + i) * KEY_SLOT, k, KEY_SLOT) == 0)
+			return 0;
+	if (!buf_add(&r->keys, k, KEY_SLOT))
+		return MN_ENOMEM;
+	nl->num_keys++;
+	return 0;
+}
+
+/* leaf_keys files the certificate keys of the new leaf r->leaves[r->num]. */
+static int leaf_keys(struct round *r, const struct tileleaf *tl, const uint8_t *leaf,
+		     size_t leaf_len, const uint8_t *extra, size_t extra_len)
+{
+	struct newleaf *nl = &r->leaves[r->num];
+	struct ct_entry e;
+	uint8_t k[KEY_SLOT] = {0};
+
+	nl->key_off = r->keys.len / KEY_SLOT;
+	nl->num_keys = 0;
+	if (tl->entry_type == CT_X509_ENTRY && ct_parse_leaf(&e, leaf, leaf_len)) {
+		/* x5t#S256: SHA-256 of the certificate's DER */
+		k[0] = 32;
+		SHA256(e.body, e.body_len, k + 1);
+		if (!buf_add(&r->keys, k, KEY_SLOT))
+			return MN_ENOMEM;
+		nl->num_keys++;
+	}
+	return tileleaf_issuers(tl->entry_type, extra, extra_len, add_issuer_key, r);
+}
+
 static int on_leaf(void *ctx, uint64_t index, const struct tileleaf *tl, const uint8_t *leaf,
 		   size_t leaf_len, const uint8_t hash[MERKLE_HASH_LEN])
 {
@@ -367,6 +417,13 @@ static int on_leaf(void *ctx, uint64_t index, const struct tileleaf *tl, const u
 		return ret;
 	}
 	nl = &r->leaves[r->num];
+	ret = leaf_keys(r, tl, leaf, leaf_len, extra, extra_len);
+	if (ret != 0) {
+		free(extra);
+		return ret == MN_EMALFORMED ? why_set(r->why, r->why_len, "%s%s: entry %" PRIu64
+						      " has an unusable chain", r->m->url,
+						      r->path, index) : ret;
+	}
 	nl->leaf_off = r->bytes.len;
 	nl->leaf_len = leaf_len;
 	nl->extra_off = r->bytes.len + leaf_len;
@@ -442,13 +499,26 @@ static int fetch_tiles(struct round *r, uint64_t from, uint64_t size)
 static int store_round(struct round *r, const struct store_sth *sth)
 {
 	struct store_leaf *l = calloc(r->num ? r->num : 1, sizeof(*l));
+	size_t num_keys = r->keys.len / KEY_SLOT;
+	struct store_index_key *keys = calloc(num_keys ? num_keys : 1, sizeof(*keys));
 	int ret;
 
-	if (l == NULL)
+	if (l == NULL || keys == NULL) {
+		free(l);
+		free(keys);
 		return MN_ENOMEM;
+	}
+	for (size_t i = 0; i < num_keys; i++) {
+		const uint8_t *k = r->keys.data + i * KEY_SLOT;
+		keys[i].index = STORE_IDX_CERT;
+		keys[i].key_len = k[0];
+		keys[i].key = k + 1;
+	}
 	for (size_t i = 0; i < r->num; i++) {
 		const struct newleaf *nl = &r->leaves[i];
 		uint8_t k[16];
+		l[i].keys = keys + nl->key_off;
+		l[i].num_keys = nl->num_keys;
 		l[i].leaf_input = r->bytes.data + nl->leaf_off;
 		l[i].leaf_input_len = nl->leaf_len;
 		l[i].extra = r->bytes.data + nl->extra_off;
@@ -462,6 +532,7 @@ static int store_round(struct round *r, const struct store_sth *sth)
 	}
 	ret = store_append_batch(r->m->st, l, r->num, sth);
 	free(l);
+	free(keys);
 	return ret;
 }
 
@@ -484,6 +555,7 @@ int mirror_sync(struct mirror *m, char *why, size_t why_len)
 	r.why = why;
 	r.why_len = why_len;
 	r.bytes.max = SIZE_MAX / 2;
+	r.keys.max = SIZE_MAX / 2;
 	ret = fetch_checkpoint(m, &cpb, &cp, &ts, &sig, why, why_len);
 	if (ret != 0)
 		goto out;
@@ -547,6 +619,7 @@ out:
 		atomic_store(&m->last_ok_ms, mn_now_ms());
 	}
 	free(r.leaves);
+	free(r.keys.data);
 	free(r.bytes.data);
 	free(cpb.data);
 	return ret;

@@ -15,8 +15,10 @@
  *      of the copy's compact range extended by the new leaf hashes must be
  *      the checkpoint's root (so the hash tiles, the data tiles and the
  *      checkpoint all agree with everything stored before);
- *   4. only then the new leaves (MerkleTreeLeaf and the rebuilt RFC 6962
- *      extra_data) and the checkpoint's STH (the origin's timestamp and
+ *   4. only then the new leaves (MerkleTreeLeaf, the rebuilt RFC 6962
+ *      extra_data, and the certificate index keys the origin files them
+ *      under: x5t#S256 and each chain certificate's, which issuer/<hex>
+ *      serves by) and the checkpoint's STH (the origin's timestamp and
  *      signature, not re-signed) are stored, in one store_append_batch; a
  *      newer checkpoint of the same size replaces the stored STH.
  * Nothing unverified is ever stored, so nothing unverified is served. A

@@ -354,6 +354,16 @@ static void test_mirror(void **state)
 	/* tiles served from its copy equal the origin's */
 	same(origin.port, mirror.port, "/tile/0/000");
 	same(origin.port, mirror.port, "/tile/data/001");
+	{
+		/* the issuer the data tiles name, served from the mirror's copy */
+		uint8_t fp[32];
+		char t[128];
+		int o = snprintf(t, sizeof(t), "/issuer/");
+		SHA256(ca->der, ca->der_len, fp);
+		for (int i = 0; i < 32; i++)
+			o += snprintf(t + o, sizeof(t) - (size_t)o, "%02x", fp[i]);
+		same(origin.port, mirror.port, t);
+	}
 	/* submissions: 405 naming the origin; info says it is a mirror */
 	expect_405(mirror.port, "/ct/v1/add-chain", origin.port);
 	expect_405(mirror.port, "/ct/v1/add-pre-chain", origin.port);
@@ -370,11 +380,21 @@ static void test_mirror(void **state)
 		http_resp_free(&r);
 	}
 
-	/* it follows new entries */
+	/* it follows new entries; and a mirror of the mirror follows it (the
+	 * mirror's static path is complete: checkpoint, tiles, issuers) */
 	add_n(origin.port, 20);
 	size = tree_size(origin.port);
 	synced(origin.port, mirror.port);
 	answers_equal(origin.port, mirror.port, size);
+	{
+		struct logd_proc m2;
+		char m2data[160];
+		snprintf(m2data, sizeof(m2data), "%s/mirror2", dir);
+		start_mirror(&m2, mirror.port, m2data, NULL);
+		synced(origin.port, m2.port);
+		answers_equal(origin.port, m2.port, size);
+		assert_int_equal(logd_stop(&m2, 15), 0);
+	}
 	assert_int_equal(logd_stop(&mirror, 15), 0);
 
 	/* a flipped level-0 hash tile: stops it (exit 3), its copy as it was */
