@@ -369,14 +369,14 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 			ok = get_str(c, v, "vrf_key", &l->vrf_key, &l->vrf_key_line);
 		} else if (strcmp(key, "url") == 0) {
 			ok = get_str(c, v, "url", &l->url, NULL);
+			if (ok && strpbrk(l->url, "\"\\") != NULL)
+				ok = fail(c, v, "url: must not contain quotes or backslashes");
 		} else if (strcmp(key, "published_sth") == 0) {
 			ok = get_str(c, v, "published_sth", &l->published_sth, NULL);
 		} else if (strcmp(key, "origin") == 0) {
 			ok = get_str(c, v, "origin", &l->origin, NULL);
 		} else if (strcmp(key, "note_key") == 0) {
 			ok = get_str(c, v, "note_key", &l->note_key, NULL);
-			if (ok && strpbrk(l->url, "\"\\") != NULL)
-				ok = fail(c, v, "url: must not contain quotes or backslashes");
 		} else if (strcmp(key, "mirror") == 0) {
 			ok = get_str(c, v, "mirror", &l->mirror, NULL);
 			if (ok && strncmp(l->mirror, "http://", 7) != 0 &&

@@ -159,6 +159,9 @@ static const struct {
 	{"threads: 1\n", "1: missing logs"},
 	{"threads: 1\nthreads: 2\nlogs:\n" LOG_A, "2: config: key 'threads' given twice"},
 	{"logs:\n" LOG_A "---\nlogs: []\n", "7: a second YAML document"},
+	/* url is checked where it is given (it was checked, unset, under note_key) */
+	{"logs:\n" LOG_A "    note_key: /n.pem\n    url: \"http://x/\\\"\"\n",
+	 "7: url: must not contain quotes"},
 	/* mirrors (logd/mirror.h) */
 	{"logs:\n  - name: m\n    data: /d/m\n    mirror: ftp://x/\n", "4: mirror: 'ftp://x/' is not"},
 	{"logs:\n  - name: m\n    data: /d/m\n    mirror: http://x/\n",
@@ -168,6 +171,27 @@ static const struct {
 	{"logs:\n  - name: m\n    data: /d/m\n    mirror: http://x/\n    mirror_key: /k\n"
 	 "    classes: [tls]\n    roots: {tls: /r.pem}\n", "2: log m: a mirror takes no classes"},
 };
+
+/* a log with note_key and no url parses (the url check once read the unset
+ * url there); and a mirror log parses with the map off */
+static void test_parse_note_key_mirror(void **state)
+{
+	static const char y[] = "logs:\n" LOG_A "    note_key: /n.pem\n"
+				"  - name: m\n    data: /d/m\n    mirror: http://o.example/\n"
+				"    mirror_key: /o.pem\n";
+	struct logd_config c;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(logd_config_parse(&c, (const uint8_t *)y, strlen(y), "t.yaml", err,
+					   sizeof(err)), 0);
+	assert_int_equal(c.num_logs, 2);
+	assert_string_equal(c.logs[0].note_key, "/n.pem");
+	assert_string_equal(c.logs[1].mirror, "http://o.example/");
+	assert_string_equal(c.logs[1].mirror_key, "/o.pem");
+	assert_int_equal(c.logs[1].map, 0);
+	logd_config_cleanup(&c);
+}
 
 static void test_parse_errors(void **state)
 {
@@ -437,6 +461,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample_parses),
+		cmocka_unit_test(test_parse_note_key_mirror),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_logd_refuses),
 		cmocka_unit_test(test_sample_runs),
