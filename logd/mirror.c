@@ -299,8 +299,15 @@ static int find_issuer(void *ctx, const uint8_t fp[TILELEAF_FP_LEN], const uint8
 			*der_len = m->issuers[i].der_len;
 			return 0;
 		}
-	if (m->num_issuers == MAX_ISSUERS)
-		return MN_ETOOBIG;
+	if (m->num_issuers == MAX_ISSUERS) {
+		/* a full cache starts again (they are refetched as needed); the
+		 * issuers of the entry being rebuilt are fetched after this */
+		for (size_t i = 0; i < m->num_issuers; i++)
+			free(m->issuers[i].der);
+		free(m->issuers);
+		m->issuers = NULL;
+		m->num_issuers = 0;
+	}
 	memcpy(path, "/issuer/", 8);
 	for (size_t i = 0; i < TILELEAF_FP_LEN; i++)
 		snprintf(path + 8 + 2 * i, 3, "%02x", fp[i]);
