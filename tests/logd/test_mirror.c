@@ -5,7 +5,8 @@
  * with the origin's key; it follows new entries; submissions get 405 naming
  * the origin. A level-0 hash tile flipped on the way (tests/lib/liar's
  * LIAR_FLIP_TILE) and a fork (a second logd with the same key and origin but
- * other entries) each stop it with exit status 3 and a message naming the
+ * other entries) and a checkpoint not signed by the key it was given each
+ * stop it with exit status 3 and a message naming the
  * problem, and leave its store as it was (opened here afterwards). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
 
 #include "common/b64.h"
@@ -138,15 +140,21 @@ static void synced(uint16_t origin, uint16_t mirror)
 
 /* start_mirror runs logd --mirror http://127.0.0.1:|upstream|/ on |data|;
  * its stderr goes to |errfile| when not NULL. */
-static void start_mirror(struct logd_proc *p, uint16_t upstream, const char *data,
-			 const char *errfile)
+static void start_mirror_key(struct logd_proc *p, uint16_t upstream, const char *data,
+			     const char *errfile, const char *keyfile)
 {
 	char url[64], key[128];
-	const char *args[] = {"--mirror", url, "--mirror-key", key, "--data", data, NULL};
+	const char *args[] = {"--mirror", url, "--mirror-key", key, "--data", data,
+			      "--origin", ORIGIN, NULL};
 	int saved = -1, ret;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", upstream);
-	snprintf(key, sizeof(key), "%s/origin.spki", dir);
+	if (keyfile != NULL) {
+		snprintf(key, sizeof(key), "%s", keyfile);
+	} else {
+		snprintf(key, sizeof(key), "%s/origin.spki", dir);
+		args[6] = NULL; /* the origin taken from the first checkpoint */
+	}
 	if (errfile != NULL) {
 		int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		assert_true(fd >= 0);
@@ -160,6 +168,12 @@ static void start_mirror(struct logd_proc *p, uint16_t upstream, const char *dat
 		close(saved);
 	}
 	assert_int_equal(ret, 0);
+}
+
+static void start_mirror(struct logd_proc *p, uint16_t upstream, const char *data,
+			 const char *errfile)
+{
+	start_mirror_key(p, upstream, data, errfile, NULL);
 }
 
 static char *slurp(const char *path)
@@ -440,6 +454,24 @@ static void test_mirror(void **state)
 		assert_non_null(strstr(err, "a fork"));
 		free(err);
 		assert_int_equal(logd_stop(&fork, 15), 0);
+	}
+	/* a checkpoint not signed by the key given (another P-256 key, as PEM) */
+	{
+		struct pki_cert *other = pki_root("Not The Log", 0);
+		char pem[160], *err;
+		FILE *f;
+		snprintf(pem, sizeof(pem), "%s/other.pem", dir);
+		f = fopen(pem, "w");
+		assert_non_null(f);
+		assert_int_equal(PEM_write_PUBKEY(f, other->key), 1);
+		fclose(f);
+		start_mirror_key(&mirror, origin.port, mdata, errf, pem);
+		assert_int_equal(logd_stop(&mirror, 0), 3);
+		err = slurp(errf);
+		assert_non_null(strstr(err, "no valid RFC 6962 note signature by the origin's "
+					    "log key"));
+		free(err);
+		pki_free(other);
 	}
 	stored_sth(mdata, &after);
 	assert_int_equal(after.tree_size, before.tree_size);
