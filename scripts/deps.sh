@@ -9,7 +9,8 @@ clang libclang-rt-14-dev
 postfix python3-aiosmtpd
 man-db groff-base systemd iproute2
 prometheus
-golang-go golang-golang-x-mod-dev"
+golang-go golang-golang-x-mod-dev
+nginx"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -29,11 +30,13 @@ export DEBIAN_FRONTEND=noninteractive
 # run their own instances (tests/client/test_policy_postfix.c).
 # prometheus: only its promtool is used (tests/logd/test_metrics.c); its
 # server is not started either.
+# nginx: the tests run their own instances with their own prefix and config
+# (tests/lib/nginx.h); the system service is not started.
 case "$missing" in
 *postfix*) echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections ;;
 esac
 case "$missing" in
-*postfix*|*prometheus*)
+*postfix*|*prometheus*|*nginx*)
 	mkdir -p /usr/sbin
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
