@@ -65,6 +65,7 @@
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/prom.h"
 #include "entry/ct.h"
 #include "entry/mapkeys.h"
 #include "entry/names.h"
@@ -1087,6 +1088,24 @@ static uint64_t metric(const char *text, const char *name)
 	return p == NULL ? 0 : strtoull(p + strlen(pat), NULL, 10);
 }
 
+/* seq_batches: mn_sequencer_batches_total from |q|'s metrics. */
+static uint64_t seq_batches(struct seq *q)
+{
+	struct prom *w = prom_new(0);
+	char *text = NULL;
+	size_t len;
+	uint64_t v = 0;
+
+	if (w == NULL)
+		return 0;
+	seq_metrics(q, w, NULL);
+	if (prom_finish(w, &text, &len) == 0)
+		v = metric(text, "mn_sequencer_batches_total");
+	free(text);
+	prom_free(w);
+	return v;
+}
+
 static uint64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
@@ -1103,7 +1122,7 @@ struct srun {
 
 static struct srun seq_run(int mapped, unsigned seconds)
 {
-	char dir[700], text[8192];
+	char dir[700];
 	struct store_options so = {0};
 	struct seq_options qo = {0};
 	struct store *st;
@@ -1126,8 +1145,7 @@ static struct srun seq_run(int mapped, unsigned seconds)
 	t0 = mn_mono_ns();
 	while (mn_mono_ns() - t0 < 1000000000ull)
 		usleep(10000);
-	seq_metrics(the_seq, text, sizeof(text));
-	b0 = metric(text, "mn_sequencer_batches_total");
+	b0 = seq_batches(the_seq);
 	c0 = completed_total(NULL);
 	p0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	w0 = wchar();
@@ -1142,8 +1160,7 @@ static struct srun seq_run(int mapped, unsigned seconds)
 	for (int i = 0; i < NUM_SUBMITTERS; i++)
 		s1 += clock_ns(clk[i]);
 	c1 = completed_total(NULL);
-	seq_metrics(the_seq, text, sizeof(text));
-	b1 = metric(text, "mn_sequencer_batches_total");
+	b1 = seq_batches(the_seq);
 	for (int i = 0; i < NUM_SUBMITTERS; i++) {
 		pthread_mutex_lock(&subs[i].mu);
 		stop_submitting = 1;
