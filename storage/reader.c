@@ -100,14 +100,21 @@ static int map_snapshot(struct store *s, struct store_reader *r)
 
 	for (int tries = 0;; tries++) {
 		struct store__map_state ms;
+		int err;
 
 		map_txn_start(s, r);
-		if (r->mtxn == NULL || !r->has_sth || store__map_get(s, r->mtxn, &ms) != 0 ||
-		    ms.covered == r->tree_size || tries >= 1000)
+		if (r->mtxn == NULL || !r->has_sth)
+			return 0;
+		err = store__map_get(s, r->mtxn, &ms);
+		if (err == MN_ENOTFOUND)
+			ms.covered = 0; /* no map yet: the first batch's may be pending */
+		else if (err != 0)
+			return 0; /* store_r_map* will say */
+		if (ms.covered == r->tree_size || tries >= 1000)
 			return 0;
 		mdb_txn_reset(r->mtxn);
 		if (ms.covered > r->tree_size) {
-			int rc, err;
+			int rc;
 
 			mdb_txn_reset(r->txn);
 			rc = mdb_txn_renew(r->txn);
