@@ -1,5 +1,7 @@
-/* storage.h: the log's durable state in one LMDB environment. The only module
- * that includes <lmdb.h>. It stores bytes: it does not parse leaves or sign.
+/* storage.h: the log's durable state in one LMDB environment (and the lookup
+ * map, derived from it, in a second one: DIR/map, see "the lookup map"). The
+ * only module that includes <lmdb.h>. It stores bytes: it does not parse
+ * leaves or sign.
  *
  * Durability contract: store_append_batch returns 0 only after the batch, its
  * tree hashes, indexes and the new STH are committed and fsynced (unless
@@ -14,6 +16,7 @@
  *   tiles     u8 tile_level || u64 tile_index -> hashes (layout in internal.h)
  *   dedup     key[32] -> u64 index
  *   meta      "state" -> compact range; "sth" -> latest signed tree head
+ * and in DIR/map (MDB_NOSYNC): map_tiles2, map_items2, meta "map2" (internal.h)
  *
  * Threads: one writer at a time (the sequencer); any number of readers on any
  * threads. A store_reader is one read snapshot, used by one thread at a time;
