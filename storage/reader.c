@@ -127,10 +127,14 @@ static int map_snapshot(struct store *s, struct store_reader *r)
 			err = read_sth(s, r);
 			if (err != 0)
 				return err;
+			rechecked = 0; /* a new STH: its map may be pending too */
 			continue;
 		}
 		if (rechecked) {
-			map_txn_start(s, r); /* the map lags: store_r_map says how far */
+			/* behind this STH after its pending commit (if any) was
+			 * waited for: the map lags (catch-up, a failed commit);
+			 * store_r_map says how far */
+			map_txn_start(s, r);
 			return 0;
 		}
 		pthread_mutex_lock(&s->map_mu);
