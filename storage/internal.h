@@ -49,11 +49,15 @@ enum {
 	STORE__DBI_IDX_CERT, /* must follow the other indexes: see enum store_index */
 	STORE__DBI_POLICY_HEAD,
 	STORE__DBI_OPENINGS,
-	/* the lookup map (storage/map.c); created in an existing log too */
+	/* the lookup map (storage/map.c), in the map's own environment DIR/map
+	 * (storage/mapenv.c): handles of store.menv, not of store.env */
 	STORE__DBI_MAP_TILES,
 	STORE__DBI_MAP_ITEMS,
+	STORE__DBI_MAP_META,
 	STORE__NUM_DBI
 };
+/* The log environment's databases are those before the map's. */
+#define STORE__NUM_LOG_DBI STORE__DBI_MAP_TILES
 
 /* The last tile looked up at each tile level; |data| borrows from the txn. */
 struct store__tile_cache {
@@ -73,6 +77,10 @@ struct store__tile_cache {
 struct store_reader {
 	struct store *s;
 	MDB_txn *txn;              /* reset (not aborted) while on the free list */
+	/* The map environment's snapshot (store.menv; NULL without one), taken
+	 * with txn so that the map it shows is the one the STH commits to, or
+	 * older while the map lags the log (store_read_begin). */
+	MDB_txn *mtxn;
 	struct merkle_hasher *h;
 	uint64_t tree_size;
 	int has_sth;
@@ -125,6 +133,18 @@ struct store {
 
 	int map_on;                /* store_options.map */
 	uint32_t format;           /* STORE_FMT_*, fixed at creation */
+	/* The map's own LMDB environment, DIR/map (mapenv.c), opened with
+	 * MDB_NOSYNC: the map is derived from the log, so its pages need no
+	 * fsync per commit. NULL if there is none (a read-only open of a log
+	 * without one, or a writable open without .map). */
+	MDB_env *menv;
+	/* The writer commits the log, then the map (writer.c). Between the two
+	 * map_pending is the tree size being committed; readers that see that
+	 * STH wait on map_cond (under map_mu) until the map follows. */
+	pthread_mutex_t map_mu;
+	pthread_cond_t map_cond;
+	uint64_t map_pending;
+	int map_failed;            /* a map commit failed: it lags until restart */
 	/* Hashed upper tiles of the map for proofs (map_cache_new); NULL if it
 	 * could not be made (proofs then read and hash every tile). */
 	struct map_cache *map_cache;
@@ -232,8 +252,10 @@ int store__load(struct store *s, MDB_txn *txn, struct merkle_range *out_range,
 
 /* store__map_resize sets the map size to |size| (0: adopt the size another
  * process set) once no reader of this process is active. Called by the writer
- * or a reader that holds no snapshot. Returns 0 or a store__err code. */
+ * or a reader that holds no snapshot. Returns 0 or a store__err code.
+ * store__env_resize is the same for either environment (env or menv). */
 int store__map_resize(struct store *s, uint64_t size);
+int store__env_resize(struct store *s, MDB_env *env, uint64_t size);
 
 /* The meta database's keys: the compact range and the latest STH. */
 #define META_STATE "state"
@@ -250,6 +272,8 @@ const char *store__safe_dir(const struct store *s, char *buf, size_t len);
 /* store__grow_map doubles the map size (up to max_map_size); the caller holds
  * write_mu. 0 or MN_ENOSPACE. */
 int store__grow_map(struct store *s);
+/* store__grow_env: the same for |env| (the log's or the map's). */
+int store__grow_env(struct store *s, MDB_env *env);
 
 /* --- the lookup map (map.c) --- */
 
@@ -268,12 +292,34 @@ struct store__map_state {
 	uint64_t num_keys;
 	uint8_t root[MERKLE_HASH_LEN];
 };
-/* store__map_get reads the map state in |txn|: 0, MN_ENOTFOUND (no map yet),
- * MN_ECORRUPT. */
+/* store__map_get reads the map state in |txn|, a transaction of the map's
+ * environment: 0, MN_ENOTFOUND (no map yet), MN_ECORRUPT. */
 int store__map_get(struct store *s, MDB_txn *txn, struct store__map_state *out);
-/* store__map_check: the stored map state covers at most |tree_size| leaves
- * and its root is what its tiles give (open-time check). 0 or MN_ECORRUPT. */
-int store__map_check(struct store *s, MDB_txn *txn, uint64_t tree_size);
+/* store__map_check: the stored map state (map txn |txn|) covers at most
+ * |tree_size| leaves and its root is what its tiles give (open-time check).
+ * 0 or MN_ECORRUPT (with *out_why saying what disagrees). */
+int store__map_check(struct store *s, MDB_txn *txn, uint64_t tree_size, const char **out_why);
+
+/* --- the map's environment (mapenv.c) --- */
+
+/* store__mapenv_open opens DIR/map for |s| after the log's environment is
+ * loaded: writable (created if missing) when the store is writable and
+ * .map is on, read-only when the store is read-only and DIR/map exists,
+ * not at all otherwise (s->menv stays NULL). A writable open checks the
+ * map against the log and discards it (the map is then rebuilt from the
+ * log by store_map_catch_up's caller) when it cannot be trusted: written
+ * since a boot that is not this one without a clean close (an OS crash
+ * with MDB_NOSYNC may have left it damaged), unreadable, ahead of the log,
+ * or disagreeing with its tiles or with the log's last map-root leaf.
+ * Returns 0 or an MN_E* (only for what discarding cannot cure). */
+int store__mapenv_open(struct store *s);
+/* store__mapenv_close syncs the map and records a clean close (writable),
+ * then closes it. */
+void store__mapenv_close(struct store *s);
+/* store__migrate_map drops a map kept in the log environment by an earlier
+ * layout (map_tiles2, map_items2, meta "map2", and the first layout's), in
+ * the log's write txn |txn| at open. Returns 0 or a store__err code. */
+int store__migrate_map(struct store *s, MDB_txn *txn);
 /* store__map_apply files the map keys of leaves |l|[0..num) (their indexes
  * first, first + 1, ...) in the map inside |txn| and writes the new state
  * (covered = first + num) to meta. |st| is the state before (covered must be

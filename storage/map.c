@@ -2,9 +2,10 @@
  * tiles live in map_tiles2; each key's list state (compact range, and its
  * items while short: internal.h, STORE__MAP_INLINE) in its leaf's payload;
  * the items of longer lists (u64 index || leaf hash, index order) in
- * map_items2; the state (covered, keys, root) in meta "map2". Everything
- * is written inside the caller's write transaction, so the map and the log
- * commit together. */
+ * map_items2; the state (covered, keys, root) in meta "map2". All three
+ * are in the map's own environment (mapenv.c), written in the caller's
+ * write transaction of that environment, which writer.c commits right after
+ * the log's. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,9 +62,9 @@ int store__map_get(struct store *s, MDB_txn *txn, struct store__map_state *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (s->dbi[STORE__DBI_MAP_TILES] == 0)
+	if (s->menv == NULL || txn == NULL)
 		return MN_ENOTFOUND;
-	rc = mdb_get(txn, s->dbi[STORE__DBI_META], &k, &v);
+	rc = mdb_get(txn, s->dbi[STORE__DBI_MAP_META], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return MN_ENOTFOUND;
 	if (rc != 0)
@@ -295,7 +296,7 @@ int store__map_apply(struct store *s, MDB_txn *txn, struct store__map_state *st,
 	k.mv_data = (void *)META_MAP;
 	v.mv_size = sizeof(state);
 	v.mv_data = state;
-	rc = mdb_put(txn, s->dbi[STORE__DBI_META], &k, &v, 0);
+	rc = mdb_put(txn, s->dbi[STORE__DBI_MAP_META], &k, &v, 0);
 	if (rc != 0)
 		goto mdb_err;
 	goto out;
@@ -318,7 +319,7 @@ void store_map_covered(struct store *s, uint64_t *out_covered, int *out_exists)
 
 	*out_covered = 0;
 	*out_exists = 0;
-	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+	if (s->menv == NULL || mdb_txn_begin(s->menv, NULL, MDB_RDONLY, &txn) != 0)
 		return;
 	if (store__map_get(s, txn, &st) == 0) {
 		*out_covered = st.covered;
@@ -336,9 +337,12 @@ int store_map_catch_up(struct store *s, uint64_t first, const struct store_leaf 
 
 	if (s->read_only)
 		return MN_EREADONLY;
+	if (s->menv == NULL)
+		return MN_EINVAL;
 	pthread_mutex_lock(&s->write_mu);
 	for (;;) {
-		rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+		/* the map's environment only: no fsync (mapenv.c) */
+		rc = mdb_txn_begin(s->menv, NULL, 0, &txn);
 		if (rc != 0) {
 			err = store__err(rc);
 			break;
@@ -353,13 +357,19 @@ int store_map_catch_up(struct store *s, uint64_t first, const struct store_leaf 
 		if (err != 0) {
 			mdb_txn_abort(txn);
 			if (err == MN_ENOSPACE && mdb_rc == MDB_MAP_FULL &&
-			    store__grow_map(s) == 0)
+			    store__grow_env(s, s->menv) == 0)
 				continue;
 			break;
 		}
 		rc = mdb_txn_commit(txn);
 		err = rc == 0 ? 0 : store__err(rc);
 		break;
+	}
+	if (err == 0) {
+		pthread_mutex_lock(&s->map_mu);
+		s->map_failed = 0;
+		pthread_cond_broadcast(&s->map_cond);
+		pthread_mutex_unlock(&s->map_mu);
 	}
 	pthread_mutex_unlock(&s->write_mu);
 	return err;
@@ -369,7 +379,7 @@ int store_r_map(struct store_reader *r, uint64_t *out_covered, uint64_t *out_num
 		uint8_t out_root[MERKLE_HASH_LEN])
 {
 	struct store__map_state st;
-	int err = store__map_get(r->s, r->txn, &st);
+	int err = store__map_get(r->s, r->mtxn, &st);
 
 	if (err != 0)
 		return err;
@@ -382,13 +392,13 @@ int store_r_map(struct store_reader *r, uint64_t *out_covered, uint64_t *out_num
 int store_r_map_prove(struct store_reader *r, const uint8_t key[32], struct cbb *out,
 		      uint64_t *out_count)
 {
-	struct txn_tiles tt = {r->txn, r->s->dbi[STORE__DBI_MAP_TILES], 0};
+	struct txn_tiles tt = {r->mtxn, r->s->dbi[STORE__DBI_MAP_TILES], 0};
 	struct map_tiles tiles = {tiles_get, tiles_put, &tt, r->s->map_cache};
 	uint8_t value[MERKLE_HASH_LEN];
 	int present = 0, err;
 
 	*out_count = 0;
-	if (r->s->dbi[STORE__DBI_MAP_TILES] == 0)
+	if (r->mtxn == NULL)
 		return MN_ENOTFOUND;
 	err = map_prove(&tiles, r->h, key, out, &present, value);
 	if (err != 0 || !present)
@@ -420,11 +430,11 @@ int store_r_map_list(struct store_reader *r, const uint8_t key[32], size_t max,
 
 	*out = NULL;
 	*out_num = 0;
-	if (r->s->dbi[STORE__DBI_MAP_ITEMS] == 0 || r->s->dbi[STORE__DBI_MAP_TILES] == 0)
+	if (r->mtxn == NULL)
 		return MN_ENOTFOUND;
 	{
 		/* a short list is in the leaf's payload */
-		struct txn_tiles tt = {r->txn, r->s->dbi[STORE__DBI_MAP_TILES], 0};
+		struct txn_tiles tt = {r->mtxn, r->s->dbi[STORE__DBI_MAP_TILES], 0};
 		struct map_tiles tiles = {tiles_get, tiles_put, &tt, NULL};
 		const uint8_t *inl;
 		uint8_t *pl = malloc(MAP_MAX_PAYLOAD);
@@ -460,7 +470,7 @@ int store_r_map_list(struct store_reader *r, const uint8_t key[32], size_t max,
 		if (!present)
 			return 0;
 	}
-	rc = mdb_cursor_open(r->txn, r->s->dbi[STORE__DBI_MAP_ITEMS], &cur);
+	rc = mdb_cursor_open(r->mtxn, r->s->dbi[STORE__DBI_MAP_ITEMS], &cur);
 	if (rc != 0)
 		return store__err(rc);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
@@ -506,7 +516,7 @@ out:
 	return err;
 }
 
-int store__map_check(struct store *s, MDB_txn *txn, uint64_t tree_size)
+int store__map_check(struct store *s, MDB_txn *txn, uint64_t tree_size, const char **out_why)
 {
 	struct txn_tiles tt = {txn, s->dbi[STORE__DBI_MAP_TILES], 0};
 	struct map_tiles tiles = {tiles_get, tiles_put, &tt, NULL};
@@ -514,20 +524,24 @@ int store__map_check(struct store *s, MDB_txn *txn, uint64_t tree_size)
 	uint8_t root[MERKLE_HASH_LEN];
 	int err = store__map_get(s, txn, &st);
 
+	*out_why = NULL;
 	if (err == MN_ENOTFOUND)
 		return 0;
-	if (err != 0)
-		return err;
+	if (err != 0) {
+		*out_why = "the map's state is unreadable";
+		return MN_ECORRUPT;
+	}
 	if (st.covered > tree_size) {
-		mn_error("store_corrupt", "what=\"the map covers %" PRIu64 " leaves of %" PRIu64 "\"",
-			 st.covered, tree_size);
+		*out_why = "the map is ahead of the log";
 		return MN_ECORRUPT;
 	}
 	err = map_root(&tiles, s->hasher, root);
-	if (err != 0)
-		return err;
+	if (err != 0) {
+		*out_why = "the map's tiles are unreadable";
+		return MN_ECORRUPT;
+	}
 	if (memcmp(root, st.root, MERKLE_HASH_LEN) != 0) {
-		mn_error("store_corrupt", "what=\"the map's tiles do not give its stored root\"");
+		*out_why = "the map's tiles do not give its stored root";
 		return MN_ECORRUPT;
 	}
 	return 0;

@@ -1,7 +1,8 @@
 /* reader.c: read snapshots. A store_reader is one LMDB read transaction plus a
- * hasher and a per-tile-level cache of the last tile read. Readers are kept on
- * a small free list with their txn reset (MDB_NOTLS lets another thread renew
- * it), so a request costs no malloc and no reader-slot setup. */
+ * hasher and a per-tile-level cache of the last tile read, and a read
+ * transaction of the map's environment (mapenv.c) when there is one. Readers
+ * are kept on a small free list with their txns reset (MDB_NOTLS lets another
+ * thread renew them), so a request costs no malloc and no reader-slot setup. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,112 @@ static void reader_free_or_keep(struct store *s, struct store_reader *r)
 	if (r != NULL) {
 		if (r->txn != NULL)
 			mdb_txn_abort(r->txn);
+		if (r->mtxn != NULL)
+			mdb_txn_abort(r->mtxn);
 		merkle_hasher_free(r->h);
 		free(r);
+	}
+}
+
+/* map_txn_start begins or renews r->mtxn. On failure r->mtxn is NULL (the
+ * reader has no map). */
+static void map_txn_start(struct store *s, struct store_reader *r)
+{
+	int rc;
+
+	if (r->mtxn != NULL) {
+		rc = mdb_txn_renew(r->mtxn);
+		if (rc == 0)
+			return;
+		mdb_txn_abort(r->mtxn);
+		r->mtxn = NULL;
+	}
+	rc = mdb_txn_begin(s->menv, NULL, MDB_RDONLY, &r->mtxn);
+	if (rc != 0) {
+		r->mtxn = NULL;
+		mn_warn("store_read_map", "reason=\"%s\" effect=\"this snapshot has no map\"",
+			mdb_strerror(rc));
+	}
+}
+
+/* read_sth reads the STH of r->txn into r. 0 or an MN_E*. */
+static int read_sth(struct store *s, struct store_reader *r)
+{
+	MDB_val k, v;
+	int rc;
+
+	r->has_sth = 0;
+	r->tree_size = 0;
+	k.mv_size = sizeof(META_STH) - 1;
+	k.mv_data = (void *)META_STH;
+	rc = mdb_get(r->txn, s->dbi[STORE__DBI_META], &k, &v);
+	if (rc == 0) {
+		if (!store__sth_decode(&r->sth, v.mv_data, v.mv_size)) {
+			mn_error("store_corrupt", "what=\"meta sth is malformed\"");
+			return MN_ECORRUPT;
+		}
+		r->has_sth = 1;
+		r->tree_size = r->sth.tree_size;
+	} else if (rc != MDB_NOTFOUND) {
+		return store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
+	}
+	return 0;
+}
+
+/* map_snapshot takes r->mtxn so that its map is the one r's STH commits to:
+ * the writer commits the log, then the map (writer.c), so a map behind the
+ * STH is waited for while that commit is pending, and a map ahead of it (a
+ * batch committed between the two snapshots) makes both be taken again. A
+ * map that lags for another reason (being caught up, or a failed commit) is
+ * left as it is: its covered size says so (store_r_map). 0 or an MN_E*. */
+static int map_snapshot(struct store *s, struct store_reader *r)
+{
+	int rechecked = 0;
+
+	for (int tries = 0;; tries++) {
+		struct store__map_state ms;
+		int err;
+
+		map_txn_start(s, r);
+		if (r->mtxn == NULL || !r->has_sth)
+			return 0;
+		err = store__map_get(s, r->mtxn, &ms);
+		if (err == MN_ENOTFOUND)
+			ms.covered = 0; /* no map yet: the first batch's may be pending */
+		else if (err != 0)
+			return 0; /* store_r_map* will say */
+		if (ms.covered == r->tree_size || tries >= 1000)
+			return 0;
+		mdb_txn_reset(r->mtxn);
+		if (ms.covered > r->tree_size) {
+			int rc;
+
+			mdb_txn_reset(r->txn);
+			rc = mdb_txn_renew(r->txn);
+			if (rc != 0) {
+				mdb_txn_abort(r->txn);
+				r->txn = NULL;
+				return store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
+			}
+			memset(r->cache, 0, sizeof(r->cache));
+			err = read_sth(s, r);
+			if (err != 0)
+				return err;
+			rechecked = 0; /* a new STH: its map may be pending too */
+			continue;
+		}
+		if (rechecked) {
+			/* behind this STH after its pending commit (if any) was
+			 * waited for: the map lags (catch-up, a failed commit);
+			 * store_r_map says how far */
+			map_txn_start(s, r);
+			return 0;
+		}
+		pthread_mutex_lock(&s->map_mu);
+		while (s->map_pending == r->tree_size && !s->map_failed)
+			pthread_cond_wait(&s->map_cond, &s->map_mu);
+		pthread_mutex_unlock(&s->map_mu);
+		rechecked = 1;
 	}
 }
 
@@ -61,7 +166,6 @@ static int txn_start(struct store *s, struct store_reader *r)
 int store_read_begin(struct store *s, struct store_reader **out)
 {
 	struct store_reader *r;
-	MDB_val k, v;
 	int rc, err, retried_readers = 0, retried_resize = 0;
 
 	*out = NULL;
@@ -120,27 +224,18 @@ int store_read_begin(struct store *s, struct store_reader **out)
 	}
 
 	memset(r->cache, 0, sizeof(r->cache));
-	r->has_sth = 0;
-	r->tree_size = 0;
-	k.mv_size = sizeof(META_STH) - 1;
-	k.mv_data = (void *)META_STH;
-	rc = mdb_get(r->txn, s->dbi[STORE__DBI_META], &k, &v);
-	if (rc == 0) {
-		if (!store__sth_decode(&r->sth, v.mv_data, v.mv_size)) {
-			mn_error("store_corrupt", "what=\"meta sth is malformed\"");
-			err = MN_ECORRUPT;
-			goto err;
-		}
-		r->has_sth = 1;
-		r->tree_size = r->sth.tree_size;
-	} else if (rc != MDB_NOTFOUND) {
-		err = store__err(rc) == MN_ECORRUPT ? MN_ECORRUPT : MN_EIO;
+	err = read_sth(s, r);
+	if (err == 0 && s->menv != NULL)
+		err = map_snapshot(s, r);
+	if (err != 0)
 		goto err;
-	}
 	*out = r;
 	return 0;
 err:
-	mdb_txn_reset(r->txn);
+	if (r->txn != NULL)
+		mdb_txn_reset(r->txn);
+	if (r->mtxn != NULL)
+		mdb_txn_reset(r->mtxn);
 	reader_release(s);
 	reader_free_or_keep(s, r);
 	return err;
@@ -154,6 +249,8 @@ void store_read_end(struct store_reader *r)
 		return;
 	s = r->s;
 	mdb_txn_reset(r->txn);
+	if (r->mtxn != NULL)
+		mdb_txn_reset(r->mtxn);
 	memset(r->cache, 0, sizeof(r->cache));
 	reader_release(s);
 	reader_free_or_keep(s, r);

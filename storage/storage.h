@@ -1,5 +1,7 @@
-/* storage.h: the log's durable state in one LMDB environment. The only module
- * that includes <lmdb.h>. It stores bytes: it does not parse leaves or sign.
+/* storage.h: the log's durable state in one LMDB environment (and the lookup
+ * map, derived from it, in a second one: DIR/map, see "the lookup map"). The
+ * only module that includes <lmdb.h>. It stores bytes: it does not parse
+ * leaves or sign.
  *
  * Durability contract: store_append_batch returns 0 only after the batch, its
  * tree hashes, indexes and the new STH are committed and fsynced (unless
@@ -16,6 +18,7 @@
  *   meta      "state" -> compact range; "sth" -> latest signed tree head;
  *             "format" -> u32 STORE_FMT_* flags, written once when the log is
  *             created and never changed (a log from before it has none: 0)
+ * and in DIR/map (MDB_NOSYNC): map_tiles2, map_items2, meta "map2" (internal.h)
  *
  * Threads: one writer at a time (the sequencer); any number of readers on any
  * threads. A store_reader is one read snapshot, used by one thread at a time;
@@ -153,7 +156,20 @@ int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t 
  * The map of leaves [0, covered) is stored as tiles (map/map.h) whose leaves'
  * payloads hold each key's list state (its compact range, and its items while
  * at most STORE__MAP_INLINE: internal.h), and the items (index, leaf hash) of
- * longer lists in map_items2. */
+ * longer lists in map_items2.
+ *
+ * The map is derived state, so it lives in its own LMDB environment, DIR/map,
+ * written without fsync (MDB_NOSYNC) and committed right after the log's
+ * durable commit; only the log's commit (the leaves, the map-root leaf, the
+ * STH) is durable per batch. A reader's snapshot shows the map its STH
+ * commits to (or an older one while the map is being caught up: store_r_map
+ * says how far it covers). At open the map is checked against the log and,
+ * if it cannot be trusted (deleted, damaged, left by an OS crash without a
+ * clean close, ahead of the log, or disagreeing with the log's last map-root
+ * leaf), discarded with a log line: it is then absent, and the caller
+ * rebuilds it from the leaves with store_map_catch_up (logd does at start).
+ * A map kept inside the log's environment by an earlier layout is dropped
+ * at open the same way. storage/mapenv.c says how. */
 
 /* store_map_commit: what store_append_mapped asks its caller inside the
  * write transaction, once the map's new root is known. */
@@ -306,9 +322,11 @@ int store_r_tile(struct store_reader *r, unsigned tile_level, uint64_t tile_inde
 int store_r_root(struct store_reader *r, uint64_t size, uint8_t out[MERKLE_HASH_LEN]);
 
 struct store_stats {
-	uint64_t map_size;      /* current map size */
-	uint64_t used_bytes;    /* pages in use * page size */
-	uint64_t file_bytes;    /* size of data.mdb on disk */
+	uint64_t map_size;      /* current map size (the log's environment) */
+	/* pages in use * page size, and the size of data.mdb on disk: the log's
+	 * environment plus the lookup map's (DIR/map) when it is open */
+	uint64_t used_bytes;
+	uint64_t file_bytes;
 	uint64_t tree_size;
 	uint64_t upper_tiles;   /* complete upper tiles copied into memory */
 	/* the lookup map's databases: pages in use (branch, leaf, overflow) *
@@ -331,7 +349,9 @@ void store_metrics(struct store *s, struct prom *w, const char *labels);
  * (every leaf, tile, index and the STH of one commit) while the writer, in
  * this process or another, goes on. Only pages in use are written. |dest| is
  * created (0700) if missing and must not hold a data.mdb; the file is fsynced.
- * Only the environment: the key files are not in it. Like a reader, it must
+ * Only the log's environment: the key files are not in it, nor the lookup
+ * map's DIR/map (derived from the leaves: logd rebuilds it when it starts on
+ * the restored copy, at the rate bench/RESULTS.md gives). Like a reader, it must
  * not be called on a thread holding a reader of |s|. Returns 0, MN_EINVAL,
  * MN_EEXISTS (dest/data.mdb exists), MN_EIO, MN_ENOSPACE, MN_ENOMEM (each
  * logged with the reason); on error no partial copy is left. */

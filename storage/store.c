@@ -24,7 +24,7 @@
 static const struct {
 	const char *name;
 	unsigned flags;
-} dbs[STORE__NUM_DBI] = {
+} dbs[STORE__NUM_LOG_DBI] = {
 	[STORE__DBI_LEAVES] = {"leaves", 0},
 	[STORE__DBI_EXTRA] = {"extra", 0},
 	/* 8-byte leaf-hash prefix -> indexes (u64 BE), see internal.h */
@@ -40,20 +40,8 @@ static const struct {
 	[STORE__DBI_IDX_CERT] = {"idx_cert", MDB_DUPSORT | MDB_DUPFIXED},
 	[STORE__DBI_POLICY_HEAD] = {"policy_head", 0},
 	[STORE__DBI_OPENINGS] = {"openings", 0},
-	/* the lookup map (map.c): tile id -> tile (a key's list state in its
-	 * leaf's payload); map key -> u64 index || leaf hash, in index order, for
-	 * lists longer than STORE__MAP_INLINE. "2": the payload layout; a map of
-	 * the earlier layout (map_tiles, map_data, map_items, meta "map") is
-	 * ignored, so the map is absent and logd rebuilds it from the leaves. */
-	[STORE__DBI_MAP_TILES] = {"map_tiles2", 0},
-	[STORE__DBI_MAP_ITEMS] = {"map_items2", MDB_DUPSORT | MDB_DUPFIXED},
+	/* The lookup map is in its own environment, DIR/map (mapenv.c). */
 };
-
-/* Databases added after logs existed: created in a log with leaves too. */
-static int db_added_later(unsigned i)
-{
-	return i == STORE__DBI_MAP_TILES || i == STORE__DBI_MAP_ITEMS;
-}
 
 /* The directory name comes from the operator, but keep log lines one line. */
 const char *store__safe_dir(const struct store *s, char *buf, size_t len)
@@ -345,6 +333,8 @@ int store_open(struct store **out, const struct store_options *opt)
 	pthread_cond_init(&s->rd_cond, NULL);
 	pthread_mutex_init(&s->write_mu, NULL);
 	pthread_mutex_init(&s->state_mu, NULL);
+	pthread_mutex_init(&s->map_mu, NULL);
+	pthread_cond_init(&s->map_cond, NULL);
 	s->read_only = opt->read_only != 0;
 	s->map_on = opt->map != 0;
 	s->max_map_size = opt->max_map_size ? opt->max_map_size : DEFAULT_MAX_MAP_SIZE;
@@ -417,18 +407,13 @@ int store_open(struct store **out, const struct store_options *opt)
 	for (int pass = 0; pass < 2; pass++) {
 		int missing = 0;
 
-		for (unsigned i = 0; i < STORE__NUM_DBI; i++) {
+		for (unsigned i = 0; i < STORE__NUM_LOG_DBI; i++) {
 			rc = mdb_dbi_open(txn, dbs[i].name,
 					  dbs[i].flags | (pass == 1 ? MDB_CREATE : 0),
 					  &s->dbi[i]);
 			if (rc == MDB_NOTFOUND && pass == 0 && !s->read_only &&
-			    (!has_leaves(txn) || db_added_later(i))) {
+			    !has_leaves(txn)) {
 				missing = 1;
-				continue;
-			}
-			if (rc == MDB_NOTFOUND && s->read_only && db_added_later(i)) {
-				/* a log from before the map, opened read-only: no map */
-				s->dbi[i] = 0;
 				continue;
 			}
 			if (rc == MDB_NOTFOUND) {
@@ -448,6 +433,8 @@ int store_open(struct store **out, const struct store_options *opt)
 	}
 	if (!s->read_only && (err = format_init(s, txn, opt)) != 0)
 		goto err;
+	if (!s->read_only && s->map_on && (err = store__migrate_map(s, txn)) != 0)
+		goto err;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc != 0) {
@@ -466,10 +453,10 @@ int store_open(struct store **out, const struct store_options *opt)
 		err = 0;
 	if (err == 0)
 		err = store__load(s, txn, &s->range, &s->sth, &s->has_sth);
-	if (err == 0)
-		err = store__map_check(s, txn, s->range.size);
 	mdb_txn_abort(txn);
 	txn = NULL;
+	if (err == 0)
+		err = store__mapenv_open(s);
 	if (err != 0)
 		goto err;
 	*out = s;
@@ -492,9 +479,12 @@ void store_close(struct store *s)
 		next = r->next;
 		if (r->txn != NULL)
 			mdb_txn_abort(r->txn);
+		if (r->mtxn != NULL)
+			mdb_txn_abort(r->mtxn);
 		merkle_hasher_free(r->h);
 		free(r);
 	}
+	store__mapenv_close(s);
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	merkle_hasher_free(s->hasher);
@@ -506,6 +496,8 @@ void store_close(struct store *s)
 	pthread_cond_destroy(&s->rd_cond);
 	pthread_mutex_destroy(&s->write_mu);
 	pthread_mutex_destroy(&s->state_mu);
+	pthread_mutex_destroy(&s->map_mu);
+	pthread_cond_destroy(&s->map_cond);
 	free(s);
 }
 
@@ -533,6 +525,11 @@ int store_has_sth(struct store *s)
 
 int store__map_resize(struct store *s, uint64_t size)
 {
+	return store__env_resize(s, s->env, size);
+}
+
+int store__env_resize(struct store *s, MDB_env *env, uint64_t size)
+{
 	int rc;
 
 	pthread_mutex_lock(&s->rd_mu);
@@ -541,7 +538,7 @@ int store__map_resize(struct store *s, uint64_t size)
 	s->resizing = 1;
 	pthread_mutex_unlock(&s->rd_mu);
 
-	rc = mdb_env_set_mapsize(s->env, (size_t)size);
+	rc = mdb_env_set_mapsize(env, (size_t)size);
 
 	pthread_mutex_lock(&s->rd_mu);
 	s->resizing = 0;
@@ -553,12 +550,17 @@ int store__map_resize(struct store *s, uint64_t size)
 /* grow_map doubles the map after MDB_MAP_FULL, up to max_map_size. */
 int store__grow_map(struct store *s)
 {
+	return store__grow_env(s, s->env);
+}
+
+int store__grow_env(struct store *s, MDB_env *env)
+{
 	MDB_envinfo info;
 	uint64_t cur, next;
 	int err;
 	DIRBUF;
 
-	mdb_env_info(s->env, &info);
+	mdb_env_info(env, &info);
 	cur = info.me_mapsize;
 	if (cur >= s->max_map_size) {
 		mn_error("store_full", "dir=%s map_size=%" PRIu64 " max_map_size=%" PRIu64
@@ -567,21 +569,21 @@ int store__grow_map(struct store *s)
 		return MN_ENOSPACE;
 	}
 	next = cur > s->max_map_size / 2 ? s->max_map_size : cur * 2;
-	err = store__map_resize(s, next);
+	err = store__env_resize(s, env, next);
 	if (err != 0) {
 		mn_error("store_grow_failed", "dir=%s map_size=%" PRIu64 " err=%s",
 			 DIR_S(s), next, mn_err_name(err));
 		return err;
 	}
-	mdb_env_info(s->env, &info);
+	mdb_env_info(env, &info);
 	if (info.me_mapsize <= cur) {
 		/* LMDB refused to grow: do not loop on MDB_MAP_FULL. */
 		mn_error("store_full", "dir=%s map_size=%" PRIu64 " reason=\"map did "
 			 "not grow\"", DIR_S(s), (uint64_t)info.me_mapsize);
 		return MN_ENOSPACE;
 	}
-	mn_info("store_grow", "dir=%s map_size=%" PRIu64, DIR_S(s),
-		(uint64_t)info.me_mapsize);
+	mn_info("store_grow", "dir=%s env=%s map_size=%" PRIu64, DIR_S(s),
+		env == s->env ? "log" : "map", (uint64_t)info.me_mapsize);
 	return 0;
 }
 
@@ -604,13 +606,16 @@ void store_get_stats(struct store *s, struct store_stats *out)
 		out->map_size = info.me_mapsize;
 		out->used_bytes = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
 	}
-	if (s->dbi[STORE__DBI_MAP_TILES] != 0) {
+	if (s->menv != NULL && mdb_env_info(s->menv, &info) == 0 &&
+	    mdb_env_stat(s->menv, &st) == 0)
+		out->used_bytes += ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if (s->menv != NULL) {
 		static const unsigned which[2] = {STORE__DBI_MAP_TILES, STORE__DBI_MAP_ITEMS};
 		uint64_t *bytes[2] = {&out->map_tiles_bytes, &out->map_items_bytes};
 		uint64_t *recs[2] = {&out->map_tiles_records, &out->map_items_records};
 		MDB_txn *txn;
 
-		if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+		if (mdb_txn_begin(s->menv, NULL, MDB_RDONLY, &txn) == 0) {
 			for (int i = 0; i < 2; i++) {
 				MDB_stat ds;
 				if (mdb_stat(txn, s->dbi[which[i]], &ds) != 0)
@@ -631,6 +636,10 @@ void store_get_stats(struct store *s, struct store_stats *out)
 	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", s->dir) < sizeof(path) &&
 	    stat(path, &fst) == 0)
 		out->file_bytes = (uint64_t)fst.st_size;
+	if (s->menv != NULL &&
+	    (size_t)snprintf(path, sizeof(path), "%s/map/data.mdb", s->dir) < sizeof(path) &&
+	    stat(path, &fst) == 0)
+		out->file_bytes += (uint64_t)fst.st_size;
 	pthread_mutex_lock(&s->state_mu);
 	out->tree_size = s->range.size;
 	pthread_mutex_unlock(&s->state_mu);

@@ -1,7 +1,13 @@
 /* writer.c: the one writer. One write transaction per batch (STYLE.md
  * section 7): leaves, extra, leaf hashes, dedup keys, tree tiles, lookup
- * indexes, the map (map.c) and its root leaf, the compact range and the STH
- * commit together or not at all, so no STH ever references uncommitted data.
+ * indexes, the map-root leaf, the compact range and the STH commit together
+ * or not at all, so no STH ever references uncommitted data. The map itself
+ * (map.c) is derived state in its own environment (mapenv.c): its write
+ * transaction is filled first (the map-root leaf needs its root), stays
+ * open across the log's durable commit, and is committed (no fsync) right
+ * after it; if the log's commit fails it is aborted. So the map never gets
+ * ahead of the log; it lags it only between the two commits (readers wait:
+ * reader.c) or after a crash there (the sequencer catches it up at start).
  * The writer keeps the compact range in memory and replaces it only after the
  * commit. */
 #include <errno.h>
@@ -102,15 +108,35 @@ static int key_order_cmp(const void *a, const void *b)
 	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
 }
 
+/* map_commit commits the map's write txn |mtxn| after the log's commit of
+ * tree size |size| (map_pending), and wakes the readers waiting for it. */
+static void map_commit(struct store *s, MDB_txn *mtxn, uint64_t size)
+{
+	int rc = mdb_txn_commit(mtxn);
+	DIRBUF;
+
+	pthread_mutex_lock(&s->map_mu);
+	s->map_pending = 0;
+	if (rc != 0)
+		s->map_failed = 1;
+	pthread_cond_broadcast(&s->map_cond);
+	pthread_mutex_unlock(&s->map_mu);
+	if (rc != 0)
+		mn_error("store_map_commit_failed", "dir=%s tree_size=%" PRIu64 " reason=\"%s\" "
+			 "effect=\"the map lags the log until logd restarts and catches it up\"",
+			 DIR_S(s), size, mdb_strerror(rc));
+}
+
 /* write_batch runs one write transaction for the batch. On success it commits
  * and sets *out_range to the new range. On MDB_MAP_FULL it sets *out_map_full
- * (and returns MN_ENOSPACE). Nothing is written on any error. */
+ * to 1 (the log's environment) or 2 (the map's), and returns MN_ENOSPACE.
+ * Nothing is written on any error. */
 static int write_batch(struct store *s, const struct store_leaf *batch, size_t num_batch,
 		       struct key_order *order, const struct store_sth *sth_in,
 		       const struct store_map_commit *mc, struct store_sth *out_sth,
 		       struct merkle_range *out_range, int *out_map_full)
 {
-	MDB_txn *txn = NULL;
+	MDB_txn *txn = NULL, *mtxn = NULL;
 	struct store_leaf *leaves = (struct store_leaf *)batch;
 	struct store_leaf *all = NULL;
 	size_t num = num_batch;
@@ -145,7 +171,18 @@ static int write_batch(struct store *s, const struct store_leaf *batch, size_t n
 		struct store__map_state st;
 		int mdb_rc;
 
-		err = store__map_get(s, txn, &st);
+		if (s->menv == NULL || s->map_failed) {
+			mn_warn("store_append_rejected", "dir=%s reason=\"the map is %s\"", DIR_S(s),
+				s->menv == NULL ? "not open" : "behind after a failed commit");
+			err = MN_EIO;
+			goto err;
+		}
+		rc = mdb_txn_begin(s->menv, NULL, 0, &mtxn);
+		if (rc != 0) {
+			mtxn = NULL;
+			goto mdb_err;
+		}
+		err = store__map_get(s, mtxn, &st);
 		if (err == MN_ENOTFOUND)
 			err = 0; /* no map yet: it covers nothing */
 		if (err == 0 && st.covered != size) {
@@ -156,11 +193,11 @@ static int write_batch(struct store *s, const struct store_leaf *batch, size_t n
 		}
 		if (err != 0)
 			goto err;
-		err = store__map_apply(s, txn, &st, size, batch, num_batch, &mdb_rc);
+		err = store__map_apply(s, mtxn, &st, size, batch, num_batch, &mdb_rc);
 		if (err != 0) {
 			rc = mdb_rc;
 			if (rc == MDB_MAP_FULL)
-				goto mdb_err;
+				goto map_full;
 			goto err;
 		}
 		all = malloc((num_batch + 1) * sizeof(*all));
@@ -176,11 +213,11 @@ static int write_batch(struct store *s, const struct store_leaf *batch, size_t n
 			goto err;
 		/* the map-root leaf has no keys: the map covers it as it is */
 		all[num_batch].num_map_keys = 0;
-		err = store__map_apply(s, txn, &st, size + num_batch, &all[num_batch], 1, &mdb_rc);
+		err = store__map_apply(s, mtxn, &st, size + num_batch, &all[num_batch], 1, &mdb_rc);
 		if (err != 0) {
 			rc = mdb_rc;
 			if (rc == MDB_MAP_FULL)
-				goto mdb_err;
+				goto map_full;
 			goto err;
 		}
 		leaves = all;
@@ -373,14 +410,28 @@ static int write_batch(struct store *s, const struct store_leaf *batch, size_t n
 	if (rc != 0)
 		goto mdb_err;
 
+	if (mtxn != NULL) {
+		/* readers that see this STH wait for the map (reader.c) */
+		pthread_mutex_lock(&s->map_mu);
+		s->map_pending = out_range->size;
+		pthread_mutex_unlock(&s->map_mu);
+	}
 	rc = mdb_txn_commit(txn);
 	txn = NULL; /* freed by commit, even on failure */
 	if (rc != 0)
 		goto mdb_err;
+	if (mtxn != NULL)
+		map_commit(s, mtxn, out_range->size);
+	mtxn = NULL;
 	if (mc == NULL && out_sth != NULL)
 		*out_sth = *sth;
 	free(all);
 	return 0;
+
+map_full:
+	*out_map_full = 2;
+	err = MN_ENOSPACE;
+	goto err;
 
 tile_err:
 	if (err != MN_ENOSPACE || rc != MDB_MAP_FULL) {
@@ -417,6 +468,13 @@ append_conflict:
 err:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
+	if (mtxn != NULL) {
+		mdb_txn_abort(mtxn);
+		pthread_mutex_lock(&s->map_mu);
+		s->map_pending = 0;
+		pthread_cond_broadcast(&s->map_cond);
+		pthread_mutex_unlock(&s->map_mu);
+	}
 	free(all);
 	return err;
 }
@@ -512,7 +570,7 @@ static int append(struct store *s, const struct store_leaf *leaves, size_t num,
 		err = write_batch(s, leaves, num, order, sth, mc, &mapped_sth, &next, &map_full);
 		if (!map_full)
 			break;
-		err = store__grow_map(s);
+		err = store__grow_env(s, map_full == 2 ? s->menv : s->env);
 		if (err != 0)
 			break;
 	}

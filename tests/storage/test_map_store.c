@@ -2,20 +2,28 @@
  * mapped batches against a replay of the same keys in memory (map/map.h with
  * map_mem), proofs and lists read back, the map-root leaf each batch ends
  * with, catching up a log that had no map, a batch refused while the map lags,
- * and the open-time check across a reopen. */
+ * and the open-time check across a reopen. The map's own environment DIR/map
+ * (storage/mapenv.c): deleted, left behind the log, corrupted, left open by
+ * another boot, or ahead of the log -> discarded or caught up at open, and
+ * the map then identical; a map kept in the log's environment by the earlier
+ * layout is dropped at open; readers never see a map other than their STH's
+ * while batches are committed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/err.h"
 #include "map/map.h"
 #include "merkle/merkle.h"
+#include "storage/internal.h"
 #include "storage/storage.h"
 
 #define NKEYS 40 /* distinct keys the leaves pick from */
@@ -39,6 +47,14 @@ struct ctx {
 	uint8_t last_leaf[64];  /* the map-root leaf of the last batch */
 	size_t last_leaf_len;
 	int corrupt_root;       /* the hook writes a wrong root into the leaf */
+	/* every leaf appended (map-root leaves included), to catch up with */
+	struct rec {
+		uint8_t lh[32];
+		uint8_t keys[4][32];
+		size_t nk;
+	} *log;
+	size_t nlog;
+	uint8_t last_lh[32];    /* the map-root leaf's hash */
 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -80,6 +96,7 @@ static int leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys, const uint8
 	out->leaf_input = c->last_leaf;
 	out->leaf_input_len = c->last_leaf_len;
 	merkle_leaf_hash(c->h, out->leaf_hash, c->last_leaf, c->last_leaf_len);
+	memcpy(c->last_lh, out->leaf_hash, 32);
 	memcpy(out->dedup_key, out->leaf_hash, 32);
 	out->dedup_key[0] ^= 0xff;
 	return 0;
@@ -188,8 +205,22 @@ static int batch(struct ctx *c, size_t num, int mapped)
 		sign_hook(c, r.size, root, &sth);
 		ret = store_append_batch(c->st, l, num, &sth);
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		ref_apply(c, idx, lh, (uint8_t(*const *)[32])lk, nk, num);
+		c->log = realloc(c->log, (c->nlog + num + 1) * sizeof(*c->log));
+		assert_non_null(c->log);
+		for (size_t i = 0; i < num; i++) {
+			struct rec *e = &c->log[c->nlog++];
+			memcpy(e->lh, lh[i], 32);
+			memcpy(e->keys, lk[i], nk[i] * 32);
+			e->nk = nk[i];
+		}
+		if (mapped) {
+			struct rec *e = &c->log[c->nlog++];
+			memcpy(e->lh, c->last_lh, 32);
+			e->nk = 0;
+		}
+	}
 	for (size_t i = 0; i < num; i++)
 		free(lk[i]);
 	free(lk);
@@ -284,6 +315,7 @@ static void teardown_ctx(struct ctx *c)
 	map_mem_free(c->mem);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
 	assert_int_equal(system(cmd), 0);
+	free(c->log);
 }
 
 static void test_mapped_batches(void **state)
@@ -410,11 +442,341 @@ static void test_catch_up(void **state)
 	teardown_ctx(&c);
 }
 
+/* --- the map's environment, DIR/map --- */
+
+/* sh runs |cmd| with every "@" replaced by |dir| */
+static void sh(const char *cmd, const char *dir)
+{
+	char buf[512];
+	size_t n = 0;
+	for (const char *p = cmd; *p != '\0'; p++) {
+		size_t add = *p == '@' ? strlen(dir) : 1;
+		assert_true(n + add < sizeof(buf));
+		memcpy(buf + n, *p == '@' ? dir : p, add);
+		n += add;
+	}
+	buf[n] = '\0';
+	assert_int_equal(system(buf), 0);
+}
+
+/* covered: the leaves the map covers now, -1 if there is no map */
+static int64_t covered(struct ctx *c)
+{
+	uint64_t cov;
+	int exists;
+	store_map_covered(c->st, &cov, &exists);
+	return exists ? (int64_t)cov : -1;
+}
+
+/* catch_up files the recorded leaves the map lacks, 7 at a time (what the
+ * sequencer does at start from the leaves' own keys). */
+static void catch_up(struct ctx *c)
+{
+	int64_t cov = covered(c);
+	uint64_t from = cov < 0 ? 0 : (uint64_t)cov;
+
+	while (from < c->nlog) {
+		struct store_leaf l[7];
+		size_t n = c->nlog - from < 7 ? c->nlog - from : 7;
+		memset(l, 0, sizeof(l));
+		for (size_t i = 0; i < n; i++) {
+			memcpy(l[i].leaf_hash, c->log[from + i].lh, 32);
+			l[i].map_keys = (const uint8_t(*)[32])c->log[from + i].keys;
+			l[i].num_map_keys = c->log[from + i].nk;
+		}
+		assert_int_equal(store_map_catch_up(c->st, from, l, n), 0);
+		from += n;
+	}
+}
+
+static void mapped_batches(struct ctx *c, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(batch(c, 1 + rnd() % 30, 1), 0);
+}
+
+static void test_env_deleted(void **state)
+{
+	struct ctx c;
+
+	(void)state;
+	setup_ctx(&c);
+	open_store(&c, 1, 1);
+	mapped_batches(&c, 12);
+	check(&c, 1);
+	store_close(c.st);
+	sh("rm -rf '@/map'", c.dir);
+	open_store(&c, 1, 0);
+	assert_int_equal(covered(&c), -1);
+	catch_up(&c);
+	check(&c, 1); /* the same root, proofs and lists as before */
+	mapped_batches(&c, 3);
+	check(&c, 1);
+	teardown_ctx(&c);
+}
+
+static void test_env_behind(void **state)
+{
+	struct ctx c;
+	uint64_t old;
+
+	(void)state;
+	setup_ctx(&c);
+	open_store(&c, 1, 1);
+	mapped_batches(&c, 8);
+	store_close(c.st);
+	old = c.nlog;
+	sh("cp -a '@/map' '@/map.old'", c.dir);
+	open_store(&c, 1, 0);
+	mapped_batches(&c, 8);
+	store_close(c.st);
+	sh("rm -rf '@/map' && mv '@/map.old' '@/map'", c.dir);
+	/* closed cleanly, behind the log: kept, and caught up */
+	open_store(&c, 1, 0);
+	assert_int_equal(covered(&c), (int64_t)old);
+	{
+		/* a mapped batch waits for the catch-up */
+		struct store_map_commit mc = {leaf_hook, sign_hook, &c};
+		struct store_sth sth;
+		assert_int_equal(store_append_mapped(c.st, NULL, 0, &mc, &sth), MN_EINVAL);
+	}
+	catch_up(&c);
+	check(&c, 1);
+	mapped_batches(&c, 2);
+	check(&c, 1);
+	teardown_ctx(&c);
+}
+
+static void test_env_corrupt(void **state)
+{
+	struct ctx c;
+
+	(void)state;
+	setup_ctx(&c);
+	open_store(&c, 1, 1);
+	mapped_batches(&c, 10);
+	store_close(c.st);
+	/* both meta pages and the first data pages overwritten */
+	sh("head -c 16384 /dev/urandom | dd of='@/map/data.mdb' conv=notrunc status=none", c.dir);
+	open_store(&c, 1, 0);
+	assert_int_equal(covered(&c), -1); /* discarded */
+	catch_up(&c);
+	check(&c, 1);
+	store_close(c.st);
+
+	/* a state file that says it was left open in another boot (an OS crash
+	 * with unsynced pages): discarded too */
+	sh("printf 'open 00000000-0000-0000-0000-000000000000\n' > '@/map/state'", c.dir);
+	open_store(&c, 1, 0);
+	assert_int_equal(covered(&c), -1);
+	catch_up(&c);
+	check(&c, 1);
+	store_close(c.st);
+
+	/* tiles that do not give the stored root: a different map's meta */
+	{
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_val k = {4, (void *)"map2"}, v;
+		uint8_t st[48];
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/map", c.dir);
+		assert_int_equal(mdb_env_create(&env), 0);
+		assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+		assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+		assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+		assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+		assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+		assert_int_equal(v.mv_size, 48);
+		memcpy(st, v.mv_data, 48);
+		st[47] ^= 1;
+		v.mv_data = st;
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+		assert_int_equal(mdb_txn_commit(txn), 0);
+		mdb_env_close(env);
+	}
+	/* (its state file no longer matches its transaction either: trust it
+	 * as a process crash in this boot, so that the root check decides) */
+	{
+		char boot[64] = "", path[128];
+		FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+		assert_non_null(f);
+		assert_non_null(fgets(boot, sizeof(boot), f));
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/map/state", c.dir);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fprintf(f, "open %s", boot);
+		fclose(f);
+	}
+	open_store(&c, 1, 0);
+	assert_int_equal(covered(&c), -1);
+	catch_up(&c);
+	check(&c, 1);
+	teardown_ctx(&c);
+}
+
+static void test_env_ahead(void **state)
+{
+	struct ctx c;
+	char old[96];
+
+	(void)state;
+	setup_ctx(&c);
+	open_store(&c, 1, 1);
+	mapped_batches(&c, 5);
+	store_close(c.st);
+	snprintf(old, sizeof(old), "%s.old", c.dir);
+	sh("cp -a '@' '@.old'", c.dir);
+	open_store(&c, 1, 0);
+	mapped_batches(&c, 5);
+	store_close(c.st);
+	/* the older log with the newer map: discarded */
+	sh("rm -rf '@.old/map' && cp -a '@/map' '@.old/map'", c.dir);
+	{
+		struct store_options o = {0};
+		struct store *st;
+		uint64_t cov;
+		int exists;
+		o.dir = old;
+		o.no_sync = 1;
+		o.map = 1;
+		assert_int_equal(store_open(&st, &o), 0);
+		store_map_covered(st, &cov, &exists);
+		assert_int_equal(exists, 0);
+		store_close(st);
+	}
+	sh("rm -rf '@.old'", c.dir);
+	open_store(&c, 1, 0);
+	check(&c, 1); /* this one is kept */
+	teardown_ctx(&c);
+}
+
+/* A map kept in the log's environment (the layout before DIR/map) is dropped
+ * at open and the map rebuilt. */
+static void test_env_migrate(void **state)
+{
+	struct ctx c;
+
+	(void)state;
+	setup_ctx(&c);
+	open_store(&c, 0, 1);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(batch(&c, 1 + rnd() % 20, 0), 0);
+	store_close(c.st);
+	{
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi tiles, items, meta;
+		MDB_val k = {4, (void *)"map2"}, v = {3, (void *)"old"};
+		MDB_stat ms;
+
+		assert_int_equal(mdb_env_create(&env), 0);
+		assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+		assert_int_equal(mdb_env_open(env, c.dir, 0, 0600), 0);
+		assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+		assert_int_equal(mdb_dbi_open(txn, "map_tiles2", MDB_CREATE, &tiles), 0);
+		assert_int_equal(mdb_dbi_open(txn, "map_items2",
+					      MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &items), 0);
+		assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+		assert_int_equal(mdb_put(txn, tiles, &k, &v, 0), 0);
+		assert_int_equal(mdb_put(txn, items, &k, &v, 0), 0);
+		assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+		assert_int_equal(mdb_txn_commit(txn), 0);
+		mdb_env_close(env);
+
+		open_store(&c, 1, 0);
+		assert_int_equal(covered(&c), -1);
+		catch_up(&c);
+		check(&c, 0);
+		store_close(c.st);
+
+		/* the old databases and state are gone from the log's environment */
+		assert_int_equal(mdb_env_create(&env), 0);
+		assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+		assert_int_equal(mdb_env_open(env, c.dir, MDB_RDONLY, 0600), 0);
+		assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+		assert_int_equal(mdb_dbi_open(txn, "map_tiles2", 0, &tiles), MDB_NOTFOUND);
+		assert_int_equal(mdb_dbi_open(txn, "map_items2", 0, &items), MDB_NOTFOUND);
+		assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+		assert_int_equal(mdb_get(txn, meta, &k, &v), MDB_NOTFOUND);
+		assert_int_equal(mdb_stat(txn, meta, &ms), 0);
+		mdb_txn_abort(txn);
+		mdb_env_close(env);
+	}
+	open_store(&c, 1, 0);
+	check(&c, 0);
+	teardown_ctx(&c);
+}
+
+/* Readers while batches commit: each snapshot's map is its STH's. */
+struct writer_arg {
+	struct ctx *c;
+	volatile int done;
+};
+
+static void *writer_main(void *p)
+{
+	struct writer_arg *w = p;
+	for (int i = 0; i < 150; i++)
+		if (batch(w->c, 1 + rnd() % 30, 1) != 0)
+			break;
+	w->done = 1;
+	return NULL;
+}
+
+static void test_env_readers(void **state)
+{
+	struct ctx c;
+	struct writer_arg w;
+	pthread_t th;
+	uint64_t reads = 0;
+
+	(void)state;
+	setup_ctx(&c);
+	open_store(&c, 1, 1);
+	w.c = &c;
+	w.done = 0;
+	assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+	while (!w.done) {
+		struct store_reader *rd;
+		uint64_t cov, nk;
+		uint8_t root[32];
+		struct store_entry e;
+		uint64_t size;
+
+		assert_int_equal(store_read_begin(c.st, &rd), 0);
+		size = store_r_tree_size(rd);
+		if (size > 0) {
+			assert_int_equal(store_r_map(rd, &cov, &nk, root), 0);
+			assert_int_equal(cov, size);
+			/* the root the STH's last leaf commits to */
+			assert_int_equal(store_r_entry(rd, size - 1, &e), 0);
+			assert_int_equal(e.leaf_input_len, 50);
+			assert_memory_equal(e.leaf_input + 18, root, 32);
+			reads++;
+		}
+		store_read_end(rd);
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(reads > 0);
+	check(&c, 1);
+	teardown_ctx(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mapped_batches),
 		cmocka_unit_test(test_catch_up),
+		cmocka_unit_test(test_env_deleted),
+		cmocka_unit_test(test_env_behind),
+		cmocka_unit_test(test_env_corrupt),
+		cmocka_unit_test(test_env_ahead),
+		cmocka_unit_test(test_env_migrate),
+		cmocka_unit_test(test_env_readers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
