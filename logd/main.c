@@ -22,6 +22,7 @@
 #include "logd/http.h"
 #include "logd/metrics.h"
 #include "logd/reload.h"
+#include "logd/restore.h"
 #include "logd/router.h"
 #include "logd/shard.h"
 #include "storage/storage.h"
@@ -431,6 +432,8 @@ int main(int argc, char **argv)
 		return loglist(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "backup") == 0)
 		return logd_backup_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "restore") == 0)
+		return logd_restore_main(argc - 1, argv + 1);
 	memset(&d, 0, sizeof(d));
 	config_defaults(&d.c);
 	if (!parse_args(&d.c, argc, argv))
@@ -476,7 +479,7 @@ int main(int argc, char **argv)
 		if (shard_start(s, &sp) != 0)
 			goto out;
 		d.mlogs[i] = (struct logd_metrics_log){s->cfg->name, s->api, s->seq, s->st,
-						       s->reload};
+						       s->reload, s->pub};
 	}
 	if (d.file_name != NULL) {
 		d.router = router_new(d.num);
@@ -486,6 +489,7 @@ int main(int argc, char **argv)
 			struct shard *s = &d.shards[i];
 			router_add(d.router, s->cfg->name, s->api, s->st, s->writable, s->cfg->mmd_s,
 				   s->cfg->state == LOGD_STATE_OPEN);
+			router_set_publisher(d.router, s->cfg->name, s->pub);
 		}
 	} else {
 		the_api = d.shards[0].api;

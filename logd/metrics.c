@@ -11,6 +11,7 @@
 #include "common/prom.h"
 #include "common/version.h"
 #include "logd/http.h"
+#include "logd/publish.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
 #include "storage/storage.h"
@@ -44,6 +45,8 @@ void logd_metrics_write(const struct logd_metrics *m, struct prom *w)
 			store_metrics(l->store, w, labels);
 		if (l->reload != NULL)
 			logd_reload_metrics(l->reload, w, labels);
+		if (l->pub != NULL)
+			publish_metrics(l->pub, w, labels);
 	}
 }
 

@@ -18,6 +18,7 @@
 struct api;
 struct http_server;
 struct logd_reload;
+struct publisher;
 struct prom;
 struct seq;
 struct store;
@@ -28,6 +29,7 @@ struct logd_metrics_log {
 	struct seq *seq;
 	struct store *store;
 	struct logd_reload *reload;
+	struct publisher *pub;      /* logd/publish.h; NULL = not published */
 };
 
 struct logd_metrics {

@@ -11,7 +11,8 @@
  *                given its signed empty tree) and never writes after that.
  *   shard_start  starts the sequencer (open logs only) and the api.
  *   shard_stop   stops the sequencer: queued submissions are committed and
- *                answered first. Call after the transport has stopped.
+ *                answered first; then the publisher (one last round). Call
+ *                after the transport has stopped.
  *   shard_close  frees everything (safe after any step, and twice).
  * After shard_start, s->reload reloads the log's roots and certifiers from
  * the same files (SIGHUP, logd/reload.h); a backup copies cfg->data
@@ -63,6 +64,7 @@ struct shard {
 	struct logd_reload *reload; /* SIGHUP: reloads trust from cfg's files */
 	char notepath[4200];
 	struct note_signer *note; /* the checkpoint's Ed25519 note key (shard_note_load) */
+	struct publisher *pub;  /* publish: (logd/publish.h); NULL = not published */
 };
 
 /* Per-process settings the api needs. */
