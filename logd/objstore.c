@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/sha.h>
 
 #include "common/err.h"
 #include "logd/objstore.h"
@@ -345,6 +346,7 @@ static long http_req(struct objstore *s, const char *path, const uint8_t *data, 
 {
 	char url[4400];
 	struct source src = {data, len, 0};
+	struct curl_slist *own = NULL;
 	long status = 0;
 	CURLcode rc;
 	CURL *c = s->curl;
@@ -368,9 +370,32 @@ static long http_req(struct objstore *s, const char *path, const uint8_t *data, 
 		curl_easy_setopt(c, CURLOPT_READDATA, &src);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 	}
+	if (s->kind == K_S3) {
+		/* SigV4 signs the payload's hash; S3 wants it in this header, and
+		 * curl signs the value given here */
+		uint8_t md[SHA256_DIGEST_LENGTH];
+		char line[100];
+		SHA256(data != NULL ? data : (const uint8_t *)"", data != NULL ? len : 0, md);
+		memcpy(line, "x-amz-content-sha256: ", 22);
+		for (size_t i = 0; i < sizeof(md); i++)
+			snprintf(line + 22 + 2 * i, 3, "%02x", md[i]);
+		own = curl_slist_append(NULL, line);
+		if (own == NULL)
+			return -1;
+		for (struct curl_slist *i = hdrs; i != NULL; i = i->next) {
+			struct curl_slist *t = curl_slist_append(own, i->data);
+			if (t == NULL) {
+				curl_slist_free_all(own);
+				return -1;
+			}
+			own = t;
+		}
+		hdrs = own;
+	}
 	if (hdrs != NULL)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	rc = curl_easy_perform(c);
+	curl_slist_free_all(own);
 	if (rc != CURLE_OK) {
 		if (!(k->toobig && rc == CURLE_WRITE_ERROR))
 			snprintf(err, err_len, "%s %s: %s", data != NULL ? "PUT" : "GET", url,
@@ -410,8 +435,6 @@ int objstore_put(struct objstore *s, const char *path, const uint8_t *data, size
 		 content_type != NULL ? content_type : "application/octet-stream");
 	h = curl_slist_append(h, ct);
 	if (h != NULL && gzip_encoded && (t = curl_slist_append(h, "Content-Encoding: gzip")) != NULL)
-		h = t;
-	if (h != NULL && (t = curl_slist_append(h, "Expect:")) != NULL)
 		h = t;
 	if (h == NULL)
 		return MN_ENOMEM;

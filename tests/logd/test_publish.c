@@ -8,7 +8,13 @@
  * what logd serves at the same path. `logd restore` from the directory then
  * builds a store with the same tree (size and root of get-sth, checked by
  * store_open's own check and by logd serving it), and refuses a directory
- * with one tampered hash tile or data tile, leaving no environment behind. */
+ * with one tampered hash tile or data tile, leaving no environment behind.
+ *
+ * S3: the same against an S3 server that checks SigV4 (tests/lib/s3srv.h):
+ * wrong credentials are refused by the server; with the server stopped, adds
+ * go on (sct_after: commit), /readyz says the log is not ready and why, the
+ * lag metric grows; once the server is back, publishing catches up, /readyz is
+ * ready again, and `logd restore` from the bucket gives the log's tree. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,11 +34,14 @@
 
 #include "api/api.h"
 #include "common/b64.h"
+#include "common/err.h"
 #include "entry/note.h"
 #include "storage/storage.h"
 #include "tests/lib/ctclient.h"
 #include "tests/lib/pki.h"
+#include "logd/objstore.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/s3srv.h"
 
 static void rm_rf(const char *dir)
 {
@@ -313,10 +322,200 @@ static void test_publish_dir_and_restore(void **state)
 	rm_rf(dir);
 }
 
+/* metric: the value of |name|{log="NAME"} in /metrics, or -1. */
+static long long metric(uint16_t port, const char *name)
+{
+	struct http_resp r;
+	char needle[160];
+	const char *p;
+	long long v = -1;
+
+	if (http_do(port, "GET", "/metrics", NULL, NULL, 0, &r) != 0)
+		return -1;
+	snprintf(needle, sizeof(needle), "\n%s{log=\"s3\"} ", name);
+	p = strstr((const char *)r.body, needle);
+	if (p != NULL)
+		v = strtoll(p + strlen(needle), NULL, 10);
+	http_resp_free(&r);
+	return v;
+}
+
+static int readyz(uint16_t port, char *body, size_t cap)
+{
+	struct http_resp r;
+	int st;
+
+	assert_int_equal(http_do(port, "GET", "/readyz", NULL, NULL, 0, &r), 0);
+	snprintf(body, cap, "%s", (const char *)r.body);
+	st = r.status;
+	http_resp_free(&r);
+	return st;
+}
+
+/* wait_metric waits until |name| equals |want| (20 s at most). */
+static void wait_metric(uint16_t port, const char *name, long long want)
+{
+	struct timespec ts = {0, 20 * 1000 * 1000};
+	long long v = -1;
+
+	for (int i = 0; i < 1000; i++) {
+		v = metric(port, name);
+		if (v == want)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("%s is %lld, never %lld", name, v, want);
+}
+
+static void write_creds(const char *path, const char *secret)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n", S3SRV_KEY_ID, secret);
+	fclose(f);
+}
+
+/* the S3 server of the running test, stopped by the teardown if it fails */
+static struct s3srv the_s3;
+
+static int stop_s3(void **state)
+{
+	(void)state;
+	s3srv_stop(&the_s3);
+	return 0;
+}
+
+static void test_publish_s3(void **state)
+{
+	char dir[64] = "/tmp/mn-publish-s3-XXXXXX", roots[128], data[128], s3dir[128], cfg[128];
+	char creds[128], bad[128], endpoint[64], key[160], rdata[128], line[512], hex[65];
+	char body[2048], cmd[1400], err[512];
+	struct logd_proc logd;
+	struct s3srv *s3p = &the_s3;
+#define s3 (*s3p)
+	int64_t now = pki_now();
+	struct pki_cert *root, *ca;
+	const char *dns[1] = {"s3.example"};
+	uint64_t size;
+	uint8_t rootv[32];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	root = pki_root("S3 Root", 0);
+	ca = pki_issue(root, "S3 CA", NULL, 0, PKI_CA, now - 86400, now + 86400 * 365);
+	snprintf(roots, sizeof(roots), "%s/roots.pem", dir);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(s3dir, sizeof(s3dir), "%s/s3", dir);
+	snprintf(cfg, sizeof(cfg), "%s/logd.yaml", dir);
+	snprintf(creds, sizeof(creds), "%s/creds", dir);
+	snprintf(bad, sizeof(bad), "%s/bad-creds", dir);
+	{
+		const struct pki_cert *rs[1] = {root};
+		assert_int_equal(pki_write_pem(roots, rs, 1), 0);
+	}
+	write_creds(creds, S3SRV_SECRET);
+	write_creds(bad, "not-the-secret");
+	assert_int_equal(s3srv_start(&s3, s3dir, "pub", 0), 0);
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", s3.port);
+
+	/* SigV4 is really checked: the wrong secret is refused, the right one not */
+	{
+		struct objstore *os;
+		struct objstore_options oo = {.url = "s3://pub/check", .endpoint = endpoint,
+					      .credentials = bad};
+		assert_int_equal(objstore_new(&os, &oo, err, sizeof(err)), 0);
+		assert_int_equal(objstore_put(os, "/x", (const uint8_t *)"x", 1, NULL, 0, err,
+					      sizeof(err)), MN_EIO);
+		assert_non_null(strstr(err, "403"));
+		assert_non_null(strstr(err, "SignatureDoesNotMatch"));
+		objstore_free(os);
+		oo.credentials = creds;
+		assert_int_equal(objstore_new(&os, &oo, err, sizeof(err)), 0);
+		if (objstore_put(os, "/x", (const uint8_t *)"x", 1, NULL, 0, err, sizeof(err)) != 0)
+			fail_msg("the right credentials: %s", err);
+		objstore_free(os);
+	}
+
+	f = fopen(cfg, "w");
+	assert_non_null(f);
+	fprintf(f, "listen: 127.0.0.1:0\nlogs:\n  - name: s3\n    data: %s\n"
+		"    classes: [tls]\n    roots: {tls: %s}\n    origin: log.example/s3\n"
+		"    map: false\n    mmd: 60\n"
+		"    publish: {s3: s3://pub/logs/s3, endpoint: %s, credentials: %s}\n",
+		data, roots, endpoint, creds);
+	fclose(f);
+	{
+		const char *args[] = {"--config", cfg, NULL};
+		assert_int_equal(logd_start(&logd, args), 0);
+	}
+	for (int i = 0; i < 20; i++) {
+		struct pki_cert *leaf = pki_issue(ca, "s3.example", dns, 1, i % 5 == 2 ? PKI_POISON : 0,
+						  now - 60 - i, now + 86400);
+		add(logd.port, "/s3", leaf, ca, i % 5 == 2);
+		pki_free(leaf);
+	}
+	wait_metric(logd.port, "mn_publish_published_size", 20);
+	assert_int_equal(readyz(logd.port, body, sizeof(body)), 200);
+
+	/* the store goes down: adds go on, readiness and the lag say so */
+	s3srv_stop(&s3);
+	for (int i = 20; i < 40; i++) {
+		struct pki_cert *leaf = pki_issue(ca, "s3.example", dns, 1, 0, now - 60 - i,
+						  now + 86400);
+		add(logd.port, "/s3", leaf, ca, 0);
+		pki_free(leaf);
+	}
+	wait_metric(logd.port, "mn_publish_failing", 1);
+	assert_int_equal(metric(logd.port, "mn_publish_lag_entries"), 20);
+	assert_int_equal(metric(logd.port, "mn_publish_published_size"), 20);
+	assert_int_equal(readyz(logd.port, body, sizeof(body)), 503);
+	assert_non_null(strstr(body, "publishing is 20 entries"));
+	/* back: publishing catches up */
+	assert_int_equal(s3srv_start(&s3, s3dir, "pub", (uint16_t)atoi(endpoint + 17)), 0);
+	wait_metric(logd.port, "mn_publish_published_size", 40);
+	wait_metric(logd.port, "mn_publish_failing", 0);
+	assert_int_equal(readyz(logd.port, body, sizeof(body)), 200);
+	get_sth(logd.port, "/s3", &size, rootv);
+	assert_int_equal(size, 40);
+	assert_int_equal(logd_stop(&logd, SIGTERM), 0);
+
+	/* restore from the bucket: the same tree; with the wrong secret: refused */
+	snprintf(key, sizeof(key), "%s/log-key.pem", data);
+	snprintf(rdata, sizeof(rdata), "%s/restored", dir);
+	for (size_t k = 0; k < 32; k++)
+		snprintf(hex + 2 * k, 3, "%02x", rootv[k]);
+	{
+		const char *build = getenv("MN_BUILD");
+		char want[300];
+		FILE *p;
+		snprintf(cmd, sizeof(cmd), "%s/logd restore --from s3://pub/logs/s3 --endpoint %s "
+			 "--credentials '%s' --data '%s' --key '%s'", build != NULL ? build : "build",
+			 endpoint, bad, rdata, key);
+		assert_int_not_equal(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "%s/logd restore --from s3://pub/logs/s3 --endpoint %s "
+			 "--credentials '%s' --data '%s' --key '%s'", build != NULL ? build : "build",
+			 endpoint, creds, rdata, key);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		if (fgets(line, sizeof(line), p) == NULL)
+			line[0] = '\0';
+		assert_int_equal(pclose(p), 0);
+		snprintf(want, sizeof(want), "restore %s tree_size=40 root=%s\n", rdata, hex);
+		assert_string_equal(line, want);
+	}
+	s3srv_stop(&s3);
+	pki_free(ca);
+	pki_free(root);
+	rm_rf(dir);
+#undef s3
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_publish_dir_and_restore),
+		cmocka_unit_test_teardown(test_publish_s3, stop_s3),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
