@@ -14,7 +14,13 @@
  * wrong credentials are refused by the server; with the server stopped, adds
  * go on (sct_after: commit), /readyz says the log is not ready and why, the
  * lag metric grows; once the server is back, publishing catches up, /readyz is
- * ready again, and `logd restore` from the bucket gives the log's tree. */
+ * ready again, and `logd restore` from the bucket gives the log's tree.
+ *
+ * sct_after: publish, with kill -9 of the writer, 20 rounds: a child keeps
+ * adding while the parent kills logd once some SCTs came back: every SCT
+ * handed out (its leaf_index) is below the size of the checkpoint published
+ * after the kill, and all the checkpoints published over the rounds are of one
+ * tree (each root is the final log's root at that size). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +41,7 @@
 #include "api/api.h"
 #include "common/b64.h"
 #include "common/err.h"
+#include "entry/ct.h"
 #include "entry/note.h"
 #include "storage/storage.h"
 #include "tests/lib/ctclient.h"
@@ -511,11 +518,158 @@ static void test_publish_s3(void **state)
 #undef s3
 }
 
+/* adder: adds certificates until logd goes away, writing each SCT's
+ * leaf_index to |out| as soon as it is answered. Runs in a child. */
+static void adder(uint16_t port, const struct pki_cert *ca, const char *out, int round)
+{
+	FILE *f = fopen(out, "w");
+	int64_t now = pki_now();
+	const char *dns[1] = {"kill.example"};
+
+	if (f == NULL)
+		_exit(2);
+	for (int i = 0; i < 100000; i++) {
+		struct pki_cert *leaf = pki_issue(ca, "kill.example", dns, 1, 0,
+						  now - 1000 * round - i, now + 86400);
+		const struct pki_cert *chain[2] = {leaf, ca};
+		char *body = ctc_chain_json(chain, 2);
+		struct http_resp r;
+		json_error_t e;
+		json_t *j;
+		const char *ext;
+		uint8_t *dec = NULL;
+		size_t len = 0;
+		uint64_t idx = 0;
+		int has = 0;
+
+		if (http_do(port, "POST", "/k/ct/v1/add-chain", NULL, body, strlen(body), &r) != 0)
+			_exit(0);
+		free(body);
+		pki_free(leaf);
+		if (r.status != 200)
+			_exit(0);
+		j = json_loadb((const char *)r.body, r.body_len, 0, &e);
+		ext = j != NULL ? json_string_value(json_object_get(j, "extensions")) : NULL;
+		if (ext == NULL || mn_b64_decode(&dec, &len, ext, strlen(ext), 64) != 0 ||
+		    !ct_parse_extensions(dec, len, &has, &idx) || !has)
+			_exit(3);
+		fprintf(f, "%llu\n", (unsigned long long)idx);
+		fflush(f);
+		free(dec);
+		json_decref(j);
+		http_resp_free(&r);
+	}
+	_exit(0);
+}
+
+static void test_sct_after_publish_kill9(void **state)
+{
+	char dir[64] = "/tmp/mn-publish-kill-XXXXXX", roots[128], data[128], pub[128], cfg[128];
+	char idxf[128], cpf[160];
+	struct logd_proc logd;
+	int64_t now = pki_now();
+	struct pki_cert *root, *ca;
+	struct { uint64_t size; uint8_t root[32]; } seen[64];
+	size_t num_seen = 0, total_scts = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	root = pki_root("Kill Root", 0);
+	ca = pki_issue(root, "Kill CA", NULL, 0, PKI_CA, now - 86400, now + 86400 * 365);
+	snprintf(roots, sizeof(roots), "%s/roots.pem", dir);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(pub, sizeof(pub), "%s/pub", dir);
+	snprintf(cfg, sizeof(cfg), "%s/logd.yaml", dir);
+	snprintf(idxf, sizeof(idxf), "%s/scts", dir);
+	snprintf(cpf, sizeof(cpf), "%s/checkpoint", pub);
+	{
+		const struct pki_cert *rs[1] = {root};
+		assert_int_equal(pki_write_pem(roots, rs, 1), 0);
+	}
+	f = fopen(cfg, "w");
+	assert_non_null(f);
+	fprintf(f, "listen: 127.0.0.1:0\nlogs:\n  - name: k\n    data: %s\n"
+		"    classes: [tls]\n    roots: {tls: %s}\n    origin: log.example/k\n"
+		"    map: false\n    publish: {dir: %s}\n    sct_after: publish\n",
+		data, roots, pub);
+	fclose(f);
+	for (int round = 0; round < 20; round++) {
+		const char *args[] = {"--config", cfg, NULL};
+		struct timespec ts = {0, 2 * 1000 * 1000};
+		struct note_checkpoint cp;
+		uint8_t *b;
+		size_t len = 0, lines = 0;
+		unsigned long long idx;
+		pid_t child;
+		int want = 1 + round % 6;
+
+		assert_int_equal(logd_start(&logd, args), 0);
+		child = fork();
+		assert_true(child >= 0);
+		if (child == 0)
+			adder(logd.port, ca, idxf, round);
+		/* kill -9 once |want| SCTs came back, with more adds in flight */
+		for (int i = 0; i < 5000 && lines < (size_t)want; i++) {
+			char l[64];
+			lines = 0;
+			f = fopen(idxf, "r");
+			while (f != NULL && fgets(l, sizeof(l), f) != NULL)
+				lines++;
+			if (f != NULL)
+				fclose(f);
+			if (lines < (size_t)want)
+				nanosleep(&ts, NULL);
+		}
+		assert_true(lines >= (size_t)want);
+		logd_stop(&logd, SIGKILL);
+		waitpid(child, NULL, 0);
+		/* what was published survives; every SCT is in it */
+		b = read_file(cpf, &len);
+		assert_non_null(b);
+		assert_int_equal(note_parse_checkpoint(&cp, b, len), 0);
+		f = fopen(idxf, "r");
+		assert_non_null(f);
+		while (fscanf(f, "%llu", &idx) == 1) {
+			if (idx >= cp.tree_size)
+				fail_msg("round %d: an SCT for leaf %llu, but the published checkpoint "
+					 "is of size %llu", round, idx, (unsigned long long)cp.tree_size);
+			total_scts++;
+		}
+		fclose(f);
+		seen[num_seen].size = cp.tree_size;
+		memcpy(seen[num_seen].root, cp.root, 32);
+		num_seen++;
+		free(b);
+	}
+	/* one tree: each published root is the log's root at that size */
+	{
+		struct store *st;
+		struct store_options so = {.dir = data, .read_only = 1};
+		struct store_reader *rd;
+		uint8_t r[32];
+		assert_int_equal(store_open(&st, &so), 0);
+		assert_int_equal(store_read_begin(st, &rd), 0);
+		for (size_t i = 0; i < num_seen; i++) {
+			assert_int_equal(store_r_root(rd, seen[i].size, r), 0);
+			assert_memory_equal(r, seen[i].root, 32);
+		}
+		store_read_end(rd);
+		store_close(st);
+	}
+	fprintf(stderr, "kill9: 20 rounds, %zu SCTs, final published size %llu\n", total_scts,
+		(unsigned long long)seen[num_seen - 1].size);
+	pki_free(ca);
+	pki_free(root);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_publish_dir_and_restore),
 		cmocka_unit_test_teardown(test_publish_s3, stop_s3),
+		cmocka_unit_test(test_sct_after_publish_kill9),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
