@@ -159,6 +159,14 @@ static const struct {
 	{"threads: 1\n", "1: missing logs"},
 	{"threads: 1\nthreads: 2\nlogs:\n" LOG_A, "2: config: key 'threads' given twice"},
 	{"logs:\n" LOG_A "---\nlogs: []\n", "7: a second YAML document"},
+	{"logs:\n" LOG_A "    publish: {dir: /x, s3: s3://b}\n", "6: publish: give exactly one"},
+	{"logs:\n" LOG_A "    publish: {s3: s3://b/p}\n", "6: publish: s3 needs endpoint"},
+	{"logs:\n" LOG_A "    publish: {s3: http://b, endpoint: http://h:1}\n",
+	 "6: publish.s3: 'http://b' is not s3://BUCKET"},
+	{"logs:\n" LOG_A "    publish: {dir: /x, region: r}\n", "6: publish: endpoint, region"},
+	{"logs:\n" LOG_A "    publish: {bucket: b}\n", "6: publish: unknown key 'bucket'"},
+	{"logs:\n" LOG_A "    sct_after: later\n", "6: sct_after: 'later' is not commit or publish"},
+	{"logs:\n" LOG_A "    sct_after: publish\n", "2: log a: sct_after: publish needs publish"},
 };
 
 static void test_parse_errors(void **state)
