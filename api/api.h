@@ -204,4 +204,28 @@ void api_free(struct api *api);
 int api_handle(struct api *api, const struct api_request *req,
 	       struct api_response *resp, api_done_fn done, void *done_ctx);
 
+/* --- the static objects, for publishing (logd/publish.h) -------------------- */
+
+/* api_static_get answers a GET of the static read path |path| (a checkpoint,
+ * tile, data tile or issuer path as served under the log's prefix, e.g.
+ * "/tile/0/001") into |resp| exactly as api_handle would (same status, headers
+ * and bytes), synchronously and without counting it as a request. Returns 1,
+ * or 0 (|resp| zeroed) if |path| is not a static path. */
+int api_static_get(struct api *api, const char *path, size_t len, struct api_response *resp);
+
+#define API_MAX_OBJECT_PATH 96
+/* api_tile_path writes "/tile/<level>/<N>[.p/<W>]" (level -1: "/tile/data/...")
+ * in the tlog-tiles encoding into |out| (NUL-terminated). 1 or 0 (too small). */
+int api_tile_path(char *out, size_t cap, int level, uint64_t n, unsigned width);
+
+/* api_object_fn is told one object path (NUL-terminated, borrowed for the
+ * call); it returns 0 to go on or anything else to stop. */
+typedef int (*api_object_fn)(void *ctx, const char *path, size_t len);
+/* api_static_objects lists the hash tiles (every level) and data tiles that a
+ * log of |new_size| serves and a log of |old_size| did not: for every tile
+ * whose width grew, the tile at its new width (full, or partial .p/W), data
+ * tiles first, then levels 0 to 7, each in index order. Issuers and the
+ * checkpoint are not listed. Returns 0 or what |fn| returned. Pure. */
+int api_static_objects(uint64_t old_size, uint64_t new_size, api_object_fn fn, void *ctx);
+
 #endif

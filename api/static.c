@@ -524,3 +524,15 @@ int api__static_info_json(struct cbb *b, const struct api *api)
 				    ? ",\"data_tile_format\":\"" API_DATA_TILE_FORMAT_EXACT "\""
 				    : ",\"data_tile_format\":\"" API_DATA_TILE_FORMAT "\"");
 }
+
+int api_static_get(struct api *api, const char *path, size_t len, struct api_response *resp)
+{
+	struct api_request req = {.method = API_GET, .path = path, .path_len = len};
+	enum api_endpoint ep;
+
+	memset(resp, 0, sizeof(*resp));
+	if (!api__static_route(path, len, &ep))
+		return 0;
+	api__static(api, ep, &req, resp);
+	return 1;
+}

@@ -284,6 +284,49 @@ static int parse_roots(struct pctx *c, struct logd_log_config *l, yaml_node_t *n
 	return 1;
 }
 
+static int parse_publish(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
+{
+	yaml_node_t *k, *v;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(c, n, "publish: expected {dir: PATH} or {s3: s3://BUCKET/PREFIX, "
+			    "endpoint: URL, region: R, credentials: FILE}");
+	if (!check_keys(c, n, "publish"))
+		return 0;
+	FOR_PAIRS(c, n, k, v) {
+		char **dst;
+		if (key_is(k, "dir"))
+			dst = &l->publish_dir;
+		else if (key_is(k, "s3"))
+			dst = &l->publish_s3;
+		else if (key_is(k, "endpoint"))
+			dst = &l->publish_endpoint;
+		else if (key_is(k, "region"))
+			dst = &l->publish_region;
+		else if (key_is(k, "credentials"))
+			dst = &l->publish_credentials;
+		else
+			return fail(c, k, "publish: unknown key '%.40s' (dir, s3, endpoint, region, "
+				    "credentials)", (const char *)k->data.scalar.value);
+		if (!get_str(c, v, "publish", dst, NULL))
+			return 0;
+	}
+	if ((l->publish_dir != NULL) == (l->publish_s3 != NULL))
+		return fail(c, n, "publish: give exactly one of dir and s3");
+	if (l->publish_dir != NULL && (l->publish_endpoint != NULL || l->publish_region != NULL ||
+				       l->publish_credentials != NULL))
+		return fail(c, n, "publish: endpoint, region and credentials go with s3, not dir");
+	if (l->publish_s3 != NULL &&
+	    (strncmp(l->publish_s3, "s3://", 5) != 0 || l->publish_s3[5] == '\0' ||
+	     l->publish_s3[5] == '/'))
+		return fail(c, n, "publish.s3: '%.60s' is not s3://BUCKET[/PREFIX]", l->publish_s3);
+	if (l->publish_s3 != NULL &&
+	    (l->publish_endpoint == NULL || (strncmp(l->publish_endpoint, "http://", 7) != 0 &&
+					     strncmp(l->publish_endpoint, "https://", 8) != 0)))
+		return fail(c, n, "publish: s3 needs endpoint: http(s)://HOST[:PORT]");
+	return 1;
+}
+
 static int parse_window(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 {
 	yaml_node_t *k, *v, *sn = NULL, *ln = NULL;
@@ -420,6 +463,17 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 			int li = 1;
 			ok = get_bool(c, v, "leaf_index", &li);
 			l->no_leaf_index = !li;
+		} else if (strcmp(key, "publish") == 0) {
+			ok = parse_publish(c, l, v);
+		} else if (strcmp(key, "sct_after") == 0) {
+			const char *sv = scalar(c, v, "sct_after");
+			ok = sv != NULL;
+			if (ok && strcmp(sv, "commit") == 0)
+				l->sct_after_publish = 0;
+			else if (ok && strcmp(sv, "publish") == 0)
+				l->sct_after_publish = 1;
+			else if (ok)
+				ok = fail(c, v, "sct_after: '%.40s' is not commit or publish", sv);
 		} else if (strcmp(key, "map_size") == 0) {
 			ok = get_u64(c, v, "map_size", 0, ~0ull, &l->map_size);
 		} else if (strcmp(key, "max_map_size") == 0) {
@@ -454,6 +508,8 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 	}
 	if (!has_classes)
 		return fail(c, n, "log %s: missing classes (any of tls, smime, pgp, policy)", l->name);
+	if (l->sct_after_publish && l->publish_dir == NULL && l->publish_s3 == NULL)
+		return fail(c, n, "log %s: sct_after: publish needs publish: {dir or s3}", l->name);
 	if ((l->classes & LOGD_CLASS_TLS) && l->tls_roots == NULL)
 		return fail(c, n, "log %s: class tls needs roots: {tls: FILE}", l->name);
 	if ((l->classes & LOGD_CLASS_SMIME) && l->smime_roots == NULL)
@@ -736,6 +792,11 @@ void logd_config_cleanup(struct logd_config *c)
 		free(l->tls_roots);
 		free(l->smime_roots);
 		free(l->certifiers);
+		free(l->publish_dir);
+		free(l->publish_s3);
+		free(l->publish_endpoint);
+		free(l->publish_region);
+		free(l->publish_credentials);
 	}
 	free(c->logs);
 	free(c->file);

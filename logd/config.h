@@ -36,6 +36,12 @@
  *                                   url without scheme, else HOST:PORT/NAME)
  *       note_key: PEM               Ed25519 checkpoint note key (default
  *                                   DATA/note-key.pem, generated if missing)
+ *       publish: {dir: PATH}        publish the static objects (logd/publish.h)
+ *       publish: {s3: s3://BUCKET/PREFIX, endpoint: URL, region: R,
+ *                 credentials: FILE}  ... to an S3-compatible store (SigV4;
+ *                                   credentials default to the environment)
+ *       sct_after: commit | publish SCTs after the durable commit (default),
+ *                                   or only once published (needs publish)
  *       map_size / max_map_size     LMDB map sizes in bytes
  *       mirror: URL                 a verifying mirror of the log at URL
  *                                   (logd/mirror.h): no classes, roots,
@@ -94,6 +100,10 @@ struct logd_log_config {
 	int map;                  /* default 1 */
 	int no_leaf_index;        /* leaf_index: false; only when the log is created */
 	unsigned long long map_size, max_map_size; /* 0 = storage defaults */
+	/* publish: (logd/publish.h); dir or s3 (exactly one, or neither) */
+	char *publish_dir, *publish_s3, *publish_endpoint, *publish_region,
+		*publish_credentials;
+	int sct_after_publish;    /* sct_after: publish */
 };
 
 struct logd_config {

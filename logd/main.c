@@ -22,6 +22,7 @@
 #include "logd/http.h"
 #include "logd/metrics.h"
 #include "logd/reload.h"
+#include "logd/restore.h"
 #include "logd/router.h"
 #include "logd/shard.h"
 #include "storage/storage.h"
@@ -32,6 +33,9 @@ static const char usage[] =
 	"                       JSON (writes nothing; exit 2 if a log has no key yet)\n"
 	"       logd backup --data DIR DEST | --config FILE --log NAME DEST\n"
 	"                       a consistent copy while logd serves (README, Backups)\n"
+	"       logd restore --from DIR|s3://BUCKET/PREFIX|https://URL --data DIR\n"
+	"                       rebuild a log from its published objects, verifying\n"
+	"                       every one (README, Publishing)\n"
 	"  --listen HOST:PORT   address to serve on (default 127.0.0.1:6962; port 0 = any)\n"
 	"  --data DIR           data directory (default ./data)\n"
 	"  --key PEMFILE        log signing key, ECDSA P-256 (default DIR/log-key.pem,\n"
@@ -467,6 +471,8 @@ int main(int argc, char **argv)
 		return loglist(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "backup") == 0)
 		return logd_backup_main(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "restore") == 0)
+		return logd_restore_main(argc - 1, argv + 1);
 	memset(&d, 0, sizeof(d));
 	config_defaults(&d.c);
 	if (!parse_args(&d.c, argc, argv))
@@ -512,7 +518,7 @@ int main(int argc, char **argv)
 		if (shard_start(s, &sp) != 0)
 			goto out;
 		d.mlogs[i] = (struct logd_metrics_log){s->cfg->name, s->api, s->seq, s->st,
-						       s->reload, s->mirror};
+						       s->reload, s->mirror, s->pub};
 	}
 	if (d.file_name != NULL) {
 		d.router = router_new(d.num);
@@ -522,6 +528,7 @@ int main(int argc, char **argv)
 			struct shard *s = &d.shards[i];
 			router_add(d.router, s->cfg->name, s->api, s->st, s->writable, s->cfg->mmd_s,
 				   s->cfg->state == LOGD_STATE_OPEN);
+			router_set_publisher(d.router, s->cfg->name, s->pub);
 		}
 	} else {
 		the_api = d.shards[0].api;

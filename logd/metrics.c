@@ -12,6 +12,7 @@
 #include "common/version.h"
 #include "logd/http.h"
 #include "logd/mirror.h"
+#include "logd/publish.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
 #include "storage/storage.h"
@@ -47,6 +48,8 @@ void logd_metrics_write(const struct logd_metrics *m, struct prom *w)
 			logd_reload_metrics(l->reload, w, labels);
 		if (l->mirror != NULL)
 			mirror_metrics(l->mirror, w, labels);
+		if (l->pub != NULL)
+			publish_metrics(l->pub, w, labels);
 	}
 }
 

@@ -18,6 +18,8 @@
 struct api;
 struct http_server;
 struct logd_reload;
+struct mirror;
+struct publisher;
 struct prom;
 struct seq;
 struct store;
@@ -29,6 +31,7 @@ struct logd_metrics_log {
 	struct store *store;
 	struct logd_reload *reload;
 	struct mirror *mirror;      /* a mirror's follower (logd/mirror.h) */
+	struct publisher *pub;      /* logd/publish.h; NULL = not published */
 };
 
 struct logd_metrics {

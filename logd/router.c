@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "logd/publish.h"
 #include "storage/storage.h"
 
 struct route_log {
@@ -17,6 +18,7 @@ struct route_log {
 	struct store *st;
 	int writable, open;
 	uint64_t mmd_s;
+	struct publisher *pub;
 };
 
 struct router {
@@ -55,6 +57,13 @@ int router_add(struct router *r, const char *name, struct api *api, struct store
 	l->mmd_s = mmd_s;
 	l->open = open;
 	return 0;
+}
+
+void router_set_publisher(struct router *r, const char *name, struct publisher *pub)
+{
+	for (size_t i = 0; i < r->num; i++)
+		if (strcmp(r->logs[i].name, name) == 0)
+			r->logs[i].pub = pub;
 }
 
 void router_free(struct router *r)
@@ -126,6 +135,17 @@ static void readyz(struct router *r, struct api_response *resp)
 				snprintf(reason, sizeof(reason), "latest STH is %" PRIu64
 					 " s old, not younger than the MMD (%" PRIu64 " s)",
 					 age_s, l->mmd_s);
+			} else if (l->pub != NULL) {
+				struct publish_status ps;
+				publish_status(l->pub, &ps);
+				if (ps.tree_size > ps.published &&
+				    (ps.failing || ps.lag_ms >= l->mmd_s * 1000)) {
+					ready = 0;
+					snprintf(reason, sizeof(reason), "publishing is %" PRIu64
+						 " entries and %" PRIu64 " s behind%s",
+						 ps.tree_size - ps.published, ps.lag_ms / 1000,
+						 ps.failing ? ": the object store fails" : "");
+				}
 			}
 		}
 		all &= ready;

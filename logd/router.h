@@ -5,7 +5,8 @@
  *   GET /healthz  200 {"status":"ok"}: the process is up and answering.
  *   GET /readyz   200 when every open log's latest STH is younger than its MMD
  *                 and its storage was opened writable (read-only logs only need
- *                 readable storage); else 503. The body lists each log:
+ *                 readable storage), and a published log's store keeps up
+ *                 (router_set_publisher); else 503. The body lists each log:
  *                 {"ready":false,"logs":[{"name":..,"state":..,"ready":..,
  *                 "sth_age_s":..,"mmd_s":..,"reason":".."}]}.
  *   GET /metrics  the process's exposition (logd/metrics.h): build info and the
@@ -30,6 +31,11 @@ struct router *router_new(size_t cap);
  * /readyz. Returns 0 or MN_EINVAL (full). Call before serving. */
 int router_add(struct router *r, const char *name, struct api *api, struct store *st,
 	       int writable, uint64_t mmd_s, int open);
+/* router_set_publisher: log |name| is published by |pub| (logd/publish.h,
+ * borrowed): /readyz then says not ready while committed entries are not
+ * published and the object store fails, or they have waited an MMD. */
+struct publisher;
+void router_set_publisher(struct router *r, const char *name, struct publisher *pub);
 /* router_handle is an http_handler_fn (logd/http.h) with |ctx| the router. */
 int router_handle(void *ctx, const struct api_request *req, struct api_response *resp,
 		  api_done_fn done, void *done_ctx);

@@ -21,6 +21,7 @@
 #include "logd/backup.h"
 #include "logd/keys.h"
 #include "logd/mirror.h"
+#include "logd/publish.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
 #include "storage/storage.h"
@@ -419,6 +420,20 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		}
 		ac.seq = seq_api(s->seq);
 	}
+	if (c->publish_dir != NULL || c->publish_s3 != NULL) {
+		struct publish_options po = {0};
+		po.store.url = c->publish_dir != NULL ? c->publish_dir : c->publish_s3;
+		po.store.endpoint = c->publish_endpoint;
+		po.store.region = c->publish_region;
+		po.store.credentials = c->publish_credentials;
+		po.name = c->name;
+		po.sct_after_publish = c->sct_after_publish;
+		ret = publish_new(&s->pub, s->st, &po);
+		if (ret != 0)
+			return ret;
+		if (s->seq != NULL)
+			ac.seq = publish_wrap(s->pub, ac.seq);
+	}
 	ac.store = s->st;
 	ac.signer = s->signer;
 	ac.tls = s->trust.validator;
@@ -444,6 +459,8 @@ int shard_start(struct shard *s, const struct shard_process *p)
 	s->api = api_new(&ac);
 	if (s->api == NULL)
 		return MN_ENOMEM;
+	if (s->pub != NULL && (ret = publish_start(s->pub, s->api)) != 0)
+		return ret;
 	ret = logd_reload_new(&s->reload, s->api, c->name, c->tls_roots, c->smime_roots,
 			      c->certifiers);
 	if (ret != 0)
@@ -455,12 +472,16 @@ void shard_stop(struct shard *s)
 {
 	seq_stop(s->seq);
 	s->seq = NULL;
+	publish_stop(s->pub);
+	s->pub = NULL;
 }
 
 void shard_close(struct shard *s)
 {
 	seq_stop(s->seq);
 	s->seq = NULL;
+	publish_stop(s->pub);
+	s->pub = NULL;
 	logd_reload_free(s->reload);
 	s->reload = NULL;
 	api_free(s->api);

@@ -11,7 +11,8 @@
  *                given its signed empty tree) and never writes after that.
  *   shard_start  starts the sequencer (open logs only) and the api.
  *   shard_stop   stops the sequencer: queued submissions are committed and
- *                answered first. Call after the transport has stopped.
+ *                answered first; then the publisher (one last round). Call
+ *                after the transport has stopped.
  *   shard_close  frees everything (safe after any step, and twice).
  * After shard_start, s->reload reloads the log's roots and certifiers from
  * the same files (SIGHUP, logd/reload.h); a backup copies cfg->data
@@ -69,6 +70,7 @@ struct shard {
 	uint8_t *mirror_spki;   /* the origin's key, DER (shard_load) */
 	size_t mirror_spki_len;
 	struct mirror *mirror;  /* the follower (shard_open; started by shard_start) */
+	struct publisher *pub;  /* publish: (logd/publish.h); NULL = not published */
 };
 
 /* shard_mirror_failed: 1 once the log is a mirror whose follower stopped on a

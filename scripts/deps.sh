@@ -10,7 +10,8 @@ postfix python3-aiosmtpd
 man-db groff-base systemd iproute2
 prometheus
 golang-go golang-golang-x-mod-dev
-nginx"
+nginx
+nodejs"
 missing=""
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -19,7 +20,11 @@ for p in $PKGS; do
 	*) missing="$missing $p" ;;
 	esac
 done
-[ -z "$missing" ] && exit 0
+# npm: Debian's package, unless the nodejs installed already brings its own
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+# the npm tools the tests run (tests/node), once nodejs and npm are here
+npm_tools() { "$(dirname "$0")/npm.sh"; }
+[ -z "$missing" ] && { npm_tools; exit 0; }
 echo "deps: installing:$missing" >&2
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: not root; install as root: apt-get install$missing" >&2
@@ -48,4 +53,5 @@ esac
 apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends $missing >/dev/null
 [ "${rm_policy:-0}" = 1 ] && rm -f /usr/sbin/policy-rc.d
+npm_tools
 echo "deps: done" >&2

@@ -170,6 +170,14 @@ static const struct {
 	 "2: log m: mirror_key given without mirror"},
 	{"logs:\n  - name: m\n    data: /d/m\n    mirror: http://x/\n    mirror_key: /k\n"
 	 "    classes: [tls]\n    roots: {tls: /r.pem}\n", "2: log m: a mirror takes no classes"},
+	{"logs:\n" LOG_A "    publish: {dir: /x, s3: s3://b}\n", "6: publish: give exactly one"},
+	{"logs:\n" LOG_A "    publish: {s3: s3://b/p}\n", "6: publish: s3 needs endpoint"},
+	{"logs:\n" LOG_A "    publish: {s3: http://b, endpoint: http://h:1}\n",
+	 "6: publish.s3: 'http://b' is not s3://BUCKET"},
+	{"logs:\n" LOG_A "    publish: {dir: /x, region: r}\n", "6: publish: endpoint, region"},
+	{"logs:\n" LOG_A "    publish: {bucket: b}\n", "6: publish: unknown key 'bucket'"},
+	{"logs:\n" LOG_A "    sct_after: later\n", "6: sct_after: 'later' is not commit or publish"},
+	{"logs:\n" LOG_A "    sct_after: publish\n", "2: log a: sct_after: publish needs publish"},
 };
 
 /* a log with note_key and no url parses (the url check once read the unset
