@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/lib/files.h"
+
 #define MAX_NAMES 256
 
 struct names {
@@ -55,42 +57,7 @@ static void names_free(struct names *s)
 	s->n = 0;
 }
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
 
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* run runs the shell command |cmd| with stdout and stderr into files of dir;
- * returns its exit status and the outputs (malloc'd). */
-static int run(const char *cmd, char **out, char **err)
-{
-	char line[1024], po[128], pe[128];
-	int rc;
-
-	snprintf(po, sizeof(po), "%s/out", dir);
-	snprintf(pe, sizeof(pe), "%s/err", dir);
-	snprintf(line, sizeof(line), "%s >%s 2>%s", cmd, po, pe);
-	rc = system(line);
-	*out = read_all(po);
-	*err = read_all(pe);
-	assert_non_null(*out);
-	assert_non_null(*err);
-	return rc;
-}
 
 /* options collects every "--name" of |text| (with roff's "\-" read as "-"). */
 static void options(struct names *s, const char *text)
@@ -196,7 +163,7 @@ static char *help_of(const char *prog)
 	char cmd[512], *out, *err;
 
 	snprintf(cmd, sizeof(cmd), "%s/%s --help", build ? build : "build", prog);
-	assert_int_equal(run(cmd, &out, &err), 0);
+	assert_int_equal(tf_run(dir, NULL, cmd, &out, &err), 0);
 	free(err);
 	assert_true(strlen(out) > 100);
 	return out;
@@ -207,14 +174,14 @@ static void check_renders(const char *page)
 	char cmd[512], *out, *err;
 
 	snprintf(cmd, sizeof(cmd), "groff -ww -b -z -man -Tutf8 %s", page);
-	assert_int_equal(run(cmd, &out, &err), 0);
+	assert_int_equal(tf_run(dir, NULL, cmd, &out, &err), 0);
 	if (err[0] != '\0')
 		fprintf(stderr, "groff -ww %s:\n%s", page, err);
 	assert_string_equal(err, "");
 	free(out);
 	free(err);
 	snprintf(cmd, sizeof(cmd), "LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l %s", page);
-	assert_int_equal(run(cmd, &out, &err), 0);
+	assert_int_equal(tf_run(dir, NULL, cmd, &out, &err), 0);
 	if (err[0] != '\0')
 		fprintf(stderr, "man --warnings %s:\n%s", page, err);
 	assert_string_equal(err, "");
@@ -225,7 +192,7 @@ static void check_renders(const char *page)
 
 static void test_logd_page(void **state)
 {
-	char *help = help_of("logd"), *page = read_all("man/logd.8");
+	char *help = help_of("logd"), *page = tf_read("man/logd.8", NULL);
 	struct names h = {0}, p = {0};
 
 	(void)state;
@@ -244,7 +211,7 @@ static void test_logd_page(void **state)
 
 static void test_mnctl_page(void **state)
 {
-	char *help = help_of("mnctl"), *page = read_all("man/mnctl.1");
+	char *help = help_of("mnctl"), *page = tf_read("man/mnctl.1", NULL);
 	struct names h = {0}, p = {0};
 
 	(void)state;

@@ -38,29 +38,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/lib/files.h"
+
 #define TOUR_TIMEOUT_S 600
 
 static char dir[64];
 static int use_netns;
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
 
 /* tour_script returns the ```sh blocks between the tour markers of |readme|,
  * joined (malloc'd), or NULL if there are none. */
@@ -194,8 +178,8 @@ static int run_script(const char *name, const char *script, char **out, char **e
 		fprintf(stderr, "tour: %s.sh left processes running: killed\n", name);
 		kill(-pid, SIGKILL);
 	}
-	*out = read_all(po);
-	*err = read_all(pe);
+	*out = tf_read(po, NULL);
+	*err = tf_read(pe, NULL);
 	assert_non_null(*out);
 	assert_non_null(*err);
 	if (status == -1 || !WIFEXITED(status))
@@ -205,7 +189,7 @@ static int run_script(const char *name, const char *script, char **out, char **e
 
 static void test_readme_tour(void **state)
 {
-	char *readme = read_all("README.md"), *script, *out, *err;
+	char *readme = tf_read("README.md", NULL), *script, *out, *err;
 	static const char *const covers[] = {
 		"build/logd ", "--tls-roots", "--smime-roots", "--certifiers", "openssl req",
 		"gpg", "add-chain", "--wait-inclusion", "lookup", "add-pgp", "add-policy",

@@ -27,26 +27,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/lib/files.h"
+
 static char dir[64];
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -57,23 +41,6 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-/* run runs |cmd| in dir with stdout and stderr into files; returns its exit
- * status, stdout and stderr (malloc'd). */
-static int run(const char *cmd, char **out, char **err)
-{
-	char line[PATH_MAX + 512], po[128], pe[128];
-	int rc;
-
-	snprintf(po, sizeof(po), "%s/out", dir);
-	snprintf(pe, sizeof(pe), "%s/err", dir);
-	snprintf(line, sizeof(line), "cd %s && %s >%s 2>%s", dir, cmd, po, pe);
-	rc = system(line);
-	*out = read_all(po);
-	*err = read_all(pe);
-	assert_non_null(*out);
-	assert_non_null(*err);
-	return rc;
-}
 
 /* has_line: |text| holds |line| as a whole line. */
 static int has_line(const char *text, const char *line)
@@ -96,7 +63,7 @@ static int verify_unit(const char *name, const char *unit_text)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	write_file(path, unit_text);
 	snprintf(cmd, sizeof(cmd), "systemd-analyze verify --man=no ./%s", name);
-	rc = run(cmd, &out, &err);
+	rc = tf_run(dir, dir, cmd, &out, &err);
 	ok = rc == 0 && err[0] == '\0';
 	if (!ok)
 		fprintf(stderr, "systemd-analyze verify %s: exit %d\n%s%s", name, rc, out, err);
@@ -142,7 +109,7 @@ static void test_unit_settings(void **state)
 		"NoNewPrivileges=yes",
 		"WantedBy=multi-user.target",
 	};
-	char *unit = read_all("contrib/logd.service");
+	char *unit = tf_read("contrib/logd.service", NULL);
 
 	(void)state;
 	assert_non_null(unit);
@@ -157,15 +124,15 @@ static void test_unit_settings(void **state)
 
 static void test_unit_verifies(void **state)
 {
-	char *unit = read_all("contrib/logd.service"), *local, *out, *err;
+	char *unit = tf_read("contrib/logd.service", NULL), *local, *out, *err;
 	int rc;
 
 	(void)state;
 	assert_non_null(unit);
 	local = local_unit(unit);
 	assert_true(verify_unit("logd.service", local));
-	rc = run("systemd-analyze security --offline=true --threshold=20 ./logd.service", &out,
-		 &err);
+	rc = tf_run(dir, dir, "systemd-analyze security --offline=true --threshold=20 ./logd.service",
+		    &out, &err);
 	if (rc != 0)
 		fprintf(stderr, "systemd-analyze security: exit %d\n%s%s", rc, out, err);
 	assert_int_equal(rc, 0);
@@ -185,7 +152,7 @@ static void test_sysusers(void **state)
 	/* --root: a scratch root, so that the user may already exist or not */
 	snprintf(cmd, sizeof(cmd), "mkdir -p root/etc && systemd-sysusers --root=root --dry-run "
 		 "%s/contrib/metanotary.sysusers", cwd);
-	assert_int_equal(run(cmd, &out, &err), 0);
+	assert_int_equal(tf_run(dir, dir, cmd, &out, &err), 0);
 	/* it says what it would do on stderr */
 	if (strstr(err, "Creating user 'metanotary'") == NULL)
 		fprintf(stderr, "systemd-sysusers:\n%s%s", out, err);
@@ -198,7 +165,7 @@ static void test_sysusers(void **state)
  * binary each make it fail. */
 static void test_verify_catches(void **state)
 {
-	char *unit = read_all("contrib/logd.service"), *local, *bad;
+	char *unit = tf_read("contrib/logd.service", NULL), *local, *bad;
 	size_t n;
 
 	(void)state;
@@ -226,7 +193,7 @@ static int setup(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/mn-unit-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
-	rc = run("systemd-analyze --version", &out, &err);
+	rc = tf_run(dir, dir, "systemd-analyze --version", &out, &err);
 	free(out);
 	free(err);
 	if (rc != 0)

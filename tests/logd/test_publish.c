@@ -44,6 +44,7 @@
 #include "entry/ct.h"
 #include "entry/note.h"
 #include "storage/storage.h"
+#include "tests/lib/files.h"
 #include "tests/lib/ctclient.h"
 #include "tests/lib/pki.h"
 #include "logd/objstore.h"
@@ -58,27 +59,6 @@ static void rm_rf(const char *dir)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 static void add(uint16_t port, const char *prefix, const struct pki_cert *leaf,
 		const struct pki_cert *ca, int pre)
@@ -131,7 +111,7 @@ static void wait_published(const char *dir, uint64_t size)
 	snprintf(path, sizeof(path), "%s/checkpoint", dir);
 	for (int i = 0; i < 500; i++) {
 		size_t len;
-		uint8_t *b = read_file(path, &len);
+		uint8_t *b = (uint8_t *)tf_read(path, &len);
 		struct note_checkpoint cp;
 		int ok = b != NULL && note_parse_checkpoint(&cp, b, len) == 0 && cp.tree_size == size;
 		free(b);
@@ -159,7 +139,7 @@ static int compare_object(void *ctx, const char *path, size_t len)
 	(void)len;
 	snprintf(file, sizeof(file), "%s%s", c->dir, path);
 	snprintf(target, sizeof(target), "%s%s", c->prefix, path);
-	b = read_file(file, &blen);
+	b = (uint8_t *)tf_read(file, &blen);
 	if (b == NULL)
 		fail_msg("%s was not published", file);
 	assert_int_equal(http_do(c->port, "GET", target, NULL, NULL, 0, &r), 0);
@@ -196,7 +176,7 @@ static int run_restore(const char *from, const char *data, const char *key, char
 static void flip(const char *file)
 {
 	size_t len = 0;
-	uint8_t *b = read_file(file, &len);
+	uint8_t *b = (uint8_t *)tf_read(file, &len);
 	FILE *f;
 
 	assert_non_null(b);
@@ -625,7 +605,7 @@ static void test_sct_after_publish_kill9(void **state)
 		logd_stop(&logd, SIGKILL);
 		waitpid(child, NULL, 0);
 		/* what was published survives; every SCT is in it */
-		b = read_file(cpf, &len);
+		b = (uint8_t *)tf_read(cpf, &len);
 		assert_non_null(b);
 		assert_int_equal(note_parse_checkpoint(&cp, b, len), 0);
 		f = fopen(idxf, "r");
