@@ -21,6 +21,7 @@
 
 #include "bench/lib/chain.h"
 #include "bench/lib/load.h"
+#include "bench/lib/monitor.h"
 #include "common/clock.h"
 #include "logd/mirror.h"
 #include "storage/storage.h"
@@ -37,38 +38,6 @@ static void cleanup(void)
 {
 	if (workdir[0] != '\0')
 		load_rm_tree(workdir);
-}
-
-static double monitor_rate(uint16_t port, int tiles)
-{
-	char url[64], key[128], watch[128], st[128], cfg[128];
-	const char *args[16];
-	int n = 0;
-	uint64_t t0;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
-	snprintf(key, sizeof(key), "%s/log.spki", workdir);
-	snprintf(watch, sizeof(watch), "%s/watch", workdir);
-	snprintf(st, sizeof(st), "%s/state-%d", workdir, tiles);
-	snprintf(cfg, sizeof(cfg), "%s/cfg", workdir);
-	args[n++] = "--config";
-	args[n++] = cfg;
-	args[n++] = "--log";
-	args[n++] = url;
-	args[n++] = "--key";
-	args[n++] = key;
-	args[n++] = "monitor";
-	args[n++] = "--watch";
-	args[n++] = watch;
-	args[n++] = "--state";
-	args[n++] = st;
-	if (tiles)
-		args[n++] = "--tiles";
-	args[n] = NULL;
-	t0 = mn_mono_ns();
-	if (mnrun_mnctl(workdir, args, NULL, NULL) != 0)
-		load_die("mnctl monitor failed");
-	return (double)N_ENTRIES / load_secs_since(t0);
 }
 
 /* mirror_rate: one mirror round from an empty store |n|. */
@@ -160,8 +129,9 @@ int main(int argc, char **argv)
 	 * better of each pair */
 	double mon = 0, tiles = 0, mir = 0;
 	for (int k = 0; k < 2; k++) {
-		double a = monitor_rate(lp.port, 0), b = mirror_rate(&lp, k),
-		       c = monitor_rate(lp.port, 1);
+		double a = bench_monitor_rate(workdir, lp.port, 0, N_ENTRIES);
+		double b = mirror_rate(&lp, k);
+		double c = bench_monitor_rate(workdir, lp.port, 1, N_ENTRIES);
 		if (a > mon)
 			mon = a;
 		if (b > mir)

@@ -21,6 +21,7 @@
 
 #include "bench/lib/chain.h"
 #include "bench/lib/load.h"
+#include "bench/lib/monitor.h"
 #include "common/clock.h"
 #include "tests/lib/ctclient.h"
 #include "tests/lib/mnrun.h"
@@ -36,42 +37,6 @@ static void cleanup(void)
 {
 	if (workdir[0] != '\0')
 		load_rm_tree(workdir);
-}
-
-/* monitor_rate runs mnctl monitor (--tiles or not) from a fresh state over the
- * whole log and returns entries per second. */
-static double monitor_rate(uint16_t port, int tiles)
-{
-	char url[64], key[128], watch[128], st[128], cfg[128];
-	const char *args[16];
-	int n = 0;
-	uint64_t t0;
-	double dt;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
-	snprintf(key, sizeof(key), "%s/log.spki", workdir);
-	snprintf(watch, sizeof(watch), "%s/watch", workdir);
-	snprintf(st, sizeof(st), "%s/state-%d", workdir, tiles);
-	snprintf(cfg, sizeof(cfg), "%s/cfg", workdir);
-	args[n++] = "--config";
-	args[n++] = cfg;
-	args[n++] = "--log";
-	args[n++] = url;
-	args[n++] = "--key";
-	args[n++] = key;
-	args[n++] = "monitor";
-	args[n++] = "--watch";
-	args[n++] = watch;
-	args[n++] = "--state";
-	args[n++] = st;
-	if (tiles)
-		args[n++] = "--tiles";
-	args[n] = NULL;
-	t0 = mn_mono_ns();
-	if (mnrun_mnctl(workdir, args, NULL, NULL) != 0)
-		load_die("mnctl monitor failed");
-	dt = load_secs_since(t0);
-	return (double)N_ENTRIES / dt;
 }
 
 static size_t get_bytes(uint16_t port, const char *target)
@@ -140,8 +105,8 @@ int main(int argc, char **argv)
 		if (f == NULL || fputs("nothing.example\n", f) < 0 || fclose(f) != 0)
 			load_die("cannot write the watch list");
 	}
-	double mon_entries = monitor_rate(lp.port, 0);
-	double mon_tiles = monitor_rate(lp.port, 1);
+	double mon_entries = bench_monitor_rate(workdir, lp.port, 0, N_ENTRIES);
+	double mon_tiles = bench_monitor_rate(workdir, lp.port, 1, N_ENTRIES);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/tile/0/000", lp.port);
 	if (load_wrk_run(url, NULL, 2, 64, WRK_S, lp.pid, &wl) != 0)
 		load_die("wrk failed on logd");
