@@ -30,6 +30,7 @@
 #include "tests/lib/mnrun.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/tlogcheck.h"
 
 #define ORIGIN "log.example/tiles"
 
@@ -45,23 +46,10 @@ static void rm_rf(const char *dir)
  * verified (it fails the test if the checker fails). */
 static unsigned long tilecheck(uint16_t port)
 {
-	const char *build = getenv("MN_BUILD");
-	char cmd[512], out[512] = "";
-	unsigned long size = 0;
-	FILE *p;
+	struct tlogcheck_result res;
 
-	snprintf(cmd, sizeof(cmd), "%s/tests/tilecheck http://127.0.0.1:%u/ 2>&1",
-		 build != NULL ? build : "build", port);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	if (fgets(out, sizeof(out), p) == NULL)
-		out[0] = '\0';
-	fprintf(stderr, "tilecheck: %s", out);
-	while (fgets(cmd, sizeof(cmd), p) != NULL)
-		fprintf(stderr, "tilecheck: %s", cmd);
-	assert_int_equal(pclose(p), 0);
-	assert_int_equal(sscanf(out, "ok %lu", &size), 1);
-	return size;
+	assert_int_equal(tlogcheck_run(port, &res), 0);
+	return res.size;
 }
 
 static void add(uint16_t port, const struct pki_cert *leaf, const struct pki_cert *ca,
