@@ -54,8 +54,10 @@ struct mirror_options {
 	const char *origin;       /* the checkpoint origin to require; NULL: the
 				   * origin of the first checkpoint (mirror_new
 				   * fetches it) */
-	struct store *st;         /* the copy: opened read-write, without the map;
-				   * borrowed, written only by the follower */
+	struct store *st;         /* the copy: opened read-write (with .map if
+				   * |map|); borrowed, written only by the follower */
+	int map;                  /* recompute the origin's lookup map and check
+				   * it (below, 5.) */
 	unsigned poll_ms;         /* between rounds; 0 = 1000 */
 	size_t max_tile_bytes;    /* a tile or issuer response; 0 = 64 MiB */
 	/* failed(ctx, why) is called once, from the follower thread, when a
