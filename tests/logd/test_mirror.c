@@ -26,7 +26,10 @@
 #include <openssl/sha.h>
 
 #include "common/b64.h"
+#include "common/bytes.h"
 #include "entry/ct.h"
+#include "entry/mapkeys.h"
+#include "merkle/merkle.h"
 #include "entry/note.h"
 #include "storage/storage.h"
 #include "tests/lib/ctclient.h"
@@ -637,6 +640,69 @@ static void add_smtp_policy(uint16_t port, const struct pki_cert *signer,
 	free(jws);
 }
 
+/* lying_map_root appends to the log in |data| (logd stopped) a map-root leaf
+ * whose root is not its map's, with an STH of the new tree signed by the
+ * log's key (data/log-key.pem): what a lying origin would publish. */
+static void lying_map_root(const char *data)
+{
+	struct store_options so = {.dir = data};
+	struct store *st;
+	struct store_leaf l;
+	struct store_sth sth;
+	struct merkle_range r;
+	struct mapkeys_root mr;
+	struct merkle_hasher *h = merkle_hasher_new();
+	uint8_t leaf[MAPKEYS_ROOT_LEAF_IDX_LEN];
+	struct ct_signer *signer;
+	struct ct_sig sig;
+	struct cbb b;
+	char path[160];
+	EVP_PKEY *pkey;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/log-key.pem", data);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(pkey);
+	signer = ct_signer_new(pkey);
+	assert_non_null(signer);
+	assert_int_equal(store_open(&st, &so), 0);
+	store_get_range(st, &r);
+	memset(&mr, 0, sizeof(mr));
+	mr.covered = r.size;
+	mr.num_keys = 1;
+	memset(mr.root, 0x42, sizeof(mr.root));
+	memset(&l, 0, sizeof(l));
+	l.leaf_input = leaf;
+	if (store_format(st) & STORE_FMT_LEAF_INDEX) {
+		assert_int_equal(mapkeys_root_leaf_indexed(leaf, (uint64_t)pki_now() * 1000, &mr), 1);
+		l.leaf_input_len = MAPKEYS_ROOT_LEAF_IDX_LEN;
+	} else {
+		mapkeys_root_leaf(leaf, (uint64_t)pki_now() * 1000, &mr);
+		l.leaf_input_len = MAPKEYS_ROOT_LEAF_LEN;
+	}
+	merkle_leaf_hash(h, l.leaf_hash, leaf, l.leaf_input_len);
+	SHA256(l.leaf_hash, 32, l.dedup_key);
+	assert_int_equal(merkle_range_append(&r, h, l.leaf_hash, NULL, NULL), 0);
+	memset(&sth, 0, sizeof(sth));
+	sth.tree_size = r.size;
+	sth.timestamp = (uint64_t)pki_now() * 1000 + 1000;
+	merkle_range_root(&r, h, sth.root);
+	assert_int_equal(ct_sign_sth(signer, &sig, sth.timestamp, sth.tree_size, sth.root), 0);
+	assert_true(cbb_init(&b, 128, STORE_MAX_SIG_LEN));
+	assert_true(ct_write_sig(&b, &sig));
+	sth.sig_len = (uint16_t)cbb_len(&b);
+	memcpy(sth.sig, cbb_data(&b), sth.sig_len);
+	cbb_cleanup(&b);
+	assert_int_equal(store_append_batch(st, &l, 1, &sth), 0);
+	store_close(st);
+	ct_signer_free(signer);
+	EVP_PKEY_free(pkey);
+	merkle_hasher_free(h);
+}
+
 /* A mapped origin with tls and smime certificates and smtp policies: the
  * mirror recomputes the map from the leaves it verified, and mnctl lookup and
  * resolve against the mirror (the origin's key pinned) verify, completeness
@@ -722,6 +788,45 @@ static void test_mirror_lookup(void **state)
 	same_answer(origin.port, mirror.port, "lookup", "mirror.example", NULL, NULL);
 	assert_int_equal(logd_stop(&mirror, 15), 0);
 	assert_int_equal(logd_stop(&origin, 15), 0);
+
+	/* an origin that lies about its map: one more map-root leaf committing
+	 * to another root, in a tree signed with its key; served by logd
+	 * --no-map (which keeps the leaves as they are) */
+	lying_map_root(odata);
+	{
+		const char *args[] = {"--data", odata, "--tls-roots", troots, "--smime-roots",
+				      sroots, "--origin", ORIGIN, "--no-map", NULL};
+		char errf[160], *err;
+		struct store_sth before, after;
+		snprintf(errf, sizeof(errf), "%s/mirror.err", dir);
+		stored_sth(mdata, &before);
+		assert_int_equal(logd_start(&origin, args), 0);
+		start_mirror(&mirror, origin.port, mdata, errf);
+		assert_int_equal(logd_stop(&mirror, 0), 3);
+		err = slurp(errf);
+		if (strstr(err, "is not the map of the verified leaves") == NULL)
+			fprintf(stderr, "%s\n", err);
+		assert_non_null(strstr(err, "is not the map of the verified leaves"));
+		assert_non_null(strstr(err, "mirror_stopped"));
+		free(err);
+		/* the leaves verified against the signed tree are stored; the
+		 * lookups the copy would answer then fail: its map is not the
+		 * one the map-root leaf commits to */
+		stored_sth(mdata, &after);
+		assert_int_equal(after.tree_size, before.tree_size + 1);
+		start_mirror(&mirror, origin.port, mdata, errf);
+		{
+			struct http_resp r;
+			assert_int_equal(http_do(mirror.port, "GET",
+						 "/mn/v1/lookup?domain=mirror.example", NULL, NULL,
+						 0, &r), 0);
+			assert_true(r.status >= 500);
+			assert_true(ctc_json_error(r.body, r.body_len));
+			http_resp_free(&r);
+		}
+		assert_int_equal(logd_stop(&mirror, 0), 3);
+		assert_int_equal(logd_stop(&origin, 15), 0);
+	}
 
 	pki_free(c_ex);
 	pki_free(c_www);
