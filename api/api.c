@@ -293,6 +293,16 @@ void api__not_mirrored(const struct api_config *cfg, struct api_response *resp)
 	api_response_error(resp, 501, "notMirrored", msg);
 }
 
+void api__not_mirrored_vrf(const struct api_config *cfg, struct api_response *resp)
+{
+	char msg[700];
+
+	snprintf(msg, sizeof(msg), "a mirror does not answer for an address: its OpenPGP "
+		 "endorsements are filed under a VRF of the origin's private key, which a "
+		 "mirror cannot compute or prove; ask %.500s", cfg->mirror_of);
+	api_response_error(resp, 501, "notMirrored", msg);
+}
+
 /* mirror_refuses answers a submission to a mirror: 405, naming the log to
  * submit to. */
 static void mirror_refuses(const struct api_config *cfg, struct api_response *resp)

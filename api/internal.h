@@ -93,6 +93,9 @@ int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
  * it cannot answer from its verified copy; lookup and resolve when the
  * origin keeps no lookup map. */
 void api__not_mirrored(const struct api_config *cfg, struct api_response *resp);
+/* api__not_mirrored_vrf: 501 notMirrored for a lookup or resolve of an email
+ * address on a mirror (its pgpaddr map key needs the origin's VRF key). */
+void api__not_mirrored_vrf(const struct api_config *cfg, struct api_response *resp);
 
 #endif
 

@@ -415,6 +415,12 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 			mapkeys_str(keys[nk++], "under", norm, strlen(norm));
 		}
 	} else if (email != NULL) {
+		if (api__config(api)->mirror_of != NULL) {
+			/* its PGP endorsements are filed under a VRF of the
+			 * origin's private key: a mirror cannot prove them */
+			api__not_mirrored_vrf(api__config(api), resp);
+			return;
+		}
 		mapkeys_str(keys[nk++], "email", norm, strlen(norm));
 		if (api__config(api)->vrf != NULL) {
 			/* the address's PGP endorsements, under its VRF output */
