@@ -780,6 +780,16 @@ static void test_mirror_lookup(void **state)
 					"alice@mirror.example", NULL, NULL), 0);
 		free(ma);
 	}
+	/* by OpenPGP fingerprint: answered, with the map section (absent here) */
+	{
+		struct http_resp r;
+		assert_int_equal(http_do(mirror.port, "GET", "/mn/v1/lookup?pgp="
+					 "0123456789abcdef0123456789abcdef01234567", NULL, NULL,
+					 0, &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_non_null(strstr((char *)r.body, "\"map\""));
+		http_resp_free(&r);
+	}
 	/* a name the log does not hold: proven absent on both */
 	{
 		char *oa = NULL, *ma = NULL;
