@@ -7,7 +7,12 @@
  * LIAR_FLIP_TILE) and a fork (a second logd with the same key and origin but
  * other entries) and a checkpoint not signed by the key it was given each
  * stop it with exit status 3 and a message naming the
- * problem, and leave its store as it was (opened here afterwards). */
+ * problem, and leave its store as it was (opened here afterwards).
+ * test_mirror_lookup: mnctl lookup and resolve against a mirror of a mapped
+ * origin (tls and smime certificates, smtp policies), the origin's key
+ * pinned, verify with completeness and list what they list against the
+ * origin; an origin whose map-root leaf lies stops the mirror.
+ * test_mirror_unmapped: an origin without the map: lookups stay 501. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -859,6 +864,55 @@ static void test_mirror_lookup(void **state)
 	rm_rf(dir);
 }
 
+/* An origin without the map: the mirror has nothing to prove a lookup
+ * complete with, and none of the origin's indexes: lookup and resolve keep
+ * 501 notMirrored (and the read endpoints are served as ever). */
+static void test_mirror_unmapped(void **state)
+{
+	char roots[128], odata[128], mdata[128];
+	struct logd_proc origin, mirror;
+	int64_t now = pki_now();
+	static const char *const t[3] = {"/mn/v1/lookup?domain=mirror.example",
+					 "/mn/v1/resolve?domain=mirror.example&protocol=smtp",
+					 "/mn/v1/lookup?pgp=0123456789abcdef0123456789abcdef01234567"};
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/mn-munmapped-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	root = pki_root("Mirror Root", 0);
+	ca = pki_issue(root, "Mirror CA", NULL, 0, PKI_CA, now - 86400, now + 86400 * 365);
+	snprintf(roots, sizeof(roots), "%s/roots.pem", dir);
+	snprintf(odata, sizeof(odata), "%s/origin", dir);
+	snprintf(mdata, sizeof(mdata), "%s/mirror", dir);
+	{
+		const struct pki_cert *rs[1] = {root};
+		assert_int_equal(pki_write_pem(roots, rs, 1), 0);
+	}
+	{
+		const char *args[] = {"--data", odata, "--tls-roots", roots, "--origin", ORIGIN,
+				      "--no-map", NULL};
+		assert_int_equal(logd_start(&origin, args), 0);
+	}
+	write_key(&origin);
+	add_n(origin.port, 5);
+	start_mirror(&mirror, origin.port, mdata, NULL);
+	synced(origin.port, mirror.port);
+	same(origin.port, mirror.port, "/ct/v1/get-entries?start=0&end=4");
+	for (int i = 0; i < 3; i++) {
+		struct http_resp r;
+		assert_int_equal(http_do(mirror.port, "GET", t[i], NULL, NULL, 0, &r), 0);
+		assert_int_equal(r.status, 501);
+		assert_true(ctc_json_error(r.body, r.body_len));
+		assert_non_null(strstr((char *)r.body, "notMirrored"));
+		http_resp_free(&r);
+	}
+	assert_int_equal(logd_stop(&mirror, 15), 0);
+	assert_int_equal(logd_stop(&origin, 15), 0);
+	pki_free(ca);
+	pki_free(root);
+	rm_rf(dir);
+}
+
 /* bad flags: refused before anything is created */
 static void test_mirror_flags(void **state)
 {
@@ -881,6 +935,7 @@ int main(void)
 		cmocka_unit_test(test_mirror_flags),
 		cmocka_unit_test(test_mirror),
 		cmocka_unit_test(test_mirror_lookup),
+		cmocka_unit_test(test_mirror_unmapped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
