@@ -283,6 +283,26 @@ const uint8_t *api__log_spki(const struct api_config *cfg, size_t *out_len)
 	return cfg->mirror_spki;
 }
 
+void api__not_mirrored(const struct api_config *cfg, struct api_response *resp)
+{
+	char msg[700];
+
+	snprintf(msg, sizeof(msg), "this mirror does not serve this endpoint (for lookup and "
+		 "resolve: its origin keeps no lookup map to prove answers with); ask %.500s",
+		 cfg->mirror_of);
+	api_response_error(resp, 501, "notMirrored", msg);
+}
+
+void api__not_mirrored_vrf(const struct api_config *cfg, struct api_response *resp)
+{
+	char msg[700];
+
+	snprintf(msg, sizeof(msg), "a mirror does not answer for an address: its OpenPGP "
+		 "endorsements are filed under a VRF of the origin's private key, which a "
+		 "mirror cannot compute or prove; ask %.500s", cfg->mirror_of);
+	api_response_error(resp, 501, "notMirrored", msg);
+}
+
 /* mirror_refuses answers a submission to a mirror: 405, naming the log to
  * submit to. */
 static void mirror_refuses(const struct api_config *cfg, struct api_response *resp)
@@ -611,12 +631,8 @@ int api_handle(struct api *api, const struct api_request *req,
 		goto out;
 	}
 	if (api->cfg.mirror_of != NULL &&
-	    (ep == EP_MN_LOOKUP || ep == EP_MN_RESOLVE || ep == EP_GET_ROOTS ||
-	     ep == EP_MN_GET_ROOTS || ep == EP_MN_GET_CERTIFIERS)) {
-		char msg[600];
-		snprintf(msg, sizeof(msg), "this mirror does not serve this endpoint yet; ask "
-			 "%.500s", api->cfg.mirror_of);
-		api_response_error(resp, 501, "notMirrored", msg);
+	    (ep == EP_GET_ROOTS || ep == EP_MN_GET_ROOTS || ep == EP_MN_GET_CERTIFIERS)) {
+		api__not_mirrored(&api->cfg, resp);
 		goto out;
 	}
 	if (req->method != rt->method) {

@@ -89,6 +89,14 @@ void api__map_cleanup(struct api__map *m);
 int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
 		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len);
 
+/* api__not_mirrored answers 501 notMirrored on a mirror (api.c): an endpoint
+ * it cannot answer from its verified copy; lookup and resolve when the
+ * origin keeps no lookup map. */
+void api__not_mirrored(const struct api_config *cfg, struct api_response *resp);
+/* api__not_mirrored_vrf: 501 notMirrored for a lookup or resolve of an email
+ * address on a mirror (its pgpaddr map key needs the origin's VRF key). */
+void api__not_mirrored_vrf(const struct api_config *cfg, struct api_response *resp);
+
 #endif
 
 /* Endpoints, for routing and metrics. */

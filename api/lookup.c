@@ -20,6 +20,7 @@
 #include "api/internal.h"
 #include "common/err.h"
 #include "entry/ct.h"
+#include "entry/x509.h"
 #include "merkle/merkle.h"
 
 #define DEFAULT_LIMIT 50
@@ -41,6 +42,7 @@ struct scan {
 	size_t num, cap;
 	int too_many;
 	uint64_t window_end; /* with a map: the last index of the page */
+	int leaf_classes;    /* a mirror: certificates classed by the leaf alone */
 };
 
 static unsigned class_bit(int cls)
@@ -222,7 +224,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static unsigned default_classes(struct store_reader *rd, uint64_t index)
+static unsigned default_classes(struct store_reader *rd, uint64_t index, int by_leaf)
 {
 	struct store_entry e;
 	struct ct_entry ent;
@@ -233,6 +235,12 @@ static unsigned default_classes(struct store_reader *rd, uint64_t index)
 	switch (ent.entry_type) {
 	case MN_PGP_ENDORSEMENT_ENTRY: return 4;
 	case MN_SIGNED_POLICY_ENTRY: return 8;
+	case CT_X509_ENTRY:
+		if (by_leaf) { /* X509_CLASS_TLS, _SMIME are the bits here */
+			unsigned c = x509_leaf_classes(ent.body, ent.body_len);
+			return c != 0 ? c : 1;
+		}
+		return 1;
 	default: return 1; /* a certificate the index did not class: TLS */
 	}
 }
@@ -249,7 +257,8 @@ static unsigned classes_of(struct store_reader *rd, const struct scan *s, uint64
 
 	if (s->num > 0)
 		f = bsearch(&key, s->m, s->num, sizeof(*s->m), cmp_match);
-	return f != NULL && f->classes != 0 ? f->classes : default_classes(rd, index);
+	return f != NULL && f->classes != 0 ? f->classes
+					      : default_classes(rd, index, s->leaf_classes);
 }
 
 static int map_window(struct api__map *map, struct store_reader *rd, struct scan *s,
@@ -332,6 +341,7 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 
 	memset(&s, 0, sizeof(s));
 	s.want = 15;
+	s.leaf_classes = api__config(api)->mirror_of != NULL;
 	if ((domain != NULL) + (email != NULL) + (pgp != NULL) != 1) {
 		api_response_error(resp, 400, "malformed",
 				   "give exactly one of domain, email or pgp");
@@ -405,6 +415,12 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 			mapkeys_str(keys[nk++], "under", norm, strlen(norm));
 		}
 	} else if (email != NULL) {
+		if (api__config(api)->mirror_of != NULL) {
+			/* its PGP endorsements are filed under a VRF of the
+			 * origin's private key: a mirror cannot prove them */
+			api__not_mirrored_vrf(api__config(api), resp);
+			return;
+		}
 		mapkeys_str(keys[nk++], "email", norm, strlen(norm));
 		if (api__config(api)->vrf != NULL) {
 			/* the address's PGP endorsements, under its VRF output */
@@ -476,6 +492,12 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		store_read_end(rd);
 		free(s.m);
 		api__err_response(resp, ret, "cannot read the lookup map");
+		return;
+	} else if (api__config(api)->mirror_of != NULL) {
+		/* a mirror has no lookup indexes: only the map's lists, proven */
+		store_read_end(rd);
+		free(s.m);
+		api__not_mirrored(api__config(api), resp);
 		return;
 	}
 	/* types= filters the entries shown; a map answer still proves the whole

@@ -584,14 +584,24 @@ void api__resolve(struct api *api, const struct api_params *q, struct api_respon
 		return;
 	}
 	/* from the map's proven lists when the log keeps one; else as before */
-	if (email != NULL) {
-		if (resolve_email_map(api, rd, &sth, norm, (size_t)n, resp) == MN_ENOTFOUND)
-			resolve_email(api, rd, &sth, norm, (size_t)n, resp);
+	if (email != NULL && api__config(api)->mirror_of != NULL) {
+		api__not_mirrored_vrf(api__config(api), resp); /* as in lookup.c */
+	} else if (email != NULL) {
+		if (resolve_email_map(api, rd, &sth, norm, (size_t)n, resp) == MN_ENOTFOUND) {
+			if (api__config(api)->mirror_of != NULL)
+				api__not_mirrored(api__config(api), resp);
+			else
+				resolve_email(api, rd, &sth, norm, (size_t)n, resp);
+		}
 	} else {
 		char proto[32];
 		snprintf(proto, sizeof(proto), "%.*s", (int)pl, protocol);
-		if (resolve_domain_map(rd, &sth, norm, proto, resp) == MN_ENOTFOUND)
-			resolve_domain(rd, &sth, norm, protocol, resp);
+		if (resolve_domain_map(rd, &sth, norm, proto, resp) == MN_ENOTFOUND) {
+			if (api__config(api)->mirror_of != NULL)
+				api__not_mirrored(api__config(api), resp);
+			else
+				resolve_domain(rd, &sth, norm, protocol, resp);
+		}
 	}
 	store_read_end(rd);
 }

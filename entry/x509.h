@@ -164,6 +164,15 @@ void x509_validator_stats(const struct x509_validator *v, struct x509_stats *out
 /* Classes, a bitmask in x509_result.classes. */
 enum { X509_CLASS_TLS = 1, X509_CLASS_SMIME = 2 };
 
+/* x509_leaf_classes: the classes of the certificate |der| judged by the leaf
+ * alone, for a reader that has the log's entries but not its roots (a mirror,
+ * logd/mirror.h): X509_CLASS_SMIME if the leaf qualifies for S/MIME as above
+ * (emailProtection EKU and an address), X509_CLASS_TLS if it does not or if
+ * its subjectAltName also has a dNSName; 0 if it does not decode. Which root
+ * set the origin chained it to is not in the leaf: a certificate that
+ * qualifies for S/MIME but was logged under a TLS root only is S/MIME here. */
+unsigned x509_leaf_classes(const uint8_t *der, size_t len);
+
 #define X509_MAX_NAMES 100    /* per kind (DNS names, email addresses) */
 #define X509_MAX_NAME_LEN 255 /* bytes */
 

@@ -245,3 +245,22 @@ int x509__names_copy(struct x509_result *out, const struct names *n, int with_em
 		out->emails = NULL;
 	return 0;
 }
+
+unsigned x509_leaf_classes(const uint8_t *der, size_t len)
+{
+	struct leaf lf;
+	struct names n;
+	unsigned classes = 0;
+	int legacy = 0;
+
+	memset(&n, 0, sizeof(n));
+	if (x509__leaf_parse(&lf, der, len)) {
+		x509__collect_san(&lf, 1, &n);
+		if (x509__smime_leaf_problem(&lf, &n, &legacy) == NULL)
+			classes |= X509_CLASS_SMIME;
+		if (classes == 0 || n.num_dns > 0)
+			classes |= X509_CLASS_TLS;
+	}
+	x509__leaf_cleanup(&lf);
+	return classes;
+}

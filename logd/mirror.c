@@ -30,6 +30,7 @@
 #include "entry/ct.h"
 #include "entry/note.h"
 #include "entry/tilecheck.h"
+#include "logd/mapcatch.h"
 #include "storage/storage.h"
 
 #define MAX_KEY_FILE 65536
@@ -66,6 +67,7 @@ struct mirror {
 	size_t spki_len;
 	struct ct_verifier *v;
 	struct store *st;
+	int map;                /* recompute and check the map (mirror.h, 5.) */
 	unsigned poll_ms;
 	size_t max_tile_bytes;
 	void (*failed)(void *ctx, const char *why);
@@ -543,6 +545,23 @@ static int store_round(struct round *r, const struct store_sth *sth)
 	return ret;
 }
 
+/* check_map brings the map up to the stored tree and checks it against the
+ * origin's last map-root leaf (mirror.h, 5.). */
+static int check_map(struct mirror *m, char *why, size_t why_len)
+{
+	char w[512];
+	int ret = mapcatch_run(m->st, m->h);
+
+	if (ret != 0)
+		return ret;
+	ret = mapcatch_verify(m->st, w, sizeof(w));
+	if (ret == MN_ENOTFOUND)
+		return 0; /* an origin without the map (or an empty tree) */
+	if (ret == MN_EBADSIG)
+		return why_set(why, why_len, "%s: %s", m->url, w);
+	return ret;
+}
+
 int mirror_sync(struct mirror *m, char *why, size_t why_len)
 {
 	struct buf cpb = {0};
@@ -621,6 +640,8 @@ int mirror_sync(struct mirror *m, char *why, size_t why_len)
 out:
 	if (r.rd != NULL)
 		store_read_end(r.rd);
+	if (ret == 0 && m->map)
+		ret = check_map(m, why, why_len);
 	if (ret == 0) {
 		atomic_store(&m->tree_size, cp.tree_size);
 		atomic_store(&m->last_ok_ms, mn_now_ms());
@@ -689,6 +710,7 @@ int mirror_new(struct mirror **out, const struct mirror_options *opt)
 	m->spki = malloc(opt->spki_len ? opt->spki_len : 1);
 	m->v = ct_verifier_new(opt->spki, opt->spki_len);
 	m->st = opt->st;
+	m->map = opt->map;
 	m->poll_ms = opt->poll_ms ? opt->poll_ms : 1000;
 	m->max_tile_bytes = opt->max_tile_bytes ? opt->max_tile_bytes : 64u << 20;
 	m->failed = opt->failed;

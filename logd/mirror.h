@@ -21,6 +21,16 @@
  *      serves by) and the checkpoint's STH (the origin's timestamp and
  *      signature, not re-signed) are stored, in one store_append_batch; a
  *      newer checkpoint of the same size replaces the stored STH.
+ *   5. with |map|, the lookup map of the stored leaves is computed from them
+ *      (logd/mapcatch.h; the map is a pure function of the leaf inputs) and,
+ *      when the checkpoint's last leaf is a map-root leaf (an origin with
+ *      the map), its root, leaf count and key count must be the ones that
+ *      leaf commits to. A mismatch means the origin signed a map root that
+ *      is not the map of its own leaves: the follower stops as for 1-3 (the
+ *      leaves, verified by 3, stay stored, and a restart on the copy stops
+ *      again; api/mapproof.c would refuse to prove from a map that
+ *      disagrees with the map-root leaf anyway). A deleted or discarded map
+ *      is rebuilt the same way at the next round.
  * Nothing unverified is ever stored, so nothing unverified is served. A
  * checkpoint or tile that fails 1-3 stops the follower for good: the copy is
  * left as it was and |failed| is called once with the reason. Network errors
@@ -54,8 +64,10 @@ struct mirror_options {
 	const char *origin;       /* the checkpoint origin to require; NULL: the
 				   * origin of the first checkpoint (mirror_new
 				   * fetches it) */
-	struct store *st;         /* the copy: opened read-write, without the map;
-				   * borrowed, written only by the follower */
+	struct store *st;         /* the copy: opened read-write (with .map if
+				   * |map|); borrowed, written only by the follower */
+	int map;                  /* recompute the origin's lookup map and check
+				   * it (below, 5.) */
 	unsigned poll_ms;         /* between rounds; 0 = 1000 */
 	size_t max_tile_bytes;    /* a tile or issuer response; 0 = 64 MiB */
 	/* failed(ctx, why) is called once, from the follower thread, when a

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/prom.h"
 #include "entry/mapkeys.h"
+#include "logd/mapcatch.h"
 #include "logd/signpool.h"
 #include "merkle/merkle.h"
 
@@ -796,87 +797,6 @@ static void *seq_main(void *arg)
 	return NULL;
 }
 
-/* map_catch_up files the keys of the leaves the map does not cover yet, a
- * chunk per transaction (so a crash part way keeps what was done), before
- * the sequencer takes a submission. The chunk is big because every key
- * dirties a page in each of the map's three B-trees: a commit of 65,536
- * leaves rewrites each page about once where 16 commits of 4,096 rewrite it
- * up to 16 times (bench/RESULTS.md, issue 13: 5,834 -> 22,820 entries/s at
- * 10^6). About 16 MB while it runs. */
-static int map_catch_up(struct seq *q)
-{
-	enum { CHUNK = 65536 };
-	struct store_leaf *l = NULL;
-	uint8_t (*keys)[MAP_KEY_LEN] = NULL;
-	uint8_t (**own)[MAP_KEY_LEN] = NULL;
-	struct merkle_range r;
-	uint64_t covered, t0 = mn_mono_ns(), start;
-	int exists, ret = 0;
-
-	store_get_range(q->st, &r);
-	store_map_covered(q->st, &covered, &exists);
-	start = covered;
-	if (covered >= r.size)
-		return 0; /* the usual start: nothing to allocate */
-	l = calloc(CHUNK, sizeof(*l));
-	keys = malloc(MAPKEYS_MAX * MAP_KEY_LEN);
-	own = calloc(CHUNK, sizeof(*own));
-	if (l == NULL || keys == NULL || own == NULL) {
-		ret = MN_ENOMEM;
-		goto out;
-	}
-	while (covered < r.size && ret == 0) {
-		struct store_reader *rd;
-		struct store_entry e[64];
-		size_t num = 0, got;
-
-		ret = store_read_begin(q->st, &rd);
-		if (ret != 0)
-			break;
-		while (num < CHUNK && covered + num < r.size && ret == 0) {
-			size_t want = CHUNK - num < 64 ? CHUNK - num : 64;
-			ret = store_r_entries(rd, covered + num, want, e, &got);
-			if (ret == 0 && got == 0)
-				ret = MN_ECORRUPT;
-			for (size_t i = 0; i < got && ret == 0; i++, num++) {
-				size_t n = 0;
-				int cut;
-				memset(&l[num], 0, sizeof(l[num]));
-				merkle_leaf_hash(q->hasher, l[num].leaf_hash, e[i].leaf_input,
-						 e[i].leaf_input_len);
-				ret = mapkeys_leaf(q->hasher, e[i].leaf_input, e[i].leaf_input_len,
-						   keys, &n, &cut);
-				if (ret == 0 && n > 0) {
-					own[num] = malloc(n * MAP_KEY_LEN);
-					if (own[num] == NULL)
-						ret = MN_ENOMEM;
-					else
-						memcpy(own[num], keys, n * MAP_KEY_LEN);
-				}
-				l[num].map_keys = (const uint8_t(*)[32])own[num];
-				l[num].num_map_keys = n;
-			}
-		}
-		store_read_end(rd);
-		if (ret == 0)
-			ret = store_map_catch_up(q->st, covered, l, num);
-		for (size_t i = 0; i < num; i++) {
-			free(own[i]);
-			own[i] = NULL;
-		}
-		covered += num;
-	}
-	if (ret == 0 && covered > start)
-		mn_info("map_catch_up", "from=%" PRIu64 " to=%" PRIu64 " seconds=%.3f", start,
-			covered, (double)(mn_mono_ns() - t0) / 1e9);
-out:
-	if (ret != 0)
-		mn_error("map_catch_up", "covered=%" PRIu64 " err=%s", covered, mn_err_name(ret));
-	free(l);
-	free(keys);
-	free(own);
-	return ret;
-}
 
 /* map_commit_if_needed appends a map-root leaf alone when the tree does not
  * end with one (the map was just caught up, or the log ran without it, or the
@@ -960,7 +880,7 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 		if (ret != 0)
 			goto err;
 	}
-	if (q->opt.map && (ret = map_catch_up(q)) != 0)
+	if (q->opt.map && (ret = mapcatch_run(q->st, q->hasher)) != 0)
 		goto err;
 	if (q->opt.map && (ret = map_commit_if_needed(q)) != 0)
 		goto err;

@@ -291,6 +291,7 @@ static int open_mirror(struct shard *s)
 	so.map_size = c->map_size;
 	so.max_map_size = c->max_map_size;
 	so.no_leaf_index = 1; /* the leaves are the origin's, whatever their format */
+	so.map = 1;           /* the origin's lookup map, recomputed and checked */
 	ret = store_open(&s->st, &so);
 	if (ret != 0) {
 		fprintf(stderr, "%s: cannot open data directory %s: %s\n", s->where, c->data,
@@ -303,6 +304,7 @@ static int open_mirror(struct shard *s)
 	mo.spki_len = s->mirror_spki_len;
 	mo.origin = c->origin;
 	mo.st = s->st;
+	mo.map = 1;
 	mo.failed = mirror_failed;
 	mo.ctx = s;
 	return mirror_new(&s->mirror, &mo);
