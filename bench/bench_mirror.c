@@ -106,19 +106,7 @@ int main(int argc, char **argv)
 		const char *args[] = {"--no-map", "--data", data, "--tls-roots", roots, NULL};
 		load_logd_start(&lp, build, data, args);
 	}
-	for (size_t i = 0; i < N_ENTRIES; i++) {
-		struct pki_cert *leaf = chain_leaf(ca, "m", i, now);
-		const struct pki_cert *chain[2] = {leaf, ca};
-		char *body = ctc_chain_json(chain, 2);
-		struct http_resp r;
-		if (leaf == NULL || body == NULL ||
-		    http_do(lp.port, "POST", "/ct/v1/add-chain", NULL, body, strlen(body), &r) != 0 ||
-		    r.status != 200)
-			load_die("add-chain failed");
-		http_resp_free(&r);
-		free(body);
-		pki_free(leaf);
-	}
+	chain_fill(lp.port, ca, "m", N_ENTRIES, now);
 	if (load_tree_size(lp.port) != N_ENTRIES)
 		load_die("unexpected tree size");
 	{

@@ -79,14 +79,17 @@ static int key_file(const char *path, int generate, int (*make)(const char *path
 	return make(path);
 }
 
-int logd_key_load(struct ct_signer **out, const char *path, int generate)
+/* read_private_key makes sure the key file at |path| exists (key_file: written
+ * by |write_new| when missing and |generate| is set) and reads its PEM private
+ * key into *out. 0, or MN_E* with a log line. */
+static int read_private_key(EVP_PKEY **out, const char *path, int generate,
+			    int (*write_new)(const char *path))
 {
 	FILE *f;
-	EVP_PKEY *pkey;
 	int ret;
 
 	*out = NULL;
-	ret = key_file(path, generate, write_new_key);
+	ret = key_file(path, generate, write_new);
 	if (ret != 0)
 		return ret;
 	f = fopen(path, "r");
@@ -94,12 +97,24 @@ int logd_key_load(struct ct_signer **out, const char *path, int generate)
 		mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
 		return MN_EIO;
 	}
-	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	*out = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
-	if (pkey == NULL) {
+	if (*out == NULL) {
 		mn_error("key_load", "path=%s msg=\"not a PEM private key\"", path);
 		return MN_EMALFORMED;
 	}
+	return 0;
+}
+
+int logd_key_load(struct ct_signer **out, const char *path, int generate)
+{
+	EVP_PKEY *pkey;
+	int ret;
+
+	*out = NULL;
+	ret = read_private_key(&pkey, path, generate, write_new_key);
+	if (ret != 0)
+		return ret;
 	*out = ct_signer_new(pkey);
 	EVP_PKEY_free(pkey);
 	if (*out == NULL) {
@@ -191,7 +206,6 @@ int logd_vrf_key_load(struct vrf_key **out, const char *path, int generate)
 int logd_note_key_load(struct note_signer **out, const char *path, int generate,
 		       const char *origin)
 {
-	FILE *f;
 	EVP_PKEY *pkey;
 	int ret;
 
@@ -200,20 +214,9 @@ int logd_note_key_load(struct note_signer **out, const char *path, int generate,
 		mn_error("key_load", "path=%s msg=\"origin is not a valid note key name\"", path);
 		return MN_EINVAL;
 	}
-	ret = key_file(path, generate, write_new_note_key);
+	ret = read_private_key(&pkey, path, generate, write_new_note_key);
 	if (ret != 0)
 		return ret;
-	f = fopen(path, "r");
-	if (f == NULL) {
-		mn_error("key_load", "path=%s msg=\"%s\"", path, strerror(errno));
-		return MN_EIO;
-	}
-	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	if (pkey == NULL) {
-		mn_error("key_load", "path=%s msg=\"not a PEM private key\"", path);
-		return MN_EMALFORMED;
-	}
 	*out = note_signer_new(pkey, origin, strlen(origin));
 	EVP_PKEY_free(pkey);
 	if (*out == NULL) {

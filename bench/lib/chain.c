@@ -7,6 +7,7 @@
 
 #include "bench/lib/load.h"
 #include "bench/lib/post.h"
+#include "tests/lib/ctclient.h"
 #include "tests/lib/pki.h"
 
 #define DAY 86400
@@ -63,4 +64,24 @@ void chain_req_to(struct post_req *out, const char *path, const char *leaf_b64,
 	snprintf(body, n, "{\"chain\":[\"%s\",\"%s\"]}", leaf_b64, ca_b64);
 	post_req_json(out, path, body);
 	free(body);
+}
+
+void chain_fill(uint16_t port, const struct pki_cert *ca, const char *prefix, size_t n,
+		int64_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct pki_cert *leaf = chain_leaf(ca, prefix, i, now);
+		const struct pki_cert *chain[2] = {leaf, ca};
+		char *body = leaf != NULL ? ctc_chain_json(chain, 2) : NULL;
+		struct http_resp r;
+
+		if (body == NULL ||
+		    http_do(port, "POST", "/ct/v1/add-chain", NULL, body, strlen(body), &r) != 0)
+			load_die("add-chain failed");
+		if (r.status != 200)
+			load_die("add-chain answered not 200");
+		http_resp_free(&r);
+		free(body);
+		pki_free(leaf);
+	}
 }

@@ -24,6 +24,11 @@ struct pki_cert *chain_leaf(const struct pki_cert *ca, const char *prefix, size_
  * extension, RFC 6962 section 3.1), named "<prefix><i>-<now>.pre.bench.example". */
 struct pki_cert *chain_precert(const struct pki_cert *ca, const char *prefix, size_t i,
 			       int64_t now);
+/* chain_fill adds |n| leaves chain_leaf(ca, prefix, i, now) to the logd at
+ * 127.0.0.1:|port| with add-chain, one at a time; load_die unless each is
+ * answered 200 (a fixture for the read benchmarks, not a load). */
+void chain_fill(uint16_t port, const struct pki_cert *ca, const char *prefix, size_t n,
+		int64_t now);
 /* chain_req_to is chain_req for the endpoint |path| ("/ct/v1/add-pre-chain"). */
 void chain_req_to(struct post_req *out, const char *path, const char *leaf_b64,
 		  const char *ca_b64);
