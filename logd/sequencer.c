@@ -17,102 +17,12 @@
 #include "common/prom.h"
 #include "entry/mapkeys.h"
 #include "logd/mapcatch.h"
+#include "logd/seq_internal.h"
 #include "logd/signpool.h"
 #include "merkle/merkle.h"
 
-#define NUM_BUCKETS 12
-#define SCT_MAX_LEN 4096
-#define SEQ_POOL 16
-/* Jobs a signing thread takes from the queue at once: few enough that the
- * threads share a batch evenly, enough that the lock is taken rarely. */
-#define SIGN_CHUNK 16
-
-struct job;
-
-struct seq {
-	struct store *st;
-	const struct ct_signer *signer;
-	struct seq_options opt;
-	struct merkle_hasher *hasher;
-
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	struct job *head, *tail;            /* guarded by mu */
-	size_t queued;                      /* guarded by mu */
-	int stopping;                       /* guarded by mu */
-
-	uint64_t last_ts; /* timestamp of the latest STH (sequencer thread only) */
-
-	/* A log of the static-ct-api format (STORE_FMT_LEAF_INDEX): each leaf
-	 * carries its index, known only here, so its SCT is signed after the
-	 * commit, by the signing threads of |signers|, not by the submitter. */
-	int leaf_index;
-	struct signpool *signers_pool;
-	/* Jobs the sequencer took and nobody answered yet (atomic): with |queued|
-	 * what seq_submit holds to max_queue, so neither the queue nor the jobs
-	 * waiting for their SCTs grow without bound. A job leaves the count just
-	 * before its done() is called. */
-	size_t signing;
-
-	/* Submitting threads that may prepare (sign) at once, opt.max_signers.
-	 * A pool with more threads than cores (libuv's default is 4) would
-	 * otherwise keep every core busy signing, and the one sequencer thread,
-	 * the serial part, would get a 1/(threads + 1) share of the machine
-	 * whenever it wakes from an fsync. */
-	sem_t signers;
-
-	/* leaf hashers for the submitting threads */
-	pthread_mutex_t pool_mu;
-	struct merkle_hasher *pool[SEQ_POOL];
-	size_t num_pool;
-
-	/* metrics, guarded by mu */
-	uint64_t batches, leaves, dups, errors, resigns;
-	uint64_t commit_ns_sum;
-	uint64_t batch_hist[NUM_BUCKETS];  /* batch size <= 1,2,4,...,2048,+Inf */
-	uint64_t commit_hist[NUM_BUCKETS]; /* commit latency buckets, see below */
-	uint64_t sth_timestamp, tree_size;
-};
-
 static const double commit_bounds[NUM_BUCKETS - 1] = {
 	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0};
-
-/* A queued submission, prepared by the submitting thread: its leaf encoded,
- * its SCT signed, its leaf hash computed. Signing is the costly part (an ECDSA
- * signature per leaf) and it parallelizes, so it runs on the submitters'
- * threads (libuv's pool under HTTP), not on the one sequencer thread.
- *
- * In a leaf_index log the submitter encodes the leaf with a leaf_index
- * extension of 0 (its last 5 bytes) and computes its map keys; the sequencer
- * writes the index into those bytes and hashes the leaf (a few microseconds,
- * where the signature is tens), and after the commit a signing thread signs
- * the SCT from the leaf and answers. */
-struct job {
-	struct api_submission *sub;
-	struct job *next;
-	uint64_t ts;
-	uint8_t *leaf;      /* the leaf, then the SCT, in one allocation */
-	size_t leaf_len;
-	const uint8_t *sct; /* points into leaf's allocation */
-	size_t sct_len;
-	uint8_t leaf_hash[32];
-	uint8_t (*map_keys)[MAP_KEY_LEN]; /* with opt.map: the leaf's map keys */
-	size_t num_map_keys;
-	int leader; /* in a batch: index of the leader job for an in-batch duplicate,
-		     * -1 for a leader, -2 for one answered already (from the store, or
-		     * refused), -3 (leaf_index) for a stored one whose SCT is signed
-		     * from its stored leaf, now in |leaf| */
-	struct job *dups; /* leaf_index: in-batch duplicates answered with this
-			   * job's SCT and index, linked through dups */
-	uint8_t *sct_buf; /* leaf_index: the SCT signed after the commit */
-	size_t sct_buf_len;
-	int sign_ret;     /* and how its signing went */
-	struct signpool_item item; /* leaf_index: on the signing threads' queue */
-	int stored; /* in a batch: its dedup key is in the store, at stored_index */
-	uint64_t stored_index;
-	uint64_t index;
-};
 
 /* A job's dedup key for sorting the batch's store lookups: the first 8 bytes as
  * a big-endian number decide most comparisons without touching the key. */
@@ -131,7 +41,7 @@ static int key_order_cmp(const void *a, const void *b)
 	return memcmp(x->key, y->key, 32);
 }
 
-static void job_free(struct job *j)
+void seq__job_free(struct job *j)
 {
 	free(j->leaf); /* and the SCT after it */
 	free(j->map_keys);
@@ -429,121 +339,6 @@ static int commit_mapped(struct seq *q, const struct store_leaf *leaves, size_t 
 	return ret;
 }
 
-/* stored_leaf makes the stored leaf |e| the job's leaf (a copy: |e| dies
- * with the read snapshot), for signing its SCT after the commit. 1 or 0. */
-static int stored_leaf(struct job *j, const struct store_entry *e)
-{
-	uint8_t *copy = malloc(e->leaf_input_len);
-
-	if (copy == NULL)
-		return 0;
-	memcpy(copy, e->leaf_input, e->leaf_input_len);
-	free(j->leaf); /* the resubmission's own leaf, with another timestamp */
-	j->leaf = copy;
-	j->leaf_len = e->leaf_input_len;
-	j->sct = NULL;
-	j->sct_len = 0;
-	return 1;
-}
-
-/* sign_job signs the SCT of job |j|'s leaf (committed) into j->sct_buf. On a
- * signing thread. */
-static void sign_job(struct seq *q, struct job *j)
-{
-	struct ct_sct sct;
-	struct cbb cbb;
-
-	j->sign_ret = ct_sign_leaf_sct(q->signer, &sct, j->leaf, j->leaf_len);
-	if (j->sign_ret == 0 &&
-	    (!cbb_init(&cbb, 160, SCT_MAX_LEN) || !ct_write_sct(&cbb, &sct) ||
-	     !cbb_finish(&cbb, &j->sct_buf, &j->sct_buf_len))) {
-		cbb_cleanup(&cbb);
-		j->sign_ret = MN_ENOMEM;
-	}
-	if (j->sign_ret != 0) /* the leaf is logged; a resubmission gets its SCT */
-		mn_error("sct_sign", "index=%" PRIu64 " err=%s", j->index,
-			 mn_err_name(j->sign_ret));
-}
-
-/* answer_signed answers job |j| (signed by sign_job) and its in-batch
- * duplicates, then frees them. */
-static void answer_signed(struct seq *q, struct job *j)
-{
-	uint8_t *buf = j->sct_buf;
-	size_t len = j->sct_buf_len;
-	uint64_t index = j->index;
-	int ret = j->sign_ret;
-
-	while (j != NULL) {
-		struct job *next = j->dups;
-		__atomic_sub_fetch(&q->signing, 1, __ATOMIC_RELAXED);
-		if (ret == 0)
-			j->sub->done(j->sub, 0, buf, len, index);
-		else
-			j->sub->done(j->sub, ret, NULL, 0, 0);
-		job_free(j);
-		j = next;
-	}
-	free(buf);
-}
-
-#define JOB_OF(it) ((struct job *)((char *)(it) - offsetof(struct job, item)))
-
-/* sign_chunk is the signing threads' signpool_fn: it signs a chunk, then
- * answers it, so the answers come in bursts and a waiting submitter (or
- * event loop) is woken once for several. */
-static void sign_chunk(void *ctx, struct signpool_item *items)
-{
-	struct seq *q = ctx;
-
-	for (struct signpool_item *it = items; it != NULL; it = it->next)
-		sign_job(q, JOB_OF(it));
-	while (items != NULL) {
-		struct signpool_item *next = items->next;
-		answer_signed(q, JOB_OF(items));
-		items = next;
-	}
-}
-
-/* hand_to_signers answers a leaf_index batch after its commit (status |ret|):
- * a failed commit's leaders and duplicates at once, here; every committed
- * leader (with its in-batch duplicates) and every duplicate of a stored leaf
- * (leader -3, answered whatever this commit did) goes to the signing threads,
- * which sign in parallel with the next batch's commit. Jobs answered here
- * are freed here. */
-static void hand_to_signers(struct seq *q, struct job **jobs, size_t n, int ret)
-{
-	struct signpool_item *head = NULL, **tail = &head, *last = NULL;
-
-	for (size_t i = 0; i < n; i++) {
-		struct job *j = jobs[i];
-
-		if (j->leader == -2) { /* answered already */
-			__atomic_sub_fetch(&q->signing, 1, __ATOMIC_RELAXED);
-			job_free(j);
-			continue;
-		}
-		if ((j->leader >= 0 || j->leader == -1) && ret != 0) {
-			__atomic_sub_fetch(&q->signing, 1, __ATOMIC_RELAXED);
-			j->sub->done(j->sub, ret, NULL, 0, 0);
-			job_free(j);
-			continue;
-		}
-		if (j->leader >= 0) { /* its leader comes earlier, in the list now */
-			struct job *lead = jobs[j->leader];
-			j->dups = lead->dups;
-			lead->dups = j;
-			continue;
-		}
-		j->item.next = NULL;
-		*tail = &j->item;
-		tail = &j->item.next;
-		last = &j->item;
-	}
-	if (head != NULL)
-		signpool_push(q->signers_pool, head, last);
-}
-
 static void process_batch(struct seq *q, struct job *list, size_t n)
 {
 	struct job **jobs = calloc(n, sizeof(*jobs));
@@ -566,7 +361,7 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 			if (q->leaf_index)
 				__atomic_sub_fetch(&q->signing, 1, __ATOMIC_RELAXED);
 			list->sub->done(list->sub, MN_ENOMEM, NULL, 0, 0);
-			job_free(list);
+			seq__job_free(list);
 			list = next;
 		}
 		goto out;
@@ -606,7 +401,7 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 				if (!q->leaf_index || e.sct_len > 0) {
 					j->leader = -2;
 					j->sub->done(j->sub, 0, e.sct, e.sct_len, j->stored_index);
-				} else if (stored_leaf(j, &e)) {
+				} else if (seq__stored_leaf(j, &e)) {
 					/* signed after the commit, by a signing
 					 * thread, like the batch's own SCTs */
 					j->leader = -3;
@@ -701,7 +496,7 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 
 	/* Only now, after the durable commit, does anyone hear back. */
 	if (q->leaf_index) {
-		hand_to_signers(q, jobs, n, ret);
+		seq__hand_to_signers(q, jobs, n, ret);
 		goto counted;
 	}
 	for (i = 0; i < n; i++) {
@@ -717,7 +512,7 @@ static void process_batch(struct seq *q, struct job *list, size_t n)
 			j->sub->done(j->sub, ret, NULL, 0, 0);
 	}
 	for (i = 0; i < n; i++)
-		job_free(jobs[i]);
+		seq__job_free(jobs[i]);
 counted:
 	pthread_mutex_lock(&q->mu);
 	q->batches++;
@@ -885,7 +680,7 @@ int seq_start(struct seq **out, struct store *st, const struct ct_signer *signer
 	if (q->opt.map && (ret = map_commit_if_needed(q)) != 0)
 		goto err;
 	if (q->leaf_index &&
-	    (ret = signpool_start(&q->signers_pool, q->opt.max_signers, SIGN_CHUNK, sign_chunk,
+	    (ret = signpool_start(&q->signers_pool, q->opt.max_signers, SIGN_CHUNK, seq__sign_chunk,
 				  q, "mn-sct-signer")) != 0)
 		goto err;
 	if (pthread_create(&q->thread, NULL, seq_main, q) != 0) {
@@ -935,7 +730,7 @@ int seq_submit(struct seq *q, struct api_submission *sub)
 		sem_post(&q->signers);
 	}
 	if (ret != 0) {
-		job_free(j);
+		seq__job_free(j);
 		return ret;
 	}
 	pthread_mutex_lock(&q->mu);
@@ -954,7 +749,7 @@ int seq_submit(struct seq *q, struct api_submission *sub)
 	}
 	pthread_mutex_unlock(&q->mu);
 	if (ret != 0)
-		job_free(j);
+		seq__job_free(j);
 	return ret;
 }
 
