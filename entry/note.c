@@ -10,6 +10,8 @@
 #include "common/b64.h"
 #include "common/err.h"
 
+#define NOTE_MAX_EXT_LINES 64
+
 struct note_signer {
 	EVP_PKEY *pkey;
 	char name[NOTE_MAX_ORIGIN + 1];
@@ -42,6 +44,12 @@ static uint32_t key_id(const char *name, size_t name_len, uint8_t type,
 	if (!ok)
 		return 0;
 	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+}
+
+uint32_t note_key_id(const char *name, size_t name_len, uint8_t type, const uint8_t *key,
+		     size_t key_len)
+{
+	return key_id(name, name_len, type, key, key_len);
 }
 
 uint32_t note_rfc6962_key_id(const char *origin, size_t origin_len,
@@ -209,7 +217,7 @@ static int parse_u64(const char *s, size_t len, uint64_t *out)
 	return 1;
 }
 
-int note_parse_checkpoint(struct note_checkpoint *out, const uint8_t *in, size_t len)
+static int parse_note(struct note_checkpoint *out, const uint8_t *in, size_t len, int ext)
 {
 	const char *p = (const char *)in, *end = p + len, *l;
 	size_t ll;
@@ -236,10 +244,16 @@ int note_parse_checkpoint(struct note_checkpoint *out, const uint8_t *in, size_t
 	}
 	memcpy(out->root, dec, 32);
 	free(dec);
-	out->text_len = (size_t)(p - out->text);
-	/* no extension lines: the blank line comes next */
-	if (!next_line(&p, end, &l, &ll) || ll != 0)
-		return MN_EMALFORMED;
+	/* extension lines, where allowed, then the blank line */
+	for (int n_ext = 0;; n_ext++) {
+		out->text_len = (size_t)(p - out->text);
+		if (!next_line(&p, end, &l, &ll))
+			return MN_EMALFORMED;
+		if (ll == 0)
+			break;
+		if (!ext || n_ext == NOTE_MAX_EXT_LINES)
+			return MN_EMALFORMED;
+	}
 	while (p < end) {
 		const char *sp;
 		if (!next_line(&p, end, &l, &ll) || ll < 4 ||
@@ -267,6 +281,16 @@ int note_parse_checkpoint(struct note_checkpoint *out, const uint8_t *in, size_t
 		out->num_sigs++;
 	}
 	return out->num_sigs > 0 ? 0 : MN_EMALFORMED;
+}
+
+int note_parse_checkpoint(struct note_checkpoint *out, const uint8_t *in, size_t len)
+{
+	return parse_note(out, in, len, 0);
+}
+
+int note_parse_checkpoint_ext(struct note_checkpoint *out, const uint8_t *in, size_t len)
+{
+	return parse_note(out, in, len, 1);
 }
 
 static int name_is(const struct note_checkpoint *cp, size_t i, const char *n, size_t nl)
@@ -343,4 +367,91 @@ out:
 	EVP_PKEY_free(pk);
 	free(pub);
 	return ok;
+}
+
+/* --- verifier keys ----------------------------------------------------------- */
+
+static int hex8(const char *p, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 8; i++) {
+		char ch = p[i];
+		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+		if (d < 0)
+			return 0;
+		v = v << 4 | (uint32_t)d;
+	}
+	*out = v;
+	return 1;
+}
+
+int note_vkey_parse(struct note_vkey *out, const char *vkey, size_t len)
+{
+	const char *p1 = memchr(vkey, '+', len), *p2;
+	uint8_t *key = NULL;
+	size_t key_len, nl;
+	int ret = MN_EMALFORMED;
+
+	memset(out, 0, sizeof(*out));
+	if (p1 == NULL)
+		return MN_EMALFORMED;
+	nl = (size_t)(p1 - vkey);
+	if (!note_valid_name(vkey, nl) || len - nl < 10 || p1[9] != '+' || !hex8(p1 + 1, &out->key_id))
+		return MN_EMALFORMED;
+	p2 = p1 + 9;
+	if (mn_b64_decode(&key, &key_len, p2 + 1, len - (size_t)(p2 + 1 - vkey), 33) != 0)
+		return MN_EMALFORMED;
+	if (key_len == 33 && (key[0] == NOTE_TYPE_ED25519 || key[0] == NOTE_TYPE_COSIG_V1) &&
+	    key_id(vkey, nl, key[0], key + 1, 32) == out->key_id) {
+		memcpy(out->name, vkey, nl);
+		out->name_len = nl;
+		out->type = key[0];
+		memcpy(out->pub, key + 1, 32);
+		ret = 0;
+	}
+	free(key);
+	return ret;
+}
+
+void note_vkey_format(char *out, const struct note_vkey *k)
+{
+	uint8_t raw[33];
+	char b64[48];
+
+	raw[0] = k->type;
+	memcpy(raw + 1, k->pub, 32);
+	mn_b64_encode(b64, raw, sizeof(raw));
+	snprintf(out, NOTE_MAX_VKEY + 1, "%s+%08x+%s", k->name, (unsigned)k->key_id, b64);
+}
+
+int note_verify_vkey(const struct note_checkpoint *cp, const struct note_vkey *k)
+{
+	EVP_PKEY *pk;
+	int found = 0;
+
+	if (k->type != NOTE_TYPE_ED25519)
+		return 0;
+	pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, k->pub, 32);
+	if (pk == NULL)
+		return -1;
+	for (size_t i = 0; i < cp->num_sigs; i++) {
+		EVP_MD_CTX *c;
+		int ok;
+		if (!name_is(cp, i, k->name, k->name_len) || cp->sigs[i].key_id != k->key_id)
+			continue;
+		c = EVP_MD_CTX_new();
+		ok = cp->sigs[i].sig_len == NOTE_ED25519_SIG_LEN && c != NULL &&
+		     EVP_DigestVerifyInit(c, NULL, NULL, NULL, pk) == 1 &&
+		     EVP_DigestVerify(c, cp->sigs[i].sig, NOTE_ED25519_SIG_LEN,
+				      (const uint8_t *)cp->text, cp->text_len) == 1;
+		EVP_MD_CTX_free(c);
+		if (!ok) {
+			found = -1;
+			break;
+		}
+		found = 1;
+	}
+	EVP_PKEY_free(pk);
+	return found;
 }

@@ -66,8 +66,10 @@ int note_sign_checkpoint(struct cbb *out, const struct note_signer *ed,
 			 const uint8_t root[32], uint64_t timestamp,
 			 const struct ct_sig *sth_sig);
 
-/* A parsed checkpoint. Pointers borrow from the parsed buffer. */
-#define NOTE_MAX_SIGS 16
+/* A parsed checkpoint. Pointers borrow from the parsed buffer. Up to
+ * NOTE_MAX_SIGS signature lines: the log's two and the cosignatures of up to 62
+ * witnesses (tlog-policy recommends supporting 32). */
+#define NOTE_MAX_SIGS 64
 struct note_checkpoint {
 	const char *text;       /* the signed text, with its final newline */
 	size_t text_len;
@@ -87,6 +89,38 @@ struct note_checkpoint {
 /* note_parse_checkpoint parses a signed checkpoint (no extension lines are
  * accepted, signatures are not verified). 0 or MN_EMALFORMED. */
 int note_parse_checkpoint(struct note_checkpoint *out, const uint8_t *in, size_t len);
+/* note_parse_checkpoint_ext: the same, but extension lines (non-empty lines
+ * after the root, tlog-checkpoint) are accepted and are part of cp->text. For a
+ * witness, which cosigns any log's checkpoint. */
+int note_parse_checkpoint_ext(struct note_checkpoint *out, const uint8_t *in, size_t len);
+
+/* A verifier key (signed-note "vkeys"): "<name>+<8 hex key ID>+<base64 of
+ * type || public key>". Types: 0x01 a note's Ed25519 key (a log's note key),
+ * 0x04 an Ed25519 cosigner (tlog-cosignature, a witness). */
+#define NOTE_TYPE_ED25519 0x01
+#define NOTE_TYPE_COSIG_V1 0x04
+struct note_vkey {
+	char name[NOTE_MAX_ORIGIN + 1]; /* NUL-terminated */
+	size_t name_len;
+	uint32_t key_id;
+	uint8_t type;
+	uint8_t pub[32];
+};
+/* note_vkey_parse parses |vkey| of type 0x01 or 0x04 (Ed25519 keys) and checks
+ * that its key ID is the one its name, type and key give. 0, or MN_EMALFORMED
+ * (anything else, including another signature type). */
+int note_vkey_parse(struct note_vkey *out, const char *vkey, size_t len);
+/* note_vkey_format writes "<name>+<id>+<base64>" and a NUL to |out| (at least
+ * NOTE_MAX_VKEY + 1 bytes). */
+void note_vkey_format(char *out, const struct note_vkey *k);
+/* note_key_id: SHA-256(name || 0x0A || type || key)[:4] (signed-note). */
+uint32_t note_key_id(const char *name, size_t name_len, uint8_t type, const uint8_t *key,
+		     size_t key_len);
+/* note_verify_vkey checks |cp| against a type 0x01 key: 1 if a signature line
+ * with k's name and key ID verifies over cp->text (and none with them fails),
+ * 0 if no line has them, -1 if one does and fails to verify (signed-note: such
+ * a note is malformed; a witness answers 403). */
+int note_verify_vkey(const struct note_checkpoint *cp, const struct note_vkey *k);
 
 /* note_verify_rfc6962 returns 1 iff |cp| has a 0x05 signature line under its
  * origin by the log |v| that verifies over its size and root; *out_timestamp
