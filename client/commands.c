@@ -144,6 +144,7 @@ out:
 
 int mnctl_cmd_sth(struct mnctl *m, int argc, char **argv)
 {
+	struct mnctl_witnessed wd;
 	struct mnctl_sth s;
 	int ret;
 
@@ -153,9 +154,27 @@ int mnctl_cmd_sth(struct mnctl *m, int argc, char **argv)
 	ret = mnctl_load_key(m);
 	if (ret == MNCTL_OK)
 		ret = mnctl_fetch_sth_checked(m, &s);
-	if (ret == MNCTL_OK)
-		print_sth(m, &s);
-	return ret;
+	if (ret != MNCTL_OK || m->witness == NULL) {
+		if (ret == MNCTL_OK)
+			print_sth(m, &s);
+		return ret;
+	}
+	ret = mnctl_witness_cover(m, &s, &wd);
+	if (ret != MNCTL_OK)
+		return ret;
+	if (m->json) {
+		json_t *o = mnctl_sth_to_json(m, &s);
+		json_object_set_new(o, "witnessed_size", json_integer((json_int_t)wd.size));
+		json_object_set_new(o, "witnessed_root", mnctl_json_b64_new(wd.root, 32));
+		json_object_set_new(o, "cosigned_by", json_integer((json_int_t)wd.num_cosigned));
+		mnctl_print_json(o);
+		return MNCTL_OK;
+	}
+	print_sth(m, &s);
+	printf("witnessed by a checkpoint of tree size %" PRIu64 " cosigned by %zu witness%s "
+	       "of the policy (quorum met)\n", wd.size, wd.num_cosigned,
+	       wd.num_cosigned == 1 ? "" : "es");
+	return MNCTL_OK;
 }
 
 /* resolve_sth: a tree size from the history, or an STH file. */

@@ -174,6 +174,10 @@ static int lookup_pages(struct mnctl *m, const char *query, const struct mnctl_e
 		ret = mnctl_sth_from_json(m, json_object_get(j, "sth"), &sth);
 		if (ret == MNCTL_OK)
 			ret = ex != NULL ? mnctl_check_fresh(m, &sth) : mnctl_sth_check_history(m, &sth);
+		/* before any entry of the page is handed on (memoized: pages of
+		 * one tree fetch the checkpoint once) */
+		if (ret == MNCTL_OK)
+			ret = mnctl_witness_cover(m, &sth, NULL);
 		arr = json_object_get(j, "entries");
 		nc = json_object_get(j, "next_cursor");
 		if (ret == MNCTL_OK && (!json_is_array(arr) || (!json_is_null(nc) && !json_is_string(nc))))
@@ -729,6 +733,8 @@ int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv)
 	if (ret == MNCTL_OK)
 		ret = mnctl_opts.no_completeness ? mnctl_sth_check_history(m, &sth)
 						 : mnctl_check_fresh(m, &sth);
+	if (ret == MNCTL_OK)
+		ret = mnctl_witness_cover(m, &sth, NULL);
 	if (ret == MNCTL_OK && !mnctl_opts.no_completeness) {
 		/* every list whole, every item's leaf proven, and the advice is
 		 * what those leaves give */

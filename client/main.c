@@ -120,8 +120,9 @@ static const char usage_text[] =
 	"                              the TLS policy the log proves (OK secure\n"
 	"                              match=... protocols=>=TLSv1.2), NOTFOUND when\n"
 	"                              none is in force, TEMP when the log cannot be\n"
-	"                              reached or does not verify; one log line per\n"
-	"                              decision on stderr; SIGTERM stops it\n"
+	"                              reached or does not verify (or no witness\n"
+	"                              quorum covers it, --witness-policy); one log\n"
+	"                              line per decision on stderr; SIGTERM stops it\n"
 	"      --map-name NAME         the socketmap name (default metanotary)\n"
 	"      --cache-ttl SECONDS     keep verified answers this long (default and\n"
 	"                              at most the log's MMD; 0: no cache)\n"
@@ -141,6 +142,16 @@ static const char usage_text[] =
 	"  --json                      machine-readable output (one JSON object a line)\n"
 	"  --timeout SECONDS           per request (default 30)\n"
 	"  --max-response BYTES        abort larger responses (default 67108864)\n"
+	"  --witness-policy FILE       (sth, lookup, resolve, monitor, policy-server)\n"
+	"                              accept an answer only if the log's checkpoint\n"
+	"                              (LOG/checkpoint), signed by the note key of a\n"
+	"                              `log` line of FILE (c2sp.org/tlog-policy) and\n"
+	"                              cosigned by a quorum of its witnesses, covers\n"
+	"                              the answer's tree: same size and root, or a\n"
+	"                              larger tree proven consistent with it; exit 6\n"
+	"                              if there is none (policy-server: TEMP)\n"
+	"  --witness-wait SECONDS      wait this long for a cosigned checkpoint as\n"
+	"                              large as the answer's tree (default 10)\n"
 	"  --help                      this text\n"
 	"\n"
 	"Exit codes:\n"
@@ -149,27 +160,30 @@ static const char usage_text[] =
 	"  2  network or HTTP error, or a malformed response\n"
 	"  3  verification failed: the log's signature, proof or data is wrong\n"
 	"  4  the log rejected the submission\n"
-	"  5  local error: files, configuration, no pinned key\n";
+	"  5  local error: files, configuration, no pinned key\n"
+	"  6  witness quorum not met: no checkpoint cosigned by a quorum of the\n"
+	"     --witness-policy witnesses covers the answer (in --witness-wait)\n";
 
 /* The command table. */
 static const struct {
 	const char *name;
 	int (*fn)(struct mnctl *m, int argc, char **argv);
 	int needs_log;
+	int witnessed; /* takes --witness-policy */
 } commands[] = {
-	{"info", mnctl_cmd_info, 1},
-	{"sth", mnctl_cmd_sth, 1},
-	{"consistency", mnctl_cmd_consistency, 1},
-	{"add-chain", mnctl_cmd_add_chain, 1},
-	{"add-pre-chain", mnctl_cmd_add_pre_chain, 1},
-	{"get-entries", mnctl_cmd_get_entries, 1},
-	{"prove", mnctl_cmd_prove, 1},
-	{"monitor", mnctl_cmd_monitor, 1},
-	{"add-pgp", mnctl_cmd_add_pgp, 1},
-	{"add-policy", mnctl_cmd_add_policy, 1},
-	{"lookup", mnctl_cmd_lookup, 1},
-	{"resolve", mnctl_cmd_resolve, 1},
-	{"policy-server", mnctl_cmd_policy_server, 1},
+	{"info", mnctl_cmd_info, 1, 0},
+	{"sth", mnctl_cmd_sth, 1, 1},
+	{"consistency", mnctl_cmd_consistency, 1, 0},
+	{"add-chain", mnctl_cmd_add_chain, 1, 0},
+	{"add-pre-chain", mnctl_cmd_add_pre_chain, 1, 0},
+	{"get-entries", mnctl_cmd_get_entries, 1, 0},
+	{"prove", mnctl_cmd_prove, 1, 0},
+	{"monitor", mnctl_cmd_monitor, 1, 1},
+	{"add-pgp", mnctl_cmd_add_pgp, 1, 0},
+	{"add-policy", mnctl_cmd_add_policy, 1, 0},
+	{"lookup", mnctl_cmd_lookup, 1, 1},
+	{"resolve", mnctl_cmd_resolve, 1, 1},
+	{"policy-server", mnctl_cmd_policy_server, 1, 1},
 };
 
 int mnctl_fail(int code, const char *fmt, ...)
@@ -180,11 +194,12 @@ int mnctl_fail(int code, const char *fmt, ...)
 		[MNCTL_EVERIFY] = "VERIFICATION FAILED",
 		[MNCTL_EREJECT] = "rejected by the log",
 		[MNCTL_ELOCAL] = "error",
+		[MNCTL_EWITNESS] = "witness quorum not met",
 	};
 	va_list ap;
 
 	fprintf(stderr, "mnctl: %s: ",
-		code > 0 && code <= MNCTL_ELOCAL ? what[code] : "error");
+		code > 0 && code <= MNCTL_EWITNESS ? what[code] : "error");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -392,6 +407,7 @@ enum {
 	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY, O_AUDIT_MAP, O_TILES,
 	O_NO_COMPLETENESS, O_MAX_AGE,
 	O_LISTEN, O_MAP_NAME, O_CACHE_TTL, O_SMIME_OUT, O_PGP_OUT,
+	O_WITNESS_POLICY, O_WITNESS_WAIT,
 };
 
 int main(int argc, char **argv)
@@ -436,13 +452,17 @@ int main(int argc, char **argv)
 		{"cache-ttl", required_argument, NULL, O_CACHE_TTL},
 		{"smime-out", required_argument, NULL, O_SMIME_OUT},
 		{"pgp-out", required_argument, NULL, O_PGP_OUT},
+		{"witness-policy", required_argument, NULL, O_WITNESS_POLICY},
+		{"witness-wait", required_argument, NULL, O_WITNESS_WAIT},
 		{NULL, 0, NULL, 0},
 	};
 	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
 			  .max_response = MNCTL_DEFAULT_MAX_RESPONSE};
 	const char *log_url = getenv("MN_LOG"), *config = NULL, *key_arg = NULL,
 		   *log_key_arg = NULL;
-	const char *logs[MNCTL_MAX_LOGS];
+	const char *logs[MNCTL_MAX_LOGS], *witness_policy = NULL;
+	uint64_t witness_wait = MNCTL_DEFAULT_WITNESS_WAIT_S;
+	int witness_wait_set = 0;
 	size_t num_logs = 0;
 	int c, ret = MNCTL_EUSAGE;
 	size_t ci;
@@ -528,6 +548,14 @@ int main(int argc, char **argv)
 		case O_MAP_NAME: mnctl_opts.map_name = optarg; break;
 		case O_SMIME_OUT: mnctl_opts.smime_out = optarg; break;
 		case O_PGP_OUT: mnctl_opts.pgp_out = optarg; break;
+		case O_WITNESS_POLICY: witness_policy = optarg; break;
+		case O_WITNESS_WAIT:
+			if (!parse_u64(optarg, &v) || v > MNCTL_MAX_WITNESS_WAIT_S)
+				return mnctl_fail(MNCTL_EUSAGE, "--witness-wait wants 0..%d seconds",
+						  MNCTL_MAX_WITNESS_WAIT_S);
+			witness_wait = v;
+			witness_wait_set = 1;
+			break;
 		case O_CACHE_TTL:
 			if (!parse_u64(optarg, &v) || v > 86400)
 				return mnctl_fail(MNCTL_EUSAGE, "--cache-ttl wants 0..86400 seconds");
@@ -561,6 +589,11 @@ int main(int argc, char **argv)
 	/* `info URL` names the log as its argument. */
 	if (ci == 0 && optind < argc)
 		log_url = argv[optind++];
+	if ((witness_policy != NULL || witness_wait_set) && !commands[ci].witnessed)
+		return mnctl_fail(MNCTL_EUSAGE, "--witness-policy and --witness-wait are for sth, "
+				  "lookup, resolve, monitor and policy-server");
+	if (witness_wait_set && witness_policy == NULL)
+		return mnctl_fail(MNCTL_EUSAGE, "--witness-wait needs --witness-policy");
 	if (num_logs > 1 && commands[ci].fn != mnctl_cmd_monitor)
 		return mnctl_fail(MNCTL_EUSAGE, "--log given %zu times: only monitor follows "
 				  "several logs", num_logs);
@@ -596,6 +629,9 @@ int main(int argc, char **argv)
 		ret = mnctl_fail(MNCTL_ELOCAL, "out of memory");
 		goto out;
 	}
+	if (witness_policy != NULL &&
+	    (ret = mnctl_witness_load(&m.witness, witness_policy, witness_wait)) != MNCTL_OK)
+		goto out;
 	if (num_logs == 1) {
 		ret = log_open(&m, logs[0]);
 		if (ret == MNCTL_OK)
@@ -605,6 +641,7 @@ int main(int argc, char **argv)
 	}
 out:
 	log_close(&m);
+	mnctl_witness_free(m.witness);
 	free(m.config_dir);
 	curl_global_cleanup();
 	return ret;

@@ -26,13 +26,18 @@ enum mnctl_exit {
 	MNCTL_EVERIFY = 3,  /* verification failed: the log lied */
 	MNCTL_EREJECT = 4,  /* the log rejected the submission (HTTP 4xx) */
 	MNCTL_ELOCAL = 5,   /* local problem: files, configuration, no pinned key */
+	MNCTL_EWITNESS = 6, /* --witness-policy: no checkpoint meeting the witness
+	                     * quorum covers the answer (in --witness-wait) */
 };
 
 #define MNCTL_DEFAULT_TIMEOUT_S 30
 #define MNCTL_MAX_LOGS 64 /* --log options (monitor follows several logs) */
 #define MNCTL_DEFAULT_MAX_RESPONSE (64u << 20) /* 64 MiB */
+#define MNCTL_DEFAULT_WITNESS_WAIT_S 10
+#define MNCTL_MAX_WITNESS_WAIT_S 3600
 
 struct mnctl_http;
+struct mnctl_witness;
 
 /* The state of one invocation. */
 struct mnctl {
@@ -49,6 +54,7 @@ struct mnctl {
 	struct merkle_hasher *h;
 	struct ct_verifier *v; /* the pinned key, after mnctl_load_key */
 	uint8_t log_id[CT_LOG_ID_LEN];
+	struct mnctl_witness *witness; /* --witness-policy, or NULL (borrowed) */
 };
 
 /* A signed tree head (RFC 6962 section 3.5). */
@@ -224,6 +230,38 @@ int mnctl_fetch_checkpoint(struct mnctl *m, struct mnctl_sth *out);
  * width. The caller proves the leaves against the checkpoint's root. */
 int mnctl_fetch_tile_entries(struct mnctl *m, uint64_t start, uint64_t end,
 			     uint64_t tree_size, mnctl_leaf_fn fn, void *ctx);
+
+/* --- witnessed checkpoints (witness_check.c) ---------------------------- */
+
+/* With --witness-policy FILE (c2sp.org/tlog-policy: the log's note vkey as a
+ * `log` line, `witness`, `group` and `quorum` lines), an answer made against
+ * the tree (N, R) is accepted only if the log's checkpoint, cosigned by a
+ * quorum of the policy's witnesses, covers it (same size and root, or a
+ * larger tree consistent with it), waiting up to --witness-wait seconds for
+ * witnessing to catch up. witness_check.c says why. */
+
+/* What covered an answer: the cosigned checkpoint's tree and how many of the
+ * policy's witnesses cosigned it. */
+struct mnctl_witnessed {
+	uint64_t size;
+	uint8_t root[MERKLE_HASH_LEN];
+	size_t num_cosigned;
+};
+/* mnctl_witness_load reads the policy file |path| (which must name at least
+ * one log) into a new checker (*out; mnctl_witness_free) that waits up to
+ * |wait_s| seconds. MNCTL_OK, MNCTL_EUSAGE (|wait_s| too big), MNCTL_ELOCAL
+ * (file, syntax: "PATH:N: reason"), printed. Thread-safe once loaded.
+ * mnctl_witness_free(NULL) is a no-op. */
+int mnctl_witness_load(struct mnctl_witness **out, const char *path, uint64_t wait_s);
+void mnctl_witness_free(struct mnctl_witness *w);
+/* mnctl_witness_cover checks that a checkpoint of m's log meeting the policy
+ * covers |sth| (already verified); fills |out| (may be NULL). MNCTL_OK at once
+ * when m->witness is NULL. MNCTL_EWITNESS (quorum not met, or no covering
+ * checkpoint within the wait), MNCTL_EVERIFY (a cosigned checkpoint that
+ * contradicts |sth|, a bad log signature or policy-witness line, an origin the
+ * policy does not list), MNCTL_ENET; printed. */
+int mnctl_witness_cover(struct mnctl *m, const struct mnctl_sth *sth,
+			struct mnctl_witnessed *out);
 
 /* --- submissions (submit.c) --------------------------------------------- */
 

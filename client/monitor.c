@@ -662,6 +662,9 @@ int mnctl_monitor(struct mnctl *m, const char *state_dir)
 		goto out;
 	ret = mnctl_opts.tiles ? mnctl_fetch_checkpoint(m, &mo.target)
 			       : mnctl_fetch_sth(m, &mo.target);
+	/* nothing is downloaded or saved for a tree no witness quorum covers */
+	if (ret == MNCTL_OK)
+		ret = mnctl_witness_cover(m, &mo.target, NULL);
 	if (ret != MNCTL_OK)
 		goto out;
 	if (have_state && mnctl_opts.tiles) {

@@ -17,7 +17,9 @@
  *      list proof, count) and the policy and advice what they give, with
  *      client/verify_map.c, as `mnctl resolve` checks it: then absence is
  *      proven (out->absence_proven). An answer without a map section proves
- *      neither absence nor that its policy is the newest: it is an error. */
+ *      neither absence nor that its policy is the newest: it is an error;
+ *   4. with --witness-policy, a checkpoint cosigned by the witness quorum
+ *      covers the STH (client/witness_check.c). */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -284,6 +286,10 @@ int mnctl_policy_fetch(struct mnctl *m, const char *domain, struct mnctl_policy_
 		ret = mnctl_fail(MNCTL_EVERIFY, "resolve: no map section: the log cannot prove "
 				 "this is the policy in force for %s", domain);
 	}
+	/* 4. with --witness-policy: a checkpoint with the witness quorum covers
+	 * the answer's tree (else this answer may be a split view's) */
+	if (ret == MNCTL_OK)
+		ret = mnctl_witness_cover(m, &sth, NULL);
 	if (ret != MNCTL_OK)
 		goto out;
 	if (payload != NULL) {

@@ -13,8 +13,10 @@
  * (curl handle, hasher, key), so a slow or dead log blocks no client. Fetches
  * of one domain are coalesced: later askers wait for the fetch in flight.
  * Verified answers (policies and verified absence) are cached for
- * min(--cache-ttl, the log's MMD); TEMP is never cached. Each decision is one
- * line on stderr. */
+ * min(--cache-ttl, the log's MMD); TEMP is never cached. With
+ * --witness-policy an answer counts as verified only once a checkpoint with
+ * the witness quorum covers its tree (witness_check.c); until then it is TEMP.
+ * Each decision is one line on stderr. */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -118,6 +120,7 @@ static struct mnctl *thread_mnctl(const struct mnctl *tmpl)
 	c->key_file = tmpl->key_file;
 	c->timeout_s = tmpl->timeout_s;
 	c->max_response = tmpl->max_response;
+	c->witness = tmpl->witness; /* shared: thread-safe */
 	c->http = mnctl_http_new(c->timeout_s, c->max_response);
 	c->h = merkle_hasher_new();
 	if (c->http == NULL || c->h == NULL || mnctl_load_key(c) != MNCTL_OK) {
@@ -231,10 +234,15 @@ static void decide(struct ps_conn *c, const char *domain, const struct mnctl_pol
 
 	if (ret != MNCTL_OK) {
 		snprintf(text, sizeof(text), "TEMP metanotary: %s",
-			 ret == MNCTL_EVERIFY ? "the log's answer does not verify"
-					      : "the log cannot be reached");
+			 ret == MNCTL_EVERIFY	 ? "the log's answer does not verify"
+			 : ret == MNCTL_EWITNESS ? "no checkpoint meeting the witness quorum covers "
+						   "the log's answer"
+						 : "the log cannot be reached");
 		fprintf(stderr, "policy-server: domain=%s answer=TEMP source=%s reason=%s ms=%" PRIu64
-			"\n", domain, source, ret == MNCTL_EVERIFY ? "verification-failed" : "log-error",
+			"\n", domain, source,
+			ret == MNCTL_EVERIFY	 ? "verification-failed"
+			: ret == MNCTL_EWITNESS ? "witness-quorum-not-met"
+						: "log-error",
 			ms);
 	} else if (a->verdict == PF_ENFORCE) {
 		snprintf(text, sizeof(text), "OK %s", a->value);

@@ -33,9 +33,11 @@ struct mnctl_policy_answer {
  * the STH (signature, age at most the MMD, consistency with the history), the
  * audit path of every entry and of the map-root leaf (the STH's last leaf),
  * the policy in force recomputed from the items (entry/advice.h) and, where
- * client/verify_map.c plugs in, completeness. Returns MNCTL_OK with |out|
- * filled, or MNCTL_ENET (the log cannot be reached or answered nonsense),
- * MNCTL_EVERIFY (something did not verify), MNCTL_ELOCAL; the reason is
+ * client/verify_map.c plugs in, completeness; with m->witness, that a
+ * checkpoint with the witness quorum covers the STH. Returns MNCTL_OK with
+ * |out| filled, or MNCTL_ENET (the log cannot be reached or answered
+ * nonsense), MNCTL_EVERIFY (something did not verify), MNCTL_EWITNESS (no
+ * covering checkpoint with the quorum), MNCTL_ELOCAL; the reason is
  * printed on stderr. Thread-safe for distinct |m| (the history is shared
  * under a lock). */
 int mnctl_policy_fetch(struct mnctl *m, const char *domain, struct mnctl_policy_answer *out);

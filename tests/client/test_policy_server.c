@@ -9,6 +9,10 @@
  *   test_concurrent  many clients at once, each with many requests
  *   test_lies        every lie of the proxy gives TEMP; a dead log gives
  *                    TEMP, or the cached answer while it is fresh
+ *   test_witness     with --witness-policy: TEMP while the log's checkpoint
+ *                    lacks the witness quorum or is a cosigned fork, OK and
+ *                    NOTFOUND once a quorum cosigned it (checkpoints cosigned
+ *                    here, tests/lib/cosigned.h, served by tests/lib/liar.h)
  *   test_postfix     Postfix defers mail to secure.example when the receiver
  *                    offers no STARTTLS (and never delivers it), delivers it
  *                    over verified TLS when it does, delivers plain.example
@@ -46,6 +50,9 @@
 #include <openssl/pem.h>
 
 #include "common/b64.h"
+#include "entry/note.h"
+#include "tests/lib/cosigned.h"
+#include "tests/lib/liar.h"
 #include "tests/lib/mnfix.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
@@ -347,7 +354,8 @@ static void add_policy(const char *domain, int serial, const char *mode, const c
 
 /* ps_start runs mnctl policy-server for |url|; stderr (the decision log) goes
  * to |log|. Reads the "listening on" line for the port. */
-static int ps_start(const char *url, const char *log, const char *ttl, pid_t *pid, uint16_t *port)
+static int ps_start_w(const char *url, const char *log, const char *ttl, const char *policy,
+		      pid_t *pid, uint16_t *port)
 {
 	const char *build = getenv("MN_BUILD");
 	char bin[256], line[512];
@@ -364,8 +372,15 @@ static int ps_start(const char *url, const char *log, const char *ttl, pid_t *pi
 		dup2(pfd[1], 1);
 		dup2(e, 2);
 		close(pfd[0]);
-		execl(bin, bin, "--config", T.cfg, "--key", T.keyfile, "--log", url, "--timeout", "5",
-		      "policy-server", "--listen", "127.0.0.1:0", "--cache-ttl", ttl, (char *)NULL);
+		if (policy != NULL)
+			execl(bin, bin, "--config", T.cfg, "--key", T.keyfile, "--log", url,
+			      "--timeout", "5", "--witness-policy", policy, "--witness-wait", "2",
+			      "policy-server", "--listen", "127.0.0.1:0", "--cache-ttl", ttl,
+			      (char *)NULL);
+		else
+			execl(bin, bin, "--config", T.cfg, "--key", T.keyfile, "--log", url,
+			      "--timeout", "5", "policy-server", "--listen", "127.0.0.1:0",
+			      "--cache-ttl", ttl, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -379,6 +394,11 @@ static int ps_start(const char *url, const char *log, const char *ttl, pid_t *pi
 	fclose(f);
 	*port = (uint16_t)p;
 	return 0;
+}
+
+static int ps_start(const char *url, const char *log, const char *ttl, pid_t *pid, uint16_t *port)
+{
+	return ps_start_w(url, log, ttl, NULL, pid, port);
 }
 
 static int ps_stop(pid_t pid)
@@ -770,6 +790,82 @@ static void test_lies(void **state)
 	expect_answer(T.psd_port, "expired.example", "NOTFOUND ");
 }
 
+/* serve_cosigned makes |l| answer /checkpoint with logd's checkpoint
+ * cosigned by the witnesses of |mask|, or (|fork|) with a checkpoint of the
+ * same size and another root, signed by the log's note key and cosigned. */
+static void serve_cosigned(struct liar *l, const struct cosigned *cs, unsigned mask, int fork)
+{
+	struct http_resp r;
+	struct note_checkpoint cp;
+	uint8_t root[32];
+	size_t n;
+	char *note;
+
+	assert_int_equal(http_do(T.logd.port, "GET", "/checkpoint", NULL, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(note_parse_checkpoint(&cp, r.body, r.body_len), 0);
+	memcpy(root, cp.root, 32);
+	root[7] ^= 4;
+	note = fork ? cosigned_fork(cs, T.logd.log_id, cp.tree_size, root, mask, &n)
+		    : cosigned_add(cs, (const char *)r.body, r.body_len, mask, &n);
+	http_resp_free(&r);
+	assert_non_null(note);
+	assert_int_equal(liar_checkpoint(l, note, n), 0);
+	free(note);
+}
+
+static void test_witness(void **state)
+{
+	char data[128], notekey[160], policy[128], wlog[128], url[64];
+	json_t *line = json_loads(T.logd.log_line, 0, NULL);
+	const char *origin = json_string_value(json_object_get(line, "origin"));
+	struct cosigned *cs;
+	struct liar *l;
+	pid_t pid;
+	uint16_t port;
+
+	(void)state;
+	assert_non_null(origin);
+	tpath(data, sizeof(data), "data");
+	snprintf(notekey, sizeof(notekey), "%s/note-key.pem", data);
+	tpath(policy, sizeof(policy), "witness-policy.txt");
+	tpath(wlog, sizeof(wlog), "psw.log");
+	cs = cosigned_new(notekey, origin, 3);
+	assert_non_null(cs);
+	json_decref(line);
+	assert_int_equal(cosigned_write_policy(cs, policy, 3, 2), 0);
+	l = liar_start(T.logd.port);
+	assert_non_null(l);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", liar_port(l));
+	/* no cache: every question checks the checkpoint the proxy serves now */
+	assert_int_equal(ps_start_w(url, wlog, "0", policy, &pid, &port), 0);
+
+	/* one cosignature of a quorum of two: Postfix defers */
+	serve_cosigned(l, cs, 1u << 0, 0);
+	expect_answer(port, "secure.example", "TEMP ");
+	expect_answer(port, "plain.example", "TEMP ");
+	assert_true(wait_file_has(wlog, "domain=secure.example answer=TEMP source=log "
+				  "reason=witness-quorum-not-met", 5));
+	assert_true(file_has(wlog, "domain=plain.example answer=TEMP source=log "
+			     "reason=witness-quorum-not-met"));
+	/* a quorum cosigned another tree of the same size: the log forked */
+	serve_cosigned(l, cs, 1u << 0 | 1u << 2, 1);
+	expect_answer(port, "secure.example", "TEMP ");
+	assert_true(wait_file_has(wlog, "domain=secure.example answer=TEMP source=log "
+				  "reason=verification-failed", 5));
+	/* the quorum met: the verified answers */
+	serve_cosigned(l, cs, 1u << 1 | 1u << 2, 0);
+	expect_answer(port, "secure.example",
+		      "OK secure match=mx1.secure.example protocols=>=TLSv1.2");
+	expect_answer(port, "plain.example", "NOTFOUND ");
+	/* four fetches: plain.example's last answer has secure.example's tree,
+	 * which a checkpoint already covered (witness_check.c remembers it) */
+	assert_true(liar_checkpoint_hits(l) >= 4);
+	assert_int_equal(ps_stop(pid), 0);
+	liar_stop(l);
+	cosigned_free(cs);
+}
+
 /* --- Postfix -------------------------------------------------------------- */
 
 static void pf_write(const char *name, const char *fmt, ...)
@@ -1055,6 +1151,7 @@ int main(void)
 		cmocka_unit_test(test_protocol),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_lies),
+		cmocka_unit_test(test_witness),
 		cmocka_unit_test(test_postfix),
 	};
 	int rc;

@@ -36,7 +36,10 @@ struct liar {
 	char key[300];          /* under mu; "" = the first key */
 	char *replay;           /* under mu: the body to answer with */
 	struct recorded rec[MAX_RECORDED]; /* under mu */
+	char *checkpoint;       /* under mu: the note to serve, or NULL */
+	size_t checkpoint_len;
 	atomic_int tampered;
+	atomic_int checkpoint_hits;
 };
 
 /* --- rewriting ------------------------------------------------------------ */
@@ -372,6 +375,26 @@ static void serve_one(struct liar *l, int fd, char *buf)
 	}
 	if (sscanf(buf, "%15s %2047s", method, target) != 2)
 		return;
+	if (strcmp(method, "GET") == 0 && strcmp(target, "/checkpoint") == 0) {
+		char *note = NULL;
+		size_t nl = 0;
+		pthread_mutex_lock(&l->mu);
+		if (l->checkpoint != NULL && (note = malloc(l->checkpoint_len)) != NULL) {
+			memcpy(note, l->checkpoint, l->checkpoint_len);
+			nl = l->checkpoint_len;
+		}
+		pthread_mutex_unlock(&l->mu);
+		if (note != NULL) {
+			snprintf(head, sizeof(head),
+				 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+				 "Content-Length: %zu\r\nConnection: close\r\n\r\n", nl);
+			write_all(fd, head, strlen(head));
+			write_all(fd, note, nl);
+			free(note);
+			atomic_fetch_add(&l->checkpoint_hits, 1);
+			return;
+		}
+	}
 	if (http_do(l->upstream, method, target, cl ? "Content-Type: application/json\r\n" : NULL,
 		    buf + hl, cl, &r) != 0)
 		return;
@@ -485,6 +508,27 @@ int liar_replay(struct liar *l, const char *target)
 	return ret;
 }
 
+int liar_checkpoint(struct liar *l, const char *note, size_t len)
+{
+	char *copy = NULL;
+
+	if (note != NULL && (copy = malloc(len ? len : 1)) == NULL)
+		return -1;
+	if (copy != NULL)
+		memcpy(copy, note, len);
+	pthread_mutex_lock(&l->mu);
+	free(l->checkpoint);
+	l->checkpoint = copy;
+	l->checkpoint_len = len;
+	pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
+int liar_checkpoint_hits(const struct liar *l)
+{
+	return atomic_load(&((struct liar *)l)->checkpoint_hits);
+}
+
 int liar_tampered(const struct liar *l)
 {
 	return atomic_load(&((struct liar *)l)->tampered);
@@ -502,6 +546,7 @@ void liar_stop(struct liar *l)
 		free(l->rec[i].body);
 	}
 	free(l->replay);
+	free(l->checkpoint);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
 }

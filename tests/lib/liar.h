@@ -6,6 +6,11 @@
  * could tell, and mnctl must catch each by its completeness checks
  * (client/verify_map.c).
  *
+ * Whatever the mode, liar_checkpoint makes it answer GET /checkpoint with a
+ * note the test made (a checkpoint with cosignatures, tests/lib/cosigned.h):
+ * logd does not collect cosignatures itself here, so only their delivery is
+ * faked; the keys and signatures are real.
+ *
  *   struct liar *l = liar_start(logd.port);
  *   liar_set(l, LIAR_GAP, "dns:example.com");
  *   ... run mnctl --log http://127.0.0.1:<liar_port(l)> ...
@@ -16,6 +21,7 @@
 #ifndef MN_TESTS_LIAR_H
 #define MN_TESTS_LIAR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum liar_mode {
@@ -63,6 +69,13 @@ void liar_set(struct liar *l, enum liar_mode mode, const char *key);
  * other mode) for the request target |target| ("/mn/v1/lookup?domain=x").
  * Returns 0, or -1 if no answer for it was recorded. */
 int liar_replay(struct liar *l, const char *target);
+/* liar_checkpoint makes the proxy answer GET /checkpoint with a copy of
+ * |note| (|len| bytes, text/plain) from now on; NULL passes it through to logd
+ * again. Returns 0, or -1 when out of memory (nothing changed). */
+int liar_checkpoint(struct liar *l, const char *note, size_t len);
+/* liar_checkpoint_hits: how many /checkpoint requests were answered with a
+ * liar_checkpoint note so far. */
+int liar_checkpoint_hits(const struct liar *l);
 /* liar_tampered: how many answers were altered since the last liar_set. */
 int liar_tampered(const struct liar *l);
 /* liar_stop stops the thread and frees |l| (NULL: no-op). */
