@@ -31,6 +31,7 @@ static const char *const ep_names[EP_COUNT] = {
 	"get-roots",       "get-entry-and-proof", "mn-info",
 	"add-pgp",         "add-policy",        "get-certifiers",
 	"mn-get-roots",    "lookup",            "resolve",
+	"vrf",
 	"metrics",         "healthz",           "checkpoint",
 	"tile",            "data-tile",         "issuer",
 	"unknown"};
@@ -592,6 +593,7 @@ static const struct route routes[] = {
 	{"/mn/v1/get-roots", EP_MN_GET_ROOTS, API_GET},
 	{"/mn/v1/lookup", EP_MN_LOOKUP, API_GET},
 	{"/mn/v1/resolve", EP_MN_RESOLVE, API_GET},
+	{"/mn/v1/vrf", EP_MN_VRF, API_GET},
 	{"/metrics", EP_METRICS, API_GET},
 	{"/healthz", EP_HEALTHZ, API_GET},
 };
@@ -666,6 +668,9 @@ int api_handle(struct api *api, const struct api_request *req,
 		break;
 	case EP_MN_RESOLVE:
 		api__resolve(api, &q, resp);
+		break;
+	case EP_MN_VRF:
+		api__vrf(api, &q, resp);
 		break;
 	case EP_MN_GET_CERTIFIERS:
 		api__get_certifiers(api, resp);

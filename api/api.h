@@ -130,6 +130,19 @@ struct api_config {
 	const uint8_t *mirror_spki;
 	size_t mirror_spki_len;
 	const uint8_t *mirror_log_id;         /* SHA-256 of mirror_spki */
+	/* A mirror's way to the origin's VRF (logd/mirror_vrf.h), so that it
+	 * answers lookup and resolve by address (their pgpaddr: map key is a VRF
+	 * output of the origin's private key). mirror_vrf_proof writes the
+	 * origin's VRF proof for the normalized address |addr|, already verified
+	 * with the origin's VRF public key; it may block for its bounded timeout
+	 * (a cache hit does not). 0, MN_EIO (the origin is unreachable or does
+	 * not answer, or its VRF key is not known yet), MN_EBADSIG (its proof
+	 * does not verify), MN_ENOMEM. mirror_vrf_public writes that public key
+	 * (1), or returns 0 while it is not known. NULL: lookup and resolve by
+	 * address get 501 notMirrored. */
+	int (*mirror_vrf_proof)(void *ctx, uint8_t proof[81], const char *addr, size_t addr_len);
+	int (*mirror_vrf_public)(void *ctx, uint8_t pub[33]);
+	void *mirror_vrf_ctx;
 	/* The initial trust set (see struct api_trust: api_set_trust replaces
 	 * it); these four are borrowed for the api's life and never released. */
 	const struct x509_validator *tls;     /* add-chain / add-pre-chain validation

@@ -83,11 +83,22 @@ int api__map_json(struct cbb *b, struct store_reader *rd, const struct store_sth
 		  const struct api__map *m, const size_t *start, const size_t *end);
 void api__map_cleanup(struct api__map *m);
 /* api__pgpaddr_key writes the key string "pgpaddr:HEX" of the normalized
- * address |addr| (its VRF output under the log's VRF key) and the VRF proof.
- * 0 or MN_E*. */
+ * address |addr| (its VRF output under the log's VRF key) and the VRF proof;
+ * on a mirror, the origin's proof through cfg->mirror_vrf_proof (which may
+ * block for its timeout: call it outside a read transaction). 0, or MN_EIO /
+ * MN_EBADSIG (a mirror: api__vrf_error), MN_ENOMEM, MN_ECRYPTO, MN_EINVAL
+ * (no VRF). */
 #include "common/vrf.h"
 int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
 		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len);
+
+/* api__has_vrf: the log can name an address's pgpaddr: key (its own VRF key,
+ * or a mirror's way to the origin's). */
+int api__has_vrf(const struct api_config *cfg);
+/* api__vrf_error answers the failure |err| of api__pgpaddr_key: on a mirror,
+ * MN_EIO is 503 vrfUnavailable and MN_EBADSIG 503 badVrfProof (both with
+ * Retry-After, naming the origin); anything else as api__err_response. */
+void api__vrf_error(const struct api_config *cfg, struct api_response *resp, int err);
 
 /* api__not_mirrored answers 501 notMirrored on a mirror (api.c): an endpoint
  * it cannot answer from its verified copy; lookup and resolve when the
@@ -116,6 +127,7 @@ enum api_endpoint {
 	EP_MN_GET_ROOTS,
 	EP_MN_LOOKUP,
 	EP_MN_RESOLVE,
+	EP_MN_VRF,
 	EP_METRICS,
 	EP_HEALTHZ,
 	EP_CHECKPOINT,
@@ -223,6 +235,9 @@ void api__get_certifiers(struct api *api, struct api_response *resp);
 void api__lookup(struct api *api, const struct api_params *q, struct api_response *resp);
 /* resolve.c: GET /mn/v1/resolve. */
 void api__resolve(struct api *api, const struct api_params *q, struct api_response *resp);
+/* vrf.c: GET /mn/v1/vrf?email=ADDR, the VRF proof of the address's pgpaddr:
+ * key (what a mirror fetches from its origin). */
+void api__vrf(struct api *api, const struct api_params *q, struct api_response *resp);
 int api__sth_json(struct cbb *b, const struct store_sth *sth) MN_WUR;
 int api__entry_json(struct cbb *b, struct store_reader *rd, uint64_t index,
 		    uint64_t tree_size, unsigned classes, int with_opening) MN_WUR;

@@ -415,17 +415,21 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 			mapkeys_str(keys[nk++], "under", norm, strlen(norm));
 		}
 	} else if (email != NULL) {
-		if (api__config(api)->mirror_of != NULL) {
+		if (api__config(api)->mirror_of != NULL && !api__has_vrf(api__config(api))) {
 			/* its PGP endorsements are filed under a VRF of the
-			 * origin's private key: a mirror cannot prove them */
+			 * origin's private key: without a way to the origin's
+			 * proofs, a mirror cannot prove them */
 			api__not_mirrored_vrf(api__config(api), resp);
 			return;
 		}
 		mapkeys_str(keys[nk++], "email", norm, strlen(norm));
-		if (api__config(api)->vrf != NULL) {
-			/* the address's PGP endorsements, under its VRF output */
-			if (api__pgpaddr_key(api, keys[nk], vrf_proof, norm, strlen(norm)) != 0) {
-				api_response_error(resp, 500, "internal", "cannot compute the address key");
+		if (api__has_vrf(api__config(api))) {
+			/* the address's PGP endorsements, under its VRF output
+			 * (on a mirror, the origin's proof: before the read
+			 * transaction, since fetching it may wait) */
+			ret = api__pgpaddr_key(api, keys[nk], vrf_proof, norm, strlen(norm));
+			if (ret != 0) {
+				api__vrf_error(api__config(api), resp, ret);
 				return;
 			}
 			vrf_key_at = (int)nk++;

@@ -17,6 +17,7 @@
  * map root in the map-root leaf (present with value V, or absent with N 0),
  * rebuilds the list root from the items and the range proof and checks
  * V = SHA-256(0x12 || N || list root). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,8 +185,20 @@ int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
 	uint8_t beta[PGP_ADDRESS_KEY_LEN];
 	char hex[2 * PGP_ADDRESS_KEY_LEN + 1];
 	static const char d[] = "0123456789abcdef";
-	int err = pgp_address_vrf(api__config(api)->vrf, beta, proof, addr, addr_len);
+	const struct api_config *cfg = api__config(api);
+	int err;
 
+	if (cfg->vrf != NULL) {
+		err = pgp_address_vrf(cfg->vrf, beta, proof, addr, addr_len);
+	} else if (cfg->mirror_vrf_proof != NULL) {
+		/* a mirror: the origin's proof, verified by the callback; beta
+		 * is a function of the proof (RFC 9381 section 5.2) */
+		err = cfg->mirror_vrf_proof(cfg->mirror_vrf_ctx, proof, addr, addr_len);
+		if (err == 0)
+			err = vrf_proof_to_hash(beta, proof);
+	} else {
+		err = MN_EINVAL;
+	}
 	if (err != 0)
 		return err;
 	for (size_t i = 0; i < PGP_ADDRESS_KEY_LEN; i++) {
@@ -194,4 +207,30 @@ int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
 	}
 	mapkeys_str(out, "pgpaddr", hex, 2 * PGP_ADDRESS_KEY_LEN);
 	return 0;
+}
+
+int api__has_vrf(const struct api_config *cfg)
+{
+	return cfg->vrf != NULL || cfg->mirror_vrf_proof != NULL;
+}
+
+void api__vrf_error(const struct api_config *cfg, struct api_response *resp, int err)
+{
+	char msg[700];
+
+	if (err == MN_EIO) {
+		snprintf(msg, sizeof(msg), "this mirror cannot obtain the VRF proof of the "
+			 "address from its origin %.500s now (unreachable, not answering, or its "
+			 "VRF key not known yet)", cfg->mirror_of ? cfg->mirror_of : "");
+		api_response_error(resp, 503, "vrfUnavailable", msg);
+		resp->retry_after = 10;
+	} else if (err == MN_EBADSIG) {
+		snprintf(msg, sizeof(msg), "the origin %.500s answered a VRF proof for the "
+			 "address that does not verify with its VRF public key",
+			 cfg->mirror_of ? cfg->mirror_of : "");
+		api_response_error(resp, 503, "badVrfProof", msg);
+		resp->retry_after = 60;
+	} else {
+		api__err_response(resp, err, "cannot compute the address key");
+	}
 }

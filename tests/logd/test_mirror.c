@@ -11,7 +11,12 @@
  * test_mirror_lookup: mnctl lookup and resolve against a mirror of a mapped
  * origin (tls and smime certificates, smtp policies), the origin's key
  * pinned, verify with completeness and list what they list against the
- * origin; an origin whose map-root leaf lies stops the mirror.
+ * origin, by address too: an address's pgpaddr: key comes with the origin's
+ * VRF proof (fetched by the mirror from /mn/v1/vrf, cached), the origin's VRF
+ * key pinned in the mirror's data directory; with the origin stopped a cached
+ * proof still answers and a new address gets 503 vrfUnavailable; a valid VRF
+ * proof of another address (tests/lib/liar LIAR_OTHER_VRF) gets 503
+ * badVrfProof; an origin whose map-root leaf lies stops the mirror.
  * test_mirror_unmapped: an origin without the map: lookups stay 501. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -708,6 +713,107 @@ static void lying_map_root(const char *data)
 	merkle_hasher_free(h);
 }
 
+#define ALICE_UID "Alice <alice@mirror.example>"
+
+/* make_pgp: a certifier and alice's key certified by it (gpg command line),
+ * the certifiers file (and its policy) for logd, alice's exported key. */
+static int make_pgp(struct mnfix_gpg *g, char *certifiers, struct mnfix_buf *x_alice,
+		    char alice_fpr[41], char ca_fpr[41])
+{
+	char args[512], pol[128];
+
+	if (mnfix_gpg_init(g, dir) != 0 ||
+	    mnfix_gpg(g, "--quick-gen-key 'Mirror Certifier <ca@certifier.example>' ed25519 "
+		      "sign 1y") != 0 ||
+	    mnfix_gpg_fpr(g, "=Mirror Certifier <ca@certifier.example>", ca_fpr) != 0 ||
+	    mnfix_gpg(g, "--quick-gen-key '" ALICE_UID "' ed25519 sign 1y") != 0 ||
+	    mnfix_gpg_fpr(g, "=" ALICE_UID, alice_fpr) != 0)
+		return -1;
+	snprintf(args, sizeof(args), "-u %s --quick-sign-key %s", ca_fpr, alice_fpr);
+	if (mnfix_gpg(g, args) != 0)
+		return -1;
+	snprintf(args, sizeof(args), "--export %s", alice_fpr);
+	if (mnfix_gpg_export(g, args, x_alice) != 0)
+		return -1;
+	snprintf(certifiers, 160, "%s/certifiers.pgp", dir);
+	snprintf(args, sizeof(args), "--output %s --export %s", certifiers, ca_fpr);
+	if (mnfix_gpg(g, args) != 0)
+		return -1;
+	snprintf(args, sizeof(args), "%s.policy", certifiers);
+	snprintf(pol, sizeof(pol), "# test certifier\n%s\n", ca_fpr);
+	return mnfix_write_file(args, pol, strlen(pol));
+}
+
+/* json_of: the 200 answer to |target| as JSON. */
+static json_t *json_of(uint16_t port, const char *target)
+{
+	struct http_resp r;
+	json_t *j;
+
+	get(port, target, &r);
+	j = json_loadb((char *)r.body, r.body_len, 0, NULL);
+	assert_non_null(j);
+	http_resp_free(&r);
+	return j;
+}
+
+/* same_map: the "map" sections of the two answers to |target| are equal (the
+ * same map-root leaf, keys, proofs and vrf_proof); the origin's entries
+ * carry user ID openings a mirror does not have, so only the map is
+ * compared byte for byte (same_answer compares the entries listed). */
+static void same_map(uint16_t origin, uint16_t mirror, const char *target)
+{
+	json_t *a = json_of(origin, target), *b = json_of(mirror, target);
+	json_t *ma = json_object_get(a, "map"), *mb = json_object_get(b, "map");
+	char *sa = json_dumps(ma, JSON_COMPACT | JSON_SORT_KEYS);
+
+	assert_non_null(ma);
+	assert_non_null(strstr(sa, "\"vrf_proof\""));
+	assert_non_null(strstr(sa, "pgpaddr:"));
+	if (!json_equal(ma, mb))
+		fprintf(stderr, "%s: map sections differ\n", target);
+	assert_true(json_equal(ma, mb));
+	free(sa);
+	json_decref(a);
+	json_decref(b);
+}
+
+/* same_vrf: the mirror's info names the origin's VRF key, pinned in its data
+ * directory, and /mn/v1/vrf answers the same on both. */
+static void same_vrf(uint16_t origin, uint16_t mirror, const char *mdata)
+{
+	json_t *a = json_of(origin, "/mn/v1/info"), *b = json_of(mirror, "/mn/v1/info");
+	const char *ka = json_string_value(json_object_get(a, "vrf_public_key"));
+	const char *kb = json_string_value(json_object_get(b, "vrf_public_key"));
+	char pin[200], *text;
+
+	assert_non_null(ka);
+	assert_non_null(kb);
+	assert_string_equal(ka, kb);
+	snprintf(pin, sizeof(pin), "%s/origin-vrf-key", mdata);
+	text = slurp(pin);
+	assert_int_equal(strncmp(text, ka, strlen(ka)), 0);
+	free(text);
+	json_decref(a);
+	json_decref(b);
+	same(origin, mirror, "/mn/v1/vrf?email=Alice@Mirror.Example");
+}
+
+/* expect_503: |target| gets 503 with |code| and a Retry-After header. */
+static void expect_503(uint16_t port, const char *target, const char *code)
+{
+	struct http_resp r;
+
+	assert_int_equal(http_do(port, "GET", target, NULL, NULL, 0, &r), 0);
+	if (r.status != 503 || strstr((char *)r.body, code) == NULL)
+		fprintf(stderr, "GET %s: %d %s\n", target, r.status, (char *)r.body);
+	assert_int_equal(r.status, 503);
+	assert_true(ctc_json_error(r.body, r.body_len));
+	assert_non_null(strstr((char *)r.body, code));
+	assert_non_null(strcasestr(r.headers, "Retry-After:"));
+	http_resp_free(&r);
+}
+
 /* A mapped origin with tls and smime certificates and smtp policies: the
  * mirror recomputes the map from the leaves it verified, and mnctl lookup and
  * resolve against the mirror (the origin's key pinned) verify, completeness
@@ -723,6 +829,9 @@ static void test_mirror_lookup(void **state)
 	struct pki_cert *sroot, *sca, *c_ex, *c_www, *c_al;
 	struct logd_proc origin, mirror;
 	int64_t now = pki_now();
+	struct mnfix_gpg g;
+	struct mnfix_buf x_alice = {0};
+	char certifiers[160], alice_fpr[41], ca_fpr[41];
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/mn-mlookup-XXXXXX");
@@ -746,15 +855,31 @@ static void test_mirror_lookup(void **state)
 		rs[0] = sroot;
 		assert_int_equal(pki_write_pem(sroots, rs, 1), 0);
 	}
+	assert_int_equal(make_pgp(&g, certifiers, &x_alice, alice_fpr, ca_fpr), 0);
 	{
 		const char *args[] = {"--data", odata, "--tls-roots", troots, "--smime-roots",
-				      sroots, "--origin", ORIGIN, NULL};
+				      sroots, "--origin", ORIGIN, "--certifiers", certifiers, NULL};
 		assert_int_equal(logd_start(&origin, args), 0);
 	}
 	write_key(&origin);
 	add_chain2(origin.port, c_ex, ca);
 	add_chain2(origin.port, c_www, ca);
 	add_chain2(origin.port, c_al, sca);
+	{
+		/* alice's OpenPGP key, endorsed by the certifier: filed under
+		 * pgpaddr:VRF(alice@mirror.example) in the map */
+		char *req = mnfix_pgp_request(x_alice.p, x_alice.len, ALICE_UID, ca_fpr);
+		struct http_resp r;
+		assert_non_null(req);
+		assert_int_equal(http_do(origin.port, "POST", "/mn/v1/add-pgp",
+					 "Content-Type: application/json\r\n", req, strlen(req),
+					 &r), 0);
+		if (r.status != 200)
+			fprintf(stderr, "add-pgp: %d %s\n", r.status, (char *)r.body);
+		assert_int_equal(r.status, 200);
+		http_resp_free(&r);
+		free(req);
+	}
 	add_chain2(origin.port, c_ex, ca); /* a duplicate: the same leaf, not a new one */
 	add_n(origin.port, 5);
 	add_smtp_policy(origin.port, c_ex, ca, 1);
@@ -765,25 +890,79 @@ static void test_mirror_lookup(void **state)
 	same_answer(origin.port, mirror.port, "lookup", "mirror.example", NULL, NULL);
 	same_answer(origin.port, mirror.port, "lookup", "www.mirror.example", NULL, NULL);
 	same_answer(origin.port, mirror.port, "resolve", "mirror.example", "--protocol", "smtp");
-	/* an address: its OpenPGP endorsements are under a VRF of the
-	 * origin's private key, which a mirror cannot prove: 501, and mnctl
-	 * says the log refused */
+	/* an address: its OpenPGP endorsements are under pgpaddr:VRF(address)
+	 * of the origin's private key; the mirror answers with the origin's
+	 * proof (GET /mn/v1/vrf), and mnctl verifies it with the origin's VRF
+	 * key, completeness included (pinned by mnctl info: the mirror's info
+	 * names the origin's VRF key, same_vrf) */
 	{
-		static const char *const t[2] = {"/mn/v1/lookup?email=alice@mirror.example",
-						 "/mn/v1/resolve?email=alice@mirror.example"};
+		char *oa = NULL, *ma = NULL;
+		assert_int_equal(mn(origin.port, "cfg-origin", &oa, "info", NULL, NULL, NULL), 0);
+		assert_int_equal(mn(mirror.port, "cfg-mirror", &ma, "info", NULL, NULL, NULL), 0);
+		free(oa);
+		free(ma);
+	}
+	same_answer(origin.port, mirror.port, "lookup", "alice@mirror.example", NULL, NULL);
+	same_answer(origin.port, mirror.port, "resolve", "alice@mirror.example", NULL, NULL);
+	same_vrf(origin.port, mirror.port, mdata);
+	same_map(origin.port, mirror.port, "/mn/v1/lookup?email=alice@mirror.example");
+	same_map(origin.port, mirror.port, "/mn/v1/resolve?email=alice@mirror.example");
+	{
 		char *ma = NULL;
-		for (int i = 0; i < 2; i++) {
-			struct http_resp r;
-			assert_int_equal(http_do(mirror.port, "GET", t[i], NULL, NULL, 0, &r), 0);
-			assert_int_equal(r.status, 501);
-			assert_true(ctc_json_error(r.body, r.body_len));
-			assert_non_null(strstr((char *)r.body, "notMirrored"));
-			assert_non_null(strstr((char *)r.body, "VRF"));
-			http_resp_free(&r);
-		}
-		assert_int_not_equal(mn(mirror.port, "cfg-mirror", &ma, "resolve",
+		assert_int_equal(mn(mirror.port, "cfg-mirror", &ma, "resolve",
+				    "alice@mirror.example", NULL, NULL), 0);
+		assert_non_null(strstr(ma, alice_fpr));
+		free(ma);
+	}
+	/* the origin stopped: a cached proof still answers; an address never
+	 * asked gets 503 vrfUnavailable with Retry-After, never an answer
+	 * without its pgp part */
+	assert_int_equal(logd_stop(&origin, 15), 0);
+	{
+		struct http_resp r;
+		char *ma = NULL;
+		assert_int_equal(mn(mirror.port, "cfg-mirror", &ma, "lookup",
+				    "alice@mirror.example", NULL, NULL), 0);
+		free(ma);
+		expect_503(mirror.port, "/mn/v1/lookup?email=bob@mirror.example", "vrfUnavailable");
+		expect_503(mirror.port, "/mn/v1/resolve?email=bob@mirror.example",
+			   "vrfUnavailable");
+		assert_int_equal(http_do(mirror.port, "GET", "/mn/v1/resolve?email=alice@"
+					 "mirror.example", NULL, NULL, 0, &r), 0);
+		assert_int_equal(r.status, 200);
+		http_resp_free(&r);
+	}
+	assert_int_equal(logd_stop(&mirror, 15), 0);
+	{
+		const char *args[] = {"--data", odata, "--tls-roots", troots, "--smime-roots",
+				      sroots, "--origin", ORIGIN, "--certifiers", certifiers, NULL};
+		assert_int_equal(logd_start(&origin, args), 0);
+	}
+	start_mirror(&mirror, origin.port, mdata, NULL);
+	synced(origin.port, mirror.port);
+	/* an origin whose VRF proof is valid, but for another address (the
+	 * liar rewrites /mn/v1/vrf answers): refused with 503 badVrfProof, and
+	 * an address's answer never comes without its pgp part */
+	{
+		char mdata2[160], *ma = NULL;
+		struct logd_proc mirror2;
+		struct liar *lr = liar_start(origin.port);
+		assert_non_null(lr);
+		liar_set(lr, LIAR_OTHER_VRF, NULL);
+		snprintf(mdata2, sizeof(mdata2), "%s/mirror2", dir);
+		start_mirror(&mirror2, liar_port(lr), mdata2, NULL);
+		synced(origin.port, mirror2.port);
+		expect_503(mirror2.port, "/mn/v1/lookup?email=alice@mirror.example", "badVrfProof");
+		expect_503(mirror2.port, "/mn/v1/resolve?email=alice@mirror.example", "badVrfProof");
+		assert_true(liar_tampered(lr) >= 2);
+		assert_int_not_equal(mn(mirror2.port, "cfg-mirror2", &ma, "lookup",
 					"alice@mirror.example", NULL, NULL), 0);
 		free(ma);
+		/* the honest answer again: it verifies (a bad proof is not cached) */
+		liar_set(lr, LIAR_PASS, NULL);
+		same_map(origin.port, mirror2.port, "/mn/v1/lookup?email=alice@mirror.example");
+		assert_int_equal(logd_stop(&mirror2, 15), 0);
+		liar_stop(lr);
 	}
 	/* by OpenPGP fingerprint: answered, with the map section (absent here) */
 	{
@@ -854,6 +1033,8 @@ static void test_mirror_lookup(void **state)
 		assert_int_equal(logd_stop(&origin, 15), 0);
 	}
 
+	mnfix_gpg_kill(&g);
+	free(x_alice.p);
 	pki_free(c_ex);
 	pki_free(c_www);
 	pki_free(c_al);
