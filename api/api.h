@@ -226,6 +226,37 @@ int api_handle(struct api *api, const struct api_request *req,
  * or 0 (|resp| zeroed) if |path| is not a static path. */
 int api_static_get(struct api *api, const char *path, size_t len, struct api_response *resp);
 
+/* --- what a stored entry is filed under, for logd restore ------------------- */
+
+struct merkle_hasher;
+/* struct api_leaf_index: the dedup key, lookup-index keys and policy head of
+ * an entry, as its submission was filed with them (api_submission). */
+struct api_leaf_index {
+	uint8_t dedup_key[32];
+	int has_dedup;                       /* 0: not derivable from the entry
+	                                      * (an OpenPGP endorsement's hashes
+	                                      * its user ID, kept in the opening) */
+	const struct store_index_key *keys;  /* borrowed from the struct */
+	size_t num_keys;
+	const uint8_t *policy_key;           /* a policy: its policy_head key */
+	size_t policy_key_len;
+	uint64_t policy_serial;
+	void *impl;                          /* owned; api_leaf_index_cleanup */
+};
+/* api_leaf_index rebuilds what the entry |leaf| (a MerkleTreeLeaf, with leaf
+ * hash |leaf_hash| and its get-entries |extra| data) was filed under, with
+ * the code the submission handlers file a new entry with (api/reindex.c).
+ * What the entry does not carry is left out: the classes of a certificate
+ * are judged by the leaf alone (entry/x509.h x509_leaf_classes; the origin
+ * judged by the root set its chain ended at), and an OpenPGP endorsement has
+ * no address key nor dedup key (both need the opening). 0 (clean up |out|
+ * with api_leaf_index_cleanup), MN_EMALFORMED (an entry that does not parse,
+ * of an unknown type), MN_ENOMEM, MN_ECRYPTO; on error |out| is clean. */
+int api_leaf_index(struct api_leaf_index *out, struct merkle_hasher *h, const uint8_t *leaf,
+		   size_t leaf_len, const uint8_t leaf_hash[32], const uint8_t *extra,
+		   size_t extra_len);
+void api_leaf_index_cleanup(struct api_leaf_index *x);
+
 #define API_MAX_OBJECT_PATH 96
 /* api_tile_path writes "/tile/<level>/<N>[.p/<W>]" (level -1: "/tile/data/...")
  * in the tlog-tiles encoding into |out| (NUL-terminated). 1 or 0 (too small). */

@@ -221,6 +221,19 @@ int api__keys_finish(struct api_keys *k);
  * api__keys_finish. 0 or MN_E*. */
 struct x509_result;
 int api__keys_x509(struct api_keys *k, const struct x509_result *r);
+/* api__keys_pgp: an OpenPGP endorsement's keys: its user ID's domain and
+ * (when known: |address| may be NULL) address, the endorsed and the
+ * certifier's fingerprints, all of class 'p'. Calls api__keys_finish. 0 or
+ * MN_ENOMEM. */
+int api__keys_pgp(struct api_keys *k, const uint8_t *domain, size_t domain_len,
+		  const char *address, size_t address_len, const uint8_t *endorsed_fpr,
+		  size_t endorsed_fpr_len, const uint8_t *certifier_fpr, size_t certifier_fpr_len);
+struct policy_result;
+/* api__keys_policy: a policy's keys: its subject (class 'y') and its
+ * policy_head key subject|protocol (borrowed from |r|). Calls
+ * api__keys_finish. 0, MN_ENOMEM, or a names_ error for a subject that
+ * cannot be indexed. */
+int api__keys_policy(struct api_keys *k, const struct policy_result *r);
 
 /* The metanotary submission endpoints (mn.c). */
 int api__add_pgp(struct api *api, const struct api_request *req,

@@ -35,6 +35,9 @@
 
 /* --- small helpers ------------------------------------------------------- */
 
+/* check_payload without the time checks: a statement already logged */
+#define POLICY_NO_CLOCK UINT64_MAX
+
 static int ascii_lower(int c)
 {
 	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
@@ -645,6 +648,8 @@ static int check_payload(const json_t *p, struct policy_result *out,
 		*reason = "payload exp is not after iat";
 		return MN_EBADCERT;
 	}
+	if (now_ms == POLICY_NO_CLOCK)
+		return 0; /* a logged statement: its times were checked then */
 	if (out->iat * 1000 > now_ms + POLICY_MAX_IAT_SKEW_MS) {
 		*reason = "payload iat is more than 5 minutes in the future";
 		return MN_EBADCERT;
@@ -973,6 +978,65 @@ void policy_result_cleanup(struct policy_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* outputs fills the subject key, the dedup key and the JWS copy of |out|,
+ * whose statement check_payload filled. 0, MN_ECRYPTO, MN_ENOMEM. */
+static int outputs(struct policy_result *out, const char *jws, size_t jws_len)
+{
+	static const char kDedup[] = "mn-dedup-policy"; /* sizeof includes the NUL */
+	size_t sl = strlen(out->subject), pl = strlen(out->protocol);
+
+	memcpy(out->subject_key, out->subject, sl);
+	/* The key is case-insensitive, like the lookup indexes (entry/names.h:
+	 * addresses are compared lowercased), so resolve finds the head of
+	 * "Carol@example.com" under "carol@example.com" and both share one serial
+	 * chain. Domains are lowercase already. */
+	for (size_t i = 0; i < sl; i++)
+		if (out->subject_key[i] >= 'A' && out->subject_key[i] <= 'Z')
+			out->subject_key[i] = (uint8_t)(out->subject_key[i] - 'A' + 'a');
+	out->subject_key[sl] = '|';
+	memcpy(out->subject_key + sl + 1, out->protocol, pl);
+	out->subject_key_len = sl + 1 + pl;
+	if (!sha256_2(out->dedup_key, kDedup, sizeof(kDedup), jws, jws_len))
+		return MN_ECRYPTO;
+	if ((out->jws = malloc(jws_len + 1)) == NULL)
+		return MN_ENOMEM;
+	memcpy(out->jws, jws, jws_len);
+	out->jws[jws_len] = '\0';
+	out->jws_len = jws_len;
+	return 0;
+}
+
+int policy_logged(struct policy_result *out, const char *jws, size_t jws_len)
+{
+	const char *dot1, *dot2, *reason = NULL;
+	json_t *payload = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (jws_len > POLICY_MAX_JWS_LEN)
+		return MN_EMALFORMED;
+	dot1 = jws_len ? memchr(jws, '.', jws_len) : NULL;
+	dot2 = dot1 ? memchr(dot1 + 1, '.', jws_len - (size_t)(dot1 + 1 - jws)) : NULL;
+	if (dot2 == NULL)
+		return MN_EMALFORMED;
+	ret = mn_b64url_decode(&out->payload, &out->payload_len, dot1 + 1,
+			       (size_t)(dot2 - dot1 - 1), POLICY_MAX_JWS_LEN);
+	if (ret == 0 && out->payload_len > POLICY_MAX_PAYLOAD_LEN)
+		ret = MN_EMALFORMED;
+	if (ret == 0)
+		ret = jcs_load(&payload, out->payload, out->payload_len, &reason);
+	if (ret == 0)
+		ret = check_payload(payload, out, POLICY_NO_CLOCK, &reason);
+	if (ret == 0)
+		ret = outputs(out, jws, jws_len);
+	json_decref(payload);
+	if (ret != 0) {
+		policy_result_cleanup(out);
+		return ret == MN_ENOMEM || ret == MN_ECRYPTO ? ret : MN_EMALFORMED;
+	}
+	return 0;
+}
+
 int policy_check(const struct policy_verifier *v, struct policy_result *out,
 		 const char **out_reason, const char *jws, size_t jws_len,
 		 uint64_t now_ms)
@@ -1112,26 +1176,8 @@ int policy_check(const struct policy_verifier *v, struct policy_result *out,
 		goto err;
 
 	/* Outputs. */
-	size_t sl = strlen(out->subject), pl = strlen(out->protocol);
-	memcpy(out->subject_key, out->subject, sl);
-	/* The key is case-insensitive, like the lookup indexes (entry/names.h:
-	 * addresses are compared lowercased), so resolve finds the head of
-	 * "Carol@example.com" under "carol@example.com" and both share one serial
-	 * chain. Domains are lowercase already. */
-	for (size_t i = 0; i < sl; i++)
-		if (out->subject_key[i] >= 'A' && out->subject_key[i] <= 'Z')
-			out->subject_key[i] = (uint8_t)(out->subject_key[i] - 'A' + 'a');
-	out->subject_key[sl] = '|';
-	memcpy(out->subject_key + sl + 1, out->protocol, pl);
-	out->subject_key_len = sl + 1 + pl;
-	static const char kDedup[] = "mn-dedup-policy"; /* sizeof includes the NUL */
-	if (!sha256_2(out->dedup_key, kDedup, sizeof(kDedup), jws, jws_len))
-		FAIL(MN_ECRYPTO, "SHA-256 failed");
-	if ((out->jws = malloc(jws_len + 1)) == NULL)
-		FAIL(MN_ENOMEM, "out of memory");
-	memcpy(out->jws, jws, jws_len);
-	out->jws[jws_len] = '\0';
-	out->jws_len = jws_len;
+	if ((ret = outputs(out, jws, jws_len)) != 0)
+		FAIL(ret, ret == MN_ENOMEM ? "out of memory" : "SHA-256 failed");
 	ret = 0;
 	reason = NULL;
 #undef FAIL
