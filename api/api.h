@@ -132,15 +132,25 @@ struct api_config {
 	const uint8_t *mirror_log_id;         /* SHA-256 of mirror_spki */
 	/* A mirror's way to the origin's VRF (logd/mirror_vrf.h), so that it
 	 * answers lookup and resolve by address (their pgpaddr: map key is a VRF
-	 * output of the origin's private key). mirror_vrf_proof writes the
-	 * origin's VRF proof for the normalized address |addr|, already verified
-	 * with the origin's VRF public key; it may block for its bounded timeout
-	 * (a cache hit does not). 0, MN_EIO (the origin is unreachable or does
-	 * not answer, or its VRF key is not known yet), MN_EBADSIG (its proof
-	 * does not verify), MN_ENOMEM. mirror_vrf_public writes that public key
-	 * (1), or returns 0 while it is not known. NULL: lookup and resolve by
-	 * address get 501 notMirrored. */
-	int (*mirror_vrf_proof)(void *ctx, uint8_t proof[81], const char *addr, size_t addr_len);
+	 * output of the origin's private key). Proofs are of a normalized
+	 * address and verified with the origin's VRF public key.
+	 *   mirror_vrf_cached writes the proof of |addr| if it has it (1),
+	 *     without waiting; 0 if not.
+	 *   mirror_vrf_fetch asks the origin for it and returns 0: fetched(arg,
+	 *     status, proof) is then called exactly once, later, from another
+	 *     thread, with status 0 and the proof, or MN_EIO (the origin is
+	 *     unreachable or does not answer in time, or its VRF key is not
+	 *     known yet) or MN_EBADSIG (its proof does not verify); or it returns
+	 *     MN_EBUSY (too many fetches waiting) or MN_ENOMEM, and fetched is
+	 *     not called. The request then answers asynchronously (API_ASYNC):
+	 *     no event loop waits for the origin.
+	 *   mirror_vrf_public writes that public key (1), or returns 0 while it
+	 *     is not known.
+	 * NULL: lookup and resolve by address get 501 notMirrored. */
+	int (*mirror_vrf_cached)(void *ctx, uint8_t proof[81], const char *addr, size_t addr_len);
+	int (*mirror_vrf_fetch)(void *ctx, const char *addr, size_t addr_len,
+				void (*fetched)(void *arg, int status, const uint8_t *proof),
+				void *arg);
 	int (*mirror_vrf_public)(void *ctx, uint8_t pub[33]);
 	void *mirror_vrf_ctx;
 	/* The initial trust set (see struct api_trust: api_set_trust replaces

@@ -82,15 +82,25 @@ size_t api__map_lower(const struct api__map_list *l, uint64_t after, int has_aft
 int api__map_json(struct cbb *b, struct store_reader *rd, const struct store_sth *sth,
 		  const struct api__map *m, const size_t *start, const size_t *end);
 void api__map_cleanup(struct api__map *m);
+/* A handler's question for the origin's VRF on a mirror (api.c answers it
+ * asynchronously): a handler that needs the proof of an address it does not
+ * have returns API__VRF_FETCH with the address in |addr|, leaving its
+ * response alone; it is called again with the fetched proof in |given|. */
+#define API__VRF_FETCH 2
+struct api__vrf_ask {
+	const uint8_t *given;                /* in: the proof of |addr|, or NULL */
+	char addr[NAMES_MAX_EMAIL_LEN + 1];  /* out: the normalized address */
+};
 /* api__pgpaddr_key writes the key string "pgpaddr:HEX" of the normalized
  * address |addr| (its VRF output under the log's VRF key) and the VRF proof;
- * on a mirror, the origin's proof through cfg->mirror_vrf_proof (which may
- * block for its timeout: call it outside a read transaction). 0, or MN_EIO /
- * MN_EBADSIG (a mirror: api__vrf_error), MN_ENOMEM, MN_ECRYPTO, MN_EINVAL
- * (no VRF). */
+ * on a mirror, the origin's proof: vq->given, else a cached one, else
+ * API__VRF_FETCH (|addr| copied to vq->addr; nothing written). 0,
+ * API__VRF_FETCH, MN_EIO (a mirror without |vq|), MN_ENOMEM, MN_ECRYPTO,
+ * MN_EINVAL (no VRF). */
 #include "common/vrf.h"
 int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
-		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len);
+		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len,
+		     struct api__vrf_ask *vq);
 
 /* api__has_vrf: the log can name an address's pgpaddr: key (its own VRF key,
  * or a mirror's way to the origin's). */
@@ -245,12 +255,18 @@ void api__get_certifiers(struct api *api, struct api_response *resp);
 /* lookup.c: GET /mn/v1/lookup; the shared JSON of an STH and of one entry
  * with its audit path to |tree_size| (classes: bits tls 1, smime 2, pgp 4,
  * policy 8; the opening only when asked). */
-void api__lookup(struct api *api, const struct api_params *q, struct api_response *resp);
+/* These three return API_DONE, or API__VRF_FETCH (a mirror asked by address
+ * without the origin's proof: |resp| untouched, vq->addr set; see struct
+ * api__vrf_ask). */
+int api__lookup(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+		struct api_response *resp);
 /* resolve.c: GET /mn/v1/resolve. */
-void api__resolve(struct api *api, const struct api_params *q, struct api_response *resp);
+int api__resolve(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+		 struct api_response *resp);
 /* vrf.c: GET /mn/v1/vrf?email=ADDR, the VRF proof of the address's pgpaddr:
  * key (what a mirror fetches from its origin). */
-void api__vrf(struct api *api, const struct api_params *q, struct api_response *resp);
+int api__vrf(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+	     struct api_response *resp);
 int api__sth_json(struct cbb *b, const struct store_sth *sth) MN_WUR;
 int api__entry_json(struct cbb *b, struct store_reader *rd, uint64_t index,
 		    uint64_t tree_size, unsigned classes, int with_opening) MN_WUR;

@@ -180,7 +180,8 @@ int api__map_json(struct cbb *b, struct store_reader *rd, const struct store_sth
 }
 
 int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
-		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len)
+		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len,
+		     struct api__vrf_ask *vq)
 {
 	uint8_t beta[PGP_ADDRESS_KEY_LEN];
 	char hex[2 * PGP_ADDRESS_KEY_LEN + 1];
@@ -190,12 +191,20 @@ int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
 
 	if (cfg->vrf != NULL) {
 		err = pgp_address_vrf(cfg->vrf, beta, proof, addr, addr_len);
-	} else if (cfg->mirror_vrf_proof != NULL) {
-		/* a mirror: the origin's proof, verified by the callback; beta
-		 * is a function of the proof (RFC 9381 section 5.2) */
-		err = cfg->mirror_vrf_proof(cfg->mirror_vrf_ctx, proof, addr, addr_len);
-		if (err == 0)
-			err = vrf_proof_to_hash(beta, proof);
+	} else if (cfg->mirror_vrf_fetch != NULL) {
+		/* a mirror: the origin's proof, verified by the callback (fetched
+		 * before, or cached); beta is a function of the proof (RFC 9381
+		 * section 5.2) */
+		if (vq != NULL && vq->given != NULL) {
+			memcpy(proof, vq->given, VRF_PROOF_LEN);
+		} else if (!cfg->mirror_vrf_cached(cfg->mirror_vrf_ctx, proof, addr, addr_len)) {
+			if (vq == NULL || addr_len >= sizeof(vq->addr))
+				return MN_EIO;
+			memcpy(vq->addr, addr, addr_len);
+			vq->addr[addr_len] = '\0';
+			return API__VRF_FETCH;
+		}
+		err = vrf_proof_to_hash(beta, proof);
 	} else {
 		err = MN_EINVAL;
 	}
@@ -211,7 +220,7 @@ int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
 
 int api__has_vrf(const struct api_config *cfg)
 {
-	return cfg->vrf != NULL || cfg->mirror_vrf_proof != NULL;
+	return cfg->vrf != NULL || cfg->mirror_vrf_fetch != NULL;
 }
 
 void api__vrf_error(const struct api_config *cfg, struct api_response *resp, int err)

@@ -541,7 +541,8 @@ static int protocol_known(const char *p, size_t len)
 	return 0;
 }
 
-void api__resolve(struct api *api, const struct api_params *q, struct api_response *resp)
+int api__resolve(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+		 struct api_response *resp)
 {
 	size_t el, dl, pl;
 	const char *email = api__param(q, "email", &el);
@@ -558,7 +559,7 @@ void api__resolve(struct api *api, const struct api_params *q, struct api_respon
 	    (domain != NULL && protocol == NULL)) {
 		api_response_error(resp, 400, "malformed",
 				   "give email, or domain and protocol");
-		return;
+		return API_DONE;
 	}
 	if (email != NULL)
 		n = names_email_normalize(norm, sizeof(norm), email, el, 0);
@@ -567,33 +568,35 @@ void api__resolve(struct api *api, const struct api_params *q, struct api_respon
 	if (n < 0) {
 		api_response_error(resp, 400, "malformed",
 				   email ? "email is not a valid address" : "domain is not a valid DNS name");
-		return;
+		return API_DONE;
 	}
 	if (domain != NULL && !protocol_known(protocol, pl)) {
 		api_response_error(resp, 400, "malformed", "unknown protocol");
-		return;
+		return API_DONE;
 	}
 	if (email != NULL && api__config(api)->mirror_of != NULL && !has_vrf) {
 		api__not_mirrored_vrf(api__config(api), resp); /* as in lookup.c */
-		return;
+		return API_DONE;
 	}
 	/* the address's pgpaddr: key, before the read transaction: on a mirror
 	 * it comes from the origin (api__pgpaddr_key) */
 	if (email != NULL && has_vrf) {
-		int err = api__pgpaddr_key(api, pgpaddr, vrf_proof, norm, (size_t)n);
+		int err = api__pgpaddr_key(api, pgpaddr, vrf_proof, norm, (size_t)n, vq);
+		if (err == API__VRF_FETCH)
+			return err;
 		if (err != 0) {
 			api__vrf_error(api__config(api), resp, err);
-			return;
+			return API_DONE;
 		}
 	}
 	if (store_read_begin(api__config(api)->store, &rd) != 0) {
 		api__err_response(resp, MN_EBUSY, "storage is not readable now");
-		return;
+		return API_DONE;
 	}
 	if (store_r_sth(rd, &sth) != 0) {
 		store_read_end(rd);
 		api_response_error(resp, 503, "unavailable", "no signed tree head yet");
-		return;
+		return API_DONE;
 	}
 	/* from the map's proven lists when the log keeps one; else as before */
 	if (email != NULL) {
@@ -615,4 +618,5 @@ void api__resolve(struct api *api, const struct api_params *q, struct api_respon
 		}
 	}
 	store_read_end(rd);
+	return API_DONE;
 }

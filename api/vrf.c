@@ -15,7 +15,8 @@
 #include "common/vrf.h"
 #include "entry/names.h"
 
-void api__vrf(struct api *api, const struct api_params *q, struct api_response *resp)
+int api__vrf(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+	     struct api_response *resp)
 {
 	const struct api_config *cfg = api__config(api);
 	size_t el;
@@ -27,28 +28,31 @@ void api__vrf(struct api *api, const struct api_params *q, struct api_response *
 
 	if (email == NULL || q->num != 1) {
 		api_response_error(resp, 400, "malformed", "give email (only)");
-		return;
+		return API_DONE;
 	}
 	n = names_email_normalize(norm, sizeof(norm), email, el, 0);
 	if (n < 0) {
 		api_response_error(resp, 400, "malformed", "email is not a valid address");
-		return;
+		return API_DONE;
 	}
 	if (!api__has_vrf(cfg)) {
 		if (cfg->mirror_of != NULL)
 			api__not_mirrored_vrf(cfg, resp);
 		else
 			api_response_error(resp, 404, "noVrf", "this log has no VRF key");
-		return;
+		return API_DONE;
 	}
-	err = api__pgpaddr_key(api, key, proof, norm, (size_t)n);
+	err = api__pgpaddr_key(api, key, proof, norm, (size_t)n, vq);
+	if (err == API__VRF_FETCH)
+		return err;
 	if (err != 0) {
 		api__vrf_error(cfg, resp, err);
-		return;
+		return API_DONE;
 	}
 	if (!cbb_init(&b, 256, 1024) || !api__jraw(&b, "{\"email\":") ||
 	    !api__jstr(&b, norm, (size_t)n) || !api__jraw(&b, ",\"vrf_proof\":") ||
 	    !api__jb64(&b, proof, VRF_PROOF_LEN) || !api__jraw(&b, "}"))
 		cbb_cleanup(&b);
 	api__finish_json(resp, 200, &b);
+	return API_DONE;
 }

@@ -25,6 +25,7 @@
 #define MAX_ANSWER 4096
 #define MAX_INFO (64u << 10)
 #define KEY_RETRY_MS 5000 /* between attempts to learn an unpinned key */
+#define MAX_FETCHERS 16
 
 struct slot {
 	uint8_t addr_hash[32];
@@ -38,7 +39,6 @@ struct mirror_vrf {
 	size_t spki_len;
 	char *pin_path;
 	long timeout_ms;
-	unsigned max_inflight;
 
 	pthread_mutex_t mu;      /* the key and the cache */
 	int has_key;
@@ -47,9 +47,20 @@ struct mirror_vrf {
 	struct slot *slots;
 	size_t num_slots;
 
-	atomic_uint inflight;
+	/* the fetch queue and its threads */
+	pthread_mutex_t qmu;
+	pthread_cond_t qcv;
+	struct job *queue, *tail; /* guarded by qmu */
+	unsigned pending;        /* guarded by qmu: queued or being fetched */
+	unsigned max_pending;
+	int stop;                /* guarded by qmu */
+	pthread_t threads[MAX_FETCHERS];
+	unsigned num_threads;
+
 	atomic_uint_fast64_t hits, fetches, failures, bad;
 };
+
+struct job;
 
 struct buf {
 	uint8_t *data;
@@ -245,47 +256,57 @@ static int key_get(struct mirror_vrf *v, uint8_t pub[VRF_PUBLIC_LEN])
 
 /* --- proofs -------------------------------------------------------------------- */
 
-int mirror_vrf_proof(void *ctx, uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len)
+/* slot_of: the cache slot of the address whose SHA-256 is |h|. */
+static struct slot *slot_of(struct mirror_vrf *v, const uint8_t h[32])
+{
+	return &v->slots[(((size_t)h[0] << 16) | ((size_t)h[1] << 8) | h[2]) % v->num_slots];
+}
+
+int mirror_vrf_cached(void *ctx, uint8_t proof[VRF_PROOF_LEN], const char *addr,
+		      size_t addr_len)
 {
 	struct mirror_vrf *v = ctx;
-	uint8_t h[32], pub[VRF_PUBLIC_LEN], beta[VRF_OUTPUT_LEN];
+	uint8_t h[32];
 	struct slot *s;
-	struct buf b;
-	json_t *j;
-	char path[1200], *esc;
-	int ret, hit;
+	int hit;
 
 	SHA256((const uint8_t *)addr, addr_len, h);
-	s = &v->slots[(((size_t)h[0] << 16) | ((size_t)h[1] << 8) | h[2]) % v->num_slots];
+	s = slot_of(v, h);
 	pthread_mutex_lock(&v->mu);
 	hit = s->used && memcmp(s->addr_hash, h, 32) == 0;
 	if (hit)
 		memcpy(proof, s->proof, VRF_PROOF_LEN);
 	pthread_mutex_unlock(&v->mu);
-	if (hit) {
+	if (hit)
 		atomic_fetch_add(&v->hits, 1);
-		return 0;
-	}
-	if (atomic_fetch_add(&v->inflight, 1) >= v->max_inflight) {
-		atomic_fetch_sub(&v->inflight, 1);
-		atomic_fetch_add(&v->failures, 1);
-		return MN_EIO;
-	}
+	return hit;
+}
+
+/* fetch_proof gets, verifies and caches the origin's proof of |addr| (on a
+ * fetcher thread). 0, MN_EIO, MN_EBADSIG, MN_ENOMEM. */
+static int fetch_proof(struct mirror_vrf *v, uint8_t proof[VRF_PROOF_LEN], const char *addr,
+		       size_t addr_len)
+{
+	uint8_t h[32], pub[VRF_PUBLIC_LEN], beta[VRF_OUTPUT_LEN];
+	struct slot *s;
+	struct buf b;
+	json_t *j;
+	char path[1200], *esc;
+	int ret;
+
+	if (mirror_vrf_cached(v, proof, addr, addr_len))
+		return 0; /* fetched meanwhile for another request */
 	atomic_fetch_add(&v->fetches, 1);
-	if (!key_get(v, pub)) {
-		ret = MN_EIO;
-		goto out;
-	}
+	if (!key_get(v, pub))
+		return MN_EIO;
 	esc = curl_easy_escape(NULL, addr, (int)addr_len);
-	if (esc == NULL) {
-		ret = MN_ENOMEM;
-		goto out;
-	}
+	if (esc == NULL)
+		return MN_ENOMEM;
 	snprintf(path, sizeof(path), "/mn/v1/vrf?email=%s", esc);
 	curl_free(esc);
 	ret = get(v, path, MAX_ANSWER, &b);
 	if (ret != 0)
-		goto out;
+		return ret;
 	j = json_loadb((const char *)b.data, b.len, 0, NULL);
 	free(b.data);
 	/* the proof must verify for the address asked, whatever the answer
@@ -295,22 +316,101 @@ int mirror_vrf_proof(void *ctx, uint8_t proof[VRF_PROOF_LEN], const char *addr, 
 		      ? 0
 		      : MN_EBADSIG;
 	json_decref(j);
-	if (ret == MN_EBADSIG) {
+	if (ret != 0) {
 		atomic_fetch_add(&v->bad, 1);
 		mn_warn("mirror_vrf_bad_proof", "url=\"%.300s\" msg=\"the origin's VRF proof of "
 			"an address does not verify with its pinned VRF key\"", v->url);
-		goto out;
+		return ret;
 	}
+	SHA256((const uint8_t *)addr, addr_len, h);
+	s = slot_of(v, h);
 	pthread_mutex_lock(&v->mu);
 	memcpy(s->addr_hash, h, 32);
 	memcpy(s->proof, proof, VRF_PROOF_LEN);
 	s->used = 1;
 	pthread_mutex_unlock(&v->mu);
-out:
-	if (ret == MN_EIO)
+	return 0;
+}
+
+/* --- the fetcher threads ----------------------------------------------------- */
+
+struct job {
+	struct job *next;
+	void (*fetched)(void *arg, int status, const uint8_t *proof);
+	void *arg;
+	size_t addr_len;
+	char addr[];
+};
+
+static void *fetcher(void *arg)
+{
+	struct mirror_vrf *v = arg;
+
+	for (;;) {
+		struct job *j;
+		uint8_t proof[VRF_PROOF_LEN];
+		int ret, stopping;
+
+		pthread_mutex_lock(&v->qmu);
+		while (v->queue == NULL && !v->stop)
+			pthread_cond_wait(&v->qcv, &v->qmu);
+		j = v->queue;
+		if (j == NULL) { /* stopping, nothing left */
+			pthread_mutex_unlock(&v->qmu);
+			return NULL;
+		}
+		v->queue = j->next;
+		if (v->queue == NULL)
+			v->tail = NULL;
+		stopping = v->stop;
+		pthread_mutex_unlock(&v->qmu);
+		ret = stopping ? MN_EIO : fetch_proof(v, proof, j->addr, j->addr_len);
+		if (ret != 0)
+			atomic_fetch_add(&v->failures, 1);
+		j->fetched(j->arg, ret, ret == 0 ? proof : NULL);
+		pthread_mutex_lock(&v->qmu);
+		v->pending--;
+		pthread_mutex_unlock(&v->qmu);
+		free(j);
+	}
+}
+
+int mirror_vrf_fetch(void *ctx, const char *addr, size_t addr_len,
+		     void (*fetched)(void *arg, int status, const uint8_t *proof), void *arg)
+{
+	struct mirror_vrf *v = ctx;
+	struct job *j;
+
+	pthread_mutex_lock(&v->qmu);
+	if (v->stop || v->pending >= v->max_pending) {
+		pthread_mutex_unlock(&v->qmu);
 		atomic_fetch_add(&v->failures, 1);
-	atomic_fetch_sub(&v->inflight, 1);
-	return ret;
+		return MN_EBUSY;
+	}
+	v->pending++;
+	pthread_mutex_unlock(&v->qmu);
+	j = malloc(sizeof(*j) + addr_len + 1);
+	if (j == NULL) {
+		pthread_mutex_lock(&v->qmu);
+		v->pending--;
+		pthread_mutex_unlock(&v->qmu);
+		return MN_ENOMEM;
+	}
+	j->next = NULL;
+	j->fetched = fetched;
+	j->arg = arg;
+	j->addr_len = addr_len;
+	memcpy(j->addr, addr, addr_len);
+	j->addr[addr_len] = '\0';
+	pthread_mutex_lock(&v->qmu);
+	if (v->tail != NULL)
+		v->tail->next = j;
+	else
+		v->queue = j;
+	v->tail = j;
+	pthread_cond_signal(&v->qcv);
+	pthread_mutex_unlock(&v->qmu);
+	return 0;
 }
 
 int mirror_vrf_public(void *ctx, uint8_t pub[VRF_PUBLIC_LEN])
@@ -339,11 +439,16 @@ int mirror_vrf_new(struct mirror_vrf **out, const struct mirror_vrf_options *opt
 	while (ul > 0 && opt->url[ul - 1] == '/')
 		ul--;
 	pthread_mutex_init(&v->mu, NULL);
+	pthread_mutex_init(&v->qmu, NULL);
+	pthread_cond_init(&v->qcv, NULL);
 	v->url = strndup(opt->url, ul);
 	v->pin_path = strdup(opt->pin_path);
 	v->spki = malloc(opt->spki_len ? opt->spki_len : 1);
 	v->timeout_ms = opt->timeout_ms ? (long)opt->timeout_ms : 2000;
-	v->max_inflight = opt->max_inflight ? opt->max_inflight : 8;
+	v->num_threads = opt->fetchers ? opt->fetchers : 4;
+	if (v->num_threads > MAX_FETCHERS)
+		v->num_threads = MAX_FETCHERS;
+	v->max_pending = opt->max_pending ? opt->max_pending : 64;
 	v->num_slots = opt->cache_slots ? opt->cache_slots : 4096;
 	v->slots = calloc(v->num_slots, sizeof(*v->slots));
 	if (v->url == NULL || v->pin_path == NULL || v->spki == NULL || v->slots == NULL) {
@@ -362,6 +467,12 @@ int mirror_vrf_new(struct mirror_vrf **out, const struct mirror_vrf_options *opt
 		mirror_vrf_free(v);
 		return ret;
 	}
+	for (unsigned i = 0; i < v->num_threads; i++)
+		if (pthread_create(&v->threads[i], NULL, fetcher, v) != 0) {
+			v->num_threads = i;
+			mirror_vrf_free(v);
+			return MN_ENOMEM;
+		}
 	*out = v;
 	return 0;
 }
@@ -391,6 +502,16 @@ void mirror_vrf_free(struct mirror_vrf *v)
 {
 	if (v == NULL)
 		return;
+	/* queued fetches are answered MN_EIO (none are left once the transport
+	 * stopped: it waits for every request) */
+	pthread_mutex_lock(&v->qmu);
+	v->stop = 1;
+	pthread_cond_broadcast(&v->qcv);
+	pthread_mutex_unlock(&v->qmu);
+	for (unsigned i = 0; i < v->num_threads; i++)
+		pthread_join(v->threads[i], NULL);
+	pthread_mutex_destroy(&v->qmu);
+	pthread_cond_destroy(&v->qcv);
 	pthread_mutex_destroy(&v->mu);
 	free(v->slots);
 	free(v->spki);

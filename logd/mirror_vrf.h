@@ -18,9 +18,10 @@
  *   - mirror_vrf_proof returns only proofs that verify with the pinned key
  *     for the address asked (RFC 9381 section 5.3); a proof that does not is
  *     MN_EBADSIG and is not cached.
- *   - a fetch waits at most |timeout_ms| (connect and transfer), at most
- *     |max_inflight| fetches run at once (more: MN_EIO at once), a response
- *     is at most 4 KiB.
+ *   - fetches run on |fetchers| threads of their own, so no event loop waits
+ *     for the origin; each waits at most |timeout_ms| (connect and
+ *     transfer), at most |max_pending| are queued or running (more:
+ *     MN_EBUSY at once), a response is at most 4 KiB.
  *   - verified proofs are cached (|cache_slots| slots, direct-mapped by the
  *     address's SHA-256; a proof is a function of the key and the address,
  *     so it never goes stale): a cached address is answered while the origin
@@ -43,7 +44,8 @@ struct mirror_vrf_options {
 	const char *pin_path;     /* the pin file, e.g. DATA/origin-vrf-key */
 	unsigned timeout_ms;      /* per fetch; 0 = 2000 */
 	size_t cache_slots;       /* 0 = 4096 */
-	unsigned max_inflight;    /* 0 = 8 */
+	unsigned fetchers;        /* threads fetching; 0 = 4 (at most 16) */
+	unsigned max_pending;     /* fetches queued or running; 0 = 64 */
 };
 
 struct mirror_vrf;
@@ -53,17 +55,27 @@ struct mirror_vrf;
  * is not a base64 compressed P-256 point; printed to stderr), MN_EIO (cannot
  * write the pin file), MN_ENOMEM. */
 int mirror_vrf_new(struct mirror_vrf **out, const struct mirror_vrf_options *opt);
-/* mirror_vrf_proof (api_config.mirror_vrf_proof; |ctx| is the mirror_vrf)
- * writes the origin's verified VRF proof for the normalized address |addr|.
- * 0, MN_EIO (origin unreachable, slow, an HTTP error, too many fetches, or its
- * VRF key not known), MN_EBADSIG (the answer does not verify), MN_ENOMEM. */
-int mirror_vrf_proof(void *ctx, uint8_t proof[81], const char *addr, size_t addr_len);
+/* mirror_vrf_cached (api_config.mirror_vrf_cached; |ctx| is the mirror_vrf)
+ * writes the cached, verified proof of the normalized address |addr|: 1, or
+ * 0 if it has none. Never waits for the network. */
+int mirror_vrf_cached(void *ctx, uint8_t proof[81], const char *addr, size_t addr_len);
+/* mirror_vrf_fetch (api_config.mirror_vrf_fetch) queues a fetch of the
+ * origin's proof of |addr| (copied) for the fetcher threads and returns 0;
+ * fetched(arg, status, proof) is then called once, from a fetcher thread:
+ * status 0 with the verified proof (cached), MN_EIO (origin unreachable,
+ * slow, an HTTP error, or its VRF key not known), MN_EBADSIG (the answer
+ * does not verify for |addr|), MN_ENOMEM. Returns MN_EBUSY (max_pending
+ * reached, or stopping) or MN_ENOMEM without calling fetched. */
+int mirror_vrf_fetch(void *ctx, const char *addr, size_t addr_len,
+		     void (*fetched)(void *arg, int status, const uint8_t *proof), void *arg);
 /* mirror_vrf_public (api_config.mirror_vrf_public) writes the pinned key: 1,
  * or 0 if none is pinned yet. */
 int mirror_vrf_public(void *ctx, uint8_t pub[33]);
 /* mirror_vrf_metrics adds its families to |w|. */
 void mirror_vrf_metrics(struct mirror_vrf *v, struct prom *w, const char *labels);
-/* mirror_vrf_free frees |v| (no call may be in flight); NULL is a no-op. */
+/* mirror_vrf_free stops the fetcher threads (a fetch under way ends within
+ * its timeout; queued ones are answered MN_EIO) and frees |v|; no call may
+ * start meanwhile. NULL is a no-op. */
 void mirror_vrf_free(struct mirror_vrf *v);
 
 #endif

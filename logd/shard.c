@@ -412,7 +412,8 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		ac.mirror_spki = mirror_spki(s->mirror, &ac.mirror_spki_len);
 		ac.mirror_log_id = mirror_log_id(s->mirror);
 		ac.origin = mirror_origin(s->mirror);
-		ac.mirror_vrf_proof = mirror_vrf_proof;
+		ac.mirror_vrf_cached = mirror_vrf_cached;
+		ac.mirror_vrf_fetch = mirror_vrf_fetch;
 		ac.mirror_vrf_public = mirror_vrf_public;
 		ac.mirror_vrf_ctx = s->mirror_vrf;
 		ac.state = API_STATE_READ_ONLY;

@@ -807,6 +807,19 @@ static void same_vrf(uint16_t origin, uint16_t mirror, const char *mdata)
 	json_decref(a);
 	json_decref(b);
 	same(origin, mirror, "/mn/v1/vrf?email=Alice@Mirror.Example");
+	/* bad queries: 400 naming the problem, on both */
+	for (int i = 0; i < 2; i++) {
+		static const char *const bad[3] = {"/mn/v1/vrf", "/mn/v1/vrf?email=not-an-address",
+						   "/mn/v1/vrf?email=a@b.example&x=1"};
+		for (int k = 0; k < 3; k++) {
+			struct http_resp r;
+			assert_int_equal(http_do(i == 0 ? origin : mirror, "GET", bad[k], NULL, NULL,
+						 0, &r), 0);
+			assert_int_equal(r.status, 400);
+			assert_true(ctc_json_error(r.body, r.body_len));
+			http_resp_free(&r);
+		}
+	}
 }
 
 /* expect_503: |target| gets 503 with |code| and a Retry-After header. */
