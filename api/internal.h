@@ -105,6 +105,12 @@ int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
 /* api__has_vrf: the log can name an address's pgpaddr: key (its own VRF key,
  * or a mirror's way to the origin's). */
 int api__has_vrf(const struct api_config *cfg);
+/* api__ends_with_map_root: 1 if the latest tree head's last leaf is a
+ * map-root leaf (or there is no tree head yet, or the store cannot be read:
+ * the answer's own read decides then); 0 for a log, or a mirror's origin,
+ * without the map. A mirror asks before fetching an address's VRF proof for
+ * an answer it could not prove anyway. */
+int api__ends_with_map_root(const struct api_config *cfg);
 /* api__vrf_error answers the failure |err| of api__pgpaddr_key: on a mirror,
  * MN_EIO is 503 vrfUnavailable and MN_EBADSIG 503 badVrfProof (both with
  * Retry-After, naming the origin); anything else as api__err_response. */

@@ -423,6 +423,13 @@ int api__lookup(struct api *api, const struct api_params *q, struct api__vrf_ask
 			api__not_mirrored_vrf(api__config(api), resp);
 			return API_DONE;
 		}
+		if (api__config(api)->mirror_of != NULL &&
+		    !api__ends_with_map_root(api__config(api))) {
+			/* an origin without the map: nothing would prove the
+			 * answer (501 below), so its VRF proof is not asked */
+			api__not_mirrored(api__config(api), resp);
+			return API_DONE;
+		}
 		mapkeys_str(keys[nk++], "email", norm, strlen(norm));
 		if (api__has_vrf(api__config(api))) {
 			/* the address's PGP endorsements, under its VRF output

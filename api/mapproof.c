@@ -243,3 +243,21 @@ void api__vrf_error(const struct api_config *cfg, struct api_response *resp, int
 		api__err_response(resp, err, "cannot compute the address key");
 	}
 }
+
+int api__ends_with_map_root(const struct api_config *cfg)
+{
+	struct store_reader *rd;
+	struct store_sth sth;
+	struct store_entry se;
+	struct ct_entry e;
+	int yes;
+
+	if (store_read_begin(cfg->store, &rd) != 0)
+		return 1; /* not known now: the answer's own read will say */
+	yes = store_r_sth(rd, &sth) != 0 ||
+	      (sth.tree_size > 0 && store_r_entry(rd, sth.tree_size - 1, &se) == 0 &&
+	       ct_parse_leaf(&e, se.leaf_input, se.leaf_input_len) &&
+	       e.entry_type == MN_MAP_ROOT_ENTRY);
+	store_read_end(rd);
+	return yes;
+}

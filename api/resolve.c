@@ -578,6 +578,11 @@ int api__resolve(struct api *api, const struct api_params *q, struct api__vrf_as
 		api__not_mirrored_vrf(api__config(api), resp); /* as in lookup.c */
 		return API_DONE;
 	}
+	if (email != NULL && api__config(api)->mirror_of != NULL &&
+	    !api__ends_with_map_root(api__config(api))) {
+		api__not_mirrored(api__config(api), resp); /* as in lookup.c */
+		return API_DONE;
+	}
 	/* the address's pgpaddr: key, before the read transaction: on a mirror
 	 * it comes from the origin (api__pgpaddr_key) */
 	if (email != NULL && has_vrf) {

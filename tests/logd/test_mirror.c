@@ -17,7 +17,8 @@
  * proof still answers and a new address gets 503 vrfUnavailable; a valid VRF
  * proof of another address (tests/lib/liar LIAR_OTHER_VRF) gets 503
  * badVrfProof; an origin whose map-root leaf lies stops the mirror.
- * test_mirror_unmapped: an origin without the map: lookups stay 501. */
+ * test_mirror_unmapped: an origin without the map: lookups stay 501 (by
+ * address too, without asking the origin for a VRF proof). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1076,9 +1077,11 @@ static void test_mirror_unmapped(void **state)
 	char roots[128], odata[128], mdata[128];
 	struct logd_proc origin, mirror;
 	int64_t now = pki_now();
-	static const char *const t[3] = {"/mn/v1/lookup?domain=mirror.example",
+	static const char *const t[5] = {"/mn/v1/lookup?domain=mirror.example",
 					 "/mn/v1/resolve?domain=mirror.example&protocol=smtp",
-					 "/mn/v1/lookup?pgp=0123456789abcdef0123456789abcdef01234567"};
+					 "/mn/v1/lookup?pgp=0123456789abcdef0123456789abcdef01234567",
+					 "/mn/v1/lookup?email=alice@mirror.example",
+					 "/mn/v1/resolve?email=alice@mirror.example"};
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/mn-munmapped-XXXXXX");
@@ -1102,12 +1105,19 @@ static void test_mirror_unmapped(void **state)
 	start_mirror(&mirror, origin.port, mdata, NULL);
 	synced(origin.port, mirror.port);
 	same(origin.port, mirror.port, "/ct/v1/get-entries?start=0&end=4");
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 5; i++) {
 		struct http_resp r;
 		assert_int_equal(http_do(mirror.port, "GET", t[i], NULL, NULL, 0, &r), 0);
 		assert_int_equal(r.status, 501);
 		assert_true(ctc_json_error(r.body, r.body_len));
 		assert_non_null(strstr((char *)r.body, "notMirrored"));
+		http_resp_free(&r);
+	}
+	/* and the origin was not asked for a VRF proof it could not use */
+	{
+		struct http_resp r;
+		get(mirror.port, "/metrics", &r);
+		assert_non_null(strstr((char *)r.body, "\nmn_mirror_vrf_fetches_total 0\n"));
 		http_resp_free(&r);
 	}
 	assert_int_equal(logd_stop(&mirror, 15), 0);
