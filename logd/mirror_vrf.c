@@ -44,6 +44,7 @@ struct mirror_vrf {
 	int has_key;
 	uint8_t pub[VRF_PUBLIC_LEN];
 	uint64_t key_tried_ms;   /* last attempt to learn it (0: none) */
+	int learning;            /* a fetcher is learning it */
 	struct slot *slots;
 	size_t num_slots;
 
@@ -174,11 +175,11 @@ static int read_pin(struct mirror_vrf *v)
 	return 0;
 }
 
-/* write_pin writes the pin file: a temporary file, fsynced, renamed. */
-static int write_pin(const struct mirror_vrf *v)
+/* write_pin writes |pub| to the pin file: a temporary file, fsynced, renamed. */
+static int write_pin(const struct mirror_vrf *v, const uint8_t pub[VRF_PUBLIC_LEN])
 {
 	char tmp[4200], text[64];
-	size_t n = mn_b64_encode(text, v->pub, VRF_PUBLIC_LEN);
+	size_t n = mn_b64_encode(text, pub, VRF_PUBLIC_LEN);
 	int fd, ok;
 
 	text[n++] = '\n';
@@ -196,8 +197,10 @@ static int write_pin(const struct mirror_vrf *v)
 }
 
 /* learn_key fetches the origin's /mn/v1/info and pins its "vrf_public_key"
- * if its "key" is the mirrored log's. Called with v->mu held. 0 or MN_E*. */
-static int learn_key(struct mirror_vrf *v)
+ * in the pin file (and |pub|) if its "key" is the mirrored log's. Called
+ * without v->mu (it waits for the network), by one thread at a time. 0 or
+ * MN_E*. */
+static int learn_key(struct mirror_vrf *v, uint8_t pub[VRF_PUBLIC_LEN])
 {
 	struct buf b;
 	json_t *j;
@@ -206,7 +209,6 @@ static int learn_key(struct mirror_vrf *v)
 	const json_t *k;
 	int ret;
 
-	v->key_tried_ms = mn_now_ms();
 	ret = get(v, "/mn/v1/info", MAX_INFO, &b);
 	if (ret != 0)
 		return ret;
@@ -220,16 +222,14 @@ static int learn_key(struct mirror_vrf *v)
 		mn_warn("mirror_vrf_key", "url=\"%.300s\" msg=\"the origin's /mn/v1/info does "
 			"not name the mirrored log's key: its VRF key is not taken\"", v->url);
 		ret = MN_EIO;
-	} else if (!b64_field(j, "vrf_public_key", v->pub, VRF_PUBLIC_LEN) ||
-		   !pub_shaped(v->pub)) {
+	} else if (!b64_field(j, "vrf_public_key", pub, VRF_PUBLIC_LEN) || !pub_shaped(pub)) {
 		mn_warn("mirror_vrf_key", "url=\"%.300s\" msg=\"the origin's /mn/v1/info has no "
 			"vrf_public_key\"", v->url);
 		ret = MN_EIO;
-	} else if ((ret = write_pin(v)) != 0) {
+	} else if ((ret = write_pin(v, pub)) != 0) {
 		mn_error("mirror_vrf_key", "path=\"%s\" msg=\"cannot write the pin file\"",
 			 v->pin_path);
 	} else {
-		v->has_key = 1;
 		mn_info("mirror_vrf_key", "url=\"%.300s\" path=\"%s\" msg=\"origin's VRF public "
 			"key pinned\"", v->url, v->pin_path);
 	}
@@ -238,15 +238,34 @@ static int learn_key(struct mirror_vrf *v)
 	return ret;
 }
 
-/* key_get copies the pinned key, learning it first if it is not pinned and
- * the last attempt is old enough. 1 or 0. */
+/* key_get copies the pinned key, learning it first (one fetcher at a time,
+ * v->mu not held meanwhile, so cache reads never wait for the network) if
+ * it is not pinned and the last attempt is old enough. 1 or 0. */
 static int key_get(struct mirror_vrf *v, uint8_t pub[VRF_PUBLIC_LEN])
 {
-	int ok;
+	uint8_t learned[VRF_PUBLIC_LEN];
+	uint64_t now = mn_now_ms();
+	int ok, ret;
 
 	pthread_mutex_lock(&v->mu);
-	if (!v->has_key && (v->key_tried_ms == 0 || mn_now_ms() - v->key_tried_ms >= KEY_RETRY_MS))
-		(void)learn_key(v);
+	if (v->has_key || v->learning ||
+	    (v->key_tried_ms != 0 && now - v->key_tried_ms < KEY_RETRY_MS)) {
+		ok = v->has_key;
+		if (ok)
+			memcpy(pub, v->pub, VRF_PUBLIC_LEN);
+		pthread_mutex_unlock(&v->mu);
+		return ok;
+	}
+	v->learning = 1;
+	v->key_tried_ms = now;
+	pthread_mutex_unlock(&v->mu);
+	ret = learn_key(v, learned);
+	pthread_mutex_lock(&v->mu);
+	v->learning = 0;
+	if (ret == 0) {
+		memcpy(v->pub, learned, VRF_PUBLIC_LEN);
+		v->has_key = 1;
+	}
 	ok = v->has_key;
 	if (ok)
 		memcpy(pub, v->pub, VRF_PUBLIC_LEN);
@@ -445,9 +464,6 @@ int mirror_vrf_new(struct mirror_vrf **out, const struct mirror_vrf_options *opt
 	v->pin_path = strdup(opt->pin_path);
 	v->spki = malloc(opt->spki_len ? opt->spki_len : 1);
 	v->timeout_ms = opt->timeout_ms ? (long)opt->timeout_ms : 2000;
-	v->num_threads = opt->fetchers ? opt->fetchers : 4;
-	if (v->num_threads > MAX_FETCHERS)
-		v->num_threads = MAX_FETCHERS;
 	v->max_pending = opt->max_pending ? opt->max_pending : 64;
 	v->num_slots = opt->cache_slots ? opt->cache_slots : 4096;
 	v->slots = calloc(v->num_slots, sizeof(*v->slots));
@@ -459,7 +475,10 @@ int mirror_vrf_new(struct mirror_vrf **out, const struct mirror_vrf_options *opt
 	v->spki_len = opt->spki_len;
 	ret = read_pin(v);
 	if (ret == MN_ENOTFOUND) {
-		ret = learn_key(v);
+		v->key_tried_ms = mn_now_ms();
+		ret = learn_key(v, v->pub);
+		if (ret == 0)
+			v->has_key = 1;
 		if (ret == MN_EIO && access(v->pin_path, F_OK) != 0)
 			ret = 0; /* not reachable now: learned at first use */
 	}
@@ -467,12 +486,14 @@ int mirror_vrf_new(struct mirror_vrf **out, const struct mirror_vrf_options *opt
 		mirror_vrf_free(v);
 		return ret;
 	}
-	for (unsigned i = 0; i < v->num_threads; i++)
+	/* v->num_threads counts the threads started (mirror_vrf_free joins them) */
+	for (unsigned i = 0; i < (opt->fetchers ? opt->fetchers : 4) && i < MAX_FETCHERS; i++) {
 		if (pthread_create(&v->threads[i], NULL, fetcher, v) != 0) {
-			v->num_threads = i;
 			mirror_vrf_free(v);
 			return MN_ENOMEM;
 		}
+		v->num_threads = i + 1;
+	}
 	*out = v;
 	return 0;
 }

@@ -16,7 +16,9 @@
  * key pinned in the mirror's data directory; with the origin stopped a cached
  * proof still answers and a new address gets 503 vrfUnavailable; a valid VRF
  * proof of another address (tests/lib/liar LIAR_OTHER_VRF) gets 503
- * badVrfProof; an origin whose map-root leaf lies stops the mirror.
+ * badVrfProof, and so does an operator's pin of another VRF key (never
+ * replaced from the origin's info); an origin whose map-root leaf lies stops
+ * the mirror.
  * test_mirror_unmapped: an origin without the map: lookups stay 501 (by
  * address too, without asking the origin for a VRF proof). */
 #include <stdarg.h>
@@ -26,6 +28,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,7 @@
 
 #include "common/b64.h"
 #include "common/bytes.h"
+#include "common/vrf.h"
 #include "entry/ct.h"
 #include "entry/mapkeys.h"
 #include "merkle/merkle.h"
@@ -987,6 +991,31 @@ static void test_mirror_lookup(void **state)
 		same_map(origin.port, mirror2.port, "/mn/v1/lookup?email=alice@mirror.example");
 		assert_int_equal(logd_stop(&mirror2, 15), 0);
 		liar_stop(lr);
+	}
+	/* a VRF key pinned by the operator before the first start is the one
+	 * used (and shown in info), never replaced from the origin's info: the
+	 * origin's proofs do not verify under another key */
+	{
+		char mdata3[160], pin[200], text[64];
+		struct logd_proc mirror3;
+		struct vrf_key *other = mnfix_vrf_key_new();
+		uint8_t pub[VRF_PUBLIC_LEN];
+		json_t *info;
+		assert_non_null(other);
+		vrf_public(other, pub);
+		vrf_key_free(other);
+		mn_b64_encode(text, pub, sizeof(pub));
+		snprintf(mdata3, sizeof(mdata3), "%s/mirror3", dir);
+		assert_int_equal(mkdir(mdata3, 0700), 0);
+		snprintf(pin, sizeof(pin), "%s/origin-vrf-key", mdata3);
+		assert_int_equal(mnfix_write_file(pin, text, strlen(text)), 0);
+		start_mirror(&mirror3, origin.port, mdata3, NULL);
+		synced(origin.port, mirror3.port);
+		info = json_of(mirror3.port, "/mn/v1/info");
+		assert_string_equal(json_string_value(json_object_get(info, "vrf_public_key")), text);
+		json_decref(info);
+		expect_503(mirror3.port, "/mn/v1/lookup?email=alice@mirror.example", "badVrfProof");
+		assert_int_equal(logd_stop(&mirror3, 15), 0);
 	}
 	/* by OpenPGP fingerprint: answered, with the map section (absent here) */
 	{
