@@ -433,8 +433,8 @@ int api__lookup(struct api *api, const struct api_params *q, struct api__vrf_ask
 		mapkeys_str(keys[nk++], "email", norm, strlen(norm));
 		if (api__has_vrf(api__config(api))) {
 			/* the address's PGP endorsements, under its VRF output
-			 * (on a mirror, the origin's proof: before the read
-			 * transaction, since fetching it may wait) */
+			 * (on a mirror, the origin's proof, which api.c may have
+			 * to fetch first: API__VRF_FETCH, before any read) */
 			ret = api__pgpaddr_key(api, keys[nk], vrf_proof, norm, strlen(norm), vq);
 			if (ret == API__VRF_FETCH)
 				return ret;

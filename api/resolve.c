@@ -584,7 +584,8 @@ int api__resolve(struct api *api, const struct api_params *q, struct api__vrf_as
 		return API_DONE;
 	}
 	/* the address's pgpaddr: key, before the read transaction: on a mirror
-	 * it comes from the origin (api__pgpaddr_key) */
+	 * it comes from the origin (api__pgpaddr_key; API__VRF_FETCH when api.c
+	 * has to fetch it first) */
 	if (email != NULL && has_vrf) {
 		int err = api__pgpaddr_key(api, pgpaddr, vrf_proof, norm, (size_t)n, vq);
 		if (err == API__VRF_FETCH)
