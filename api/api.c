@@ -31,6 +31,7 @@ static const char *const ep_names[EP_COUNT] = {
 	"get-roots",       "get-entry-and-proof", "mn-info",
 	"add-pgp",         "add-policy",        "get-certifiers",
 	"mn-get-roots",    "lookup",            "resolve",
+	"vrf",
 	"metrics",         "healthz",           "checkpoint",
 	"tile",            "data-tile",         "issuer",
 	"unknown"};
@@ -592,9 +593,97 @@ static const struct route routes[] = {
 	{"/mn/v1/get-roots", EP_MN_GET_ROOTS, API_GET},
 	{"/mn/v1/lookup", EP_MN_LOOKUP, API_GET},
 	{"/mn/v1/resolve", EP_MN_RESOLVE, API_GET},
+	{"/mn/v1/vrf", EP_MN_VRF, API_GET},
 	{"/metrics", EP_METRICS, API_GET},
 	{"/healthz", EP_HEALTHZ, API_GET},
 };
+
+/* by_address runs lookup, resolve or vrf (which may ask for the origin's VRF
+ * proof of an address on a mirror: API__VRF_FETCH). */
+static int by_address(struct api *api, enum api_endpoint ep, const struct api_params *q,
+		      struct api__vrf_ask *vq, struct api_response *resp)
+{
+	switch (ep) {
+	case EP_MN_LOOKUP:
+		return api__lookup(api, q, vq, resp);
+	case EP_MN_RESOLVE:
+		return api__resolve(api, q, vq, resp);
+	default:
+		return api__vrf(api, q, vq, resp);
+	}
+}
+
+/* A request by address on a mirror waiting for the origin's VRF proof. The
+ * query is copied: the request may live in a caller's frame (a router). */
+struct vrf_job {
+	struct api *api;
+	enum api_endpoint ep;
+	api_done_fn done;
+	void *done_ctx;
+	uint64_t t0;
+	size_t query_len;
+	char query[];
+};
+
+/* vrf_fetched finishes a vrf_job on the fetcher's thread: the handler runs
+ * again with the proof (or the failure is answered), then done. */
+static void vrf_fetched(void *arg, int status, const uint8_t *proof)
+{
+	struct vrf_job *j = arg;
+	struct api_response resp;
+	struct api_params q;
+	struct api__vrf_ask vq;
+
+	memset(&resp, 0, sizeof(resp));
+	memset(&vq, 0, sizeof(vq));
+	if (status != 0) {
+		api__vrf_error(&j->api->cfg, &resp, status);
+	} else if (api__parse_query(&q, j->query, j->query_len) != 0) {
+		api_response_error(&resp, 500, "internal", "the query no longer parses");
+	} else {
+		vq.given = proof;
+		if (by_address(j->api, j->ep, &q, &vq, &resp) != API_DONE) {
+			/* the proof given is the one asked for: cannot happen */
+			api_response_free(&resp);
+			api_response_error(&resp, 500, "internal", "the VRF proof was asked twice");
+		}
+	}
+	api__count(j->api, j->ep, resp.status, mn_mono_ns() - j->t0);
+	j->done(j->done_ctx, &resp);
+	free(j);
+}
+
+/* vrf_fetch asks the origin for the VRF proof of |addr| and returns API_ASYNC
+ * (vrf_fetched answers); or answers 503 into |resp| at once (no done to call,
+ * too many waiting) and returns API_DONE. */
+static int vrf_fetch(struct api *api, enum api_endpoint ep, const struct api_request *req,
+		     const char *addr, api_done_fn done, void *done_ctx, uint64_t t0,
+		     struct api_response *resp)
+{
+	const struct api_config *cfg = &api->cfg;
+	struct vrf_job *j;
+
+	if (done == NULL || cfg->mirror_vrf_fetch == NULL ||
+	    (j = malloc(sizeof(*j) + req->query_len + 1)) == NULL) {
+		api__vrf_error(cfg, resp, MN_EIO);
+		return API_DONE;
+	}
+	j->api = api;
+	j->ep = ep;
+	j->done = done;
+	j->done_ctx = done_ctx;
+	j->t0 = t0;
+	j->query_len = req->query_len;
+	if (req->query_len > 0)
+		memcpy(j->query, req->query, req->query_len);
+	j->query[req->query_len] = '\0';
+	if (cfg->mirror_vrf_fetch(cfg->mirror_vrf_ctx, addr, strlen(addr), vrf_fetched, j) != 0) {
+		free(j);
+		api__vrf_error(cfg, resp, MN_EIO);
+		return API_DONE;
+	}
+	return API_ASYNC;
+}
 
 int api_handle(struct api *api, const struct api_request *req,
 	       struct api_response *resp, api_done_fn done, void *done_ctx)
@@ -662,11 +751,15 @@ int api_handle(struct api *api, const struct api_request *req,
 			return ret;
 		break;
 	case EP_MN_LOOKUP:
-		api__lookup(api, &q, resp);
-		break;
 	case EP_MN_RESOLVE:
-		api__resolve(api, &q, resp);
+	case EP_MN_VRF: {
+		struct api__vrf_ask vq;
+		memset(&vq, 0, sizeof(vq));
+		if (by_address(api, ep, &q, &vq, resp) == API__VRF_FETCH &&
+		    vrf_fetch(api, ep, req, vq.addr, done, done_ctx, t0, resp) == API_ASYNC)
+			return API_ASYNC; /* counted by vrf_fetched */
 		break;
+	}
 	case EP_MN_GET_CERTIFIERS:
 		api__get_certifiers(api, resp);
 		break;

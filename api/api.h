@@ -130,6 +130,29 @@ struct api_config {
 	const uint8_t *mirror_spki;
 	size_t mirror_spki_len;
 	const uint8_t *mirror_log_id;         /* SHA-256 of mirror_spki */
+	/* A mirror's way to the origin's VRF (logd/mirror_vrf.h), so that it
+	 * answers lookup and resolve by address (their pgpaddr: map key is a VRF
+	 * output of the origin's private key). Proofs are of a normalized
+	 * address and verified with the origin's VRF public key.
+	 *   mirror_vrf_cached writes the proof of |addr| if it has it (1),
+	 *     without waiting; 0 if not.
+	 *   mirror_vrf_fetch asks the origin for it and returns 0: fetched(arg,
+	 *     status, proof) is then called exactly once, later, from another
+	 *     thread, with status 0 and the proof, or MN_EIO (the origin is
+	 *     unreachable or does not answer in time, or its VRF key is not
+	 *     known yet) or MN_EBADSIG (its proof does not verify); or it returns
+	 *     MN_EBUSY (too many fetches waiting) or MN_ENOMEM, and fetched is
+	 *     not called. The request then answers asynchronously (API_ASYNC):
+	 *     no event loop waits for the origin.
+	 *   mirror_vrf_public writes that public key (1), or returns 0 while it
+	 *     is not known.
+	 * NULL: lookup and resolve by address get 501 notMirrored. */
+	int (*mirror_vrf_cached)(void *ctx, uint8_t proof[81], const char *addr, size_t addr_len);
+	int (*mirror_vrf_fetch)(void *ctx, const char *addr, size_t addr_len,
+				void (*fetched)(void *arg, int status, const uint8_t *proof),
+				void *arg);
+	int (*mirror_vrf_public)(void *ctx, uint8_t pub[33]);
+	void *mirror_vrf_ctx;
 	/* The initial trust set (see struct api_trust: api_set_trust replaces
 	 * it); these four are borrowed for the api's life and never released. */
 	const struct x509_validator *tls;     /* add-chain / add-pre-chain validation
@@ -212,6 +235,37 @@ int api_handle(struct api *api, const struct api_request *req,
  * and bytes), synchronously and without counting it as a request. Returns 1,
  * or 0 (|resp| zeroed) if |path| is not a static path. */
 int api_static_get(struct api *api, const char *path, size_t len, struct api_response *resp);
+
+/* --- what a stored entry is filed under, for logd restore ------------------- */
+
+struct merkle_hasher;
+/* struct api_leaf_index: the dedup key, lookup-index keys and policy head of
+ * an entry, as its submission was filed with them (api_submission). */
+struct api_leaf_index {
+	uint8_t dedup_key[32];
+	int has_dedup;                       /* 0: not derivable from the entry
+	                                      * (an OpenPGP endorsement's hashes
+	                                      * its user ID, kept in the opening) */
+	const struct store_index_key *keys;  /* borrowed from the struct */
+	size_t num_keys;
+	const uint8_t *policy_key;           /* a policy: its policy_head key */
+	size_t policy_key_len;
+	uint64_t policy_serial;
+	void *impl;                          /* owned; api_leaf_index_cleanup */
+};
+/* api_leaf_index rebuilds what the entry |leaf| (a MerkleTreeLeaf, with leaf
+ * hash |leaf_hash| and its get-entries |extra| data) was filed under, with
+ * the code the submission handlers file a new entry with (api/reindex.c).
+ * What the entry does not carry is left out: the classes of a certificate
+ * are judged by the leaf alone (entry/x509.h x509_leaf_classes; the origin
+ * judged by the root set its chain ended at), and an OpenPGP endorsement has
+ * no address key nor dedup key (both need the opening). 0 (clean up |out|
+ * with api_leaf_index_cleanup), MN_EMALFORMED (an entry that does not parse,
+ * of an unknown type), MN_ENOMEM, MN_ECRYPTO; on error |out| is clean. */
+int api_leaf_index(struct api_leaf_index *out, struct merkle_hasher *h, const uint8_t *leaf,
+		   size_t leaf_len, const uint8_t leaf_hash[32], const uint8_t *extra,
+		   size_t extra_len);
+void api_leaf_index_cleanup(struct api_leaf_index *x);
 
 #define API_MAX_OBJECT_PATH 96
 /* api_tile_path writes "/tile/<level>/<N>[.p/<W>]" (level -1: "/tile/data/...")

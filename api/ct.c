@@ -807,17 +807,20 @@ void api__info(struct api *api, struct api_response *resp)
 	unsigned slot;
 	const struct api_trust *t = api__trust_get(api, &slot);
 	int has_tls = t->tls_roots != NULL, has_smime = t->smime_roots != NULL,
-	    has_pgp = t->certifiers != NULL;
+	    has_pgp = t->certifiers != NULL, has_vpub = cfg->vrf != NULL;
 
 	api__trust_put(api, slot);
 	if (cfg->vrf != NULL)
 		vrf_public(cfg->vrf, vpub);
+	else if (cfg->mirror_vrf_public != NULL)
+		/* a mirror: the origin's, which its lookup answers' proofs verify with */
+		has_vpub = cfg->mirror_vrf_public(cfg->mirror_vrf_ctx, vpub);
 	if (!cbb_init(&b, 512, 8192) || !api__jraw(&b, "{\"log_id\":") ||
 	    !api__jb64(&b, api__log_id(cfg), 32) || !api__jraw(&b, ",\"key\":") ||
 	    !api__jb64(&b, spki, spki_len) || !api__jraw(&b, ",\"mmd\":") ||
 	    !api__ju64(&b, cfg->mmd_s) ||
 	    !api__jraw(&b, ",\"signature_algorithm\":\"ecdsa-p256-sha256\"") ||
-	    (cfg->vrf != NULL && (!api__jraw(&b, ",\"vrf_public_key\":") ||
+	    (has_vpub && (!api__jraw(&b, ",\"vrf_public_key\":") ||
 				  !api__jb64(&b, vpub, sizeof(vpub)))) ||
 	    !api__static_info_json(&b, api) ||
 	    !info_classes(&b, cfg, has_tls, has_smime, has_pgp) || !info_shard(&b, cfg) ||

@@ -82,12 +82,39 @@ size_t api__map_lower(const struct api__map_list *l, uint64_t after, int has_aft
 int api__map_json(struct cbb *b, struct store_reader *rd, const struct store_sth *sth,
 		  const struct api__map *m, const size_t *start, const size_t *end);
 void api__map_cleanup(struct api__map *m);
+/* A handler's question for the origin's VRF on a mirror (api.c answers it
+ * asynchronously): a handler that needs the proof of an address it does not
+ * have returns API__VRF_FETCH with the address in |addr|, leaving its
+ * response alone; it is called again with the fetched proof in |given|. */
+#define API__VRF_FETCH 2
+struct api__vrf_ask {
+	const uint8_t *given;                /* in: the proof of |addr|, or NULL */
+	char addr[NAMES_MAX_EMAIL_LEN + 1];  /* out: the normalized address */
+};
 /* api__pgpaddr_key writes the key string "pgpaddr:HEX" of the normalized
- * address |addr| (its VRF output under the log's VRF key) and the VRF proof.
- * 0 or MN_E*. */
+ * address |addr| (its VRF output under the log's VRF key) and the VRF proof;
+ * on a mirror, the origin's proof: vq->given, else a cached one, else
+ * API__VRF_FETCH (|addr| copied to vq->addr; nothing written). 0,
+ * API__VRF_FETCH, MN_EIO (a mirror without |vq|), MN_ENOMEM, MN_ECRYPTO,
+ * MN_EINVAL (no VRF). */
 #include "common/vrf.h"
 int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
-		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len);
+		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len,
+		     struct api__vrf_ask *vq);
+
+/* api__has_vrf: the log can name an address's pgpaddr: key (its own VRF key,
+ * or a mirror's way to the origin's). */
+int api__has_vrf(const struct api_config *cfg);
+/* api__ends_with_map_root: 1 if the latest tree head's last leaf is a
+ * map-root leaf (or there is no tree head yet, or the store cannot be read:
+ * the answer's own read decides then); 0 for a log, or a mirror's origin,
+ * without the map. A mirror asks before fetching an address's VRF proof for
+ * an answer it could not prove anyway. */
+int api__ends_with_map_root(const struct api_config *cfg);
+/* api__vrf_error answers the failure |err| of api__pgpaddr_key: on a mirror,
+ * MN_EIO is 503 vrfUnavailable and MN_EBADSIG 503 badVrfProof (both with
+ * Retry-After, naming the origin); anything else as api__err_response. */
+void api__vrf_error(const struct api_config *cfg, struct api_response *resp, int err);
 
 /* api__not_mirrored answers 501 notMirrored on a mirror (api.c): an endpoint
  * it cannot answer from its verified copy; lookup and resolve when the
@@ -116,6 +143,7 @@ enum api_endpoint {
 	EP_MN_GET_ROOTS,
 	EP_MN_LOOKUP,
 	EP_MN_RESOLVE,
+	EP_MN_VRF,
 	EP_METRICS,
 	EP_HEALTHZ,
 	EP_CHECKPOINT,
@@ -209,6 +237,19 @@ int api__keys_finish(struct api_keys *k);
  * api__keys_finish. 0 or MN_E*. */
 struct x509_result;
 int api__keys_x509(struct api_keys *k, const struct x509_result *r);
+/* api__keys_pgp: an OpenPGP endorsement's keys: its user ID's domain and
+ * (when known: |address| may be NULL) address, the endorsed and the
+ * certifier's fingerprints, all of class 'p'. Calls api__keys_finish. 0 or
+ * MN_ENOMEM. */
+int api__keys_pgp(struct api_keys *k, const uint8_t *domain, size_t domain_len,
+		  const char *address, size_t address_len, const uint8_t *endorsed_fpr,
+		  size_t endorsed_fpr_len, const uint8_t *certifier_fpr, size_t certifier_fpr_len);
+struct policy_result;
+/* api__keys_policy: a policy's keys: its subject (class 'y') and its
+ * policy_head key subject|protocol (borrowed from |r|). Calls
+ * api__keys_finish. 0, MN_ENOMEM, or a names_ error for a subject that
+ * cannot be indexed. */
+int api__keys_policy(struct api_keys *k, const struct policy_result *r);
 
 /* The metanotary submission endpoints (mn.c). */
 int api__add_pgp(struct api *api, const struct api_request *req,
@@ -220,9 +261,18 @@ void api__get_certifiers(struct api *api, struct api_response *resp);
 /* lookup.c: GET /mn/v1/lookup; the shared JSON of an STH and of one entry
  * with its audit path to |tree_size| (classes: bits tls 1, smime 2, pgp 4,
  * policy 8; the opening only when asked). */
-void api__lookup(struct api *api, const struct api_params *q, struct api_response *resp);
+/* These three return API_DONE, or API__VRF_FETCH (a mirror asked by address
+ * without the origin's proof: |resp| untouched, vq->addr set; see struct
+ * api__vrf_ask). */
+int api__lookup(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+		struct api_response *resp);
 /* resolve.c: GET /mn/v1/resolve. */
-void api__resolve(struct api *api, const struct api_params *q, struct api_response *resp);
+int api__resolve(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+		 struct api_response *resp);
+/* vrf.c: GET /mn/v1/vrf?email=ADDR, the VRF proof of the address's pgpaddr:
+ * key (what a mirror fetches from its origin). */
+int api__vrf(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+	     struct api_response *resp);
 int api__sth_json(struct cbb *b, const struct store_sth *sth) MN_WUR;
 int api__entry_json(struct cbb *b, struct store_reader *rd, uint64_t index,
 		    uint64_t tree_size, unsigned classes, int with_opening) MN_WUR;

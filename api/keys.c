@@ -8,6 +8,7 @@
 #include "api/internal.h"
 #include "common/err.h"
 #include "entry/ct.h"
+#include "entry/policy.h"
 #include "entry/tileleaf.h"
 #include "entry/x509.h"
 
@@ -129,4 +130,35 @@ int api__keys_x509(struct api_keys *k, const struct x509_result *r)
 	if (ret != 0)
 		return ret == MN_EMALFORMED ? MN_EINTERNAL : ret;
 	return api__keys_finish(k);
+}
+
+int api__keys_pgp(struct api_keys *k, const uint8_t *domain, size_t domain_len,
+		  const char *address, size_t address_len, const uint8_t *endorsed_fpr,
+		  size_t endorsed_fpr_len, const uint8_t *certifier_fpr, size_t certifier_fpr_len)
+{
+	if (names_keyset_add_dns(&k->ks, (const char *)domain, domain_len, 0, NAMES_CLASS_PGP) ==
+		    MN_ENOMEM ||
+	    (address != NULL && names_keyset_add_email(&k->ks, address, address_len, 0,
+						       NAMES_CLASS_PGP) == MN_ENOMEM) ||
+	    names_keyset_add_fpr(&k->ks, endorsed_fpr, endorsed_fpr_len, NAMES_CLASS_PGP) ==
+		    MN_ENOMEM ||
+	    names_keyset_add_fpr(&k->ks, certifier_fpr, certifier_fpr_len, NAMES_CLASS_PGP) ==
+		    MN_ENOMEM)
+		return MN_ENOMEM;
+	return api__keys_finish(k);
+}
+
+int api__keys_policy(struct api_keys *k, const struct policy_result *r)
+{
+	int ret;
+
+	if (r->subject_is_email)
+		ret = names_keyset_add_email(&k->ks, r->subject, strlen(r->subject), 1,
+					     NAMES_CLASS_POLICY);
+	else
+		ret = names_keyset_add_dns(&k->ks, r->subject, strlen(r->subject), 0,
+					   NAMES_CLASS_POLICY);
+	k->policy_key = r->subject_key;
+	k->policy_key_len = r->subject_key_len;
+	return ret != 0 ? ret : api__keys_finish(k);
 }

@@ -311,7 +311,8 @@ static int map_window(struct api__map *map, struct store_reader *rd, struct scan
 	return 0;
 }
 
-void api__lookup(struct api *api, const struct api_params *q, struct api_response *resp)
+int api__lookup(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+		struct api_response *resp)
 {
 	size_t dl, el, pl, tl, sl, ll, cl;
 	const char *domain = api__param(q, "domain", &dl);
@@ -345,35 +346,35 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	if ((domain != NULL) + (email != NULL) + (pgp != NULL) != 1) {
 		api_response_error(resp, 400, "malformed",
 				   "give exactly one of domain, email or pgp");
-		return;
+		return API_DONE;
 	}
 	if (sub != NULL) {
 		if (domain == NULL || sl != 1 || (sub[0] != '0' && sub[0] != '1')) {
 			api_response_error(resp, 400, "malformed",
 					   "subdomains is 0 or 1, and only with domain");
-			return;
+			return API_DONE;
 		}
 		subdomains = sub[0] == '1';
 	}
 	if (types != NULL && (s.want = parse_types(types, tl)) == 0) {
 		api_response_error(resp, 400, "malformed",
 				   "types is a comma list of tls, smime, pgp, policy");
-		return;
+		return API_DONE;
 	}
 	if (lim != NULL && (!api__param_u64(lim, ll, &limit) || limit == 0 || limit > MAX_LIMIT)) {
 		api_response_error(resp, 400, "malformed", "limit is 1 to 100");
-		return;
+		return API_DONE;
 	}
 	s.has_cursor = cur != NULL;
 	if (cur != NULL && !api__param_u64(cur, cl, &s.after)) {
 		api_response_error(resp, 400, "malformed", "cursor is not a leaf index");
-		return;
+		return API_DONE;
 	}
 	if (domain != NULL) {
 		ret = names_dns_normalize(norm, sizeof(norm), domain, dl, NAMES_QUERY);
 		if (ret < 0) {
 			api_response_error(resp, 400, "malformed", "domain is not a valid DNS name");
-			return;
+			return API_DONE;
 		}
 		plen = names_dns_query_prefix(prefix, sizeof(prefix), norm, (size_t)ret, subdomains);
 		idx = STORE_IDX_DNS;
@@ -381,7 +382,7 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		ret = names_email_normalize(norm, sizeof(norm), email, el, 0);
 		if (ret < 0) {
 			api_response_error(resp, 400, "malformed", "email is not a valid address");
-			return;
+			return API_DONE;
 		}
 		plen = names_email_query_prefix(prefix, sizeof(prefix), norm, (size_t)ret);
 		idx = STORE_IDX_EMAIL;
@@ -391,14 +392,14 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		if (ret < 0) {
 			api_response_error(resp, 400, "malformed",
 					   "pgp is not a 40 or 64 hex digit fingerprint");
-			return;
+			return API_DONE;
 		}
 		plen = names_fpr_query_prefix(prefix, sizeof(prefix), fpr, (size_t)ret);
 		idx = STORE_IDX_PGP;
 	}
 	if (plen <= 0) {
 		api_response_error(resp, 400, "malformed", "name too long to look up");
-		return;
+		return API_DONE;
 	}
 	/* the map keys the answer proves (entry/mapkeys.h) */
 	if (domain != NULL) {
@@ -410,23 +411,36 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 			if (mapkeys_registrable(norm, strlen(norm)) == 0) {
 				api_response_error(resp, 400, "malformed",
 						   "subdomains=1 is not served for a public suffix");
-				return;
+				return API_DONE;
 			}
 			mapkeys_str(keys[nk++], "under", norm, strlen(norm));
 		}
 	} else if (email != NULL) {
-		if (api__config(api)->mirror_of != NULL) {
+		if (api__config(api)->mirror_of != NULL && !api__has_vrf(api__config(api))) {
 			/* its PGP endorsements are filed under a VRF of the
-			 * origin's private key: a mirror cannot prove them */
+			 * origin's private key: without a way to the origin's
+			 * proofs, a mirror cannot prove them */
 			api__not_mirrored_vrf(api__config(api), resp);
-			return;
+			return API_DONE;
+		}
+		if (api__config(api)->mirror_of != NULL &&
+		    !api__ends_with_map_root(api__config(api))) {
+			/* an origin without the map: nothing would prove the
+			 * answer (501 below), so its VRF proof is not asked */
+			api__not_mirrored(api__config(api), resp);
+			return API_DONE;
 		}
 		mapkeys_str(keys[nk++], "email", norm, strlen(norm));
-		if (api__config(api)->vrf != NULL) {
-			/* the address's PGP endorsements, under its VRF output */
-			if (api__pgpaddr_key(api, keys[nk], vrf_proof, norm, strlen(norm)) != 0) {
-				api_response_error(resp, 500, "internal", "cannot compute the address key");
-				return;
+		if (api__has_vrf(api__config(api))) {
+			/* the address's PGP endorsements, under its VRF output
+			 * (on a mirror, the origin's proof, which api.c may have
+			 * to fetch first: API__VRF_FETCH, before any read) */
+			ret = api__pgpaddr_key(api, keys[nk], vrf_proof, norm, strlen(norm), vq);
+			if (ret == API__VRF_FETCH)
+				return ret;
+			if (ret != 0) {
+				api__vrf_error(api__config(api), resp, ret);
+				return API_DONE;
 			}
 			vrf_key_at = (int)nk++;
 		}
@@ -436,12 +450,12 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	}
 	if (store_read_begin(api__config(api)->store, &rd) != 0) {
 		api__err_response(resp, MN_EBUSY, "storage is not readable now");
-		return;
+		return API_DONE;
 	}
 	if (store_r_sth(rd, &sth) != 0) {
 		store_read_end(rd);
 		api_response_error(resp, 503, "unavailable", "no signed tree head yet");
-		return;
+		return API_DONE;
 	}
 	ret = store_r_index_scan(rd, idx, prefix, (size_t)plen, 1, NULL, 0, 0, on_hit, &s);
 	if (ret != 0 || s.too_many) {
@@ -452,7 +466,7 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		else
 			api_response_error(resp, 400, "tooManyResults",
 					   "the query matches too many entries; narrow it");
-		return;
+		return API_DONE;
 	}
 	/* one entry per leaf, in leaf order, with the union of its classes */
 	if (s.num > 0)
@@ -479,7 +493,7 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 			api__map_cleanup(&map);
 			free(s.m);
 			api__err_response(resp, ret, "cannot build the answer");
-			return;
+			return API_DONE;
 		}
 		n = s.num;
 	} else if (ret == MN_ETOOBIG) {
@@ -487,18 +501,18 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		free(s.m);
 		api_response_error(resp, 400, "tooManyResults",
 				   "the query matches too many entries; narrow it");
-		return;
+		return API_DONE;
 	} else if (ret != MN_ENOTFOUND) {
 		store_read_end(rd);
 		free(s.m);
 		api__err_response(resp, ret, "cannot read the lookup map");
-		return;
+		return API_DONE;
 	} else if (api__config(api)->mirror_of != NULL) {
 		/* a mirror has no lookup indexes: only the map's lists, proven */
 		store_read_end(rd);
 		free(s.m);
 		api__not_mirrored(api__config(api), resp);
-		return;
+		return API_DONE;
 	}
 	/* types= filters the entries shown; a map answer still proves the whole
 	 * lists (a verifying client asks without types and filters itself) */
@@ -514,7 +528,7 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 		store_read_end(rd);
 		free(s.m);
 		api__err_response(resp, MN_ENOMEM, "cannot build the answer");
-		return;
+		return API_DONE;
 	}
 	ok = cbb_init(&b, 1024 + out * 2048, API_MAX_RESPONSE) && api__jraw(&b, "{\"sth\":") &&
 	     api__sth_json(&b, &sth) && api__jraw(&b, ",\"entries\":[") &&
@@ -539,7 +553,8 @@ void api__lookup(struct api *api, const struct api_params *q, struct api_respons
 	if (!ok) {
 		cbb_cleanup(&b);
 		api_response_error(resp, 500, "internal", "cannot build the answer");
-		return;
+		return API_DONE;
 	}
 	api__finish_json(resp, 200, &b);
+	return API_DONE;
 }

@@ -17,6 +17,7 @@
  * map root in the map-root leaf (present with value V, or absent with N 0),
  * rebuilds the list root from the items and the range proof and checks
  * V = SHA-256(0x12 || N || list root). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,13 +180,34 @@ int api__map_json(struct cbb *b, struct store_reader *rd, const struct store_sth
 }
 
 int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
-		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len)
+		     uint8_t proof[VRF_PROOF_LEN], const char *addr, size_t addr_len,
+		     struct api__vrf_ask *vq)
 {
 	uint8_t beta[PGP_ADDRESS_KEY_LEN];
 	char hex[2 * PGP_ADDRESS_KEY_LEN + 1];
 	static const char d[] = "0123456789abcdef";
-	int err = pgp_address_vrf(api__config(api)->vrf, beta, proof, addr, addr_len);
+	const struct api_config *cfg = api__config(api);
+	int err;
 
+	if (cfg->vrf != NULL) {
+		err = pgp_address_vrf(cfg->vrf, beta, proof, addr, addr_len);
+	} else if (cfg->mirror_vrf_fetch != NULL) {
+		/* a mirror: the origin's proof, verified by the callback (fetched
+		 * before, or cached); beta is a function of the proof (RFC 9381
+		 * section 5.2) */
+		if (vq != NULL && vq->given != NULL) {
+			memcpy(proof, vq->given, VRF_PROOF_LEN);
+		} else if (!cfg->mirror_vrf_cached(cfg->mirror_vrf_ctx, proof, addr, addr_len)) {
+			if (vq == NULL || addr_len >= sizeof(vq->addr))
+				return MN_EIO;
+			memcpy(vq->addr, addr, addr_len);
+			vq->addr[addr_len] = '\0';
+			return API__VRF_FETCH;
+		}
+		err = vrf_proof_to_hash(beta, proof);
+	} else {
+		err = MN_EINVAL;
+	}
 	if (err != 0)
 		return err;
 	for (size_t i = 0; i < PGP_ADDRESS_KEY_LEN; i++) {
@@ -194,4 +216,48 @@ int api__pgpaddr_key(const struct api *api, char out[MAPKEYS_MAX_STR],
 	}
 	mapkeys_str(out, "pgpaddr", hex, 2 * PGP_ADDRESS_KEY_LEN);
 	return 0;
+}
+
+int api__has_vrf(const struct api_config *cfg)
+{
+	return cfg->vrf != NULL || cfg->mirror_vrf_fetch != NULL;
+}
+
+void api__vrf_error(const struct api_config *cfg, struct api_response *resp, int err)
+{
+	char msg[700];
+
+	if (err == MN_EIO) {
+		snprintf(msg, sizeof(msg), "this mirror cannot obtain the VRF proof of the "
+			 "address from its origin %.500s now (unreachable, not answering, or its "
+			 "VRF key not known yet)", cfg->mirror_of ? cfg->mirror_of : "");
+		api_response_error(resp, 503, "vrfUnavailable", msg);
+		resp->retry_after = 10;
+	} else if (err == MN_EBADSIG) {
+		snprintf(msg, sizeof(msg), "the origin %.500s answered a VRF proof for the "
+			 "address that does not verify with its VRF public key",
+			 cfg->mirror_of ? cfg->mirror_of : "");
+		api_response_error(resp, 503, "badVrfProof", msg);
+		resp->retry_after = 60;
+	} else {
+		api__err_response(resp, err, "cannot compute the address key");
+	}
+}
+
+int api__ends_with_map_root(const struct api_config *cfg)
+{
+	struct store_reader *rd;
+	struct store_sth sth;
+	struct store_entry se;
+	struct ct_entry e;
+	int yes;
+
+	if (store_read_begin(cfg->store, &rd) != 0)
+		return 1; /* not known now: the answer's own read will say */
+	yes = store_r_sth(rd, &sth) != 0 ||
+	      (sth.tree_size > 0 && store_r_entry(rd, sth.tree_size - 1, &se) == 0 &&
+	       ct_parse_leaf(&e, se.leaf_input, se.leaf_input_len) &&
+	       e.entry_type == MN_MAP_ROOT_ENTRY);
+	store_read_end(rd);
+	return yes;
 }

@@ -217,15 +217,10 @@ int api__add_pgp(struct api *api, const struct api_request *req,
 
 	/* Index: the user ID's domain and address (the normalized address the
 	 * check found and VRF-hashed), and both fingerprints. */
-	if (names_keyset_add_dns(&p->keys.ks, p->res.domain, strlen(p->res.domain), 0,
-				 NAMES_CLASS_PGP) == MN_ENOMEM ||
-	    names_keyset_add_email(&p->keys.ks, p->res.address, p->res.address_len, 0,
-				   NAMES_CLASS_PGP) == MN_ENOMEM ||
-	    names_keyset_add_fpr(&p->keys.ks, p->res.endorsed_fpr, p->res.endorsed_fpr_len,
-				 NAMES_CLASS_PGP) == MN_ENOMEM ||
-	    names_keyset_add_fpr(&p->keys.ks, p->res.certifier_fpr, p->res.certifier_fpr_len,
-				 NAMES_CLASS_PGP) == MN_ENOMEM ||
-	    api__keys_finish(&p->keys) != 0) {
+	if (api__keys_pgp(&p->keys, (const uint8_t *)p->res.domain, strlen(p->res.domain),
+			  p->res.address, p->res.address_len, p->res.endorsed_fpr,
+			  p->res.endorsed_fpr_len, p->res.certifier_fpr,
+			  p->res.certifier_fpr_len) != 0) {
 		api_response_error(resp, 500, "internal", "out of memory");
 		goto out;
 	}
@@ -576,16 +571,7 @@ int api__add_policy(struct api *api, const struct api_request *req,
 		}
 	}
 	/* The policy's own keys: its subject (class 'y') and subject|protocol. */
-	if (p->res.subject_is_email)
-		ret = names_keyset_add_email(&p->pol_keys.ks, p->res.subject,
-					     strlen(p->res.subject), 1, NAMES_CLASS_POLICY);
-	else
-		ret = names_keyset_add_dns(&p->pol_keys.ks, p->res.subject,
-					   strlen(p->res.subject), 0, NAMES_CLASS_POLICY);
-	p->pol_keys.policy_key = p->res.subject_key;
-	p->pol_keys.policy_key_len = p->res.subject_key_len;
-	if (ret == 0)
-		ret = api__keys_finish(&p->pol_keys);
+	ret = api__keys_policy(&p->pol_keys, &p->res);
 	if (ret != 0) {
 		api__err_response(resp, ret == MN_ENOMEM ? ret : MN_EMALFORMED,
 				  "policy subject cannot be indexed");

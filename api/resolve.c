@@ -23,6 +23,7 @@
  * A policy is effective when it is the head (highest serial) for its subject
  * and protocol, its mode is not "none" (withdrawn) and exp is in the future. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -401,11 +402,10 @@ static void map_failed(struct api_response *resp, int err)
 }
 
 /* resolve_email_map answers from the map; MN_ENOTFOUND if the log has none. */
-static int resolve_email_map(struct api *api, struct store_reader *rd,
-			     const struct store_sth *sth, const char *addr, size_t addr_len,
-			     struct api_response *resp)
+static int resolve_email_map(struct store_reader *rd, const struct store_sth *sth,
+			     const char *addr, size_t addr_len, const char *pgpaddr,
+			     const uint8_t vrf_proof[VRF_PROOF_LEN], struct api_response *resp)
 {
-	uint8_t vrf_proof[VRF_PROOF_LEN];
 	size_t nk = 3;
 	char keys[API_MAP_MAX_KEYS][MAPKEYS_MAX_STR], v[MAPKEYS_MAX_STR];
 	const char *at = memchr(addr, '@', addr_len);
@@ -425,11 +425,8 @@ static int resolve_email_map(struct api *api, struct store_reader *rd,
 	snprintf(v, sizeof(v), "%.*s|smtp", (int)(addr_len - (size_t)(at + 1 - addr)), at + 1);
 	mapkeys_str(keys[2], "policy", v, strlen(v));
 	/* 3 pgpaddr:VRF(A), with its proof (the asker knows the address) */
-	if (api__config(api)->vrf != NULL) {
-		if (api__pgpaddr_key(api, keys[3], vrf_proof, addr, addr_len) != 0) {
-			api_response_error(resp, 500, "internal", "cannot compute the address key");
-			return 0;
-		}
+	if (pgpaddr != NULL) {
+		snprintf(keys[3], sizeof(keys[3]), "%s", pgpaddr);
 		nk = 4;
 	}
 	err = api__map_load(&m, rd, sth, keys, nk, ADVICE_MAX_LIST);
@@ -544,7 +541,8 @@ static int protocol_known(const char *p, size_t len)
 	return 0;
 }
 
-void api__resolve(struct api *api, const struct api_params *q, struct api_response *resp)
+int api__resolve(struct api *api, const struct api_params *q, struct api__vrf_ask *vq,
+		 struct api_response *resp)
 {
 	size_t el, dl, pl;
 	const char *email = api__param(q, "email", &el);
@@ -553,13 +551,15 @@ void api__resolve(struct api *api, const struct api_params *q, struct api_respon
 	char norm[NAMES_MAX_EMAIL_LEN + 1];
 	struct store_reader *rd;
 	struct store_sth sth;
-	int n;
+	char pgpaddr[MAPKEYS_MAX_STR];
+	uint8_t vrf_proof[VRF_PROOF_LEN];
+	int has_vrf = api__has_vrf(api__config(api)), n;
 
 	if ((email != NULL) == (domain != NULL) || (email != NULL && protocol != NULL) ||
 	    (domain != NULL && protocol == NULL)) {
 		api_response_error(resp, 400, "malformed",
 				   "give email, or domain and protocol");
-		return;
+		return API_DONE;
 	}
 	if (email != NULL)
 		n = names_email_normalize(norm, sizeof(norm), email, el, 0);
@@ -568,26 +568,46 @@ void api__resolve(struct api *api, const struct api_params *q, struct api_respon
 	if (n < 0) {
 		api_response_error(resp, 400, "malformed",
 				   email ? "email is not a valid address" : "domain is not a valid DNS name");
-		return;
+		return API_DONE;
 	}
 	if (domain != NULL && !protocol_known(protocol, pl)) {
 		api_response_error(resp, 400, "malformed", "unknown protocol");
-		return;
+		return API_DONE;
+	}
+	if (email != NULL && api__config(api)->mirror_of != NULL && !has_vrf) {
+		api__not_mirrored_vrf(api__config(api), resp); /* as in lookup.c */
+		return API_DONE;
+	}
+	if (email != NULL && api__config(api)->mirror_of != NULL &&
+	    !api__ends_with_map_root(api__config(api))) {
+		api__not_mirrored(api__config(api), resp); /* as in lookup.c */
+		return API_DONE;
+	}
+	/* the address's pgpaddr: key, before the read transaction: on a mirror
+	 * it comes from the origin (api__pgpaddr_key; API__VRF_FETCH when api.c
+	 * has to fetch it first) */
+	if (email != NULL && has_vrf) {
+		int err = api__pgpaddr_key(api, pgpaddr, vrf_proof, norm, (size_t)n, vq);
+		if (err == API__VRF_FETCH)
+			return err;
+		if (err != 0) {
+			api__vrf_error(api__config(api), resp, err);
+			return API_DONE;
+		}
 	}
 	if (store_read_begin(api__config(api)->store, &rd) != 0) {
 		api__err_response(resp, MN_EBUSY, "storage is not readable now");
-		return;
+		return API_DONE;
 	}
 	if (store_r_sth(rd, &sth) != 0) {
 		store_read_end(rd);
 		api_response_error(resp, 503, "unavailable", "no signed tree head yet");
-		return;
+		return API_DONE;
 	}
 	/* from the map's proven lists when the log keeps one; else as before */
-	if (email != NULL && api__config(api)->mirror_of != NULL) {
-		api__not_mirrored_vrf(api__config(api), resp); /* as in lookup.c */
-	} else if (email != NULL) {
-		if (resolve_email_map(api, rd, &sth, norm, (size_t)n, resp) == MN_ENOTFOUND) {
+	if (email != NULL) {
+		if (resolve_email_map(rd, &sth, norm, (size_t)n, has_vrf ? pgpaddr : NULL,
+				      vrf_proof, resp) == MN_ENOTFOUND) {
 			if (api__config(api)->mirror_of != NULL)
 				api__not_mirrored(api__config(api), resp);
 			else
@@ -604,4 +624,5 @@ void api__resolve(struct api *api, const struct api_params *q, struct api_respon
 		}
 	}
 	store_read_end(rd);
+	return API_DONE;
 }

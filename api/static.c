@@ -103,6 +103,30 @@ static const char *origin_of(const struct api_config *cfg, size_t *len)
 	return o;
 }
 
+/* mirror_checkpoint answers a mirror's checkpoint: the origin's, byte for
+ * byte as the mirror verified and stored it with |sth| (logd/mirror.h), so its
+ * every signature line (the Ed25519 one, cosignatures) reaches the mirror's
+ * clients. 1 if it did; 0 if the snapshot has no such note (a copy made
+ * before notes were stored: the checkpoint is then rebuilt from the STH). */
+static int mirror_checkpoint(struct store_reader *rd, const struct store_sth *sth,
+			     struct api_response *resp)
+{
+	struct note_checkpoint cp;
+	const uint8_t *note;
+	size_t len;
+	uint8_t *out;
+
+	if (store_r_note(rd, &note, &len) != 0 || note_parse_checkpoint(&cp, note, len) != 0 ||
+	    cp.tree_size != sth->tree_size || memcmp(cp.root, sth->root, 32) != 0)
+		return 0;
+	out = malloc(len);
+	if (out == NULL)
+		return 0;
+	memcpy(out, note, len);
+	set_body(resp, "text/plain; charset=utf-8", "Cache-Control: no-store\r\n", out, len);
+	return 1;
+}
+
 static void checkpoint(struct api *api, struct api_response *resp)
 {
 	const struct api_config *cfg = api__config(api);
@@ -127,6 +151,10 @@ static void checkpoint(struct api *api, struct api_response *resp)
 		return;
 	}
 	ret = store_r_sth(rd, &sth);
+	if (ret == 0 && cfg->mirror_of != NULL && mirror_checkpoint(rd, &sth, resp)) {
+		store_read_end(rd);
+		return;
+	}
 	store_read_end(rd);
 	if (ret == MN_ENOTFOUND) {
 		api_response_error(resp, 404, "notFound", "the log has no tree head yet");

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 
+#include "bench/lib/seqload.h"
 #include "bench/lib/seqstat.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -55,7 +56,6 @@
 #include "storage/storage.h"
 
 #define LEAF_BYTES 1200
-#define IN_FLIGHT 4096
 #define SEQ_SECONDS 8
 #define RUNS 5
 
@@ -69,156 +69,9 @@ static void rm_rf(const char *d)
 		fprintf(stderr, "cannot remove %s\n", d);
 }
 
-/* The harness must cost little next to what it measures: each submitter owns
- * IN_FLIGHT / NUM_SUBMITTERS pre-allocated submissions, and a completion puts
- * one back on its owner's free list and wakes that owner only if it waits
- * (no global lock, no broadcast, no allocation per submission). Every leaf is
- * unique (submitter number and a counter in its first bytes and dedup key),
- * and only completions with status 0 are counted: durable appends. */
-#define NUM_SUBMITTERS 4
-#define PER_SUBMITTER (IN_FLIGHT / NUM_SUBMITTERS)
-
-struct submitter;
-
-struct bsub {
-	struct api_submission s; /* first: done() gets &s */
-	struct submitter *owner;
-	struct bsub *next;       /* on the owner's free list */
-	uint8_t body[LEAF_BYTES];
-	uint8_t extra[64];
-};
-
-struct submitter {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct bsub *free_list;  /* guarded by mu */
-	int waiting;             /* guarded by mu */
-	uint64_t completed;      /* guarded by mu: status 0 */
-	uint64_t failed;         /* guarded by mu */
-	uint64_t id;             /* the submitter thread's counter */
-	struct bsub *slots;
-} __attribute__((aligned(64)));
-
-static struct submitter subs[NUM_SUBMITTERS];
-static int stop_submitting; /* guarded by every submitter's mu */
-static struct seq *the_seq;
-
-static void on_done(struct api_submission *s, int status, const uint8_t *sct, size_t len,
-		    uint64_t index)
-{
-	struct bsub *b = (struct bsub *)s;
-	struct submitter *o = b->owner;
-
-	(void)sct;
-	(void)len;
-	(void)index;
-	pthread_mutex_lock(&o->mu);
-	if (status == 0)
-		o->completed++;
-	else
-		o->failed++;
-	b->next = o->free_list;
-	o->free_list = b;
-	if (o->waiting)
-		pthread_cond_signal(&o->cv);
-	pthread_mutex_unlock(&o->mu);
-}
-
-/* dedup_key: unique and spread like the SHA-256 keys the API computes (and
- * the raw loop's random ones), so the index inserts are as random as theirs. */
-static void dedup_key(uint8_t key[32], uint64_t id)
-{
-	uint64_t z = id + 0x9e3779b97f4a7c15ull; /* splitmix64, a bijection */
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	z ^= z >> 31;
-	memcpy(key, &z, sizeof(z));
-	memcpy(key + 8, &id, sizeof(id));
-}
-
-static void *submitter(void *arg)
-{
-	struct submitter *me = arg;
-	uint64_t n = (uint64_t)(me - subs);
-
-	for (;;) {
-		struct bsub *list;
-
-		pthread_mutex_lock(&me->mu);
-		while (me->free_list == NULL && !stop_submitting) {
-			me->waiting = 1;
-			pthread_cond_wait(&me->cv, &me->mu);
-			me->waiting = 0;
-		}
-		list = me->free_list;
-		me->free_list = NULL;
-		if (stop_submitting) {
-			pthread_mutex_unlock(&me->mu);
-			return NULL;
-		}
-		pthread_mutex_unlock(&me->mu);
-		while (list != NULL) {
-			struct bsub *b = list;
-			uint64_t id = n << 56 | me->id++;
-
-			list = b->next;
-			memcpy(b->body, &id, sizeof(id));
-			dedup_key(b->s.dedup_key, id);
-			while (seq_submit(the_seq, &b->s) == MN_EBUSY)
-				sched_yield();
-		}
-	}
-}
-
-static void submitters_start(void)
-{
-	for (int i = 0; i < NUM_SUBMITTERS; i++) {
-		struct submitter *me = &subs[i];
-
-		pthread_mutex_init(&me->mu, NULL);
-		pthread_cond_init(&me->cv, NULL);
-		me->slots = calloc(PER_SUBMITTER, sizeof(*me->slots));
-		if (me->slots == NULL) {
-			fprintf(stderr, "bench_store: out of memory\n");
-			exit(1);
-		}
-		for (int j = 0; j < PER_SUBMITTER; j++) {
-			struct bsub *b = &me->slots[j];
-
-			b->owner = me;
-			memset(b->body, 0x42, sizeof(b->body));
-			memset(b->s.dedup_key, 0x5a, sizeof(b->s.dedup_key));
-			b->s.entry.entry_type = 0;
-			b->s.entry.body = b->body;
-			b->s.entry.body_len = sizeof(b->body);
-			b->s.extra = b->extra;
-			b->s.extra_len = sizeof(b->extra);
-			b->s.done = on_done;
-			b->next = me->free_list;
-			me->free_list = b;
-		}
-		pthread_create(&me->th, NULL, submitter, me);
-		(void)pthread_setname_np(me->th, "submitter");
-	}
-}
-
-/* completed_total sums the durable appends so far (and failures). */
-static uint64_t completed_total(uint64_t *out_failed)
-{
-	uint64_t c = 0, f = 0;
-
-	for (int i = 0; i < NUM_SUBMITTERS; i++) {
-		pthread_mutex_lock(&subs[i].mu);
-		c += subs[i].completed;
-		f += subs[i].failed;
-		pthread_mutex_unlock(&subs[i].mu);
-	}
-	if (out_failed != NULL)
-		*out_failed = f;
-	return c;
-}
+/* The submitting threads: bench/lib/seqload.h (1.2 KB leaves, 4096 in
+ * flight, only status-0 completions counted). */
+static uint8_t the_extra[64];
 
 /* wchar: bytes this process has written with write(2) and friends so far
  * (LMDB writes its pages with pwrite/writev), from /proc/self/io; 0 if unknown. */
@@ -266,16 +119,17 @@ static struct seq_run bench_sequencer(int leaf_index)
 	struct store *st;
 	struct ct_signer *signer;
 	uint64_t t0, t1, c0, c1, b0, b1, p0, p1, s0 = 0, s1 = 0, w0, w1, total, failed;
-	clockid_t clk[NUM_SUBMITTERS];
+	clockid_t clk[SEQLOAD_THREADS];
 	struct store_stats ss;
 	struct seq_run r;
+	struct seq *the_seq;
+	struct seqload *ld;
+	struct seqload_options lo = {0};
 
 	memset(&r, 0, sizeof(r));
 	snprintf(dir, sizeof(dir), "%s/seq", base);
 	snprintf(key, sizeof(key), "%s/key.pem", base);
 	rm_rf(dir);
-	memset(subs, 0, sizeof(subs));
-	stop_submitting = 0;
 	so.dir = dir;
 	so.no_leaf_index = !leaf_index;
 	if (store_open(&st, &so) != 0 || logd_key_load(&signer, key, 1) != 0 ||
@@ -284,17 +138,21 @@ static struct seq_run bench_sequencer(int leaf_index)
 		fprintf(stderr, "bench_store: setup failed\n");
 		exit(1);
 	}
-	submitters_start();
-	for (int i = 0; i < NUM_SUBMITTERS; i++)
-		pthread_getcpuclockid(subs[i].th, &clk[i]);
+	lo.seq = seq_api(the_seq);
+	lo.body_len = LEAF_BYTES;
+	lo.extra = the_extra;
+	lo.extra_len = sizeof(the_extra);
+	ld = seqload_start(&lo);
+	for (int i = 0; i < SEQLOAD_THREADS; i++)
+		clk[i] = seqload_thread_clock(ld, i);
 	t0 = mn_mono_ns();
 	while (mn_mono_ns() - t0 < 1000000000ull)
 		usleep(10000);
 	b0 = bench_seq_batches(the_seq);
-	c0 = completed_total(NULL);
+	c0 = seqload_completed(ld, NULL);
 	p0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
 	w0 = wchar();
-	for (int i = 0; i < NUM_SUBMITTERS; i++)
+	for (int i = 0; i < SEQLOAD_THREADS; i++)
 		s0 += cpu_ns(clk[i]);
 	t0 = mn_mono_ns();
 	while (mn_mono_ns() - t0 < SEQ_SECONDS * 1000000000ull)
@@ -302,28 +160,17 @@ static struct seq_run bench_sequencer(int leaf_index)
 	t1 = mn_mono_ns();
 	p1 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
 	w1 = wchar();
-	for (int i = 0; i < NUM_SUBMITTERS; i++)
+	for (int i = 0; i < SEQLOAD_THREADS; i++)
 		s1 += cpu_ns(clk[i]);
-	c1 = completed_total(NULL);
+	c1 = seqload_completed(ld, NULL);
 	b1 = bench_seq_batches(the_seq);
-	for (int i = 0; i < NUM_SUBMITTERS; i++) {
-		pthread_mutex_lock(&subs[i].mu);
-		stop_submitting = 1;
-		pthread_cond_signal(&subs[i].cv);
-		pthread_mutex_unlock(&subs[i].mu);
-	}
-	for (int i = 0; i < NUM_SUBMITTERS; i++)
-		pthread_join(subs[i].th, NULL);
+	seqload_stop(ld);
 	seq_stop(the_seq); /* commits and answers what is still queued */
 	store_get_stats(st, &ss);
 	store_close(st);
 	ct_signer_free(signer);
-	total = completed_total(&failed);
-	for (int i = 0; i < NUM_SUBMITTERS; i++) {
-		free(subs[i].slots);
-		pthread_mutex_destroy(&subs[i].mu);
-		pthread_cond_destroy(&subs[i].cv);
-	}
+	total = seqload_completed(ld, &failed);
+	seqload_free(ld);
 	/* Every counted completion is a leaf in the tree, and nothing failed. */
 	if (failed != 0 || total != ss.tree_size || c1 <= c0) {
 		fprintf(stderr, "bench_store: %" PRIu64 " submissions failed, %" PRIu64
@@ -535,7 +382,7 @@ int main(int argc, char **argv)
 	old = bench_raw("raw-old", batch, 0, 0, a.n * 3 / 8 > 20000 ? a.n * 3 / 8 : 20000);
 	printf("| sequenced durable appends, 1.2 KB leaves (4 threads, %d in flight; avg batch %.0f) "
 	       "| %.0f /s | raw LMDB, same records, indexes and commit size: %.0f /s | %.2f |\n",
-	       IN_FLIGHT, a.batch, a.rate, b.rate, a.rate / b.rate);
+	       SEQLOAD_IN_FLIGHT, a.batch, a.rate, b.rate, a.rate / b.rate);
 	printf("| (same run) the raw ceiling as defined before: unsorted keys, from an empty "
 	       "store | | %.0f /s | %.2f |\n", old.rate, a.rate / old.rate);
 	printf("| CPU per sequenced append, all threads (submitters' share) | %.1f us (%.1f us) "

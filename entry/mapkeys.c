@@ -519,3 +519,8 @@ int mapkeys_root_leaf_indexed(uint8_t out[MAPKEYS_ROOT_LEAF_IDX_LEN], uint64_t t
 	memcpy(out + MAPKEYS_ROOT_LEAF_LEN, ext, CT_LEAF_INDEX_EXT_LEN);
 	return 1;
 }
+
+void mapkeys_root_dedup(struct merkle_hasher *h, uint8_t out[32], const uint8_t leaf_hash[32])
+{
+	merkle_sha256(h, out, leaf_hash, MERKLE_HASH_LEN);
+}

@@ -104,6 +104,10 @@ void mapkeys_root_encode(uint8_t out[MAPKEYS_ROOT_BODY_LEN], const struct mapkey
 #define MAPKEYS_ROOT_LEAF_LEN 66
 void mapkeys_root_leaf(uint8_t out[MAPKEYS_ROOT_LEAF_LEN], uint64_t timestamp,
 		       const struct mapkeys_root *r);
+/* mapkeys_root_dedup writes the dedup key a map-root leaf is stored with:
+ * SHA-256 of its leaf hash, its own slot (submission dedup keys are tagged
+ * content hashes of other kinds, so none can be it). */
+void mapkeys_root_dedup(struct merkle_hasher *h, uint8_t out[32], const uint8_t leaf_hash[32]);
 /* mapkeys_root_leaf_indexed writes the same leaf for a log of the
  * static-ct-api format (entry/ct.h): its extensions are the leaf_index
  * extension, whose value is r->covered, the leaf's own index, so every leaf

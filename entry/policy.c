@@ -27,13 +27,15 @@
 #include "common/b64.h"
 #include "common/err.h"
 #include "entry/ct.h"
+#include "entry/policy_internal.h"
 
 #define MAX_X5C 32
 #define MAX_MX 64
-#define MAX_JSON_DEPTH 32
-#define TWO_53 (UINT64_C(1) << 53)
 
 /* --- small helpers ------------------------------------------------------- */
+
+/* check_payload without the time checks: a statement already logged */
+#define POLICY_NO_CLOCK UINT64_MAX
 
 static int ascii_lower(int c)
 {
@@ -67,258 +69,6 @@ static int sha256_2(uint8_t out[32], const void *a, size_t a_len, const void *b,
 		 EVP_DigestFinal_ex(ctx, out, &n) && n == 32;
 	EVP_MD_CTX_free(ctx);
 	return ok;
-}
-
-/* --- RFC 8785 canonical JSON (the subset policies use) -------------------- */
-
-/* A serializer that does not build the canonical form but compares it, byte
- * by byte, with the input as it goes: no buffer, and the first difference
- * settles the answer. */
-struct jcs_cmp {
-	const uint8_t *in;
-	size_t len, pos;
-	int differs;
-};
-
-static void jcs_emit(struct jcs_cmp *c, const void *p, size_t n)
-{
-	if (c->differs)
-		return;
-	if (n > c->len - c->pos || memcmp(c->in + c->pos, p, n) != 0) {
-		c->differs = 1;
-		return;
-	}
-	c->pos += n;
-}
-
-/* RFC 8785 section 3.2.2.2: only these escapes; every other character,
- * including '/', DEL and non-ASCII, is written as itself (UTF-8). */
-static void jcs_emit_string(struct jcs_cmp *c, const char *s, size_t len)
-{
-	size_t run = 0;
-	jcs_emit(c, "\"", 1);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char b = (unsigned char)s[i];
-		const char *esc = NULL;
-		char buf[8];
-		switch (b) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		default:
-			if (b < 0x20) {
-				snprintf(buf, sizeof(buf), "\\u%04x", b);
-				esc = buf;
-			}
-		}
-		if (esc == NULL)
-			continue;
-		jcs_emit(c, s + run, i - run);
-		jcs_emit(c, esc, strlen(esc));
-		run = i + 1;
-	}
-	jcs_emit(c, s + run, len - run);
-	jcs_emit(c, "\"", 1);
-}
-
-/* UTF-16 code units of valid UTF-8 (jansson validated it), one at a time. */
-struct u16_iter {
-	const uint8_t *s;
-	size_t len, i;
-	uint16_t low;
-	int have_low;
-};
-
-static int u16_next(struct u16_iter *it, uint16_t *out)
-{
-	if (it->have_low) {
-		it->have_low = 0;
-		*out = it->low;
-		return 1;
-	}
-	if (it->i >= it->len)
-		return 0;
-	uint8_t b = it->s[it->i];
-	size_t n = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
-	if (n > it->len - it->i)
-		n = it->len - it->i; /* cannot happen for valid UTF-8 */
-	uint32_t cp = n == 1 ? b : (uint32_t)(b & (0xff >> (n + 1)));
-	for (size_t k = 1; k < n; k++)
-		cp = (cp << 6) | (it->s[it->i + k] & 0x3f);
-	it->i += n;
-	if (cp >= 0x10000) {
-		cp -= 0x10000;
-		*out = (uint16_t)(0xd800 + (cp >> 10));
-		it->low = (uint16_t)(0xdc00 + (cp & 0x3ff));
-		it->have_low = 1;
-	} else {
-		*out = (uint16_t)cp;
-	}
-	return 1;
-}
-
-struct jcs_member {
-	const char *key;
-	size_t key_len;
-	json_t *value;
-};
-
-/* RFC 8785 section 3.2.3: names sorted by their UTF-16 code units, which
- * differs from UTF-8 byte order for U+E000..U+FFFF against astral characters. */
-static int jcs_member_cmp(const void *pa, const void *pb)
-{
-	const struct jcs_member *a = pa, *b = pb;
-	struct u16_iter ia = {(const uint8_t *)a->key, a->key_len, 0, 0, 0};
-	struct u16_iter ib = {(const uint8_t *)b->key, b->key_len, 0, 0, 0};
-	for (;;) {
-		uint16_t x = 0, y = 0;
-		int ra = u16_next(&ia, &x), rb = u16_next(&ib, &y);
-		if (!ra || !rb)
-			return ra - rb;
-		if (x != y)
-			return x < y ? -1 : 1;
-	}
-}
-
-static int jcs_walk(struct jcs_cmp *c, json_t *j, int depth, const char **reason)
-{
-	if (depth > MAX_JSON_DEPTH) {
-		*reason = "JSON is nested too deeply";
-		return MN_EMALFORMED;
-	}
-	switch (json_typeof(j)) {
-	case JSON_OBJECT: {
-		size_t n = json_object_size(j), i = 0;
-		struct jcs_member *m = NULL;
-		const char *key;
-		json_t *val;
-		int ret = 0;
-		if (n > 0 && (m = calloc(n, sizeof(*m))) == NULL)
-			return MN_ENOMEM;
-		json_object_foreach(j, key, val) {
-			if (i == n)
-				break;
-			m[i].key = key;
-			m[i].key_len = strlen(key); /* jansson refuses NUL in names */
-			m[i].value = val;
-			i++;
-		}
-		if (n > 1)
-			qsort(m, n, sizeof(*m), jcs_member_cmp);
-		jcs_emit(c, "{", 1);
-		for (i = 0; i < n && ret == 0; i++) {
-			if (i > 0)
-				jcs_emit(c, ",", 1);
-			jcs_emit_string(c, m[i].key, m[i].key_len);
-			jcs_emit(c, ":", 1);
-			ret = jcs_walk(c, m[i].value, depth + 1, reason);
-		}
-		jcs_emit(c, "}", 1);
-		free(m);
-		return ret;
-	}
-	case JSON_ARRAY: {
-		jcs_emit(c, "[", 1);
-		for (size_t i = 0; i < json_array_size(j); i++) {
-			if (i > 0)
-				jcs_emit(c, ",", 1);
-			int ret = jcs_walk(c, json_array_get(j, i), depth + 1, reason);
-			if (ret != 0)
-				return ret;
-		}
-		jcs_emit(c, "]", 1);
-		return 0;
-	}
-	case JSON_STRING:
-		jcs_emit_string(c, json_string_value(j), json_string_length(j));
-		return 0;
-	case JSON_INTEGER: {
-		/* ECMAScript Number.prototype.toString of an integer below 2^53 is
-		 * its plain decimal form (RFC 8785 section 3.2.2.3). */
-		json_int_t v = json_integer_value(j);
-		char buf[32];
-		if (v > (json_int_t)TWO_53 || v < -(json_int_t)TWO_53) {
-			*reason = "JSON integer beyond 2^53";
-			return MN_EMALFORMED;
-		}
-		int n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
-		jcs_emit(c, buf, (size_t)n);
-		return 0;
-	}
-	case JSON_REAL:
-		*reason = "JSON floating-point numbers are not allowed";
-		return MN_EMALFORMED;
-	case JSON_TRUE:
-		jcs_emit(c, "true", 4);
-		return 0;
-	case JSON_FALSE:
-		jcs_emit(c, "false", 5);
-		return 0;
-	case JSON_NULL:
-		jcs_emit(c, "null", 4);
-		return 0;
-	}
-	*reason = "JSON value of unknown type";
-	return MN_EMALFORMED;
-}
-
-/* json_load_strict parses a whole JSON object or array, refusing duplicate
- * names at every depth (jansson passes JSON_REJECT_DUPLICATES down to nested
- * objects) and NUL in strings. |what| picks the reasons. */
-static int json_load_strict(json_t **out, const uint8_t *in, size_t in_len,
-			    int header, const char **reason)
-{
-	json_error_t e;
-	json_t *j = json_loadb((const char *)in, in_len, JSON_REJECT_DUPLICATES, &e);
-	if (j == NULL) {
-		if (json_error_code(&e) == json_error_duplicate_key)
-			*reason = header ? "JWS header has a duplicate key"
-					 : "payload has a duplicate key";
-		else if (json_error_code(&e) == json_error_out_of_memory)
-			return MN_ENOMEM;
-		else
-			*reason = header ? "JWS header is not JSON" : "payload is not JSON";
-		return MN_EMALFORMED;
-	}
-	*out = j;
-	return 0;
-}
-
-/* jcs_load parses |in| and requires it to be its own canonical form. */
-static int jcs_load(json_t **out, const uint8_t *in, size_t in_len,
-		    const char **reason)
-{
-	json_t *j = NULL;
-	int ret = json_load_strict(&j, in, in_len, 0, reason);
-	if (ret != 0)
-		return ret;
-	struct jcs_cmp c = {in, in_len, 0, 0};
-	ret = jcs_walk(&c, j, 0, reason);
-	if (ret == 0 && (c.differs || c.pos != c.len)) {
-		*reason = "payload is not canonical JSON (RFC 8785)";
-		ret = MN_EMALFORMED;
-	}
-	if (ret != 0) {
-		json_decref(j);
-		return ret;
-	}
-	*out = j;
-	return 0;
-}
-
-int policy_jcs_check(const uint8_t *in, size_t in_len, const char **out_reason)
-{
-	const char *reason = NULL;
-	json_t *j = NULL;
-	int ret = jcs_load(&j, in, in_len, &reason);
-	json_decref(j);
-	if (out_reason != NULL)
-		*out_reason = reason;
-	return ret;
 }
 
 /* --- payload schema ------------------------------------------------------ */
@@ -645,6 +395,8 @@ static int check_payload(const json_t *p, struct policy_result *out,
 		*reason = "payload exp is not after iat";
 		return MN_EBADCERT;
 	}
+	if (now_ms == POLICY_NO_CLOCK)
+		return 0; /* a logged statement: its times were checked then */
 	if (out->iat * 1000 > now_ms + POLICY_MAX_IAT_SKEW_MS) {
 		*reason = "payload iat is more than 5 minutes in the future";
 		return MN_EBADCERT;
@@ -973,6 +725,65 @@ void policy_result_cleanup(struct policy_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* outputs fills the subject key, the dedup key and the JWS copy of |out|,
+ * whose statement check_payload filled. 0, MN_ECRYPTO, MN_ENOMEM. */
+static int outputs(struct policy_result *out, const char *jws, size_t jws_len)
+{
+	static const char kDedup[] = "mn-dedup-policy"; /* sizeof includes the NUL */
+	size_t sl = strlen(out->subject), pl = strlen(out->protocol);
+
+	memcpy(out->subject_key, out->subject, sl);
+	/* The key is case-insensitive, like the lookup indexes (entry/names.h:
+	 * addresses are compared lowercased), so resolve finds the head of
+	 * "Carol@example.com" under "carol@example.com" and both share one serial
+	 * chain. Domains are lowercase already. */
+	for (size_t i = 0; i < sl; i++)
+		if (out->subject_key[i] >= 'A' && out->subject_key[i] <= 'Z')
+			out->subject_key[i] = (uint8_t)(out->subject_key[i] - 'A' + 'a');
+	out->subject_key[sl] = '|';
+	memcpy(out->subject_key + sl + 1, out->protocol, pl);
+	out->subject_key_len = sl + 1 + pl;
+	if (!sha256_2(out->dedup_key, kDedup, sizeof(kDedup), jws, jws_len))
+		return MN_ECRYPTO;
+	if ((out->jws = malloc(jws_len + 1)) == NULL)
+		return MN_ENOMEM;
+	memcpy(out->jws, jws, jws_len);
+	out->jws[jws_len] = '\0';
+	out->jws_len = jws_len;
+	return 0;
+}
+
+int policy_logged(struct policy_result *out, const char *jws, size_t jws_len)
+{
+	const char *dot1, *dot2, *reason = NULL;
+	json_t *payload = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (jws_len > POLICY_MAX_JWS_LEN)
+		return MN_EMALFORMED;
+	dot1 = jws_len ? memchr(jws, '.', jws_len) : NULL;
+	dot2 = dot1 ? memchr(dot1 + 1, '.', jws_len - (size_t)(dot1 + 1 - jws)) : NULL;
+	if (dot2 == NULL)
+		return MN_EMALFORMED;
+	ret = mn_b64url_decode(&out->payload, &out->payload_len, dot1 + 1,
+			       (size_t)(dot2 - dot1 - 1), POLICY_MAX_JWS_LEN);
+	if (ret == 0 && out->payload_len > POLICY_MAX_PAYLOAD_LEN)
+		ret = MN_EMALFORMED;
+	if (ret == 0)
+		ret = policy__jcs_load(&payload, out->payload, out->payload_len, &reason);
+	if (ret == 0)
+		ret = check_payload(payload, out, POLICY_NO_CLOCK, &reason);
+	if (ret == 0)
+		ret = outputs(out, jws, jws_len);
+	json_decref(payload);
+	if (ret != 0) {
+		policy_result_cleanup(out);
+		return ret == MN_ENOMEM || ret == MN_ECRYPTO ? ret : MN_EMALFORMED;
+	}
+	return 0;
+}
+
 int policy_check(const struct policy_verifier *v, struct policy_result *out,
 		 const char **out_reason, const char *jws, size_t jws_len,
 		 uint64_t now_ms)
@@ -1022,11 +833,11 @@ int policy_check(const struct policy_verifier *v, struct policy_result *out,
 	if (out->payload_len > POLICY_MAX_PAYLOAD_LEN)
 		FAIL(MN_ETOOBIG, "JWS payload is too long");
 
-	if ((ret = json_load_strict(&hdr, hdr_bytes, hdr_len, 1, &reason)) != 0)
+	if ((ret = policy__json_load_strict(&hdr, hdr_bytes, hdr_len, 1, &reason)) != 0)
 		goto err;
 	if ((ret = check_header(hdr, &h, &reason)) != 0)
 		goto err;
-	if ((ret = jcs_load(&payload, out->payload, out->payload_len, &reason)) != 0)
+	if ((ret = policy__jcs_load(&payload, out->payload, out->payload_len, &reason)) != 0)
 		goto err;
 	if ((ret = check_payload(payload, out, now_ms, &reason)) != 0)
 		goto err;
@@ -1112,26 +923,8 @@ int policy_check(const struct policy_verifier *v, struct policy_result *out,
 		goto err;
 
 	/* Outputs. */
-	size_t sl = strlen(out->subject), pl = strlen(out->protocol);
-	memcpy(out->subject_key, out->subject, sl);
-	/* The key is case-insensitive, like the lookup indexes (entry/names.h:
-	 * addresses are compared lowercased), so resolve finds the head of
-	 * "Carol@example.com" under "carol@example.com" and both share one serial
-	 * chain. Domains are lowercase already. */
-	for (size_t i = 0; i < sl; i++)
-		if (out->subject_key[i] >= 'A' && out->subject_key[i] <= 'Z')
-			out->subject_key[i] = (uint8_t)(out->subject_key[i] - 'A' + 'a');
-	out->subject_key[sl] = '|';
-	memcpy(out->subject_key + sl + 1, out->protocol, pl);
-	out->subject_key_len = sl + 1 + pl;
-	static const char kDedup[] = "mn-dedup-policy"; /* sizeof includes the NUL */
-	if (!sha256_2(out->dedup_key, kDedup, sizeof(kDedup), jws, jws_len))
-		FAIL(MN_ECRYPTO, "SHA-256 failed");
-	if ((out->jws = malloc(jws_len + 1)) == NULL)
-		FAIL(MN_ENOMEM, "out of memory");
-	memcpy(out->jws, jws, jws_len);
-	out->jws[jws_len] = '\0';
-	out->jws_len = jws_len;
+	if ((ret = outputs(out, jws, jws_len)) != 0)
+		FAIL(ret, ret == MN_ENOMEM ? "out of memory" : "SHA-256 failed");
 	ret = 0;
 	reason = NULL;
 #undef FAIL

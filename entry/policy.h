@@ -179,6 +179,15 @@ int policy_check(const struct policy_verifier *v, struct policy_result *out,
 		 const char **out_reason, const char *jws, size_t jws_len,
 		 uint64_t now_ms);
 
+/* policy_logged fills |out| (policy_result_cleanup) for a JWS already in a
+ * log (logd/restore.c rebuilding what its leaf was filed under): the
+ * statement (subject, protocol, serial, ...), subject_key and dedup_key by
+ * the same payload rules and code as policy_check, without the signature,
+ * the signer and the clock (the log checked those when it took it; the
+ * statement may have expired since). No signer_chain. 0, MN_EMALFORMED (not
+ * a JWS whose payload passes the schema), MN_ENOMEM, MN_ECRYPTO. */
+int policy_logged(struct policy_result *out, const char *jws, size_t jws_len);
+
 /* The leaf body of a signed_policy_entry (DESIGN.md section 6), the opaque
  * signed_entry of TimestampedEntry for entry_type 0x8002:
  *

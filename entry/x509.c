@@ -521,6 +521,16 @@ static int sha256_3(const EVP_MD *md, uint8_t out[32], const void *a, size_t a_l
 	return ok;
 }
 
+int x509__dedup_key(uint8_t out[32], int precert, const uint8_t *der, size_t der_len,
+		    const uint8_t issuer_key_hash[32])
+{
+	const EVP_MD *md = EVP_sha256();
+
+	return precert ? sha256_3(md, out, kDedupPrecert, sizeof(kDedupPrecert), der, der_len,
+				  issuer_key_hash, 32)
+		       : sha256_3(md, out, kDedupX509, sizeof(kDedupX509), der, der_len, NULL, 0);
+}
+
 /* verify_link checks that the leaf |lf| (if not NULL) or else |child| is
  * signed by |parent|, skipping the check when |child_xc| (NULL for the leaf)
  * records that |parent| already verified it. A fresh |child_xc| (|fresh|)
@@ -807,8 +817,8 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 				reason = "cannot rebuild the precertificate's TBSCertificate";
 			goto err;
 		}
-		if (!sha256_3(v->sha256, out->dedup_key, kDedupPrecert, sizeof(kDedupPrecert),
-			      certs[0], cert_lens[0], out->issuer_key_hash, 32))
+		if (!x509__dedup_key(out->dedup_key, 1, certs[0], cert_lens[0],
+				     out->issuer_key_hash))
 			FAIL(MN_ECRYPTO, "hashing failed");
 	} else {
 		out->entry_type = CT_X509_ENTRY;
@@ -817,8 +827,7 @@ int x509_validate(const struct x509_validator *v, const uint8_t *const *certs,
 			FAIL(MN_ENOMEM, "out of memory");
 		memcpy(out->body, certs[0], cert_lens[0]);
 		out->body_len = cert_lens[0];
-		if (!sha256_3(v->sha256, out->dedup_key, kDedupX509, sizeof(kDedupX509),
-			      certs[0], cert_lens[0], NULL, 0))
+		if (!x509__dedup_key(out->dedup_key, 0, certs[0], cert_lens[0], NULL))
 			FAIL(MN_ECRYPTO, "hashing failed");
 	}
 	ret = write_extra(out, certs, cert_lens, num_certs, precert,

@@ -174,6 +174,21 @@ enum { X509_CLASS_TLS = 1, X509_CLASS_SMIME = 2 };
 unsigned x509_leaf_classes(const uint8_t *der, size_t len);
 
 #define X509_MAX_NAMES 100    /* per kind (DNS names, email addresses) */
+
+struct x509_result;
+/* x509_logged fills |out| (x509_result_cleanup) for an entry already in a log
+ * (a restore rebuilding what the entry was filed under, logd/restore.c): the
+ * entry's type, |body| (x509: the leaf DER; precert: the TBS, with
+ * |issuer_key_hash|) and |extra| (its RFC 6962 extra_data) copied, the dedup
+ * key as x509_validate computes it, and the classes and names of the leaf
+ * (for a precert: of extra_data's pre_certificate) judged by the leaf alone,
+ * as x509_leaf_classes does. Nothing is validated (the log did that when it
+ * took the entry). 0, MN_EMALFORMED (a leaf that does not decode, an
+ * extra_data without a pre_certificate), MN_EINVAL (another entry type),
+ * MN_ENOMEM, MN_ECRYPTO. */
+int x509_logged(struct x509_result *out, uint16_t entry_type, const uint8_t *body,
+		size_t body_len, const uint8_t issuer_key_hash[32], const uint8_t *extra,
+		size_t extra_len);
 #define X509_MAX_NAME_LEN 255 /* bytes */
 
 /* A name copied out of the leaf; |data| points into x509_result.names_mem. */

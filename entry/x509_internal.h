@@ -147,6 +147,11 @@ void x509__collect_san(const struct leaf *lf, int want_email, struct names *n);
  * (completing |n| from the subject and setting |*legacy| if the SAN has no
  * address), else the reason. */
 const char *x509__smime_leaf_problem(const struct leaf *lf, struct names *n, int *legacy);
+/* x509__dedup_key: the dedup key of x509_result (x509.h): for a final
+ * certificate SHA-256("mn-dedup-x509\0" || DER), for a precertificate
+ * SHA-256("mn-dedup-precert\0" || precert DER || issuer_key_hash). 1 or 0. */
+int x509__dedup_key(uint8_t out[32], int precert, const uint8_t *der, size_t der_len,
+		    const uint8_t issuer_key_hash[32]);
 /* x509__names_copy moves |n| into |out|'s names_mem. Returns 0 or MN_ENOMEM. */
 int x509__names_copy(struct x509_result *out, const struct names *n, int with_email);
 

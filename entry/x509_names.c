@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/err.h"
+#include "entry/ct.h"
 #include "entry/x509.h"
 #include "entry/x509_internal.h"
 
@@ -244,6 +245,76 @@ int x509__names_copy(struct x509_result *out, const struct names *n, int with_em
 	if (out->num_emails == 0)
 		out->emails = NULL;
 	return 0;
+}
+
+/* first_cert reads the first ASN.1Cert (u24 length) of |extra|: a
+ * precert_entry's pre_certificate (RFC 6962 section 4.6). */
+static int first_cert(const uint8_t *extra, size_t extra_len, struct cbs *out)
+{
+	struct cbs c;
+
+	cbs_init(&c, extra, extra_len);
+	return cbs_get_u24_length_prefixed(&c, out) && cbs_len(out) > 0;
+}
+
+int x509_logged(struct x509_result *out, uint16_t entry_type, const uint8_t *body,
+		size_t body_len, const uint8_t issuer_key_hash[32], const uint8_t *extra,
+		size_t extra_len)
+{
+	struct leaf lf;
+	struct names n;
+	struct cbs der;
+	int legacy = 0, ret = MN_EMALFORMED, precert = entry_type == CT_PRECERT_ENTRY;
+
+	memset(out, 0, sizeof(*out));
+	memset(&n, 0, sizeof(n));
+	memset(&lf, 0, sizeof(lf));
+	if (precert) {
+		if (!first_cert(extra, extra_len, &der))
+			return MN_EMALFORMED;
+	} else if (entry_type == CT_X509_ENTRY) {
+		cbs_init(&der, body, body_len);
+	} else {
+		return MN_EINVAL;
+	}
+	out->entry_type = entry_type;
+	if (precert)
+		memcpy(out->issuer_key_hash, issuer_key_hash, 32);
+	out->body = malloc(body_len ? body_len : 1);
+	out->extra = malloc(extra_len ? extra_len : 1);
+	if (out->body == NULL || out->extra == NULL) {
+		ret = MN_ENOMEM;
+		goto err;
+	}
+	memcpy(out->body, body, body_len);
+	out->body_len = body_len;
+	memcpy(out->extra, extra, extra_len);
+	out->extra_len = extra_len;
+	if (!x509__dedup_key(out->dedup_key, precert, cbs_data(&der), cbs_len(&der),
+			     issuer_key_hash)) {
+		ret = MN_ECRYPTO;
+		goto err;
+	}
+	/* the classes and names as x509_leaf_classes judges them */
+	if (!x509__leaf_parse(&lf, cbs_data(&der), cbs_len(&der)))
+		goto err;
+	x509__collect_san(&lf, 1, &n);
+	if (x509__smime_leaf_problem(&lf, &n, &legacy) == NULL) {
+		out->classes |= X509_CLASS_SMIME;
+		out->smime_legacy = legacy;
+	}
+	if (out->classes == 0 || n.num_dns > 0)
+		out->classes |= X509_CLASS_TLS;
+	if (x509__names_copy(out, &n, (out->classes & X509_CLASS_SMIME) != 0) != 0) {
+		ret = MN_ENOMEM;
+		goto err;
+	}
+	x509__leaf_cleanup(&lf);
+	return 0;
+err:
+	x509__leaf_cleanup(&lf);
+	x509_result_cleanup(out);
+	return ret;
 }
 
 unsigned x509_leaf_classes(const uint8_t *der, size_t len)

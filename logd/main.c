@@ -518,7 +518,8 @@ int main(int argc, char **argv)
 		if (shard_start(s, &sp) != 0)
 			goto out;
 		d.mlogs[i] = (struct logd_metrics_log){s->cfg->name, s->api, s->seq, s->st,
-						       s->reload, s->mirror, s->pub};
+						       s->reload, s->mirror, s->mirror_vrf,
+						       s->pub};
 	}
 	if (d.file_name != NULL) {
 		d.router = router_new(d.num);

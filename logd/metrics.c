@@ -12,6 +12,7 @@
 #include "common/version.h"
 #include "logd/http.h"
 #include "logd/mirror.h"
+#include "logd/mirror_vrf.h"
 #include "logd/publish.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
@@ -48,6 +49,8 @@ void logd_metrics_write(const struct logd_metrics *m, struct prom *w)
 			logd_reload_metrics(l->reload, w, labels);
 		if (l->mirror != NULL)
 			mirror_metrics(l->mirror, w, labels);
+		if (l->mirror_vrf != NULL)
+			mirror_vrf_metrics(l->mirror_vrf, w, labels);
 		if (l->pub != NULL)
 			publish_metrics(l->pub, w, labels);
 	}

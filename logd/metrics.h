@@ -19,6 +19,7 @@ struct api;
 struct http_server;
 struct logd_reload;
 struct mirror;
+struct mirror_vrf;
 struct publisher;
 struct prom;
 struct seq;
@@ -31,6 +32,7 @@ struct logd_metrics_log {
 	struct store *store;
 	struct logd_reload *reload;
 	struct mirror *mirror;      /* a mirror's follower (logd/mirror.h) */
+	struct mirror_vrf *mirror_vrf; /* its origin's VRF proofs (logd/mirror_vrf.h) */
 	struct publisher *pub;      /* logd/publish.h; NULL = not published */
 };
 

@@ -504,8 +504,9 @@ static int fetch_tiles(struct round *r, uint64_t from, uint64_t size)
 	return ret;
 }
 
-/* store_round stores the round's leaves with the checkpoint's STH. */
-static int store_round(struct round *r, const struct store_sth *sth)
+/* store_round stores the round's leaves with the checkpoint's STH and its
+ * text (|note|), which the mirror serves as its checkpoint. */
+static int store_round(struct round *r, const struct store_sth *sth, const struct buf *note)
 {
 	struct store_leaf *l = calloc(r->num ? r->num : 1, sizeof(*l));
 	size_t num_keys = r->keys.len / KEY_SLOT;
@@ -539,7 +540,7 @@ static int store_round(struct round *r, const struct store_sth *sth)
 		mn_put_be64(k + 8, r->have + i);
 		SHA256(k, sizeof(k), l[i].dedup_key);
 	}
-	ret = store_append_batch(r->m->st, l, r->num, sth);
+	ret = store_append_batch_note(r->m->st, l, r->num, sth, note->data, note->len);
 	free(l);
 	free(keys);
 	return ret;
@@ -572,7 +573,7 @@ int mirror_sync(struct mirror *m, char *why, size_t why_len)
 	struct cbb b;
 	uint64_t ts = 0;
 	uint8_t root[MERKLE_HASH_LEN];
-	int ret, has;
+	int ret, has, same_note;
 
 	if (why != NULL && why_len > 0)
 		why[0] = '\0';
@@ -602,6 +603,13 @@ int mirror_sync(struct mirror *m, char *why, size_t why_len)
 	if ((ret = store_read_begin(m->st, &r.rd)) != 0)
 		goto out;
 	has = store_r_sth(r.rd, &have_sth) == 0;
+	{
+		const uint8_t *note;
+		size_t note_len;
+		/* the stored text, if it is this checkpoint's byte for byte */
+		same_note = store_r_note(r.rd, &note, &note_len) == 0 && note_len == cpb.len &&
+			    memcmp(note, cpb.data, note_len) == 0;
+	}
 	r.have = store_r_tree_size(r.rd);
 	if (cp.tree_size <= r.have) {
 		/* a tree the copy has: the same root, or a fork */
@@ -616,9 +624,14 @@ int mirror_sync(struct mirror *m, char *why, size_t why_len)
 				      "verified", m->url, cp.tree_size);
 			goto out;
 		}
-		/* a newer STH of the tree the copy has: keep it */
-		if (cp.tree_size == r.have && (!has || ts > have_sth.timestamp))
-			ret = store_append_batch(m->st, NULL, 0, &sth);
+		/* a newer STH of the tree the copy has: keep it, with its text;
+		 * and another text of the same STH (more signatures, such as
+		 * witness cosignatures, or a copy made before texts were
+		 * stored) */
+		if (cp.tree_size == r.have &&
+		    (!has || ts > have_sth.timestamp ||
+		     (ts == have_sth.timestamp && !same_note)))
+			ret = store_append_batch_note(m->st, NULL, 0, &sth, cpb.data, cpb.len);
 		goto out;
 	}
 	store_get_range(m->st, &r.range);
@@ -634,7 +647,7 @@ int mirror_sync(struct mirror *m, char *why, size_t why_len)
 			      "by the tiles' new ones", m->url, cp.tree_size, r.have);
 		goto out;
 	}
-	ret = store_round(&r, &sth);
+	ret = store_round(&r, &sth, &cpb);
 	if (ret == 0)
 		atomic_fetch_add(&m->entries, r.num);
 out:

@@ -176,14 +176,14 @@ static int restore_tile(struct restore *r, uint64_t n, unsigned width)
 	uint8_t *gz = NULL, *raw = NULL;
 	size_t gz_len = 0, raw_len = 0;
 	struct store_leaf leaves[256];
-	struct store_index_key keys[256][8];
-	uint8_t ikeys[256][8][33];
+	struct api_leaf_index idx[256];
 	uint8_t *bufs[256] = {0};
 	struct store_sth sth;
 	struct cbs c;
 	int ret = 0;
 
 	memset(leaves, 0, sizeof(leaves));
+	memset(idx, 0, sizeof(idx));
 	api_tile_path(path, sizeof(path), -1, n, width);
 	ret = objstore_get(r->os, path, MAX_TILE, &gz, &gz_len, r->err, sizeof(r->err));
 	if (ret != 0) {
@@ -202,7 +202,7 @@ static int restore_tile(struct restore *r, uint64_t n, unsigned width)
 		struct ct_entry e;
 		struct cbb b;
 		uint8_t *extra = NULL;
-		size_t extra_len = 0, num_keys = 0;
+		size_t extra_len = 0;
 		int has = 0;
 
 		if (!tileleaf_parse(&tl, &c)) {
@@ -238,18 +238,6 @@ static int restore_tile(struct restore *r, uint64_t n, unsigned width)
 				cbb_cleanup(&b);
 				break;
 			}
-			for (size_t k = 0; k < tl.num_fps && num_keys < 8; k++) {
-				int dup = 0;
-				for (size_t j = 0; j < num_keys; j++)
-					dup |= memcmp(ikeys[i][j] + 1, tl.fps + 32 * k, 32) == 0;
-				if (dup)
-					continue;
-				ikeys[i][num_keys][0] = 'i';
-				memcpy(ikeys[i][num_keys] + 1, tl.fps + 32 * k, 32);
-				keys[i][num_keys] = (struct store_index_key){STORE_IDX_CERT, 33,
-									      ikeys[i][num_keys]};
-				num_keys++;
-			}
 		} else {
 			extra = malloc(tl.extra_len + 1);
 			if (extra == NULL) {
@@ -283,16 +271,33 @@ static int restore_tile(struct restore *r, uint64_t n, unsigned width)
 		}
 		merkle_leaf_hash(r->h, leaves[i].leaf_hash, leaves[i].leaf_input,
 				 leaves[i].leaf_input_len);
-		/* not published: a key that can never collide with a real one */
-		{
+		/* what the log filed the entry under: its dedup key, lookup
+		 * index keys and policy head, by the submission handlers' code
+		 * (api/reindex.c) */
+		ret = api_leaf_index(&idx[i], r->h, leaves[i].leaf_input, leaves[i].leaf_input_len,
+				     leaves[i].leaf_hash, leaves[i].extra, leaves[i].extra_len);
+		if (ret != 0) {
+			ret = fail(r, ret == MN_EMALFORMED ? MN_ECORRUPT : ret, "%s: entry %u: "
+				   "cannot rebuild what it is indexed under: %s", path, i,
+				   mn_strerror(ret));
+			break;
+		}
+		if (idx[i].has_dedup) {
+			memcpy(leaves[i].dedup_key, idx[i].dedup_key, 32);
+		} else {
+			/* not derivable (an OpenPGP endorsement's needs its
+			 * opening): a key that can never collide with a real one */
 			static const char tag[] = "metanotary restored leaf";
 			uint8_t tmp[sizeof(tag) - 1 + 32];
 			memcpy(tmp, tag, sizeof(tag) - 1);
 			memcpy(tmp + sizeof(tag) - 1, leaves[i].leaf_hash, 32);
 			merkle_sha256(r->h, leaves[i].dedup_key, tmp, sizeof(tmp));
 		}
-		leaves[i].keys = keys[i];
-		leaves[i].num_keys = num_keys;
+		leaves[i].keys = idx[i].keys;
+		leaves[i].num_keys = idx[i].num_keys;
+		leaves[i].policy_key = idx[i].policy_key;
+		leaves[i].policy_key_len = idx[i].policy_key_len;
+		leaves[i].policy_serial = idx[i].policy_serial;
 		if (merkle_range_append(&r->range, r->h, leaves[i].leaf_hash, NULL, NULL) != 0)
 			ret = MN_EINVAL;
 	}
@@ -311,8 +316,10 @@ static int restore_tile(struct restore *r, uint64_t n, unsigned width)
 		if (ret != 0)
 			fail(r, ret, "%s: cannot store the entries: %s", path, mn_strerror(ret));
 	}
-	for (unsigned i = 0; i < width; i++)
+	for (unsigned i = 0; i < width; i++) {
 		free(bufs[i]);
+		api_leaf_index_cleanup(&idx[i]);
+	}
 	free(raw);
 	return ret;
 }

@@ -312,9 +312,7 @@ static int map_leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys,
 	}
 	out->leaf_input = c->leaf;
 	merkle_leaf_hash(c->q->hasher, out->leaf_hash, c->leaf, out->leaf_input_len);
-	/* its own dedup slot: no submission can have it (submission dedup keys
-	 * are tagged content hashes of other kinds) */
-	merkle_sha256(c->q->hasher, out->dedup_key, out->leaf_hash, MERKLE_HASH_LEN);
+	mapkeys_root_dedup(c->q->hasher, out->dedup_key, out->leaf_hash);
 	return 0;
 }
 

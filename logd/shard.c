@@ -21,6 +21,7 @@
 #include "logd/backup.h"
 #include "logd/keys.h"
 #include "logd/mirror.h"
+#include "logd/mirror_vrf.h"
 #include "logd/publish.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
@@ -307,7 +308,25 @@ static int open_mirror(struct shard *s)
 	mo.map = 1;
 	mo.failed = mirror_failed;
 	mo.ctx = s;
-	return mirror_new(&s->mirror, &mo);
+	ret = mirror_new(&s->mirror, &mo);
+	if (ret != 0)
+		return ret;
+	/* lookups by address: the origin's VRF proofs, its VRF key pinned in
+	 * the data directory at first contact */
+	{
+		struct mirror_vrf_options vo = {0};
+		char pin[4200];
+		snprintf(pin, sizeof(pin), "%s/origin-vrf-key", c->data);
+		vo.url = c->mirror;
+		vo.spki = s->mirror_spki;
+		vo.spki_len = s->mirror_spki_len;
+		vo.pin_path = pin;
+		ret = mirror_vrf_new(&s->mirror_vrf, &vo);
+		if (ret != 0)
+			fprintf(stderr, "%s: cannot set up the origin's VRF proofs: %s\n", s->where,
+				mn_strerror(ret));
+	}
+	return ret;
 }
 
 int shard_open(struct shard *s)
@@ -393,6 +412,10 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		ac.mirror_spki = mirror_spki(s->mirror, &ac.mirror_spki_len);
 		ac.mirror_log_id = mirror_log_id(s->mirror);
 		ac.origin = mirror_origin(s->mirror);
+		ac.mirror_vrf_cached = mirror_vrf_cached;
+		ac.mirror_vrf_fetch = mirror_vrf_fetch;
+		ac.mirror_vrf_public = mirror_vrf_public;
+		ac.mirror_vrf_ctx = s->mirror_vrf;
 		ac.state = API_STATE_READ_ONLY;
 		ac.mmd_s = c->mmd_s;
 		ac.max_entries = p->max_entries;
@@ -491,6 +514,8 @@ void shard_close(struct shard *s)
 	/* the follower writes the store: it ends before the store closes */
 	mirror_free(s->mirror);
 	s->mirror = NULL;
+	mirror_vrf_free(s->mirror_vrf); /* after the api: no lookup in flight */
+	s->mirror_vrf = NULL;
 	free(s->mirror_spki);
 	s->mirror_spki = NULL;
 	shard_trust_free(&s->trust);

@@ -70,6 +70,7 @@ struct shard {
 	uint8_t *mirror_spki;   /* the origin's key, DER (shard_load) */
 	size_t mirror_spki_len;
 	struct mirror *mirror;  /* the follower (shard_open; started by shard_start) */
+	struct mirror_vrf *mirror_vrf; /* the origin's VRF proofs (logd/mirror_vrf.h) */
 	struct publisher *pub;  /* publish: (logd/publish.h); NULL = not published */
 };
 

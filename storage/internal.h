@@ -260,6 +260,7 @@ int store__env_resize(struct store *s, MDB_env *env, uint64_t size);
 /* The meta database's keys: the compact range and the latest STH. */
 #define META_STATE "state"
 #define META_STH "sth"
+#define META_NOTE "note" /* store_append_batch_note */
 #define META_FORMAT "format"
 /* the STORE_FMT_* flags this version knows */
 #define STORE__FMT_KNOWN STORE_FMT_LEAF_INDEX

@@ -264,6 +264,23 @@ int store_r_sth(struct store_reader *r, struct store_sth *out)
 	return 0;
 }
 
+int store_r_note(struct store_reader *r, const uint8_t **out, size_t *out_len)
+{
+	MDB_val k, v;
+	int rc;
+
+	k.mv_size = sizeof(META_NOTE) - 1;
+	k.mv_data = (void *)META_NOTE;
+	rc = mdb_get(r->txn, r->s->dbi[STORE__DBI_META], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return MN_ENOTFOUND;
+	if (rc != 0)
+		return MN_EIO;
+	*out = v.mv_data;
+	*out_len = v.mv_size;
+	return 0;
+}
+
 uint64_t store_r_tree_size(struct store_reader *r)
 {
 	return r->tree_size;

@@ -148,6 +148,17 @@ int store_has_sth(struct store *s);
 int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t num,
 		       const struct store_sth *sth);
 
+/* store_append_batch_note is store_append_batch that also stores |note| (1 to
+ * STORE_MAX_NOTE_LEN bytes, copied), the signed note of |sth| as its signer
+ * published it (a mirror: the origin's checkpoint, byte for byte), in the same
+ * transaction; store_r_note returns it while |sth| is the latest STH. Every
+ * other append (store_append_batch, store_append_mapped) removes the stored
+ * note, so a note is never served beside another STH. Errors as
+ * store_append_batch (MN_EINVAL also for a note that is empty or too long). */
+#define STORE_MAX_NOTE_LEN 65536
+int store_append_batch_note(struct store *s, const struct store_leaf *leaves, size_t num,
+			    const struct store_sth *sth, const uint8_t *note, size_t note_len);
+
 /* --- the lookup map (DESIGN.md section 10, map/map.h) ------------------------
  *
  * With store_options.map, every batch also files its leaves' map keys in the
@@ -237,6 +248,10 @@ void store_read_end(struct store_reader *r);
 
 /* store_r_sth: the latest STH in this snapshot. 0 or MN_ENOTFOUND (new log). */
 int store_r_sth(struct store_reader *r, struct store_sth *out);
+/* store_r_note: the signed note stored with this snapshot's STH
+ * (store_append_batch_note), borrowed until store_read_end. 0, MN_ENOTFOUND
+ * (none), MN_EIO. */
+int store_r_note(struct store_reader *r, const uint8_t **out, size_t *out_len);
 /* store_r_tree_size: tree size in this snapshot. */
 uint64_t store_r_tree_size(struct store_reader *r);
 

@@ -133,8 +133,9 @@ static void map_commit(struct store *s, MDB_txn *mtxn, uint64_t size)
  * Nothing is written on any error. */
 static int write_batch(struct store *s, const struct store_leaf *batch, size_t num_batch,
 		       struct key_order *order, const struct store_sth *sth_in,
-		       const struct store_map_commit *mc, struct store_sth *out_sth,
-		       struct merkle_range *out_range, int *out_map_full)
+		       const struct store_map_commit *mc, const uint8_t *note, size_t note_len,
+		       struct store_sth *out_sth, struct merkle_range *out_range,
+		       int *out_map_full)
 {
 	MDB_txn *txn = NULL, *mtxn = NULL;
 	struct store_leaf *leaves = (struct store_leaf *)batch;
@@ -409,6 +410,19 @@ static int write_batch(struct store *s, const struct store_leaf *batch, size_t n
 	rc = mdb_put(txn, s->dbi[STORE__DBI_META], &k, &v, 0);
 	if (rc != 0)
 		goto mdb_err;
+	/* the signed note of exactly this STH, or none: a note never outlives
+	 * the STH it was stored with */
+	k = val((const uint8_t *)META_NOTE, sizeof(META_NOTE) - 1);
+	if (note != NULL) {
+		v = val(note, note_len);
+		rc = mdb_put(txn, s->dbi[STORE__DBI_META], &k, &v, 0);
+	} else {
+		rc = mdb_del(txn, s->dbi[STORE__DBI_META], &k, NULL);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+	}
+	if (rc != 0)
+		goto mdb_err;
 
 	if (mtxn != NULL) {
 		/* readers that see this STH wait for the map (reader.c) */
@@ -481,14 +495,22 @@ err:
 
 static int append(struct store *s, const struct store_leaf *leaves, size_t num,
 		  const struct store_sth *sth, const struct store_map_commit *mc,
-		  struct store_sth *out_sth);
+		  const uint8_t *note, size_t note_len, struct store_sth *out_sth);
 
 int store_append_batch(struct store *s, const struct store_leaf *leaves, size_t num,
 		       const struct store_sth *sth)
 {
 	if (sth == NULL)
 		return MN_EINVAL;
-	return append(s, leaves, num, sth, NULL, NULL);
+	return append(s, leaves, num, sth, NULL, NULL, 0, NULL);
+}
+
+int store_append_batch_note(struct store *s, const struct store_leaf *leaves, size_t num,
+			    const struct store_sth *sth, const uint8_t *note, size_t note_len)
+{
+	if (sth == NULL || note == NULL || note_len == 0 || note_len > STORE_MAX_NOTE_LEN)
+		return MN_EINVAL;
+	return append(s, leaves, num, sth, NULL, note, note_len, NULL);
 }
 
 int store_append_mapped(struct store *s, const struct store_leaf *leaves, size_t num,
@@ -496,12 +518,12 @@ int store_append_mapped(struct store *s, const struct store_leaf *leaves, size_t
 {
 	if (!s->map_on || mc == NULL || out_sth == NULL || (num > 0 && leaves == NULL))
 		return MN_EINVAL;
-	return append(s, leaves, num, NULL, mc, out_sth);
+	return append(s, leaves, num, NULL, mc, NULL, 0, out_sth);
 }
 
 static int append(struct store *s, const struct store_leaf *leaves, size_t num,
 		  const struct store_sth *sth, const struct store_map_commit *mc,
-		  struct store_sth *out_sth)
+		  const uint8_t *note, size_t note_len, struct store_sth *out_sth)
 {
 	struct store_sth mapped_sth;
 	struct merkle_range next;
@@ -567,7 +589,8 @@ static int append(struct store *s, const struct store_leaf *leaves, size_t num,
 		goto out;
 	}
 	for (;;) {
-		err = write_batch(s, leaves, num, order, sth, mc, &mapped_sth, &next, &map_full);
+		err = write_batch(s, leaves, num, order, sth, mc, note, note_len, &mapped_sth, &next,
+				  &map_full);
 		if (!map_full)
 			break;
 		err = store__grow_env(s, map_full == 2 ? s->menv : s->env);

@@ -339,6 +339,28 @@ static void write_all(int fd, const void *p, size_t n)
 	}
 }
 
+/* other_vrf: the answer |body| with the vrf_proof of another address. */
+static char *other_vrf(struct liar *l, const uint8_t *body, size_t len)
+{
+	struct http_resp o;
+	json_t *a = json_loadb((const char *)body, len, 0, NULL), *b = NULL;
+	char *out = NULL;
+
+	if (a != NULL && http_do(l->upstream, "GET", "/mn/v1/vrf?email=other%40liar.example",
+				 NULL, NULL, 0, &o) == 0) {
+		b = o.status == 200 ? json_loadb((const char *)o.body, o.body_len, 0, NULL) : NULL;
+		http_resp_free(&o);
+	}
+	if (b != NULL && json_object_get(b, "vrf_proof") != NULL &&
+	    json_object_set(a, "vrf_proof", json_object_get(b, "vrf_proof")) == 0) {
+		out = json_dumps(a, JSON_COMPACT);
+		atomic_fetch_add(&l->tampered, 1);
+	}
+	json_decref(a);
+	json_decref(b);
+	return out;
+}
+
 static void serve_one(struct liar *l, int fd, char *buf)
 {
 	char method[16], target[2048], head[256], key[300];
@@ -415,6 +437,8 @@ static void serve_one(struct liar *l, int fd, char *buf)
 		r.body[40] ^= 1;
 		atomic_fetch_add(&l->tampered, 1);
 	}
+	if (mode == LIAR_OTHER_VRF && r.status == 200 && strncmp(target, "/mn/v1/vrf?", 11) == 0)
+		changed = other_vrf(l, r.body, r.body_len);
 	if (mn && changed == NULL && mode != LIAR_PASS && mode != LIAR_REPLAY)
 		changed = rewrite(l, mode, key, target, r.body, r.body_len);
 	b = changed ? changed : (const char *)r.body;

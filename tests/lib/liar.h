@@ -52,6 +52,9 @@ enum liar_mode {
 	LIAR_FLIP_TILE,     /* flip one bit of every level-0 hash tile answer
 	                     * (/tile/0/...), bytes 40 on: a tile the log's root does
 	                     * not commit to (docs/tiles.md) */
+	LIAR_OTHER_VRF,     /* answer /mn/v1/vrf?email=A with the log's own, valid
+	                     * VRF proof of another address (a proof that verifies
+	                     * under the log's VRF key, but not for A) */
 };
 
 struct liar;

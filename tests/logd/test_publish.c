@@ -7,8 +7,13 @@
  * reaches the log's size, every object in the directory is byte-identical to
  * what logd serves at the same path. `logd restore` from the directory then
  * builds a store with the same tree (size and root of get-sth, checked by
- * store_open's own check and by logd serving it), and refuses a directory
- * with one tampered hash tile or data tile, leaving no environment behind.
+ * store_open's own check and by logd serving it), whose rebuilt indexes make
+ * it answer like the origin: lookups (with the map, and with --no-map from the
+ * lookup indexes alone) and resolve give the origin's entries, a resubmitted
+ * certificate and policy are duplicates of their original entries, and a
+ * policy serial not above the restored head is refused; and restore refuses
+ * a directory with one tampered hash tile or data tile, leaving no
+ * environment behind.
  *
  * S3: the same against an S3 server that checks SigV4 (tests/lib/s3srv.h):
  * wrong credentials are refused by the server; with the server stopped, adds
@@ -46,6 +51,7 @@
 #include "storage/storage.h"
 #include "tests/lib/files.h"
 #include "tests/lib/ctclient.h"
+#include "tests/lib/mnfix.h"
 #include "tests/lib/pki.h"
 #include "logd/objstore.h"
 #include "tests/lib/proc.h"
@@ -74,6 +80,77 @@ static void add(uint16_t port, const char *prefix, const struct pki_cert *leaf,
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);
 	free(body);
+}
+
+/* post_json POSTs |body| to |path| and returns the answer's JSON (status in
+ * *status). */
+static json_t *post_json(uint16_t port, const char *path, const char *body, int *status)
+{
+	struct http_resp r;
+	json_t *j;
+
+	assert_int_equal(http_do(port, "POST", path, "Content-Type: application/json\r\n", body,
+				 strlen(body), &r), 0);
+	*status = r.status;
+	j = json_loadb((const char *)r.body, r.body_len, 0, NULL);
+	if (j == NULL)
+		fprintf(stderr, "POST %s: %d %s\n", path, r.status, (char *)r.body);
+	assert_non_null(j);
+	http_resp_free(&r);
+	return j;
+}
+
+/* get_json: the 200 answer to |target| as JSON */
+static json_t *get_json(uint16_t port, const char *target)
+{
+	struct http_resp r;
+	json_t *j;
+
+	assert_int_equal(http_do(port, "GET", target, NULL, NULL, 0, &r), 0);
+	if (r.status != 200)
+		fprintf(stderr, "GET %s: %d %s\n", target, r.status, (char *)r.body);
+	assert_int_equal(r.status, 200);
+	j = json_loadb((const char *)r.body, r.body_len, 0, NULL);
+	assert_non_null(j);
+	http_resp_free(&r);
+	return j;
+}
+
+/* smtp_policy_request: an add-policy body for publish.example, |serial|,
+ * signed by |leaf| (chain leaf, ca in x5c). */
+static char *smtp_policy_request(const struct pki_cert *leaf, const struct pki_cert *ca,
+				 uint64_t serial)
+{
+	char p[1024], *jws, *req;
+	int64_t now = pki_now();
+
+	snprintf(p, sizeof(p),
+		 "{\"exp\":%lld,\"iat\":%lld,\"mode\":\"enforce\",\"mx\":[\"mx.publish.example\"],"
+		 "\"protocol\":\"smtp\",\"serial\":%llu,\"subject\":{\"domain\":\"publish.example\"},"
+		 "\"tls\":{\"min\":\"1.2\",\"transport\":\"starttls\"},\"v\":1}",
+		 (long long)(now + 30 * 86400), (long long)now, (unsigned long long)serial);
+	jws = mnfix_x5c_jws(leaf, ca, p);
+	assert_non_null(jws);
+	req = mnfix_policy_request(jws);
+	assert_non_null(req);
+	free(jws);
+	return req;
+}
+
+/* same_json: |a| and |b| have equal members |name| (present). */
+static void same_json(const json_t *a, const json_t *b, const char *name)
+{
+	const json_t *x = json_object_get(a, name), *y = json_object_get(b, name);
+
+	assert_non_null(x);
+	if (!json_equal(x, y)) {
+		char *sa = json_dumps(x, JSON_COMPACT), *sb = y ? json_dumps(y, JSON_COMPACT) : NULL;
+		fprintf(stderr, "%s differs:\n origin:   %.600s\n restored: %.600s\n", name, sa,
+			sb ? sb : "(none)");
+		free(sa);
+		free(sb);
+	}
+	assert_true(json_equal(x, y));
 }
 
 /* sth: tree size and root of get-sth */
@@ -195,8 +272,11 @@ static void test_publish_dir_and_restore(void **state)
 	char key[160], rdata[128], line[512], hex[65], file[256], cp[256], pubcopy[160], cmd[1200];
 	struct logd_proc logd;
 	int64_t now = pki_now();
-	struct pki_cert *root, *ca;
+	struct pki_cert *root, *ca, *first;
 	const char *dns[1] = {"publish.example"};
+	json_t *first_sct, *pol2, *o_lookup, *o_lookup2, *o_resolve;
+	char *req2, *free_later;
+	int hs;
 	uint64_t size, rsize;
 	uint8_t rootv[32], rroot[32];
 	FILE *f;
@@ -216,7 +296,7 @@ static void test_publish_dir_and_restore(void **state)
 	f = fopen(cfg, "w");
 	assert_non_null(f);
 	fprintf(f, "listen: 127.0.0.1:0\nlogs:\n  - name: pub\n    data: %s\n"
-		"    classes: [tls]\n    roots: {tls: %s}\n    origin: log.example/pub\n"
+		"    classes: [tls, policy]\n    roots: {tls: %s}\n    origin: log.example/pub\n"
 		"    publish: {dir: %s}\n", data, roots, pub);
 	fclose(f);
 	{
@@ -230,7 +310,31 @@ static void test_publish_dir_and_restore(void **state)
 		add(logd.port, "/pub", leaf, ca, i % 7 == 3);
 		pki_free(leaf);
 	}
+	/* a certificate and two policies it signs, whose answers and indexes a
+	 * restore must give back (dedup, lookup, policy head) */
+	first = pki_issue(ca, "publish.example", dns, 1, 0, now - 30, now + 86400);
+	{
+		const struct pki_cert *chain[2] = {first, ca};
+		char *body = ctc_chain_json(chain, 2);
+		first_sct = post_json(logd.port, "/pub/ct/v1/add-chain", body, &hs);
+		assert_int_equal(hs, 200);
+		free_later = body;
+	}
+	{
+		char *req1 = smtp_policy_request(first, ca, 1);
+		json_t *j = post_json(logd.port, "/pub/mn/v1/add-policy", req1, &hs);
+		assert_int_equal(hs, 200);
+		json_decref(j);
+		free(req1);
+		req2 = smtp_policy_request(first, ca, 2);
+		pol2 = post_json(logd.port, "/pub/mn/v1/add-policy", req2, &hs);
+		assert_int_equal(hs, 200);
+	}
 	get_sth(logd.port, "/pub", &size, rootv);
+	o_lookup = get_json(logd.port, "/pub/mn/v1/lookup?domain=publish.example&limit=20");
+	o_lookup2 = get_json(logd.port, "/pub/mn/v1/lookup?domain=publish.example&limit=20&"
+			     "cursor=200");
+	o_resolve = get_json(logd.port, "/pub/mn/v1/resolve?domain=publish.example&protocol=smtp");
 	assert_true(size > 256 && size < 512); /* full and partial tiles */
 	wait_published(pub, size);
 	/* every tile and data tile of every level is what logd serves */
@@ -269,7 +373,8 @@ static void test_publish_dir_and_restore(void **state)
 	/* logd serves the restored log: get-sth is the published tree head */
 	{
 		const char *args[] = {"--data", rdata, "--tls-roots", roots, "--origin",
-				      "log.example/pub", NULL};
+				      "log.example/pub", "--key", key, NULL};
+		json_t *j;
 		assert_int_equal(logd_start(&logd, args), 0);
 		get_sth(logd.port, "", &rsize, rroot);
 		assert_int_equal(rsize, size);
@@ -277,8 +382,73 @@ static void test_publish_dir_and_restore(void **state)
 		/* and the same objects */
 		struct cmp c = {logd.port, "", pub, 0};
 		assert_int_equal(api_static_objects(0, size, compare_object, &c), 0);
+		/* lookups and resolve answer like the origin: the lookup
+		 * indexes and the policy head were rebuilt from the leaves */
+		j = get_json(logd.port, "/mn/v1/lookup?domain=publish.example&limit=20");
+		same_json(o_lookup, j, "entries");
+		same_json(o_lookup, j, "next_cursor");
+		same_json(o_lookup, j, "map");
+		assert_int_equal(json_array_size(json_object_get(j, "entries")), 20);
+		json_decref(j);
+		j = get_json(logd.port, "/mn/v1/lookup?domain=publish.example&limit=20&cursor=200");
+		same_json(o_lookup2, j, "entries");
+		same_json(o_lookup2, j, "map");
+		json_decref(j);
+		j = get_json(logd.port, "/mn/v1/resolve?domain=publish.example&protocol=smtp");
+		same_json(o_resolve, j, "policy");
+		same_json(o_resolve, j, "advice");
+		same_json(o_resolve, j, "map");
+		json_decref(j);
+		/* a resubmitted certificate is a duplicate: its SCT is the
+		 * original's entry (timestamp, leaf_index extension), nothing
+		 * is appended */
+		j = post_json(logd.port, "/ct/v1/add-chain", free_later, &hs);
+		assert_int_equal(hs, 200);
+		same_json(first_sct, j, "timestamp");
+		same_json(first_sct, j, "extensions");
+		json_decref(j);
+		/* the same policy statement: a duplicate, the original leaf */
+		j = post_json(logd.port, "/mn/v1/add-policy", req2, &hs);
+		assert_int_equal(hs, 200);
+		same_json(pol2, j, "leaf_index");
+		json_decref(j);
+		/* a new statement with a serial not above the head's: refused */
+		{
+			char *req = smtp_policy_request(first, ca, 2);
+			j = post_json(logd.port, "/mn/v1/add-policy", req, &hs);
+			assert_int_equal(hs, 400);
+			assert_string_equal(json_string_value(json_object_get(j, "error_code")),
+					    "staleSerial");
+			json_decref(j);
+			free(req);
+		}
+		get_sth(logd.port, "", &rsize, rroot);
+		assert_int_equal(rsize, size);
 		assert_int_equal(logd_stop(&logd, SIGTERM), 0);
 	}
+	/* without the map, lookups are answered from the lookup indexes alone:
+	 * the same entries as the origin's */
+	{
+		const char *args[] = {"--data", rdata, "--tls-roots", roots, "--origin",
+				      "log.example/pub", "--key", key, "--no-map", NULL};
+		json_t *j;
+		assert_int_equal(logd_start(&logd, args), 0);
+		j = get_json(logd.port, "/mn/v1/lookup?domain=publish.example&limit=20");
+		same_json(o_lookup, j, "entries");
+		json_decref(j);
+		j = get_json(logd.port, "/mn/v1/lookup?domain=publish.example&limit=20&cursor=200");
+		same_json(o_lookup2, j, "entries");
+		json_decref(j);
+		assert_int_equal(logd_stop(&logd, SIGTERM), 0);
+	}
+	json_decref(first_sct);
+	json_decref(pol2);
+	json_decref(o_lookup);
+	json_decref(o_lookup2);
+	json_decref(o_resolve);
+	free(req2);
+	free(free_later);
+	pki_free(first);
 
 	/* a tampered hash tile, then a tampered data tile: refused, nothing left */
 	static const char *const tampered[] = {"/tile/0/000", "/tile/data/000"};

@@ -498,6 +498,61 @@ static void test_empty(void **state)
 	rm_tmp(dir);
 }
 
+/* store_append_batch_note: the note is stored with its STH, read back in the
+ * snapshot, survives a reopen, is replaced by the next note and removed by an
+ * append without one; bad notes are refused with nothing written. */
+static void test_note(void **state)
+{
+	char dir[64];
+	struct store *s;
+	struct store_options o;
+	struct store_sth sth;
+	struct store_reader *r;
+	const uint8_t *got;
+	size_t got_len;
+	uint8_t root[HL], *big;
+	static const char n1[] = "log.example\n0\nroot\n\n— log.example sig1\n",
+			  n2[] = "log.example\n0\nroot\n\n— log.example sig1\n— w cosig\n";
+
+	(void)state;
+	make_tmp(dir);
+	o = opts(dir);
+	assert_err(store_open(&s, &o), 0);
+	merkle_empty_root(root);
+	make_sth(&sth, 0, 5, root);
+	assert_err(store_append_batch_note(s, NULL, 0, &sth, (const uint8_t *)n1, 0), MN_EINVAL);
+	big = calloc(1, STORE_MAX_NOTE_LEN + 1);
+	assert_non_null(big);
+	assert_err(store_append_batch_note(s, NULL, 0, &sth, big, STORE_MAX_NOTE_LEN + 1),
+		   MN_EINVAL);
+	free(big);
+	assert_int_equal(store_has_sth(s), 0);
+	assert_err(store_append_batch_note(s, NULL, 0, &sth, (const uint8_t *)n1, sizeof(n1) - 1),
+		   0);
+	store_close(s);
+	assert_err(store_open(&s, &o), 0);
+	assert_err(store_read_begin(s, &r), 0);
+	assert_err(store_r_note(r, &got, &got_len), 0);
+	assert_int_equal(got_len, sizeof(n1) - 1);
+	assert_memory_equal(got, n1, got_len);
+	store_read_end(r);
+	make_sth(&sth, 0, 6, root);
+	assert_err(store_append_batch_note(s, NULL, 0, &sth, (const uint8_t *)n2, sizeof(n2) - 1),
+		   0);
+	assert_err(store_read_begin(s, &r), 0);
+	assert_err(store_r_note(r, &got, &got_len), 0);
+	assert_int_equal(got_len, sizeof(n2) - 1);
+	assert_memory_equal(got, n2, got_len);
+	store_read_end(r);
+	make_sth(&sth, 0, 7, root);
+	assert_err(store_append_batch(s, NULL, 0, &sth), 0);
+	assert_err(store_read_begin(s, &r), 0);
+	assert_err(store_r_note(r, &got, &got_len), MN_ENOTFOUND);
+	store_read_end(r);
+	store_close(s);
+	rm_tmp(dir);
+}
+
 static void test_append_100k(void **state)
 {
 	char dir[64];
@@ -1564,6 +1619,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_note),
 		cmocka_unit_test(test_append_100k),
 		cmocka_unit_test(test_upper_tiles),
 		cmocka_unit_test(test_leafhash_prefix),
