@@ -353,7 +353,10 @@ static void test_keepalive_and_hostile(void **state)
 		http_resp_free(&r);
 	}
 	fd = connect_to(w.port);
-	send_all(fd, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", 24);
+	{
+		static const char tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n";
+		send_all(fd, tls, sizeof(tls) - 1);
+	}
 	assert_true(read_until_close(fd, 5000, &out) > 0);
 	assert_non_null(strstr(out, "HTTP/1.1 400"));
 	free(out);
