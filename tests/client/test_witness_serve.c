@@ -418,6 +418,51 @@ static void test_keepalive_and_hostile(void **state)
 	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
 }
 
+/* At most 1024 connections (WS_MAX_CONNS): those past it are closed at once,
+ * those within are served, and closing them frees their places. */
+static void test_connection_limit(void **state)
+{
+	enum { N = 1024 + 8 };
+	static int fds[N];
+	struct witness_proc w;
+	struct http_resp r;
+	char *out;
+	int closed_past = 0;
+
+	(void)state;
+	reset_state();
+	start(&w, NULL);
+	for (int i = 0; i < N; i++)
+		fds[i] = connect_to(w.port);
+	/* the last ones: closed by the server without an answer */
+	for (int i = 1024; i < N; i++) {
+		long n = read_until_close(fds[i], 5000, &out);
+		if (n == 0)
+			closed_past++;
+		if (n >= 0)
+			free(out);
+	}
+	assert_int_equal(closed_past, N - 1024);
+	/* the first one is still served on its connection */
+	send_all(fds[0], "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 39);
+	assert_true(read_until_close(fds[0], 5000, &out) > 0);
+	assert_non_null(strstr(out, "HTTP/1.1 404"));
+	free(out);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	/* the places are free again (polled: the server sees the closes) */
+	for (int tries = 0;; tries++) {
+		struct pollfd none;
+		int got = http_do(w.port, "GET", "/", NULL, NULL, 0, &r) == 0 && r.status == 404;
+		http_resp_free(&r);
+		if (got)
+			break;
+		assert_true(tries < 1000);
+		poll(&none, 0, 5);
+	}
+	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+}
+
 /* --- racing clients, and kill -9 ----------------------------------------- */
 
 #define MAX_COSIGS 20000
@@ -651,6 +696,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_statuses),
 		cmocka_unit_test(test_keepalive_and_hostile),
+		cmocka_unit_test(test_connection_limit),
 		cmocka_unit_test(test_concurrent_connections),
 		cmocka_unit_test(test_kill9),
 	};
