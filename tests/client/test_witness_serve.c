@@ -221,6 +221,8 @@ static void send_all(int fd, const void *data, size_t len)
 	}
 }
 
+#define send_lit(fd, s) send_all(fd, s, sizeof(s) - 1)
+
 /* read_until_close reads until EOF or |ms|: the bytes (malloc'd), -1 on
  * timeout (the server kept the connection open). */
 static long read_until_close(int fd, int ms, char **out)
@@ -309,6 +311,35 @@ static void test_keepalive_and_hostile(void **state)
 	}
 	free(b);
 
+	/* Expect: 100-continue (libcurl sends it with bodies over 1 KiB and
+	 * waits): "100 Continue" comes before the body is sent */
+	b = body_of(logA, 5, 5, &len);
+	hl = snprintf(head, sizeof(head), "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n"
+		      "Expect: 100-continue\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+		      len);
+	fd = connect_to(w.port);
+	send_all(fd, head, (size_t)hl);
+	{
+		char got[64] = "";
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		assert_int_equal(poll(&pf, 1, 3000), 1);
+		assert_true(recv(fd, got, 25, MSG_WAITALL) == 25);
+		assert_memory_equal(got, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	}
+	send_all(fd, b, len);
+	assert_true(read_until_close(fd, 5000, &out) > 0);
+	assert_non_null(strstr(out, "HTTP/1.1 200 OK"));
+	free(out);
+	close(fd);
+	free(b);
+	/* CONNECT: 405 */
+	fd = connect_to(w.port);
+	send_lit(fd, "CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_true(read_until_close(fd, 5000, &out) > 0);
+	assert_non_null(strstr(out, "HTTP/1.1 405"));
+	free(out);
+	close(fd);
+
 	/* an oversized body: 413 from its Content-Length, before reading it */
 	fd = connect_to(w.port);
 	hl = snprintf(head, sizeof(head), "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n"
@@ -334,7 +365,7 @@ static void test_keepalive_and_hostile(void **state)
 	close(fd);
 	/* a header past 16 KiB: 431 */
 	fd = connect_to(w.port);
-	send_all(fd, "GET / HTTP/1.1\r\nX-Big: ", 23);
+	send_lit(fd, "GET / HTTP/1.1\r\nX-Big: ");
 	memset(big, 'a', 20000);
 	send_all(fd, big, 20000);
 	assert_true(read_until_close(fd, 5000, &out) > 0);
@@ -444,7 +475,7 @@ static void test_connection_limit(void **state)
 	}
 	assert_int_equal(closed_past, N - 1024);
 	/* the first one is still served on its connection */
-	send_all(fds[0], "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 39);
+	send_lit(fds[0], "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
 	assert_true(read_until_close(fds[0], 5000, &out) > 0);
 	assert_non_null(strstr(out, "HTTP/1.1 404"));
 	free(out);
