@@ -154,6 +154,10 @@ static void test_http_statuses(void **state)
 	assert_int_equal(post(w.port, (const uint8_t *)"old 1\n", 6, &r), 0);
 	assert_int_equal(r.status, 400);
 	http_resp_free(&r);
+	/* an empty body (the server holds no buffer then) */
+	assert_int_equal(post(w.port, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 400);
+	http_resp_free(&r);
 
 	/* the monitoring endpoint */
 	{
