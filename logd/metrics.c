@@ -13,6 +13,7 @@
 #include "logd/http.h"
 #include "logd/mirror.h"
 #include "logd/publish.h"
+#include "logd/witness.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
 #include "storage/storage.h"
@@ -50,6 +51,8 @@ void logd_metrics_write(const struct logd_metrics *m, struct prom *w)
 			mirror_metrics(l->mirror, w, labels);
 		if (l->pub != NULL)
 			publish_metrics(l->pub, w, labels);
+		if (l->wit != NULL)
+			witness_metrics(l->wit, w, labels);
 	}
 }
 
