@@ -51,15 +51,16 @@ LIBS := $(PKG_LIBS) -lpthread -lm
 # One static library per layer; a program or test links its layer and the
 # layers below it only (DESIGN.md section 2), so a lower layer never needs an
 # upper one to build or to be tested.
-MODULES := common merkle map entry storage api logd
+MODULES := common merkle map entry witness storage api logd
 DEPS_common := common
 DEPS_merkle := merkle common
 DEPS_map := map merkle common
 DEPS_entry := entry map merkle common
+DEPS_witness := witness entry map merkle common
 DEPS_storage := storage map merkle common
 DEPS_api := api storage entry map merkle common
 DEPS_logd := logd api storage entry map merkle common
-DEPS_client := entry map merkle common
+DEPS_client := witness entry map merkle common
 DEPS_bench := logd api storage entry map merkle common
 
 mod_srcs = $(filter-out logd/main.c,$(wildcard $(1)/*.c))
@@ -131,7 +132,8 @@ $(O)/logd: $(O)/obj/logd/main.o $(call libs_for,logd)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(O)/mnctl: $(CLIENT_SRCS:%.c=$(O)/obj/%.o) $(call libs_for,client)
+# mnctl serves HTTP too (`mnctl witness serve`): the llhttp objects of logd.
+$(O)/mnctl: $(CLIENT_SRCS:%.c=$(O)/obj/%.o) $(call libs_for,client) $(LLHTTP_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -125,6 +125,22 @@ static const char usage_text[] =
 	"      --map-name NAME         the socketmap name (default metanotary)\n"
 	"      --cache-ttl SECONDS     keep verified answers this long (default and\n"
 	"                              at most the log's MMD; 0: no cache)\n"
+	"  witness serve --listen HOST:PORT --state DIR --key KEY --logs FILE\n"
+	"                              a transparency log witness (c2sp.org/tlog-witness\n"
+	"                              v1.0.0): POST /add-checkpoint cosigns (Ed25519\n"
+	"                              cosignature/v1) each checkpoint of a listed log\n"
+	"                              consistent with the last one it cosigned;\n"
+	"                              GET /<sha256(origin) hex>/checkpoint serves that\n"
+	"                              one. Prints its vkey, then \"witness listening\n"
+	"                              on HOST:PORT\"; SIGTERM stops it\n"
+	"      --state DIR             the last cosigned checkpoint of each log\n"
+	"      --key KEY               its Ed25519 private key, PEM (created, mode\n"
+	"                              0600, when missing)\n"
+	"      --logs FILE             tlog-policy `log VKEY [URL]` lines: the logs\n"
+	"                              it witnesses (origin = the vkey's name)\n"
+	"      --name NAME             its key name (default: the --listen value)\n"
+	"      --timeout SECONDS       each request must arrive whole within this\n"
+	"                              (default 30)\n"
 	"\n"
 	"Global options:\n"
 	"  --log URL                   the log (default: $MN_LOG); a URL with a path\n"
@@ -170,6 +186,7 @@ static const struct {
 	{"lookup", mnctl_cmd_lookup, 1},
 	{"resolve", mnctl_cmd_resolve, 1},
 	{"policy-server", mnctl_cmd_policy_server, 1},
+	{"witness", mnctl_cmd_witness, 0},
 };
 
 int mnctl_fail(int code, const char *fmt, ...)
@@ -392,6 +409,7 @@ enum {
 	O_SUBDOMAINS, O_TYPES, O_PGP, O_LIMIT, O_PROTOCOL, O_LOG_KEY, O_AUDIT_MAP, O_TILES,
 	O_NO_COMPLETENESS, O_MAX_AGE,
 	O_LISTEN, O_MAP_NAME, O_CACHE_TTL, O_SMIME_OUT, O_PGP_OUT,
+	O_LOGS, O_NAME,
 };
 
 int main(int argc, char **argv)
@@ -436,6 +454,8 @@ int main(int argc, char **argv)
 		{"cache-ttl", required_argument, NULL, O_CACHE_TTL},
 		{"smime-out", required_argument, NULL, O_SMIME_OUT},
 		{"pgp-out", required_argument, NULL, O_PGP_OUT},
+		{"logs", required_argument, NULL, O_LOGS},
+		{"name", required_argument, NULL, O_NAME},
 		{NULL, 0, NULL, 0},
 	};
 	struct mnctl m = {.timeout_s = MNCTL_DEFAULT_TIMEOUT_S,
@@ -528,6 +548,8 @@ int main(int argc, char **argv)
 		case O_MAP_NAME: mnctl_opts.map_name = optarg; break;
 		case O_SMIME_OUT: mnctl_opts.smime_out = optarg; break;
 		case O_PGP_OUT: mnctl_opts.pgp_out = optarg; break;
+		case O_LOGS: mnctl_opts.logs = optarg; break;
+		case O_NAME: mnctl_opts.witness_name = optarg; break;
 		case O_CACHE_TTL:
 			if (!parse_u64(optarg, &v) || v > 86400)
 				return mnctl_fail(MNCTL_EUSAGE, "--cache-ttl wants 0..86400 seconds");
@@ -558,6 +580,9 @@ int main(int argc, char **argv)
 			return mnctl_fail(MNCTL_EUSAGE, "give --key or --log-key, not both");
 		m.key_file = log_key_arg ? log_key_arg : key_arg;
 	}
+	/* a command without a log (witness serve) runs now */
+	if (!commands[ci].needs_log)
+		return commands[ci].fn(&m, argc - optind, argv + optind);
 	/* `info URL` names the log as its argument. */
 	if (ci == 0 && optind < argc)
 		log_url = argv[optind++];

@@ -473,6 +473,8 @@ int mnctl_cmd_add_pgp(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_add_policy(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_lookup(struct mnctl *m, int argc, char **argv);
 int mnctl_cmd_resolve(struct mnctl *m, int argc, char **argv);
+/* witness_serve.c: `mnctl witness serve` (no log: it needs no --log). */
+int mnctl_cmd_witness(struct mnctl *m, int argc, char **argv);
 
 /* Options of the commands, parsed globally by main.c. */
 struct mnctl_opts {
@@ -510,6 +512,8 @@ struct mnctl_opts {
 	int cache_ttl_set;
 	const char *smime_out; /* resolve: directory for PEM certificates */
 	const char *pgp_out;   /* resolve: armored keyring file */
+	const char *logs;      /* witness serve: --logs FILE */
+	const char *witness_name; /* witness serve: --name NAME */
 };
 extern struct mnctl_opts mnctl_opts;
 
