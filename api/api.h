@@ -148,7 +148,7 @@ struct api_config {
 	 * under |origin|; both NULL: no checkpoint (404). */
 	const struct note_signer *note;
 	const char *origin;
-	/* Witnessed checkpoints (logd/witness.h): nonzero = /checkpoint serves
+	/* Witnessed checkpoints (logd/cosign.h): nonzero = /checkpoint serves
 	 * only what api_set_checkpoint set (404 until the first), not the log's
 	 * own signature of its latest STH (api_log_checkpoint still makes that).
 	 * |witness_json| (borrowed, NUL-terminated) is the JSON object /mn/v1/info

@@ -155,7 +155,7 @@ static void checkpoint(struct api *api, struct api_response *resp)
 		return;
 	}
 	if (cfg->witnessed) {
-		/* only a checkpoint that went through the witnesses (logd/witness.h) */
+		/* only a checkpoint that went through the witnesses (logd/cosign.h) */
 		ret = api__served_checkpoint(api, &out, &out_len);
 		if (ret == MN_ENOTFOUND) {
 			api_response_error(resp, 404, "notFound",

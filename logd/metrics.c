@@ -13,7 +13,7 @@
 #include "logd/http.h"
 #include "logd/mirror.h"
 #include "logd/publish.h"
-#include "logd/witness.h"
+#include "logd/cosign.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
 #include "storage/storage.h"
@@ -52,7 +52,7 @@ void logd_metrics_write(const struct logd_metrics *m, struct prom *w)
 		if (l->pub != NULL)
 			publish_metrics(l->pub, w, labels);
 		if (l->wit != NULL)
-			witness_metrics(l->wit, w, labels);
+			cosign_metrics(l->wit, w, labels);
 	}
 }
 

@@ -23,7 +23,7 @@ struct publisher;
 struct prom;
 struct seq;
 struct store;
-struct witness;
+struct cosign;
 
 struct logd_metrics_log {
 	const char *name;           /* the log label's value; NULL = no label */
@@ -33,7 +33,7 @@ struct logd_metrics_log {
 	struct logd_reload *reload;
 	struct mirror *mirror;      /* a mirror's follower (logd/mirror.h) */
 	struct publisher *pub;      /* logd/publish.h; NULL = not published */
-	struct witness *wit;        /* logd/witness.h; NULL = no witnesses */
+	struct cosign *wit;        /* logd/cosign.h; NULL = no witnesses */
 };
 
 struct logd_metrics {

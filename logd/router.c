@@ -9,7 +9,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "logd/publish.h"
-#include "logd/witness.h"
+#include "logd/cosign.h"
 #include "storage/storage.h"
 
 struct route_log {
@@ -20,7 +20,7 @@ struct route_log {
 	int writable, open;
 	uint64_t mmd_s;
 	struct publisher *pub;
-	struct witness *wit;
+	struct cosign *wit;
 };
 
 struct router {
@@ -68,7 +68,7 @@ void router_set_publisher(struct router *r, const char *name, struct publisher *
 			r->logs[i].pub = pub;
 }
 
-void router_set_witness(struct router *r, const char *name, struct witness *wit)
+void router_set_witness(struct router *r, const char *name, struct cosign *wit)
 {
 	for (size_t i = 0; i < r->num; i++)
 		if (strcmp(r->logs[i].name, name) == 0)
@@ -103,13 +103,13 @@ static void metrics(struct router *r, struct api_response *resp)
 
 /* --- /readyz -------------------------------------------------------------- */
 
-/* witness_ready: 0 with the reason when, in wait mode, the served checkpoint
+/* cosign_ready: 0 with the reason when, in wait mode, the served checkpoint
  * is an MMD old or older. */
-static int witness_ready(struct witness *w, uint64_t mmd_s, char *reason, size_t len)
+static int cosign_ready(struct cosign *w, uint64_t mmd_s, char *reason, size_t len)
 {
-	struct witness_status ws;
+	struct cosign_status ws;
 
-	witness_status(w, &ws);
+	cosign_status(w, &ws);
 	if (ws.fail_open || ws.age_ms < mmd_s * 1000)
 		return 1;
 	if (ws.served)
@@ -163,7 +163,7 @@ static void readyz(struct router *r, struct api_response *resp)
 				snprintf(reason, sizeof(reason), "latest STH is %" PRIu64
 					 " s old, not younger than the MMD (%" PRIu64 " s)",
 					 age_s, l->mmd_s);
-			} else if (l->wit != NULL && !witness_ready(l->wit, l->mmd_s, reason,
+			} else if (l->wit != NULL && !cosign_ready(l->wit, l->mmd_s, reason,
 								     sizeof(reason))) {
 				ready = 0;
 			} else if (l->pub != NULL) {

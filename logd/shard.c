@@ -25,7 +25,7 @@
 #include "logd/publish.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
-#include "logd/witness.h"
+#include "logd/cosign.h"
 #include "storage/storage.h"
 
 static int load_roots(struct x509_roots **out, const char *path)
@@ -438,7 +438,7 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		return ret;
 	}
 	if (s->wpolicy != NULL) {
-		struct witness_options wo = {0};
+		struct cosign_options wo = {0};
 		char err[1024];
 		if (s->note == NULL) {
 			fprintf(stderr, "%s: witness_policy needs the log's Ed25519 note key\n",
@@ -456,7 +456,7 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		wo.fail_open = c->witness_fail_open;
 		wo.name = c->name;
 		wo.st = s->st;
-		ret = witness_new(&s->wit, &wo, err, sizeof(err));
+		ret = cosign_new(&s->wit, &wo, err, sizeof(err));
 		if (ret != 0) {
 			fprintf(stderr, "%s: witness_policy %s: %s\n", s->where, c->witness_policy,
 				ret == MN_ENOMEM ? "out of memory" : err);
@@ -469,7 +469,7 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		qo.map = c->map;
 		qo.resign_ms = c->mmd_s * 1000 / 2;
 		if (s->wit != NULL) {
-			qo.on_sth = witness_sth;
+			qo.on_sth = cosign_sth;
 			qo.on_sth_ctx = s->wit;
 		}
 		ret = seq_start(&s->seq, s->st, s->signer, &qo);
@@ -494,7 +494,7 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		if (s->seq != NULL)
 			ac.seq = publish_wrap(s->pub, ac.seq);
 		if (s->wit != NULL)
-			witness_on_served(s->wit, poke_publisher, s->pub);
+			cosign_on_served(s->wit, poke_publisher, s->pub);
 	}
 	ac.store = s->st;
 	ac.signer = s->signer;
@@ -506,7 +506,7 @@ int shard_start(struct shard *s, const struct shard_process *p)
 	ac.note = s->note;
 	if (s->wit != NULL) {
 		ac.witnessed = 1;
-		ac.witness_json = witness_info_json(s->wit);
+		ac.witness_json = cosign_info_json(s->wit);
 	}
 	ac.mmd_s = c->mmd_s;
 	ac.max_entries = p->max_entries;
@@ -527,7 +527,7 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		return MN_ENOMEM;
 	if (s->pub != NULL && (ret = publish_start(s->pub, s->api)) != 0)
 		return ret;
-	if (s->wit != NULL && (ret = witness_start(s->wit, s->api)) != 0)
+	if (s->wit != NULL && (ret = cosign_start(s->wit, s->api)) != 0)
 		return ret;
 	ret = logd_reload_new(&s->reload, s->api, c->name, c->tls_roots, c->smime_roots,
 			      c->certifiers);
@@ -540,7 +540,7 @@ void shard_stop(struct shard *s)
 {
 	seq_stop(s->seq);
 	s->seq = NULL;
-	witness_stop(s->wit); /* after the sequencer (its hook), before the publisher */
+	cosign_stop(s->wit); /* after the sequencer (its hook), before the publisher */
 	s->wit = NULL;
 	publish_stop(s->pub);
 	s->pub = NULL;
@@ -550,7 +550,7 @@ void shard_close(struct shard *s)
 {
 	seq_stop(s->seq);
 	s->seq = NULL;
-	witness_stop(s->wit);
+	cosign_stop(s->wit);
 	s->wit = NULL;
 	publish_stop(s->pub);
 	s->pub = NULL;

@@ -72,7 +72,7 @@ struct shard {
 	struct mirror *mirror;  /* the follower (shard_open; started by shard_start) */
 	struct publisher *pub;  /* publish: (logd/publish.h); NULL = not published */
 	struct tpolicy *wpolicy; /* witness_policy: (shard_load); NULL = none */
-	struct witness *wit;    /* its collector (logd/witness.h, shard_start) */
+	struct cosign *wit;    /* its collector (logd/cosign.h, shard_start) */
 };
 
 /* shard_mirror_failed: 1 once the log is a mirror whose follower stopped on a

@@ -1,5 +1,5 @@
-/* witness.c: see witness.h. */
-#include "logd/witness.h"
+/* cosign.c: see cosign.h. */
+#include "logd/cosign.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -60,7 +60,7 @@ struct target {
 };
 
 struct wit {
-	struct witness *w;
+	struct cosign *w;
 	size_t i;
 	const struct tpolicy_witness *pw;
 	char url[TPOLICY_MAX_URL + 32];
@@ -82,7 +82,7 @@ struct wit {
 	uint64_t cosigs, fails[R_NUM];
 };
 
-struct witness {
+struct cosign {
 	const struct tpolicy *policy;
 	uint64_t timeout_ms;
 	int fail_open;
@@ -145,7 +145,7 @@ static const char *quorum_name(const struct tpolicy *p)
 	return p->groups[-1 - p->quorum].name;
 }
 
-static int make_info(struct witness *w)
+static int make_info(struct cosign *w)
 {
 	const struct tpolicy *p = w->policy;
 	char num[32], vkey[NOTE_MAX_VKEY + 1];
@@ -187,7 +187,7 @@ static void target_put(struct target *t)
 }
 
 /* new_target: the log's checkpoint of its latest STH becomes the round's. */
-static void new_target(struct witness *w, uint64_t seq)
+static void new_target(struct cosign *w, uint64_t seq)
 {
 	struct note_checkpoint nc;
 	struct target *t = calloc(1, sizeof(*t));
@@ -219,7 +219,7 @@ static void new_target(struct witness *w, uint64_t seq)
 }
 
 /* serve: |t| with its cosignature lines becomes the served checkpoint. */
-static void serve(struct witness *w, struct target *t)
+static void serve(struct cosign *w, struct target *t)
 {
 	size_t len = t->cp_len;
 	uint8_t *buf;
@@ -251,7 +251,7 @@ static void serve(struct witness *w, struct target *t)
 }
 
 /* servable: serving |t| moves nothing backwards. */
-static int servable(struct witness *w, const struct target *t)
+static int servable(struct cosign *w, const struct target *t)
 {
 	int ok;
 
@@ -280,7 +280,7 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *ctx)
 
 static void fail(struct wit *x, enum reason r, const char *detail)
 {
-	struct witness *w = x->w;
+	struct cosign *w = x->w;
 	uint64_t now = mn_now_ms();
 
 	x->failed_gen = x->t != NULL ? x->t->gen : x->failed_gen;
@@ -299,7 +299,7 @@ static void fail(struct wit *x, enum reason r, const char *detail)
  * cosigned. 0, or a failure already counted. */
 static int send_req(struct wit *x)
 {
-	struct witness *w = x->w;
+	struct cosign *w = x->w;
 	struct target *t = x->t;
 	uint64_t old = x->size_known ? x->size : 0;
 	uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_LEN];
@@ -403,7 +403,7 @@ static int keep_lines(struct target *t, size_t i, const struct note_vkey *k, con
 /* cosigned: a 200. Verifies the lines before they count. */
 static void cosigned(struct wit *x)
 {
-	struct witness *w = x->w;
+	struct cosign *w = x->w;
 	struct target *t = x->t;
 	struct note_checkpoint nc;
 	uint8_t *tmp;
@@ -512,7 +512,7 @@ done:
 /* --- rounds ----------------------------------------------------------------------- */
 
 /* round_over: the current checkpoint needs nothing more now. */
-static int round_over(struct witness *w, uint64_t now)
+static int round_over(struct cosign *w, uint64_t now)
 {
 	struct target *t = w->cur;
 
@@ -528,7 +528,7 @@ static int round_over(struct witness *w, uint64_t now)
 	return 1;
 }
 
-static void fail_open_check(struct witness *w, uint64_t now)
+static void fail_open_check(struct cosign *w, uint64_t now)
 {
 	struct target *t = w->cur;
 	size_t n = 0;
@@ -548,9 +548,9 @@ static void fail_open_check(struct witness *w, uint64_t now)
 	w->pending_since = 0;
 }
 
-static void *witness_thread(void *arg)
+static void *cosign_thread(void *arg)
 {
-	struct witness *w = arg;
+	struct cosign *w = arg;
 
 	for (;;) {
 		uint64_t seq, now;
@@ -605,11 +605,11 @@ static void *witness_thread(void *arg)
 
 /* --- life cycle ------------------------------------------------------------------ */
 
-int witness_new(struct witness **out, const struct witness_options *o, char *err,
+int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
 		size_t err_len)
 {
 	const struct tpolicy *p = o->policy;
-	struct witness *w;
+	struct cosign *w;
 	int ret;
 
 	*out = NULL;
@@ -672,27 +672,27 @@ int witness_new(struct witness **out, const struct witness_options *o, char *err
 		curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	}
 	if (ret != 0) {
-		witness_stop(w);
+		cosign_stop(w);
 		return ret;
 	}
 	*out = w;
 	return 0;
 }
 
-const char *witness_info_json(const struct witness *w)
+const char *cosign_info_json(const struct cosign *w)
 {
 	return w->info;
 }
 
-void witness_on_served(struct witness *w, void (*fn)(void *ctx), void *ctx)
+void cosign_on_served(struct cosign *w, void (*fn)(void *ctx), void *ctx)
 {
 	w->on_served = fn;
 	w->on_served_ctx = ctx;
 }
 
-void witness_sth(void *ctx, uint64_t tree_size, uint64_t timestamp)
+void cosign_sth(void *ctx, uint64_t tree_size, uint64_t timestamp)
 {
-	struct witness *w = ctx;
+	struct cosign *w = ctx;
 
 	(void)timestamp;
 	pthread_mutex_lock(&w->mu);
@@ -702,7 +702,7 @@ void witness_sth(void *ctx, uint64_t tree_size, uint64_t timestamp)
 	curl_multi_wakeup(w->multi);
 }
 
-int witness_start(struct witness *w, struct api *api)
+int cosign_start(struct cosign *w, struct api *api)
 {
 	struct store_reader *rd;
 
@@ -714,7 +714,7 @@ int witness_start(struct witness *w, struct api *api)
 		pthread_mutex_unlock(&w->mu);
 		store_read_end(rd);
 	}
-	if (pthread_create(&w->thread, NULL, witness_thread, w) != 0)
+	if (pthread_create(&w->thread, NULL, cosign_thread, w) != 0)
 		return MN_ENOMEM;
 	w->started = 1;
 	mn_info("witness", "log=%s witnesses=%zu quorum=%s mode=%s timeout_ms=%" PRIu64, w->name,
@@ -723,7 +723,7 @@ int witness_start(struct witness *w, struct api *api)
 	return 0;
 }
 
-void witness_stop(struct witness *w)
+void cosign_stop(struct cosign *w)
 {
 	if (w == NULL)
 		return;
@@ -755,7 +755,7 @@ void witness_stop(struct witness *w)
 
 /* --- status and metrics ------------------------------------------------------------ */
 
-void witness_status(struct witness *w, struct witness_status *out)
+void cosign_status(struct cosign *w, struct cosign_status *out)
 {
 	uint64_t now = mn_now_ms(), since;
 
@@ -770,13 +770,13 @@ void witness_status(struct witness *w, struct witness_status *out)
 	out->age_ms = now > since ? now - since : 0;
 }
 
-void witness_metrics(struct witness *w, struct prom *p, const char *labels)
+void cosign_metrics(struct cosign *w, struct prom *p, const char *labels)
 {
-	struct witness_status s;
+	struct cosign_status s;
 	char esc[TPOLICY_MAX_NAME * 2 + 8], extra[sizeof(esc) + 64];
 	uint64_t unwitnessed;
 
-	witness_status(w, &s);
+	cosign_status(w, &s);
 	prom_family(p, "mn_witness_cosignatures_total", PROM_COUNTER,
 		    "Verified cosignatures received, per witness.");
 	for (size_t i = 0; i < w->num; i++) {

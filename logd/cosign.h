@@ -1,8 +1,8 @@
-/* witness.h: a log's witnessed checkpoints (issue 16, c2sp.org/tlog-witness
+/* cosign.h: a log's witnessed checkpoints (issue 16, c2sp.org/tlog-witness
  * v1.0.0, tlog-cosignature cosignature/v1, tlog-policy).
  *
  * The sequencer commits and signs an STH per batch as ever, and tells the
- * collector (witness_sth, its seq_options.on_sth hook; it only notes that
+ * collector (cosign_sth, its seq_options.on_sth hook; it only notes that
  * there is something new, so only the latest STH matters). One thread per
  * log runs rounds: a round takes the log's own checkpoint of the store's
  * latest STH (api_log_checkpoint) and POSTs add-checkpoint to every witness
@@ -34,8 +34,8 @@
  *
  * Witness latency never reaches the sequencer: the hook takes a mutex and
  * wakes the thread; batches go on committing while a round is out. */
-#ifndef MN_LOGD_WITNESS_H
-#define MN_LOGD_WITNESS_H
+#ifndef MN_LOGD_COSIGN_H
+#define MN_LOGD_COSIGN_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,9 +44,9 @@ struct api;
 struct prom;
 struct store;
 struct tpolicy;
-struct witness;
+struct cosign;
 
-struct witness_options {
+struct cosign_options {
 	const struct tpolicy *policy; /* borrowed (outlives the collector) */
 	uint64_t timeout_ms;          /* per request, and fail-open's wait; 0 = 5000 */
 	int fail_open;
@@ -56,29 +56,29 @@ struct witness_options {
 	void *on_served_ctx;
 };
 
-/* witness_new checks the policy (a quorum, every witness with a URL, at most
+/* cosign_new checks the policy (a quorum, every witness with a URL, at most
  * TPOLICY_MAX_WITNESSES) and makes the collector; nothing runs yet. 0, or
  * MN_EINVAL with the reason in |err| (NUL-terminated), or MN_ENOMEM. */
-int witness_new(struct witness **out, const struct witness_options *o, char *err,
+int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
 		size_t err_len);
-/* witness_info_json: the /mn/v1/info "witness" object, {"mode": "wait" |
+/* cosign_info_json: the /mn/v1/info "witness" object, {"mode": "wait" |
  * "fail-open", "timeout_ms": N, "quorum": NAME, "witnesses": [{"name",
  * "vkey", "url"}...]} (NUL-terminated, owned by |w|). */
-const char *witness_info_json(const struct witness *w);
-/* witness_on_served sets on_served (before witness_start). */
-void witness_on_served(struct witness *w, void (*fn)(void *ctx), void *ctx);
-/* witness_sth is the sequencer's on_sth hook (|ctx| the collector): a new STH
+const char *cosign_info_json(const struct cosign *w);
+/* cosign_on_served sets on_served (before cosign_start). */
+void cosign_on_served(struct cosign *w, void (*fn)(void *ctx), void *ctx);
+/* cosign_sth is the sequencer's on_sth hook (|ctx| the collector): a new STH
  * of |tree_size| is committed. Thread-safe, never blocks on the network. */
-void witness_sth(void *ctx, uint64_t tree_size, uint64_t timestamp);
-/* witness_start starts the thread that witnesses what |api| (borrowed; it must
+void cosign_sth(void *ctx, uint64_t tree_size, uint64_t timestamp);
+/* cosign_start starts the thread that witnesses what |api| (borrowed; it must
  * outlive the collector, and be made with api_config.witnessed) signs, and
  * serves the results through it. 0 or MN_ENOMEM. */
-int witness_start(struct witness *w, struct api *api);
-/* witness_stop stops the thread (requests in flight are abandoned) and frees
+int cosign_start(struct cosign *w, struct api *api);
+/* cosign_stop stops the thread (requests in flight are abandoned) and frees
  * |w|. NULL is a no-op. */
-void witness_stop(struct witness *w);
+void cosign_stop(struct cosign *w);
 
-struct witness_status {
+struct cosign_status {
 	int fail_open;
 	int served;            /* a checkpoint is served */
 	uint64_t served_size;  /* its tree size */
@@ -86,11 +86,11 @@ struct witness_status {
 	uint64_t age_ms;       /* now - the served checkpoint's STH timestamp (none
 				* served: since the collector started) */
 };
-/* witness_status: a snapshot. Thread-safe. */
-void witness_status(struct witness *w, struct witness_status *out);
-/* witness_metrics adds the mn_witness_* families to |w|: cosignatures and
+/* cosign_status: a snapshot. Thread-safe. */
+void cosign_status(struct cosign *w, struct cosign_status *out);
+/* cosign_metrics adds the mn_witness_* families to |w|: cosignatures and
  * failures per witness (witness=NAME, reason=R), served size, lag in entries,
  * the served checkpoint's age, checkpoints served without the quorum. */
-void witness_metrics(struct witness *w, struct prom *p, const char *labels);
+void cosign_metrics(struct cosign *w, struct prom *p, const char *labels);
 
 #endif
