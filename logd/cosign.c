@@ -186,6 +186,9 @@ static void target_put(struct target *t)
 	free(t);
 }
 
+static int servable(struct cosign *w, const struct target *t);
+static void serve(struct cosign *w, struct target *t);
+
 /* new_target: the log's checkpoint of its latest STH becomes the round's. */
 static void new_target(struct cosign *w, uint64_t seq)
 {
@@ -216,6 +219,8 @@ static void new_target(struct cosign *w, uint64_t seq)
 	pthread_mutex_unlock(&w->mu);
 	if (ahead && w->pending_since == 0)
 		w->pending_since = mn_now_ms();
+	if (t->met && servable(w, t))
+		serve(w, t); /* "quorum none": nothing to wait for */
 }
 
 /* serve: |t| with its cosignature lines becomes the served checkpoint. */
@@ -534,7 +539,7 @@ static void fail_open_check(struct cosign *w, uint64_t now)
 	size_t n = 0;
 
 	if (!w->fail_open || t == NULL || t->met || w->pending_since == 0 ||
-	    now - w->pending_since < w->timeout_ms || !servable(w, t))
+	    now < w->pending_since + w->timeout_ms || !servable(w, t))
 		return;
 	for (size_t i = 0; i < w->num; i++)
 		n += t->witnessed[i] != 0;

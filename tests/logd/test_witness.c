@@ -9,12 +9,15 @@
  * - under load (4 threads adding chains), every /checkpoint served has the
  *   quorum, the served sizes never go back, and after the load the served
  *   size reaches get-sth's; the checkpoint published to the directory store
- *   carries the cosignatures; /mn/v1/info states the mode;
+ *   carries the cosignatures, and with sct_after: publish an SCT comes back
+ *   only once a witnessed checkpoint covering it is stored; /mn/v1/info
+ *   states the mode;
  * - wait mode: one witness down, the quorum is still met; two down, the
  *   served checkpoint stays at its size while get-sth grows, the failures are
  *   counted (reason connect), /readyz says not ready once the served
  *   checkpoint is an MMD old; a witness back, the checkpoint catches up,
- *   witnessed, and /readyz is ready;
+ *   witnessed, and /readyz is ready; logd restarted learns the witnesses'
+ *   sizes from their 409s and is witnessed again;
  * - fail-open mode: two down, after the timeout the newest checkpoint is
  *   served with one cosignature (tpolicy_check: quorum not met), counted as
  *   unwitnessed; a witness back, the next checkpoint is witnessed again;
@@ -337,7 +340,8 @@ static void test_quorum_under_load_and_publish(void **state)
 	fx_setup(&f);
 	{
 		char extra[256];
-		snprintf(extra, sizeof(extra), "    publish: {dir: %s}\n", f.pub);
+		snprintf(extra, sizeof(extra), "    publish: {dir: %s}\n    sct_after: publish\n",
+			 f.pub);
 		fx_logd(&f, extra);
 	}
 	/* /mn/v1/info states the mode */
@@ -412,9 +416,46 @@ static void test_quorum_under_load_and_publish(void **state)
 			nap(50);
 		}
 	}
+	/* sct_after: publish: an SCT comes back only once a witnessed checkpoint
+	 * covering its entry is stored */
+	{
+		int64_t now = pki_now();
+		const char *dns[1] = {"held.witness.test"};
+		struct pki_cert *leaf = pki_issue(f.ca, "held.witness.test", dns, 1, 0, now - 60,
+						  now + 86400);
+		const struct pki_cert *chain[2] = {leaf, f.ca};
+		char *body = ctc_chain_json(chain, 2), path[200];
+		struct ct_verifier *v = ct_verifier_new(f.logd.spki, f.logd.spki_len);
+		struct ctc_sct sct;
+		struct http_resp r;
+		size_t len = 0;
+		uint8_t *b;
+		struct cpck pc = {0};
+
+		assert_non_null(v);
+		assert_int_equal(http_do(f.logd.port, "POST", "/wl/ct/v1/add-chain", NULL, body,
+					 strlen(body), &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(ctc_parse_sct(v, r.body, r.body_len, leaf->der, leaf->der_len,
+					       &sct), 0);
+		assert_true(sct.has_index);
+		snprintf(path, sizeof(path), "%s/checkpoint", f.pub);
+		b = (uint8_t *)tf_read(path, &len);
+		assert_non_null(b);
+		check_bytes(&f, b, len, &pc);
+		assert_int_equal(pc.check, 0);
+		assert_true(pc.size > sct.index);
+		free(b);
+		http_resp_free(&r);
+		free(body);
+		ct_verifier_free(v);
+		pki_free(leaf);
+	}
 	assert_true(metric(f.logd.port, "mn_witness_cosignatures_total{log=\"wl\",witness=\"w1\"} ")
 		    + metric(f.logd.port, "mn_witness_cosignatures_total{log=\"wl\",witness=\"w2\"} ")
 		    >= 2);
+	size = sth_size(f.logd.port, "/wl");
+	wait_cp(&f, f.logd.port, "/wl", size, 0);
 	assert_true(metric(f.logd.port, "mn_witness_served_size{log=\"wl\"} ") == (double)size);
 	fx_teardown(&f);
 }
@@ -487,6 +528,22 @@ static void test_wait_mode_witnesses_down(void **state)
 		assert_true(now_ms() < end);
 		nap(100);
 	}
+
+	/* logd restarts: it does not know what the witnesses cosigned, asks
+	 * with old 0, learns their sizes from the 409s and is witnessed again
+	 * (a 409 resolved so is not a failure) */
+	assert_int_equal(logd_stop(&f.logd, SIGTERM), 0);
+	{
+		const char *args[] = {"--config", f.cfg, NULL};
+		assert_int_equal(logd_start_stderr(&f.logd, args, f.err), 0);
+	}
+	add_n(&f, f.logd.port, "/wl", "restart.witness.test", 2);
+	c = wait_cp(&f, f.logd.port, "/wl", sth_size(f.logd.port, "/wl"), 0);
+	assert_int_equal(c.cosigned, 2);
+	assert_true(metric(f.logd.port, "mn_witness_cosignatures_total{log=\"wl\","
+			   "witness=\"w1\"} ") >= 1);
+	assert_true(metric(f.logd.port, "mn_witness_failures_total{log=\"wl\",witness=\"w1\","
+			   "reason=\"conflict\"} ") == 0);
 	fx_teardown(&f);
 }
 
@@ -603,6 +660,31 @@ static void test_forked_log(void **state)
 	fx_teardown(&f);
 }
 
+/* "quorum none": nothing to wait for, every checkpoint is served at once */
+static void test_quorum_none(void **state)
+{
+	struct fx f;
+	struct cpck c;
+	FILE *p;
+
+	(void)state;
+	fx_setup(&f);
+	p = fopen(f.policy, "w");
+	assert_non_null(p);
+	fprintf(p, "log %s\nquorum none\n", f.vkey);
+	fclose(p);
+	tpolicy_free(f.pol);
+	{
+		char err[512];
+		assert_int_equal(tpolicy_load(&f.pol, f.policy, 0, err, sizeof(err)), 0);
+	}
+	fx_logd(&f, "");
+	add_n(&f, f.logd.port, "/wl", "none.witness.test", 2);
+	c = wait_cp(&f, f.logd.port, "/wl", sth_size(f.logd.port, "/wl"), 0);
+	assert_int_equal(c.cosigned, 0);
+	fx_teardown(&f);
+}
+
 /* --- configuration ---------------------------------------------------------------------- */
 
 static void test_policy_without_url(void **state)
@@ -642,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_wait_mode_witnesses_down),
 		cmocka_unit_test(test_fail_open),
 		cmocka_unit_test(test_forked_log),
+		cmocka_unit_test(test_quorum_none),
 		cmocka_unit_test(test_policy_without_url),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
