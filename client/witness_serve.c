@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <uv.h>
 
@@ -67,6 +68,12 @@ struct ws_conn {
 	char url[WS_MAX_URL + 1];
 	size_t url_len;
 	size_t header_bytes, num_headers;
+	char field[16];         /* the first bytes of the header field being read */
+	size_t field_len;
+	int is_expect;          /* that field is Expect */
+	char expect[16];        /* the first bytes of its value */
+	size_t expect_len;
+	uv_write_t wr_continue; /* "100 Continue" (RFC 9110 10.1.1) */
 	uint8_t *body;
 	size_t body_len, body_cap;
 	int error_status;       /* a limit hit in a callback: the status to send */
@@ -156,6 +163,9 @@ static void request_reset(struct ws_conn *c)
 	c->num_headers = 0;
 	c->body_len = 0;
 	c->error_status = 0;
+	c->field_len = 0;
+	c->is_expect = 0;
+	c->expect_len = 0;
 }
 
 /* --- writing ------------------------------------------------------------- */
@@ -342,24 +352,66 @@ static int on_url(llhttp_t *p, const char *at, size_t len)
 	return 0;
 }
 
-static int on_header_bytes(llhttp_t *p, const char *at, size_t len)
+static int count_header(llhttp_t *p, size_t len)
 {
 	struct ws_conn *c = p->data;
 
-	(void)at;
 	if (len > WS_MAX_HEADER_BYTES - c->header_bytes)
 		return limit(p, 431, "request headers too large");
 	c->header_bytes += len;
 	return 0;
 }
 
+/* keep: the first bytes of a field or value that arrives in pieces */
+static void keep(char *buf, size_t cap, size_t *len, const char *at, size_t n)
+{
+	if (*len < cap) {
+		size_t take = cap - *len;
+		memcpy(buf + *len, at, n < take ? n : take);
+	}
+	*len += n;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct ws_conn *c = p->data;
+
+	keep(c->field, sizeof(c->field), &c->field_len, at, len);
+	return count_header(p, len);
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
 	struct ws_conn *c = p->data;
 
+	c->is_expect = c->field_len == 6 && strncasecmp(c->field, "expect", 6) == 0;
+	c->field_len = 0;
 	if (++c->num_headers > WS_MAX_HEADERS)
 		return limit(p, 431, "too many request headers");
 	return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct ws_conn *c = p->data;
+
+	if (c->is_expect)
+		keep(c->expect, sizeof(c->expect), &c->expect_len, at, len);
+	return count_header(p, len);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+	struct ws_conn *c = p->data;
+
+	c->is_expect = 0;
+	return 0;
+}
+
+static void on_write_continue(uv_write_t *req, int status)
+{
+	(void)req;
+	(void)status; /* a failed write shows on the answer's write too */
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -367,8 +419,23 @@ static int on_headers_complete(llhttp_t *p)
 	struct ws_conn *c = p->data;
 
 	c->method = llhttp_get_method(p);
+	if (p->upgrade) {
+		if (c->method == HTTP_CONNECT)
+			return limit(p, 405, "CONNECT is not supported");
+		p->upgrade = 0; /* RFC 9110 section 7.8: a server may ignore Upgrade */
+	}
 	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > WIT_MAX_BODY)
 		return limit(p, 413, "request body too large");
+	/* RFC 9110 section 10.1.1: a client that sent Expect: 100-continue
+	 * waits for this before sending the body (libcurl does, for a second,
+	 * with bodies over 1 KiB) */
+	if (c->expect_len == 12 && strncasecmp(c->expect, "100-continue", 12) == 0 &&
+	    p->http_major == 1 && p->http_minor >= 1 &&
+	    ((p->flags & F_CHUNKED) || p->content_length > 0)) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		uv_buf_t b = uv_buf_init((char *)cont, sizeof(cont) - 1);
+		(void)uv_write(&c->wr_continue, (uv_stream_t *)&c->tcp, &b, 1, on_write_continue);
+	}
 	return 0;
 }
 
@@ -407,9 +474,10 @@ static int on_message_complete(llhttp_t *p)
 static const llhttp_settings_t settings = {
 	.on_message_begin = on_message_begin,
 	.on_url = on_url,
-	.on_header_field = on_header_bytes,
-	.on_header_value = on_header_bytes,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
 	.on_header_field_complete = on_header_field_complete,
+	.on_header_value_complete = on_header_value_complete,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
 	.on_message_complete = on_message_complete,

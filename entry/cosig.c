@@ -188,6 +188,8 @@ int wit_parse_request(struct wit_request *out, const uint8_t *body, size_t len,
 	if (len > WIT_MAX_BODY)
 		return MN_EMALFORMED;
 	*why = "first line is not \"old N\"";
+	if (len == 0) /* an empty body may come as NULL: no memchr on it */
+		return MN_EMALFORMED;
 	nl = memchr(p, '\n', len);
 	if (nl == NULL || nl - p < 5 || memcmp(p, "old ", 4) != 0 ||
 	    !parse_dec(p + 4, (size_t)(nl - p - 4), &out->old_size))

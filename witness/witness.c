@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -296,7 +297,20 @@ int witness_new(struct witness **out, const char *state_dir, const char *logs_fi
 	ret = MN_ENOMEM;
 	if (w->state_dir == NULL || w->logs == NULL)
 		goto err;
-	if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir(state_dir, 0700) == 0) {
+		/* the new directory's entry is durable before any state in it */
+		char *parent = strdup(state_dir);
+		int pfd = parent ? open(dirname(parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		int synced = pfd >= 0 && fsync(pfd) == 0;
+		if (pfd >= 0)
+			close(pfd);
+		free(parent);
+		if (!synced) {
+			set_err(err, err_len, "%s: cannot fsync its parent directory", state_dir);
+			ret = MN_EIO;
+			goto err;
+		}
+	} else if (errno != EEXIST) {
 		set_err(err, err_len, "%s: %s", state_dir, strerror(errno));
 		ret = MN_EIO;
 		goto err;
@@ -420,14 +434,15 @@ static int add_sig_line(struct cbb *b, const struct note_checkpoint *cp, size_t 
 	       cbb_add_u8(b, '\n');
 }
 
-static int is_log_key_line(const struct wlog *l, const struct note_checkpoint *cp, size_t i)
+/* key_line: the first signature line of |cp| by |k|, or -1. */
+static int key_line(const struct note_checkpoint *cp, const struct note_vkey *k)
 {
-	for (size_t k = 0; k < l->num_keys; k++)
-		if (cp->sigs[i].name_len == l->keys[k].name_len &&
-		    memcmp(cp->sigs[i].name, l->keys[k].name, l->keys[k].name_len) == 0 &&
-		    cp->sigs[i].key_id == l->keys[k].key_id)
-			return 1;
-	return 0;
+	for (size_t i = 0; i < cp->num_sigs; i++)
+		if (cp->sigs[i].name_len == k->name_len &&
+		    memcmp(cp->sigs[i].name, k->name, k->name_len) == 0 &&
+		    cp->sigs[i].key_id == k->key_id)
+			return (int)i;
+	return -1;
 }
 
 /* cosign_locked signs |cp|, persists the new state and fills |out| with the
@@ -456,9 +471,15 @@ static int cosign_locked(struct witness *w, struct wlog *l, const struct note_ch
 	/* the checkpoint text, the blank line, the log's lines that verified, ours */
 	int ok = cbb_add_bytes(&state, (const uint8_t *)cp->text, cp->text_len) &&
 		 cbb_add_u8(&state, '\n');
-	for (size_t i = 0; ok && i < cp->num_sigs; i++)
-		if (is_log_key_line(l, cp, i))
-			ok = add_sig_line(&state, cp, i);
+	/* one line per key of the log (all verified), so that the state file
+	 * holds at most NOTE_MAX_SIGS lines and parses again at start */
+	for (size_t k = 0, n = 0; ok && k < l->num_keys && n < NOTE_MAX_SIGS - 1; k++) {
+		int i = key_line(cp, &l->keys[k]);
+		if (i >= 0) {
+			ok = add_sig_line(&state, cp, (size_t)i);
+			n++;
+		}
+	}
 	ok = ok && cbb_add_bytes(&state, ln, ln_len) && cbb_finish(&state, &st, &st_len);
 	if (!ok) {
 		cbb_cleanup(&state);

@@ -154,6 +154,10 @@ static void test_http_statuses(void **state)
 	assert_int_equal(post(w.port, (const uint8_t *)"old 1\n", 6, &r), 0);
 	assert_int_equal(r.status, 400);
 	http_resp_free(&r);
+	/* an empty body (the server holds no buffer then) */
+	assert_int_equal(post(w.port, NULL, 0, &r), 0);
+	assert_int_equal(r.status, 400);
+	http_resp_free(&r);
 
 	/* the monitoring endpoint */
 	{
@@ -220,6 +224,8 @@ static void send_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 }
+
+#define send_lit(fd, s) send_all(fd, s, sizeof(s) - 1)
 
 /* read_until_close reads until EOF or |ms|: the bytes (malloc'd), -1 on
  * timeout (the server kept the connection open). */
@@ -309,6 +315,35 @@ static void test_keepalive_and_hostile(void **state)
 	}
 	free(b);
 
+	/* Expect: 100-continue (libcurl sends it with bodies over 1 KiB and
+	 * waits): "100 Continue" comes before the body is sent */
+	b = body_of(logA, 5, 5, &len);
+	hl = snprintf(head, sizeof(head), "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n"
+		      "Expect: 100-continue\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+		      len);
+	fd = connect_to(w.port);
+	send_all(fd, head, (size_t)hl);
+	{
+		char got[64] = "";
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		assert_int_equal(poll(&pf, 1, 3000), 1);
+		assert_true(recv(fd, got, 25, MSG_WAITALL) == 25);
+		assert_memory_equal(got, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	}
+	send_all(fd, b, len);
+	assert_true(read_until_close(fd, 5000, &out) > 0);
+	assert_non_null(strstr(out, "HTTP/1.1 200 OK"));
+	free(out);
+	close(fd);
+	free(b);
+	/* CONNECT: 405 */
+	fd = connect_to(w.port);
+	send_lit(fd, "CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_true(read_until_close(fd, 5000, &out) > 0);
+	assert_non_null(strstr(out, "HTTP/1.1 405"));
+	free(out);
+	close(fd);
+
 	/* an oversized body: 413 from its Content-Length, before reading it */
 	fd = connect_to(w.port);
 	hl = snprintf(head, sizeof(head), "POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n"
@@ -334,7 +369,7 @@ static void test_keepalive_and_hostile(void **state)
 	close(fd);
 	/* a header past 16 KiB: 431 */
 	fd = connect_to(w.port);
-	send_all(fd, "GET / HTTP/1.1\r\nX-Big: ", 23);
+	send_lit(fd, "GET / HTTP/1.1\r\nX-Big: ");
 	memset(big, 'a', 20000);
 	send_all(fd, big, 20000);
 	assert_true(read_until_close(fd, 5000, &out) > 0);
@@ -415,6 +450,51 @@ static void test_keepalive_and_hostile(void **state)
 	free(b);
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);
+	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+}
+
+/* At most 1024 connections (WS_MAX_CONNS): those past it are closed at once,
+ * those within are served, and closing them frees their places. */
+static void test_connection_limit(void **state)
+{
+	enum { N = 1024 + 8 };
+	static int fds[N];
+	struct witness_proc w;
+	struct http_resp r;
+	char *out;
+	int closed_past = 0;
+
+	(void)state;
+	reset_state();
+	start(&w, NULL);
+	for (int i = 0; i < N; i++)
+		fds[i] = connect_to(w.port);
+	/* the last ones: closed by the server without an answer */
+	for (int i = 1024; i < N; i++) {
+		long n = read_until_close(fds[i], 5000, &out);
+		if (n == 0)
+			closed_past++;
+		if (n >= 0)
+			free(out);
+	}
+	assert_int_equal(closed_past, N - 1024);
+	/* the first one is still served on its connection */
+	send_lit(fds[0], "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+	assert_true(read_until_close(fds[0], 5000, &out) > 0);
+	assert_non_null(strstr(out, "HTTP/1.1 404"));
+	free(out);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	/* the places are free again (polled: the server sees the closes) */
+	for (int tries = 0;; tries++) {
+		struct pollfd none;
+		int got = http_do(w.port, "GET", "/", NULL, NULL, 0, &r) == 0 && r.status == 404;
+		http_resp_free(&r);
+		if (got)
+			break;
+		assert_true(tries < 1000);
+		poll(&none, 0, 5);
+	}
 	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
 }
 
@@ -651,6 +731,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_statuses),
 		cmocka_unit_test(test_keepalive_and_hostile),
+		cmocka_unit_test(test_connection_limit),
 		cmocka_unit_test(test_concurrent_connections),
 		cmocka_unit_test(test_kill9),
 	};

@@ -236,6 +236,11 @@ static void test_witness_bodies(void **state)
 
 	(void)state;
 	assert_int_equal(wit_parse_request(&r, (const uint8_t *)req, strlen(req), &why), 0);
+	/* an empty body, as a server may hand it (NULL, 0) */
+	{
+		struct wit_request e;
+		assert_int_equal(wit_parse_request(&e, NULL, 0, NULL), MN_EMALFORMED);
+	}
 	assert_int_equal(r.old_size, 20852014u);
 	assert_int_equal(r.proof_len, 4);
 	assert_int_equal(r.proof[0][0], 0x3e);

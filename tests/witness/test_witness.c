@@ -386,7 +386,7 @@ static void origin_hex(const char *origin, char out[65])
 static void test_monitoring_and_restart(void **state)
 {
 	struct witness_answer a, g;
-	struct note_checkpoint cp;
+	struct note_checkpoint cp, cp_;
 	struct note_vkey lk;
 	struct witness *w;
 	char hex[65], vkey_before[NOTE_MAX_VKEY + 1];
@@ -459,6 +459,40 @@ static void test_monitoring_and_restart(void **state)
 					     sizeof(err)), MN_EMALFORMED);
 		assert_null(w2);
 		assert_non_null(strstr(err, "refusing"));
+	}
+	/* a checkpoint with the log's line 63 times (64 lines, all valid): the
+	 * state keeps one line per key, so it still parses at the next start */
+	{
+		size_t cl, ll, nl;
+		uint8_t *one, *note;
+		const uint8_t *last;
+		struct cbb bb;
+		reset_state();
+		w = open_witness();
+		one = witfix_checkpoint(logB, 5, NULL, &cl);
+		last = (const uint8_t *)memrchr(one, '\n', cl - 1) + 1;
+		ll = (size_t)(one + cl - last);
+		note = malloc(cl + 62 * ll);
+		memcpy(note, one, cl);
+		for (int i = 0; i < 62; i++)
+			memcpy(note + cl + (size_t)i * ll, last, ll);
+		nl = cl + 62 * ll;
+		assert_true(cbb_init(&bb, nl + 64, 1 << 20));
+		assert_true(wit_format_request(&bb, 0, NULL, 0, note, nl));
+		assert_true(cbb_finish(&bb, &b, &len));
+		assert_int_equal(post_status(w, b, len), 200);
+		free(b);
+		free(note);
+		free(one);
+		witness_free(w);
+		w = open_witness();
+		origin_hex("log.example/b", hex);
+		assert_int_equal(witness_get_checkpoint(w, hex, 64, &g), 0);
+		assert_int_equal(g.status, 200);
+		assert_int_equal(note_parse_checkpoint(&cp_, g.body, g.body_len), 0);
+		assert_int_equal(cp_.num_sigs, 2);
+		witness_answer_cleanup(&g);
+		witness_free(w);
 	}
 	/* bad setups */
 	{
