@@ -354,6 +354,8 @@ static void test_logd_refuses(void **state)
 		{NULL, "NOPARENT", "", 7, "its parent directory does not exist"},
 		{NULL, NULL, "  - name: one\n    data: /x\n    classes: [tls]\n    roots: {tls: /r}\n",
 		 11, "name (URL prefix) already used"},
+		{NULL, NULL, "    witness_policy: /nonexistent/witnesses\n", 11,
+		 "cannot load witness policy: /nonexistent/witnesses"},
 	};
 
 	(void)state;
