@@ -627,8 +627,9 @@ int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
 		return MN_EINVAL;
 	}
 	for (size_t i = 0; i < p->num_witnesses; i++)
-		if (p->witnesses[i].url[0] == '\0') {
-			snprintf(err, err_len, "witness %s has no URL (witness NAME VKEY URL)",
+		if (strncmp(p->witnesses[i].url, "http://", 7) != 0 &&
+		    strncmp(p->witnesses[i].url, "https://", 8) != 0) {
+			snprintf(err, err_len, "witness %s has no http(s) URL (witness NAME VKEY URL)",
 				 p->witnesses[i].name);
 			return MN_EINVAL;
 		}

@@ -182,10 +182,11 @@ int shard_load(struct shard *s, const struct logd_log_config *cfg, const char *f
 			ret = MN_EINVAL;
 		}
 		for (size_t i = 0; ret == 0 && i < s->wpolicy->num_witnesses; i++)
-			if (s->wpolicy->witnesses[i].url[0] == '\0') {
+			if (strncmp(s->wpolicy->witnesses[i].url, "http://", 7) != 0 &&
+			    strncmp(s->wpolicy->witnesses[i].url, "https://", 8) != 0) {
 				snprintf(err, sizeof(err), "%s: witness %s has no URL (witness NAME "
-					 "VKEY URL): logd cannot ask it", cfg->witness_policy,
-					 s->wpolicy->witnesses[i].name);
+					 "VKEY URL, http:// or https://): logd cannot ask it",
+					 cfg->witness_policy, s->wpolicy->witnesses[i].name);
 				ret = MN_EINVAL;
 			}
 		if (ret != 0) {

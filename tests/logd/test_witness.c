@@ -690,6 +690,7 @@ static void test_quorum_none(void **state)
 static void test_policy_without_url(void **state)
 {
 	char dir[64] = "/tmp/mn-witness-XXXXXX", pol[128], cmd[512], *out = NULL, *err = NULL;
+	char vkey[NOTE_MAX_VKEY + 1];
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	struct cosigner *cs;
 
@@ -705,6 +706,7 @@ static void test_policy_without_url(void **state)
 		fprintf(p, "witness w1 %s\nquorum w1\n", cosigner_vkey(cs));
 		fclose(p);
 	}
+	snprintf(vkey, sizeof(vkey), "%s", cosigner_vkey(cs));
 	cosigner_free(cs);
 	EVP_PKEY_free(k);
 	snprintf(cmd, sizeof(cmd), "%s/logd --listen 127.0.0.1:0 --data %s/d --witness-policy %s",
@@ -712,6 +714,17 @@ static void test_policy_without_url(void **state)
 	assert_int_not_equal(tf_run(dir, NULL, cmd, &out, &err), 0);
 	assert_non_null(err);
 	assert_non_null(strstr(err, "has no URL"));
+	free(out);
+	free(err);
+	/* nor one logd cannot POST to */
+	{
+		FILE *p = fopen(pol, "w");
+		assert_non_null(p);
+		fprintf(p, "witness w1 %s ftp://w1.test/\nquorum w1\n", vkey);
+		fclose(p);
+	}
+	assert_int_not_equal(tf_run(dir, NULL, cmd, &out, &err), 0);
+	assert_non_null(strstr(err, "witness w1 has no URL (witness NAME VKEY URL, http://"));
 	free(out);
 	free(err);
 	rm_rf(dir);
