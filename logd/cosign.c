@@ -231,8 +231,12 @@ static void serve(struct cosign *w, struct target *t)
 
 	for (size_t i = 0; i < w->num; i++)
 		len += t->line_len[i];
-	if (len > MAX_CP || (buf = malloc(len)) == NULL)
+	if (len > MAX_CP || (buf = malloc(len)) == NULL) {
+		mn_warn("witness", "log=%s size=%" PRIu64 " bytes=%zu msg=\"cannot serve the "
+			"cosigned checkpoint (over %d bytes, or out of memory)\"", w->name, t->size,
+			len, MAX_CP);
 		return;
+	}
 	memcpy(buf, t->cp, t->cp_len);
 	len = t->cp_len;
 	for (size_t i = 0; i < w->num; i++) {
