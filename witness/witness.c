@@ -581,6 +581,16 @@ int witness_add_checkpoint(struct witness *w, const uint8_t *body, size_t len,
 		ret = cosign_locked(w, l, cp, out);
 	}
 	pthread_mutex_unlock(&l->mu);
+	/* tlog-witness: a correctly signed checkpoint that fails a consistency
+	 * check may be evidence of a misbehaving log: say so (not cosigned) */
+	if (ret == 0 && out->status == 422) {
+		char root_hex[65];
+		hex_of(root_hex, cp->root);
+		mn_warn("witness_inconsistent", "origin=%s old=%" PRIu64 " size=%" PRIu64
+			" root=%s reason=\"%.*s\"", l->origin, req->old_size, cp->tree_size,
+			root_hex, (int)(out->body_len ? out->body_len - 1 : 0),
+			(const char *)out->body);
+	}
 out:
 	merkle_hasher_free(h);
 	free(req);
