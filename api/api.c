@@ -60,6 +60,10 @@ struct api {
 	struct trust_slot readers[TRUST_SLOTS];
 	pthread_mutex_t trust_mu; /* serialises api_set_trust */
 	atomic_uint_fast64_t trust_swaps;
+	/* The served witnessed checkpoint (api_set_checkpoint), under cp_mu. */
+	pthread_mutex_t cp_mu;
+	uint8_t *cp;
+	size_t cp_len;
 };
 
 struct api *api_new(const struct api_config *cfg)
@@ -97,7 +101,43 @@ struct api *api_new(const struct api_config *cfg)
 	atomic_init(&api->trust_swaps, 0);
 	pthread_mutex_init(&api->mu, NULL);
 	pthread_mutex_init(&api->trust_mu, NULL);
+	pthread_mutex_init(&api->cp_mu, NULL);
 	return api;
+}
+
+int api_set_checkpoint(struct api *api, const uint8_t *cp, size_t len)
+{
+	uint8_t *copy = malloc(len != 0 ? len : 1), *old;
+
+	if (copy == NULL)
+		return MN_ENOMEM;
+	memcpy(copy, cp, len);
+	pthread_mutex_lock(&api->cp_mu);
+	old = api->cp;
+	api->cp = copy;
+	api->cp_len = len;
+	pthread_mutex_unlock(&api->cp_mu);
+	free(old);
+	return 0;
+}
+
+int api__served_checkpoint(struct api *api, uint8_t **out, size_t *out_len)
+{
+	int ret = 0;
+
+	*out = NULL;
+	*out_len = 0;
+	pthread_mutex_lock(&api->cp_mu);
+	if (api->cp == NULL) {
+		ret = MN_ENOTFOUND;
+	} else if ((*out = malloc(api->cp_len)) == NULL) {
+		ret = MN_ENOMEM;
+	} else {
+		memcpy(*out, api->cp, api->cp_len);
+		*out_len = api->cp_len;
+	}
+	pthread_mutex_unlock(&api->cp_mu);
+	return ret;
 }
 
 void api_set_metrics_ctx(struct api *api, void *ctx)
@@ -118,6 +158,8 @@ void api_free(struct api *api)
 		return;
 	trust_box_free(atomic_load(&api->trust));
 	pthread_mutex_destroy(&api->trust_mu);
+	pthread_mutex_destroy(&api->cp_mu);
+	free(api->cp);
 	pthread_mutex_destroy(&api->mu);
 	free(api);
 }

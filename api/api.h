@@ -171,6 +171,13 @@ struct api_config {
 	 * under |origin|; both NULL: no checkpoint (404). */
 	const struct note_signer *note;
 	const char *origin;
+	/* Witnessed checkpoints (logd/cosign.h): nonzero = /checkpoint serves
+	 * only what api_set_checkpoint set (404 until the first), not the log's
+	 * own signature of its latest STH (api_log_checkpoint still makes that).
+	 * |witness_json| (borrowed, NUL-terminated) is the JSON object /mn/v1/info
+	 * shows as "witness"; NULL = none. */
+	int witnessed;
+	const char *witness_json;
 	uint64_t mmd_s;                       /* maximum merge delay, seconds */
 	size_t max_entries;                   /* get-entries batch cap (default 256) */
 	size_t max_chain;                     /* certificates per chain (default 10) */
@@ -266,6 +273,17 @@ int api_leaf_index(struct api_leaf_index *out, struct merkle_hasher *h, const ui
 		   size_t leaf_len, const uint8_t leaf_hash[32], const uint8_t *extra,
 		   size_t extra_len);
 void api_leaf_index_cleanup(struct api_leaf_index *x);
+
+/* api_log_checkpoint makes the log's own signed checkpoint of the store's
+ * latest STH (its text, the RFC 6962 0x05 line and the Ed25519 note line), as
+ * /checkpoint serves it without witnesses: *out (malloc'd; the caller frees
+ * it), *out_len, and the STH's timestamp in *out_timestamp (may be NULL).
+ * 0, MN_ENOTFOUND (no origin or no tree head yet), or MN_E*. */
+int api_log_checkpoint(struct api *api, uint8_t **out, size_t *out_len,
+		       uint64_t *out_timestamp);
+/* api_set_checkpoint makes |cp| (copied) the checkpoint a witnessed api serves
+ * at /checkpoint from now on. Thread-safe. 0 or MN_ENOMEM (the old one stays). */
+int api_set_checkpoint(struct api *api, const uint8_t *cp, size_t len);
 
 #define API_MAX_OBJECT_PATH 96
 /* api_tile_path writes "/tile/<level>/<N>[.p/<W>]" (level -1: "/tile/data/...")

@@ -178,6 +178,9 @@ void api__info(struct api *api, struct api_response *resp);
  * smime_roots and certifiers are only the initial trust set: handlers use
  * api__trust_get instead. */
 const struct api_config *api__config(const struct api *api);
+/* api__served_checkpoint copies the checkpoint api_set_checkpoint set into
+ * *out (malloc'd). 0, MN_ENOTFOUND (none yet) or MN_ENOMEM. */
+int api__served_checkpoint(struct api *api, uint8_t **out, size_t *out_len);
 /* api__log_id / api__log_spki: the log's ID and DER public key: its
  * signer's, or for a mirror the origin's (api_config.mirror_of). */
 const uint8_t *api__log_id(const struct api_config *cfg);

@@ -127,7 +127,7 @@ static int mirror_checkpoint(struct store_reader *rd, const struct store_sth *st
 	return 1;
 }
 
-static void checkpoint(struct api *api, struct api_response *resp)
+int api_log_checkpoint(struct api *api, uint8_t **out, size_t *out_len, uint64_t *out_timestamp)
 {
 	const struct api_config *cfg = api__config(api);
 	struct store_reader *rd;
@@ -137,44 +137,82 @@ static void checkpoint(struct api *api, struct api_response *resp)
 	struct cbb b;
 	size_t olen;
 	const char *origin = origin_of(cfg, &olen);
+	int ret;
+
+	*out = NULL;
+	*out_len = 0;
+	if (origin == NULL)
+		return MN_ENOTFOUND;
+	ret = store_read_begin(cfg->store, &rd);
+	if (ret != 0)
+		return ret;
+	ret = store_r_sth(rd, &sth);
+	store_read_end(rd);
+	if (ret != 0)
+		return ret;
+	cbs_init(&c, sth.sig, sth.sig_len);
+	if (!ct_parse_sig(&sig, &c) || cbs_len(&c) != 0)
+		return MN_ECORRUPT;
+	if (!cbb_init(&b, 512, 4096))
+		return MN_ENOMEM;
+	ret = note_sign_checkpoint(&b, cfg->note, origin, olen, api__log_id(cfg),
+				   sth.tree_size, sth.root, sth.timestamp, &sig);
+	if (ret != 0 || !cbb_finish(&b, out, out_len)) {
+		cbb_cleanup(&b);
+		return ret != 0 ? ret : MN_ENOMEM;
+	}
+	if (out_timestamp != NULL)
+		*out_timestamp = sth.timestamp;
+	return 0;
+}
+
+static void checkpoint(struct api *api, struct api_response *resp)
+{
+	const struct api_config *cfg = api__config(api);
+	size_t olen;
 	uint8_t *out;
 	size_t out_len;
 	int ret;
 
-	if (origin == NULL) {
+	if (origin_of(cfg, &olen) == NULL) {
 		api_response_error(resp, 404, "notFound", "this log has no checkpoint origin");
 		return;
 	}
-	ret = store_read_begin(cfg->store, &rd);
-	if (ret != 0) {
-		api__err_response(resp, ret, "storage is not readable");
-		return;
+	if (cfg->mirror_of != NULL) {
+		/* a mirror serves the origin's checkpoint as it verified it */
+		struct store_reader *rd;
+		struct store_sth sth;
+		int served = 0;
+		if (store_read_begin(cfg->store, &rd) == 0) {
+			served = store_r_sth(rd, &sth) == 0 && mirror_checkpoint(rd, &sth, resp);
+			store_read_end(rd);
+		}
+		if (served)
+			return;
 	}
-	ret = store_r_sth(rd, &sth);
-	if (ret == 0 && cfg->mirror_of != NULL && mirror_checkpoint(rd, &sth, resp)) {
-		store_read_end(rd);
-		return;
-	}
-	store_read_end(rd);
-	if (ret == MN_ENOTFOUND) {
-		api_response_error(resp, 404, "notFound", "the log has no tree head yet");
-		return;
-	}
-	cbs_init(&c, sth.sig, sth.sig_len);
-	if (ret != 0 || !ct_parse_sig(&sig, &c) || cbs_len(&c) != 0) {
-		api__err_response(resp, ret != 0 ? ret : MN_ECORRUPT, "stored tree head is unusable");
-		return;
-	}
-	if (!cbb_init(&b, 512, 4096)) {
-		api__err_response(resp, MN_ENOMEM, NULL);
-		return;
-	}
-	ret = note_sign_checkpoint(&b, cfg->note, origin, olen, api__log_id(cfg),
-				   sth.tree_size, sth.root, sth.timestamp, &sig);
-	if (ret != 0 || !cbb_finish(&b, &out, &out_len)) {
-		cbb_cleanup(&b);
-		api__err_response(resp, ret != 0 ? ret : MN_ENOMEM, "cannot sign the checkpoint");
-		return;
+	if (cfg->witnessed) {
+		/* only a checkpoint that went through the witnesses (logd/cosign.h) */
+		ret = api__served_checkpoint(api, &out, &out_len);
+		if (ret == MN_ENOTFOUND) {
+			api_response_error(resp, 404, "notFound",
+					   "no witnessed checkpoint yet");
+			return;
+		}
+		if (ret != 0) {
+			api__err_response(resp, ret, NULL);
+			return;
+		}
+	} else {
+		ret = api_log_checkpoint(api, &out, &out_len, NULL);
+		if (ret == MN_ENOTFOUND) {
+			api_response_error(resp, 404, "notFound", "the log has no tree head yet");
+			return;
+		}
+		if (ret != 0) {
+			api__err_response(resp, ret, ret == MN_ENOMEM ? NULL
+						     : "cannot sign the checkpoint");
+			return;
+		}
 	}
 	set_body(resp, "text/plain; charset=utf-8", "Cache-Control: no-store\r\n", out, out_len);
 }
@@ -547,6 +585,9 @@ int api__static_info_json(struct cbb *b, const struct api *api)
 	if (cfg->note != NULL &&
 	    (!api__jraw(b, ",\"note_vkey\":") ||
 	     !api__jstr(b, note_signer_vkey(cfg->note), strlen(note_signer_vkey(cfg->note)))))
+		return 0;
+	if (cfg->witness_json != NULL &&
+	    (!api__jraw(b, ",\"witness\":") || !api__jraw(b, cfg->witness_json)))
 		return 0;
 	return api__jraw(b, exact_static_ct(cfg)
 				    ? ",\"data_tile_format\":\"" API_DATA_TILE_FORMAT_EXACT "\""

@@ -20,7 +20,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	echo "| what | measured | ceiling (same run) | ratio |"
 	echo "|---|---|---|---|"
 } >"$tmp"
-for b in bench_ceilings bench_merkle bench_validate bench_store bench_map bench_scale bench_http bench_lookup bench_mn bench_policy bench_shards bench_ops bench_tiles bench_mirror bench_publish bench_witness; do
+for b in bench_ceilings bench_merkle bench_validate bench_store bench_map bench_scale bench_http bench_lookup bench_mn bench_policy bench_shards bench_ops bench_tiles bench_mirror bench_publish bench_witness bench_witness_log; do
 	if [ -x "$B/bench/$b" ]; then
 		echo "bench: $b" >&2
 		"$B/bench/$b" "$B" >>"$tmp" || echo "| $b | failed | | |" >>"$tmp"

@@ -382,14 +382,48 @@ static int valid_name(const char *s)
 	return 1;
 }
 
+/* get_duration: "N" followed by ms, s or m, within [min_ms, max_ms]. */
+static int get_duration(struct pctx *c, const yaml_node_t *n, const char *what,
+			uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms)
+{
+	const char *s = scalar(c, n, what), *p;
+	uint64_t v = 0, mul;
+
+	if (s == NULL)
+		return 0;
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		if (v > 100000000)
+			return fail(c, n, "%s: too large", what);
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return fail(c, n, "%s: expected a duration such as 5s, 500ms or 1m", what);
+	if (strcmp(p, "ms") == 0)
+		mul = 1;
+	else if (strcmp(p, "s") == 0)
+		mul = 1000;
+	else if (strcmp(p, "m") == 0)
+		mul = 60000;
+	else
+		return fail(c, n, "%s: '%.20s' is not a duration (N ms, s or m)", what, s);
+	v *= mul;
+	if (v < min_ms || v > max_ms)
+		return fail(c, n, "%s: must be between %llu ms and %llu ms", what,
+			    (unsigned long long)min_ms, (unsigned long long)max_ms);
+	*out_ms = v;
+	return 1;
+}
+
 static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 {
+	int has_wtimeout = 0, has_wmode = 0;
 	yaml_node_t *k, *v;
 	unsigned long long u;
 	int has_classes = 0;
 
 	l->line = line_of(n);
 	l->mmd_s = 60;
+	l->witness_timeout_ms = 5000;
 	l->max_queue = 65536;
 	l->map = 1;
 	if (n->type != YAML_MAPPING_NODE)
@@ -474,6 +508,25 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 				l->sct_after_publish = 1;
 			else if (ok)
 				ok = fail(c, v, "sct_after: '%.40s' is not commit or publish", sv);
+		} else if (strcmp(key, "witness_policy") == 0) {
+			ok = get_str(c, v, "witness_policy", &l->witness_policy,
+				     &l->witness_policy_line);
+		} else if (strcmp(key, "witness_timeout") == 0) {
+			ok = !has_wtimeout ||
+			     fail(c, v, "witness_timeout: given twice");
+			ok = ok && get_duration(c, v, "witness_timeout", 100, 600000,
+						&l->witness_timeout_ms);
+			has_wtimeout = 1;
+		} else if (strcmp(key, "witness_mode") == 0) {
+			const char *sv = scalar(c, v, "witness_mode");
+			ok = sv != NULL && (!has_wmode || fail(c, v, "witness_mode: given twice"));
+			has_wmode = 1;
+			if (ok && strcmp(sv, "wait") == 0)
+				l->witness_fail_open = 0;
+			else if (ok && strcmp(sv, "fail-open") == 0)
+				l->witness_fail_open = 1;
+			else if (ok)
+				ok = fail(c, v, "witness_mode: '%.40s' is not wait or fail-open", sv);
 		} else if (strcmp(key, "map_size") == 0) {
 			ok = get_u64(c, v, "map_size", 0, ~0ull, &l->map_size);
 		} else if (strcmp(key, "max_map_size") == 0) {
@@ -490,6 +543,12 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 		return fail(c, n, "log %s: missing data (its LMDB directory)", l->name);
 	if (l->mirror_key != NULL && l->mirror == NULL)
 		return fail(c, n, "log %s: mirror_key given without mirror: URL", l->name);
+	if ((has_wtimeout || has_wmode) && l->witness_policy == NULL)
+		return fail(c, n, "log %s: witness_timeout and witness_mode need witness_policy: "
+			    "FILE", l->name);
+	if (l->witness_policy != NULL && (l->mirror != NULL || l->state != LOGD_STATE_OPEN))
+		return fail(c, n, "log %s: witness_policy is for an open log (a mirror or a "
+			    "read-only log makes no new checkpoints)", l->name);
 	if (l->mirror != NULL) {
 		/* a mirror serves the origin's log: its key, its trees */
 		if (l->mirror_key == NULL)
@@ -797,6 +856,7 @@ void logd_config_cleanup(struct logd_config *c)
 		free(l->publish_endpoint);
 		free(l->publish_region);
 		free(l->publish_credentials);
+		free(l->witness_policy);
 	}
 	free(c->logs);
 	free(c->file);

@@ -43,6 +43,15 @@
  *       sct_after: commit | publish SCTs after the durable commit (default),
  *                                   or only once published (needs publish)
  *       map_size / max_map_size     LMDB map sizes in bytes
+ *       witness_policy: FILE        tlog-policy file (entry/tpolicy.h): the
+ *                                   witnesses (each with its URL) and the
+ *                                   quorum that the served and published
+ *                                   checkpoint needs (logd/witness.h)
+ *       witness_timeout: 5s         per request, and how long fail-open waits
+ *                                   for the quorum: N ms|s|m, 100ms..10m
+ *       witness_mode: wait | fail-open   without the quorum: keep serving
+ *                                   the last witnessed checkpoint (default),
+ *                                   or after the timeout publish without it
  *       mirror: URL                 a verifying mirror of the log at URL
  *                                   (logd/mirror.h): no classes, roots,
  *                                   certifiers, keys, window or state; the map
@@ -104,6 +113,11 @@ struct logd_log_config {
 	char *publish_dir, *publish_s3, *publish_endpoint, *publish_region,
 		*publish_credentials;
 	int sct_after_publish;    /* sct_after: publish */
+	/* witnessed checkpoints (logd/witness.h); policy NULL = none */
+	char *witness_policy;
+	unsigned witness_policy_line;
+	uint64_t witness_timeout_ms; /* default 5000 */
+	int witness_fail_open;       /* witness_mode: fail-open */
 };
 
 struct logd_config {

@@ -75,6 +75,14 @@ static const char usage[] =
 	"  --note-key PEMFILE   Ed25519 key of the checkpoint's second note signature,\n"
 	"                       for witnesses (default DIR/note-key.pem, generated with\n"
 	"                       mode 0600 if missing)\n"
+	"  --witness-policy FILE tlog-policy file: the witnesses (each with its URL)\n"
+	"                       and the quorum; /checkpoint then serves only checkpoints\n"
+	"                       cosigned by the quorum (README, Witnesses)\n"
+	"  --witness-timeout MS per add-checkpoint request, and how long\n"
+	"                       --witness-fail-open waits for the quorum (default 5000)\n"
+	"  --witness-fail-open  without the quorum after the timeout, serve the\n"
+	"                       checkpoint with the cosignatures it has (default: keep\n"
+	"                       serving the last witnessed one)\n"
 	"  --mirror URL         a verifying mirror of the log at URL (its prefix): follow\n"
 	"                       its checkpoint and tiles, verify everything, store it in\n"
 	"                       --data, serve the read API with the origin's tree heads;\n"
@@ -110,6 +118,9 @@ struct config {
 	int has_listen, has_threads;
 	const char *origin;
 	const char *note_key;
+	const char *witness_policy;
+	unsigned long long witness_timeout_ms;
+	int witness_fail_open;
 	const char *mirror, *mirror_key;
 	int num_log_flags;   /* options a mirror does not take */
 	unsigned long mmd, threads, max_body, max_entries, max_queue, max_conns;
@@ -156,7 +167,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 	enum { O_LISTEN = 1, O_DATA, O_KEY, O_ROOTS, O_MMD, O_THREADS, O_BODY, O_ENTRIES,
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
 	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG, O_PUBLISHED, O_NOLEAFIDX,
-	       O_ORIGIN, O_NOTE_KEY, O_MIRROR, O_MIRROR_KEY };
+	       O_ORIGIN, O_NOTE_KEY, O_MIRROR, O_MIRROR_KEY, O_WPOLICY, O_WTIMEOUT,
+	       O_WFAILOPEN };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -179,6 +191,9 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"note-key", required_argument, NULL, O_NOTE_KEY},
 		{"mirror", required_argument, NULL, O_MIRROR},
 		{"mirror-key", required_argument, NULL, O_MIRROR_KEY},
+		{"witness-policy", required_argument, NULL, O_WPOLICY},
+		{"witness-timeout", required_argument, NULL, O_WTIMEOUT},
+		{"witness-fail-open", no_argument, NULL, O_WFAILOPEN},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
@@ -196,7 +211,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		c->num_flags++;
 		if (o == O_KEY || o == O_VRF_KEY || o == O_ROOTS || o == O_SMIME ||
 		    o == O_CERTIFIERS || o == O_PUBLISHED || o == O_NOTE_KEY || o == O_QUEUE ||
-		    o == O_NOLEAFIDX)
+		    o == O_NOLEAFIDX || o == O_WPOLICY || o == O_WTIMEOUT || o == O_WFAILOPEN)
 			c->num_log_flags++;
 		switch (o) {
 		case O_LISTEN: ok = parse_listen(c, optarg); c->has_listen = 1; c->num_flags--; break;
@@ -211,6 +226,12 @@ static int parse_args(struct config *c, int argc, char **argv)
 		case O_PUBLISHED: c->published_sth = optarg; break;
 		case O_ORIGIN: c->origin = optarg; break;
 		case O_NOTE_KEY: c->note_key = optarg; break;
+		case O_WPOLICY: c->witness_policy = optarg; break;
+		case O_WTIMEOUT:
+			ok = parse_ulong(optarg, 600000, &v) && v >= 100;
+			c->witness_timeout_ms = v;
+			break;
+		case O_WFAILOPEN: c->witness_fail_open = 1; break;
 		case O_MIRROR:
 			c->mirror = optarg;
 			ok = (strncmp(optarg, "http://", 7) == 0 || strncmp(optarg, "https://", 8) == 0) &&
@@ -250,8 +271,14 @@ static int parse_args(struct config *c, int argc, char **argv)
 	}
 	if (c->mirror != NULL && c->num_log_flags > 0) {
 		fprintf(stderr, "logd: a mirror (--mirror) takes no --key, --vrf-key, roots, "
-			"--certifiers, --published-sth, --note-key, --max-queue or --no-leaf-index: "
+			"--certifiers, --published-sth, --note-key, --max-queue, --no-leaf-index or "
+			"--witness-*: "
 			"it copies the origin's log\n");
+		return 0;
+	}
+	if (c->witness_policy == NULL && (c->witness_timeout_ms != 0 || c->witness_fail_open)) {
+		fprintf(stderr, "logd: --witness-timeout and --witness-fail-open need "
+			"--witness-policy\n");
 		return 0;
 	}
 	if (optind != argc) {
@@ -299,6 +326,9 @@ static void from_flags(struct logd *d)
 	l->published_sth = (char *)c->published_sth;
 	l->origin = (char *)c->origin;
 	l->note_key = (char *)c->note_key;
+	l->witness_policy = (char *)c->witness_policy;
+	l->witness_timeout_ms = c->witness_timeout_ms != 0 ? c->witness_timeout_ms : 5000;
+	l->witness_fail_open = c->witness_fail_open;
 	l->no_leaf_index = c->no_leaf_index;
 	l->classes = LOGD_CLASS_ALL;
 	l->tls_roots = (char *)c->tls_roots;
@@ -519,7 +549,7 @@ int main(int argc, char **argv)
 			goto out;
 		d.mlogs[i] = (struct logd_metrics_log){s->cfg->name, s->api, s->seq, s->st,
 						       s->reload, s->mirror, s->mirror_vrf,
-						       s->pub};
+						       s->pub, s->wit};
 	}
 	if (d.file_name != NULL) {
 		d.router = router_new(d.num);
@@ -530,6 +560,7 @@ int main(int argc, char **argv)
 			router_add(d.router, s->cfg->name, s->api, s->st, s->writable, s->cfg->mmd_s,
 				   s->cfg->state == LOGD_STATE_OPEN);
 			router_set_publisher(d.router, s->cfg->name, s->pub);
+			router_set_witness(d.router, s->cfg->name, s->wit);
 		}
 	} else {
 		the_api = d.shards[0].api;

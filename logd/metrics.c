@@ -14,6 +14,7 @@
 #include "logd/mirror.h"
 #include "logd/mirror_vrf.h"
 #include "logd/publish.h"
+#include "logd/cosign.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
 #include "storage/storage.h"
@@ -53,6 +54,8 @@ void logd_metrics_write(const struct logd_metrics *m, struct prom *w)
 			mirror_vrf_metrics(l->mirror_vrf, w, labels);
 		if (l->pub != NULL)
 			publish_metrics(l->pub, w, labels);
+		if (l->wit != NULL)
+			cosign_metrics(l->wit, w, labels);
 	}
 }
 

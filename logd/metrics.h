@@ -24,6 +24,7 @@ struct publisher;
 struct prom;
 struct seq;
 struct store;
+struct cosign;
 
 struct logd_metrics_log {
 	const char *name;           /* the log label's value; NULL = no label */
@@ -34,6 +35,7 @@ struct logd_metrics_log {
 	struct mirror *mirror;      /* a mirror's follower (logd/mirror.h) */
 	struct mirror_vrf *mirror_vrf; /* its origin's VRF proofs (logd/mirror_vrf.h) */
 	struct publisher *pub;      /* logd/publish.h; NULL = not published */
+	struct cosign *wit;        /* logd/cosign.h; NULL = no witnesses */
 };
 
 struct logd_metrics {

@@ -417,6 +417,14 @@ int publish_start(struct publisher *p, struct api *api)
 	return 0;
 }
 
+void publish_poke(struct publisher *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->poked = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
 void publish_stop(struct publisher *p)
 {
 	struct held *rest;

@@ -53,6 +53,9 @@ struct api_sequencer publish_wrap(struct publisher *p, struct api_sequencer inne
 /* publish_start starts the thread publishing what |api| (borrowed, it must
  * outlive the publisher) serves. 0 or MN_ENOMEM. */
 int publish_start(struct publisher *p, struct api *api);
+/* publish_poke starts a round now (e.g. a new witnessed checkpoint is
+ * served) rather than at the next 100 ms tick. Thread-safe. */
+void publish_poke(struct publisher *p);
 /* publish_stop tries one last round (no backoff), answers held submissions
  * with MN_ESHUTDOWN, stops the thread and frees |p|. Call after the sequencer
  * stopped. NULL is a no-op. */

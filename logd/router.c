@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "logd/publish.h"
+#include "logd/cosign.h"
 #include "storage/storage.h"
 
 struct route_log {
@@ -19,6 +20,7 @@ struct route_log {
 	int writable, open;
 	uint64_t mmd_s;
 	struct publisher *pub;
+	struct cosign *wit;
 };
 
 struct router {
@@ -66,6 +68,13 @@ void router_set_publisher(struct router *r, const char *name, struct publisher *
 			r->logs[i].pub = pub;
 }
 
+void router_set_witness(struct router *r, const char *name, struct cosign *wit)
+{
+	for (size_t i = 0; i < r->num; i++)
+		if (strcmp(r->logs[i].name, name) == 0)
+			r->logs[i].wit = wit;
+}
+
 void router_free(struct router *r)
 {
 	if (r == NULL)
@@ -93,6 +102,25 @@ static void metrics(struct router *r, struct api_response *resp)
 }
 
 /* --- /readyz -------------------------------------------------------------- */
+
+/* cosign_ready: 0 with the reason when, in wait mode, the served checkpoint
+ * is an MMD old or older. */
+static int cosign_ready(struct cosign *w, uint64_t mmd_s, char *reason, size_t len)
+{
+	struct cosign_status ws;
+
+	cosign_status(w, &ws);
+	if (ws.fail_open || ws.age_ms < mmd_s * 1000)
+		return 1;
+	if (ws.served)
+		snprintf(reason, len, "the witnessed checkpoint (size %" PRIu64 ") is %" PRIu64
+			 " s old, not younger than the MMD: the witnesses do not meet the quorum",
+			 ws.served_size, ws.age_ms / 1000);
+	else
+		snprintf(reason, len, "no witnessed checkpoint %" PRIu64 " s after start: the "
+			 "witnesses do not meet the quorum", ws.age_ms / 1000);
+	return 0;
+}
 
 static void readyz(struct router *r, struct api_response *resp)
 {
@@ -135,6 +163,9 @@ static void readyz(struct router *r, struct api_response *resp)
 				snprintf(reason, sizeof(reason), "latest STH is %" PRIu64
 					 " s old, not younger than the MMD (%" PRIu64 " s)",
 					 age_s, l->mmd_s);
+			} else if (l->wit != NULL && !cosign_ready(l->wit, l->mmd_s, reason,
+								     sizeof(reason))) {
+				ready = 0;
 			} else if (l->pub != NULL) {
 				struct publish_status ps;
 				publish_status(l->pub, &ps);

@@ -36,6 +36,12 @@ int router_add(struct router *r, const char *name, struct api *api, struct store
  * published and the object store fails, or they have waited an MMD. */
 struct publisher;
 void router_set_publisher(struct router *r, const char *name, struct publisher *pub);
+/* router_set_witness: log |name| collects cosignatures with |wit|
+ * (logd/cosign.h, borrowed): in wait mode /readyz then says not ready while
+ * the served checkpoint's tree head is an MMD old or older (or none is served
+ * an MMD after start). */
+struct cosign;
+void router_set_witness(struct router *r, const char *name, struct cosign *wit);
 /* router_handle is an http_handler_fn (logd/http.h) with |ctx| the router. */
 int router_handle(void *ctx, const struct api_request *req, struct api_response *resp,
 		  api_done_fn done, void *done_ctx);

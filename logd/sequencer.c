@@ -113,6 +113,8 @@ static void sth_committed(struct seq *q, const struct store_sth *sth)
 	q->sth_timestamp = sth->timestamp;
 	q->tree_size = sth->tree_size;
 	pthread_mutex_unlock(&q->mu);
+	if (q->opt.on_sth != NULL)
+		q->opt.on_sth(q->opt.on_sth_ctx, sth->tree_size, sth->timestamp);
 }
 
 static int sign_and_store_sth(struct seq *q, const struct store_leaf *leaves, size_t num,

@@ -51,6 +51,11 @@ struct seq_options {
 			     * its own thread, each batch ends with a map-root
 			     * leaf, and seq_start first brings the map up to the
 			     * tree (DESIGN.md section 10) */
+	/* on_sth, when set, is told each newly committed STH (every batch and
+	 * every idle re-signing), on the sequencer thread, after the commit:
+	 * it must return at once (logd/witness.h only notes the size). */
+	void (*on_sth)(void *ctx, uint64_t tree_size, uint64_t timestamp);
+	void *on_sth_ctx;
 };
 
 struct seq;

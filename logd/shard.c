@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "entry/note.h"
 #include "entry/pgp.h"
+#include "entry/tpolicy.h"
 #include "entry/x509.h"
 #include "logd/backup.h"
 #include "logd/keys.h"
@@ -25,6 +26,7 @@
 #include "logd/publish.h"
 #include "logd/reload.h"
 #include "logd/sequencer.h"
+#include "logd/cosign.h"
 #include "storage/storage.h"
 
 static int load_roots(struct x509_roots **out, const char *path)
@@ -173,6 +175,28 @@ int shard_load(struct shard *s, const struct logd_log_config *cfg, const char *f
 	ret = shard_trust_load(&s->trust, cfg, file, s->where);
 	if (ret != 0)
 		return ret;
+	if (cfg->witness_policy != NULL) {
+		char err[1024];
+		ret = tpolicy_load(&s->wpolicy, cfg->witness_policy, 0, err, sizeof(err));
+		if (ret == 0 && !s->wpolicy->has_quorum) {
+			snprintf(err, sizeof(err), "%s: no quorum line", cfg->witness_policy);
+			ret = MN_EINVAL;
+		}
+		for (size_t i = 0; ret == 0 && i < s->wpolicy->num_witnesses; i++)
+			if (strncmp(s->wpolicy->witnesses[i].url, "http://", 7) != 0 &&
+			    strncmp(s->wpolicy->witnesses[i].url, "https://", 8) != 0) {
+				snprintf(err, sizeof(err), "%s: witness %s has no URL (witness NAME "
+					 "VKEY URL, http:// or https://): logd cannot ask it",
+					 cfg->witness_policy, s->wpolicy->witnesses[i].name);
+				ret = MN_EINVAL;
+			}
+		if (ret != 0) {
+			fprintf(stderr, "%s: cannot load witness policy: %s\n",
+				where_line(s->where, file, cfg->witness_policy_line, w, sizeof(w)),
+				err);
+			return ret;
+		}
+	}
 	/* What will be created must have somewhere to go. */
 	if (!parent_exists(cfg->data)) {
 		fprintf(stderr, "%s: data directory %s: its parent directory does not exist\n",
@@ -400,6 +424,11 @@ keys:
 	return 0;
 }
 
+static void poke_publisher(void *ctx)
+{
+	publish_poke(ctx);
+}
+
 int shard_start(struct shard *s, const struct shard_process *p)
 {
 	const struct logd_log_config *c = s->cfg;
@@ -432,11 +461,41 @@ int shard_start(struct shard *s, const struct shard_process *p)
 				mn_strerror(ret));
 		return ret;
 	}
+	if (s->wpolicy != NULL) {
+		struct cosign_options wo = {0};
+		char err[1024];
+		if (s->note == NULL) {
+			fprintf(stderr, "%s: witness_policy needs the log's Ed25519 note key\n",
+				s->where);
+			return MN_EINVAL;
+		}
+		if (s->wpolicy->num_logs > 0 &&
+		    tpolicy_find_log(s->wpolicy, note_signer_name(s->note),
+				     strlen(note_signer_name(s->note))) == NULL)
+			mn_warn("witness", "log=%s origin=%s msg=\"the witness policy lists logs, "
+				"not this one: clients with it will refuse our checkpoints\"",
+				c->name != NULL ? c->name : "/", note_signer_name(s->note));
+		wo.policy = s->wpolicy;
+		wo.timeout_ms = c->witness_timeout_ms;
+		wo.fail_open = c->witness_fail_open;
+		wo.name = c->name;
+		wo.st = s->st;
+		ret = cosign_new(&s->wit, &wo, err, sizeof(err));
+		if (ret != 0) {
+			fprintf(stderr, "%s: witness_policy %s: %s\n", s->where, c->witness_policy,
+				ret == MN_ENOMEM ? "out of memory" : err);
+			return ret;
+		}
+	}
 	if (c->state == LOGD_STATE_OPEN) {
 		struct seq_options qo = {0};
 		qo.max_queue = c->max_queue;
 		qo.map = c->map;
 		qo.resign_ms = c->mmd_s * 1000 / 2;
+		if (s->wit != NULL) {
+			qo.on_sth = cosign_sth;
+			qo.on_sth_ctx = s->wit;
+		}
 		ret = seq_start(&s->seq, s->st, s->signer, &qo);
 		if (ret != 0) {
 			fprintf(stderr, "%s: cannot start sequencer: %s\n", s->where,
@@ -458,6 +517,8 @@ int shard_start(struct shard *s, const struct shard_process *p)
 			return ret;
 		if (s->seq != NULL)
 			ac.seq = publish_wrap(s->pub, ac.seq);
+		if (s->wit != NULL)
+			cosign_on_served(s->wit, poke_publisher, s->pub);
 	}
 	ac.store = s->st;
 	ac.signer = s->signer;
@@ -467,6 +528,10 @@ int shard_start(struct shard *s, const struct shard_process *p)
 	ac.certifiers = s->trust.certifiers;
 	ac.vrf = s->vrf;
 	ac.note = s->note;
+	if (s->wit != NULL) {
+		ac.witnessed = 1;
+		ac.witness_json = cosign_info_json(s->wit);
+	}
 	ac.mmd_s = c->mmd_s;
 	ac.max_entries = p->max_entries;
 	ac.metrics = p->metrics;
@@ -486,6 +551,8 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		return MN_ENOMEM;
 	if (s->pub != NULL && (ret = publish_start(s->pub, s->api)) != 0)
 		return ret;
+	if (s->wit != NULL && (ret = cosign_start(s->wit, s->api)) != 0)
+		return ret;
 	ret = logd_reload_new(&s->reload, s->api, c->name, c->tls_roots, c->smime_roots,
 			      c->certifiers);
 	if (ret != 0)
@@ -497,6 +564,8 @@ void shard_stop(struct shard *s)
 {
 	seq_stop(s->seq);
 	s->seq = NULL;
+	cosign_stop(s->wit); /* after the sequencer (its hook), before the publisher */
+	s->wit = NULL;
 	publish_stop(s->pub);
 	s->pub = NULL;
 }
@@ -505,8 +574,12 @@ void shard_close(struct shard *s)
 {
 	seq_stop(s->seq);
 	s->seq = NULL;
+	cosign_stop(s->wit);
+	s->wit = NULL;
 	publish_stop(s->pub);
 	s->pub = NULL;
+	tpolicy_free(s->wpolicy);
+	s->wpolicy = NULL;
 	logd_reload_free(s->reload);
 	s->reload = NULL;
 	api_free(s->api);

@@ -72,6 +72,8 @@ struct shard {
 	struct mirror *mirror;  /* the follower (shard_open; started by shard_start) */
 	struct mirror_vrf *mirror_vrf; /* the origin's VRF proofs (logd/mirror_vrf.h) */
 	struct publisher *pub;  /* publish: (logd/publish.h); NULL = not published */
+	struct tpolicy *wpolicy; /* witness_policy: (shard_load); NULL = none */
+	struct cosign *wit;    /* its collector (logd/cosign.h, shard_start) */
 };
 
 /* shard_mirror_failed: 1 once the log is a mirror whose follower stopped on a

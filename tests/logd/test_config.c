@@ -178,7 +178,45 @@ static const struct {
 	{"logs:\n" LOG_A "    publish: {bucket: b}\n", "6: publish: unknown key 'bucket'"},
 	{"logs:\n" LOG_A "    sct_after: later\n", "6: sct_after: 'later' is not commit or publish"},
 	{"logs:\n" LOG_A "    sct_after: publish\n", "2: log a: sct_after: publish needs publish"},
+	/* witnesses (logd/cosign.h) */
+	{"logs:\n" LOG_A "    witness_timeout: 5s\n", "2: log a: witness_timeout and witness_mode "
+	 "need witness_policy"},
+	{"logs:\n" LOG_A "    witness_mode: fail-open\n", "2: log a: witness_timeout and"},
+	{"logs:\n" LOG_A "    witness_policy: /p\n    witness_mode: maybe\n",
+	 "7: witness_mode: 'maybe' is not wait or fail-open"},
+	{"logs:\n" LOG_A "    witness_policy: /p\n    witness_timeout: 5\n",
+	 "7: witness_timeout: '5' is not a duration"},
+	{"logs:\n" LOG_A "    witness_policy: /p\n    witness_timeout: 50ms\n",
+	 "7: witness_timeout: must be between 100 ms and 600000 ms"},
+	{"logs:\n" LOG_A "    witness_policy: /p\n    witness_timeout: 11m\n",
+	 "7: witness_timeout: must be between"},
+	{"logs:\n" LOG_A "    witness_policy: /p\n    witness_timeout: s\n",
+	 "7: witness_timeout: expected a duration"},
+	{"logs:\n" LOG_A "    witness_policy: /p\n    state: read-only\n",
+	 "2: log a: witness_policy is for an open log"},
 };
+
+/* the witness keys parse into their fields (defaults: 5 s, wait) */
+static void test_parse_witness(void **state)
+{
+	static const char y[] = "logs:\n" LOG_A "    witness_policy: /p\n"
+				"    witness_timeout: 1500ms\n    witness_mode: fail-open\n"
+				"  - name: b\n    data: /d/b\n    classes: [tls]\n    roots: {tls: /r.pem}\n"
+				"    witness_policy: /q\n    witness_timeout: 2m\n";
+	struct logd_config c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(logd_config_parse(&c, (const uint8_t *)y, sizeof(y) - 1, "t.yaml", err,
+					   sizeof(err)), 0);
+	assert_string_equal(c.logs[0].witness_policy, "/p");
+	assert_int_equal(c.logs[0].witness_policy_line, 6);
+	assert_int_equal(c.logs[0].witness_timeout_ms, 1500);
+	assert_int_equal(c.logs[0].witness_fail_open, 1);
+	assert_int_equal(c.logs[1].witness_timeout_ms, 120000);
+	assert_int_equal(c.logs[1].witness_fail_open, 0);
+	logd_config_cleanup(&c);
+}
 
 /* a log with note_key and no url parses (the url check once read the unset
  * url there); and a mirror log parses with the map off */
@@ -316,6 +354,8 @@ static void test_logd_refuses(void **state)
 		{NULL, "NOPARENT", "", 7, "its parent directory does not exist"},
 		{NULL, NULL, "  - name: one\n    data: /x\n    classes: [tls]\n    roots: {tls: /r}\n",
 		 11, "name (URL prefix) already used"},
+		{NULL, NULL, "    witness_policy: /nonexistent/witnesses\n", 11,
+		 "cannot load witness policy: /nonexistent/witnesses"},
 	};
 
 	(void)state;
@@ -470,6 +510,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sample_parses),
 		cmocka_unit_test(test_parse_note_key_mirror),
+		cmocka_unit_test(test_parse_witness),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_logd_refuses),
 		cmocka_unit_test(test_sample_runs),

@@ -109,8 +109,8 @@ static void test_two_logs_one_exposition(void **state)
 	onelog_get(&b, "/ct/v1/get-sth", 200);
 	onelog_get(&b, "/ct/v1/get-roots", 200); /* no roots configured: an empty list */
 
-	logs[0] = (struct logd_metrics_log){"2027h1", a.api, a.seq, a.st, NULL, NULL, NULL, NULL};
-	logs[1] = (struct logd_metrics_log){"2027h2", b.api, b.seq, b.st, NULL, NULL, NULL, NULL};
+	logs[0] = (struct logd_metrics_log){"2027h1", a.api, a.seq, a.st, NULL, NULL, NULL, NULL, NULL};
+	logs[1] = (struct logd_metrics_log){"2027h2", b.api, b.seq, b.st, NULL, NULL, NULL, NULL, NULL};
 	m = (struct logd_metrics){NULL, logs, 2};
 	w = prom_new(0);
 	assert_non_null(w);
