@@ -246,6 +246,7 @@ struct mnctl_witnessed {
 	uint64_t size;
 	uint8_t root[MERKLE_HASH_LEN];
 	size_t num_cosigned;
+	int none;          /* the log serves no checkpoint yet (404) */
 };
 /* mnctl_witness_load reads the policy file |path| (which must name at least
  * one log) into a new checker (*out; mnctl_witness_free) that waits up to

@@ -129,8 +129,9 @@ static void memo_put(struct mnctl_witness *w, const char *url, const struct mnct
 }
 
 /* fetch_cosigned GETs the checkpoint and checks it against the policy: fills
- * |out| (size, root, witnesses that cosigned). MNCTL_OK, MNCTL_ENET (no
- * answer, not 200, malformed), MNCTL_EVERIFY (a bad log or policy-witness
+ * |out| (size, root, witnesses that cosigned; or out->none on a 404: a
+ * witnessed log serves none before one met its quorum). MNCTL_OK, MNCTL_ENET
+ * (no answer, another status, malformed), MNCTL_EVERIFY (a bad log or policy-witness
  * signature, or a log the policy does not name), MNCTL_EWITNESS (quorum). */
 static int fetch_cosigned(struct mnctl *m, struct mnctl_witnessed *out)
 {
@@ -140,9 +141,17 @@ static int fetch_cosigned(struct mnctl *m, struct mnctl_witnessed *out)
 	size_t n = 0;
 	int ret;
 
+	memset(out, 0, sizeof(*out));
 	ret = mnctl_http_do(m, "/checkpoint", NULL, 0, &r);
 	if (ret != MNCTL_OK)
 		return ret;
+	if (r.status == 404) {
+		/* a witnessed log serves no checkpoint before one met its quorum
+		 * (a fork never does): nothing covers the answer yet */
+		mnctl_resp_cleanup(&r);
+		out->none = 1;
+		return MNCTL_OK;
+	}
 	if (r.status != 200) {
 		mnctl_resp_cleanup(&r);
 		return mnctl_fail(MNCTL_ENET, "checkpoint: HTTP %ld", r.status);
@@ -199,9 +208,13 @@ int mnctl_witness_cover(struct mnctl *m, const struct mnctl_sth *sth,
 		ret = fetch_cosigned(m, &wd);
 		if (ret != MNCTL_OK)
 			return ret;
-		if (wd.size >= sth->tree_size)
+		if (!wd.none && wd.size >= sth->tree_size)
 			break;
 		now = mn_mono_ns() / 1000000;
+		if (now >= deadline && wd.none)
+			return mnctl_fail(MNCTL_EWITNESS, "the log serves no checkpoint (HTTP 404 "
+					  "after %" PRIu64 " s): none met its witness quorum",
+					  m->witness->wait_ms / 1000);
 		if (now >= deadline)
 			return mnctl_fail(MNCTL_EWITNESS, "no checkpoint meeting the witness quorum "
 					  "covers tree size %" PRIu64 " after %" PRIu64 " s (the "

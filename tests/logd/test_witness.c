@@ -20,10 +20,12 @@
  *   sizes from their 409s and is witnessed again;
  * - fail-open mode: two down, after the timeout the newest checkpoint is
  *   served with one cosignature (tpolicy_check: quorum not met), counted as
- *   unwitnessed; a witness back, the next checkpoint is witnessed again;
+ *   unwitnessed, and `mnctl sth --witness-policy` refuses it (exit 6); a
+ *   witness back, the next checkpoint is witnessed again and mnctl accepts it;
  * - a forked log: a second logd with the same log and note keys and other
  *   entries, asking the same witnesses, never gets a checkpoint served (409
- *   or 422, logged) while the first goes on being witnessed. */
+ *   or 422, logged) while the first goes on being witnessed: mnctl with the
+ *   policy refuses the fork's tree head (exit 6) and accepts the first's. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +51,7 @@
 #include "entry/tpolicy.h"
 #include "tests/lib/ctclient.h"
 #include "tests/lib/files.h"
+#include "tests/lib/mnrun.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/witproc.h"
@@ -549,6 +552,35 @@ static void test_wait_mode_witnesses_down(void **state)
 
 /* --- fail-open ------------------------------------------------------------------------------ */
 
+/* mnctl_sth runs `mnctl sth --witness-policy POLICY --witness-wait 0` against
+ * the log at |port|/|prefix| (its key: the public half of DATA/log-key.pem, by
+ * the openssl command line) and returns mnctl's exit code: the client's view of
+ * what the log serves (0 covered by the quorum, 6 not). */
+static int mnctl_sth(struct fx *f, uint16_t port, const char *prefix)
+{
+	char url[96], key[200], cfg[200], cmd[512], *o, *e;
+	int st;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, prefix);
+	snprintf(key, sizeof(key), "%s/logkey.der", f->dir);
+	snprintf(cfg, sizeof(cfg), "%s/mnctl", f->dir);
+	snprintf(cmd, sizeof(cmd), "openssl pkey -in '%s/log-key.pem' -pubout -outform DER -out '%s'",
+		 f->data, key);
+	st = tf_run(f->dir, NULL, cmd, &o, &e);
+	free(o);
+	free(e);
+	assert_int_equal(st, 0);
+	{
+		const char *args[] = {"--config", cfg, "--key", key, "--log", url, "sth",
+				      "--witness-policy", f->policy, "--witness-wait", "0", NULL};
+		st = mnrun_mnctl(f->dir, args, NULL, &e);
+	}
+	if (st != 0)
+		fprintf(stderr, "mnctl sth %s: exit %d: %s", url, st, e);
+	free(e);
+	return st;
+}
+
 static void test_fail_open(void **state)
 {
 	struct fx f;
@@ -579,6 +611,8 @@ static void test_fail_open(void **state)
 	assert_int_equal(c.cosigned, 1);
 	assert_true(metric(f.logd.port, "mn_witness_unwitnessed_total{log=\"wl\"} ") >= 1);
 	assert_true(file_contains(f.err, "fail-open"));
+	/* a client with the policy refuses what fail-open published */
+	assert_int_equal(mnctl_sth(&f, f.logd.port, "/wl"), 6);
 
 	/* one back: the next checkpoint is witnessed again */
 	assert_int_equal(witproc_restart(&f.w[2]), 0);
@@ -586,6 +620,7 @@ static void test_fail_open(void **state)
 	s2 = sth_size(f.logd.port, "/wl");
 	c = wait_cp(&f, f.logd.port, "/wl", s2, 0);
 	assert_true(c.cosigned >= 2);
+	assert_int_equal(mnctl_sth(&f, f.logd.port, "/wl"), 0);
 	fx_teardown(&f);
 }
 
@@ -656,6 +691,10 @@ static void test_forked_log(void **state)
 				     "reason=\"bad_proof\"} ") > 0);
 	assert_true(file_contains(berr, "reason=conflict") || file_contains(berr, "reason=bad_proof"));
 	assert_true(file_contains(berr, "witness=w1"));
+	/* a client of the fork (its STH signed by the same key) finds no
+	 * checkpoint a quorum cosigned; a client of A does */
+	assert_int_equal(mnctl_sth(&f, b.port, ""), 6);
+	assert_int_equal(mnctl_sth(&f, f.logd.port, "/wl"), 0);
 	logd_stop(&b, SIGTERM);
 	fx_teardown(&f);
 }
