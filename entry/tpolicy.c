@@ -17,6 +17,8 @@ struct field {
 	size_t len;
 };
 
+__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t err_len, size_t line,
+						     const char *fmt, ...);
 static int fail(char *err, size_t err_len, size_t line, const char *fmt, ...)
 {
 	va_list ap;

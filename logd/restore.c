@@ -45,6 +45,8 @@ struct restore {
 	char err[1024];
 };
 
+__attribute__((format(printf, 3, 4))) static int fail(struct restore *r, int ret,
+						     const char *fmt, ...);
 static int fail(struct restore *r, int ret, const char *fmt, ...)
 {
 	va_list ap;
