@@ -43,6 +43,12 @@ static int kv_cmp(const void *a, const void *b)
 	return memcmp(((const struct map_kv *)a)->key, ((const struct map_kv *)b)->key, 32);
 }
 
+/* key_cmp: bsearch's key is a bare 32-byte key, not a struct map_kv */
+static int key_cmp(const void *key, const void *elem)
+{
+	return memcmp(key, ((const struct map_kv *)elem)->key, 32);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	uint64_t nk = 0;
@@ -78,7 +84,7 @@ static void key_for(uint8_t out[32], uint8_t k)
 
 static const struct map_kv *find(const uint8_t key[32])
 {
-	return bsearch(key, kv, NKEYS, sizeof(kv[0]), kv_cmp);
+	return bsearch(key, kv, NKEYS, sizeof(kv[0]), key_cmp);
 }
 
 static void mode_verify(const uint8_t *p, size_t n)
