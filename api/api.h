@@ -93,6 +93,7 @@ struct store;
 struct store_index_key;
 struct pgp_certifiers;
 struct prom;
+struct cbb;
 
 /* Classes of statement (DESIGN.md section 1), bits of api_config.classes. */
 enum { API_CLASS_TLS = 1, API_CLASS_SMIME = 2, API_CLASS_PGP = 4, API_CLASS_POLICY = 8 };
@@ -174,10 +175,12 @@ struct api_config {
 	/* Witnessed checkpoints (logd/cosign.h): nonzero = /checkpoint serves
 	 * only what api_set_checkpoint set (404 until the first), not the log's
 	 * own signature of its latest STH (api_log_checkpoint still makes that).
-	 * |witness_json| (borrowed, NUL-terminated) is the JSON object /mn/v1/info
-	 * shows as "witness"; NULL = none. */
+	 * |witness_info| appends the JSON object /mn/v1/info shows as "witness"
+	 * to its cbb (1, or 0 when full), called with |witness_info_ctx| on every
+	 * request (a reload may change it); NULL = none. */
 	int witnessed;
-	const char *witness_json;
+	int (*witness_info)(void *ctx, struct cbb *b);
+	void *witness_info_ctx;
 	uint64_t mmd_s;                       /* maximum merge delay, seconds */
 	size_t max_entries;                   /* get-entries batch cap (default 256) */
 	size_t max_chain;                     /* certificates per chain (default 10) */

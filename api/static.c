@@ -586,8 +586,8 @@ int api__static_info_json(struct cbb *b, const struct api *api)
 	    (!api__jraw(b, ",\"note_vkey\":") ||
 	     !api__jstr(b, note_signer_vkey(cfg->note), strlen(note_signer_vkey(cfg->note)))))
 		return 0;
-	if (cfg->witness_json != NULL &&
-	    (!api__jraw(b, ",\"witness\":") || !api__jraw(b, cfg->witness_json)))
+	if (cfg->witness_info != NULL &&
+	    (!api__jraw(b, ",\"witness\":") || !cfg->witness_info(cfg->witness_info_ctx, b)))
 		return 0;
 	return api__jraw(b, exact_static_ct(cfg)
 				    ? ",\"data_tile_format\":\"" API_DATA_TILE_FORMAT_EXACT "\""

@@ -82,16 +82,27 @@ struct wit {
 	uint64_t cosigs, fails[R_NUM];
 };
 
+/* A policy made ready by cosign_prepare: its witnesses and info object. */
+struct cosign_next {
+	struct tpolicy *policy;   /* owned */
+	size_t num;
+	struct wit *wits;
+	char *info;
+};
+
 struct cosign {
-	const struct tpolicy *policy;
+	const struct tpolicy *policy; /* the one in use: borrowed, or own */
+	struct tpolicy *own;      /* a reloaded policy (cosign_commit), or NULL */
 	uint64_t timeout_ms;
 	int fail_open;
 	char name[80];
 	struct store *st;
 	void (*on_served)(void *ctx);
 	void *on_served_ctx;
-	char *info;
 	struct api *api;
+	/* swapped by the thread under mu (cosign_metrics and cosign_info read
+	 * them under mu; the thread reads them without it) */
+	char *info;
 	size_t num;
 	struct wit *wits;
 
@@ -101,6 +112,7 @@ struct cosign {
 	pthread_mutex_t mu;
 	/* under mu */
 	int stop;
+	struct cosign_next *next; /* committed, not yet taken by the thread */
 	uint64_t sth_seq, latest_size;
 	int served;
 	uint64_t served_size, served_ts, start_ms, unwitnessed;
@@ -145,9 +157,8 @@ static const char *quorum_name(const struct tpolicy *p)
 	return p->groups[-1 - p->quorum].name;
 }
 
-static int make_info(struct cosign *w)
+static int make_info(const struct cosign *w, const struct tpolicy *p, char **info)
 {
-	const struct tpolicy *p = w->policy;
 	char num[32], vkey[NOTE_MAX_VKEY + 1];
 	struct cbb b;
 	uint8_t *out;
@@ -170,7 +181,7 @@ static int make_info(struct cosign *w)
 		cbb_cleanup(&b);
 		return MN_ENOMEM;
 	}
-	w->info = (char *)out;
+	*info = (char *)out;
 	return 0;
 }
 
@@ -557,6 +568,8 @@ static void fail_open_check(struct cosign *w, uint64_t now)
 	w->pending_since = 0;
 }
 
+static int take_next(struct cosign *w);
+
 static void *cosign_thread(void *arg)
 {
 	struct cosign *w = arg;
@@ -574,6 +587,7 @@ static void *cosign_thread(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		if (stop)
 			break;
+		take_next(w);
 		now = mn_now_ms();
 		if (w->cur == NULL || (seq != w->cur_seq && round_over(w, now)))
 			new_target(w, seq);
@@ -614,14 +628,8 @@ static void *cosign_thread(void *arg)
 
 /* --- life cycle ------------------------------------------------------------------ */
 
-int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
-		size_t err_len)
+int cosign_check_policy(const struct tpolicy *p, char *err, size_t err_len)
 {
-	const struct tpolicy *p = o->policy;
-	struct cosign *w;
-	int ret;
-
-	*out = NULL;
 	if (!p->has_quorum) {
 		snprintf(err, err_len, "the policy has no quorum line");
 		return MN_EINVAL;
@@ -637,23 +645,36 @@ int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
 				 p->witnesses[i].name);
 			return MN_EINVAL;
 		}
-	w = calloc(1, sizeof(*w));
-	if (w == NULL)
+	return 0;
+}
+
+/* wits_free frees |n| witnesses; the thread's (busy ones leave the multi
+ * handle first), or ones never started (any thread). */
+static void wits_free(struct cosign *w, struct wit *wits, size_t n)
+{
+	for (size_t i = 0; wits != NULL && i < n; i++) {
+		struct wit *x = &wits[i];
+		if (x->busy)
+			curl_multi_remove_handle(w->multi, x->easy);
+		if (x->easy != NULL)
+			curl_easy_cleanup(x->easy);
+		curl_slist_free_all(x->hdrs);
+		target_put(x->t);
+		free(x->req);
+	}
+	free(wits);
+}
+
+/* wits_make: one struct wit per witness of |p|, with its easy handle. */
+static int wits_make(struct cosign *w, const struct tpolicy *p, struct wit **out)
+{
+	struct wit *wits = calloc(p->num_witnesses != 0 ? p->num_witnesses : 1, sizeof(*wits));
+
+	*out = NULL;
+	if (wits == NULL)
 		return MN_ENOMEM;
-	w->policy = p;
-	w->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : 5000;
-	w->fail_open = o->fail_open;
-	snprintf(w->name, sizeof(w->name), "%s", o->name != NULL ? o->name : "/");
-	w->st = o->st;
-	w->on_served = o->on_served;
-	w->on_served_ctx = o->on_served_ctx;
-	w->num = p->num_witnesses;
-	pthread_mutex_init(&w->mu, NULL);
-	w->wits = calloc(w->num != 0 ? w->num : 1, sizeof(*w->wits));
-	w->multi = curl_multi_init();
-	ret = w->wits == NULL || w->multi == NULL ? MN_ENOMEM : make_info(w);
-	for (size_t i = 0; ret == 0 && i < w->num; i++) {
-		struct wit *x = &w->wits[i];
+	for (size_t i = 0; i < p->num_witnesses; i++) {
+		struct wit *x = &wits[i];
 		const char *u = p->witnesses[i].url;
 		size_t ul = strlen(u);
 		x->w = w;
@@ -667,8 +688,8 @@ int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
 		if (x->hdrs != NULL)
 			x->hdrs = curl_slist_append(x->hdrs, "Expect:");
 		if (x->easy == NULL || x->hdrs == NULL) {
-			ret = MN_ENOMEM;
-			break;
+			wits_free(w, wits, p->num_witnesses);
+			return MN_ENOMEM;
 		}
 		curl_easy_setopt(x->easy, CURLOPT_URL, x->url);
 		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
@@ -681,17 +702,164 @@ int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
 		curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "metanotary-logd");
 		curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	}
+	*out = wits;
+	return 0;
+}
+
+int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
+		size_t err_len)
+{
+	const struct tpolicy *p = o->policy;
+	struct cosign *w;
+	int ret;
+
+	*out = NULL;
+	ret = cosign_check_policy(p, err, err_len);
+	if (ret != 0)
+		return ret;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return MN_ENOMEM;
+	w->policy = p;
+	w->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : 5000;
+	w->fail_open = o->fail_open;
+	snprintf(w->name, sizeof(w->name), "%s", o->name != NULL ? o->name : "/");
+	w->st = o->st;
+	w->on_served = o->on_served;
+	w->on_served_ctx = o->on_served_ctx;
+	pthread_mutex_init(&w->mu, NULL);
+	w->multi = curl_multi_init();
+	ret = w->multi == NULL ? MN_ENOMEM : make_info(w, p, &w->info);
+	if (ret == 0)
+		ret = wits_make(w, p, &w->wits);
 	if (ret != 0) {
 		cosign_stop(w);
 		return ret;
 	}
+	w->num = p->num_witnesses;
 	*out = w;
 	return 0;
 }
 
-const char *cosign_info_json(const struct cosign *w)
+void cosign_next_free(struct cosign *w, struct cosign_next *n)
 {
-	return w->info;
+	if (n == NULL)
+		return;
+	wits_free(w, n->wits, n->num);
+	tpolicy_free(n->policy);
+	free(n->info);
+	free(n);
+}
+
+int cosign_prepare(struct cosign *w, struct tpolicy *p, struct cosign_next **out, char *err,
+		   size_t err_len)
+{
+	struct cosign_next *n;
+	int ret;
+
+	*out = NULL;
+	ret = cosign_check_policy(p, err, err_len);
+	if (ret != 0)
+		return ret;
+	n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return MN_ENOMEM;
+	ret = make_info(w, p, &n->info);
+	if (ret == 0)
+		ret = wits_make(w, p, &n->wits);
+	if (ret != 0) {
+		cosign_next_free(w, n);
+		return ret;
+	}
+	n->num = p->num_witnesses;
+	n->policy = p;
+	*out = n;
+	return 0;
+}
+
+void cosign_commit(struct cosign *w, struct cosign_next *n)
+{
+	struct cosign_next *old;
+
+	pthread_mutex_lock(&w->mu);
+	old = w->next;
+	w->next = n;
+	pthread_mutex_unlock(&w->mu);
+	cosign_next_free(w, old); /* never started: no multi handle involved */
+	curl_multi_wakeup(w->multi);
+}
+
+static int same_key(const struct note_vkey *a, const struct note_vkey *b)
+{
+	return a->type == b->type && a->key_id == b->key_id && a->name_len == b->name_len &&
+	       memcmp(a->name, b->name, a->name_len) == 0 && memcmp(a->pub, b->pub, 32) == 0;
+}
+
+/* take_next (thread): a committed policy replaces the one in use between two
+ * rounds. A witness with the same key keeps what was learned about it (the
+ * size it cosigned, its backoff, its counters); the current round is over,
+ * and the next one asks the new set. Returns 1 if it swapped. */
+static int take_next(struct cosign *w)
+{
+	struct cosign_next *n;
+	struct tpolicy *old_own;
+	struct wit *old_wits;
+	size_t old_num;
+	char *old_info;
+
+	pthread_mutex_lock(&w->mu);
+	n = w->next;
+	w->next = NULL;
+	if (n == NULL) {
+		pthread_mutex_unlock(&w->mu);
+		return 0;
+	}
+	for (size_t j = 0; j < n->num; j++) {
+		struct wit *x = &n->wits[j];
+		for (size_t i = 0; i < w->num; i++) {
+			const struct wit *o = &w->wits[i];
+			if (!same_key(&o->pw->key, &x->pw->key))
+				continue;
+			x->size_known = o->size_known;
+			x->size = o->size;
+			x->backoff_ms = o->backoff_ms;
+			x->next_try_ms = o->next_try_ms;
+			x->cosigs = o->cosigs;
+			memcpy(x->fails, o->fails, sizeof(x->fails));
+			break;
+		}
+	}
+	old_own = w->own;
+	old_wits = w->wits;
+	old_num = w->num;
+	old_info = w->info;
+	w->own = n->policy;
+	w->policy = n->policy;
+	w->wits = n->wits;
+	w->num = n->num;
+	w->info = n->info;
+	pthread_mutex_unlock(&w->mu);
+	free(n);
+	wits_free(w, old_wits, old_num); /* abandons their requests in flight */
+	free(old_info);
+	tpolicy_free(old_own);
+	/* the round of the old set is over */
+	target_put(w->cur);
+	w->cur = NULL;
+	mn_info("witness", "log=%s witnesses=%zu quorum=%s msg=\"new witness policy in use\"",
+		w->name, w->num, quorum_name(w->policy));
+	return 1;
+}
+
+int cosign_info(void *ctx, struct cbb *b)
+{
+	struct cosign *w = ctx;
+	int ok;
+
+	pthread_mutex_lock(&w->mu);
+	ok = jraw(b, w->info);
+	pthread_mutex_unlock(&w->mu);
+	return ok;
 }
 
 void cosign_on_served(struct cosign *w, void (*fn)(void *ctx), void *ctx)
@@ -744,21 +912,13 @@ void cosign_stop(struct cosign *w)
 		curl_multi_wakeup(w->multi);
 		pthread_join(w->thread, NULL);
 	}
-	for (size_t i = 0; w->wits != NULL && i < w->num; i++) {
-		struct wit *x = &w->wits[i];
-		if (x->busy)
-			curl_multi_remove_handle(w->multi, x->easy);
-		if (x->easy != NULL)
-			curl_easy_cleanup(x->easy);
-		curl_slist_free_all(x->hdrs);
-		target_put(x->t);
-		free(x->req);
-	}
+	wits_free(w, w->wits, w->num);
+	cosign_next_free(w, w->next);
 	if (w->multi != NULL)
 		curl_multi_cleanup(w->multi);
 	target_put(w->cur);
 	pthread_mutex_destroy(&w->mu);
-	free(w->wits);
+	tpolicy_free(w->own);
 	free(w->info);
 	free(w);
 }
@@ -787,15 +947,14 @@ void cosign_metrics(struct cosign *w, struct prom *p, const char *labels)
 	uint64_t unwitnessed;
 
 	cosign_status(w, &s);
+	/* under mu: a reload may swap the witnesses */
+	pthread_mutex_lock(&w->mu);
 	prom_family(p, "mn_witness_cosignatures_total", PROM_COUNTER,
 		    "Verified cosignatures received, per witness.");
 	for (size_t i = 0; i < w->num; i++) {
 		prom_label_escape(esc, sizeof(esc), w->wits[i].pw->name);
 		snprintf(extra, sizeof(extra), "witness=\"%s\"", esc);
-		pthread_mutex_lock(&w->mu);
-		uint64_t v = w->wits[i].cosigs;
-		pthread_mutex_unlock(&w->mu);
-		prom_u64(p, labels, extra, v);
+		prom_u64(p, labels, extra, w->wits[i].cosigs);
 	}
 	prom_family(p, "mn_witness_failures_total", PROM_COUNTER,
 		    "Failed add-checkpoint requests, per witness and reason.");
@@ -804,13 +963,9 @@ void cosign_metrics(struct cosign *w, struct prom *p, const char *labels)
 		for (int r = 0; r < R_NUM; r++) {
 			snprintf(extra, sizeof(extra), "witness=\"%s\",reason=\"%s\"", esc,
 				 reason_names[r]);
-			pthread_mutex_lock(&w->mu);
-			uint64_t v = w->wits[i].fails[r];
-			pthread_mutex_unlock(&w->mu);
-			prom_u64(p, labels, extra, v);
+			prom_u64(p, labels, extra, w->wits[i].fails[r]);
 		}
 	}
-	pthread_mutex_lock(&w->mu);
 	unwitnessed = w->unwitnessed;
 	pthread_mutex_unlock(&w->mu);
 	prom_family(p, "mn_witness_served_size", PROM_GAUGE,

@@ -32,6 +32,15 @@
  * quorum, the newest checkpoint is served with the cosignatures it has (a
  * warning each time, and mn_witness_unwitnessed_total).
  *
+ * A reload (SIGHUP, logd/reload.c) replaces the policy: cosign_prepare
+ * checks the new one and makes its witnesses, cosign_commit hands it to the
+ * thread, which swaps it in between two rounds (the round in flight is
+ * abandoned, so no round mixes the two sets). A witness whose key (name and
+ * vkey) is in both keeps what the collector learned about it (the size it
+ * last cosigned, its backoff, its counters); a witness removed is not asked
+ * again; one added is asked from the next round. The served checkpoint stays
+ * until the new set witnesses a newer one (or in fail-open, times out).
+ *
  * Witness latency never reaches the sequencer: the hook takes a mutex and
  * wakes the thread; batches go on committing while a round is out. */
 #ifndef MN_LOGD_COSIGN_H
@@ -45,9 +54,12 @@ struct prom;
 struct store;
 struct tpolicy;
 struct cosign;
+struct cosign_next;
+struct cbb;
 
 struct cosign_options {
-	const struct tpolicy *policy; /* borrowed (outlives the collector) */
+	const struct tpolicy *policy; /* borrowed (outlives the collector); a
+				       * reloaded one is the collector's own */
 	uint64_t timeout_ms;          /* per request, and fail-open's wait; 0 = 5000 */
 	int fail_open;
 	const char *name;             /* the log, for messages; NULL = "/" */
@@ -56,15 +68,32 @@ struct cosign_options {
 	void *on_served_ctx;
 };
 
+/* cosign_check_policy: |p| can drive a collector (a quorum line, a witness
+ * unless "quorum none", every witness with an http(s) URL). 0, or MN_EINVAL
+ * with the reason in |err| (NUL-terminated). Pure. */
+int cosign_check_policy(const struct tpolicy *p, char *err, size_t err_len);
 /* cosign_new checks the policy (a quorum, every witness with a URL, at most
  * TPOLICY_MAX_WITNESSES) and makes the collector; nothing runs yet. 0, or
  * MN_EINVAL with the reason in |err| (NUL-terminated), or MN_ENOMEM. */
 int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
 		size_t err_len);
-/* cosign_info_json: the /mn/v1/info "witness" object, {"mode": "wait" |
- * "fail-open", "timeout_ms": N, "quorum": NAME, "witnesses": [{"name",
- * "vkey", "url"}...]} (NUL-terminated, owned by |w|). */
-const char *cosign_info_json(const struct cosign *w);
+/* cosign_info appends the /mn/v1/info "witness" object of the policy in use,
+ * {"mode": "wait" | "fail-open", "timeout_ms": N, "quorum": NAME,
+ * "witnesses": [{"name", "vkey", "url"}...]}, to |b|; |ctx| is the collector
+ * (the api's witness_info hook). 1, or 0 (|b| is full). Thread-safe. */
+int cosign_info(void *ctx, struct cbb *b);
+/* cosign_prepare checks |p| (as cosign_check_policy) and makes what the
+ * collector needs to use it: 0 and *out (|p| is then owned by it), MN_EINVAL
+ * with the reason in |err|, or MN_ENOMEM (|p| stays the caller's). Any
+ * thread; nothing changes until cosign_commit. */
+int cosign_prepare(struct cosign *w, struct tpolicy *p, struct cosign_next **out, char *err,
+		   size_t err_len);
+/* cosign_commit hands |n| (from cosign_prepare on |w|; owned by |w| now) to
+ * the collector's thread, which swaps it in before its next round (and
+ * /mn/v1/info shows it from then). A commit not yet taken is replaced. */
+void cosign_commit(struct cosign *w, struct cosign_next *n);
+/* cosign_next_free frees an uncommitted |n|; NULL is a no-op. */
+void cosign_next_free(struct cosign *w, struct cosign_next *n);
 /* cosign_on_served sets on_served (before cosign_start). */
 void cosign_on_served(struct cosign *w, void (*fn)(void *ctx), void *ctx);
 /* cosign_sth is the sequencer's on_sth hook (|ctx| the collector): a new STH

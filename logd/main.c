@@ -99,8 +99,8 @@ static const char usage[] =
 	"On start logd prints one JSON line (log_id, key, url, mmd, origin, note_vkey: its\n"
 	"entry for a CT log list), then 'listening on http://HOST:PORT/'. SIGINT/SIGTERM stop it\n"
 	"gracefully: in-flight submissions are committed and answered first. SIGHUP\n"
-	"reloads every log's roots and certifiers from its files (a failed reload\n"
-	"keeps the old ones and logs why).\n";
+	"reloads every log's roots, certifiers and witness policy from its files (a\n"
+	"failed reload keeps the old ones and logs why).\n";
 
 struct config {
 	char host[256];

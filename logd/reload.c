@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,11 +12,15 @@
 #include "common/log.h"
 #include "common/prom.h"
 #include "entry/pgp.h"
+#include "entry/tpolicy.h"
 #include "entry/x509.h"
+#include "logd/cosign.h"
 
 struct logd_reload {
 	struct api *api;
 	char *name, *tls_roots, *smime_roots, *certifiers;
+	char *policy;            /* witness_policy, or NULL */
+	struct cosign *wit;
 	pthread_mutex_t mu;  /* one reload at a time */
 	pthread_mutex_t cmu; /* the counters (metrics must not wait for a reload) */
 	uint64_t ok, failed;
@@ -92,7 +97,20 @@ void logd_reload_free(struct logd_reload *r)
 	free(r->tls_roots);
 	free(r->smime_roots);
 	free(r->certifiers);
+	free(r->policy);
 	free(r);
+}
+
+int logd_reload_set_witness(struct logd_reload *r, const char *policy, struct cosign *wit)
+{
+	char *p = strdup(policy);
+
+	if (p == NULL)
+		return MN_ENOMEM;
+	free(r->policy);
+	r->policy = p;
+	r->wit = wit;
+	return 0;
 }
 
 static const char *roots_reason(int err)
@@ -121,10 +139,82 @@ static void fail_line(const struct logd_reload *r, const char *file, const char 
 {
 	char f[512], n[128];
 
-	mn_error("reload_failed", "log=%s file=%s reason=\"%s\" msg=\"kept the previous roots "
-		 "and certifiers\"",
+	mn_error("reload_failed", "log=%s file=%s reason=\"%s\" msg=\"kept the previous roots, "
+		 "certifiers and witness policy\"",
 		 r->name != NULL ? mn_log_sanitize(n, sizeof(n), r->name, strlen(r->name)) : "-",
 		 mn_log_sanitize(f, sizeof(f), file, strlen(file)), reason);
+}
+
+/* witness_line: the line of |path| that defines the witness |name| (0 if
+ * none is found). */
+static size_t witness_line(const char *path, const char *name)
+{
+	FILE *f = fopen(path, "r");
+	char buf[4096];
+	size_t line = 0, nl = strlen(name), found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(buf, sizeof(buf), f) != NULL) {
+		const char *p = buf;
+		line++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "witness", 7) != 0 || (p[7] != ' ' && p[7] != '\t'))
+			continue;
+		p += 7;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, name, nl) == 0 && (p[nl] == ' ' || p[nl] == '\t'))
+			found = line;
+	}
+	fclose(f);
+	return found;
+}
+
+/* load_policy: the witness policy file, parsed, checked and made ready for
+ * the collector (*out), or a failure logged with FILE:LINE where it has one. */
+static int load_policy(struct logd_reload *r, struct cosign_next **out)
+{
+	struct tpolicy *p = NULL;
+	char err[1024], where[600];
+	int ret;
+
+	*out = NULL;
+	ret = tpolicy_load(&p, r->policy, 0, err, sizeof(err));
+	if (ret != 0) {
+		/* "PATH:N: reason" (or "PATH: reason") */
+		size_t pl = strlen(r->policy);
+		const char *why = err;
+		if (strncmp(err, r->policy, pl) == 0 && err[pl] == ':') {
+			const char *c = strstr(err + pl + 1, ": ");
+			snprintf(where, sizeof(where), "%.*s",
+				 c != NULL ? (int)(c - err) : (int)pl, err);
+			why = c != NULL ? c + 2 : err + pl + 1;
+		} else {
+			snprintf(where, sizeof(where), "%s", r->policy);
+		}
+		fail_line(r, where, why);
+		return ret;
+	}
+	ret = cosign_check_policy(p, err, sizeof(err));
+	if (ret == 0)
+		ret = cosign_prepare(r->wit, p, out, err, sizeof(err));
+	if (ret != 0) {
+		size_t line = 0;
+		for (size_t i = 0; line == 0 && i < p->num_witnesses; i++)
+			if (strncmp(p->witnesses[i].url, "http://", 7) != 0 &&
+			    strncmp(p->witnesses[i].url, "https://", 8) != 0)
+				line = witness_line(r->policy, p->witnesses[i].name);
+		if (line != 0)
+			snprintf(where, sizeof(where), "%s:%zu", r->policy, line);
+		else
+			snprintf(where, sizeof(where), "%s", r->policy);
+		fail_line(r, where, ret == MN_ENOMEM ? "out of memory" : err);
+		tpolicy_free(p);
+		return ret;
+	}
+	return 0;
 }
 
 static int load(struct logd_reload *r, struct owned *o)
@@ -170,6 +260,7 @@ static int load(struct logd_reload *r, struct owned *o)
 int logd_reload(struct logd_reload *r)
 {
 	struct owned *o = calloc(1, sizeof(*o));
+	struct cosign_next *next = NULL;
 	struct api_trust t;
 	int ret;
 
@@ -180,6 +271,8 @@ int logd_reload(struct logd_reload *r)
 		goto out;
 	}
 	ret = load(r, o);
+	if (ret == 0 && r->wit != NULL)
+		ret = load_policy(r, &next);
 	if (ret != 0)
 		goto out;
 	t.tls = o->tls;
@@ -194,13 +287,19 @@ int logd_reload(struct logd_reload *r)
 		goto out;
 	}
 	o = NULL; /* the api's now */
+	if (next != NULL) {
+		cosign_commit(r->wit, next);
+		next = NULL;
+	}
 	{
 		char n[128];
-		mn_info("reloaded", "log=%s tls_roots=%zu smime_roots=%zu certifiers=%zu",
+		mn_info("reloaded", "log=%s tls_roots=%zu smime_roots=%zu certifiers=%zu "
+			"witness_policy=%s",
 			r->name != NULL ? mn_log_sanitize(n, sizeof(n), r->name, strlen(r->name)) : "-",
 			t.tls_roots != NULL ? x509_roots_count(t.tls_roots) : (size_t)0,
 			t.smime_roots != NULL ? x509_roots_count(t.smime_roots) : (size_t)0,
-			t.certifiers != NULL ? pgp_certifiers_count(t.certifiers) : (size_t)0);
+			t.certifiers != NULL ? pgp_certifiers_count(t.certifiers) : (size_t)0,
+			r->wit != NULL ? "reloaded" : "-");
 	}
 out:
 	pthread_mutex_lock(&r->cmu);
@@ -212,6 +311,8 @@ out:
 	pthread_mutex_unlock(&r->cmu);
 	pthread_mutex_unlock(&r->mu);
 	owned_free(o);
+	if (next != NULL)
+		cosign_next_free(r->wit, next);
 	return ret;
 }
 

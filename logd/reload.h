@@ -1,17 +1,21 @@
 /* reload.h: SIGHUP reload of one log's trust set (TLS and S/MIME roots, the
- * OpenPGP certifiers) from the files it was started with.
+ * OpenPGP certifiers) and of its witness policy (logd/cosign.h) from the
+ * files it was started with.
  *
  * A reload reads every file anew, builds a complete new set, and only if all
  * of it loaded swaps it into the log's api (api_set_trust): requests already
  * in a handler finish with the set they started with, connections and queued
- * submissions are not touched. A reload that fails changes nothing and logs
- * one line "reload_failed log=... file=... reason=..." saying which file and
- * why. One struct logd_reload per log; logd calls logd_reload on each log for
+ * submissions are not touched; the new witness policy goes to the collector,
+ * which uses it from its next round (cosign_commit). A reload that fails
+ * changes nothing (neither the trust set nor the policy) and logs one line
+ * "reload_failed log=... file=... reason=..." saying which file (a policy
+ * error: FILE:LINE) and why. One struct logd_reload per log; logd calls logd_reload on each log for
  * one SIGHUP. */
 #ifndef MN_LOGD_RELOAD_H
 #define MN_LOGD_RELOAD_H
 
 struct api;
+struct cosign;
 struct prom;
 struct logd_reload;
 
@@ -22,6 +26,10 @@ struct logd_reload;
  * the reloader. Returns 0 and sets *out, MN_EINVAL, or MN_ENOMEM. */
 int logd_reload_new(struct logd_reload **out, struct api *api, const char *log_name,
 		    const char *tls_roots, const char *smime_roots, const char *certifiers);
+/* logd_reload_set_witness makes the reload also reload the tlog-policy file
+ * |policy| (copied) into |wit| (borrowed; it must outlive the reloader).
+ * 0 or MN_ENOMEM. */
+int logd_reload_set_witness(struct logd_reload *r, const char *policy, struct cosign *wit);
 /* logd_reload_free frees |r|; NULL is a no-op. */
 void logd_reload_free(struct logd_reload *r);
 

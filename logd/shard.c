@@ -530,7 +530,8 @@ int shard_start(struct shard *s, const struct shard_process *p)
 	ac.note = s->note;
 	if (s->wit != NULL) {
 		ac.witnessed = 1;
-		ac.witness_json = cosign_info_json(s->wit);
+		ac.witness_info = cosign_info;
+		ac.witness_info_ctx = s->wit;
 	}
 	ac.mmd_s = c->mmd_s;
 	ac.max_entries = p->max_entries;
@@ -555,6 +556,8 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		return ret;
 	ret = logd_reload_new(&s->reload, s->api, c->name, c->tls_roots, c->smime_roots,
 			      c->certifiers);
+	if (ret == 0 && s->wit != NULL)
+		ret = logd_reload_set_witness(s->reload, c->witness_policy, s->wit);
 	if (ret != 0)
 		fprintf(stderr, "%s: cannot set up the reload: %s\n", s->where, mn_strerror(ret));
 	return ret;
