@@ -143,7 +143,7 @@ static void run(const char *name, const char *roots, int witnessed, struct post_
 		for (int i = 0; i < 3; i++) {
 			snprintf(wd, sizeof(wd), "%s/%s-w%d", workdir, name, i + 1);
 			snprintf(wname, sizeof(wname), "w%d.bench.test", i + 1);
-			if (witproc_start(&wits[i], wd, wname, logs, 0) != 0)
+			if (witproc_start(&wits[i], wd, wname, logs, NULL) != 0)
 				load_die("cannot start a witness");
 			load_track(wits[i].pid);
 		}

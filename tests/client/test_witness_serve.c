@@ -35,14 +35,15 @@
 #define LEAVES 300
 
 static char dir[] = "/tmp/mn-witserve-XXXXXX";
-static char p_state[256], p_key[256], p_logs[256], p_log[256];
+static char p_state[256], p_key[256], p_logs[256];
 static struct witfix *logA, *forkA, *stranger;
 static pthread_mutex_t fix_mu = PTHREAD_MUTEX_INITIALIZER; /* refmerkle memoizes */
 
-static void start(struct witness_proc *w, const char *timeout_s)
+static void start(struct witproc *w, const char *timeout_s)
 {
-	assert_int_equal(witness_proc_start(w, p_state, p_key, p_logs, "witness.test/w",
-					    timeout_s, p_log, NULL), 0);
+	struct witproc_opts o = {.timeout_s = timeout_s};
+
+	assert_int_equal(witproc_start(w, dir, "witness.test/w", p_logs, &o), 0);
 }
 
 static void reset_state(void)
@@ -96,7 +97,7 @@ static int check_cosig(struct witfix *f, size_t n, const char *vkey, const uint8
 
 static void test_http_statuses(void **state)
 {
-	struct witness_proc w;
+	struct witproc w;
 	struct http_resp r;
 	struct note_vkey k;
 	struct stat st;
@@ -186,7 +187,7 @@ static void test_http_statuses(void **state)
 	http_resp_free(&r);
 
 	/* SIGTERM: a clean exit (0), and the state survives it */
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 	start(&w, NULL);
 	b = body_of(logA, 0, 12, &len);
 	assert_int_equal(post(w.port, b, len, &r), 0);
@@ -194,7 +195,7 @@ static void test_http_statuses(void **state)
 	assert_int_equal(r.status, 409);
 	assert_string_equal((char *)r.body, "10\n");
 	http_resp_free(&r);
-	assert_int_equal(witness_proc_stop(&w, SIGINT), 0);
+	assert_int_equal(witproc_stop(&w, SIGINT), 0);
 }
 
 /* --- raw connections ----------------------------------------------------- */
@@ -273,7 +274,7 @@ static int count(const char *s, const char *sub)
 
 static void test_keepalive_and_hostile(void **state)
 {
-	struct witness_proc w;
+	struct witproc w;
 	struct http_resp r;
 	char *out, head[256];
 	uint8_t *b, *big;
@@ -450,7 +451,7 @@ static void test_keepalive_and_hostile(void **state)
 	free(b);
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 }
 
 /* At most 1024 connections (WS_MAX_CONNS): those past it are closed at once,
@@ -459,7 +460,7 @@ static void test_connection_limit(void **state)
 {
 	enum { N = 1024 + 8 };
 	static int fds[N];
-	struct witness_proc w;
+	struct witproc w;
 	struct http_resp r;
 	char *out;
 	int closed_past = 0;
@@ -495,7 +496,7 @@ static void test_connection_limit(void **state)
 		assert_true(tries < 1000);
 		poll(&none, 0, 5);
 	}
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 }
 
 /* --- racing clients, and kill -9 ----------------------------------------- */
@@ -645,7 +646,7 @@ static uint64_t stored_size(uint16_t port)
 /* run_round runs 12 racing clients until |more| more cosignatures came back
  * (and, without kill9, |more| more answers of any kind), then kills the
  * witness with SIGKILL (kill9) while they are still sending, or stops them. */
-static void run_round(struct witness_proc *w, int kill9, long more)
+static void run_round(struct witproc *w, int kill9, long more)
 {
 	pthread_t t[12];
 
@@ -659,7 +660,7 @@ static void run_round(struct witness_proc *w, int kill9, long more)
 	else
 		assert_true(wait_for(answered, answered(), more));
 	if (kill9)
-		assert_int_equal(witness_proc_stop(w, SIGKILL), 128 + SIGKILL);
+		assert_int_equal(witproc_stop(w, SIGKILL), 128 + SIGKILL);
 	R.stop = 1;
 	for (int i = 0; i < 12; i++)
 		pthread_join(t[i], NULL);
@@ -667,7 +668,7 @@ static void run_round(struct witness_proc *w, int kill9, long more)
 
 static void test_concurrent_connections(void **state)
 {
-	struct witness_proc w;
+	struct witproc w;
 
 	(void)state;
 	reset_state();
@@ -679,12 +680,12 @@ static void test_concurrent_connections(void **state)
 	assert_int_equal(R.bad, 0);
 	assert_true(R.num > 5);
 	check_history(stored_size(w.port));
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 }
 
 static void test_kill9(void **state)
 {
-	struct witness_proc w;
+	struct witproc w;
 	unsigned seed = 12345;
 
 	(void)state;
@@ -707,7 +708,7 @@ static void test_kill9(void **state)
 		R.answered);
 	assert_int_equal(R.bad, 0);
 	assert_true(R.num > 20);
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 }
 
 static int setup(void **state)
@@ -718,9 +719,8 @@ static int setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(p_state, sizeof(p_state), "%s/state", dir);
-	snprintf(p_key, sizeof(p_key), "%s/w.pem", dir);
+	snprintf(p_key, sizeof(p_key), "%s/key.pem", dir);
 	snprintf(p_logs, sizeof(p_logs), "%s/logs", dir);
-	snprintf(p_log, sizeof(p_log), "%s/stderr", dir);
 	logA = witfix_new("log.example/a", LEAVES, "A");
 	forkA = witfix_fork(logA, LEAVES, "F");
 	stranger = witfix_new("log.example/x", 4, "X");

@@ -22,6 +22,19 @@ int logd_start(struct logd_proc *p, const char *const *args);
 /* logd_stop sends |sig| and waits; returns the exit status (or 128+signal). */
 int logd_stop(struct logd_proc *p, int sig);
 
+/* proc_spawn runs |argv| (NULL-terminated; argv[0] found on $PATH when it
+ * has no slash) as a child that dies with this process, its stdout on a pipe
+ * whose read end goes to |*out_fd| (the caller closes it) and its stderr
+ * appended to |errfile| (NULL: inherited). Returns the child's pid, or -1. */
+pid_t proc_spawn(const char *const *argv, const char *errfile, int *out_fd);
+/* proc_read_line reads one line (without its newline, cut at |cap| - 1
+ * bytes) from |fd| a byte at a time, so nothing past it is consumed. 0, or -1
+ * at end of file or on an error. */
+int proc_read_line(int fd, char *buf, size_t cap);
+/* proc_stop sends |sig| to |*pid| (> 0), waits for it and sets |*pid| to 0;
+ * the exit status, 128 + signal, or -1 when it was not running. */
+int proc_stop(pid_t *pid, int sig);
+
 struct http_resp {
 	int status;
 	char headers[4096];
