@@ -20,24 +20,19 @@ struct cosigner {
 struct cosigner *cosigner_new(void *pkey, const char *name, size_t name_len)
 {
 	struct cosigner *c;
-	size_t pub_len = 32;
+	struct note_vkey k;
 
-	if (pkey == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 ||
-	    !note_valid_name(name, name_len))
+	if (note_vkey_from_pkey(&k, pkey, name, name_len, NOTE_TYPE_COSIG_V1) != 0)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	if (!EVP_PKEY_get_raw_public_key(pkey, c->key.pub, &pub_len) || pub_len != 32 ||
-	    !EVP_PKEY_up_ref(pkey)) {
+	if (!EVP_PKEY_up_ref(pkey)) {
 		free(c);
 		return NULL;
 	}
 	c->pkey = pkey;
-	memcpy(c->key.name, name, name_len);
-	c->key.name_len = name_len;
-	c->key.type = NOTE_TYPE_COSIG_V1;
-	c->key.key_id = note_key_id(name, name_len, NOTE_TYPE_COSIG_V1, c->key.pub, 32);
+	c->key = k;
 	note_vkey_format(c->vkey, &c->key);
 	return c;
 }
@@ -72,10 +67,8 @@ int cosig_message(struct cbb *out, const char *text, size_t text_len, uint64_t t
 int cosigner_sign(const struct cosigner *c, struct cbb *out, const char *text, size_t text_len,
 		  uint64_t timestamp)
 {
-	static const uint8_t dash[] = {0xe2, 0x80, 0x94, ' '};
 	uint8_t sig[4 + COSIG_SIG_LEN], *msg = NULL;
 	size_t msg_len, sig_len = 64;
-	char b64[128];
 	struct cbb m;
 	EVP_MD_CTX *ctx;
 	int ok;
@@ -99,11 +92,7 @@ int cosigner_sign(const struct cosigner *c, struct cbb *out, const char *text, s
 	free(msg);
 	if (!ok)
 		return MN_ECRYPTO;
-	mn_b64_encode(b64, sig, sizeof(sig));
-	if (!cbb_add_bytes(out, dash, sizeof(dash)) ||
-	    !cbb_add_bytes(out, (const uint8_t *)c->key.name, c->key.name_len) ||
-	    !cbb_add_u8(out, ' ') || !cbb_add_bytes(out, (const uint8_t *)b64, strlen(b64)) ||
-	    !cbb_add_u8(out, '\n'))
+	if (!note_sig_line(out, c->key.name, c->key.name_len, sig, sizeof(sig)))
 		return MN_ENOMEM;
 	return 0;
 }

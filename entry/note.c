@@ -61,15 +61,9 @@ uint32_t note_rfc6962_key_id(const char *origin, size_t origin_len,
 struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_len)
 {
 	struct note_signer *s;
-	uint8_t pub[33];
-	size_t pub_len = 32;
-	char b64[64];
+	struct note_vkey k;
 
-	if (pkey == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 ||
-	    !note_valid_name(name, name_len))
-		return NULL;
-	pub[0] = 0x01;
-	if (!EVP_PKEY_get_raw_public_key(pkey, pub + 1, &pub_len) || pub_len != 32)
+	if (note_vkey_from_pkey(&k, pkey, name, name_len, NOTE_TYPE_ED25519) != 0)
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -81,9 +75,8 @@ struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_le
 	s->pkey = pkey;
 	memcpy(s->name, name, name_len);
 	s->name_len = name_len;
-	s->key_id = key_id(name, name_len, 0x01, pub + 1, 32);
-	mn_b64_encode(b64, pub, sizeof(pub));
-	snprintf(s->vkey, sizeof(s->vkey), "%s+%08x+%s", s->name, (unsigned)s->key_id, b64);
+	s->key_id = k.key_id;
+	note_vkey_format(s->vkey, &k);
 	return s;
 }
 
@@ -117,8 +110,7 @@ int note_checkpoint_text(struct cbb *out, const char *origin, size_t origin_len,
 	       cbb_add_bytes(out, (const uint8_t *)b64, bl) && cbb_add_u8(out, '\n');
 }
 
-/* sig_line appends "— <name> <base64(sig)>\n". */
-static int sig_line(struct cbb *out, const char *name, size_t name_len, const uint8_t *sig,
+int note_sig_line(struct cbb *out, const char *name, size_t name_len, const uint8_t *sig,
 		    size_t sig_len)
 {
 	static const uint8_t dash[] = {0xe2, 0x80, 0x94, ' '};
@@ -180,8 +172,8 @@ int note_sign_checkpoint(struct cbb *out, const struct note_signer *ed,
 		if (!ok)
 			return MN_ECRYPTO;
 	}
-	if (!cbb_add_u8(out, '\n') || !sig_line(out, origin, origin_len, sig, sig_len) ||
-	    (ed != NULL && !sig_line(out, origin, origin_len, edsig, sizeof(edsig))))
+	if (!cbb_add_u8(out, '\n') || !note_sig_line(out, origin, origin_len, sig, sig_len) ||
+	    (ed != NULL && !note_sig_line(out, origin, origin_len, edsig, sizeof(edsig))))
 		return MN_ENOMEM;
 	return 0;
 }
@@ -412,6 +404,24 @@ int note_vkey_parse(struct note_vkey *out, const char *vkey, size_t len)
 	}
 	free(key);
 	return ret;
+}
+
+int note_vkey_from_pkey(struct note_vkey *out, void *pkey, const char *name, size_t name_len,
+			uint8_t type)
+{
+	size_t pub_len = sizeof(out->pub);
+
+	if (pkey == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 ||
+	    !note_valid_name(name, name_len))
+		return MN_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!EVP_PKEY_get_raw_public_key(pkey, out->pub, &pub_len) || pub_len != 32)
+		return MN_EINVAL;
+	memcpy(out->name, name, name_len);
+	out->name_len = name_len;
+	out->type = type;
+	out->key_id = key_id(name, name_len, type, out->pub, 32);
+	return 0;
 }
 
 void note_vkey_format(char *out, const struct note_vkey *k)

@@ -51,6 +51,11 @@ int note_valid_name(const char *name, size_t len);
 int note_checkpoint_text(struct cbb *out, const char *origin, size_t origin_len,
 			 uint64_t tree_size, const uint8_t root[32]) MN_WUR;
 
+/* note_sig_line appends a signature line, "— <name> <base64(sig)>\n", for the
+ * |sig_len| bytes of |sig| (key ID first; 140 at most). 1 or 0. */
+int note_sig_line(struct cbb *out, const char *name, size_t name_len, const uint8_t *sig,
+		  size_t sig_len) MN_WUR;
+
 /* note_rfc6962_key_id: the 0x05 key ID of a log with |log_id| under |origin|. */
 uint32_t note_rfc6962_key_id(const char *origin, size_t origin_len,
 			     const uint8_t log_id[CT_LOG_ID_LEN]);
@@ -110,6 +115,13 @@ struct note_vkey {
  * that its key ID is the one its name, type and key give. 0, or MN_EMALFORMED
  * (anything else, including another signature type). */
 int note_vkey_parse(struct note_vkey *out, const char *vkey, size_t len);
+/* note_vkey_from_pkey fills |out| for the Ed25519 private or public key
+ * |pkey| (an EVP_PKEY *, borrowed) under the key name |name| with signature
+ * type |type| (NOTE_TYPE_ED25519 or NOTE_TYPE_COSIG_V1): the name, the raw
+ * public key and the key ID. 0, or MN_EINVAL when |pkey| is NULL or not
+ * Ed25519, or |name| is not a valid key name. */
+int note_vkey_from_pkey(struct note_vkey *out, void *pkey, const char *name, size_t name_len,
+			uint8_t type);
 /* note_vkey_format writes "<name>+<id>+<base64>" and a NUL to |out| (at least
  * NOTE_MAX_VKEY + 1 bytes). */
 void note_vkey_format(char *out, const struct note_vkey *k);
