@@ -29,6 +29,7 @@
 #include "entry/cosig.h"
 #include "entry/note.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/mnfix.h"
 #include "tests/lib/witfix.h"
 #include "tests/lib/witproc.h"
 
@@ -48,10 +49,7 @@ static void start(struct witproc *w, const char *timeout_s)
 
 static void reset_state(void)
 {
-	char cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", p_state);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(mnfix_rm_rf(p_state), 0);
 }
 
 static uint8_t *body_of(struct witfix *f, size_t old, size_t n, size_t *len)
@@ -76,21 +74,17 @@ static int check_cosig(struct witfix *f, size_t n, const char *vkey, const uint8
 {
 	struct note_checkpoint cp;
 	struct note_vkey k;
-	uint8_t *note, *all;
-	size_t nl;
+	uint8_t *all;
+	size_t len;
 	int ok;
 
 	pthread_mutex_lock(&fix_mu);
-	note = witfix_checkpoint(f, n, NULL, &nl);
+	all = witfix_cosigned(f, n, body, body_len, &len);
 	pthread_mutex_unlock(&fix_mu);
-	all = malloc(nl + body_len);
-	memcpy(all, note, nl);
-	memcpy(all + nl, body, body_len);
 	ok = wit_valid_sig_lines(body, body_len) &&
 	     note_vkey_parse(&k, vkey, strlen(vkey)) == 0 &&
-	     note_parse_checkpoint(&cp, all, nl + body_len) == 0 &&
+	     note_parse_checkpoint(&cp, all, len) == 0 &&
 	     cp.num_sigs == 3 && cosig_verify(&cp, &k, NULL) == 1;
-	free(note);
 	free(all);
 	return ok;
 }
@@ -732,14 +726,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	witfix_free(logA);
 	witfix_free(forkA);
 	witfix_free(stranger);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return mnfix_rm_rf(dir);
 }
 
 int main(void)

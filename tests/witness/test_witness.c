@@ -24,6 +24,7 @@
 #include "entry/cosig.h"
 #include "entry/note.h"
 #include "tests/lib/files.h"
+#include "tests/lib/mnfix.h"
 #include "tests/lib/witfix.h"
 #include "witness/witness.h"
 
@@ -98,26 +99,9 @@ static uint8_t *body_with(struct witfix *f, uint64_t old, const uint8_t (*proof)
 	return out;
 }
 
-/* cosigned_note: the checkpoint of |f| at |n| with the answer appended. */
-static uint8_t *with_answer(struct witfix *f, size_t n, const struct witness_answer *a,
-			    size_t *len)
-{
-	size_t cl;
-	uint8_t *cp = witfix_checkpoint(f, n, NULL, &cl), *out = malloc(cl + a->body_len);
-
-	memcpy(out, cp, cl);
-	memcpy(out + cl, a->body, a->body_len);
-	*len = cl + a->body_len;
-	free(cp);
-	return out;
-}
-
 static void reset_state(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", path_state);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(mnfix_rm_rf(path_state), 0);
 }
 
 static void test_statuses(void **state)
@@ -320,7 +304,7 @@ static void test_cosignature(void **state)
 	assert_memory_equal(a.body, "\xe2\x80\x94 witness.example/w1 ", 23);
 	assert_int_equal(a.body[a.body_len - 1], '\n');
 	assert_null(memchr(a.body, '\n', a.body_len - 1)); /* one line */
-	note = with_answer(logA, 21, &a, &note_len);
+	note = witfix_cosigned(logA, 21, a.body, a.body_len, &note_len);
 	assert_int_equal(note_parse_checkpoint(&cp, note, note_len), 0);
 	assert_int_equal(cosig_verify(&cp, cosigner_key(witness_cosigner(w)), &ts), 1);
 	assert_true(ts >= (uint64_t)before && ts <= (uint64_t)time(NULL));
@@ -672,15 +656,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	witfix_free(logA);
 	witfix_free(forkA);
 	witfix_free(logB);
 	witfix_free(stranger);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return mnfix_rm_rf(dir);
 }
 
 int main(void)
