@@ -12,28 +12,20 @@
 #include "common/err.h"
 
 struct cosigner {
-	EVP_PKEY *pkey;
-	struct note_vkey key;
-	char vkey[NOTE_MAX_VKEY + 1];
+	struct note_signer *s; /* type NOTE_TYPE_COSIG_V1 */
 };
 
 struct cosigner *cosigner_new(void *pkey, const char *name, size_t name_len)
 {
-	struct cosigner *c;
-	struct note_vkey k;
+	struct cosigner *c = calloc(1, sizeof(*c));
 
-	if (note_vkey_from_pkey(&k, pkey, name, name_len, NOTE_TYPE_COSIG_V1) != 0)
-		return NULL;
-	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	if (!EVP_PKEY_up_ref(pkey)) {
+	c->s = note_signer_new_typed(pkey, name, name_len, NOTE_TYPE_COSIG_V1);
+	if (c->s == NULL) {
 		free(c);
 		return NULL;
 	}
-	c->pkey = pkey;
-	c->key = k;
-	note_vkey_format(c->vkey, &c->key);
 	return c;
 }
 
@@ -41,18 +33,18 @@ void cosigner_free(struct cosigner *c)
 {
 	if (c == NULL)
 		return;
-	EVP_PKEY_free(c->pkey);
+	note_signer_free(c->s);
 	free(c);
 }
 
 const char *cosigner_vkey(const struct cosigner *c)
 {
-	return c->vkey;
+	return note_signer_vkey(c->s);
 }
 
 const struct note_vkey *cosigner_key(const struct cosigner *c)
 {
-	return &c->key;
+	return note_signer_key(c->s);
 }
 
 int cosig_message(struct cbb *out, const char *text, size_t text_len, uint64_t timestamp)
@@ -67,11 +59,11 @@ int cosig_message(struct cbb *out, const char *text, size_t text_len, uint64_t t
 int cosigner_sign(const struct cosigner *c, struct cbb *out, const char *text, size_t text_len,
 		  uint64_t timestamp)
 {
+	const struct note_vkey *k = note_signer_key(c->s);
 	uint8_t sig[4 + COSIG_SIG_LEN], *msg = NULL;
-	size_t msg_len, sig_len = 64;
+	size_t msg_len;
 	struct cbb m;
-	EVP_MD_CTX *ctx;
-	int ok;
+	int ret;
 
 	if (timestamp > (uint64_t)COSIG_MAX_TIMESTAMP || text_len == 0 || text[text_len - 1] != '\n')
 		return MN_EINVAL;
@@ -80,19 +72,16 @@ int cosigner_sign(const struct cosigner *c, struct cbb *out, const char *text, s
 		cbb_cleanup(&m);
 		return MN_ENOMEM;
 	}
-	sig[0] = (uint8_t)(c->key.key_id >> 24);
-	sig[1] = (uint8_t)(c->key.key_id >> 16);
-	sig[2] = (uint8_t)(c->key.key_id >> 8);
-	sig[3] = (uint8_t)c->key.key_id;
+	sig[0] = (uint8_t)(k->key_id >> 24);
+	sig[1] = (uint8_t)(k->key_id >> 16);
+	sig[2] = (uint8_t)(k->key_id >> 8);
+	sig[3] = (uint8_t)k->key_id;
 	mn_put_be64(sig + 4, timestamp);
-	ctx = EVP_MD_CTX_new();
-	ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, NULL, NULL, c->pkey) == 1 &&
-	     EVP_DigestSign(ctx, sig + 12, &sig_len, msg, msg_len) == 1 && sig_len == 64;
-	EVP_MD_CTX_free(ctx);
+	ret = note_signer_sign(c->s, msg, msg_len, sig + 12);
 	free(msg);
-	if (!ok)
-		return MN_ECRYPTO;
-	if (!note_sig_line(out, c->key.name, c->key.name_len, sig, sizeof(sig)))
+	if (ret != 0)
+		return ret;
+	if (!note_sig_line(out, k->name, k->name_len, sig, sizeof(sig)))
 		return MN_ENOMEM;
 	return 0;
 }

@@ -14,10 +14,8 @@
 
 struct note_signer {
 	EVP_PKEY *pkey;
-	char name[NOTE_MAX_ORIGIN + 1];
-	size_t name_len;
-	uint32_t key_id;
-	char vkey[NOTE_MAX_VKEY + 64];
+	struct note_vkey key;
+	char vkey[NOTE_MAX_VKEY + 1];
 };
 
 int note_valid_name(const char *name, size_t len)
@@ -58,12 +56,13 @@ uint32_t note_rfc6962_key_id(const char *origin, size_t origin_len,
 	return key_id(origin, origin_len, 0x05, log_id, CT_LOG_ID_LEN);
 }
 
-struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_len)
+struct note_signer *note_signer_new_typed(void *pkey, const char *name, size_t name_len,
+					  uint8_t type)
 {
 	struct note_signer *s;
 	struct note_vkey k;
 
-	if (note_vkey_from_pkey(&k, pkey, name, name_len, NOTE_TYPE_ED25519) != 0)
+	if (note_vkey_from_pkey(&k, pkey, name, name_len, type) != 0)
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -73,11 +72,14 @@ struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_le
 		return NULL;
 	}
 	s->pkey = pkey;
-	memcpy(s->name, name, name_len);
-	s->name_len = name_len;
-	s->key_id = k.key_id;
-	note_vkey_format(s->vkey, &k);
+	s->key = k;
+	note_vkey_format(s->vkey, &s->key);
 	return s;
+}
+
+struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_len)
+{
+	return note_signer_new_typed(pkey, name, name_len, NOTE_TYPE_ED25519);
 }
 
 void note_signer_free(struct note_signer *s)
@@ -95,7 +97,25 @@ const char *note_signer_vkey(const struct note_signer *s)
 
 const char *note_signer_name(const struct note_signer *s)
 {
-	return s->name;
+	return s->key.name;
+}
+
+const struct note_vkey *note_signer_key(const struct note_signer *s)
+{
+	return &s->key;
+}
+
+int note_signer_sign(const struct note_signer *s, const uint8_t *msg, size_t len,
+		     uint8_t sig[NOTE_ED25519_SIG_LEN])
+{
+	size_t sig_len = NOTE_ED25519_SIG_LEN;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c != NULL && EVP_DigestSignInit(c, NULL, NULL, NULL, s->pkey) == 1 &&
+		 EVP_DigestSign(c, sig, &sig_len, msg, len) == 1 &&
+		 sig_len == NOTE_ED25519_SIG_LEN;
+
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : MN_ECRYPTO;
 }
 
 int note_checkpoint_text(struct cbb *out, const char *origin, size_t origin_len,
@@ -140,13 +160,11 @@ int note_sign_checkpoint(struct cbb *out, const struct note_signer *ed,
 			 const struct ct_sig *sth_sig)
 {
 	uint8_t sig[4 + 8 + 4 + CT_MAX_SIG_LEN], edsig[4 + NOTE_ED25519_SIG_LEN];
-	size_t start = cbb_len(out), sig_len, ed_len = NOTE_ED25519_SIG_LEN;
-	EVP_MD_CTX *c;
-	int ok;
+	size_t start = cbb_len(out), sig_len;
 
 	if (ed != NULL) {
-		origin = ed->name;
-		origin_len = ed->name_len;
+		origin = ed->key.name;
+		origin_len = ed->key.name_len;
 	}
 	if (!note_valid_name(origin, origin_len) || sth_sig->len > CT_MAX_SIG_LEN)
 		return MN_EINVAL;
@@ -162,14 +180,8 @@ int note_sign_checkpoint(struct cbb *out, const struct note_signer *ed,
 	memcpy(sig + 16, sth_sig->sig, sth_sig->len);
 	sig_len = 16 + sth_sig->len;
 	if (ed != NULL) {
-		put_be32(edsig, ed->key_id);
-		c = EVP_MD_CTX_new();
-		ok = c != NULL && EVP_DigestSignInit(c, NULL, NULL, NULL, ed->pkey) == 1 &&
-		     EVP_DigestSign(c, edsig + 4, &ed_len, cbb_data(out) + start,
-				    cbb_len(out) - start) == 1 &&
-		     ed_len == NOTE_ED25519_SIG_LEN;
-		EVP_MD_CTX_free(c);
-		if (!ok)
+		put_be32(edsig, ed->key.key_id);
+		if (note_signer_sign(ed, cbb_data(out) + start, cbb_len(out) - start, edsig + 4) != 0)
 			return MN_ECRYPTO;
 	}
 	if (!cbb_add_u8(out, '\n') || !note_sig_line(out, origin, origin_len, sig, sig_len) ||

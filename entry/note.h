@@ -37,7 +37,18 @@ struct note_signer;
  * is not Ed25519, the name is not valid, or on OOM. note_signer_free(NULL) is a
  * no-op. */
 struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_len);
+/* note_signer_new_typed is note_signer_new for the signature type |type|
+ * (NOTE_TYPE_ED25519, as note_signer_new; NOTE_TYPE_COSIG_V1 for a witness's
+ * cosigner, entry/cosig.h). */
+struct note_signer *note_signer_new_typed(void *pkey, const char *name, size_t name_len,
+					  uint8_t type);
 void note_signer_free(struct note_signer *s);
+/* note_signer_key: its verifier key, parsed (borrowed). */
+const struct note_vkey *note_signer_key(const struct note_signer *s);
+/* note_signer_sign writes the Ed25519 signature of the |len| bytes of |msg| to
+ * |sig|. 0 or MN_ECRYPTO. */
+int note_signer_sign(const struct note_signer *s, const uint8_t *msg, size_t len,
+		     uint8_t sig[NOTE_ED25519_SIG_LEN]);
 /* note_signer_vkey: the verifier key string, NUL-terminated (borrowed). */
 const char *note_signer_vkey(const struct note_signer *s);
 /* note_signer_name: the key name (the origin), NUL-terminated (borrowed). */
