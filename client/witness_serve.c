@@ -32,6 +32,7 @@
 
 #include "client/listen.h"
 #include "client/mnctl.h"
+#include "common/bytes.h"
 #include "common/err.h"
 #include "witness/witness.h"
 
@@ -445,19 +446,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 	if (len > WIT_MAX_BODY - c->body_len)
 		return limit(p, 413, "request body too large");
-	if (c->body_len + len > c->body_cap) {
-		size_t cap = c->body_cap ? c->body_cap : 4096;
-		uint8_t *nb;
-		while (cap < c->body_len + len)
-			cap *= 2;
-		if (cap > WIT_MAX_BODY)
-			cap = WIT_MAX_BODY;
-		nb = realloc(c->body, cap);
-		if (nb == NULL)
-			return limit(p, 503, "out of memory");
-		c->body = nb;
-		c->body_cap = cap;
-	}
+	if (!mn_reserve(&c->body, &c->body_cap, c->body_len, len, WIT_MAX_BODY))
+		return limit(p, 503, "out of memory");
 	memcpy(c->body + c->body_len, at, len);
 	c->body_len += len;
 	return 0;

@@ -409,3 +409,20 @@ int cbb_add_u24_length_prefixed(struct cbb *cbb, struct cbb *child)
 {
 	return add_length_prefixed(cbb, child, 3);
 }
+
+int mn_reserve(uint8_t **buf, size_t *cap, size_t used, size_t add, size_t max)
+{
+	size_t c = *cap < 4096 ? 4096 : *cap;
+	uint8_t *nb;
+
+	if (add <= *cap - used)
+		return 1;
+	while (c - used < add)
+		c = c > max / 2 ? max : c * 2;
+	nb = realloc(*buf, c);
+	if (nb == NULL)
+		return 0;
+	*buf = nb;
+	*cap = c;
+	return 1;
+}
