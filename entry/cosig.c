@@ -138,21 +138,6 @@ int cosig_verify(const struct note_checkpoint *cp, const struct note_vkey *k, ui
 
 /* --- tlog-witness bodies ----------------------------------------------------- */
 
-static int parse_dec(const uint8_t *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return 0;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 1;
-}
-
 int wit_parse_request(struct wit_request *out, const uint8_t *body, size_t len,
 		      const char **why)
 {
@@ -170,7 +155,7 @@ int wit_parse_request(struct wit_request *out, const uint8_t *body, size_t len,
 		return MN_EMALFORMED;
 	nl = memchr(p, '\n', len);
 	if (nl == NULL || nl - p < 5 || memcmp(p, "old ", 4) != 0 ||
-	    !parse_dec(p + 4, (size_t)(nl - p - 4), &out->old_size))
+	    !mn_parse_dec((const char *)p + 4, (size_t)(nl - p - 4), &out->old_size))
 		return MN_EMALFORMED;
 	p = nl + 1;
 	for (;;) {
@@ -220,7 +205,7 @@ int wit_format_request(struct cbb *out, uint64_t old_size, const uint8_t (*proof
 
 int wit_parse_size(const uint8_t *body, size_t len, uint64_t *out)
 {
-	if (len < 2 || body[len - 1] != '\n' || !parse_dec(body, len - 1, out))
+	if (len < 2 || body[len - 1] != '\n' || !mn_parse_dec((const char *)body, len - 1, out))
 		return MN_EMALFORMED;
 	return 0;
 }

@@ -206,21 +206,6 @@ static int next_line(const char **p, const char *end, const char **line, size_t 
 	return 1;
 }
 
-static int parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return 0;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 1;
-}
-
 static int parse_note(struct note_checkpoint *out, const uint8_t *in, size_t len, int ext)
 {
 	const char *p = (const char *)in, *end = p + len, *l;
@@ -237,7 +222,7 @@ static int parse_note(struct note_checkpoint *out, const uint8_t *in, size_t len
 		return MN_EMALFORMED;
 	out->origin = l;
 	out->origin_len = ll;
-	if (!next_line(&p, end, &l, &ll) || !parse_u64(l, ll, &out->tree_size))
+	if (!next_line(&p, end, &l, &ll) || !mn_parse_dec(l, ll, &out->tree_size))
 		return MN_EMALFORMED;
 	if (!next_line(&p, end, &l, &ll) || ll != 44 ||
 	    mn_b64_decode(&dec, &dec_len, l, ll, 32) != 0)

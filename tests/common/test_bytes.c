@@ -543,6 +543,25 @@ static void test_reserve(void **state)
 	free(buf);
 }
 
+static void test_parse_dec(void **state)
+{
+	uint64_t v = 7;
+
+	(void)state;
+	assert_int_equal(mn_parse_dec("0", 1, &v), 1);
+	assert_int_equal(v, 0);
+	assert_int_equal(mn_parse_dec("18446744073709551615", 20, &v), 1);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(mn_parse_dec("18446744073709551616", 20, &v), 0);
+	assert_int_equal(mn_parse_dec("123456789012345678901", 21, &v), 0);
+	assert_int_equal(mn_parse_dec("042", 3, &v), 0);
+	assert_int_equal(mn_parse_dec("4 2", 3, &v), 0);
+	assert_int_equal(mn_parse_dec("-1", 2, &v), 0);
+	assert_int_equal(mn_parse_dec("", 0, &v), 0);
+	assert_int_equal(mn_parse_dec("4096x", 4, &v), 1); /* only |len| bytes */
+	assert_int_equal(v, 4096);
+}
+
 static void test_be64(void **state)
 {
 	uint8_t b[8];
@@ -566,6 +585,7 @@ int main(void)
 		cmocka_unit_test(test_der_lengths),
 		cmocka_unit_test(test_be64),
 		cmocka_unit_test(test_reserve),
+		cmocka_unit_test(test_parse_dec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
