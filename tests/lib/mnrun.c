@@ -69,3 +69,16 @@ int mnrun_mnctl(const char *dir, const char *const *args, char **out, char **err
 		*err = slurp(ep);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+int mnrun_expect(int line, int got, const char *out, const char *err, int rc,
+		 const char *needle, enum mnrun_where where)
+{
+	const char *in = where == MNRUN_STDOUT_OK && rc == 0 ? out : err;
+
+	if (got == rc && (needle == NULL || (in != NULL && strstr(in, needle) != NULL)))
+		return 1;
+	fprintf(stderr, "line %d: mnctl exit %d (want %d%s%s)\nstdout: %s\nstderr: %s\n", line,
+		got, rc, needle == NULL ? "" : where == MNRUN_STDOUT_OK ? ", saying " :
+		", stderr with ", needle ? needle : "", out ? out : "", err ? err : "");
+	return 0;
+}
