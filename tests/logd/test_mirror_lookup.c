@@ -191,18 +191,9 @@ static void add_chain2(uint16_t port, const struct pki_cert *leaf, const struct 
 static void add_smtp_policy(uint16_t port, const struct pki_cert *signer,
 			    const struct pki_cert *sca, uint64_t serial)
 {
-	char p[1024], *jws, *req;
-	int64_t now = pki_now();
+	char *req = mnfix_smtp_policy_request(signer, sca, "mirror.example", serial);
 	struct http_resp r;
 
-	snprintf(p, sizeof(p),
-		 "{\"exp\":%lld,\"iat\":%lld,\"mode\":\"enforce\",\"mx\":[\"mx.mirror.example\"],"
-		 "\"protocol\":\"smtp\",\"serial\":%llu,\"subject\":{\"domain\":\"mirror.example\"},"
-		 "\"tls\":{\"min\":\"1.2\",\"transport\":\"starttls\"},\"v\":1}",
-		 (long long)(now + 30 * 86400), (long long)now, (unsigned long long)serial);
-	jws = mnfix_x5c_jws(signer, sca, p);
-	assert_non_null(jws);
-	req = mnfix_policy_request(jws);
 	assert_non_null(req);
 	assert_int_equal(http_do(port, "POST", "/mn/v1/add-policy",
 				 "Content-Type: application/json\r\n", req, strlen(req), &r), 0);
@@ -211,7 +202,6 @@ static void add_smtp_policy(uint16_t port, const struct pki_cert *signer,
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);
 	free(req);
-	free(jws);
 }
 
 /* lying_map_root appends to the log in |data| (logd stopped) a map-root leaf
