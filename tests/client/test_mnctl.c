@@ -253,15 +253,7 @@ static int proxy_start(void)
  * and *err get its stdout and stderr (free them). */
 static int run_mnctl(const char *const *args, char **out, char **err)
 {
-	const char *argv[48];
-	size_t n = 0;
-
-	argv[n++] = "--config";
-	argv[n++] = T.cfg;
-	for (size_t i = 0; args[i] != NULL && n < 47; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return mnrun_mnctl(T.dir, argv, out, err);
+	return mnrun_mnctl_pre(T.dir, MNRUN_ARGV("--config", T.cfg), args, out, err);
 }
 
 /* expect_rc runs mnctl and checks the exit code (and, for expect_fail, that

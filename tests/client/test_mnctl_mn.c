@@ -276,15 +276,7 @@ static char *slurp(const char *path)
  * and *err get its stdout and stderr (free them). */
 static int run_mnctl(const char *const *args, char **out, char **err)
 {
-	const char *argv[48];
-	size_t n = 0;
-
-	argv[n++] = "--config";
-	argv[n++] = T.cfg;
-	for (size_t i = 0; args[i] != NULL && n < 47; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return mnrun_mnctl(T.dir, argv, out, err);
+	return mnrun_mnctl_pre(T.dir, MNRUN_ARGV("--config", T.cfg), args, out, err);
 }
 
 #define expect_rc(rc, ...) expect_rc_(__LINE__, rc, NULL, MNRUN_ARGV(__VA_ARGS__))

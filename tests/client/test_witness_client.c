@@ -80,19 +80,7 @@ static uint64_t mono_ms(void)
  * --config, then |args|. */
 static int run_mnctl(const char *const *args, char **out, char **err)
 {
-	const char *argv[48];
-	size_t n = 0;
-
-	argv[n++] = "--config";
-	argv[n++] = T.cfg;
-	argv[n++] = "--key";
-	argv[n++] = T.keyfile;
-	argv[n++] = "--log";
-	argv[n++] = T.url_p;
-	for (size_t i = 0; args[i] != NULL && n < 47; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return mnrun_mnctl(T.dir, argv, out, err);
+	return mnrun_mnctl_pre(T.dir, MNRUN_ARGV("--config", T.cfg, "--key", T.keyfile, "--log", T.url_p), args, out, err);
 }
 
 /* expect(rc, needle, args...): mnctl exits with |rc| and, if |needle| is not

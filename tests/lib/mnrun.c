@@ -70,6 +70,20 @@ int mnrun_mnctl(const char *dir, const char *const *args, char **out, char **err
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+int mnrun_mnctl_pre(const char *dir, const char *const *pre, const char *const *args,
+		    char **out, char **err)
+{
+	const char *argv[61];
+	size_t n = 0;
+
+	for (size_t i = 0; pre[i] != NULL && n < 60; i++)
+		argv[n++] = pre[i];
+	for (size_t i = 0; args[i] != NULL && n < 60; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return mnrun_mnctl(dir, argv, out, err);
+}
+
 int mnrun_expect(int line, int got, const char *out, const char *err, int rc,
 		 const char *needle, enum mnrun_where where)
 {

@@ -9,6 +9,11 @@
  * status, or -1 if it did not exit normally or could not be run. */
 int mnrun_mnctl(const char *dir, const char *const *args, char **out, char **err);
 
+/* mnrun_mnctl_pre is mnrun_mnctl with |pre| (NULL-terminated: the test's
+ * --config, --log, ...) in front of |args|; at most 60 in all. */
+int mnrun_mnctl_pre(const char *dir, const char *const *pre, const char *const *args,
+		    char **out, char **err);
+
 /* MNRUN_ARGV(...): the arguments as a NULL-terminated array (a compound
  * literal: it lives as long as the enclosing block). */
 #define MNRUN_ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
