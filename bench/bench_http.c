@@ -555,11 +555,7 @@ int main(int argc, char **argv)
 	long ncpu_l = sysconf(_SC_NPROCESSORS_ONLN);
 	int ncpu = ncpu_l < 1 ? 1 : (int)ncpu_l;
 
-	snprintf(workdir, sizeof(workdir), "%s/bench-http.XXXXXX", build);
-	if (mkdtemp(workdir) == NULL) {
-		workdir[0] = '\0';
-		load_die("cannot create the work directory under BUILD");
-	}
+	load_workdir(workdir, sizeof(workdir), build, "bench-http");
 	snprintf(data, sizeof(data), "%s/data", workdir);
 	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
 	make_pki(roots);

@@ -151,11 +151,7 @@ int main(int argc, char **argv)
 		build = argv[1];
 	atexit(cleanup);
 	load_init("bench_shards", 300);
-	snprintf(workdir, sizeof(workdir), "%s/bench-shards.XXXXXX", build);
-	if (mkdtemp(workdir) == NULL) {
-		workdir[0] = '\0';
-		load_die("cannot create the work directory under BUILD");
-	}
+	load_workdir(workdir, sizeof(workdir), build, "bench-shards");
 	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
 	chain_ca(now, roots, &root, &ca);
 	ca_b64 = chain_b64(ca, NULL);
