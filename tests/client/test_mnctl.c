@@ -360,10 +360,8 @@ static int setup(void)
 		if (logd_start(&T.a, args) != 0)
 			return -1;
 	}
-	f = fopen(T.keyfile, "wb");
-	if (f == NULL || fwrite(T.a.spki, 1, T.a.spki_len, f) != T.a.spki_len)
+	if (logd_write_spki(&T.a, T.keyfile) != 0)
 		return -1;
-	fclose(f);
 	f = fopen(T.watch, "w");
 	if (f == NULL)
 		return -1;

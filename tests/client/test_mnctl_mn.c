@@ -406,7 +406,6 @@ static int setup(void)
 {
 	char roots[128], sroots[128], data[128];
 	int64_t now = pki_now();
-	FILE *f;
 
 	snprintf(T.dir, sizeof(T.dir), "/tmp/mnctl-mn-XXXXXX");
 	if (mkdtemp(T.dir) == NULL)
@@ -440,10 +439,8 @@ static int setup(void)
 		if (logd_start(&T.logd, a) != 0)
 			return -1;
 	}
-	f = fopen(T.keyfile, "wb");
-	if (f == NULL || fwrite(T.logd.spki, 1, T.logd.spki_len, f) != T.logd.spki_len)
+	if (logd_write_spki(&T.logd, T.keyfile) != 0)
 		return -1;
-	fclose(f);
 	snprintf(T.url, sizeof(T.url), "http://127.0.0.1:%u", T.logd.port);
 	if (proxy_start() != 0)
 		return -1;

@@ -211,10 +211,8 @@ static int setup(void **state)
 		if (logd_start(&T.logd, a) != 0)
 			return -1;
 	}
-	f = fopen(T.keyfile, "wb");
-	if (f == NULL || fwrite(T.logd.spki, 1, T.logd.spki_len, f) != T.logd.spki_len)
+	if (logd_write_spki(&T.logd, T.keyfile) != 0)
 		return -1;
-	fclose(f);
 	T.liar = liar_start(T.logd.port);
 	if (T.liar == NULL)
 		return -1;

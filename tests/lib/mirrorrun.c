@@ -85,17 +85,6 @@ int mirrorrun_start(struct logd_proc *p, uint16_t upstream, const char *data,
 	return ret;
 }
 
-int mirrorrun_write_spki(const struct logd_proc *p, const char *path)
-{
-	FILE *f = fopen(path, "wb");
-	int ok;
-
-	if (f == NULL)
-		return -1;
-	ok = fwrite(p->spki, 1, p->spki_len, f) == p->spki_len;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
 int mirrorrun_add(uint16_t port, const struct pki_cert *ca, int first, int n)
 {
 	const char *dns[1] = {"mirror.example"};

@@ -40,7 +40,5 @@ int mirrorrun_get(uint16_t port, const char *target, struct http_resp *r);
  * read-only. */
 int mirrorrun_stored_sth(const char *data, struct store_sth *out);
 
-/* mirrorrun_write_spki writes the log key |p| printed (DER SPKI) to |path|. */
-int mirrorrun_write_spki(const struct logd_proc *p, const char *path);
 
 #endif

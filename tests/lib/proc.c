@@ -146,6 +146,17 @@ int logd_start(struct logd_proc *p, const char *const *args)
 	return 0;
 }
 
+int logd_write_spki(const struct logd_proc *p, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	int ok;
+
+	if (f == NULL)
+		return -1;
+	ok = fwrite(p->spki, 1, p->spki_len, f) == p->spki_len;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 int logd_stop(struct logd_proc *p, int sig)
 {
 	return proc_stop(&p->pid, sig);

@@ -19,6 +19,9 @@ struct logd_proc {
  * 127.0.0.1:0" and |args| (NULL-terminated), reads its two start lines, and
  * fills |p|. Returns 0, or -1 if logd exited or printed something else. */
 int logd_start(struct logd_proc *p, const char *const *args);
+/* logd_write_spki writes the log key |p| printed (DER SPKI) to |path|, for
+ * mnctl --log-key / --key. 0 or -1. */
+int logd_write_spki(const struct logd_proc *p, const char *path);
 /* logd_stop sends |sig| and waits; returns the exit status (or 128+signal). */
 int logd_stop(struct logd_proc *p, int sig);
 

@@ -220,7 +220,7 @@ static void write_key(const struct logd_proc *p)
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s/origin.spki", dir);
-	assert_int_equal(mirrorrun_write_spki(p, path), 0);
+	assert_int_equal(logd_write_spki(p, path), 0);
 }
 
 static void expect_405(uint16_t port, const char *path, uint16_t origin)

@@ -93,7 +93,7 @@ static void write_key(const struct logd_proc *p)
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s/origin.spki", dir);
-	assert_int_equal(mirrorrun_write_spki(p, path), 0);
+	assert_int_equal(logd_write_spki(p, path), 0);
 }
 
 static char *slurp(const char *path)
