@@ -267,6 +267,19 @@ int http_do(uint16_t port, const char *method, const char *target,
 	return 0;
 }
 
+int http_status(uint16_t port, const char *method, const char *target,
+		const char *extra_headers, const void *body, size_t body_len)
+{
+	struct http_resp r;
+	int st;
+
+	if (http_do(port, method, target, extra_headers, body, body_len, &r) != 0)
+		return -1;
+	st = r.status;
+	http_resp_free(&r);
+	return st;
+}
+
 void http_resp_free(struct http_resp *r)
 {
 	free(r->body);

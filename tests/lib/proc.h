@@ -50,6 +50,10 @@ struct http_resp {
 int http_do(uint16_t port, const char *method, const char *target,
 	    const char *extra_headers, const void *body, size_t body_len,
 	    struct http_resp *out);
+/* http_status is http_do that keeps only the status: the status, or -1 when
+ * no answer came. */
+int http_status(uint16_t port, const char *method, const char *target,
+		const char *extra_headers, const void *body, size_t body_len);
 /* http_raw sends |req| as is and reads until the server closes (or 10 s);
  * returns the bytes read (malloc'd in *out), or -1. */
 long http_raw(uint16_t port, const void *req, size_t req_len, char **out);
