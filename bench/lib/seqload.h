@@ -1,5 +1,5 @@
 /* seqload.h: continuous submission to a running sequencer, the harness of the
- * sequenced-append benchmarks (bench_store, bench_publish).
+ * sequenced-append benchmarks (bench_store, bench_publish, bench_map).
  *
  * NUM threads each own IN_FLIGHT / NUM pre-allocated submissions; a
  * completion puts one back on its owner's free list and wakes that owner only

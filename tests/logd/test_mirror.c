@@ -39,8 +39,10 @@
 #include "entry/note.h"
 #include "storage/storage.h"
 #include "tests/lib/ctclient.h"
+#include "tests/lib/files.h"
 #include "tests/lib/liar.h"
 #include "tests/lib/mirrorrun.h"
+#include "tests/lib/mnfix.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
 
@@ -52,9 +54,7 @@ static int added;
 
 static void rm_rf(const char *d)
 {
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-	if (system(cmd) != 0)
+	if (mnfix_rm_rf(d) != 0)
 		fprintf(stderr, "cannot remove %s\n", d);
 }
 
@@ -126,15 +126,9 @@ static void start_mirror(struct logd_proc *p, uint16_t upstream, const char *dat
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *b = calloc(1, 1 << 16);
-	size_t n;
+	char *b = tf_read(path, NULL);
 
-	assert_non_null(f);
 	assert_non_null(b);
-	n = fread(b, 1, (1 << 16) - 1, f);
-	b[n] = '\0';
-	fclose(f);
 	return b;
 }
 
