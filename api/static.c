@@ -25,22 +25,6 @@
 #define IMMUTABLE "Cache-Control: public, max-age=604800, immutable\r\n"
 #define MAX_LEVEL 7 /* 64 tree levels / 8 */
 
-/* parse_u64_dec: digits only, no leading zero (unless "0"), no overflow. */
-static int parse_dec(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return 0;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 1;
-}
-
 /* parse_tile_path parses "<N>[.p/<W>]" (N as x001/x234/067) that makes up all
  * of [p, p + len). *out_width is 256 for a full tile. 1 or 0. Only the
  * canonical encoding is accepted: each element three digits, all but the last
@@ -77,7 +61,7 @@ static int parse_tile_path(const char *p, size_t len, uint64_t *out_n, unsigned 
 	}
 	if (i < len) {
 		if (len - i < 4 || memcmp(p + i, ".p/", 3) != 0 ||
-		    !parse_dec(p + i + 3, len - i - 3, &w) || w < 1 || w > 255)
+		    !mn_parse_dec(p + i + 3, len - i - 3, &w) || w < 1 || w > 255)
 			return 0;
 		*out_width = (unsigned)w;
 	}
@@ -547,7 +531,7 @@ void api__static(struct api *api, enum api_endpoint ep, const struct api_request
 		p += 6;
 		len -= 6;
 		slash = memchr(p, '/', len);
-		if (slash == NULL || !parse_dec(p, (size_t)(slash - p), &level) ||
+		if (slash == NULL || !mn_parse_dec(p, (size_t)(slash - p), &level) ||
 		    level > MAX_LEVEL ||
 		    !parse_tile_path(slash + 1, len - (size_t)(slash + 1 - p), &n, &width)) {
 			api_response_error(resp, 400, "malformed",

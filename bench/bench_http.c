@@ -136,8 +136,7 @@ static void make_pki(const char *roots_path)
 {
 	int64_t now = pki_now();
 	chain_ca(now, roots_path, &root, &ca);
-	ca_b64 = load_xmalloc(mn_b64_encoded_len(ca->der_len) + 1);
-	ca_b64_len = mn_b64_encode(ca_b64, ca->der, ca->der_len);
+	ca_b64 = chain_b64(ca, &ca_b64_len);
 
 	subs = calloc(MAX_LEAVES, sizeof(*subs));
 	reqs = calloc(MAX_LEAVES, sizeof(*reqs));
@@ -171,16 +170,14 @@ static void make_pki(const char *roots_path)
 		pres[i] = NULL;
 	}
 	for (size_t i = 0; i < num_pre; i++) {
-		char *b = load_xmalloc(mn_b64_encoded_len(pres[i]->der_len) + 1);
-		mn_b64_encode(b, pres[i]->der, pres[i]->der_len);
+		char *b = chain_b64(pres[i], NULL);
 		chain_req_to(&pre_reqs[i], "/ct/v1/add-pre-chain", b, ca_b64);
 		free(b);
 	}
 	double dt = load_secs_since(t0);
 	for (size_t i = 0; i < num_subs; i++) {
 		struct sub *s = &subs[i];
-		s->b64 = load_xmalloc(mn_b64_encoded_len(s->leaf->der_len) + 1);
-		s->b64_len = mn_b64_encode(s->b64, s->leaf->der, s->leaf->der_len);
+		s->b64 = chain_b64(s->leaf, &s->b64_len);
 		chain_req(&reqs[i], s->b64, ca_b64);
 	}
 	fprintf(stderr, "bench_http: %zu leaves and %zu precertificates in %.1f s on %zu threads\n",
@@ -558,11 +555,7 @@ int main(int argc, char **argv)
 	long ncpu_l = sysconf(_SC_NPROCESSORS_ONLN);
 	int ncpu = ncpu_l < 1 ? 1 : (int)ncpu_l;
 
-	snprintf(workdir, sizeof(workdir), "%s/bench-http.XXXXXX", build);
-	if (mkdtemp(workdir) == NULL) {
-		workdir[0] = '\0';
-		load_die("cannot create the work directory under BUILD");
-	}
+	load_workdir(workdir, sizeof(workdir), build, "bench-http");
 	snprintf(data, sizeof(data), "%s/data", workdir);
 	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
 	make_pki(roots);

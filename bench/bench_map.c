@@ -61,8 +61,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/lib/seqstat.h"
 #include "bench/lib/load.h"
+#include "bench/lib/seqload.h"
+#include "bench/lib/seqstat.h"
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "common/err.h"
@@ -908,65 +909,26 @@ static void bench_rebuild(uint64_t n)
  * 64 bytes of extra data and a dedup key spread like SHA-256. The same
  * harness, store options and leaves with opt.map off and on, each from an
  * empty store, alternating, a warm-up second then a SEQ_SECONDS window. */
-#define NUM_SUBMITTERS 4
-#define SEQ_IN_FLIGHT 4096
-#define PER_SUBMITTER (SEQ_IN_FLIGHT / NUM_SUBMITTERS)
+#define NUM_SUBMITTERS SEQLOAD_THREADS
+#define SEQ_IN_FLIGHT SEQLOAD_IN_FLIGHT
 
-struct ssub;
-
-struct submitter {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct ssub *free_list; /* guarded by mu */
-	int waiting;            /* guarded by mu */
-	uint64_t completed;     /* guarded by mu: status 0 */
-	uint64_t failed;        /* guarded by mu */
-	uint64_t next_id;
-	struct merkle_hasher *h;
-	struct ssub *slots;
-} __attribute__((aligned(64)));
-
-struct ssub {
-	struct api_submission s; /* first: done() gets &s */
-	struct submitter *owner;
-	struct ssub *next;
+/* a submission's own memory (seqload_options.slot_len) */
+struct mapslot {
+	struct store_index_key keys[MAX_NAMES + 1];
 	uint8_t body[LEAF_MAX];
 	uint8_t extra[EXTRA_LEN];
 	uint8_t ikeys[MAX_NAMES][NAMES_MAX_KEY_LEN];
 	uint8_t thumb[32];
-	struct store_index_key keys[MAX_NAMES + 1];
 };
 
-static struct submitter subs[NUM_SUBMITTERS];
-static int stop_submitting; /* guarded by every submitter's mu */
+static struct merkle_hasher *hashers[NUM_SUBMITTERS]; /* one per submitting thread */
 static struct seq *the_seq;
 static uint64_t seq_domains;
 
-static void on_done(struct api_submission *s, int status, const uint8_t *sct_bytes,
-		    size_t len, uint64_t index)
-{
-	struct ssub *b = (struct ssub *)s;
-	struct submitter *o = b->owner;
-
-	(void)sct_bytes;
-	(void)len;
-	(void)index;
-	pthread_mutex_lock(&o->mu);
-	if (status == 0)
-		o->completed++;
-	else
-		o->failed++;
-	b->next = o->free_list;
-	o->free_list = b;
-	if (o->waiting)
-		pthread_cond_signal(&o->cv);
-	pthread_mutex_unlock(&o->mu);
-}
-
 /* fill makes submission |id|: a certificate for domain mix(id) % seq_domains,
  * its index keys and its dedup key. */
-static void fill(struct ssub *b, struct merkle_hasher *h, uint64_t id)
+static void fill(struct api_submission *sub, struct mapslot *b, struct merkle_hasher *h,
+		 uint64_t id)
 {
 	static const char *const pre[MAX_NAMES] = {"", "www.", "mail."};
 	const struct tmpl *t = &tmpls[mix(id ^ 0x55) & 1];
@@ -979,9 +941,9 @@ static void fill(struct ssub *b, struct merkle_hasher *h, uint64_t id)
 	for (size_t k = 0; k < t->num_names; k++)
 		memcpy(b->body + t->name_off[k], digits, DIGITS);
 	mn_put_be64(b->body + t->serial_off, (SERIAL & 0xff00000000000000ull) | id);
-	b->s.entry.entry_type = CT_X509_ENTRY;
-	b->s.entry.body = b->body;
-	b->s.entry.body_len = t->len;
+	sub->entry.entry_type = CT_X509_ENTRY;
+	sub->entry.body = b->body;
+	sub->entry.body_len = t->len;
 	for (size_t k = 0; k < t->num_dns; k++) {
 		int n = snprintf(name, sizeof(name), "%sd%s-bench-online-shop.com", pre[k],
 				 digits);
@@ -997,85 +959,22 @@ static void fill(struct ssub *b, struct merkle_hasher *h, uint64_t id)
 	b->keys[t->num_dns].index = STORE_IDX_CERT;
 	b->keys[t->num_dns].key_len = 32;
 	b->keys[t->num_dns].key = b->thumb;
-	b->s.keys = b->keys;
-	b->s.num_keys = t->num_dns + 1;
-	memcpy(b->s.dedup_key, &z, 8);
-	memcpy(b->s.dedup_key + 8, &id, 8);
-	memcpy(b->s.dedup_key + 16, b->thumb, 16);
+	sub->keys = b->keys;
+	sub->num_keys = t->num_dns + 1;
+	memcpy(sub->dedup_key, &z, 8);
+	memcpy(sub->dedup_key + 8, &id, 8);
+	memcpy(sub->dedup_key + 16, b->thumb, 16);
+	memset(b->extra, 0x33, sizeof(b->extra));
+	sub->extra = b->extra;
+	sub->extra_len = sizeof(b->extra);
 }
 
-static void *submitter(void *arg)
+/* fill_slot: seqload's fill hook, ids as before: submitter << 40 | counter. */
+static void fill_slot(void *ctx, int thread, uint64_t seqno, struct api_submission *s,
+		      uint8_t *slot)
 {
-	struct submitter *me = arg;
-	uint64_t n = (uint64_t)(me - subs);
-
-	for (;;) {
-		struct ssub *list;
-
-		pthread_mutex_lock(&me->mu);
-		while (me->free_list == NULL && !stop_submitting) {
-			me->waiting = 1;
-			pthread_cond_wait(&me->cv, &me->mu);
-			me->waiting = 0;
-		}
-		list = me->free_list;
-		me->free_list = NULL;
-		if (stop_submitting) {
-			pthread_mutex_unlock(&me->mu);
-			return NULL;
-		}
-		pthread_mutex_unlock(&me->mu);
-		while (list != NULL) {
-			struct ssub *b = list;
-			list = b->next;
-			fill(b, me->h, n << 40 | me->next_id++);
-			while (seq_submit(the_seq, &b->s) == MN_EBUSY)
-				sched_yield();
-		}
-	}
-}
-
-static void submitters_start(void)
-{
-	stop_submitting = 0;
-	for (int i = 0; i < NUM_SUBMITTERS; i++) {
-		struct submitter *me = &subs[i];
-
-		memset(me, 0, sizeof(*me));
-		pthread_mutex_init(&me->mu, NULL);
-		pthread_cond_init(&me->cv, NULL);
-		me->slots = calloc(PER_SUBMITTER, sizeof(*me->slots));
-		me->h = merkle_hasher_new();
-		if (me->slots == NULL || me->h == NULL)
-			load_die("out of memory");
-		for (int j = 0; j < PER_SUBMITTER; j++) {
-			struct ssub *b = &me->slots[j];
-			b->owner = me;
-			memset(b->extra, 0x33, sizeof(b->extra));
-			b->s.extra = b->extra;
-			b->s.extra_len = sizeof(b->extra);
-			b->s.done = on_done;
-			b->next = me->free_list;
-			me->free_list = b;
-		}
-		if (pthread_create(&me->th, NULL, submitter, me) != 0)
-			load_die("pthread_create");
-	}
-}
-
-static uint64_t completed_total(uint64_t *out_failed)
-{
-	uint64_t c = 0, f = 0;
-
-	for (int i = 0; i < NUM_SUBMITTERS; i++) {
-		pthread_mutex_lock(&subs[i].mu);
-		c += subs[i].completed;
-		f += subs[i].failed;
-		pthread_mutex_unlock(&subs[i].mu);
-	}
-	if (out_failed != NULL)
-		*out_failed = f;
-	return c;
+	(void)ctx;
+	fill(s, (struct mapslot *)slot, hashers[thread], (uint64_t)thread << 40 | seqno);
 }
 
 static uint64_t clock_ns(clockid_t c)
@@ -1102,6 +1001,8 @@ static struct srun seq_run(int mapped, unsigned seconds)
 	clockid_t clk[NUM_SUBMITTERS];
 	uint64_t t0, t1, c0, c1, b0, b1, p0, p1, s0 = 0, s1 = 0, w0, w1, total, failed;
 	struct srun r;
+	struct seqload *ld;
+	struct seqload_options lo = {.fill = fill_slot, .slot_len = sizeof(struct mapslot)};
 
 	memset(&r, 0, sizeof(r));
 	snprintf(dir, sizeof(dir), "%s/seq-%s", base, mapped ? "map" : "plain");
@@ -1111,14 +1012,18 @@ static struct srun seq_run(int mapped, unsigned seconds)
 	qo.map = mapped;
 	if (store_open(&st, &so) != 0 || seq_start(&the_seq, st, signer, &qo) != 0)
 		load_die("sequencer setup failed");
-	submitters_start();
 	for (int i = 0; i < NUM_SUBMITTERS; i++)
-		pthread_getcpuclockid(subs[i].th, &clk[i]);
+		if ((hashers[i] = merkle_hasher_new()) == NULL)
+			load_die("out of memory");
+	lo.seq = seq_api(the_seq);
+	ld = seqload_start(&lo);
+	for (int i = 0; i < NUM_SUBMITTERS; i++)
+		clk[i] = seqload_thread_clock(ld, i);
 	t0 = mn_mono_ns();
 	while (mn_mono_ns() - t0 < 1000000000ull)
 		usleep(10000);
 	b0 = bench_seq_batches(the_seq);
-	c0 = completed_total(NULL);
+	c0 = seqload_completed(ld, NULL);
 	p0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	w0 = wchar();
 	for (int i = 0; i < NUM_SUBMITTERS; i++)
@@ -1131,16 +1036,9 @@ static struct srun seq_run(int mapped, unsigned seconds)
 	w1 = wchar();
 	for (int i = 0; i < NUM_SUBMITTERS; i++)
 		s1 += clock_ns(clk[i]);
-	c1 = completed_total(NULL);
+	c1 = seqload_completed(ld, NULL);
 	b1 = bench_seq_batches(the_seq);
-	for (int i = 0; i < NUM_SUBMITTERS; i++) {
-		pthread_mutex_lock(&subs[i].mu);
-		stop_submitting = 1;
-		pthread_cond_signal(&subs[i].cv);
-		pthread_mutex_unlock(&subs[i].mu);
-	}
-	for (int i = 0; i < NUM_SUBMITTERS; i++)
-		pthread_join(subs[i].th, NULL);
+	seqload_stop(ld);
 	seq_stop(the_seq); /* commits and answers what is still queued */
 	store_get_stats(st, &ss);
 	if (mapped) {
@@ -1156,10 +1054,11 @@ static struct srun seq_run(int mapped, unsigned seconds)
 		store_read_end(rd);
 	}
 	store_close(st);
-	total = completed_total(&failed);
+	total = seqload_completed(ld, &failed);
+	seqload_free(ld);
 	for (int i = 0; i < NUM_SUBMITTERS; i++) {
-		free(subs[i].slots);
-		merkle_hasher_free(subs[i].h);
+		merkle_hasher_free(hashers[i]);
+		hashers[i] = NULL;
 	}
 	/* every counted completion is a leaf of the tree; with the map the tree
 	 * also holds a map-root leaf per batch (and leaf 0) */

@@ -55,7 +55,6 @@
 #include "bench/lib/chain.h"
 #include "bench/lib/load.h"
 #include "bench/lib/post.h"
-#include "common/b64.h"
 #include "common/bytes.h"
 #include "common/clock.h"
 #include "entry/pgp.h"
@@ -156,12 +155,10 @@ static void *leaf_thread(void *arg)
 
 static void make_chain_reqs(void)
 {
-	char *ca_b64 = load_xmalloc(mn_b64_encoded_len(ca->der_len) + 1);
-	mn_b64_encode(ca_b64, ca->der, ca->der_len);
+	char *ca_b64 = chain_b64(ca, NULL);
 	chain_reqs = load_xmalloc((num_chain + 1) * sizeof(*chain_reqs));
 	for (size_t i = 0; i < num_chain; i++) {
-		char *leaf_b64 = load_xmalloc(mn_b64_encoded_len(leaves[i]->der_len) + 1);
-		mn_b64_encode(leaf_b64, leaves[i]->der, leaves[i]->der_len);
+		char *leaf_b64 = chain_b64(leaves[i], NULL);
 		chain_req(&chain_reqs[i], leaf_b64, ca_b64);
 		free(leaf_b64);
 		pki_free(leaves[i]);

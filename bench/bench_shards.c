@@ -32,7 +32,6 @@
 #include "bench/lib/chain.h"
 #include "bench/lib/load.h"
 #include "bench/lib/post.h"
-#include "common/b64.h"
 #include "common/clock.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
@@ -152,15 +151,10 @@ int main(int argc, char **argv)
 		build = argv[1];
 	atexit(cleanup);
 	load_init("bench_shards", 300);
-	snprintf(workdir, sizeof(workdir), "%s/bench-shards.XXXXXX", build);
-	if (mkdtemp(workdir) == NULL) {
-		workdir[0] = '\0';
-		load_die("cannot create the work directory under BUILD");
-	}
+	load_workdir(workdir, sizeof(workdir), build, "bench-shards");
 	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
 	chain_ca(now, roots, &root, &ca);
-	ca_b64 = load_xmalloc(mn_b64_encoded_len(ca->der_len) + 1);
-	mn_b64_encode(ca_b64, ca->der, ca->der_len);
+	ca_b64 = chain_b64(ca, NULL);
 
 	/* leaves, NotAfter cycling through the three windows */
 	t0 = mn_mono_ns();
@@ -174,8 +168,7 @@ int main(int argc, char **argv)
 		l = pki_issue(ca, dns, d, 1, 0, now - DAY, now + na[w] * DAY);
 		if (l == NULL)
 			load_die("cannot issue a leaf");
-		b64 = load_xmalloc(mn_b64_encoded_len(l->der_len) + 1);
-		mn_b64_encode(b64, l->der, l->der_len);
+		b64 = chain_b64(l, NULL);
 		chain_req_to(&one[num], "/s0/ct/v1/add-chain", b64, ca_b64);
 		snprintf(path, sizeof(path), "/s%d/ct/v1/add-chain", w);
 		chain_req_to(&three[num], path, b64, ca_b64);
@@ -188,7 +181,7 @@ int main(int argc, char **argv)
 	/* alternate the two, ROUNDS times, each on fresh data directories: this
 	 * machine is shared, so each figure is the best of its rounds and the
 	 * ratio is also given per round */
-	double best1 = 0, best3 = 0, ratios[ROUNDS];
+	double ratios[ROUNDS];
 	for (int k = 0; k < ROUNDS; k++) {
 		char n1[16], n3[16];
 		struct post_result a, b;
@@ -197,18 +190,8 @@ int main(int argc, char **argv)
 		run(n1, roots, 1, 0, now, one, num, &a);
 		run(n3, roots, 3, 1, now, three, num, &b);
 		ratios[k] = post_rate(&b) / post_rate(&a);
-		if (post_rate(&a) > best1) {
-			post_result_cleanup(&r1);
-			r1 = a, best1 = post_rate(&a);
-		} else {
-			post_result_cleanup(&a);
-		}
-		if (post_rate(&b) > best3) {
-			post_result_cleanup(&r3);
-			r3 = b, best3 = post_rate(&b);
-		} else {
-			post_result_cleanup(&b);
-		}
+		post_keep_best(&r1, &a);
+		post_keep_best(&r3, &b);
 	}
 	double rss1 = idle_rss("idle1", roots, 1, now);
 	double rss9 = idle_rss("idle9", roots, IDLE_SHARDS, now);
@@ -219,7 +202,7 @@ int main(int argc, char **argv)
 	       "same leaves and load, best of %d: %.0f /s; p50 %.1f ms, p99 %.1f ms | %.2f "
 	       "(per round:", ROUNDS, post_rate(&r3), r3.ok, r3.secs, post_pct_ms(&r3, 0.5),
 	       post_pct_ms(&r3, 0.99), ROUNDS, post_rate(&r1), post_pct_ms(&r1, 0.5),
-	       post_pct_ms(&r1, 0.99), best1 > 0 ? best3 / best1 : 0);
+	       post_pct_ms(&r1, 0.99), post_rate(&r1) > 0 ? post_rate(&r3) / post_rate(&r1) : 0);
 	for (int k = 0; k < ROUNDS; k++)
 		printf(" %.2f", ratios[k]);
 	printf(") |\n");

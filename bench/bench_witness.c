@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 	static struct witfix *logs[NUM_LOGS];
 	char work[512], state[600], key[600], logsf[600], script1[600], script64[600];
 	char url[128], path[600];
-	struct witness_proc w;
+	struct witproc w;
 	struct load_wrk r1, r64, bare;
 	double sign, verify, fs;
 	const char *pin[] = {"taskset", "-c", "0", NULL};
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
 	if (mkdir(work, 0700) != 0)
 		load_die("cannot make the work directory");
 	snprintf(state, sizeof(state), "%s/state", work);
-	snprintf(key, sizeof(key), "%s/w.pem", work);
+	snprintf(key, sizeof(key), "%s/key.pem", work);
 	snprintf(logsf, sizeof(logsf), "%s/logs", work);
 	snprintf(script1, sizeof(script1), "%s/one.lua", work);
 	snprintf(script64, sizeof(script64), "%s/many.lua", work);
@@ -190,7 +190,8 @@ int main(int argc, char **argv)
 		load_die("cannot make the state directory");
 	fs = fsync_rate(state, 3.0);
 	/* the witness on CPU 0; every log at SIZE first */
-	if (witness_proc_start(&w, state, key, logsf, "bench.example/w", NULL, NULL, pin) != 0)
+	if (witproc_start(&w, work, "bench.example/w", logsf,
+			  &(struct witproc_opts){.prefix = pin, .inherit_stderr = 1}) != 0)
 		load_die("the witness did not start");
 	load_track(w.pid);
 	for (size_t i = 0; i < NUM_LOGS; i++) {
@@ -211,7 +212,7 @@ int main(int argc, char **argv)
 	if (load_wrk_run(url, script64, 1, CONNS, WRK_SECONDS, w.pid, &r64) != 0)
 		load_die("wrk failed (64 logs)");
 	load_untrack(w.pid);
-	if (witness_proc_stop(&w, SIGTERM) != 0)
+	if (witproc_stop(&w, SIGTERM) != 0)
 		load_die("the witness did not stop cleanly");
 
 	/* ceilings */

@@ -31,7 +31,6 @@
 #include "bench/lib/chain.h"
 #include "bench/lib/load.h"
 #include "bench/lib/post.h"
-#include "common/b64.h"
 #include "common/clock.h"
 #include "entry/note.h"
 #include "tests/lib/pki.h"
@@ -143,7 +142,7 @@ static void run(const char *name, const char *roots, int witnessed, struct post_
 		for (int i = 0; i < 3; i++) {
 			snprintf(wd, sizeof(wd), "%s/%s-w%d", workdir, name, i + 1);
 			snprintf(wname, sizeof(wname), "w%d.bench.test", i + 1);
-			if (witproc_start(&wits[i], wd, wname, logs, 0) != 0)
+			if (witproc_start(&wits[i], wd, wname, logs, NULL) != 0)
 				load_die("cannot start a witness");
 			load_track(wits[i].pid);
 		}
@@ -203,22 +202,17 @@ int main(int argc, char **argv)
 	size_t num = 0;
 	int64_t now = pki_now();
 	uint64_t t0;
-	double best0 = 0, best1 = 0, ratios[ROUNDS], catchup[ROUNDS];
+	double ratios[ROUNDS], catchup[ROUNDS];
 	uint64_t rounds[ROUNDS];
 
 	if (argc > 1)
 		build = argv[1];
 	atexit(cleanup);
 	load_init("bench_witness_log", 400);
-	snprintf(workdir, sizeof(workdir), "%s/bench-witness-log.XXXXXX", build);
-	if (mkdtemp(workdir) == NULL) {
-		workdir[0] = '\0';
-		load_die("cannot create the work directory under BUILD");
-	}
+	load_workdir(workdir, sizeof(workdir), build, "bench-witness-log");
 	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
 	chain_ca(now, roots, &root, &ca);
-	ca_b64 = load_xmalloc(mn_b64_encoded_len(ca->der_len) + 1);
-	mn_b64_encode(ca_b64, ca->der, ca->der_len);
+	ca_b64 = chain_b64(ca, NULL);
 	t0 = mn_mono_ns();
 	while (num < MAX_LEAVES && load_secs_since(t0) < GEN_SECONDS) {
 		char dns[96], *b64;
@@ -228,8 +222,7 @@ int main(int argc, char **argv)
 		lf = pki_issue(ca, dns, d, 1, 0, now - DAY, now + 90 * DAY);
 		if (lf == NULL)
 			load_die("cannot issue a leaf");
-		b64 = load_xmalloc(mn_b64_encoded_len(lf->der_len) + 1);
-		mn_b64_encode(b64, lf->der, lf->der_len);
+		b64 = chain_b64(lf, NULL);
 		chain_req_to(&reqs[num], "/w/ct/v1/add-chain", b64, ca_b64);
 		free(b64);
 		pki_free(lf);
@@ -247,18 +240,8 @@ int main(int argc, char **argv)
 		run(n0, roots, 0, reqs, num, &a, &unused, &unused_rounds);
 		run(n1, roots, 1, reqs, num, &b, &catchup[k], &rounds[k]);
 		ratios[k] = post_rate(&b) / post_rate(&a);
-		if (post_rate(&a) > best0) {
-			post_result_cleanup(&r0);
-			r0 = a, best0 = post_rate(&a);
-		} else {
-			post_result_cleanup(&a);
-		}
-		if (post_rate(&b) > best1) {
-			post_result_cleanup(&r1);
-			r1 = b, best1 = post_rate(&b);
-		} else {
-			post_result_cleanup(&b);
-		}
+		post_keep_best(&r0, &a);
+		post_keep_best(&r1, &b);
 	}
 	printf("| add-chain, 64 connections, 3 local witnesses (`mnctl witness serve`) at quorum 2, "
 	       "wait mode, sct_after: commit, best of %d | %.0f /s (%zu in %.1f s); SCT p50 %.1f "
@@ -271,7 +254,7 @@ int main(int argc, char **argv)
 		printf(" %llu", (unsigned long long)rounds[k]);
 	printf(" checkpoints per run | the same log without witnesses, best of %d: %.0f /s; p50 %.1f "
 	       "ms, p99 %.1f ms | %.2f (per round:", ROUNDS, post_rate(&r0), post_pct_ms(&r0, 0.5),
-	       post_pct_ms(&r0, 0.99), best0 > 0 ? best1 / best0 : 0);
+	       post_pct_ms(&r0, 0.99), post_rate(&r0) > 0 ? post_rate(&r1) / post_rate(&r0) : 0);
 	for (int k = 0; k < ROUNDS; k++)
 		printf(" %.2f", ratios[k]);
 	printf(") |\n");

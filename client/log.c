@@ -15,6 +15,7 @@
 
 #include "client/mnctl.h"
 #include "common/b64.h"
+#include "common/file.h"
 
 /* --- files --------------------------------------------------------------- */
 
@@ -89,7 +90,6 @@ int mnctl_write_file_atomic(const char *path, const uint8_t *data, size_t len)
 	char tmp[4200], dir[4096];
 	const char *slash = strrchr(path, '/');
 	int fd, dfd;
-	size_t off = 0;
 
 	if (strlen(path) >= sizeof(dir))
 		return mnctl_fail(MNCTL_ELOCAL, "file name too long");
@@ -97,15 +97,7 @@ int mnctl_write_file_atomic(const char *path, const uint8_t *data, size_t len)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return mnctl_fail(MNCTL_ELOCAL, "cannot create %s: %s", tmp, strerror(errno));
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto err;
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0)
+	if (mn_write_sync(fd, data, len) != 0)
 		goto err;
 	close(fd);
 	if (rename(tmp, path) != 0) {

@@ -17,7 +17,6 @@
  * --witness-policy an answer counts as verified only once a checkpoint with
  * the witness quorum covers its tree (witness_check.c); until then it is TEMP.
  * Each decision is one line on stderr. */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,6 +26,7 @@
 
 #include <uv.h>
 
+#include "client/listen.h"
 #include "client/mnctl.h"
 #include "client/policy_server.h"
 #include "common/clock.h"
@@ -541,38 +541,19 @@ static void on_signal(uv_signal_t *sig, int signum)
 	uv_walk(s->loop, on_walk_close, s);
 }
 
-static int parse_listen(const char *arg, char *host, size_t cap, int *port)
-{
-	const char *colon = strrchr(arg, ':');
-	char *end;
-	long p;
-
-	if (colon == NULL || (size_t)(colon - arg) >= cap || colon == arg)
-		return 0;
-	memcpy(host, arg, (size_t)(colon - arg));
-	host[colon - arg] = '\0';
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || p < 0 || p > 65535 || colon[1] == '\0')
-		return 0;
-	*port = (int)p;
-	return 1;
-}
-
 int mnctl_cmd_policy_server(struct mnctl *m, int argc, char **argv)
 {
 	struct ps_server s = {.tmpl = m};
 	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	int namelen = sizeof(ss), port, ret;
-	char host[256], shown[64];
+	char shown[80];
 	uint64_t mmd;
+	int ret;
 
 	(void)argv;
 	if (argc != 0 || mnctl_opts.listen == NULL)
 		return mnctl_fail(MNCTL_EUSAGE, "policy-server --listen HOST:PORT");
-	if (!parse_listen(mnctl_opts.listen, host, sizeof(host), &port))
-		return mnctl_fail(MNCTL_EUSAGE, "--listen wants HOST:PORT");
+	if ((ret = mnctl_listen_addr(mnctl_opts.listen, &ss)) != MNCTL_OK)
+		return ret;
 	ret = mnctl_load_key(m);
 	if (ret != MNCTL_OK)
 		return ret;
@@ -588,41 +569,17 @@ int mnctl_cmd_policy_server(struct mnctl *m, int argc, char **argv)
 	setenv("UV_THREADPOOL_SIZE", PS_THREADS, 0);
 	signal(SIGPIPE, SIG_IGN);
 	s.loop = uv_default_loop();
-	if (uv_ip4_addr(host, port, sin) != 0 &&
-	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
-		free(s.cache);
-		return mnctl_fail(MNCTL_EUSAGE, "--listen: %s is not an IP address", host);
-	}
-	uv_tcp_init(s.loop, &s.listener);
-	s.listener.data = &s;
-	if ((ret = uv_tcp_bind(&s.listener, (struct sockaddr *)&ss, 0)) != 0 ||
-	    (ret = uv_listen((uv_stream_t *)&s.listener, 511, on_connection)) != 0 ||
-	    (ret = uv_tcp_getsockname(&s.listener, (struct sockaddr *)&ss, &namelen)) != 0) {
-		ret = mnctl_fail(MNCTL_ELOCAL, "cannot listen on %s: %s", mnctl_opts.listen,
-				 uv_strerror(ret));
-		uv_close((uv_handle_t *)&s.listener, NULL);
-		uv_run(s.loop, UV_RUN_DEFAULT);
-		uv_loop_close(s.loop);
+	ret = mnctl_listen_start(s.loop, &s.listener, &s.sigterm, &s.sigint, &s, &ss,
+				 mnctl_opts.listen, on_connection, on_signal, shown,
+				 sizeof(shown));
+	if (ret != MNCTL_OK) {
 		free(s.cache);
 		return ret;
 	}
-	uv_signal_init(s.loop, &s.sigterm);
-	uv_signal_init(s.loop, &s.sigint);
-	s.sigterm.data = s.sigint.data = &s;
-	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&s.sigint, on_signal, SIGINT);
-	if (ss.ss_family == AF_INET)
-		uv_ip4_name(sin, shown, sizeof(shown));
-	else
-		uv_ip6_name((struct sockaddr_in6 *)&ss, shown, sizeof(shown));
-	printf("policy-server listening on %s:%d map %s cache %" PRIu64 " s log %s\n", shown,
-	       ntohs(ss.ss_family == AF_INET ? sin->sin_port
-					     : ((struct sockaddr_in6 *)&ss)->sin6_port),
+	printf("policy-server listening on %s map %s cache %" PRIu64 " s log %s\n", shown,
 	       s.map_name, s.ttl_ms / 1000, m->url);
 	fflush(stdout);
-	uv_run(s.loop, UV_RUN_DEFAULT);
-	ret = uv_loop_close(s.loop) == 0 ? MNCTL_OK : MNCTL_ELOCAL;
-	uv_library_shutdown();
+	ret = mnctl_listen_run(s.loop);
 	for (size_t i = 0; i < num_clients; i++)
 		client_free(clients[i]);
 	num_clients = 0;

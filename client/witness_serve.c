@@ -19,7 +19,6 @@
  * the previous answer, so neither an idle client nor a slow one (slowloris)
  * holds a connection longer. Malformed HTTP gets 400 and a close. Error bodies
  * are one line of text/plain naming the problem. */
-#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,7 +30,9 @@
 
 #include "llhttp.h"
 
+#include "client/listen.h"
 #include "client/mnctl.h"
+#include "common/bytes.h"
 #include "common/err.h"
 #include "witness/witness.h"
 
@@ -445,19 +446,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 	if (len > WIT_MAX_BODY - c->body_len)
 		return limit(p, 413, "request body too large");
-	if (c->body_len + len > c->body_cap) {
-		size_t cap = c->body_cap ? c->body_cap : 4096;
-		uint8_t *nb;
-		while (cap < c->body_len + len)
-			cap *= 2;
-		if (cap > WIT_MAX_BODY)
-			cap = WIT_MAX_BODY;
-		nb = realloc(c->body, cap);
-		if (nb == NULL)
-			return limit(p, 503, "out of memory");
-		c->body = nb;
-		c->body_cap = cap;
-	}
+	if (!mn_reserve(&c->body, &c->body_cap, c->body_len, len, WIT_MAX_BODY))
+		return limit(p, 503, "out of memory");
 	memcpy(c->body + c->body_len, at, len);
 	c->body_len += len;
 	return 0;
@@ -613,43 +603,20 @@ static void on_signal(uv_signal_t *sig, int signum)
 	uv_walk(s->loop, on_walk_close, s);
 }
 
-static int parse_listen(const char *arg, char *host, size_t cap, int *port)
-{
-	const char *colon = strrchr(arg, ':');
-	char *end;
-	long p;
-
-	if (colon == NULL || (size_t)(colon - arg) >= cap || colon == arg || colon[1] == '\0')
-		return 0;
-	memcpy(host, arg, (size_t)(colon - arg));
-	host[colon - arg] = '\0';
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || p < 0 || p > 65535)
-		return 0;
-	*port = (int)p;
-	return 1;
-}
-
 static int witness_serve(struct mnctl *m)
 {
 	struct ws_server s = {.timeout_ms = (uint64_t)m->timeout_s * 1000};
 	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	int namelen = sizeof(ss), port, ret;
-	char host[256], shown[64], err[512];
+	int ret;
+	char shown[80], err[512];
 	const char *name = mnctl_opts.witness_name ? mnctl_opts.witness_name : mnctl_opts.listen;
 
 	if (mnctl_opts.listen == NULL || mnctl_opts.state == NULL || m->key_file == NULL ||
 	    mnctl_opts.logs == NULL)
 		return mnctl_fail(MNCTL_EUSAGE, "witness serve --listen HOST:PORT --state DIR "
 				  "--key KEY --logs FILE [--name NAME]");
-	if (!parse_listen(mnctl_opts.listen, host, sizeof(host), &port))
-		return mnctl_fail(MNCTL_EUSAGE, "--listen wants HOST:PORT");
-	memset(&ss, 0, sizeof(ss));
-	if (uv_ip4_addr(host, port, sin) != 0 &&
-	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0)
-		return mnctl_fail(MNCTL_EUSAGE, "--listen: %s is not an IP address", host);
+	if ((ret = mnctl_listen_addr(mnctl_opts.listen, &ss)) != MNCTL_OK)
+		return ret;
 	ret = witness_new(&s.w, mnctl_opts.state, mnctl_opts.logs, m->key_file, name, err,
 			  sizeof(err));
 	if (ret != 0)
@@ -658,36 +625,17 @@ static int witness_serve(struct mnctl *m)
 	setenv("UV_THREADPOOL_SIZE", WS_THREADS, 0);
 	signal(SIGPIPE, SIG_IGN);
 	s.loop = uv_default_loop();
-	uv_tcp_init(s.loop, &s.listener);
-	s.listener.data = &s;
-	if ((ret = uv_tcp_bind(&s.listener, (struct sockaddr *)&ss, 0)) != 0 ||
-	    (ret = uv_listen((uv_stream_t *)&s.listener, 511, on_connection)) != 0 ||
-	    (ret = uv_tcp_getsockname(&s.listener, (struct sockaddr *)&ss, &namelen)) != 0) {
-		ret = mnctl_fail(MNCTL_ELOCAL, "cannot listen on %s: %s", mnctl_opts.listen,
-				 uv_strerror(ret));
-		uv_close((uv_handle_t *)&s.listener, NULL);
-		uv_run(s.loop, UV_RUN_DEFAULT);
-		uv_loop_close(s.loop);
+	ret = mnctl_listen_start(s.loop, &s.listener, &s.sigterm, &s.sigint, &s, &ss,
+				 mnctl_opts.listen, on_connection, on_signal, shown,
+				 sizeof(shown));
+	if (ret != MNCTL_OK) {
 		witness_free(s.w);
 		return ret;
 	}
-	uv_signal_init(s.loop, &s.sigterm);
-	uv_signal_init(s.loop, &s.sigint);
-	s.sigterm.data = s.sigint.data = &s;
-	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&s.sigint, on_signal, SIGINT);
-	if (ss.ss_family == AF_INET)
-		uv_ip4_name(sin, shown, sizeof(shown));
-	else
-		uv_ip6_name((struct sockaddr_in6 *)&ss, shown, sizeof(shown));
 	/* line 1: the vkey, for policies; line 2: where it listens */
-	printf("%s\nwitness listening on %s:%d\n", witness_vkey(s.w), shown,
-	       ntohs(ss.ss_family == AF_INET ? sin->sin_port
-					     : ((struct sockaddr_in6 *)&ss)->sin6_port));
+	printf("%s\nwitness listening on %s\n", witness_vkey(s.w), shown);
 	fflush(stdout);
-	uv_run(s.loop, UV_RUN_DEFAULT);
-	ret = uv_loop_close(s.loop) == 0 ? MNCTL_OK : MNCTL_ELOCAL;
-	uv_library_shutdown();
+	ret = mnctl_listen_run(s.loop);
 	witness_free(s.w);
 	return ret;
 }

@@ -409,3 +409,35 @@ int cbb_add_u24_length_prefixed(struct cbb *cbb, struct cbb *child)
 {
 	return add_length_prefixed(cbb, child, 3);
 }
+
+int mn_reserve(uint8_t **buf, size_t *cap, size_t used, size_t add, size_t max)
+{
+	size_t c = *cap < 4096 ? 4096 : *cap;
+	uint8_t *nb;
+
+	if (add <= *cap - used)
+		return 1;
+	while (c - used < add)
+		c = c > max / 2 ? max : c * 2;
+	nb = realloc(*buf, c);
+	if (nb == NULL)
+		return 0;
+	*buf = nb;
+	*cap = c;
+	return 1;
+}
+
+int mn_parse_dec(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return 1;
+}

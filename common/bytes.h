@@ -81,6 +81,17 @@ struct cbb {
 	struct cbb_base own;   /* storage for the top-level base */
 };
 
+/* mn_parse_dec parses the |len| bytes at |s| as a canonical decimal: digits
+ * only, no leading zero (unless "0"), at most UINT64_MAX. 1 or 0. */
+int mn_parse_dec(const char *s, size_t len, uint64_t *out) MN_WUR;
+
+/* mn_reserve makes room in the heap buffer |*buf| (|*cap| bytes, |used| of
+ * them taken) for |add| more bytes, growing it geometrically (4096 bytes at
+ * first, then doubling) but never past |max| bytes; |add| <= |max| - |used|
+ * (the caller checks its limit first). Returns 1, or 0 when out of memory
+ * (|*buf| and |*cap| untouched). */
+int mn_reserve(uint8_t **buf, size_t *cap, size_t used, size_t add, size_t max) MN_WUR;
+
 /* cbb_init prepares |cbb| with |initial_cap| bytes reserved and a hard cap of
  * |max_len| bytes in total. Returns 1, or 0 on allocation failure. */
 int cbb_init(struct cbb *cbb, size_t initial_cap, size_t max_len) MN_WUR;

@@ -12,33 +12,20 @@
 #include "common/err.h"
 
 struct cosigner {
-	EVP_PKEY *pkey;
-	struct note_vkey key;
-	char vkey[NOTE_MAX_VKEY + 1];
+	struct note_signer *s; /* type NOTE_TYPE_COSIG_V1 */
 };
 
 struct cosigner *cosigner_new(void *pkey, const char *name, size_t name_len)
 {
-	struct cosigner *c;
-	size_t pub_len = 32;
+	struct cosigner *c = calloc(1, sizeof(*c));
 
-	if (pkey == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 ||
-	    !note_valid_name(name, name_len))
-		return NULL;
-	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	if (!EVP_PKEY_get_raw_public_key(pkey, c->key.pub, &pub_len) || pub_len != 32 ||
-	    !EVP_PKEY_up_ref(pkey)) {
+	c->s = note_signer_new_typed(pkey, name, name_len, NOTE_TYPE_COSIG_V1);
+	if (c->s == NULL) {
 		free(c);
 		return NULL;
 	}
-	c->pkey = pkey;
-	memcpy(c->key.name, name, name_len);
-	c->key.name_len = name_len;
-	c->key.type = NOTE_TYPE_COSIG_V1;
-	c->key.key_id = note_key_id(name, name_len, NOTE_TYPE_COSIG_V1, c->key.pub, 32);
-	note_vkey_format(c->vkey, &c->key);
 	return c;
 }
 
@@ -46,18 +33,18 @@ void cosigner_free(struct cosigner *c)
 {
 	if (c == NULL)
 		return;
-	EVP_PKEY_free(c->pkey);
+	note_signer_free(c->s);
 	free(c);
 }
 
 const char *cosigner_vkey(const struct cosigner *c)
 {
-	return c->vkey;
+	return note_signer_vkey(c->s);
 }
 
 const struct note_vkey *cosigner_key(const struct cosigner *c)
 {
-	return &c->key;
+	return note_signer_key(c->s);
 }
 
 int cosig_message(struct cbb *out, const char *text, size_t text_len, uint64_t timestamp)
@@ -72,13 +59,11 @@ int cosig_message(struct cbb *out, const char *text, size_t text_len, uint64_t t
 int cosigner_sign(const struct cosigner *c, struct cbb *out, const char *text, size_t text_len,
 		  uint64_t timestamp)
 {
-	static const uint8_t dash[] = {0xe2, 0x80, 0x94, ' '};
+	const struct note_vkey *k = note_signer_key(c->s);
 	uint8_t sig[4 + COSIG_SIG_LEN], *msg = NULL;
-	size_t msg_len, sig_len = 64;
-	char b64[128];
+	size_t msg_len;
 	struct cbb m;
-	EVP_MD_CTX *ctx;
-	int ok;
+	int ret;
 
 	if (timestamp > (uint64_t)COSIG_MAX_TIMESTAMP || text_len == 0 || text[text_len - 1] != '\n')
 		return MN_EINVAL;
@@ -87,23 +72,16 @@ int cosigner_sign(const struct cosigner *c, struct cbb *out, const char *text, s
 		cbb_cleanup(&m);
 		return MN_ENOMEM;
 	}
-	sig[0] = (uint8_t)(c->key.key_id >> 24);
-	sig[1] = (uint8_t)(c->key.key_id >> 16);
-	sig[2] = (uint8_t)(c->key.key_id >> 8);
-	sig[3] = (uint8_t)c->key.key_id;
+	sig[0] = (uint8_t)(k->key_id >> 24);
+	sig[1] = (uint8_t)(k->key_id >> 16);
+	sig[2] = (uint8_t)(k->key_id >> 8);
+	sig[3] = (uint8_t)k->key_id;
 	mn_put_be64(sig + 4, timestamp);
-	ctx = EVP_MD_CTX_new();
-	ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, NULL, NULL, c->pkey) == 1 &&
-	     EVP_DigestSign(ctx, sig + 12, &sig_len, msg, msg_len) == 1 && sig_len == 64;
-	EVP_MD_CTX_free(ctx);
+	ret = note_signer_sign(c->s, msg, msg_len, sig + 12);
 	free(msg);
-	if (!ok)
-		return MN_ECRYPTO;
-	mn_b64_encode(b64, sig, sizeof(sig));
-	if (!cbb_add_bytes(out, dash, sizeof(dash)) ||
-	    !cbb_add_bytes(out, (const uint8_t *)c->key.name, c->key.name_len) ||
-	    !cbb_add_u8(out, ' ') || !cbb_add_bytes(out, (const uint8_t *)b64, strlen(b64)) ||
-	    !cbb_add_u8(out, '\n'))
+	if (ret != 0)
+		return ret;
+	if (!note_sig_line(out, k->name, k->name_len, sig, sizeof(sig)))
 		return MN_ENOMEM;
 	return 0;
 }
@@ -160,21 +138,6 @@ int cosig_verify(const struct note_checkpoint *cp, const struct note_vkey *k, ui
 
 /* --- tlog-witness bodies ----------------------------------------------------- */
 
-static int parse_dec(const uint8_t *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return 0;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 1;
-}
-
 int wit_parse_request(struct wit_request *out, const uint8_t *body, size_t len,
 		      const char **why)
 {
@@ -192,7 +155,7 @@ int wit_parse_request(struct wit_request *out, const uint8_t *body, size_t len,
 		return MN_EMALFORMED;
 	nl = memchr(p, '\n', len);
 	if (nl == NULL || nl - p < 5 || memcmp(p, "old ", 4) != 0 ||
-	    !parse_dec(p + 4, (size_t)(nl - p - 4), &out->old_size))
+	    !mn_parse_dec((const char *)p + 4, (size_t)(nl - p - 4), &out->old_size))
 		return MN_EMALFORMED;
 	p = nl + 1;
 	for (;;) {
@@ -242,7 +205,7 @@ int wit_format_request(struct cbb *out, uint64_t old_size, const uint8_t (*proof
 
 int wit_parse_size(const uint8_t *body, size_t len, uint64_t *out)
 {
-	if (len < 2 || body[len - 1] != '\n' || !parse_dec(body, len - 1, out))
+	if (len < 2 || body[len - 1] != '\n' || !mn_parse_dec((const char *)body, len - 1, out))
 		return MN_EMALFORMED;
 	return 0;
 }

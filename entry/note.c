@@ -14,10 +14,8 @@
 
 struct note_signer {
 	EVP_PKEY *pkey;
-	char name[NOTE_MAX_ORIGIN + 1];
-	size_t name_len;
-	uint32_t key_id;
-	char vkey[NOTE_MAX_VKEY + 64];
+	struct note_vkey key;
+	char vkey[NOTE_MAX_VKEY + 1];
 };
 
 int note_valid_name(const char *name, size_t len)
@@ -58,18 +56,13 @@ uint32_t note_rfc6962_key_id(const char *origin, size_t origin_len,
 	return key_id(origin, origin_len, 0x05, log_id, CT_LOG_ID_LEN);
 }
 
-struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_len)
+struct note_signer *note_signer_new_typed(void *pkey, const char *name, size_t name_len,
+					  uint8_t type)
 {
 	struct note_signer *s;
-	uint8_t pub[33];
-	size_t pub_len = 32;
-	char b64[64];
+	struct note_vkey k;
 
-	if (pkey == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 ||
-	    !note_valid_name(name, name_len))
-		return NULL;
-	pub[0] = 0x01;
-	if (!EVP_PKEY_get_raw_public_key(pkey, pub + 1, &pub_len) || pub_len != 32)
+	if (note_vkey_from_pkey(&k, pkey, name, name_len, type) != 0)
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -79,12 +72,14 @@ struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_le
 		return NULL;
 	}
 	s->pkey = pkey;
-	memcpy(s->name, name, name_len);
-	s->name_len = name_len;
-	s->key_id = key_id(name, name_len, 0x01, pub + 1, 32);
-	mn_b64_encode(b64, pub, sizeof(pub));
-	snprintf(s->vkey, sizeof(s->vkey), "%s+%08x+%s", s->name, (unsigned)s->key_id, b64);
+	s->key = k;
+	note_vkey_format(s->vkey, &s->key);
 	return s;
+}
+
+struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_len)
+{
+	return note_signer_new_typed(pkey, name, name_len, NOTE_TYPE_ED25519);
 }
 
 void note_signer_free(struct note_signer *s)
@@ -102,7 +97,25 @@ const char *note_signer_vkey(const struct note_signer *s)
 
 const char *note_signer_name(const struct note_signer *s)
 {
-	return s->name;
+	return s->key.name;
+}
+
+const struct note_vkey *note_signer_key(const struct note_signer *s)
+{
+	return &s->key;
+}
+
+int note_signer_sign(const struct note_signer *s, const uint8_t *msg, size_t len,
+		     uint8_t sig[NOTE_ED25519_SIG_LEN])
+{
+	size_t sig_len = NOTE_ED25519_SIG_LEN;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok = c != NULL && EVP_DigestSignInit(c, NULL, NULL, NULL, s->pkey) == 1 &&
+		 EVP_DigestSign(c, sig, &sig_len, msg, len) == 1 &&
+		 sig_len == NOTE_ED25519_SIG_LEN;
+
+	EVP_MD_CTX_free(c);
+	return ok ? 0 : MN_ECRYPTO;
 }
 
 int note_checkpoint_text(struct cbb *out, const char *origin, size_t origin_len,
@@ -117,8 +130,7 @@ int note_checkpoint_text(struct cbb *out, const char *origin, size_t origin_len,
 	       cbb_add_bytes(out, (const uint8_t *)b64, bl) && cbb_add_u8(out, '\n');
 }
 
-/* sig_line appends "— <name> <base64(sig)>\n". */
-static int sig_line(struct cbb *out, const char *name, size_t name_len, const uint8_t *sig,
+int note_sig_line(struct cbb *out, const char *name, size_t name_len, const uint8_t *sig,
 		    size_t sig_len)
 {
 	static const uint8_t dash[] = {0xe2, 0x80, 0x94, ' '};
@@ -148,13 +160,11 @@ int note_sign_checkpoint(struct cbb *out, const struct note_signer *ed,
 			 const struct ct_sig *sth_sig)
 {
 	uint8_t sig[4 + 8 + 4 + CT_MAX_SIG_LEN], edsig[4 + NOTE_ED25519_SIG_LEN];
-	size_t start = cbb_len(out), sig_len, ed_len = NOTE_ED25519_SIG_LEN;
-	EVP_MD_CTX *c;
-	int ok;
+	size_t start = cbb_len(out), sig_len;
 
 	if (ed != NULL) {
-		origin = ed->name;
-		origin_len = ed->name_len;
+		origin = ed->key.name;
+		origin_len = ed->key.name_len;
 	}
 	if (!note_valid_name(origin, origin_len) || sth_sig->len > CT_MAX_SIG_LEN)
 		return MN_EINVAL;
@@ -170,18 +180,12 @@ int note_sign_checkpoint(struct cbb *out, const struct note_signer *ed,
 	memcpy(sig + 16, sth_sig->sig, sth_sig->len);
 	sig_len = 16 + sth_sig->len;
 	if (ed != NULL) {
-		put_be32(edsig, ed->key_id);
-		c = EVP_MD_CTX_new();
-		ok = c != NULL && EVP_DigestSignInit(c, NULL, NULL, NULL, ed->pkey) == 1 &&
-		     EVP_DigestSign(c, edsig + 4, &ed_len, cbb_data(out) + start,
-				    cbb_len(out) - start) == 1 &&
-		     ed_len == NOTE_ED25519_SIG_LEN;
-		EVP_MD_CTX_free(c);
-		if (!ok)
+		put_be32(edsig, ed->key.key_id);
+		if (note_signer_sign(ed, cbb_data(out) + start, cbb_len(out) - start, edsig + 4) != 0)
 			return MN_ECRYPTO;
 	}
-	if (!cbb_add_u8(out, '\n') || !sig_line(out, origin, origin_len, sig, sig_len) ||
-	    (ed != NULL && !sig_line(out, origin, origin_len, edsig, sizeof(edsig))))
+	if (!cbb_add_u8(out, '\n') || !note_sig_line(out, origin, origin_len, sig, sig_len) ||
+	    (ed != NULL && !note_sig_line(out, origin, origin_len, edsig, sizeof(edsig))))
 		return MN_ENOMEM;
 	return 0;
 }
@@ -202,21 +206,6 @@ static int next_line(const char **p, const char *end, const char **line, size_t 
 	return 1;
 }
 
-static int parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return 0;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 1;
-}
-
 static int parse_note(struct note_checkpoint *out, const uint8_t *in, size_t len, int ext)
 {
 	const char *p = (const char *)in, *end = p + len, *l;
@@ -233,7 +222,7 @@ static int parse_note(struct note_checkpoint *out, const uint8_t *in, size_t len
 		return MN_EMALFORMED;
 	out->origin = l;
 	out->origin_len = ll;
-	if (!next_line(&p, end, &l, &ll) || !parse_u64(l, ll, &out->tree_size))
+	if (!next_line(&p, end, &l, &ll) || !mn_parse_dec(l, ll, &out->tree_size))
 		return MN_EMALFORMED;
 	if (!next_line(&p, end, &l, &ll) || ll != 44 ||
 	    mn_b64_decode(&dec, &dec_len, l, ll, 32) != 0)
@@ -412,6 +401,24 @@ int note_vkey_parse(struct note_vkey *out, const char *vkey, size_t len)
 	}
 	free(key);
 	return ret;
+}
+
+int note_vkey_from_pkey(struct note_vkey *out, void *pkey, const char *name, size_t name_len,
+			uint8_t type)
+{
+	size_t pub_len = sizeof(out->pub);
+
+	if (pkey == NULL || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 ||
+	    !note_valid_name(name, name_len))
+		return MN_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (!EVP_PKEY_get_raw_public_key(pkey, out->pub, &pub_len) || pub_len != 32)
+		return MN_EINVAL;
+	memcpy(out->name, name, name_len);
+	out->name_len = name_len;
+	out->type = type;
+	out->key_id = key_id(name, name_len, type, out->pub, 32);
+	return 0;
 }
 
 void note_vkey_format(char *out, const struct note_vkey *k)

@@ -37,7 +37,18 @@ struct note_signer;
  * is not Ed25519, the name is not valid, or on OOM. note_signer_free(NULL) is a
  * no-op. */
 struct note_signer *note_signer_new(void *pkey, const char *name, size_t name_len);
+/* note_signer_new_typed is note_signer_new for the signature type |type|
+ * (NOTE_TYPE_ED25519, as note_signer_new; NOTE_TYPE_COSIG_V1 for a witness's
+ * cosigner, entry/cosig.h). */
+struct note_signer *note_signer_new_typed(void *pkey, const char *name, size_t name_len,
+					  uint8_t type);
 void note_signer_free(struct note_signer *s);
+/* note_signer_key: its verifier key, parsed (borrowed). */
+const struct note_vkey *note_signer_key(const struct note_signer *s);
+/* note_signer_sign writes the Ed25519 signature of the |len| bytes of |msg| to
+ * |sig|. 0 or MN_ECRYPTO. */
+int note_signer_sign(const struct note_signer *s, const uint8_t *msg, size_t len,
+		     uint8_t sig[NOTE_ED25519_SIG_LEN]);
 /* note_signer_vkey: the verifier key string, NUL-terminated (borrowed). */
 const char *note_signer_vkey(const struct note_signer *s);
 /* note_signer_name: the key name (the origin), NUL-terminated (borrowed). */
@@ -50,6 +61,11 @@ int note_valid_name(const char *name, size_t len);
 /* note_checkpoint_text appends the checkpoint body for |origin|. 1 or 0. */
 int note_checkpoint_text(struct cbb *out, const char *origin, size_t origin_len,
 			 uint64_t tree_size, const uint8_t root[32]) MN_WUR;
+
+/* note_sig_line appends a signature line, "— <name> <base64(sig)>\n", for the
+ * |sig_len| bytes of |sig| (key ID first; 140 at most). 1 or 0. */
+int note_sig_line(struct cbb *out, const char *name, size_t name_len, const uint8_t *sig,
+		  size_t sig_len) MN_WUR;
 
 /* note_rfc6962_key_id: the 0x05 key ID of a log with |log_id| under |origin|. */
 uint32_t note_rfc6962_key_id(const char *origin, size_t origin_len,
@@ -110,6 +126,13 @@ struct note_vkey {
  * that its key ID is the one its name, type and key give. 0, or MN_EMALFORMED
  * (anything else, including another signature type). */
 int note_vkey_parse(struct note_vkey *out, const char *vkey, size_t len);
+/* note_vkey_from_pkey fills |out| for the Ed25519 private or public key
+ * |pkey| (an EVP_PKEY *, borrowed) under the key name |name| with signature
+ * type |type| (NOTE_TYPE_ED25519 or NOTE_TYPE_COSIG_V1): the name, the raw
+ * public key and the key ID. 0, or MN_EINVAL when |pkey| is NULL or not
+ * Ed25519, or |name| is not a valid key name. */
+int note_vkey_from_pkey(struct note_vkey *out, void *pkey, const char *name, size_t name_len,
+			uint8_t type);
 /* note_vkey_format writes "<name>+<id>+<base64>" and a NUL to |out| (at least
  * NOTE_MAX_VKEY + 1 bytes). */
 void note_vkey_format(char *out, const struct note_vkey *k);

@@ -55,6 +55,7 @@
 
 #include "llhttp.h"
 
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -907,18 +908,9 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 	if (len > max - c->body_len)
 		return fail(p, 413, "tooLarge", "request body too large");
-	if (len > c->body_cap - c->body_len) {
-		/* chunked: grow geometrically, capped at the limit */
-		size_t cap = c->body_cap < 4096 ? 4096 : c->body_cap;
-		uint8_t *nb;
-		while (cap - c->body_len < len)
-			cap = cap > max / 2 ? max : cap * 2;
-		nb = realloc(c->body, cap);
-		if (nb == NULL)
-			return fail(p, 503, "unavailable", "out of memory");
-		c->body = nb;
-		c->body_cap = cap;
-	}
+	/* chunked: grow geometrically, capped at the limit */
+	if (!mn_reserve(&c->body, &c->body_cap, c->body_len, len, max))
+		return fail(p, 503, "unavailable", "out of memory");
 	memcpy(c->body + c->body_len, at, len);
 	c->body_len += len;
 	return 0;

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 
 #include "common/err.h"
+#include "common/file.h"
 #include "common/log.h"
 
 static int write_new_key_alg(const char *path, int ed25519)
@@ -129,7 +130,7 @@ int logd_key_load(struct ct_signer **out, const char *path, int generate)
 static int write_new_vrf_key(const char *path)
 {
 	uint8_t *pem = NULL;
-	size_t pem_len = 0, off = 0;
+	size_t pem_len = 0;
 	int fd, ret;
 
 	ret = vrf_key_generate_pem(&pem, &pem_len);
@@ -142,15 +143,7 @@ static int write_new_vrf_key(const char *path)
 			 strerror(errno));
 		goto out;
 	}
-	while (off < pem_len) {
-		ssize_t n = write(fd, pem + off, pem_len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	if (off == pem_len && fsync(fd) == 0)
+	if (mn_write_sync(fd, pem, pem_len) == 0)
 		ret = 0;
 	if (close(fd) != 0)
 		ret = MN_EIO;

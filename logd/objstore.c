@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "common/err.h"
+#include "common/file.h"
 #include "logd/objstore.h"
 
 enum kind { K_DIR, K_S3, K_URL };
@@ -201,7 +202,6 @@ static int dir_put(struct objstore *s, const char *path, const uint8_t *data, si
 		   char *err, size_t err_len)
 {
 	char file[4400], tmp[4500];
-	size_t off = 0;
 	int fd;
 
 	snprintf(file, sizeof(file), "%s%s", s->base, path);
@@ -214,17 +214,7 @@ static int dir_put(struct objstore *s, const char *path, const uint8_t *data, si
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		goto fail;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0) {
+	if (mn_write_sync(fd, data, len) != 0) {
 		close(fd);
 		goto fail;
 	}

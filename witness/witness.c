@@ -20,6 +20,7 @@
 
 #include "common/b64.h"
 #include "common/err.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "entry/note.h"
 #include "entry/tpolicy.h"
@@ -213,24 +214,13 @@ out:
 static int persist(struct witness *w, const struct wlog *l, const uint8_t *data, size_t len)
 {
 	char tmp[80];
-	size_t off = 0;
 	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", l->hex);
 	fd = openat(w->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0) {
+	if (mn_write_sync(fd, data, len) != 0) {
 		close(fd);
 		goto fail;
 	}

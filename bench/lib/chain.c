@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/b64.h"
 #include "bench/lib/load.h"
 #include "bench/lib/post.h"
 #include "tests/lib/ctclient.h"
@@ -84,4 +85,14 @@ void chain_fill(uint16_t port, const struct pki_cert *ca, const char *prefix, si
 		free(body);
 		pki_free(leaf);
 	}
+}
+
+char *chain_b64(const struct pki_cert *c, size_t *out_len)
+{
+	char *b = load_xmalloc(mn_b64_encoded_len(c->der_len) + 1);
+	size_t n = mn_b64_encode(b, c->der, c->der_len);
+
+	if (out_len != NULL)
+		*out_len = n;
+	return b;
 }

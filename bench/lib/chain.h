@@ -29,6 +29,9 @@ struct pki_cert *chain_precert(const struct pki_cert *ca, const char *prefix, si
  * answered 200 (a fixture for the read benchmarks, not a load). */
 void chain_fill(uint16_t port, const struct pki_cert *ca, const char *prefix, size_t n,
 		int64_t now);
+/* chain_b64 is |c|'s DER in base64, NUL-terminated, malloc'd (load_die if
+ * not); its length (without the NUL) in |*out_len| when not NULL. */
+char *chain_b64(const struct pki_cert *c, size_t *out_len);
 /* chain_req_to is chain_req for the endpoint |path| ("/ct/v1/add-pre-chain"). */
 void chain_req_to(struct post_req *out, const char *path, const char *leaf_b64,
 		  const char *ca_b64);

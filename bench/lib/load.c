@@ -198,6 +198,17 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+void load_workdir(char *out, size_t cap, const char *build, const char *name)
+{
+	char tmpl[4096];
+
+	out[0] = '\0';
+	if ((size_t)snprintf(tmpl, sizeof(tmpl), "%s/%s.XXXXXX", build, name) >= cap ||
+	    mkdtemp(tmpl) == NULL)
+		load_die("cannot create the work directory under BUILD");
+	snprintf(out, cap, "%s", tmpl);
+}
+
 void load_rm_tree(const char *dir)
 {
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

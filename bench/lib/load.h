@@ -47,6 +47,10 @@ int load_wait_cpu(pid_t pid, uint64_t *out_cpu_us);
 void *load_xmalloc(size_t n);
 /* load_secs_since is the time since |t0_ns| (mn_mono_ns), in seconds. */
 double load_secs_since(uint64_t t0_ns);
+/* load_workdir makes the benchmark's work directory |build|/|name|.XXXXXX
+ * (mkdtemp) into |out| (|cap| bytes), or load_die; |out| stays "" until it
+ * exists, for an atexit cleanup that removes it. */
+void load_workdir(char *out, size_t cap, const char *build, const char *name);
 /* load_rm_tree removes |dir| and everything below it (links not followed);
  * best effort. */
 void load_rm_tree(const char *dir);

@@ -93,6 +93,16 @@ double post_rate(const struct post_result *r)
 	return r->secs > 0 ? (double)r->ok / r->secs : 0;
 }
 
+void post_keep_best(struct post_result *best, struct post_result *r)
+{
+	if (post_rate(r) > post_rate(best)) {
+		post_result_cleanup(best);
+		*best = *r;
+	} else {
+		post_result_cleanup(r);
+	}
+}
+
 void post_result_cleanup(struct post_result *r)
 {
 	free(r->lat_us);

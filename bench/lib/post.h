@@ -64,6 +64,9 @@ void post_run(const struct post_load *load, struct post_result *out);
 void post_result_cleanup(struct post_result *r);
 /* post_rate is |r|'s 200 answers per second (0 for an empty run). */
 double post_rate(const struct post_result *r);
+/* post_keep_best keeps the faster of |*best| and |*r| (post_rate) in |*best|
+ * and cleans up the other; |*best| may start zeroed (no run yet). */
+void post_keep_best(struct post_result *best, struct post_result *r);
 /* post_pct_ms is the |q| quantile (0 .. 1) of |r|'s latencies, in ms. */
 double post_pct_ms(const struct post_result *r, double q);
 

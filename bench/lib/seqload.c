@@ -98,11 +98,15 @@ static void *submitter(void *arg)
 		pthread_mutex_unlock(&me->mu);
 		while (list != NULL) {
 			struct bsub *b = list;
-			uint64_t id = n << 56 | me->id++;
+			uint64_t seqno = me->id++, id = n << 56 | seqno;
 
 			list = b->next;
-			memcpy(b->body, &id, sizeof(id));
-			dedup_key(b->s.dedup_key, id);
+			if (l->o.fill != NULL) {
+				l->o.fill(l->o.fill_ctx, (int)n, seqno, &b->s, b->body);
+			} else {
+				memcpy(b->body, &id, sizeof(id));
+				dedup_key(b->s.dedup_key, id);
+			}
 			while (l->o.seq.submit(l->o.seq.impl, &b->s) == MN_EBUSY)
 				sched_yield();
 		}
@@ -112,8 +116,9 @@ static void *submitter(void *arg)
 struct seqload *seqload_start(const struct seqload_options *o)
 {
 	struct seqload *l = calloc(1, sizeof(*l));
+	size_t slot_len = o->fill != NULL ? o->slot_len : o->body_len;
 
-	if (l == NULL || o->body_len < 8) {
+	if (l == NULL || (o->fill == NULL && o->body_len < 8)) {
 		fprintf(stderr, "seqload: out of memory or body too short\n");
 		exit(1);
 	}
@@ -125,17 +130,17 @@ struct seqload *seqload_start(const struct seqload_options *o)
 		pthread_mutex_init(&me->mu, NULL);
 		pthread_cond_init(&me->cv, NULL);
 		me->slots = calloc(PER_SUBMITTER, sizeof(*me->slots));
-		me->bodies = malloc(PER_SUBMITTER * o->body_len);
+		me->bodies = malloc(PER_SUBMITTER * slot_len);
 		if (me->slots == NULL || me->bodies == NULL) {
 			fprintf(stderr, "seqload: out of memory\n");
 			exit(1);
 		}
-		memset(me->bodies, 0x42, PER_SUBMITTER * o->body_len);
+		memset(me->bodies, 0x42, PER_SUBMITTER * slot_len);
 		for (int j = 0; j < PER_SUBMITTER; j++) {
 			struct bsub *b = &me->slots[j];
 
 			b->owner = me;
-			b->body = me->bodies + (size_t)j * o->body_len;
+			b->body = me->bodies + (size_t)j * slot_len;
 			b->s.entry.entry_type = 0;
 			b->s.entry.body = b->body;
 			b->s.entry.body_len = o->body_len;

@@ -1,13 +1,14 @@
 /* seqload.h: continuous submission to a running sequencer, the harness of the
- * sequenced-append benchmarks (bench_store, bench_publish).
+ * sequenced-append benchmarks (bench_store, bench_publish, bench_map).
  *
  * NUM threads each own IN_FLIGHT / NUM pre-allocated submissions; a
  * completion puts one back on its owner's free list and wakes that owner only
  * if it waits (no global lock, no broadcast, no allocation per submission),
  * so the harness costs little next to what it measures. Every leaf is unique
  * (submitter number and a counter in its first bytes and its dedup key, the
- * key spread like the SHA-256 keys the API computes), and only completions
- * with status 0 are counted: durable appends. */
+ * key spread like the SHA-256 keys the API computes), unless a fill hook makes
+ * the submissions (bench_map), and only completions with status 0 are
+ * counted: durable appends. */
 #ifndef MN_BENCH_SEQLOAD_H
 #define MN_BENCH_SEQLOAD_H
 
@@ -28,6 +29,15 @@ struct seqload_options {
 	size_t extra_len;
 	const struct store_index_key *keys; /* every leaf's index keys (borrowed) */
 	size_t num_keys;
+	/* fill (NULL: the leaves above) makes the |seqno|th submission of
+	 * submitting thread |thread| (0 .. SEQLOAD_THREADS - 1) in |s|: its entry,
+	 * extra data, keys and dedup key, in |slot_len| bytes of |slot| that stay
+	 * its own while it is in flight; on the submitting thread. body_len,
+	 * extra and keys are then unused. */
+	void (*fill)(void *ctx, int thread, uint64_t seqno, struct api_submission *s,
+		     uint8_t *slot);
+	void *fill_ctx;
+	size_t slot_len;
 };
 
 struct seqload;

@@ -55,37 +55,18 @@ static struct {
 /* run_mnctl runs mnctl with this test's --config (tests/lib/mnrun). */
 static int run_mnctl(const char *const *args, char **out, char **err)
 {
-	const char *argv[48];
-	size_t n = 0;
-
-	argv[n++] = "--config";
-	argv[n++] = T.cfg;
-	for (size_t i = 0; args[i] != NULL && n < 47; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return mnrun_mnctl(T.dir, argv, out, err);
+	return mnrun_mnctl_pre(T.dir, MNRUN_ARGV("--config", T.cfg), args, out, err);
 }
 
 /* expect(rc, needle, args...): mnctl exits with |rc| and, if |needle| is not
  * NULL, says it on stderr. */
-#define expect(rc, needle, ...) expect_(__LINE__, rc, needle, __VA_ARGS__, NULL)
-static void expect_(int line, int rc, const char *needle, ...)
+#define expect(rc, needle, ...) expect_(__LINE__, rc, needle, MNRUN_ARGV(__VA_ARGS__))
+static void expect_(int line, int rc, const char *needle, const char *const *args)
 {
-	const char *args[40];
 	char *out = NULL, *err = NULL;
-	int n = 0, got;
-	va_list ap;
+	int got = run_mnctl(args, &out, &err);
 
-	va_start(ap, needle);
-	for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 39;)
-		args[n++] = a;
-	va_end(ap);
-	args[n] = NULL;
-	got = run_mnctl(args, &out, &err);
-	if (got != rc || (needle != NULL && strstr(err, needle) == NULL)) {
-		fprintf(stderr, "line %d: mnctl exit %d (want %d%s%s)\nstdout: %s\nstderr: %s\n",
-			line, got, rc, needle ? ", stderr with " : "", needle ? needle : "",
-			out ? out : "", err ? err : "");
+	if (!mnrun_expect(line, got, out, err, rc, needle, MNRUN_STDERR)) {
 		free(out);
 		free(err);
 		fail();

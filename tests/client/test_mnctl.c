@@ -33,6 +33,7 @@
 #include "common/bytes.h"
 #include "entry/ct.h"
 #include "merkle/merkle.h"
+#include "tests/lib/mnrun.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
 
@@ -247,85 +248,25 @@ static int proxy_start(void)
 
 /* --- running mnctl ------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		buf[0] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* run_mnctl runs $MN_BUILD/mnctl --config T.cfg ARGS... (NULL-terminated) and
- * returns its exit code, or -1 if it did not exit; *out and *err get its stdout
- * and stderr (free them). */
+/* run_mnctl runs $MN_BUILD/mnctl --config T.cfg ARGS... (NULL-terminated;
+ * tests/lib/mnrun) and returns its exit code, or -1 if it did not exit; *out
+ * and *err get its stdout and stderr (free them). */
 static int run_mnctl(const char *const *args, char **out, char **err)
 {
-	const char *build = getenv("MN_BUILD");
-	char bin[256], op[128], ep[128];
-	const char *argv[40];
-	int argc = 0, status;
-	pid_t pid;
-
-	snprintf(bin, sizeof(bin), "%s/mnctl", build ? build : "build");
-	snprintf(op, sizeof(op), "%s/out.txt", T.dir);
-	snprintf(ep, sizeof(ep), "%s/err.txt", T.dir);
-	argv[argc++] = bin;
-	argv[argc++] = "--config";
-	argv[argc++] = T.cfg;
-	for (size_t i = 0; args[i] != NULL && argc < 39; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		int o = open(op, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		dup2(o, 1);
-		dup2(e, 2);
-		unsetenv("MN_LOG");
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	*out = slurp(op);
-	*err = slurp(ep);
-	if (!WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
+	return mnrun_mnctl_pre(T.dir, MNRUN_ARGV("--config", T.cfg), args, out, err);
 }
 
 /* expect_rc runs mnctl and checks the exit code (and, for expect_fail, that
  * stderr names the failure); on a mismatch it prints mnctl's output. Returns
  * stdout (free it). */
-#define expect_rc(rc, ...) expect_rc_(__LINE__, rc, NULL, __VA_ARGS__, NULL)
-#define expect_fail(rc, needle, ...) expect_rc_(__LINE__, rc, needle, __VA_ARGS__, NULL)
-static char *expect_rc_(int line, int rc, const char *needle, ...)
+#define expect_rc(rc, ...) expect_rc_(__LINE__, rc, NULL, MNRUN_ARGV(__VA_ARGS__))
+#define expect_fail(rc, needle, ...) expect_rc_(__LINE__, rc, needle, MNRUN_ARGV(__VA_ARGS__))
+static char *expect_rc_(int line, int rc, const char *needle, const char *const *args)
 {
-	const char *args[32];
 	char *out = NULL, *err = NULL;
-	int n = 0, got;
-	va_list ap;
+	int got = run_mnctl(args, &out, &err);
 
-	va_start(ap, needle);
-	for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 31;)
-		args[n++] = a;
-	va_end(ap);
-	args[n] = NULL;
-	got = run_mnctl(args, &out, &err);
-	if (got != rc || (needle != NULL && strstr(err, needle) == NULL)) {
-		fprintf(stderr, "line %d: mnctl exit %d (want %d%s%s)\nstdout: %s\nstderr: %s\n",
-			line, got, rc, needle ? ", stderr with " : "", needle ? needle : "",
-			out ? out : "", err ? err : "");
+	if (!mnrun_expect(line, got, out, err, rc, needle, MNRUN_STDERR)) {
 		free(out);
 		free(err);
 		fail();
@@ -419,10 +360,8 @@ static int setup(void)
 		if (logd_start(&T.a, args) != 0)
 			return -1;
 	}
-	f = fopen(T.keyfile, "wb");
-	if (f == NULL || fwrite(T.a.spki, 1, T.a.spki_len, f) != T.a.spki_len)
+	if (logd_write_spki(&T.a, T.keyfile) != 0)
 		return -1;
-	fclose(f);
 	f = fopen(T.watch, "w");
 	if (f == NULL)
 		return -1;

@@ -494,7 +494,6 @@ static int setup(void)
 {
 	char roots[128], data[128];
 	int64_t now = pki_now();
-	FILE *f;
 
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(T.dir, sizeof(T.dir), "/tmp/mn-postfix-XXXXXX");
@@ -526,10 +525,8 @@ static int setup(void)
 		if (logd_start(&T.logd, a) != 0)
 			return -1;
 	}
-	f = fopen(T.keyfile, "wb");
-	if (f == NULL || fwrite(T.logd.spki, 1, T.logd.spki_len, f) != T.logd.spki_len)
+	if (logd_write_spki(&T.logd, T.keyfile) != 0)
 		return -1;
-	fclose(f);
 	snprintf(T.url, sizeof(T.url), "http://127.0.0.1:%u", T.logd.port);
 	T.lfd = listen_any(&T.pport);
 	if (T.lfd < 0 || pthread_create(&T.thr, NULL, proxy_main, NULL) != 0)

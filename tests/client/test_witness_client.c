@@ -80,52 +80,29 @@ static uint64_t mono_ms(void)
  * --config, then |args|. */
 static int run_mnctl(const char *const *args, char **out, char **err)
 {
-	const char *argv[48];
-	size_t n = 0;
-
-	argv[n++] = "--config";
-	argv[n++] = T.cfg;
-	argv[n++] = "--key";
-	argv[n++] = T.keyfile;
-	argv[n++] = "--log";
-	argv[n++] = T.url_p;
-	for (size_t i = 0; args[i] != NULL && n < 47; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return mnrun_mnctl(T.dir, argv, out, err);
+	return mnrun_mnctl_pre(T.dir, MNRUN_ARGV("--config", T.cfg, "--key", T.keyfile, "--log", T.url_p), args, out, err);
 }
 
 /* expect(rc, needle, args...): mnctl exits with |rc| and, if |needle| is not
  * NULL, says it on stdout (rc 0) or stderr. Returns stdout (free it). */
-#define expect(rc, needle, ...) expect_(__LINE__, rc, needle, __VA_ARGS__, NULL)
-static char *expect_(int line, int rc, const char *needle, ...)
+#define expect(rc, needle, ...) expect_(__LINE__, rc, needle, MNRUN_ARGV(__VA_ARGS__))
+static char *expect_(int line, int rc, const char *needle, const char *const *args)
 {
-	const char *args[40];
 	char *out = NULL, *err = NULL;
-	int n = 0, got;
-	va_list ap;
+	int got = run_mnctl(args, &out, &err);
 
-	va_start(ap, needle);
-	for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 39;)
-		args[n++] = a;
-	va_end(ap);
-	args[n] = NULL;
-	got = run_mnctl(args, &out, &err);
-	if (got != rc || (needle != NULL && strstr(rc == 0 ? out : err, needle) == NULL)) {
-		fprintf(stderr, "line %d: mnctl exit %d (want %d%s%s)\nstdout: %s\nstderr: %s\n",
-			line, got, rc, needle ? ", saying " : "", needle ? needle : "",
-			out ? out : "", err ? err : "");
+	if (!mnrun_expect(line, got, out, err, rc, needle, MNRUN_STDOUT_OK)) {
 		free(out);
 		free(err);
 		fail();
 	}
-	if (rc != 0)
+	if (rc != 0) /* one line naming what failed */
 		fprintf(stderr, "    refused as it should: %s", err);
 	free(err);
 	return out;
 }
 
-#define expect_free(rc, needle, ...) free(expect_(__LINE__, rc, needle, __VA_ARGS__, NULL))
+#define expect_free(rc, needle, ...) free(expect_(__LINE__, rc, needle, MNRUN_ARGV(__VA_ARGS__)))
 
 /* --- the log and its checkpoints ------------------------------------------ */
 
@@ -234,10 +211,8 @@ static int setup(void **state)
 		if (logd_start(&T.logd, a) != 0)
 			return -1;
 	}
-	f = fopen(T.keyfile, "wb");
-	if (f == NULL || fwrite(T.logd.spki, 1, T.logd.spki_len, f) != T.logd.spki_len)
+	if (logd_write_spki(&T.logd, T.keyfile) != 0)
 		return -1;
-	fclose(f);
 	T.liar = liar_start(T.logd.port);
 	if (T.liar == NULL)
 		return -1;

@@ -29,28 +29,27 @@
 #include "entry/cosig.h"
 #include "entry/note.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/mnfix.h"
 #include "tests/lib/witfix.h"
 #include "tests/lib/witproc.h"
 
 #define LEAVES 300
 
 static char dir[] = "/tmp/mn-witserve-XXXXXX";
-static char p_state[256], p_key[256], p_logs[256], p_log[256];
+static char p_state[256], p_key[256], p_logs[256];
 static struct witfix *logA, *forkA, *stranger;
 static pthread_mutex_t fix_mu = PTHREAD_MUTEX_INITIALIZER; /* refmerkle memoizes */
 
-static void start(struct witness_proc *w, const char *timeout_s)
+static void start(struct witproc *w, const char *timeout_s)
 {
-	assert_int_equal(witness_proc_start(w, p_state, p_key, p_logs, "witness.test/w",
-					    timeout_s, p_log, NULL), 0);
+	struct witproc_opts o = {.timeout_s = timeout_s};
+
+	assert_int_equal(witproc_start(w, dir, "witness.test/w", p_logs, &o), 0);
 }
 
 static void reset_state(void)
 {
-	char cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", p_state);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(mnfix_rm_rf(p_state), 0);
 }
 
 static uint8_t *body_of(struct witfix *f, size_t old, size_t n, size_t *len)
@@ -75,28 +74,24 @@ static int check_cosig(struct witfix *f, size_t n, const char *vkey, const uint8
 {
 	struct note_checkpoint cp;
 	struct note_vkey k;
-	uint8_t *note, *all;
-	size_t nl;
+	uint8_t *all;
+	size_t len;
 	int ok;
 
 	pthread_mutex_lock(&fix_mu);
-	note = witfix_checkpoint(f, n, NULL, &nl);
+	all = witfix_cosigned(f, n, body, body_len, &len);
 	pthread_mutex_unlock(&fix_mu);
-	all = malloc(nl + body_len);
-	memcpy(all, note, nl);
-	memcpy(all + nl, body, body_len);
 	ok = wit_valid_sig_lines(body, body_len) &&
 	     note_vkey_parse(&k, vkey, strlen(vkey)) == 0 &&
-	     note_parse_checkpoint(&cp, all, nl + body_len) == 0 &&
+	     note_parse_checkpoint(&cp, all, len) == 0 &&
 	     cp.num_sigs == 3 && cosig_verify(&cp, &k, NULL) == 1;
-	free(note);
 	free(all);
 	return ok;
 }
 
 static void test_http_statuses(void **state)
 {
-	struct witness_proc w;
+	struct witproc w;
 	struct http_resp r;
 	struct note_vkey k;
 	struct stat st;
@@ -171,22 +166,14 @@ static void test_http_statuses(void **state)
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr((char *)r.body, "log.example/a\n10\n"));
 	http_resp_free(&r);
-	assert_int_equal(http_do(w.port, "POST", target, NULL, "x", 1, &r), 0);
-	assert_int_equal(r.status, 405);
-	http_resp_free(&r);
+	assert_int_equal(http_status(w.port, "POST", target, NULL, "x", 1), 405);
 	target[1] = target[1] == '0' ? '1' : '0';
-	assert_int_equal(http_do(w.port, "GET", target, NULL, NULL, 0, &r), 0);
-	assert_int_equal(r.status, 404);
-	http_resp_free(&r);
-	assert_int_equal(http_do(w.port, "GET", "/add-checkpoint", NULL, NULL, 0, &r), 0);
-	assert_int_equal(r.status, 405);
-	http_resp_free(&r);
-	assert_int_equal(http_do(w.port, "GET", "/", NULL, NULL, 0, &r), 0);
-	assert_int_equal(r.status, 404);
-	http_resp_free(&r);
+	assert_int_equal(http_status(w.port, "GET", target, NULL, NULL, 0), 404);
+	assert_int_equal(http_status(w.port, "GET", "/add-checkpoint", NULL, NULL, 0), 405);
+	assert_int_equal(http_status(w.port, "GET", "/", NULL, NULL, 0), 404);
 
 	/* SIGTERM: a clean exit (0), and the state survives it */
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 	start(&w, NULL);
 	b = body_of(logA, 0, 12, &len);
 	assert_int_equal(post(w.port, b, len, &r), 0);
@@ -194,7 +181,7 @@ static void test_http_statuses(void **state)
 	assert_int_equal(r.status, 409);
 	assert_string_equal((char *)r.body, "10\n");
 	http_resp_free(&r);
-	assert_int_equal(witness_proc_stop(&w, SIGINT), 0);
+	assert_int_equal(witproc_stop(&w, SIGINT), 0);
 }
 
 /* --- raw connections ----------------------------------------------------- */
@@ -273,7 +260,7 @@ static int count(const char *s, const char *sub)
 
 static void test_keepalive_and_hostile(void **state)
 {
-	struct witness_proc w;
+	struct witproc w;
 	struct http_resp r;
 	char *out, head[256];
 	uint8_t *b, *big;
@@ -383,9 +370,7 @@ static void test_keepalive_and_hostile(void **state)
 		memset(url, 'a', sizeof(url) - 1);
 		url[0] = '/';
 		url[sizeof(url) - 1] = '\0';
-		assert_int_equal(http_do(w.port, "GET", url, NULL, NULL, 0, &r), 0);
-		assert_int_equal(r.status, 414);
-		http_resp_free(&r);
+		assert_int_equal(http_status(w.port, "GET", url, NULL, NULL, 0), 414);
 	}
 	fd = connect_to(w.port);
 	{
@@ -450,7 +435,7 @@ static void test_keepalive_and_hostile(void **state)
 	free(b);
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 }
 
 /* At most 1024 connections (WS_MAX_CONNS): those past it are closed at once,
@@ -459,7 +444,7 @@ static void test_connection_limit(void **state)
 {
 	enum { N = 1024 + 8 };
 	static int fds[N];
-	struct witness_proc w;
+	struct witproc w;
 	struct http_resp r;
 	char *out;
 	int closed_past = 0;
@@ -495,7 +480,7 @@ static void test_connection_limit(void **state)
 		assert_true(tries < 1000);
 		poll(&none, 0, 5);
 	}
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 }
 
 /* --- racing clients, and kill -9 ----------------------------------------- */
@@ -645,7 +630,7 @@ static uint64_t stored_size(uint16_t port)
 /* run_round runs 12 racing clients until |more| more cosignatures came back
  * (and, without kill9, |more| more answers of any kind), then kills the
  * witness with SIGKILL (kill9) while they are still sending, or stops them. */
-static void run_round(struct witness_proc *w, int kill9, long more)
+static void run_round(struct witproc *w, int kill9, long more)
 {
 	pthread_t t[12];
 
@@ -659,7 +644,7 @@ static void run_round(struct witness_proc *w, int kill9, long more)
 	else
 		assert_true(wait_for(answered, answered(), more));
 	if (kill9)
-		assert_int_equal(witness_proc_stop(w, SIGKILL), 128 + SIGKILL);
+		assert_int_equal(witproc_stop(w, SIGKILL), 128 + SIGKILL);
 	R.stop = 1;
 	for (int i = 0; i < 12; i++)
 		pthread_join(t[i], NULL);
@@ -667,7 +652,7 @@ static void run_round(struct witness_proc *w, int kill9, long more)
 
 static void test_concurrent_connections(void **state)
 {
-	struct witness_proc w;
+	struct witproc w;
 
 	(void)state;
 	reset_state();
@@ -679,12 +664,12 @@ static void test_concurrent_connections(void **state)
 	assert_int_equal(R.bad, 0);
 	assert_true(R.num > 5);
 	check_history(stored_size(w.port));
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 }
 
 static void test_kill9(void **state)
 {
-	struct witness_proc w;
+	struct witproc w;
 	unsigned seed = 12345;
 
 	(void)state;
@@ -707,7 +692,7 @@ static void test_kill9(void **state)
 		R.answered);
 	assert_int_equal(R.bad, 0);
 	assert_true(R.num > 20);
-	assert_int_equal(witness_proc_stop(&w, SIGTERM), 0);
+	assert_int_equal(witproc_stop(&w, SIGTERM), 0);
 }
 
 static int setup(void **state)
@@ -718,9 +703,8 @@ static int setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(p_state, sizeof(p_state), "%s/state", dir);
-	snprintf(p_key, sizeof(p_key), "%s/w.pem", dir);
+	snprintf(p_key, sizeof(p_key), "%s/key.pem", dir);
 	snprintf(p_logs, sizeof(p_logs), "%s/logs", dir);
-	snprintf(p_log, sizeof(p_log), "%s/stderr", dir);
 	logA = witfix_new("log.example/a", LEAVES, "A");
 	forkA = witfix_fork(logA, LEAVES, "F");
 	stranger = witfix_new("log.example/x", 4, "X");
@@ -732,14 +716,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	witfix_free(logA);
 	witfix_free(forkA);
 	witfix_free(stranger);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return mnfix_rm_rf(dir);
 }
 
 int main(void)

@@ -513,6 +513,55 @@ static void test_der_lengths(void **state)
 	}
 }
 
+/* mn_reserve: 4096 first, doubling, clamped at max; untouched when room is left. */
+static void test_reserve(void **state)
+{
+	uint8_t *buf = NULL, *kept;
+	size_t cap = 0;
+
+	(void)state;
+	assert_int_equal(mn_reserve(&buf, &cap, 0, 10, 100000), 1);
+	assert_non_null(buf);
+	assert_int_equal(cap, 4096);
+	kept = buf;
+	assert_int_equal(mn_reserve(&buf, &cap, 4000, 96, 100000), 1);
+	assert_ptr_equal(buf, kept);
+	assert_int_equal(cap, 4096);
+	assert_int_equal(mn_reserve(&buf, &cap, 4096, 1, 100000), 1);
+	assert_int_equal(cap, 8192);
+	assert_int_equal(mn_reserve(&buf, &cap, 8192, 20000, 100000), 1);
+	assert_int_equal(cap, 32768);
+	assert_int_equal(mn_reserve(&buf, &cap, 32768, 67232, 100000), 1);
+	assert_int_equal(cap, 100000); /* 65536 * 2 would pass max */
+	memset(buf, 1, cap);
+	free(buf);
+	buf = NULL;
+	cap = 5000; /* a Content-Length-sized buffer grows from there */
+	buf = malloc(cap);
+	assert_int_equal(mn_reserve(&buf, &cap, 5000, 1, 1 << 20), 1);
+	assert_int_equal(cap, 10000);
+	free(buf);
+}
+
+static void test_parse_dec(void **state)
+{
+	uint64_t v = 7;
+
+	(void)state;
+	assert_int_equal(mn_parse_dec("0", 1, &v), 1);
+	assert_int_equal(v, 0);
+	assert_int_equal(mn_parse_dec("18446744073709551615", 20, &v), 1);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(mn_parse_dec("18446744073709551616", 20, &v), 0);
+	assert_int_equal(mn_parse_dec("123456789012345678901", 21, &v), 0);
+	assert_int_equal(mn_parse_dec("042", 3, &v), 0);
+	assert_int_equal(mn_parse_dec("4 2", 3, &v), 0);
+	assert_int_equal(mn_parse_dec("-1", 2, &v), 0);
+	assert_int_equal(mn_parse_dec("", 0, &v), 0);
+	assert_int_equal(mn_parse_dec("4096x", 4, &v), 1); /* only |len| bytes */
+	assert_int_equal(v, 4096);
+}
+
 static void test_be64(void **state)
 {
 	uint8_t b[8];
@@ -535,6 +584,8 @@ int main(void)
 		cmocka_unit_test(test_der_known),
 		cmocka_unit_test(test_der_lengths),
 		cmocka_unit_test(test_be64),
+		cmocka_unit_test(test_reserve),
+		cmocka_unit_test(test_parse_dec),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

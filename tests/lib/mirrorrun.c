@@ -3,9 +3,12 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tests/lib/ctclient.h"
 
 int mirrorrun_same(uint16_t a, uint16_t b, const char *target)
 {
@@ -82,13 +85,63 @@ int mirrorrun_start(struct logd_proc *p, uint16_t upstream, const char *data,
 	return ret;
 }
 
-int mirrorrun_write_spki(const struct logd_proc *p, const char *path)
+int mirrorrun_add(uint16_t port, const struct pki_cert *ca, int first, int n)
 {
-	FILE *f = fopen(path, "wb");
-	int ok;
+	const char *dns[1] = {"mirror.example"};
+	int64_t now = pki_now();
 
-	if (f == NULL)
+	for (int i = first; i < first + n; i++) {
+		int pre = i % 5 == 2, ok;
+		struct pki_cert *leaf = pki_issue(ca, "mirror.example", dns, 1, pre ? PKI_POISON : 0,
+						  now - 60 - i, now + 86400);
+		const struct pki_cert *chain[2] = {leaf, ca};
+		char *body = leaf != NULL ? ctc_chain_json(chain, 2) : NULL;
+		struct http_resp r;
+		ok = body != NULL &&
+		     http_do(port, "POST", pre ? "/ct/v1/add-pre-chain" : "/ct/v1/add-chain",
+			     NULL, body, strlen(body), &r) == 0;
+		if (ok) {
+			if (r.status != 200) {
+				fprintf(stderr, "add leaf %d: %d %.300s\n", i, r.status,
+					(char *)r.body);
+				ok = 0;
+			}
+			http_resp_free(&r);
+		}
+		free(body);
+		pki_free(leaf);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+int mirrorrun_get(uint16_t port, const char *target, struct http_resp *r)
+{
+	if (http_do(port, "GET", target, NULL, NULL, 0, r) != 0)
 		return -1;
-	ok = fwrite(p->spki, 1, p->spki_len, f) == p->spki_len;
-	return fclose(f) == 0 && ok ? 0 : -1;
+	if (r->status != 200) {
+		fprintf(stderr, "GET %s: %d %s\n", target, r->status, (char *)r->body);
+		return -1;
+	}
+	return 0;
+}
+
+int mirrorrun_stored_sth(const char *data, struct store_sth *out)
+{
+	struct store_options so = {.dir = data, .read_only = 1};
+	struct store *st;
+	struct store_reader *rd;
+	int ret;
+
+	if (store_open(&st, &so) != 0)
+		return -1;
+	if (store_read_begin(st, &rd) != 0) {
+		store_close(st);
+		return -1;
+	}
+	ret = store_r_sth(rd, out) == 0 ? 0 : -1;
+	store_read_end(rd);
+	store_close(st);
+	return ret;
 }

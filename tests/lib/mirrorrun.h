@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "storage/storage.h"
+#include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
 
 /* mirrorrun_same: |a| and |b| give the same 200 answer to GET |target|. */
@@ -24,7 +26,19 @@ int mirrorrun_synced(uint16_t origin, uint16_t mirror, const char *prefix);
 int mirrorrun_start(struct logd_proc *p, uint16_t upstream, const char *data,
 		    const char *keyfile, const char *origin, const char *errfile);
 
-/* mirrorrun_write_spki writes the log key |p| printed (DER SPKI) to |path|. */
-int mirrorrun_write_spki(const struct logd_proc *p, const char *path);
+/* mirrorrun_add submits |n| fresh leaves issued by |ca| for mirror.example to
+ * the logd on |port|, numbered |first|.. (the one whose number is 2 mod 5 a
+ * precertificate, through add-pre-chain; the number also sets notBefore, so
+ * each leaf differs). 0 when every answer was 200. */
+int mirrorrun_add(uint16_t port, const struct pki_cert *ca, int first, int n);
+
+/* mirrorrun_get GETs |target| from |port| into |*r| (the caller frees it);
+ * 0 when the answer is 200, else -1 with the answer on stderr. */
+int mirrorrun_get(uint16_t port, const char *target, struct http_resp *r);
+
+/* mirrorrun_stored_sth reads the STH stored under |data| (logd stopped),
+ * read-only. */
+int mirrorrun_stored_sth(const char *data, struct store_sth *out);
+
 
 #endif

@@ -258,6 +258,26 @@ char *mnfix_policy_request(const char *jws)
 	return s;
 }
 
+char *mnfix_smtp_policy_request(const struct pki_cert *leaf, const struct pki_cert *ca,
+				const char *domain, uint64_t serial)
+{
+	char p[1024], *jws, *req;
+	int64_t now = pki_now();
+	int n = snprintf(p, sizeof(p),
+			 "{\"exp\":%lld,\"iat\":%lld,\"mode\":\"enforce\",\"mx\":[\"mx.%s\"],"
+			 "\"protocol\":\"smtp\",\"serial\":%llu,\"subject\":{\"domain\":\"%s\"},"
+			 "\"tls\":{\"min\":\"1.2\",\"transport\":\"starttls\"},\"v\":1}",
+			 (long long)(now + 30 * 86400), (long long)now, domain,
+			 (unsigned long long)serial, domain);
+
+	if (n < 0 || (size_t)n >= sizeof(p))
+		return NULL;
+	jws = mnfix_x5c_jws(leaf, ca, p);
+	req = jws != NULL ? mnfix_policy_request(jws) : NULL;
+	free(jws);
+	return req;
+}
+
 struct vrf_key *mnfix_vrf_key_new(void)
 {
 	struct vrf_key *k = NULL;

@@ -75,5 +75,10 @@ struct vrf_key *mnfix_vrf_key_new(void);
 
 /* mnfix_policy_request: {"jws": jws}, the /mn/v1/add-policy request body. */
 char *mnfix_policy_request(const char *jws);
+/* mnfix_smtp_policy_request: the add-policy body of an enforce-mode SMTP
+ * policy for |domain| (mx.|domain|, STARTTLS, TLS 1.2), |serial|, issued now
+ * for 30 days, signed by |leaf| (chain leaf, ca in x5c). malloc'd, or NULL. */
+char *mnfix_smtp_policy_request(const struct pki_cert *leaf, const struct pki_cert *ca,
+				const char *domain, uint64_t serial);
 
 #endif

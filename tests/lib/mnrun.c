@@ -69,3 +69,30 @@ int mnrun_mnctl(const char *dir, const char *const *args, char **out, char **err
 		*err = slurp(ep);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+int mnrun_mnctl_pre(const char *dir, const char *const *pre, const char *const *args,
+		    char **out, char **err)
+{
+	const char *argv[61];
+	size_t n = 0;
+
+	for (size_t i = 0; pre[i] != NULL && n < 60; i++)
+		argv[n++] = pre[i];
+	for (size_t i = 0; args[i] != NULL && n < 60; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return mnrun_mnctl(dir, argv, out, err);
+}
+
+int mnrun_expect(int line, int got, const char *out, const char *err, int rc,
+		 const char *needle, enum mnrun_where where)
+{
+	const char *in = where == MNRUN_STDOUT_OK && rc == 0 ? out : err;
+
+	if (got == rc && (needle == NULL || (in != NULL && strstr(in, needle) != NULL)))
+		return 1;
+	fprintf(stderr, "line %d: mnctl exit %d (want %d%s%s)\nstdout: %s\nstderr: %s\n", line,
+		got, rc, needle == NULL ? "" : where == MNRUN_STDOUT_OK ? ", saying " :
+		", stderr with ", needle ? needle : "", out ? out : "", err ? err : "");
+	return 0;
+}

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 #include "common/b64.h"
 #include "merkle/merkle.h"
 
-static int read_line(int fd, char *buf, size_t cap)
+int proc_read_line(int fd, char *buf, size_t cap)
 {
 	size_t n = 0;
 	while (n + 1 < cap) {
@@ -33,13 +34,72 @@ static int read_line(int fd, char *buf, size_t cap)
 	return 0;
 }
 
+pid_t proc_spawn(const char *const *argv, const char *errfile, int *out_fd)
+{
+	pid_t parent = getpid(), pid;
+	int fds[2], efd = -1;
+
+	if (errfile != NULL &&
+	    (efd = open(errfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	if (pipe(fds) != 0) {
+		if (efd >= 0)
+			close(efd);
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		if (efd >= 0)
+			close(efd);
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* a test that dies (an assertion, a sanitizer abort) takes its
+		 * child with it instead of leaving it running */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(127);
+		dup2(fds[1], 1);
+		if (efd >= 0)
+			dup2(efd, 2);
+		close(fds[0]);
+		close(fds[1]);
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	if (efd >= 0)
+		close(efd);
+	close(fds[1]);
+	*out_fd = fds[0];
+	return pid;
+}
+
+int proc_stop(pid_t *pid, int sig)
+{
+	int st;
+
+	if (*pid <= 0)
+		return -1;
+	kill(*pid, sig);
+	while (waitpid(*pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			*pid = 0;
+			return -1;
+		}
+	}
+	*pid = 0;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
 int logd_start(struct logd_proc *p, const char *const *args)
 {
 	const char *build = getenv("MN_BUILD");
 	char bin[512], line[512];
 	const char *argv[64];
-	int fds[2], n = 0;
-	pid_t parent;
+	int fd, n = 0;
 	char *k, *e;
 	uint8_t *spki;
 	size_t spki_len;
@@ -52,31 +112,18 @@ int logd_start(struct logd_proc *p, const char *const *args)
 	for (int i = 0; args != NULL && args[i] != NULL && n < 62; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	if (pipe(fds) != 0)
+	p->pid = proc_spawn(argv, NULL, &fd);
+	if (p->pid < 0) {
+		p->pid = 0;
 		return -1;
-	parent = getpid();
-	p->pid = fork();
-	if (p->pid < 0)
-		return -1;
-	if (p->pid == 0) {
-		/* a test that dies (an assertion, a sanitizer abort) takes its logd
-		 * with it instead of leaving it running */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-			_exit(127);
-		dup2(fds[1], 1);
-		close(fds[0]);
-		close(fds[1]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
 	}
-	close(fds[1]);
-	if (read_line(fds[0], p->log_line, sizeof(p->log_line)) != 0 ||
-	    read_line(fds[0], line, sizeof(line)) != 0) {
-		close(fds[0]);
+	if (proc_read_line(fd, p->log_line, sizeof(p->log_line)) != 0 ||
+	    proc_read_line(fd, line, sizeof(line)) != 0) {
+		close(fd);
 		logd_stop(p, SIGKILL);
 		return -1;
 	}
-	close(fds[0]);
+	close(fd);
 	e = strrchr(line, ':');
 	if (strncmp(line, "listening on http://127.0.0.1:", 30) != 0 || e == NULL)
 		return -1;
@@ -99,19 +146,20 @@ int logd_start(struct logd_proc *p, const char *const *args)
 	return 0;
 }
 
+int logd_write_spki(const struct logd_proc *p, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	int ok;
+
+	if (f == NULL)
+		return -1;
+	ok = fwrite(p->spki, 1, p->spki_len, f) == p->spki_len;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 int logd_stop(struct logd_proc *p, int sig)
 {
-	int st;
-
-	if (p->pid <= 0)
-		return -1;
-	kill(p->pid, sig);
-	while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
-		;
-	p->pid = 0;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 128 + WTERMSIG(st);
+	return proc_stop(&p->pid, sig);
 }
 
 static int connect_port(uint16_t port)
@@ -217,6 +265,19 @@ int http_do(uint16_t port, const char *method, const char *target,
 	out->body[out->body_len] = 0;
 	free(raw);
 	return 0;
+}
+
+int http_status(uint16_t port, const char *method, const char *target,
+		const char *extra_headers, const void *body, size_t body_len)
+{
+	struct http_resp r;
+	int st;
+
+	if (http_do(port, method, target, extra_headers, body, body_len, &r) != 0)
+		return -1;
+	st = r.status;
+	http_resp_free(&r);
+	return st;
 }
 
 void http_resp_free(struct http_resp *r)

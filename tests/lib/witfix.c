@@ -92,6 +92,22 @@ void witfix_root(struct witfix *f, size_t n, uint8_t out[32])
 	refmerkle_mth(f->tree, 0, n, out);
 }
 
+uint8_t *witfix_cosigned(struct witfix *f, size_t n, const uint8_t *answer, size_t answer_len,
+			 size_t *len)
+{
+	size_t cl;
+	uint8_t *cp = witfix_checkpoint(f, n, NULL, &cl), *out = malloc(cl + answer_len + 1);
+
+	if (out == NULL)
+		abort();
+	memcpy(out, cp, cl);
+	if (answer_len > 0)
+		memcpy(out + cl, answer, answer_len);
+	*len = cl + answer_len;
+	free(cp);
+	return out;
+}
+
 uint8_t *witfix_checkpoint(struct witfix *f, size_t n, const uint8_t *root, size_t *len)
 {
 	uint8_t r[32], *out;

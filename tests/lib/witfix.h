@@ -23,6 +23,11 @@ void witfix_root(struct witfix *f, size_t n, uint8_t out[32]);
 /* witfix_checkpoint: the signed checkpoint (text, RFC 6962 line, Ed25519 line)
  * of size |n| with |root| (NULL: the tree's root). malloc'd. */
 uint8_t *witfix_checkpoint(struct witfix *f, size_t n, const uint8_t *root, size_t *len);
+/* witfix_cosigned: the signed checkpoint of size |n| (witfix_checkpoint, the
+ * tree's root) followed by the |answer_len| bytes of |answer| (a witness's
+ * cosignature lines): the note a client checks. malloc'd. */
+uint8_t *witfix_cosigned(struct witfix *f, size_t n, const uint8_t *answer, size_t answer_len,
+			 size_t *len);
 /* witfix_proof: PROOF(old, D[0:n]) into |out| (room for 66); 0 when old is 0
  * or old == n. Returns its length. */
 size_t witfix_proof(struct witfix *f, size_t old, size_t n, uint8_t out[][32]);

@@ -1,11 +1,9 @@
 /* witproc.h: run `mnctl witness serve` as child processes (tests, benches).
  *
- * Two forms: witness_proc_start (any port; a prefix such as taskset; used by
- * bench_witness and test_witness_serve), and witproc_start, where each witness
- * has its own directory (state, key, stderr) and can be stopped and started
- * again on the same port with the same key and state ("a witness comes
- * back"), with witproc_policy writing the tlog-policy file that names them
- * (test_witness, bench_witness_log). */
+ * Each witness has its own directory (state, key, stderr) and can be stopped
+ * and started again on the same port with the same key and state ("a witness
+ * comes back"); witproc_policy writes the tlog-policy file that names them.
+ * Used by test_witness_serve, test_witness, bench_witness, bench_witness_log. */
 #ifndef MN_TESTS_WITPROC_H
 #define MN_TESTS_WITPROC_H
 
@@ -13,42 +11,36 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct witness_proc {
-	pid_t pid;
-	uint16_t port;
-	char vkey[640];     /* the cosigner vkey it printed */
+struct witproc_opts {
+	const char *timeout_s;     /* --timeout (NULL: its default) */
+	const char *const *prefix; /* words in front of mnctl, NULL-terminated,
+				    * e.g. {"taskset", "-c", "0", NULL} (NULL: none);
+				    * kept by pointer: it outlives the witproc */
+	int inherit_stderr;        /* 1: its stderr is ours, not DIR/stderr */
 };
-
-/* witness_proc_start runs $MN_BUILD/mnctl (default build/mnctl) witness serve
- * --listen 127.0.0.1:0 --state |state| --key |key| --logs |logs| --name |name|
- * --timeout |timeout_s| (NULL: default), with stderr appended to |log| (NULL:
- * inherited) and |prefix| (NULL: none, e.g. "taskset -c 0") in front, reads
- * its two start lines (vkey, "witness listening on 127.0.0.1:PORT") and fills
- * |p|. 0, or -1 if it exited or printed something else. */
-int witness_proc_start(struct witness_proc *p, const char *state, const char *key,
-		       const char *logs, const char *name, const char *timeout_s,
-		       const char *log, const char *const *prefix);
-/* witness_proc_stop sends |sig| and waits: the exit status, 128 + signal, or
- * -1. */
-int witness_proc_stop(struct witness_proc *p, int sig);
 
 struct witproc {
 	pid_t pid;                 /* 0 = not running */
 	uint16_t port;
-	char vkey[512];            /* its cosigner vkey, as it printed it */
-	char dir[256];             /* DIR/state, DIR/key.pem */
+	char vkey[640];            /* its cosigner vkey, as it printed it */
+	char dir[256];             /* DIR/state, DIR/key.pem, DIR/stderr */
 	char name[64];             /* its key name */
 	char logs[256];            /* the --logs file */
+	struct witproc_opts o;
 };
 
-/* witproc_start runs $MN_BUILD/mnctl (default build/mnctl) witness serve
- * --listen 127.0.0.1:|port| (0 = any) --state DIR/state --key DIR/key.pem
- * --logs |logs| --name |name|, its stderr appended to DIR/stderr, and reads
- * the vkey and the "witness listening on" lines. |dir| is created if missing.
- * Returns 0 or -1 (it exited or printed something else; *w is then stopped). */
+/* witproc_start runs [prefix] $MN_BUILD/mnctl (default build/mnctl)
+ * [--timeout T] witness serve --listen 127.0.0.1:0 --state DIR/state --key
+ * DIR/key.pem --logs |logs| --name |name|, its stderr appended to DIR/stderr
+ * (unless o->inherit_stderr), and reads its two start lines (the vkey,
+ * "witness listening on 127.0.0.1:PORT"). |dir| is created if missing; the key
+ * is made there on the first start. |o| may be NULL (defaults). Returns 0 or
+ * -1 (it exited or printed something else; *w is then stopped). The child dies
+ * with this process. */
 int witproc_start(struct witproc *w, const char *dir, const char *name, const char *logs,
-		  uint16_t port);
-/* witproc_restart starts |w| again as it was (same port, key, state). 0 / -1. */
+		  const struct witproc_opts *o);
+/* witproc_restart starts |w| again as it was (same port, key, state and
+ * options) after witproc_stop. 0 / -1. */
 int witproc_restart(struct witproc *w);
 /* witproc_stop sends |sig|, waits, and returns the exit status (or 128 +
  * signal); -1 when it was not running. */

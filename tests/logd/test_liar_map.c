@@ -91,15 +91,7 @@ static int has_index(char *out, json_int_t index)
 /* run_mnctl_io runs mnctl with this test's --config (tests/lib/mnrun). */
 static int run_mnctl_io(const char *const *args, char **err, char **out)
 {
-	const char *argv[32];
-	size_t n = 0;
-
-	argv[n++] = "--config";
-	argv[n++] = T.cfg;
-	for (size_t i = 0; args[i] != NULL && n < 31; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	return mnrun_mnctl(T.dir, argv, out, err);
+	return mnrun_mnctl_pre(T.dir, MNRUN_ARGV("--config", T.cfg), args, out, err);
 }
 
 #define mnctl(rc, needle, ...) mnctl_(__LINE__, rc, needle, (const char *const[]){__VA_ARGS__, NULL})

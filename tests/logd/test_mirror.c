@@ -39,8 +39,10 @@
 #include "entry/note.h"
 #include "storage/storage.h"
 #include "tests/lib/ctclient.h"
+#include "tests/lib/files.h"
 #include "tests/lib/liar.h"
 #include "tests/lib/mirrorrun.h"
+#include "tests/lib/mnfix.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
 
@@ -52,40 +54,19 @@ static int added;
 
 static void rm_rf(const char *d)
 {
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-	if (system(cmd) != 0)
+	if (mnfix_rm_rf(d) != 0)
 		fprintf(stderr, "cannot remove %s\n", d);
 }
 
 static void add_n(uint16_t port, int n)
 {
-	const char *dns[1] = {"mirror.example"};
-	int64_t now = pki_now();
-
-	for (int i = 0; i < n; i++, added++) {
-		int pre = added % 5 == 2;
-		struct pki_cert *leaf = pki_issue(ca, "mirror.example", dns, 1, pre ? PKI_POISON : 0,
-						  now - 60 - added, now + 86400);
-		const struct pki_cert *chain[2] = {leaf, ca};
-		char *body = ctc_chain_json(chain, 2);
-		struct http_resp r;
-		assert_int_equal(http_do(port, "POST",
-					 pre ? "/ct/v1/add-pre-chain" : "/ct/v1/add-chain", NULL,
-					 body, strlen(body), &r), 0);
-		assert_int_equal(r.status, 200);
-		http_resp_free(&r);
-		free(body);
-		pki_free(leaf);
-	}
+	assert_int_equal(mirrorrun_add(port, ca, added, n), 0);
+	added += n;
 }
 
 static void get(uint16_t port, const char *target, struct http_resp *r)
 {
-	assert_int_equal(http_do(port, "GET", target, NULL, NULL, 0, r), 0);
-	if (r->status != 200)
-		fprintf(stderr, "GET %s: %d %s\n", target, r->status, (char *)r->body);
-	assert_int_equal(r->status, 200);
+	assert_int_equal(mirrorrun_get(port, target, r), 0);
 }
 
 /* same: the two logs give the same 200 answer to |target|. */
@@ -145,30 +126,16 @@ static void start_mirror(struct logd_proc *p, uint16_t upstream, const char *dat
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *b = calloc(1, 1 << 16);
-	size_t n;
+	char *b = tf_read(path, NULL);
 
-	assert_non_null(f);
 	assert_non_null(b);
-	n = fread(b, 1, (1 << 16) - 1, f);
-	b[n] = '\0';
-	fclose(f);
 	return b;
 }
 
 /* stored_sth reads the STH in the mirror's store (logd stopped). */
 static void stored_sth(const char *data, struct store_sth *out)
 {
-	struct store_options so = {.dir = data, .read_only = 1};
-	struct store *st;
-	struct store_reader *rd;
-
-	assert_int_equal(store_open(&st, &so), 0);
-	assert_int_equal(store_read_begin(st, &rd), 0);
-	assert_int_equal(store_r_sth(rd, out), 0);
-	store_read_end(rd);
-	store_close(st);
+	assert_int_equal(mirrorrun_stored_sth(data, out), 0);
 }
 
 /* urlenc: base64 of a hash, percent-encoded for a query. */
@@ -247,7 +214,7 @@ static void write_key(const struct logd_proc *p)
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s/origin.spki", dir);
-	assert_int_equal(mirrorrun_write_spki(p, path), 0);
+	assert_int_equal(logd_write_spki(p, path), 0);
 }
 
 static void expect_405(uint16_t port, const char *path, uint16_t origin)

@@ -57,32 +57,13 @@ static void rm_rf(const char *d)
 
 static void add_n(uint16_t port, int n)
 {
-	const char *dns[1] = {"mirror.example"};
-	int64_t now = pki_now();
-
-	for (int i = 0; i < n; i++, added++) {
-		int pre = added % 5 == 2;
-		struct pki_cert *leaf = pki_issue(ca, "mirror.example", dns, 1, pre ? PKI_POISON : 0,
-						  now - 60 - added, now + 86400);
-		const struct pki_cert *chain[2] = {leaf, ca};
-		char *body = ctc_chain_json(chain, 2);
-		struct http_resp r;
-		assert_int_equal(http_do(port, "POST",
-					 pre ? "/ct/v1/add-pre-chain" : "/ct/v1/add-chain", NULL,
-					 body, strlen(body), &r), 0);
-		assert_int_equal(r.status, 200);
-		http_resp_free(&r);
-		free(body);
-		pki_free(leaf);
-	}
+	assert_int_equal(mirrorrun_add(port, ca, added, n), 0);
+	added += n;
 }
 
 static void get(uint16_t port, const char *target, struct http_resp *r)
 {
-	assert_int_equal(http_do(port, "GET", target, NULL, NULL, 0, r), 0);
-	if (r->status != 200)
-		fprintf(stderr, "GET %s: %d %s\n", target, r->status, (char *)r->body);
-	assert_int_equal(r->status, 200);
+	assert_int_equal(mirrorrun_get(port, target, r), 0);
 }
 
 static void same(uint16_t a, uint16_t b, const char *target)
@@ -112,7 +93,7 @@ static void write_key(const struct logd_proc *p)
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s/origin.spki", dir);
-	assert_int_equal(mirrorrun_write_spki(p, path), 0);
+	assert_int_equal(logd_write_spki(p, path), 0);
 }
 
 static char *slurp(const char *path)
@@ -126,15 +107,7 @@ static char *slurp(const char *path)
 /* stored_sth reads the STH in the mirror's store (logd stopped). */
 static void stored_sth(const char *data, struct store_sth *out)
 {
-	struct store_options so = {.dir = data, .read_only = 1};
-	struct store *st;
-	struct store_reader *rd;
-
-	assert_int_equal(store_open(&st, &so), 0);
-	assert_int_equal(store_read_begin(st, &rd), 0);
-	assert_int_equal(store_r_sth(rd, out), 0);
-	store_read_end(rd);
-	store_close(st);
+	assert_int_equal(mirrorrun_stored_sth(data, out), 0);
 }
 
 /* mn runs mnctl against the log at |port| with the origin's key pinned
@@ -218,18 +191,9 @@ static void add_chain2(uint16_t port, const struct pki_cert *leaf, const struct 
 static void add_smtp_policy(uint16_t port, const struct pki_cert *signer,
 			    const struct pki_cert *sca, uint64_t serial)
 {
-	char p[1024], *jws, *req;
-	int64_t now = pki_now();
+	char *req = mnfix_smtp_policy_request(signer, sca, "mirror.example", serial);
 	struct http_resp r;
 
-	snprintf(p, sizeof(p),
-		 "{\"exp\":%lld,\"iat\":%lld,\"mode\":\"enforce\",\"mx\":[\"mx.mirror.example\"],"
-		 "\"protocol\":\"smtp\",\"serial\":%llu,\"subject\":{\"domain\":\"mirror.example\"},"
-		 "\"tls\":{\"min\":\"1.2\",\"transport\":\"starttls\"},\"v\":1}",
-		 (long long)(now + 30 * 86400), (long long)now, (unsigned long long)serial);
-	jws = mnfix_x5c_jws(signer, sca, p);
-	assert_non_null(jws);
-	req = mnfix_policy_request(jws);
 	assert_non_null(req);
 	assert_int_equal(http_do(port, "POST", "/mn/v1/add-policy",
 				 "Content-Type: application/json\r\n", req, strlen(req), &r), 0);
@@ -238,7 +202,6 @@ static void add_smtp_policy(uint16_t port, const struct pki_cert *signer,
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);
 	free(req);
-	free(jws);
 }
 
 /* lying_map_root appends to the log in |data| (logd stopped) a map-root leaf

@@ -121,19 +121,9 @@ static json_t *get_json(uint16_t port, const char *target)
 static char *smtp_policy_request(const struct pki_cert *leaf, const struct pki_cert *ca,
 				 uint64_t serial)
 {
-	char p[1024], *jws, *req;
-	int64_t now = pki_now();
+	char *req = mnfix_smtp_policy_request(leaf, ca, "publish.example", serial);
 
-	snprintf(p, sizeof(p),
-		 "{\"exp\":%lld,\"iat\":%lld,\"mode\":\"enforce\",\"mx\":[\"mx.publish.example\"],"
-		 "\"protocol\":\"smtp\",\"serial\":%llu,\"subject\":{\"domain\":\"publish.example\"},"
-		 "\"tls\":{\"min\":\"1.2\",\"transport\":\"starttls\"},\"v\":1}",
-		 (long long)(now + 30 * 86400), (long long)now, (unsigned long long)serial);
-	jws = mnfix_x5c_jws(leaf, ca, p);
-	assert_non_null(jws);
-	req = mnfix_policy_request(jws);
 	assert_non_null(req);
-	free(jws);
 	return req;
 }
 

@@ -140,7 +140,7 @@ static void fx_setup(struct fx *f)
 		char d[160], name[32];
 		snprintf(d, sizeof(d), "%s/w%d", f->dir, i + 1);
 		snprintf(name, sizeof(name), "w%d.witness.test", i + 1);
-		assert_int_equal(witproc_start(&f->w[i], d, name, f->logs, 0), 0);
+		assert_int_equal(witproc_start(&f->w[i], d, name, f->logs, NULL), 0);
 	}
 	assert_int_equal(witproc_policy(f->policy, f->vkey, f->w, 3, 2), 0);
 	{

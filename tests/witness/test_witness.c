@@ -24,6 +24,7 @@
 #include "entry/cosig.h"
 #include "entry/note.h"
 #include "tests/lib/files.h"
+#include "tests/lib/mnfix.h"
 #include "tests/lib/witfix.h"
 #include "witness/witness.h"
 
@@ -98,26 +99,21 @@ static uint8_t *body_with(struct witfix *f, uint64_t old, const uint8_t (*proof)
 	return out;
 }
 
-/* cosigned_note: the checkpoint of |f| at |n| with the answer appended. */
-static uint8_t *with_answer(struct witfix *f, size_t n, const struct witness_answer *a,
-			    size_t *len)
+/* status_with: the status of a request made by body_with. */
+static int status_with(struct witness *w, struct witfix *f, uint64_t old,
+		       const uint8_t (*proof)[32], size_t pl, size_t n, const uint8_t *root)
 {
-	size_t cl;
-	uint8_t *cp = witfix_checkpoint(f, n, NULL, &cl), *out = malloc(cl + a->body_len);
+	size_t len;
+	uint8_t *b = body_with(f, old, proof, pl, n, root, &len);
+	int st = post_status(w, b, len);
 
-	memcpy(out, cp, cl);
-	memcpy(out + cl, a->body, a->body_len);
-	*len = cl + a->body_len;
-	free(cp);
-	return out;
+	free(b);
+	return st;
 }
 
 static void reset_state(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", path_state);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(mnfix_rm_rf(path_state), 0);
 }
 
 static void test_statuses(void **state)
@@ -153,9 +149,8 @@ static void test_statuses(void **state)
 	}
 	/* 400: 64 proof lines (the client MUST NOT send more than 63) */
 	memset(proof, 7, sizeof(proof));
-	b = body_with(logA, 5, (const uint8_t(*)[32])proof, 63, 10, NULL, &len);
-	assert_int_equal(post_status(w, b, len), 409); /* 63 parse: the size check */
-	free(b);
+	/* 63 parse: the size check */
+	assert_int_equal(status_with(w, logA, 5, (const uint8_t(*)[32])proof, 63, 10, NULL), 409);
 	{
 		/* a 64th line, inserted by hand */
 		uint8_t *b63 = body_with(logA, 5, (const uint8_t(*)[32])proof, 63, 10, NULL, &len);
@@ -210,9 +205,7 @@ static void test_statuses(void **state)
 		free(cp);
 	}
 	/* 400: old > size */
-	b = body_with(logA, 4, NULL, 0, 3, NULL, &len);
-	assert_int_equal(post_status(w, b, len), 400);
-	free(b);
+	assert_int_equal(status_with(w, logA, 4, NULL, 0, 3, NULL), 400);
 	/* 409: old is not the size last cosigned (0): body "0\n", text/x.tlog.size */
 	pl = witfix_proof(logA, 2, 3, proof);
 	b = body_with(logA, 2, (const uint8_t(*)[32])proof, pl, 3, NULL, &len);
@@ -228,18 +221,12 @@ static void test_statuses(void **state)
 	free(b);
 	/* 422: size 0 with another root */
 	memset(root, 1, 32);
-	b = body_with(logA, 0, NULL, 0, 0, root, &len);
-	assert_int_equal(post_status(w, b, len), 422);
-	free(b);
+	assert_int_equal(status_with(w, logA, 0, NULL, 0, 0, root), 422);
 	/* 422: a proof with old 0 */
 	memset(proof, 9, 32);
-	b = body_with(logA, 0, (const uint8_t(*)[32])proof, 1, 3, NULL, &len);
-	assert_int_equal(post_status(w, b, len), 422);
-	free(b);
+	assert_int_equal(status_with(w, logA, 0, (const uint8_t(*)[32])proof, 1, 3, NULL), 422);
 	/* 200: size 0, the empty root */
-	b = body_with(logA, 0, NULL, 0, 0, empty, &len);
-	assert_int_equal(post_status(w, b, len), 200);
-	free(b);
+	assert_int_equal(status_with(w, logA, 0, NULL, 0, 0, empty), 200);
 	/* 200: 0 -> 10 without a proof */
 	assert_int_equal(add(w, logA, 0, 10), 200);
 	/* 409 now says 10 */
@@ -255,33 +242,23 @@ static void test_statuses(void **state)
 	assert_true(pl > 2);
 	for (size_t i = 0; i < pl; i++) {
 		proof[i][i % 32] ^= 0x10;
-		b = body_with(logA, 10, (const uint8_t(*)[32])proof, pl, 37, NULL, &len);
-		assert_int_equal(post_status(w, b, len), 422);
-		free(b);
+		assert_int_equal(status_with(w, logA, 10, (const uint8_t(*)[32])proof, pl, 37, NULL), 422);
 		proof[i][i % 32] ^= 0x10;
 	}
 	/* 422: the proof with a line missing, or one line more */
-	b = body_with(logA, 10, (const uint8_t(*)[32])proof, pl - 1, 37, NULL, &len);
-	assert_int_equal(post_status(w, b, len), 422);
-	free(b);
+	assert_int_equal(status_with(w, logA, 10, (const uint8_t(*)[32])proof, pl - 1, 37, NULL), 422);
 	memcpy(proof[pl], proof[0], 32);
-	b = body_with(logA, 10, (const uint8_t(*)[32])proof, pl + 1, 37, NULL, &len);
-	assert_int_equal(post_status(w, b, len), 422);
-	free(b);
+	assert_int_equal(status_with(w, logA, 10, (const uint8_t(*)[32])proof, pl + 1, 37, NULL), 422);
 	/* 422: the fork's proof and root (same keys, other leaves) */
 	assert_int_equal(add(w, forkA, 10, 37), 422);
 	/* 200: the real one, 10 -> 37 */
 	assert_int_equal(add(w, logA, 10, 37), 200);
 	/* 422: same size, another root (the fork at 37) */
 	witfix_root(forkA, 37, root);
-	b = body_with(logA, 37, NULL, 0, 37, root, &len);
-	assert_int_equal(post_status(w, b, len), 422);
-	free(b);
+	assert_int_equal(status_with(w, logA, 37, NULL, 0, 37, root), 422);
 	/* 422: same size with a proof line */
 	memset(proof, 1, 32);
-	b = body_with(logA, 37, (const uint8_t(*)[32])proof, 1, 37, NULL, &len);
-	assert_int_equal(post_status(w, b, len), 422);
-	free(b);
+	assert_int_equal(status_with(w, logA, 37, (const uint8_t(*)[32])proof, 1, 37, NULL), 422);
 	/* 200: same size, same root (a replay) */
 	assert_int_equal(add(w, logA, 37, 37), 200);
 	/* a rollback is a 409: 37 -> 20 */
@@ -320,7 +297,7 @@ static void test_cosignature(void **state)
 	assert_memory_equal(a.body, "\xe2\x80\x94 witness.example/w1 ", 23);
 	assert_int_equal(a.body[a.body_len - 1], '\n');
 	assert_null(memchr(a.body, '\n', a.body_len - 1)); /* one line */
-	note = with_answer(logA, 21, &a, &note_len);
+	note = witfix_cosigned(logA, 21, a.body, a.body_len, &note_len);
 	assert_int_equal(note_parse_checkpoint(&cp, note, note_len), 0);
 	assert_int_equal(cosig_verify(&cp, cosigner_key(witness_cosigner(w)), &ts), 1);
 	assert_true(ts >= (uint64_t)before && ts <= (uint64_t)time(NULL));
@@ -672,15 +649,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	witfix_free(logA);
 	witfix_free(forkA);
 	witfix_free(logB);
 	witfix_free(stranger);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return mnfix_rm_rf(dir);
 }
 
 int main(void)
