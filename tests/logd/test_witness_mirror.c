@@ -136,7 +136,7 @@ static void test_mirror_of_witnessed(void **state)
 		char d[160], name[40];
 		snprintf(d, sizeof(d), "%s/w%d", f.dir, i + 1);
 		snprintf(name, sizeof(name), "w%d.mirror.test", i + 1);
-		assert_int_equal(witproc_start(&w[i], d, name, f.logs, 0), 0);
+		assert_int_equal(witproc_start(&w[i], d, name, f.logs, NULL), 0);
 	}
 	snprintf(policy, sizeof(policy), "%s/policy", f.dir);
 	snprintf(policy3, sizeof(policy3), "%s/policy3", f.dir);
@@ -155,7 +155,7 @@ static void test_mirror_of_witnessed(void **state)
 	assert_int_equal(witlog_add(&f, origin.port, "", "a.mirror.test", 3), 0);
 	assert_int_equal(witlog_sth_size(origin.port, "", &size), 0);
 	wait_same_cp(origin.port, origin.port, size, pol); /* the origin is witnessed */
-	assert_int_equal(mirrorrun_write_spki(&origin, key), 0);
+	assert_int_equal(logd_write_spki(&origin, key), 0);
 	assert_int_equal(mirrorrun_start(&mirror, origin.port, mdata, key, ORIGIN, merrf), 0);
 
 	for (int round = 0; round < 3; round++) {

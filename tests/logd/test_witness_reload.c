@@ -203,7 +203,7 @@ static void test_reload_policy(void **state)
 		char d[160], name[40];
 		snprintf(d, sizeof(d), "%s/w%d", f.dir, i + 1);
 		snprintf(name, sizeof(name), "w%d.reload.test", i + 1);
-		assert_int_equal(witproc_start(&w[i], d, name, f.logs, 0), 0);
+		assert_int_equal(witproc_start(&w[i], d, name, f.logs, NULL), 0);
 	}
 	snprintf(policy, sizeof(policy), "%s/policy", f.dir);
 	{
@@ -257,7 +257,7 @@ static void test_reload_policy(void **state)
 	{
 		char d[160];
 		snprintf(d, sizeof(d), "%s/w3", f.dir);
-		assert_int_equal(witproc_start(&w[2], d, "w3.reload.test", f.logs, 0), 0);
+		assert_int_equal(witproc_start(&w[2], d, "w3.reload.test", f.logs, NULL), 0);
 		const char *names[] = {"b2", "b3"};
 		struct witproc *ws[] = {&w[1], &w[2]};
 		write_policy(policy, f.vkey, names, ws, 2, 2);
