@@ -54,20 +54,23 @@
 #include "tests/lib/mnrun.h"
 #include "tests/lib/pki.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/witlog.h"
 #include "tests/lib/witproc.h"
 
 #define ORIGIN "witness.test/log"
 #define WAIT_MS 30000
 
 struct fx {
-	char dir[64], roots[128], data[128], cfg[160], policy[128], logs[128], pub[128];
-	char err[160], vkey[512];
-	struct pki_cert *root, *ca;
+	struct witlog wl;  /* directory, PKI, the log's keys, the witnesses' --logs */
+	char cfg[160], policy[128], pub[128], err[160];
 	struct witproc w[3];
 	struct logd_proc logd;
 	struct tpolicy *pol;
-	int serial;
 };
+
+
+
+
 
 static void rm_rf(const char *dir)
 {
@@ -78,71 +81,23 @@ static void rm_rf(const char *dir)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
-static void nap(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* note_vkey: the log's note vkey from its log-list line */
-static void note_vkey(const char *line, char *out, size_t cap)
-{
-	const char *k = strstr(line, "\"note_vkey\":\""), *e;
-
-	assert_non_null(k);
-	k += 13;
-	e = strchr(k, '"');
-	assert_non_null(e);
-	assert_true((size_t)(e - k) < cap);
-	memcpy(out, k, (size_t)(e - k));
-	out[e - k] = '\0';
-}
-
-/* setup: PKI, the log's keys (a first run without witnesses), three
- * witnesses of the log, the 2-of-3 policy. */
+/* setup: PKI and the log's keys (tests/lib/witlog.h), three witnesses of the
+ * log, the 2-of-3 policy. */
 static void fx_setup(struct fx *f)
 {
-	int64_t now = pki_now();
-	struct logd_proc first;
-
 	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mn-witness-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->root = pki_root("Witness Root", 0);
-	f->ca = pki_issue(f->root, "Witness CA", NULL, 0, PKI_CA, now - 86400, now + 86400 * 365);
-	snprintf(f->roots, sizeof(f->roots), "%s/roots.pem", f->dir);
-	snprintf(f->data, sizeof(f->data), "%s/data", f->dir);
-	snprintf(f->policy, sizeof(f->policy), "%s/policy", f->dir);
-	snprintf(f->logs, sizeof(f->logs), "%s/logs", f->dir);
-	snprintf(f->pub, sizeof(f->pub), "%s/pub", f->dir);
-	snprintf(f->cfg, sizeof(f->cfg), "%s/logd.yaml", f->dir);
-	snprintf(f->err, sizeof(f->err), "%s/logd.err", f->dir);
-	{
-		const struct pki_cert *rs[1] = {f->root};
-		assert_int_equal(pki_write_pem(f->roots, rs, 1), 0);
-	}
-	{
-		const char *args[] = {"--data", f->data, "--tls-roots", f->roots, "--origin", ORIGIN,
-				      NULL};
-		assert_int_equal(logd_start(&first, args), 0);
-		note_vkey(first.log_line, f->vkey, sizeof(f->vkey));
-		assert_int_equal(logd_stop(&first, SIGTERM), 0);
-	}
-	assert_int_equal(witproc_logs(f->logs, f->vkey), 0);
+	assert_int_equal(witlog_init(&f->wl, ORIGIN), 0);
+	snprintf(f->policy, sizeof(f->policy), "%s/policy", f->wl.dir);
+	snprintf(f->pub, sizeof(f->pub), "%s/pub", f->wl.dir);
+	snprintf(f->cfg, sizeof(f->cfg), "%s/logd.yaml", f->wl.dir);
+	snprintf(f->err, sizeof(f->err), "%s/logd.err", f->wl.dir);
 	for (int i = 0; i < 3; i++) {
 		char d[160], name[32];
-		snprintf(d, sizeof(d), "%s/w%d", f->dir, i + 1);
+		snprintf(d, sizeof(d), "%s/w%d", f->wl.dir, i + 1);
 		snprintf(name, sizeof(name), "w%d.witness.test", i + 1);
-		assert_int_equal(witproc_start(&f->w[i], d, name, f->logs, NULL), 0);
+		assert_int_equal(witproc_start(&f->w[i], d, name, f->wl.logs, NULL), 0);
 	}
-	assert_int_equal(witproc_policy(f->policy, f->vkey, f->w, 3, 2), 0);
+	assert_int_equal(witproc_policy(f->policy, f->wl.vkey, f->w, 3, 2), 0);
 	{
 		char err[512];
 		assert_int_equal(tpolicy_load(&f->pol, f->policy, 0, err, sizeof(err)), 0);
@@ -157,7 +112,7 @@ static void fx_logd(struct fx *f, const char *extra)
 	assert_non_null(c);
 	fprintf(c, "listen: 127.0.0.1:0\nlogs:\n  - name: wl\n    data: %s\n"
 		"    classes: [tls]\n    roots: {tls: %s}\n    origin: %s\n"
-		"    witness_policy: %s\n%s", f->data, f->roots, ORIGIN, f->policy, extra);
+		"    witness_policy: %s\n%s", f->wl.data, f->wl.roots, ORIGIN, f->policy, extra);
 	fclose(c);
 	{
 		const char *args[] = {"--config", f->cfg, NULL};
@@ -171,9 +126,7 @@ static void fx_teardown(struct fx *f)
 	for (int i = 0; i < 3; i++)
 		witproc_stop(&f->w[i], SIGTERM);
 	tpolicy_free(f->pol);
-	pki_free(f->ca);
-	pki_free(f->root);
-	rm_rf(f->dir);
+	witlog_free(&f->wl);
 }
 
 /* add: one add-chain of a new certificate to the log at |port|/|prefix|. */
@@ -201,26 +154,14 @@ static int add_one(uint16_t port, const char *prefix, const struct pki_cert *ca,
 
 static void add_n(struct fx *f, uint16_t port, const char *prefix, const char *cn, int n)
 {
-	for (int i = 0; i < n; i++)
-		assert_int_equal(add_one(port, prefix, f->ca, cn, f->serial++), 0);
+	assert_int_equal(witlog_add(&f->wl, port, prefix, cn, n), 0);
 }
 
 static uint64_t sth_size(uint16_t port, const char *prefix)
 {
-	char path[128];
-	struct http_resp r;
-	json_error_t e;
-	json_t *j;
-	uint64_t size;
+	uint64_t size = 0;
 
-	snprintf(path, sizeof(path), "%s/ct/v1/get-sth", prefix);
-	assert_int_equal(http_do(port, "GET", path, NULL, NULL, 0, &r), 0);
-	assert_int_equal(r.status, 200);
-	j = json_loadb((const char *)r.body, r.body_len, 0, &e);
-	assert_non_null(j);
-	size = (uint64_t)json_integer_value(json_object_get(j, "tree_size"));
-	json_decref(j);
-	http_resp_free(&r);
+	assert_int_equal(witlog_sth_size(port, prefix, &size), 0);
 	return size;
 }
 
@@ -261,35 +202,31 @@ static void get_cp(const struct fx *f, uint16_t port, const char *prefix, struct
 static struct cpck wait_cp(const struct fx *f, uint16_t port, const char *prefix, uint64_t size,
 			   int want)
 {
-	uint64_t end = now_ms() + WAIT_MS;
+	uint64_t end = witlog_ms() + WAIT_MS;
 	struct cpck c;
 
 	for (;;) {
 		get_cp(f, port, prefix, &c);
 		if (c.status == 200 && c.size >= size && c.check == want)
 			return c;
-		if (now_ms() > end)
+		if (witlog_ms() > end)
 			fail_msg("checkpoint never reached size %llu with check %d (status %d, size "
 				 "%llu, check %d, cosigned %zu)", (unsigned long long)size, want,
 				 c.status, (unsigned long long)c.size, c.check, c.cosigned);
-		nap(50);
+		witlog_nap(50);
 	}
 }
 
-/* metric: the value of the first sample line starting with |prefix| */
-static double metric(uint16_t port, const char *prefix)
+/* metric: the value of the sample |sample| (name and labels, then a space) */
+static double metric(uint16_t port, const char *sample)
 {
-	struct http_resp r;
-	const char *p;
-	double v = -1;
+	char name[256];
+	size_t n = strlen(sample);
 
-	assert_int_equal(http_do(port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
-	assert_int_equal(r.status, 200);
-	p = strstr((const char *)r.body, prefix);
-	if (p != NULL)
-		v = strtod(p + strlen(prefix), NULL);
-	http_resp_free(&r);
-	return v;
+	assert_true(n > 1 && n < sizeof(name) && sample[n - 1] == ' ');
+	memcpy(name, sample, n - 1);
+	name[n - 1] = '\0';
+	return witlog_metric(port, name);
 }
 
 static json_t *get_json(uint16_t port, const char *path, int *status)
@@ -322,7 +259,7 @@ static void *load_thread(void *arg)
 
 	snprintf(cn, sizeof(cn), "load%d.witness.test", l->id);
 	for (int i = 0; i < l->n; i++)
-		if (add_one(l->port, "/wl", l->f->ca, cn, l->id * 1000 + i) != 0)
+		if (add_one(l->port, "/wl", l->f->wl.ca, cn, l->id * 1000 + i) != 0)
 			l->failed++;
 	__atomic_store_n(&l->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
@@ -384,7 +321,7 @@ static void test_quorum_under_load_and_publish(void **state)
 		reads++;
 		if (!running)
 			break;
-		nap(20);
+		witlog_nap(20);
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
@@ -401,7 +338,7 @@ static void test_quorum_under_load_and_publish(void **state)
 	/* the publisher uploads the witnessed checkpoint */
 	{
 		char path[200];
-		uint64_t end = now_ms() + WAIT_MS;
+		uint64_t end = witlog_ms() + WAIT_MS;
 		snprintf(path, sizeof(path), "%s/checkpoint", f.pub);
 		for (;;) {
 			size_t len = 0;
@@ -415,8 +352,8 @@ static void test_quorum_under_load_and_publish(void **state)
 			}
 			if (b != NULL && pc.size == size)
 				break;
-			assert_true(now_ms() < end);
-			nap(50);
+			assert_true(witlog_ms() < end);
+			witlog_nap(50);
 		}
 	}
 	/* sct_after: publish: an SCT comes back only once a witnessed checkpoint
@@ -424,9 +361,9 @@ static void test_quorum_under_load_and_publish(void **state)
 	{
 		int64_t now = pki_now();
 		const char *dns[1] = {"held.witness.test"};
-		struct pki_cert *leaf = pki_issue(f.ca, "held.witness.test", dns, 1, 0, now - 60,
+		struct pki_cert *leaf = pki_issue(f.wl.ca, "held.witness.test", dns, 1, 0, now - 60,
 						  now + 86400);
-		const struct pki_cert *chain[2] = {leaf, f.ca};
+		const struct pki_cert *chain[2] = {leaf, f.wl.ca};
 		char *body = ctc_chain_json(chain, 2), path[200];
 		struct ct_verifier *v = ct_verifier_new(f.logd.spki, f.logd.spki_len);
 		struct ctc_sct sct;
@@ -491,13 +428,13 @@ static void test_wait_mode_witnesses_down(void **state)
 	add_n(&f, f.logd.port, "/wl", "two.witness.test", 5);
 	s2 = sth_size(f.logd.port, "/wl");
 	assert_true(s2 > s1);
-	end = now_ms() + 2000;
-	while (now_ms() < end) {
+	end = witlog_ms() + 2000;
+	while (witlog_ms() < end) {
 		get_cp(&f, f.logd.port, "/wl", &c);
 		assert_int_equal(c.status, 200);
 		assert_int_equal(c.size, s1);
 		assert_int_equal(c.check, 0);
-		nap(100);
+		witlog_nap(100);
 	}
 	assert_true(metric(f.logd.port, "mn_witness_failures_total{log=\"wl\",witness=\"w2\","
 			   "reason=\"connect\"} ") > 0);
@@ -505,7 +442,7 @@ static void test_wait_mode_witnesses_down(void **state)
 		    (double)(s2 - s1));
 	assert_true(file_contains(f.err, "witness=w2"));
 	/* /readyz: not ready once the served checkpoint is an MMD old */
-	end = now_ms() + WAIT_MS;
+	end = witlog_ms() + WAIT_MS;
 	for (;;) {
 		j = get_json(f.logd.port, "/readyz", &status);
 		const char *reason = json_string_value(json_object_get(
@@ -514,22 +451,22 @@ static void test_wait_mode_witnesses_down(void **state)
 		json_decref(j);
 		if (hit)
 			break;
-		assert_true(now_ms() < end);
-		nap(100);
+		assert_true(witlog_ms() < end);
+		witlog_nap(100);
 	}
 
 	/* a witness comes back: the next checkpoint is witnessed, ready again */
 	assert_int_equal(witproc_restart(&f.w[1]), 0);
 	c = wait_cp(&f, f.logd.port, "/wl", s2, 0);
 	assert_true(c.cosigned >= 2);
-	end = now_ms() + WAIT_MS;
+	end = witlog_ms() + WAIT_MS;
 	for (;;) {
 		j = get_json(f.logd.port, "/readyz", &status);
 		json_decref(j);
 		if (status == 200)
 			break;
-		assert_true(now_ms() < end);
-		nap(100);
+		assert_true(witlog_ms() < end);
+		witlog_nap(100);
 	}
 
 	/* logd restarts: it does not know what the witnesses cosigned, asks
@@ -552,33 +489,12 @@ static void test_wait_mode_witnesses_down(void **state)
 
 /* --- fail-open ------------------------------------------------------------------------------ */
 
-/* mnctl_sth runs `mnctl sth --witness-policy POLICY --witness-wait 0` against
- * the log at |port|/|prefix| (its key: the public half of DATA/log-key.pem, by
- * the openssl command line) and returns mnctl's exit code: the client's view of
- * what the log serves (0 covered by the quorum, 6 not). */
+/* mnctl_sth: `mnctl sth --witness-policy POLICY --witness-wait 0` against the
+ * log at |port|/|prefix|, its exit code: the client's view of what the log
+ * serves (0 covered by the quorum, 6 not). */
 static int mnctl_sth(struct fx *f, uint16_t port, const char *prefix)
 {
-	char url[96], key[200], cfg[200], cmd[512], *o, *e;
-	int st;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, prefix);
-	snprintf(key, sizeof(key), "%s/logkey.der", f->dir);
-	snprintf(cfg, sizeof(cfg), "%s/mnctl", f->dir);
-	snprintf(cmd, sizeof(cmd), "openssl pkey -in '%s/log-key.pem' -pubout -outform DER -out '%s'",
-		 f->data, key);
-	st = tf_run(f->dir, NULL, cmd, &o, &e);
-	free(o);
-	free(e);
-	assert_int_equal(st, 0);
-	{
-		const char *args[] = {"--config", cfg, "--key", key, "--log", url, "sth",
-				      "--witness-policy", f->policy, "--witness-wait", "0", NULL};
-		st = mnrun_mnctl(f->dir, args, NULL, &e);
-	}
-	if (st != 0)
-		fprintf(stderr, "mnctl sth %s: exit %d: %s", url, st, e);
-	free(e);
-	return st;
+	return witlog_mnctl_sth(&f->wl, port, prefix, f->policy, "0");
 }
 
 static void test_fail_open(void **state)
@@ -655,31 +571,31 @@ static void test_forked_log(void **state)
 	wait_cp(&f, f.logd.port, "/wl", sth_size(f.logd.port, "/wl"), 0);
 
 	/* the fork: the same keys, other entries */
-	snprintf(bdata, sizeof(bdata), "%s/bdata", f.dir);
-	snprintf(berr, sizeof(berr), "%s/b.err", f.dir);
+	snprintf(bdata, sizeof(bdata), "%s/bdata", f.wl.dir);
+	snprintf(berr, sizeof(berr), "%s/b.err", f.wl.dir);
 	assert_int_equal(mkdir(bdata, 0700), 0);
 	static const char *const keys[] = {"log-key.pem", "note-key.pem", "vrf-key.pem"};
 	for (int i = 0; i < 3; i++) {
-		snprintf(from, sizeof(from), "%s/%s", f.data, keys[i]);
+		snprintf(from, sizeof(from), "%s/%s", f.wl.data, keys[i]);
 		snprintf(to, sizeof(to), "%s/%s", bdata, keys[i]);
 		copy_file(from, to);
 	}
 	{
-		const char *args[] = {"--data", bdata, "--tls-roots", f.roots, "--origin", ORIGIN,
+		const char *args[] = {"--data", bdata, "--tls-roots", f.wl.roots, "--origin", ORIGIN,
 				      "--witness-policy", f.policy, "--witness-timeout", "1000",
 				      NULL};
 		assert_int_equal(logd_start_stderr(&b, args, berr), 0);
 	}
-	assert_true(strstr(b.log_line, f.vkey) != NULL); /* the same note key */
+	assert_true(strstr(b.log_line, f.wl.vkey) != NULL); /* the same note key */
 	add_n(&f, b.port, "", "b.witness.test", 6);
 	/* both go on; only A's checkpoints are ever served */
-	end = now_ms() + 3000;
-	while (now_ms() < end) {
+	end = witlog_ms() + 3000;
+	while (witlog_ms() < end) {
 		add_n(&f, f.logd.port, "/wl", "a2.witness.test", 1);
 		add_n(&f, b.port, "", "b2.witness.test", 1);
 		get_cp(&f, b.port, "", &c);
 		assert_int_equal(c.status, 404);
-		nap(100);
+		witlog_nap(100);
 	}
 	sa = sth_size(f.logd.port, "/wl");
 	wait_cp(&f, f.logd.port, "/wl", sa, 0);
@@ -710,7 +626,7 @@ static void test_quorum_none(void **state)
 	fx_setup(&f);
 	p = fopen(f.policy, "w");
 	assert_non_null(p);
-	fprintf(p, "log %s\nquorum none\n", f.vkey);
+	fprintf(p, "log %s\nquorum none\n", f.wl.vkey);
 	fclose(p);
 	tpolicy_free(f.pol);
 	{
