@@ -416,7 +416,7 @@ static int get_duration(struct pctx *c, const yaml_node_t *n, const char *what,
 
 static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 {
-	int has_wtimeout = 0, has_wmode = 0;
+	int has_wtimeout = 0, has_wmode = 0, has_winterval = 0;
 	yaml_node_t *k, *v;
 	unsigned long long u;
 	int has_classes = 0;
@@ -517,6 +517,11 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 			ok = ok && get_duration(c, v, "witness_timeout", 100, 600000,
 						&l->witness_timeout_ms);
 			has_wtimeout = 1;
+		} else if (strcmp(key, "witness_interval") == 0) {
+			ok = !has_winterval || fail(c, v, "witness_interval: given twice");
+			ok = ok && get_duration(c, v, "witness_interval", 0, 600000,
+						&l->witness_interval_ms);
+			has_winterval = 1;
 		} else if (strcmp(key, "witness_mode") == 0) {
 			const char *sv = scalar(c, v, "witness_mode");
 			ok = sv != NULL && (!has_wmode || fail(c, v, "witness_mode: given twice"));
@@ -543,8 +548,8 @@ static int parse_log(struct pctx *c, struct logd_log_config *l, yaml_node_t *n)
 		return fail(c, n, "log %s: missing data (its LMDB directory)", l->name);
 	if (l->mirror_key != NULL && l->mirror == NULL)
 		return fail(c, n, "log %s: mirror_key given without mirror: URL", l->name);
-	if ((has_wtimeout || has_wmode) && l->witness_policy == NULL)
-		return fail(c, n, "log %s: witness_timeout and witness_mode need witness_policy: "
+	if ((has_wtimeout || has_wmode || has_winterval) && l->witness_policy == NULL)
+		return fail(c, n, "log %s: witness_timeout, witness_interval and witness_mode need witness_policy: "
 			    "FILE", l->name);
 	if (l->witness_policy != NULL && (l->mirror != NULL || l->state != LOGD_STATE_OPEN))
 		return fail(c, n, "log %s: witness_policy is for an open log (a mirror or a "

@@ -49,6 +49,9 @@
  *                                   checkpoint needs (logd/witness.h)
  *       witness_timeout: 5s         per request, and how long fail-open waits
  *                                   for the quorum: N ms|s|m, 100ms..10m
+ *       witness_interval: 1s        the least time between two witnessing
+ *                                   rounds (0, the default: a round as soon
+ *                                   as the last one is over): N ms|s|m, 0..10m
  *       witness_mode: wait | fail-open   without the quorum: keep serving
  *                                   the last witnessed checkpoint (default),
  *                                   or after the timeout publish without it
@@ -117,6 +120,7 @@ struct logd_log_config {
 	char *witness_policy;
 	unsigned witness_policy_line;
 	uint64_t witness_timeout_ms; /* default 5000 */
+	uint64_t witness_interval_ms; /* witness_interval: 0 = no minimum */
 	int witness_fail_open;       /* witness_mode: fail-open */
 };
 

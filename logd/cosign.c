@@ -94,6 +94,8 @@ struct cosign {
 	const struct tpolicy *policy; /* the one in use: borrowed, or own */
 	struct tpolicy *own;      /* a reloaded policy (cosign_commit), or NULL */
 	uint64_t timeout_ms;
+	uint64_t interval_ms;     /* the least time between two new targets */
+	uint64_t last_new_ms;     /* when the current target was made */
 	int fail_open;
 	char name[80];
 	struct store *st;
@@ -159,16 +161,18 @@ static const char *quorum_name(const struct tpolicy *p)
 
 static int make_info(const struct cosign *w, const struct tpolicy *p, char **info)
 {
-	char num[32], vkey[NOTE_MAX_VKEY + 1];
+	char num[32], inum[32], vkey[NOTE_MAX_VKEY + 1];
 	struct cbb b;
 	uint8_t *out;
 	size_t len;
 	int ok;
 
 	snprintf(num, sizeof(num), "%" PRIu64, w->timeout_ms);
+	snprintf(inum, sizeof(inum), "%" PRIu64, w->interval_ms);
 	ok = cbb_init(&b, 512, 1024 * 1024) &&
 	     jraw(&b, w->fail_open ? "{\"mode\":\"fail-open\"" : "{\"mode\":\"wait\"") &&
-	     jraw(&b, ",\"timeout_ms\":") && jraw(&b, num) && jraw(&b, ",\"quorum\":") &&
+	     jraw(&b, ",\"timeout_ms\":") && jraw(&b, num) &&
+	     jraw(&b, ",\"interval_ms\":") && jraw(&b, inum) && jraw(&b, ",\"quorum\":") &&
 	     jstr(&b, quorum_name(p)) && jraw(&b, ",\"witnesses\":[");
 	for (size_t i = 0; ok && i < p->num_witnesses; i++) {
 		note_vkey_format(vkey, &p->witnesses[i].key);
@@ -589,8 +593,11 @@ static void *cosign_thread(void *arg)
 			break;
 		take_next(w);
 		now = mn_now_ms();
-		if (w->cur == NULL || (seq != w->cur_seq && round_over(w, now)))
+		if (w->cur == NULL ||
+		    (seq != w->cur_seq && round_over(w, now) && now >= w->last_new_ms + w->interval_ms)) {
 			new_target(w, seq);
+			w->last_new_ms = now;
+		}
 		if (w->cur != NULL) {
 			for (size_t i = 0; i < w->num; i++) {
 				struct wit *x = &w->wits[i];
@@ -616,6 +623,9 @@ static void *cosign_thread(void *arg)
 			if (!x->busy && x->next_try_ms > now && (long)(x->next_try_ms - now) < wait)
 				wait = (long)(x->next_try_ms - now);
 		}
+		if (w->cur != NULL && seq != w->cur_seq && w->last_new_ms + w->interval_ms > now &&
+		    (long)(w->last_new_ms + w->interval_ms - now) < wait)
+			wait = (long)(w->last_new_ms + w->interval_ms - now);
 		if (w->fail_open && w->pending_since != 0) {
 			uint64_t end = w->pending_since + w->timeout_ms;
 			wait = end <= now ? 0 : (long)(end - now) < wait ? (long)(end - now) : wait;
@@ -723,6 +733,7 @@ int cosign_new(struct cosign **out, const struct cosign_options *o, char *err,
 	w->policy = p;
 	w->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : 5000;
 	w->fail_open = o->fail_open;
+	w->interval_ms = o->interval_ms;
 	snprintf(w->name, sizeof(w->name), "%s", o->name != NULL ? o->name : "/");
 	w->st = o->st;
 	w->on_served = o->on_served;

@@ -20,7 +20,9 @@
  * cosignature lines becomes what the api serves at /checkpoint
  * (api_set_checkpoint) and what the publisher uploads (on_served pokes it);
  * later cosignatures of the same checkpoint are added to it. The round is
- * then over, and the next one takes whatever the log committed meanwhile.
+ * then over, and the next one takes whatever the log committed meanwhile,
+ * no sooner than interval_ms after the last one started (witness_interval:
+ * a public witness need not take a request per commit).
  * A round that cannot meet the quorum is over once every witness answered or
  * failed (or waits in backoff) and the log has something newer; else the
  * failed witnesses are retried on the same checkpoint. The served checkpoint
@@ -62,6 +64,8 @@ struct cosign_options {
 				       * reloaded one is the collector's own */
 	uint64_t timeout_ms;          /* per request, and fail-open's wait; 0 = 5000 */
 	int fail_open;
+	uint64_t interval_ms;         /* the least time between two rounds' starts
+				       * (0: none; rounds are coalesced anyway) */
 	const char *name;             /* the log, for messages; NULL = "/" */
 	struct store *st;             /* borrowed: consistency proofs */
 	void (*on_served)(void *ctx); /* a new checkpoint is served (any thread) */

@@ -80,6 +80,8 @@ static const char usage[] =
 	"                       cosigned by the quorum (README, Witnesses)\n"
 	"  --witness-timeout MS per add-checkpoint request, and how long\n"
 	"                       --witness-fail-open waits for the quorum (default 5000)\n"
+	"  --witness-interval MS the least time between two witnessing rounds\n"
+	"                       (default 0: a round as soon as the last one is over)\n"
 	"  --witness-fail-open  without the quorum after the timeout, serve the\n"
 	"                       checkpoint with the cosignatures it has (default: keep\n"
 	"                       serving the last witnessed one)\n"
@@ -120,6 +122,8 @@ struct config {
 	const char *note_key;
 	const char *witness_policy;
 	unsigned long long witness_timeout_ms;
+	unsigned long long witness_interval_ms;
+	int has_witness_interval;
 	int witness_fail_open;
 	const char *mirror, *mirror_key;
 	int num_log_flags;   /* options a mirror does not take */
@@ -168,7 +172,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 	       O_QUEUE, O_CONNS, O_MAP, O_MAXMAP, O_URL, O_VERBOSE, O_HELP, O_IDLE, O_REQ,
 	       O_SMIME, O_CERTIFIERS, O_NOMAP, O_VRF_KEY, O_CONFIG, O_PUBLISHED, O_NOLEAFIDX,
 	       O_ORIGIN, O_NOTE_KEY, O_MIRROR, O_MIRROR_KEY, O_WPOLICY, O_WTIMEOUT,
-	       O_WFAILOPEN };
+	       O_WFAILOPEN, O_WINTERVAL };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"data", required_argument, NULL, O_DATA},
@@ -194,6 +198,7 @@ static int parse_args(struct config *c, int argc, char **argv)
 		{"witness-policy", required_argument, NULL, O_WPOLICY},
 		{"witness-timeout", required_argument, NULL, O_WTIMEOUT},
 		{"witness-fail-open", no_argument, NULL, O_WFAILOPEN},
+		{"witness-interval", required_argument, NULL, O_WINTERVAL},
 		{"idle-timeout", required_argument, NULL, O_IDLE},
 		{"request-timeout", required_argument, NULL, O_REQ},
 		{"no-map", no_argument, NULL, O_NOMAP},
@@ -211,7 +216,8 @@ static int parse_args(struct config *c, int argc, char **argv)
 		c->num_flags++;
 		if (o == O_KEY || o == O_VRF_KEY || o == O_ROOTS || o == O_SMIME ||
 		    o == O_CERTIFIERS || o == O_PUBLISHED || o == O_NOTE_KEY || o == O_QUEUE ||
-		    o == O_NOLEAFIDX || o == O_WPOLICY || o == O_WTIMEOUT || o == O_WFAILOPEN)
+		    o == O_NOLEAFIDX || o == O_WPOLICY || o == O_WTIMEOUT || o == O_WFAILOPEN ||
+		    o == O_WINTERVAL)
 			c->num_log_flags++;
 		switch (o) {
 		case O_LISTEN: ok = parse_listen(c, optarg); c->has_listen = 1; c->num_flags--; break;
@@ -232,6 +238,11 @@ static int parse_args(struct config *c, int argc, char **argv)
 			c->witness_timeout_ms = v;
 			break;
 		case O_WFAILOPEN: c->witness_fail_open = 1; break;
+		case O_WINTERVAL:
+			ok = parse_ulong(optarg, 600000, &v);
+			c->witness_interval_ms = v;
+			c->has_witness_interval = 1;
+			break;
 		case O_MIRROR:
 			c->mirror = optarg;
 			ok = (strncmp(optarg, "http://", 7) == 0 || strncmp(optarg, "https://", 8) == 0) &&
@@ -276,8 +287,9 @@ static int parse_args(struct config *c, int argc, char **argv)
 			"it copies the origin's log\n");
 		return 0;
 	}
-	if (c->witness_policy == NULL && (c->witness_timeout_ms != 0 || c->witness_fail_open)) {
-		fprintf(stderr, "logd: --witness-timeout and --witness-fail-open need "
+	if (c->witness_policy == NULL &&
+	    (c->witness_timeout_ms != 0 || c->witness_fail_open || c->has_witness_interval)) {
+		fprintf(stderr, "logd: --witness-timeout, --witness-interval and --witness-fail-open need "
 			"--witness-policy\n");
 		return 0;
 	}
@@ -329,6 +341,7 @@ static void from_flags(struct logd *d)
 	l->witness_policy = (char *)c->witness_policy;
 	l->witness_timeout_ms = c->witness_timeout_ms != 0 ? c->witness_timeout_ms : 5000;
 	l->witness_fail_open = c->witness_fail_open;
+	l->witness_interval_ms = c->witness_interval_ms;
 	l->no_leaf_index = c->no_leaf_index;
 	l->classes = LOGD_CLASS_ALL;
 	l->tls_roots = (char *)c->tls_roots;

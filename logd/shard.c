@@ -478,6 +478,7 @@ int shard_start(struct shard *s, const struct shard_process *p)
 		wo.policy = s->wpolicy;
 		wo.timeout_ms = c->witness_timeout_ms;
 		wo.fail_open = c->witness_fail_open;
+		wo.interval_ms = c->witness_interval_ms;
 		wo.name = c->name;
 		wo.st = s->st;
 		ret = cosign_new(&s->wit, &wo, err, sizeof(err));

@@ -179,9 +179,12 @@ static const struct {
 	{"logs:\n" LOG_A "    sct_after: later\n", "6: sct_after: 'later' is not commit or publish"},
 	{"logs:\n" LOG_A "    sct_after: publish\n", "2: log a: sct_after: publish needs publish"},
 	/* witnesses (logd/cosign.h) */
-	{"logs:\n" LOG_A "    witness_timeout: 5s\n", "2: log a: witness_timeout and witness_mode "
+	{"logs:\n" LOG_A "    witness_timeout: 5s\n", "2: log a: witness_timeout, witness_interval and witness_mode "
 	 "need witness_policy"},
-	{"logs:\n" LOG_A "    witness_mode: fail-open\n", "2: log a: witness_timeout and"},
+	{"logs:\n" LOG_A "    witness_mode: fail-open\n", "2: log a: witness_timeout, witness_interval and"},
+	{"logs:\n" LOG_A "    witness_interval: 1s\n", "2: log a: witness_timeout, witness_interval and"},
+	{"logs:\n" LOG_A "    witness_policy: /p\n    witness_interval: 11m\n",
+	 "7: witness_interval: must be between 0 ms and 600000 ms"},
 	{"logs:\n" LOG_A "    witness_policy: /p\n    witness_mode: maybe\n",
 	 "7: witness_mode: 'maybe' is not wait or fail-open"},
 	{"logs:\n" LOG_A "    witness_policy: /p\n    witness_timeout: 5\n",

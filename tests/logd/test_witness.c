@@ -615,6 +615,43 @@ static void test_forked_log(void **state)
 	fx_teardown(&f);
 }
 
+/* witness_interval: under a steady stream of commits (an STH every few ms,
+ * which without it makes a round each time: about 300 a second here), rounds
+ * start no more often than the interval, and the last commit is still
+ * witnessed. */
+static void test_interval(void **state)
+{
+	struct fx f;
+	uint64_t start, elapsed, end_size;
+	double rounds;
+	int status;
+	json_t *info;
+
+	(void)state;
+	fx_setup(&f);
+	fx_logd(&f, "    witness_interval: 700ms\n");
+	info = get_json(f.logd.port, "/wl/mn/v1/info", &status);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(info, "witness"),
+							   "interval_ms")), 700);
+	json_decref(info);
+	wait_cp(&f, f.logd.port, "/wl", 1, 0);
+	start = witlog_ms();
+	while (witlog_ms() < start + 2500)
+		add_n(&f, f.logd.port, "/wl", "interval.witness.test", 1);
+	end_size = sth_size(f.logd.port, "/wl");
+	wait_cp(&f, f.logd.port, "/wl", end_size, 0);
+	elapsed = witlog_ms() - start;
+	/* w1's cosignatures: the first checkpoint's, then at most one per 700 ms
+	 * (a 409 retry is the same round), so about elapsed / 700 + 2 */
+	rounds = metric(f.logd.port, "mn_witness_cosignatures_total{log=\"wl\",witness=\"w1\"} ");
+	fprintf(stderr, "interval: %.0f cosignatures by w1 in %llu ms, tree size %llu\n", rounds,
+		(unsigned long long)elapsed, (unsigned long long)end_size);
+	assert_true(end_size > 20); /* many commits, so many STHs */
+	assert_true(rounds >= 2);
+	assert_true(rounds <= (double)elapsed / 700.0 + 2.0);
+	fx_teardown(&f);
+}
+
 /* "quorum none": nothing to wait for, every checkpoint is served at once */
 static void test_quorum_none(void **state)
 {
@@ -692,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_wait_mode_witnesses_down),
 		cmocka_unit_test(test_fail_open),
 		cmocka_unit_test(test_forked_log),
+		cmocka_unit_test(test_interval),
 		cmocka_unit_test(test_quorum_none),
 		cmocka_unit_test(test_policy_without_url),
 	};
