@@ -89,8 +89,9 @@ $(O)/tests/tilecheck: tests/tilecheck/main.go
 	@mkdir -p $(@D)
 	GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(O))/gocache \
 		go build -o $@ ./tests/tilecheck
-# test_tiles and test_tiles_big run it, so check-mod builds it too
-$(O)/tests/logd/test_tiles $(O)/tests/logd/test_tiles_big: | $(O)/tests/tilecheck
+# test_tiles, test_tiles_big and test_witness_mirror run it, so check-mod builds it too
+$(O)/tests/logd/test_tiles $(O)/tests/logd/test_tiles_big \
+		$(O)/tests/logd/test_witness_mirror: | $(O)/tests/tilecheck
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -343,20 +343,6 @@ static uint64_t thread_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t wchar(void)
-{
-	char buf[256];
-	FILE *f = fopen("/proc/self/io", "r");
-	uint64_t v = 0;
-
-	if (f == NULL)
-		return 0;
-	while (fgets(buf, sizeof(buf), f) != NULL)
-		if (strncmp(buf, "wchar:", 6) == 0)
-			v = strtoull(buf + 6, NULL, 10);
-	fclose(f);
-	return v;
-}
 
 /* --- 1. durable appends, with and without the map --------------------------- */
 
@@ -401,7 +387,7 @@ static struct arun append_run(const char *name, int mapped, size_t batch, uint64
 			gen_leaf(&g, i, &gl[k], &ls[k], mapped);
 		t0 = mn_mono_ns();
 		c0 = thread_cpu_ns();
-		w0 = wchar();
+		w0 = bench_wchar();
 		if (mapped) {
 			struct hook_ctx hc = {g.h, base_ms + i, {0}};
 			struct store_map_commit mc = {leaf_hook, sign_hook, &hc};
@@ -417,7 +403,7 @@ static struct arun append_run(const char *name, int mapped, size_t batch, uint64
 			sign_sth(&sth, r.size, root, base_ms + i);
 			ret = store_append_batch(st, ls, k, &sth);
 		}
-		w += wchar() - w0;
+		w += bench_wchar() - w0;
 		cpu += thread_cpu_ns() - c0;
 		wall += mn_mono_ns() - t0;
 		if (ret != 0) {
@@ -977,14 +963,6 @@ static void fill_slot(void *ctx, int thread, uint64_t seqno, struct api_submissi
 	fill(s, (struct mapslot *)slot, hashers[thread], (uint64_t)thread << 40 | seqno);
 }
 
-static uint64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	if (clock_gettime(c, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct srun {
 	double rate, batch, cpu_us, cpu_us_sub, wbytes, bytes_per_entry, map_per_entry;
@@ -998,8 +976,8 @@ static struct srun seq_run(int mapped, unsigned seconds)
 	struct seq_options qo = {0};
 	struct store *st;
 	struct store_stats ss;
-	clockid_t clk[NUM_SUBMITTERS];
-	uint64_t t0, t1, c0, c1, b0, b1, p0, p1, s0 = 0, s1 = 0, w0, w1, total, failed;
+	uint64_t total, failed;
+	struct seq_window win;
 	struct srun r;
 	struct seqload *ld;
 	struct seqload_options lo = {.fill = fill_slot, .slot_len = sizeof(struct mapslot)};
@@ -1017,27 +995,7 @@ static struct srun seq_run(int mapped, unsigned seconds)
 			load_die("out of memory");
 	lo.seq = seq_api(the_seq);
 	ld = seqload_start(&lo);
-	for (int i = 0; i < NUM_SUBMITTERS; i++)
-		clk[i] = seqload_thread_clock(ld, i);
-	t0 = mn_mono_ns();
-	while (mn_mono_ns() - t0 < 1000000000ull)
-		usleep(10000);
-	b0 = bench_seq_batches(the_seq);
-	c0 = seqload_completed(ld, NULL);
-	p0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-	w0 = wchar();
-	for (int i = 0; i < NUM_SUBMITTERS; i++)
-		s0 += clock_ns(clk[i]);
-	t0 = mn_mono_ns();
-	while (mn_mono_ns() - t0 < seconds * 1000000000ull)
-		usleep(10000);
-	t1 = mn_mono_ns();
-	p1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-	w1 = wchar();
-	for (int i = 0; i < NUM_SUBMITTERS; i++)
-		s1 += clock_ns(clk[i]);
-	c1 = seqload_completed(ld, NULL);
-	b1 = bench_seq_batches(the_seq);
+	bench_seq_window(the_seq, ld, seconds, &win);
 	seqload_stop(ld);
 	seq_stop(the_seq); /* commits and answers what is still queued */
 	store_get_stats(st, &ss);
@@ -1062,14 +1020,14 @@ static struct srun seq_run(int mapped, unsigned seconds)
 	}
 	/* every counted completion is a leaf of the tree; with the map the tree
 	 * also holds a map-root leaf per batch (and leaf 0) */
-	if (failed != 0 || c1 <= c0 || (!mapped && total != ss.tree_size) ||
-	    (mapped && (total >= ss.tree_size || ss.tree_size - total < b1 + 1)))
+	if (failed != 0 || win.appends == 0 || (!mapped && total != ss.tree_size) ||
+	    (mapped && (total >= ss.tree_size || ss.tree_size - total < win.batches + 1)))
 		load_die("sequenced run: failures, or completions do not match the tree");
-	r.rate = (double)(c1 - c0) / ((double)(t1 - t0) / 1e9);
-	r.batch = b1 > b0 ? (double)(c1 - c0) / (double)(b1 - b0) : 0;
-	r.cpu_us = (double)(p1 - p0) / 1e3 / (double)(c1 - c0);
-	r.cpu_us_sub = (double)(s1 - s0) / 1e3 / (double)(c1 - c0);
-	r.wbytes = (double)(w1 - w0) / (double)(c1 - c0);
+	r.rate = (double)win.appends / ((double)win.ns / 1e9);
+	r.batch = win.batches > 0 ? (double)win.appends / (double)win.batches : 0;
+	r.cpu_us = (double)win.proc_cpu_ns / 1e3 / (double)win.appends;
+	r.cpu_us_sub = (double)win.submit_cpu_ns / 1e3 / (double)win.appends;
+	r.wbytes = (double)win.wbytes / (double)win.appends;
 	r.bytes_per_entry = (double)ss.used_bytes / (double)ss.tree_size;
 	r.map_per_entry = (double)(ss.map_tiles_bytes + ss.map_data_bytes + ss.map_items_bytes) /
 			  (double)ss.tree_size;

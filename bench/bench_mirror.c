@@ -89,7 +89,7 @@ static double mirror_rate(const struct logd_proc *lp, int n, int map)
 int main(int argc, char **argv)
 {
 	const char *build = argc > 1 ? argv[1] : "build";
-	char roots[128], data[128], path[256];
+	char path[256];
 	struct pki_cert *root, *ca;
 	struct logd_proc lp;
 	int64_t now = pki_now();
@@ -99,16 +99,7 @@ int main(int argc, char **argv)
 	if (mkdtemp(workdir) == NULL)
 		load_die("mkdtemp");
 	atexit(cleanup);
-	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
-	snprintf(data, sizeof(data), "%s/data", workdir);
-	chain_ca(now, roots, &root, &ca);
-	{
-		const char *args[] = {"--no-map", "--data", data, "--tls-roots", roots, NULL};
-		load_logd_start(&lp, build, data, args);
-	}
-	chain_fill(lp.port, ca, "m", N_ENTRIES, now);
-	if (load_tree_size(lp.port) != N_ENTRIES)
-		load_die("unexpected tree size");
+	chain_log(&lp, build, workdir, "m", N_ENTRIES, now, &root, &ca);
 	{
 		FILE *f;
 		snprintf(path, sizeof(path), "%s/log.spki", workdir);

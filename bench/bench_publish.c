@@ -141,7 +141,8 @@ static struct run run(const char *name, int publish)
 	struct seqload_options lo = {0};
 	struct api_config ac = {0};
 	struct store_stats ss;
-	uint64_t t0, t1, c0, c1, b0, b1, total, failed, start, pub_end = 0;
+	uint64_t total, failed, start, pub_end = 0;
+	struct seq_window win;
 	struct run r;
 
 	memset(&r, 0, sizeof(r));
@@ -176,27 +177,18 @@ static struct run run(const char *name, int publish)
 	lo.keys = keys;
 	lo.num_keys = 1;
 	ld = seqload_start(&lo);
-	t0 = start = mn_mono_ns();
-	while (mn_mono_ns() - t0 < 1000000000ull)
-		usleep(10000);
-	b0 = bench_seq_batches(q);
-	c0 = seqload_completed(ld, NULL);
-	t0 = mn_mono_ns();
-	while (mn_mono_ns() - t0 < WINDOW * 1000000000ull)
-		usleep(10000);
-	t1 = mn_mono_ns();
-	c1 = seqload_completed(ld, NULL);
-	b1 = bench_seq_batches(q);
+	start = mn_mono_ns();
+	bench_seq_window(q, ld, WINDOW, &win);
 	if (publish)
 		pub_end = published_size(pub);
 	seqload_stop(ld);
 	seq_stop(q); /* commits and answers what is still queued */
 	store_get_stats(st, &ss);
 	total = seqload_completed(ld, &failed);
-	if (failed != 0 || total != ss.tree_size || c1 <= c0)
+	if (failed != 0 || total != ss.tree_size || win.appends == 0)
 		die("a submission failed, or the tree is not the completed appends");
-	r.rate = (double)(c1 - c0) / secs(t1 - t0);
-	r.batch = b1 > b0 ? (double)(c1 - c0) / (double)(b1 - b0) : 0;
+	r.rate = (double)win.appends / secs(win.ns);
+	r.batch = win.batches > 0 ? (double)win.appends / (double)win.batches : 0;
 	r.size = ss.tree_size;
 	if (publish) {
 		uint64_t e0 = mn_mono_ns();

@@ -73,31 +73,6 @@ static void rm_rf(const char *d)
  * flight, only status-0 completions counted). */
 static uint8_t the_extra[64];
 
-/* wchar: bytes this process has written with write(2) and friends so far
- * (LMDB writes its pages with pwrite/writev), from /proc/self/io; 0 if unknown. */
-static uint64_t wchar(void)
-{
-	char buf[256];
-	FILE *f = fopen("/proc/self/io", "r");
-	uint64_t v = 0;
-
-	if (f == NULL)
-		return 0;
-	while (fgets(buf, sizeof(buf), f) != NULL)
-		if (strncmp(buf, "wchar:", 6) == 0)
-			v = strtoull(buf + 6, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static uint64_t cpu_ns(clockid_t c)
-{
-	struct timespec ts;
-
-	if (clock_gettime(c, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct seq_run {
 	double rate;        /* durable appends/s in the window */
@@ -118,8 +93,8 @@ static struct seq_run bench_sequencer(int leaf_index)
 	struct store_options so = {0};
 	struct store *st;
 	struct ct_signer *signer;
-	uint64_t t0, t1, c0, c1, b0, b1, p0, p1, s0 = 0, s1 = 0, w0, w1, total, failed;
-	clockid_t clk[SEQLOAD_THREADS];
+	uint64_t total, failed;
+	struct seq_window win;
 	struct store_stats ss;
 	struct seq_run r;
 	struct seq *the_seq;
@@ -143,27 +118,7 @@ static struct seq_run bench_sequencer(int leaf_index)
 	lo.extra = the_extra;
 	lo.extra_len = sizeof(the_extra);
 	ld = seqload_start(&lo);
-	for (int i = 0; i < SEQLOAD_THREADS; i++)
-		clk[i] = seqload_thread_clock(ld, i);
-	t0 = mn_mono_ns();
-	while (mn_mono_ns() - t0 < 1000000000ull)
-		usleep(10000);
-	b0 = bench_seq_batches(the_seq);
-	c0 = seqload_completed(ld, NULL);
-	p0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
-	w0 = wchar();
-	for (int i = 0; i < SEQLOAD_THREADS; i++)
-		s0 += cpu_ns(clk[i]);
-	t0 = mn_mono_ns();
-	while (mn_mono_ns() - t0 < SEQ_SECONDS * 1000000000ull)
-		usleep(10000);
-	t1 = mn_mono_ns();
-	p1 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
-	w1 = wchar();
-	for (int i = 0; i < SEQLOAD_THREADS; i++)
-		s1 += cpu_ns(clk[i]);
-	c1 = seqload_completed(ld, NULL);
-	b1 = bench_seq_batches(the_seq);
+	bench_seq_window(the_seq, ld, SEQ_SECONDS, &win);
 	seqload_stop(ld);
 	seq_stop(the_seq); /* commits and answers what is still queued */
 	store_get_stats(st, &ss);
@@ -172,19 +127,19 @@ static struct seq_run bench_sequencer(int leaf_index)
 	total = seqload_completed(ld, &failed);
 	seqload_free(ld);
 	/* Every counted completion is a leaf in the tree, and nothing failed. */
-	if (failed != 0 || total != ss.tree_size || c1 <= c0) {
+	if (failed != 0 || total != ss.tree_size || win.appends == 0) {
 		fprintf(stderr, "bench_store: %" PRIu64 " submissions failed, %" PRIu64
 			" completed, tree size %" PRIu64 "\n", failed, total, ss.tree_size);
 		exit(1);
 	}
-	r.rate = (double)(c1 - c0) / ((double)(t1 - t0) / 1e9);
-	r.batch = b1 > b0 ? (double)(c1 - c0) / (double)(b1 - b0) : 0;
-	r.cpu_us = (double)(p1 - p0) / 1e3 / (double)(c1 - c0);
-	r.cpu_us_sub = (double)(s1 - s0) / 1e3 / (double)(c1 - c0);
-	r.wbytes = (double)(w1 - w0) / (double)(c1 - c0);
+	r.rate = (double)win.appends / ((double)win.ns / 1e9);
+	r.batch = win.batches > 0 ? (double)win.appends / (double)win.batches : 0;
+	r.cpu_us = (double)win.proc_cpu_ns / 1e3 / (double)win.appends;
+	r.cpu_us_sub = (double)win.submit_cpu_ns / 1e3 / (double)win.appends;
+	r.wbytes = (double)win.wbytes / (double)win.appends;
 	r.bytes_per_entry = (double)ss.used_bytes / (double)ss.tree_size;
-	r.start = c0;
-	r.n = c1 - c0;
+	r.start = win.first;
+	r.n = win.appends;
 	return r;
 }
 
@@ -308,12 +263,12 @@ static struct raw_run bench_raw(const char *name, size_t batch, int sorted, uint
 	mdb_txn_commit(txn);
 	raw_append(env, dbi, batch, sorted, 0, skip, hk, dk);
 	t0 = mn_mono_ns();
-	c0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-	w0 = wchar();
+	c0 = bench_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+	w0 = bench_wchar();
 	raw_append(env, dbi, batch, sorted, skip, skip + n, hk, dk);
 	r.rate = (double)n / ((double)(mn_mono_ns() - t0) / 1e9);
-	r.cpu_us = (double)(cpu_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e3 / (double)n;
-	r.wbytes = (double)(wchar() - w0) / (double)n;
+	r.cpu_us = (double)(bench_cpu_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / 1e3 / (double)n;
+	r.wbytes = (double)(bench_wchar() - w0) / (double)n;
 	mdb_env_close(env);
 	free(hk);
 	free(dk);

@@ -54,7 +54,7 @@ static size_t get_bytes(uint16_t port, const char *target)
 int main(int argc, char **argv)
 {
 	const char *build = argc > 1 ? argv[1] : "build";
-	char roots[128], data[128], path[256], url[128], line[128] = "";
+	char path[256], url[128], line[128] = "";
 	struct pki_cert *root, *ca;
 	struct logd_proc lp;
 	struct load_wrk wl, wb, wd;
@@ -68,16 +68,7 @@ int main(int argc, char **argv)
 	if (mkdtemp(workdir) == NULL)
 		load_die("mkdtemp");
 	atexit(cleanup);
-	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
-	snprintf(data, sizeof(data), "%s/data", workdir);
-	chain_ca(now, roots, &root, &ca);
-	{
-		const char *args[] = {"--no-map", "--data", data, "--tls-roots", roots, NULL};
-		load_logd_start(&lp, build, data, args);
-	}
-	chain_fill(lp.port, ca, "t", N_ENTRIES, now);
-	if (load_tree_size(lp.port) != N_ENTRIES)
-		load_die("unexpected tree size");
+	chain_log(&lp, build, workdir, "t", N_ENTRIES, now, &root, &ca);
 	tile_bytes = get_bytes(lp.port, "/tile/data/000") + get_bytes(lp.port, "/tile/data/001");
 	entries_bytes = get_bytes(lp.port, "/ct/v1/get-entries?start=0&end=255") +
 			get_bytes(lp.port, "/ct/v1/get-entries?start=256&end=511");

@@ -10,6 +10,7 @@
 #include "bench/lib/post.h"
 #include "tests/lib/ctclient.h"
 #include "tests/lib/pki.h"
+#include "tests/lib/proc.h"
 
 #define DAY 86400
 
@@ -95,4 +96,21 @@ char *chain_b64(const struct pki_cert *c, size_t *out_len)
 	if (out_len != NULL)
 		*out_len = n;
 	return b;
+}
+
+void chain_log(struct logd_proc *lp, const char *build, const char *workdir, const char *prefix,
+	       size_t n, int64_t now, struct pki_cert **out_root, struct pki_cert **out_ca)
+{
+	char roots[600], data[600];
+
+	snprintf(roots, sizeof(roots), "%s/roots.pem", workdir);
+	snprintf(data, sizeof(data), "%s/data", workdir);
+	chain_ca(now, roots, out_root, out_ca);
+	{
+		const char *args[] = {"--no-map", "--data", data, "--tls-roots", roots, NULL};
+		load_logd_start(lp, build, data, args);
+	}
+	chain_fill(lp->port, *out_ca, prefix, n, now);
+	if (load_tree_size(lp->port) != n)
+		load_die("unexpected tree size");
 }

@@ -10,6 +10,7 @@
 
 struct pki_cert;
 struct post_req;
+struct logd_proc;
 
 /* chain_ca makes the root and the intermediate, valid from a day before |now|
  * for ten years, and writes the root as PEM to |roots_path| (logd's
@@ -29,6 +30,12 @@ struct pki_cert *chain_precert(const struct pki_cert *ca, const char *prefix, si
  * answered 200 (a fixture for the read benchmarks, not a load). */
 void chain_fill(uint16_t port, const struct pki_cert *ca, const char *prefix, size_t n,
 		int64_t now);
+/* chain_log starts BUILD/logd on |workdir|/data (--no-map, the root of
+ * chain_ca in |workdir|/roots.pem) and fills it with |n| leaves named by
+ * |prefix| (chain_fill): the read benchmarks' log; load_die unless its tree
+ * then has |n| entries. */
+void chain_log(struct logd_proc *lp, const char *build, const char *workdir, const char *prefix,
+	       size_t n, int64_t now, struct pki_cert **out_root, struct pki_cert **out_ca);
 /* chain_b64 is |c|'s DER in base64, NUL-terminated, malloc'd (load_die if
  * not); its length (without the NUL) in |*out_len| when not NULL. */
 char *chain_b64(const struct pki_cert *c, size_t *out_len);

@@ -31,6 +31,7 @@
 #include "tests/lib/ctclient.h"
 #include "tests/lib/mirrorrun.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/tlogcheck.h"
 #include "tests/lib/witlog.h"
 #include "tests/lib/witproc.h"
 
@@ -170,6 +171,15 @@ static void test_mirror_of_witnessed(void **state)
 	}
 	/* the origin answers the same way */
 	assert_int_equal(witlog_mnctl_sth(&f, origin.port, "", policy, "10"), 0);
+	/* an implementation we did not write reads the cosigned checkpoint: Go's
+	 * sumdb/note opens it (the log's Ed25519 line verified among the
+	 * witnesses' cosignature lines, which it must skip as unknown keys) and
+	 * sumdb/tlog proves the tiles against it (tests/tilecheck) */
+	{
+		struct tlogcheck_result tr;
+		assert_int_equal(tlogcheck_run(origin.port, &tr), 0);
+		assert_int_equal(tr.size, size);
+	}
 
 	assert_int_equal(logd_stop(&mirror, SIGTERM), 0);
 	assert_int_equal(logd_stop(&origin, SIGTERM), 0);
