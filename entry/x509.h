@@ -132,6 +132,14 @@ struct x509_limits {
 	size_t max_chain_len; /* certificates, leaf included; 0 = 10 */
 	size_t max_cert_len;  /* bytes per certificate; 0 = 64 KiB */
 	size_t cache_cap;     /* cached intermediates; 0 = 4096 */
+	/* slow: take OpenSSL's whole path for everything, as before the fast
+	 * path existed: every leaf decoded by d2i_X509 and verified by
+	 * X509_verify, every intermediate decoded and verified again (the
+	 * cache neither read nor filled), a precertificate's TBSCertificate
+	 * edited by OpenSSL. Same answers, same reasons, same bytes: the
+	 * differential checks (test_pkits, fuzz_x509_diff) compare the two, and
+	 * bench_validate measures what the fast path saves. 0 in logd. */
+	int slow;
 };
 
 struct x509_validator;

@@ -84,9 +84,9 @@ int x509__is_one_der_element(const uint8_t *der, size_t len);
  * everything. */
 X509 *x509__d2i_exact(const uint8_t *der, size_t len);
 /* x509__leaf_parse fills |lf| for the leaf |der| (borrowed; it must outlive
- * |lf|), on the fast path when it can. Returns 0 if the leaf does not decode.
- * Release with x509__leaf_cleanup (also after a failure). */
-int x509__leaf_parse(struct leaf *lf, const uint8_t *der, size_t len);
+ * |lf|), on the fast path when it can and |slow| is 0. Returns 0 if the leaf
+ * does not decode. Release with x509__leaf_cleanup (also after a failure). */
+int x509__leaf_parse(struct leaf *lf, const uint8_t *der, size_t len, int slow);
 void x509__leaf_cleanup(struct leaf *lf);
 /* x509__leaf_verify: X509_verify(leaf, pkey) == 1, on the fast path when it
  * can; a failure there is checked again by X509_verify. */

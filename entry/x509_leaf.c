@@ -43,8 +43,8 @@ X509 *x509__d2i_exact(const uint8_t *der, size_t len)
  * decode), a signature algorithm from kSigAlgs with the same encoding inside
  * and outside the TBSCertificate, and extensions that OpenSSL's own check
  * (ossl_x509v3_cache_extensions, EXFLAG_INVALID) certainly passes. Anything
- * else, and every precertificate (whose X509 precert_tbs edits), takes the slow
- * path: a full d2i_X509, as before. A signature that does not verify on the fast
+ * else takes the slow path: a full d2i_X509, as before. A precertificate takes
+ * the fast path too (x509_precert.c edits its TBSCertificate as found). A signature that does not verify on the fast
  * path is checked again by X509_verify on a full decode. Both paths fill the
  * same fields and answer the same questions, so the outcome and its reason do
  * not depend on the path; only the cost does. */
@@ -310,14 +310,12 @@ slow:;
 	return 0;
 }
 
-/* leaf_parse fills |lf| for the leaf |der| (borrowed; it must outlive |lf|),
- * on the fast path unless |precert|. Returns 0 if the leaf does not decode. */
-int x509__leaf_parse(struct leaf *lf, const uint8_t *der, size_t len)
+int x509__leaf_parse(struct leaf *lf, const uint8_t *der, size_t len, int slow)
 {
 	memset(lf, 0, sizeof(*lf));
 	lf->der = der;
 	lf->der_len = len;
-	if (leaf_parse_fast(lf))
+	if (!slow && leaf_parse_fast(lf))
 		return 1;
 	if ((lf->x = x509__d2i_exact(der, len)) == NULL)
 		return 0;

@@ -296,7 +296,7 @@ int x509_logged(struct x509_result *out, uint16_t entry_type, const uint8_t *bod
 		goto err;
 	}
 	/* the classes and names as x509_leaf_classes judges them */
-	if (!x509__leaf_parse(&lf, cbs_data(&der), cbs_len(&der)))
+	if (!x509__leaf_parse(&lf, cbs_data(&der), cbs_len(&der), 0))
 		goto err;
 	x509__collect_san(&lf, 1, &n);
 	if (x509__smime_leaf_problem(&lf, &n, &legacy) == NULL) {
@@ -325,7 +325,7 @@ unsigned x509_leaf_classes(const uint8_t *der, size_t len)
 	int legacy = 0;
 
 	memset(&n, 0, sizeof(n));
-	if (x509__leaf_parse(&lf, der, len)) {
+	if (x509__leaf_parse(&lf, der, len, 0)) {
 		x509__collect_san(&lf, 1, &n);
 		if (x509__smime_leaf_problem(&lf, &n, &legacy) == NULL)
 			classes |= X509_CLASS_SMIME;

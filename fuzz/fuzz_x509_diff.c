@@ -14,9 +14,11 @@
  *      chains were valid.
  * The vectors come from the installed package (scripts/deps.sh); without them
  * initialization fails. Each chain goes to add-chain and add-pre-chain, with a
- * cold and then a warm intermediate cache; an accepted precertificate's logged
- * TBSCertificate must be byte for byte what OpenSSL's edit of it gives
- * (x509ref_precert_tbs). */
+ * cold and then a warm intermediate cache, and to x509_validate on OpenSSL's
+ * whole path (struct x509_limits.slow: d2i_X509 of every certificate, no
+ * cache), which must give the same answer, reason and result bytes
+ * (x509ref_same_outcome); an accepted precertificate's logged TBSCertificate
+ * must be byte for byte what OpenSSL's edit of it gives (x509ref_precert_tbs). */
 #include <string.h>
 
 #include <openssl/objects.h>
@@ -132,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *certs[MAX_CERTS];
 	size_t lens[MAX_CERTS], num = 0;
 	struct cbs in;
-	struct x509_limits lim = {.cache_cap = 2};
+	struct x509_limits lim = {.cache_cap = 2}, slow_lim = {.slow = 1};
 	uint8_t sel;
 
 	cbs_init(&in, data, size);
@@ -153,15 +155,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		num++;
 	}
 	struct x509_validator *v = x509_validator_new(S[set].roots, &lim);
-	FUZZ_CHECK(v != NULL);
+	struct x509_validator *vs = x509_validator_new(S[set].roots, &slow_lim);
+	FUZZ_CHECK(v != NULL && vs != NULL);
 	for (int precert = 0; precert < 2; precert++) {
-		const char *ref_why = NULL;
+		const char *ref_why = NULL, *slow_why = NULL;
 		int ref = x509ref_verify(S[set].ref, certs, lens, num, precert, S[set].now, &ref_why);
+		struct x509_result rs;
+		int slow_rc = x509_validate(vs, certs, lens, num, precert,
+					    (uint64_t)S[set].now * 1000, &rs, &slow_why);
 		for (int pass = 0; pass < 2; pass++) {
 			struct x509_result r;
 			const char *why = NULL;
 			int rc = x509_validate(v, certs, lens, num, precert,
 					       (uint64_t)S[set].now * 1000, &r, &why);
+			const char *diff = x509ref_same_outcome(rc, why, &r, slow_rc, slow_why, &rs);
+			if (diff != NULL) {
+				fprintf(stderr, "fuzz_x509_diff: set %d, %zu certs, precert %d, "
+					"pass %d: fast and slow paths differ in %s: %d (%s) vs "
+					"%d (%s)\n",
+					set, num, precert, pass, diff, rc, why, slow_rc, slow_why);
+				FUZZ_CHECK(diff == NULL);
+			}
 			if ((rc == 0) != ref) {
 				fprintf(stderr, "fuzz_x509_diff: set %d, %zu certs, precert %d, "
 					"pass %d: logd %d (%s), OpenSSL %d (%s)\n",
@@ -181,7 +195,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			x509_result_cleanup(&r);
 		}
+		x509_result_cleanup(&rs);
 	}
 	x509_validator_free(v);
+	x509_validator_free(vs);
 	return 0;
 }

@@ -126,8 +126,8 @@ static struct {
 	const struct cert *anchor;
 	struct x509_roots *roots;
 	struct x509ref *ref;
-	struct x509_validator *v;
-	size_t num_paths, num_checks;
+	struct x509_validator *v, *vslow, *vsmime;
+	size_t num_paths, num_checks, num_smime_refused;
 } T;
 
 static int cmp_name(const void *a, const void *b)
@@ -181,7 +181,13 @@ static int setup(void **state)
 	const uint8_t *rd = T.anchor->der;
 	T.ref = x509ref_new(&rd, &T.anchor->len, 1);
 	T.v = x509_validator_new(T.roots, NULL);
-	return rc == 0 && T.ref != NULL && T.v != NULL ? 0 : -1;
+	const struct x509_limits slow = {.slow = 1};
+	T.vslow = x509_validator_new(T.roots, &slow);
+	/* the same anchor as the one S/MIME root instead */
+	T.vsmime = x509_validator_new2(NULL, T.roots, NULL);
+	return rc == 0 && T.ref != NULL && T.v != NULL && T.vslow != NULL && T.vsmime != NULL
+		       ? 0
+		       : -1;
 }
 
 static int teardown(void **state)
@@ -192,6 +198,8 @@ static int teardown(void **state)
 		X509_free(T.c[i].x);
 	}
 	x509_validator_free(T.v);
+	x509_validator_free(T.vslow);
+	x509_validator_free(T.vsmime);
 	x509_roots_free(T.roots);
 	x509ref_free(T.ref);
 	return 0;
@@ -262,15 +270,20 @@ static void write_seed(const char *ee, const uint8_t *const *der, const size_t *
 	fclose(f);
 }
 
-/* submit gives one path (plus the anchor if |with_root|) to x509_validate and
- * to the reference and checks that they agree; returns x509_validate's
- * answer (1: accepted). */
+/* submit gives one path (plus the anchor if |with_root|) to x509_validate on
+ * its fast path, to x509_validate on OpenSSL's whole path (x509_limits.slow)
+ * and to the reference (X509_verify_cert) and checks that they agree: the
+ * two x509_validate answers in every byte, the reference in accept or reject;
+ * returns the answer (1: accepted). The chain rules are the same for the
+ * S/MIME root set: with the anchor as an S/MIME root, a refused chain is
+ * refused for the same reason, and an accepted one is refused only by the
+ * S/MIME leaf rules (PKITS leaves have no emailProtection EKU). */
 static int submit(const struct cert *const *path, size_t len, int with_root, int precert)
 {
 	const uint8_t *der[MAX_DEPTH + 1];
 	size_t lens[MAX_DEPTH + 1], n = 0;
-	struct x509_result r;
-	const char *why = NULL, *ref_why = NULL;
+	struct x509_result r, rs;
+	const char *why = NULL, *ref_why = NULL, *slow_why = NULL;
 	for (size_t i = 0; i < len; i++) {
 		der[n] = path[i]->der;
 		lens[n++] = path[i]->len;
@@ -281,8 +294,30 @@ static int submit(const struct cert *const *path, size_t len, int with_root, int
 	}
 	write_seed(path[0]->name, der, lens, n, with_root || precert);
 	int rc = x509_validate(T.v, der, lens, n, precert, (uint64_t)NOW_S * 1000, &r, &why);
+	int rs_rc = x509_validate(T.vslow, der, lens, n, precert, (uint64_t)NOW_S * 1000, &rs,
+				  &slow_why);
 	int ref = x509ref_verify(T.ref, der, lens, n, precert, NOW_S, &ref_why);
 	T.num_checks++;
+	const char *diff = x509ref_same_outcome(rc, why, &r, rs_rc, slow_why, &rs);
+	if (diff != NULL) {
+		fprintf(stderr, "FAST/SLOW DIFFER in %s: %s (%zu certs%s, %s): fast %d (%s), "
+			"slow %d (%s)\n", diff, path[0]->name, n, with_root ? ", root included" : "",
+			precert ? "add-pre-chain" : "add-chain", rc, why, rs_rc, slow_why);
+		fail();
+	}
+	x509_result_cleanup(&rs);
+	struct x509_result rm;
+	const char *sm_why = NULL;
+	int sm = x509_validate(T.vsmime, der, lens, n, precert, (uint64_t)NOW_S * 1000, &rm, &sm_why);
+	if (rc != 0 ? sm != rc || strcmp(sm_why, why) != 0
+		    : sm != 0 && (sm != MN_EBADCERT || strncmp(sm_why, "S/MIME leaf ", 12) != 0)) {
+		fprintf(stderr, "TLS/S/MIME DIFFER: %s (%zu certs%s, %s): TLS %d (%s), S/MIME %d (%s)\n",
+			path[0]->name, n, with_root ? ", root included" : "",
+			precert ? "add-pre-chain" : "add-chain", rc, why, sm, sm_why);
+		fail();
+	}
+	T.num_smime_refused += rc == 0 && sm != 0;
+	x509_result_cleanup(&rm);
 	if ((rc == 0) != ref) {
 		fprintf(stderr, "DISAGREE %s (%zu certs%s, %s): logd %d (%s), OpenSSL %d (%s); path:",
 			path[0]->name, n, with_root ? ", root included" : "",
@@ -350,14 +385,24 @@ static void test_pkits(void **state)
 	free(ps);
 	struct x509_stats st;
 	x509_validator_stats(T.v, &st);
+	struct x509_stats slow_st;
+	x509_validator_stats(T.vslow, &slow_st);
 	fprintf(stderr, "PKITS: %zu tests (%zu enforced, %zu ignored, %zu deviations), %zu paths, "
-		"%zu chains checked against OpenSSL, %llu leaves on the fast path\n",
+		"%zu chains checked on both paths and against OpenSSL, %llu leaves on the fast "
+		"path\n",
 		num_tests, enforced, ignored, deviations, T.num_paths, T.num_checks,
 		(unsigned long long)st.fast_leaves);
 	assert_false(failed);
 	assert_true(num_tests >= 200);
 	/* the fast path is what is being compared: most PKITS leaves take it */
 	assert_true(st.fast_leaves * 2 > T.num_checks);
+	/* and the slow one is OpenSSL's whole path: no cursor walk, no cache */
+	assert_int_equal(slow_st.fast_leaves, 0);
+	assert_int_equal(slow_st.cache_hits, 0);
+	assert_int_equal(slow_st.cache_entries, 0);
+	assert_true(st.cache_hits > 0);
+	/* the S/MIME leaf rule did refuse what the TLS set accepts */
+	assert_true(T.num_smime_refused > 0);
 }
 
 /* The two tests of the issue that started this file, by name. */

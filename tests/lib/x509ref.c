@@ -11,6 +11,8 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "entry/x509.h"
+
 #define REF_MAX_CHAIN 10
 #define REF_MAX_CERT (64 * 1024)
 
@@ -355,4 +357,50 @@ out:
 	X509_free(x);
 	X509_free(p);
 	return out;
+}
+
+static int bytes_eq(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+	return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
+}
+
+static int names_eq(const struct x509_name *a, size_t na, const struct x509_name *b, size_t nb)
+{
+	if (na != nb)
+		return 0;
+	for (size_t i = 0; i < na; i++)
+		if (!bytes_eq(a[i].data, a[i].len, b[i].data, b[i].len))
+			return 0;
+	return 1;
+}
+
+const char *x509ref_same_outcome(int rc_a, const char *why_a, const struct x509_result *a,
+				 int rc_b, const char *why_b, const struct x509_result *b)
+{
+	if (rc_a != rc_b)
+		return "return value";
+	if ((why_a == NULL) != (why_b == NULL) ||
+	    (why_a != NULL && strcmp(why_a, why_b) != 0))
+		return "reason";
+	if (rc_a != 0)
+		return NULL;
+	if (a->entry_type != b->entry_type)
+		return "entry type";
+	if (!bytes_eq(a->body, a->body_len, b->body, b->body_len))
+		return "body (leaf or TBSCertificate)";
+	if (!bytes_eq(a->extra, a->extra_len, b->extra, b->extra_len))
+		return "extra_data";
+	if (memcmp(a->dedup_key, b->dedup_key, 32) != 0)
+		return "dedup key";
+	if (memcmp(a->issuer_key_hash, b->issuer_key_hash, 32) != 0)
+		return "issuer key hash";
+	if (a->not_after_ms != b->not_after_ms)
+		return "notAfter";
+	if (a->classes != b->classes || a->smime_legacy != b->smime_legacy)
+		return "classes";
+	if (a->names_incomplete != b->names_incomplete ||
+	    !names_eq(a->dns_names, a->num_dns_names, b->dns_names, b->num_dns_names) ||
+	    !names_eq(a->emails, a->num_emails, b->emails, b->num_emails))
+		return "names";
+	return NULL;
 }

@@ -44,4 +44,14 @@ int x509ref_verify(const struct x509ref *r, const uint8_t *const *certs, const s
 uint8_t *x509ref_precert_tbs(const uint8_t *pre, size_t pre_len, const uint8_t *psc,
 			     size_t psc_len, size_t *out_len);
 
+struct x509_result;
+/* x509ref_same_outcome compares two answers of x509_validate for the same
+ * chain (the fast path's, |rc_a|/|why_a|/|a|, and the slow path's, x509.h
+ * struct x509_limits.slow): NULL if the return values and reasons are equal
+ * and, on success, every field of the results (entry type, body, extra_data,
+ * dedup key, issuer key hash, notAfter, classes, names) is byte for byte the
+ * same; else the name of the first difference. */
+const char *x509ref_same_outcome(int rc_a, const char *why_a, const struct x509_result *a,
+				 int rc_b, const char *why_b, const struct x509_result *b);
+
 #endif
