@@ -1,5 +1,5 @@
 /* api.h: HTTP endpoints as functions from a parsed request to a response. No
- * sockets here: logd/http.c owns the transport and calls api_handle.
+ * sockets here: logd/http.h owns the transport and calls api_handle.
  *
  * Threads: api_handle may be called on any thread, concurrently. A handler that
  * must wait (a submission waiting for its commit) returns API_ASYNC and later

@@ -1,6 +1,6 @@
-/* fuzz_http.c: logd's HTTP/1.1 transport (logd/http.c: libuv + llhttp with its
- * settings, limits and pipelining) driven over loopback. logd/http.c exposes no
- * pure parsing function, so one real http_server is started once on
+/* fuzz_http.c: logd's HTTP/1.1 transport (logd/http*.c: libuv + llhttp with its
+ * settings, limits and pipelining) driven over loopback. The transport exposes
+ * no pure parsing function, so one real http_server is started once on
  * 127.0.0.1:0 and each input is one connection: send the bytes, half-close,
  * read until the server closes (10 s at most: the request timeout is 2 s).
  *
