@@ -1,6 +1,6 @@
 /* cache.c: a cache of hashed tiles for proofs (map.h, map_cache_new), and
- * map__load_child, which reads a child tile through it and checks it against its
- * parent. */
+ * map__load_child, which reads a child tile through it and checks it against
+ * its parent. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

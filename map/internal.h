@@ -58,8 +58,8 @@ struct map__pos {
 	uint8_t key[MAP_KEY_LEN];  /* leaf */
 	uint8_t hash[MAP_HASH_LEN]; /* leaf: value; subtree: its hash */
 	/* leaf: its payload (not hashed). Borrowed: from the tile's bytes as
-	 * read (valid only while they are; update_tile copies them first), or
-	 * from pl_own. NULL for a tile from the proof cache. */
+	 * read (valid only while they are; map.c's update_tile copies them
+	 * first), or from pl_own. NULL for a tile from the proof cache. */
 	const uint8_t *pl;
 	size_t pl_len;
 	uint8_t *pl_own; /* update_tile: a payload the callback made */
