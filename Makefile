@@ -164,6 +164,14 @@ $(O)/bench/%: $(O)/obj/bench/%.o $(BENCHLIB) $(TESTLIB) $(call libs_for,bench)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# bench_map's parts (bench/map/*.c, one per part, and what they share; see
+# bench/bench_map.c) are linked into bench_map alone.
+BENCH_MAP_OBJS := $(patsubst %.c,$(O)/obj/%.o,$(wildcard bench/map/*.c))
+$(O)/bench/bench_map: $(O)/obj/bench/bench_map.o $(BENCH_MAP_OBJS) $(BENCHLIB) $(TESTLIB) \
+		$(call libs_for,bench)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # check-mod M=merkle: build and run one layer's tests (for development).
 check-mod:
 	@$(MAKE) --no-print-directory $(PROGS) $(patsubst %.c,$(O)/%,$(wildcard tests/$(M)/test_*.c))
@@ -187,7 +195,7 @@ bench: all
 
 lint:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol|gets)\s*\(' \
-		$(wildcard */*.c */*.h bench/lib/*.c bench/lib/*.h) || { echo "lint: banned call above"; exit 1; }
+		$(wildcard */*.c */*.h bench/lib/*.c bench/lib/*.h bench/map/*.c bench/map/*.h) || { echo "lint: banned call above"; exit 1; }
 	@echo "lint: clean"
 
 # --- fuzz (owned by fuzz) ---

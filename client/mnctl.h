@@ -480,7 +480,7 @@ int mnctl_check_fresh(struct mnctl *m, const struct mnctl_sth *sth);
  * policy; 0 = all) are verified but not handed to |fn|. */
 int mnctl_lookup_complete(struct mnctl *m, const char *query, const struct mnctl_expect *ex,
 			  unsigned types, mnctl_found_fn fn, void *ctx, struct mnctl_sth *out_sth);
-/* mnctl_crc24 is the ASCII armor checksum of RFC 4880 section 6.1 (mn.c). */
+/* mnctl_crc24 is the ASCII armor checksum of RFC 4880 section 6.1 (add_pgp.c). */
 uint32_t mnctl_crc24(const uint8_t *p, size_t len);
 
 /* --- resolve's outputs for mail clients (resolve_out.c) ------------------ */
