@@ -53,6 +53,7 @@
 #include "bench/lib/chain.h"
 #include "bench/lib/load.h"
 #include "bench/lib/post.h"
+#include "bench/lib/seqstat.h"
 #include "common/b64.h"
 #include "common/clock.h"
 #include "tests/lib/pki.h"
@@ -228,14 +229,6 @@ static void naive_one(X509_STORE *store, const struct sub *s)
 	}
 }
 
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* naive_rate returns submissions/s of the naive path on one thread, best of 3,
  * and in *out_cpu_us its CPU time per submission (best of 3), which the
  * machine's other load disturbs less than the rate. */
@@ -248,11 +241,11 @@ static double naive_rate(double *out_cpu_us)
 	size_t n = num_subs < NAIVE_SUBS ? num_subs : NAIVE_SUBS;
 	uint64_t best = UINT64_MAX, best_cpu = UINT64_MAX;
 	for (int pass = 0; pass < NAIVE_PASSES; pass++) {
-		uint64_t t = mn_mono_ns(), cpu = thread_cpu_ns();
+		uint64_t t = mn_mono_ns(), cpu = bench_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
 		for (size_t i = 0; i < n; i++)
 			naive_one(store, &subs[i]);
 		t = mn_mono_ns() - t;
-		cpu = thread_cpu_ns() - cpu;
+		cpu = bench_cpu_ns(CLOCK_THREAD_CPUTIME_ID) - cpu;
 		if (t < best)
 			best = t;
 		if (cpu < best_cpu)

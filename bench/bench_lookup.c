@@ -64,6 +64,7 @@
 #include <unistd.h>
 
 #include "bench/lib/load.h"
+#include "bench/lib/sth.h"
 #include "common/b64.h"
 #include "common/bytes.h"
 #include "common/clock.h"
@@ -201,20 +202,6 @@ static int domain_key(uint8_t *out, size_t cap, uint64_t i)
 	return names_dns_key(out, cap, name, (size_t)n, NAMES_CLASS_TLS);
 }
 
-static void sign_sth(const struct ct_signer *signer, struct store_sth *sth)
-{
-	struct ct_sig sig;
-	struct cbb b;
-
-	if (ct_sign_sth(signer, &sig, sth->timestamp, sth->tree_size, sth->root) != 0 ||
-	    !cbb_init(&b, STORE_MAX_SIG_LEN, STORE_MAX_SIG_LEN) || !ct_write_sig(&b, &sig) ||
-	    cbb_len(&b) == 0)
-		load_die("cannot sign the STH");
-	sth->sig_len = (uint16_t)cbb_len(&b);
-	memcpy(sth->sig, cbb_data(&b), sth->sig_len);
-	cbb_cleanup(&b);
-}
-
 /* The map-root leaf and the STH of a mapped batch, as logd/sequencer.c makes
  * them (store_map_commit's hooks). */
 struct hook_ctx {
@@ -251,7 +238,7 @@ static int map_sign_hook(void *ctx, uint64_t tree_size, const uint8_t r[MERKLE_H
 	out->tree_size = tree_size;
 	out->timestamp = c->ts;
 	memcpy(out->root, r, MERKLE_HASH_LEN);
-	sign_sth(c->signer, out);
+	bench_sign_sth(c->signer, out);
 	return 0;
 }
 
@@ -348,7 +335,7 @@ static void build_logs(const char *dir, const char *dir_map, const struct ct_sig
 		sth.tree_size = r.size;
 		sth.timestamp = base_ms + NUM_LEAVES;
 		merkle_range_root(&r, h, sth.root);
-		sign_sth(signer, &sth);
+		bench_sign_sth(signer, &sth);
 		int ret = store_append_batch(st, ls, k, &sth);
 		if (ret != 0) {
 			fprintf(stderr, "bench_lookup: append at %llu: %s\n",

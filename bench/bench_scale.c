@@ -58,6 +58,7 @@
 #include <jansson.h>
 
 #include "bench/lib/load.h"
+#include "bench/lib/sth.h"
 #include "common/b64.h"
 #include "common/bytes.h"
 #include "common/clock.h"
@@ -199,22 +200,8 @@ static void make_leaf(uint8_t *b, uint64_t i)
 	}
 }
 
-/* sign_sth signs |sth| with the key logd is given, so the STH it serves is
- * real. */
-static void sign_sth(struct store_sth *sth)
-{
-	struct ct_sig sig;
-	struct cbb b;
-
-	if (ct_sign_sth(signer, &sig, sth->timestamp, sth->tree_size, sth->root) != 0 ||
-	    !cbb_init(&b, STORE_MAX_SIG_LEN, STORE_MAX_SIG_LEN) || !ct_write_sig(&b, &sig) ||
-	    cbb_len(&b) == 0)
-		die("signing the STH", MN_ECRYPTO);
-	sth->sig_len = (uint16_t)cbb_len(&b);
-	memcpy(sth->sig, cbb_data(&b), sth->sig_len);
-	cbb_cleanup(&b);
-}
-
+/* grow appends batches up to |target|, each STH signed with the key logd is
+ * given (bench_sign_sth), so the STH it serves is real. */
 static void grow(struct builder *bd, struct store *st, uint64_t target)
 {
 	while (bd->range.size < target) {
@@ -243,7 +230,7 @@ static void grow(struct builder *bd, struct store *st, uint64_t target)
 		 * of its own, and a tree head never goes back in time */
 		sth.timestamp = mn_now_ms();
 		merkle_range_root(&bd->range, bd->h, sth.root);
-		sign_sth(&sth);
+		bench_sign_sth(signer, &sth);
 		t1 = mn_mono_ns();
 		rc = store_append_batch(st, bd->ls, k, &sth);
 		if (rc != 0)

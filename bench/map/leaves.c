@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench/lib/load.h"
+#include "bench/lib/sth.h"
 #include "bench/map/bench_map.h"
 #include "common/bytes.h"
 #include "entry/ct.h"
@@ -172,19 +173,10 @@ void bmap_gen_leaf(struct gen *g, uint64_t i, struct gleaf *gl, struct store_lea
 void bmap_sign_sth(struct store_sth *sth, uint64_t size, const uint8_t root[32],
 		   uint64_t ts)
 {
-	struct ct_sig sig;
-	struct cbb b;
-
 	sth->tree_size = size;
 	sth->timestamp = ts;
 	memcpy(sth->root, root, 32);
-	if (ct_sign_sth(bmap_signer, &sig, ts, size, root) != 0 ||
-	    !cbb_init(&b, STORE_MAX_SIG_LEN, STORE_MAX_SIG_LEN) || !ct_write_sig(&b, &sig) ||
-	    cbb_len(&b) == 0)
-		load_die("cannot sign the STH");
-	sth->sig_len = (uint16_t)cbb_len(&b);
-	memcpy(sth->sig, cbb_data(&b), sth->sig_len);
-	cbb_cleanup(&b);
+	bench_sign_sth(bmap_signer, sth);
 }
 
 /* --- random keys --------------------------------------------------------------- */
