@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/b64.h"
+#include "common/bytes.h"
 #include "common/err.h"
 
 int api__jraw(struct cbb *b, const char *s)
@@ -81,17 +82,6 @@ void api__finish_json(struct api_response *resp, int status, struct cbb *b)
 	resp->body_len = len;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* decode percent escapes of in[0..len) into out (cap bytes + NUL). */
 static int pct_decode(char *out, size_t cap, size_t *out_len, const char *in, size_t len)
 {
@@ -103,8 +93,8 @@ static int pct_decode(char *out, size_t cap, size_t *out_len, const char *in, si
 			int h, l;
 			if (len - i < 3)
 				return 0;
-			h = hexval((unsigned char)in[i + 1]);
-			l = hexval((unsigned char)in[i + 2]);
+			h = mn_hex_digit((unsigned char)in[i + 1]);
+			l = mn_hex_digit((unsigned char)in[i + 2]);
 			if (h < 0 || l < 0)
 				return 0;
 			c = h * 16 + l;

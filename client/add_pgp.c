@@ -17,21 +17,11 @@
 
 #include "client/mnctl.h"
 #include "common/b64.h"
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "entry/pgp.h"
 
 #define MAX_KEY_FILE (4u << 20)
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* --- ASCII armor (RFC 4880 section 6) -------------------------------------- */
 
@@ -284,7 +274,7 @@ int mnctl_cmd_add_pgp(struct mnctl *m, int argc, char **argv)
 	for (const char *s = signer_arg; *s != '\0'; s++) {
 		if (*s == ' ')
 			continue;
-		if (hexval(*s) < 0 || signer_len == 2 * PGP_MAX_FPR_LEN)
+		if (mn_hex_digit(*s) < 0 || signer_len == 2 * PGP_MAX_FPR_LEN)
 			return mnctl_fail(MNCTL_EUSAGE, "--signer is not a hex fingerprint");
 		signer_hex[signer_len++] = (char)(*s >= 'a' ? *s - 32 : *s);
 	}
@@ -292,7 +282,7 @@ int mnctl_cmd_add_pgp(struct mnctl *m, int argc, char **argv)
 	if (signer_len != 40 && signer_len != 64)
 		return mnctl_fail(MNCTL_EUSAGE, "--signer wants 40 or 64 hex digits");
 	for (size_t i = 0; i < signer_len / 2; i++)
-		signer[i] = (uint8_t)(hexval(signer_hex[2 * i]) << 4 | hexval(signer_hex[2 * i + 1]));
+		signer[i] = (uint8_t)(mn_hex_digit(signer_hex[2 * i]) << 4 | mn_hex_digit(signer_hex[2 * i + 1]));
 	signer_len /= 2;
 
 	ret = mnctl_load_key(m);

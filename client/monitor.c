@@ -36,6 +36,7 @@
 
 #include "client/mnctl.h"
 #include "common/b64.h"
+#include "common/bytes.h"
 #include "entry/pgp.h"
 #include "entry/policy.h"
 
@@ -72,17 +73,6 @@ static void watch_free(struct monitor *mo)
 	free(mo->watch);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* parse_fpr: |line| is 40 or 64 hex digits, spaces allowed between them. */
 static int parse_fpr(struct watch *w, const char *line)
 {
@@ -93,7 +83,7 @@ static int parse_fpr(struct watch *w, const char *line)
 		int v;
 		if (*p == ' ')
 			continue;
-		if ((v = hexval(*p)) < 0 || n == PGP_MAX_FPR_LEN)
+		if ((v = mn_hex_digit(*p)) < 0 || n == PGP_MAX_FPR_LEN)
 			return 0;
 		if (hi < 0) {
 			hi = v;

@@ -427,6 +427,17 @@ int mn_reserve(uint8_t **buf, size_t *cap, size_t used, size_t add, size_t max)
 	return 1;
 }
 
+int mn_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int mn_parse_dec(const char *s, size_t len, uint64_t *out)
 {
 	uint64_t v = 0;

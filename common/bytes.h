@@ -84,6 +84,9 @@ struct cbb {
 /* mn_parse_dec parses the |len| bytes at |s| as a canonical decimal: digits
  * only, no leading zero (unless "0"), at most UINT64_MAX. 1 or 0. */
 int mn_parse_dec(const char *s, size_t len, uint64_t *out) MN_WUR;
+/* mn_hex_digit: the value of the hexadecimal digit |c| (0-9, a-f, A-F), or -1
+ * for any other byte. */
+int mn_hex_digit(int c);
 
 /* mn_reserve makes room in the heap buffer |*buf| (|*cap| bytes, |used| of
  * them taken) for |add| more bytes, growing it geometrically (4096 bytes at

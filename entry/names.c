@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bytes.h"
 #include "common/err.h"
 
 #define KNOWN_FLAGS (NAMES_QUERY | NAMES_ALLOW_UNDERSCORE | NAMES_ALLOW_WILDCARD)
@@ -328,17 +329,6 @@ int names_email_domain_prefix(uint8_t *out, size_t cap, const char *domain,
 	return (int)n;
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int names_fpr_normalize(uint8_t *out, size_t cap, const char *hex, size_t len)
 {
 	uint8_t buf[NAMES_MAX_FPR_LEN];
@@ -349,7 +339,7 @@ int names_fpr_normalize(uint8_t *out, size_t cap, const char *hex, size_t len)
 	if (hex == NULL || (len != 40 && len != 64))
 		return MN_EMALFORMED;
 	for (i = 0; i < len / 2; i++) {
-		int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
+		int hi = mn_hex_digit(hex[2 * i]), lo = mn_hex_digit(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return MN_EMALFORMED;

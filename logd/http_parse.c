@@ -198,17 +198,6 @@ const llhttp_settings_t http__settings = {
 
 /* ---- the request target ---- */
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* path_decode percent-decodes |s| in place (RFC 3986 section 2.1). Returns 1,
  * or 0 for a truncated or non-hex escape or an encoded NUL. */
 static int path_decode(char *s, size_t len, size_t *out_len)
@@ -220,8 +209,8 @@ static int path_decode(char *s, size_t len, size_t *out_len)
 			int hi, lo;
 			if (len - i < 3)
 				return 0;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = mn_hex_digit(s[i + 1]);
+			lo = mn_hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return 0;
 			s[o++] = (char)(hi << 4 | lo);

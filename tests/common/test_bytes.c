@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -572,6 +573,20 @@ static void test_be64(void **state)
 	assert_true(mn_get_be64(k8) == 0x0123456789abcdefULL);
 }
 
+/* mn_hex_digit against libc's isxdigit and strtol for every byte value (and
+ * a few ints outside a byte). */
+static void test_hex_digit(void **state)
+{
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		char buf[2] = {(char)c, 0};
+		int want = isxdigit(c) ? (int)strtol(buf, NULL, 16) : -1;
+		assert_int_equal(mn_hex_digit(c), want);
+	}
+	assert_int_equal(mn_hex_digit(-1), -1);
+	assert_int_equal(mn_hex_digit(256 + '0'), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +601,7 @@ int main(void)
 		cmocka_unit_test(test_be64),
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_parse_dec),
+		cmocka_unit_test(test_hex_digit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
