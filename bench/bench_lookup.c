@@ -224,7 +224,7 @@ static int map_leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys,
 	out->leaf_input = c->leaf;
 	out->leaf_input_len = MAPKEYS_ROOT_LEAF_LEN;
 	merkle_leaf_hash(c->h, out->leaf_hash, c->leaf, out->leaf_input_len);
-	merkle_sha256(c->h, out->dedup_key, out->leaf_hash, MERKLE_HASH_LEN);
+	mapkeys_root_dedup(c->h, out->dedup_key, out->leaf_hash);
 	memcpy(log_b.hashes[covered], out->leaf_hash, MERKLE_HASH_LEN);
 	return 0;
 }

@@ -30,28 +30,15 @@ static int leaf_hook(void *ctx, uint64_t covered, uint64_t num_keys,
 {
 	struct hook_ctx *c = ctx;
 	struct mapkeys_root mr;
-	uint8_t body[MAPKEYS_ROOT_BODY_LEN];
-	struct ct_entry e = {0};
-	struct cbb b;
 
 	mr.covered = covered;
 	mr.num_keys = num_keys;
 	memcpy(mr.root, map_root, 32);
-	mapkeys_root_encode(body, &mr);
-	e.timestamp = c->ts;
-	e.entry_type = MN_MAP_ROOT_ENTRY;
-	e.body = body;
-	e.body_len = sizeof(body);
-	if (!cbb_init(&b, sizeof(c->leaf), sizeof(c->leaf)) || !ct_write_leaf(&b, &e)) {
-		cbb_cleanup(&b);
-		return MN_ENOMEM;
-	}
-	out->leaf_input_len = cbb_len(&b);
-	memcpy(c->leaf, cbb_data(&b), out->leaf_input_len);
-	cbb_cleanup(&b);
+	mapkeys_root_leaf(c->leaf, c->ts, &mr);
 	out->leaf_input = c->leaf;
+	out->leaf_input_len = MAPKEYS_ROOT_LEAF_LEN;
 	merkle_leaf_hash(c->h, out->leaf_hash, c->leaf, out->leaf_input_len);
-	merkle_sha256(c->h, out->dedup_key, out->leaf_hash, 32);
+	mapkeys_root_dedup(c->h, out->dedup_key, out->leaf_hash);
 	return 0;
 }
 
