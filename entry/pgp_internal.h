@@ -7,7 +7,13 @@
  *                     helpers shared with the check
  *   pgp_body.c        the leaf body and the opening: encoding, parsing,
  *                     commitments, rebuilding the transferable public key
- *   pgp.c             checking a submission with RNP */
+ *   pgp.c             checking a submission with RNP: pgp_endorsement_check
+ *                     and the leaf it builds
+ *   pgp_sigs.c        the check's choice of signatures and subkeys, judging
+ *                     what RNP verified
+ *   pgp_revocation.c  the certifier's certification revocation, verified
+ *                     with OpenSSL
+ *   pgp_export.c      the chosen packets found in RNP's export of the key */
 #ifndef MN_ENTRY_PGP_INTERNAL_H
 #define MN_ENTRY_PGP_INTERNAL_H
 
@@ -70,5 +76,83 @@ int pgp__body_v2_encode(uint8_t **out, size_t *out_len, const struct pgp_result 
 int pgp__export_key(rnp_key_handle_t key, uint8_t **out, size_t *out_len);
 /* pgp__quiet_ffi sends RNP's diagnostics for |ffi| to /dev/null. */
 void pgp__quiet_ffi(rnp_ffi_t ffi);
+
+/* --- the check (pgp.c and the files of its steps) ------------------------ */
+
+/* The state of one check; everything RNP-owned is released in check_free
+ * (pgp.c). */
+struct pgp__check {
+	rnp_ffi_t ffi;
+	rnp_key_handle_t key, cert_key;
+	uint32_t key_created, cert_key_created;
+	char key_hex[2 * V4_FPR_LEN + 1];
+	const struct certifier *ct;
+	uint64_t now;
+	const char *reason;
+};
+
+/* Reasons for one role (self-signature, certifier signature, binding). */
+struct pgp__role {
+	const char *weak, *future, *older, *expired, *bad;
+};
+
+/* The signature pgp__pick_uid_sigs chose for one role: its index among the
+ * user ID's signatures, creation time and type; or the first failure. */
+struct pgp__pick {
+	int found;
+	size_t idx;
+	uint32_t created;
+	int type;
+	int err;
+	const char *reason;
+};
+
+/* An encryption subkey pgp__pick_subkeys kept; pgp__split_export fills in
+ * its packets and fingerprint. */
+struct pgp__sub_pick {
+	size_t sub_idx;    /* rnp_key_get_subkey_at index */
+	size_t sig_idx;    /* binding: rnp_key_get_signature_at index on the subkey */
+	uint8_t fpr[V4_FPR_LEN];
+	struct cbs key;    /* exported subkey packet body */
+	struct cbs binding; /* exported binding signature body */
+};
+
+/* pgp__fail records |reason| in |ck| and returns |code| (pgp.c). */
+int pgp__fail(struct pgp__check *ck, int code, const char *reason);
+
+/* ---- pgp_sigs.c ---- */
+
+/* pgp__certifier_role: the reasons given for the certifier's signature. */
+extern const struct pgp__role pgp__certifier_role;
+/* pgp__pick_uid_sigs chooses the self-signature and the certifier signature
+ * over |uid|; |sigs| is RNP's export positioned at its first signature. */
+int pgp__pick_uid_sigs(struct pgp__check *ck, rnp_uid_handle_t uid, struct cbs sigs,
+		       const struct cbs *key_body, const uint8_t *user_id,
+		       size_t user_id_len, struct pgp__pick *self, struct pgp__pick *cert);
+/* pgp__pick_subkeys selects the encryption subkeys worth keeping (pgp.h). */
+int pgp__pick_subkeys(struct pgp__check *ck, struct pgp__sub_pick *out, size_t *out_num);
+
+/* ---- pgp_revocation.c ---- */
+
+/* pgp__verify_revocation judges the certifier's 0x30 |sig| over |user_id| on
+ * the key |key_body| with OpenSSL. Returns 0 (|*out_created| set) or a
+ * negative code with the reason in |ck|. */
+int pgp__verify_revocation(struct pgp__check *ck, const struct cbs *sig,
+			   const struct cbs *key_body, const uint8_t *user_id,
+			   size_t user_id_len, uint32_t *out_created);
+
+/* ---- pgp_export.c ---- */
+
+/* pgp__find_uid_sigs positions |out| at the first signature packet of user
+ * ID |uid_idx| in RNP's export |exp| of ck->key. */
+int pgp__find_uid_sigs(struct pgp__check *ck, const uint8_t *exp, size_t exp_len,
+		       size_t uid_idx, struct cbs *out);
+/* pgp__split_export picks the primary key packet, the two chosen signatures
+ * and the chosen subkeys' packets out of RNP's export |exp| of ck->key. */
+int pgp__split_export(struct pgp__check *ck, const uint8_t *exp, size_t exp_len,
+		      size_t uid_idx, size_t self_idx, size_t cert_idx,
+		      int self_type, int cert_type, struct cbs *out_key,
+		      struct cbs *out_self, struct cbs *out_cert,
+		      struct pgp__sub_pick *subs, size_t num_subs);
 
 #endif
