@@ -29,9 +29,9 @@
  *     not expired; the latest one is kept (a revocation wins a tie: it is the
  *     later statement when both carry the same second). RNP 0.16 checks every
  *     certification revocation on a user ID against the key's own primary
- *     key, so a certifier's 0x30 is verified in pgp.c with OpenSSL instead
- *     (RFC 4880 section 5.2.4 hash over key, user ID and hashed part; SHA-256,
- *     SHA-384 or SHA-512; Ed25519 EdDSA, ECDSA on P-256/384/521 or RSA of at
+ *     key, so a certifier's 0x30 is verified in pgp_revocation.c with
+ *     OpenSSL instead (RFC 4880 section 5.2.4 hash over key, user ID and
+ *     hashed part; SHA-256, SHA-384 or SHA-512; Ed25519 EdDSA, ECDSA on P-256/384/521 or RSA of at
  *     least 2048 bits), with its Issuer Fingerprint / Issuer subpackets naming
  *     the certifier and the same time rules; unknown critical hashed
  *     subpackets reject it;

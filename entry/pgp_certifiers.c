@@ -12,22 +12,12 @@
 #include <rnp/rnp.h>
 #include <rnp/rnp_err.h>
 
+#include "common/bytes.h"
 #include "common/err.h"
 #include "entry/pgp.h"
 #include "entry/pgp_internal.h"
 
 #define MAX_FILE_LEN (64u << 20)
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* hex_decode decodes exactly |len| hex characters into |out| (cap |cap|).
  * Returns the byte count, or 0 on any bad character, odd length or overflow. */
@@ -36,7 +26,7 @@ size_t pgp__hex_decode(uint8_t *out, size_t cap, const char *hex, size_t len)
 	if (len == 0 || len % 2 || len / 2 > cap)
 		return 0;
 	for (size_t i = 0; i < len / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = mn_hex_digit(hex[2 * i]), lo = mn_hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return 0;
 		out[i] = (uint8_t)(hi << 4 | lo);
