@@ -32,9 +32,9 @@
  *     key, so a certifier's 0x30 is verified in pgp_revocation.c with
  *     OpenSSL instead (RFC 4880 section 5.2.4 hash over key, user ID and
  *     hashed part; SHA-256, SHA-384 or SHA-512; Ed25519 EdDSA, ECDSA on
- *     P-256/384/521 or RSA of at least 2048 bits), with its Issuer Fingerprint / Issuer subpackets naming
- *     the certifier and the same time rules; unknown critical hashed
- *     subpackets reject it;
+ *     P-256/384/521 or RSA of at least 2048 bits), with its Issuer
+ *     Fingerprint / Issuer subpackets naming the certifier and the same time
+ *     rules; unknown critical hashed subpackets reject it;
  *   - weak hashes (MD5, SHA-1, RIPEMD-160) are rejected, on any signature used;
  *   - times: the key, every signature used and the certifier key were created
  *     at most PGP_MAX_SKEW_S after now; signatures are not older than the key
