@@ -89,9 +89,10 @@ $(O)/tests/tilecheck: tests/tilecheck/main.go
 	@mkdir -p $(@D)
 	GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE=$(abspath $(O))/gocache \
 		go build -o $@ ./tests/tilecheck
-# test_tiles, test_tiles_big and test_witness_mirror run it, so check-mod builds it too
+# test_tiles, test_tiles_big, test_witness_mirror and test_publish run it, so
+# check-mod builds it too
 $(O)/tests/logd/test_tiles $(O)/tests/logd/test_tiles_big \
-		$(O)/tests/logd/test_witness_mirror: | $(O)/tests/tilecheck
+		$(O)/tests/logd/test_witness_mirror $(O)/tests/logd/test_publish: | $(O)/tests/tilecheck
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -17,6 +17,12 @@
 
 enum kind { K_DIR, K_S3, K_URL };
 
+/* deferred DIR objects kept open for the barrier; past this many, the
+ * barrier's file part runs early (still before the caller's objstore_sync
+ * returns, so the contract holds; it only costs more fsyncs) */
+#define PEND_FILES_MAX 256
+#define PEND_DIRS_MAX 256
+
 struct objstore {
 	enum kind kind;
 	char base[4096];   /* DIR, or the URL prefix objects are appended to */
@@ -25,6 +31,16 @@ struct objstore {
 	char sigv4[128];   /* s3: aws:amz:REGION:s3 */
 	unsigned timeout_ms;
 	CURL *curl;
+
+	/* DIR, objstore_put_deferred and objstore_sync */
+	int barrier;
+	int (*trace)(void *ctx, const char *op, const char *path);
+	void *trace_ctx;
+	int dirty;                      /* deferred objects since the last barrier */
+	int pend_fd[PEND_FILES_MAX];    /* FSYNC: their files, open */
+	size_t num_pend;
+	char *pend_dir[PEND_DIRS_MAX];  /* FSYNC: directories to fsync (malloc) */
+	size_t num_dirs;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -92,6 +108,14 @@ int objstore_new(struct objstore **out, const struct objstore_options *o, char *
 	if (s == NULL)
 		return MN_ENOMEM;
 	s->timeout_ms = o->timeout_ms != 0 ? o->timeout_ms : 10000;
+	if (o->barrier != OBJSTORE_BARRIER_FSYNC && o->barrier != OBJSTORE_BARRIER_SYNCFS) {
+		snprintf(err, err_len, "unknown durability barrier %d", o->barrier);
+		free(s);
+		return MN_EINVAL;
+	}
+	s->barrier = o->barrier;
+	s->trace = o->trace;
+	s->trace_ctx = o->trace_ctx;
 	if (strncmp(u, "s3://", 5) == 0) {
 		const char *bucket = u + 5;
 		size_t blen = strcspn(bucket, "/"), elen;
@@ -148,10 +172,22 @@ int objstore_new(struct objstore **out, const struct objstore_options *o, char *
 	return 0;
 }
 
+static void drop_pending(struct objstore *s)
+{
+	for (size_t i = 0; i < s->num_pend; i++)
+		close(s->pend_fd[i]);
+	for (size_t i = 0; i < s->num_dirs; i++)
+		free(s->pend_dir[i]);
+	s->num_pend = 0;
+	s->num_dirs = 0;
+	s->dirty = 0;
+}
+
 void objstore_free(struct objstore *s)
 {
 	if (s == NULL)
 		return;
+	drop_pending(s);
 	if (s->curl != NULL)
 		curl_easy_cleanup(s->curl);
 	free(s);
@@ -164,13 +200,115 @@ const char *objstore_describe(const struct objstore *s)
 
 /* --- directory -------------------------------------------------------------- */
 
-static int mkdirs(char *path, size_t upto)
+/* traced: tells the test hook about a done operation; 1 = go on, 0 = an
+ * injected fault (errno EIO). */
+static int traced(struct objstore *s, const char *op, const char *path)
 {
+	if (s->trace == NULL || s->trace(s->trace_ctx, op, path) == 0)
+		return 1;
+	errno = EIO;
+	return 0;
+}
+
+static int fsync_path(const char *d)
+{
+	int fd = open(d[0] != '\0' ? d : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = fsync(fd) == 0;
+	close(fd);
+	return ok;
+}
+
+/* the files' part of the FSYNC barrier: start the writeback of every pending
+ * file first, so that the kernel writes them together and the fsyncs after
+ * mostly wait (one journal commit rather than one per file) */
+static int flush_files(struct objstore *s)
+{
+	int ok = 1, e = 0;
+
+	for (size_t i = 0; i < s->num_pend; i++)
+		(void)sync_file_range(s->pend_fd[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+	for (size_t i = 0; i < s->num_pend; i++) {
+		if (fsync(s->pend_fd[i]) != 0 && ok) {
+			ok = 0;
+			e = errno;
+		}
+		close(s->pend_fd[i]);
+	}
+	s->num_pend = 0;
+	errno = e;
+	return ok;
+}
+
+static int flush_dirs(struct objstore *s)
+{
+	int ok = 1, e = 0;
+
+	for (size_t i = 0; i < s->num_dirs; i++) {
+		if (!fsync_path(s->pend_dir[i]) && ok) {
+			ok = 0;
+			e = errno;
+		}
+		free(s->pend_dir[i]);
+	}
+	s->num_dirs = 0;
+	errno = e;
+	return ok;
+}
+
+/* note_dir: directory |d| (|len| bytes) must be fsynced by the barrier. */
+static int note_dir(struct objstore *s, const char *d, size_t len)
+{
+	char *c;
+
+	for (size_t i = 0; i < s->num_dirs; i++)
+		if (strlen(s->pend_dir[i]) == len && memcmp(s->pend_dir[i], d, len) == 0)
+			return 1;
+	if (s->num_dirs == PEND_DIRS_MAX && !flush_dirs(s))
+		return 0;
+	c = malloc(len + 1);
+	if (c == NULL)
+		return 0;
+	memcpy(c, d, len);
+	c[len] = '\0';
+	s->pend_dir[s->num_dirs++] = c;
+	return 1;
+}
+
+/* parent_sync: the entry of |path| (a file or a directory just created) is
+ * in its parent directory: fsync it now (|deferred| 0) or note it for the
+ * barrier (FSYNC; SYNCFS covers it anyway). */
+static int parent_sync(struct objstore *s, const char *path, int deferred)
+{
+	const char *slash = strrchr(path, '/');
+	char d[4400];
+
+	if (slash == NULL)
+		return 1;
+	if (deferred)
+		return s->barrier == OBJSTORE_BARRIER_SYNCFS || note_dir(s, path, (size_t)(slash - path));
+	snprintf(d, sizeof(d), "%.*s", (int)(slash - path), path);
+	return fsync_path(d);
+}
+
+/* mkdirs creates the directories of |path| (up to its last '/'); the entry of
+ * each one created is made durable like the object's own (parent_sync). */
+static int mkdirs(struct objstore *s, char *path, int deferred)
+{
+	size_t upto = strlen(path);
+
 	for (size_t i = 1; i < upto; i++) {
 		if (path[i] != '/')
 			continue;
 		path[i] = '\0';
-		if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		if (mkdir(path, 0755) == 0) {
+			if (!parent_sync(s, path, deferred)) {
+				path[i] = '/';
+				return 0;
+			}
+		} else if (errno != EEXIST) {
 			path[i] = '/';
 			return 0;
 		}
@@ -179,53 +317,85 @@ static int mkdirs(char *path, size_t upto)
 	return 1;
 }
 
-static int fsync_dir(const char *file)
-{
-	char d[4200];
-	char *slash;
-	int fd, ok;
-
-	snprintf(d, sizeof(d), "%s", file);
-	slash = strrchr(d, '/');
-	if (slash == NULL)
-		return 1;
-	*slash = '\0';
-	fd = open(d[0] != '\0' ? d : "/", O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return 0;
-	ok = fsync(fd) == 0;
-	close(fd);
-	return ok;
-}
-
+/* dir_put: temporary file, rename into place. |deferred| 0: fsync the file
+ * before the rename and its directory after it. |deferred| 1: the barrier
+ * does that later, except for the file of an object that replaces an existing
+ * one, fsynced before its rename, so a crash before the barrier cannot leave
+ * a durable object torn. */
 static int dir_put(struct objstore *s, const char *path, const uint8_t *data, size_t len,
-		   char *err, size_t err_len)
+		   int deferred, char *err, size_t err_len)
 {
 	char file[4400], tmp[4500];
-	int fd;
+	int fd, sync_now;
 
 	snprintf(file, sizeof(file), "%s%s", s->base, path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", file, (long)getpid());
-	if (!mkdirs(file, strlen(file))) {
+	if (!mkdirs(s, file, deferred)) {
 		snprintf(err, err_len, "cannot create the directories of %s: %s", file,
 			 strerror(errno));
 		return MN_EIO;
 	}
+	sync_now = !deferred || access(file, F_OK) == 0;
+	if (deferred && s->barrier == OBJSTORE_BARRIER_FSYNC && !sync_now &&
+	    s->num_pend == PEND_FILES_MAX && !flush_files(s))
+		goto fail;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		goto fail;
-	if (mn_write_sync(fd, data, len) != 0) {
+	if ((sync_now ? mn_write_sync(fd, data, len) : mn_write_all(fd, data, len)) != 0 ||
+	    rename(tmp, file) != 0) {
 		close(fd);
 		goto fail;
 	}
+	if (deferred) {
+		s->dirty = 1;
+		if (s->barrier == OBJSTORE_BARRIER_FSYNC && !sync_now)
+			s->pend_fd[s->num_pend++] = fd;
+		else
+			close(fd);
+		if (!parent_sync(s, file, 1) || !traced(s, "write", path))
+			goto fail_renamed;
+		return 0;
+	}
 	close(fd);
-	if (rename(tmp, file) != 0 || !fsync_dir(file))
-		goto fail;
+	if (!parent_sync(s, file, 0) || !traced(s, "put", path))
+		goto fail_renamed;
 	return 0;
 fail:
 	snprintf(err, err_len, "cannot write %s: %s", file, strerror(errno));
 	unlink(tmp);
 	return MN_EIO;
+fail_renamed:
+	snprintf(err, err_len, "cannot make %s durable: %s", file, strerror(errno));
+	return MN_EIO;
+}
+
+static int dir_sync(struct objstore *s, char *err, size_t err_len)
+{
+	int ok, fd;
+
+	if (!s->dirty)
+		return 0;
+	if (s->barrier == OBJSTORE_BARRIER_SYNCFS) {
+		fd = open(s->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ok = fd >= 0 && syncfs(fd) == 0;
+		if (fd >= 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+		}
+	} else {
+		ok = flush_files(s);
+		if (!flush_dirs(s) && ok)
+			ok = 0;
+	}
+	if (ok && !traced(s, "sync", NULL))
+		ok = 0;
+	if (!ok)
+		snprintf(err, err_len, "cannot make the objects written to %s durable: %s",
+			 s->base, strerror(errno));
+	drop_pending(s);
+	return ok ? 0 : MN_EIO;
 }
 
 static int dir_get(struct objstore *s, const char *path, size_t max, uint8_t **out,
@@ -406,8 +576,9 @@ static void excerpt(char *out, size_t cap, const struct sink *k)
 	out[n] = '\0';
 }
 
-int objstore_put(struct objstore *s, const char *path, const uint8_t *data, size_t len,
-		 const char *content_type, int gzip_encoded, char *err, size_t err_len)
+static int put(struct objstore *s, const char *path, const uint8_t *data, size_t len,
+	       const char *content_type, int gzip_encoded, int deferred, char *err,
+	       size_t err_len)
 {
 	struct curl_slist *h = NULL, *t;
 	struct sink k = {.max = 1u << 16};
@@ -416,7 +587,7 @@ int objstore_put(struct objstore *s, const char *path, const uint8_t *data, size
 
 	err[0] = '\0';
 	if (s->kind == K_DIR)
-		return dir_put(s, path, data, len, err, err_len);
+		return dir_put(s, path, data, len, deferred, err, err_len);
 	if (s->kind == K_URL) {
 		snprintf(err, err_len, "%s is read-only", s->desc);
 		return MN_EREADONLY;
@@ -441,6 +612,25 @@ int objstore_put(struct objstore *s, const char *path, const uint8_t *data, size
 	}
 	free(k.buf);
 	return MN_EIO;
+}
+
+int objstore_put(struct objstore *s, const char *path, const uint8_t *data, size_t len,
+		 const char *content_type, int gzip_encoded, char *err, size_t err_len)
+{
+	return put(s, path, data, len, content_type, gzip_encoded, 0, err, err_len);
+}
+
+int objstore_put_deferred(struct objstore *s, const char *path, const uint8_t *data,
+			  size_t len, const char *content_type, int gzip_encoded, char *err,
+			  size_t err_len)
+{
+	return put(s, path, data, len, content_type, gzip_encoded, 1, err, err_len);
+}
+
+int objstore_sync(struct objstore *s, char *err, size_t err_len)
+{
+	err[0] = '\0';
+	return s->kind == K_DIR ? dir_sync(s, err, err_len) : 0;
 }
 
 int objstore_get(struct objstore *s, const char *path, size_t max, uint8_t **out,

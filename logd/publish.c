@@ -114,8 +114,9 @@ static int put_object(struct round *r, const char *path, size_t len)
 		api_response_free(&resp);
 		return MN_EINTERNAL;
 	}
-	ret = objstore_put(r->p->os, path, resp.body, resp.body_len, resp.content_type,
-			   strncmp(path, "/tile/data/", 11) == 0, r->err, sizeof(r->err));
+	/* durable at the round's barrier (round_once), before the checkpoint */
+	ret = objstore_put_deferred(r->p->os, path, resp.body, resp.body_len, resp.content_type,
+				    strncmp(path, "/tile/data/", 11) == 0, r->err, sizeof(r->err));
 	if (ret == 0) {
 		r->objects++;
 		r->bytes += resp.body_len;
@@ -164,12 +165,14 @@ static int seen(struct publisher *p, const uint8_t fp[32])
 	return 0;
 }
 
-/* the issuers the entries [from, to) name, not uploaded yet */
-static int put_issuers(struct round *r, uint64_t from, uint64_t to)
+/* the issuers the entries [from, to) name, not uploaded yet; those put are
+ * left in |f| (f->num), to be remembered once the barrier made them durable */
+static int put_issuers(struct round *r, uint64_t from, uint64_t to, struct fps *put)
 {
 	struct publisher *p = r->p;
 	struct store_entry ents[256];
 	struct fps f = {0};
+	size_t num_put = 0;
 	int ret = 0;
 
 	for (uint64_t i = from; ret == 0 && i < to;) {
@@ -206,22 +209,43 @@ static int put_issuers(struct round *r, uint64_t from, uint64_t to)
 		for (size_t k = 0; k < 32; k++)
 			snprintf(path + 8 + 2 * k, 3, "%02x", f.fp[i][k]);
 		ret = put_object(r, path, 72);
-		if (ret == 0) {
-			if (p->num_seen == SEEN_CAP)
-				p->num_seen = 0;
-			memcpy(p->seen[p->num_seen++], f.fp[i], 32);
-		}
+		if (ret == 0)
+			memmove(f.fp[num_put++], f.fp[i], 32); /* num_put <= i */
 	}
-	free(f.fp);
+	f.num = num_put;
+	*put = f;
 	return ret;
 }
 
-/* round: publishes up to the current checkpoint. 0 or MN_E* (r->err). */
+static void remember_issuers(struct publisher *p, const struct fps *f)
+{
+	for (size_t i = 0; i < f->num; i++) {
+		if (p->num_seen == SEEN_CAP)
+			p->num_seen = 0;
+		memcpy(p->seen[p->num_seen++], f->fp[i], 32);
+	}
+}
+
+/* round: publishes up to the current checkpoint. 0 or MN_E* (r->err).
+ *
+ * Durability: the round's tiles and issuers are put deferred (a directory
+ * store writes and renames them without an fsync each), then one barrier
+ * (objstore_sync) makes them all durable, and only then is the checkpoint put
+ * (durably), so a durable checkpoint never commits to a tile that a crash can
+ * take away. A crash before the checkpoint may leave the round's objects
+ * missing, empty or torn; none of them is below the durable checkpoint (every
+ * tile path a round writes is new: a tile at a width the last checkpoint did
+ * not have; an issuer put again over its durable copy is fsynced before its
+ * rename, objstore.h), and the next round, from that checkpoint (resume),
+ * rewrites every object above it that a checkpoint will name. A failed round
+ * is redone from the same size, and the issuers it put are only remembered as
+ * uploaded after the barrier, so it puts them again too. */
 static int round_once(struct round *r)
 {
 	struct publisher *p = r->p;
 	struct api_response cp;
 	struct note_checkpoint nc;
+	struct fps issuers = {0};
 	uint64_t from;
 	int ret;
 
@@ -251,7 +275,12 @@ static int round_once(struct round *r)
 	}
 	ret = api_static_objects(from, nc.tree_size, object_fn, r);
 	if (ret == 0)
-		ret = put_issuers(r, from, nc.tree_size);
+		ret = put_issuers(r, from, nc.tree_size, &issuers);
+	if (ret == 0)
+		ret = objstore_sync(p->os, r->err, sizeof(r->err));
+	if (ret == 0)
+		remember_issuers(p, &issuers);
+	free(issuers.fp);
 	if (ret == 0)
 		ret = objstore_put(p->os, "/checkpoint", cp.body, cp.body_len, cp.content_type, 0,
 				   r->err, sizeof(r->err));

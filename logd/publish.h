@@ -6,13 +6,20 @@
  * checkpoint (api_static_get: the very bytes logd serves), and uploads, for the
  * sizes between what it published last and that checkpoint, every new hash
  * tile (every level, full or at its new partial width), every new data tile,
- * every issuer the new entries name, and only then the checkpoint. Objects are
+ * every issuer the new entries name (objstore_put_deferred), then one
+ * durability barrier for all of them (objstore_sync), and only then the
+ * checkpoint (objstore_put, durable), so a checkpoint is never durable before
+ * the objects it commits to, while a round costs one barrier rather than an
+ * fsync per object. Objects are
  * made by api_static_get, so each is byte-identical to what logd serves at the
  * same path. Uploads are idempotent (same path, same bytes), so a round that
  * fails is simply redone from the last published checkpoint, with backoff
  * (100 ms doubling to 5 s). At start the publisher reads the checkpoint
  * already in the store: if this log's tree at that size has the same root, it
- * goes on from there; otherwise it publishes everything from size 0.
+ * goes on from there; otherwise it publishes everything from size 0. Objects
+ * above that checkpoint are never trusted (a crash in a round may have left
+ * them missing, empty or torn): every one a later checkpoint names is written
+ * again, whatever is already there.
  *
  * A store that is down delays publishing, never the log: commits and SCTs go
  * on (sct_after: commit), the lag grows, and publish_status says so (/readyz,

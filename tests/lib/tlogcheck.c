@@ -7,14 +7,21 @@
 
 int tlogcheck_run(uint16_t port, struct tlogcheck_result *out)
 {
+	return tlogcheck_run_prefix(port, "", out);
+}
+
+int tlogcheck_run_prefix(uint16_t port, const char *prefix, struct tlogcheck_result *out)
+{
 	const char *build = getenv("MN_BUILD");
 	char cmd[512], first[512] = "";
 	FILE *p;
 	int n;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(cmd, sizeof(cmd), "%s/tests/tilecheck http://127.0.0.1:%u/ 2>&1",
-		 build != NULL ? build : "build", port);
+	if (strlen(prefix) > 200 || strchr(prefix, '\'') != NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s/tests/tilecheck 'http://127.0.0.1:%u%s/' 2>&1",
+		 build != NULL ? build : "build", port, prefix);
 	p = popen(cmd, "r");
 	if (p == NULL) {
 		fprintf(stderr, "tilecheck: cannot run %s\n", cmd);

@@ -1,7 +1,7 @@
 /* tlogcheck.h: run build/tests/tilecheck (tests/tilecheck/main.go, over Go's
  * sumdb/tlog and sumdb/note: an implementation we did not write, unlike
  * entry/tilecheck.h) against a running logd, and read what it verified. Used
- * by test_tiles and test_tiles_big. */
+ * by test_tiles, test_tiles_big and test_publish. */
 #ifndef MN_TESTS_TLOGCHECK_H
 #define MN_TESTS_TLOGCHECK_H
 
@@ -20,5 +20,8 @@ struct tlogcheck_result {
  * http://127.0.0.1:|port|/, copies its output to stderr and fills |out|.
  * Returns 0, or -1 if it failed (exit status not 0, or no "ok" line). */
 int tlogcheck_run(uint16_t port, struct tlogcheck_result *out);
+/* tlogcheck_run_prefix is tlogcheck_run against the log logd --config serves
+ * under |prefix| ("/NAME", no trailing '/'): http://127.0.0.1:|port|PREFIX/. */
+int tlogcheck_run_prefix(uint16_t port, const char *prefix, struct tlogcheck_result *out);
 
 #endif

@@ -25,7 +25,16 @@
  * adding while the parent kills logd once some SCTs came back: every SCT
  * handed out (its leaf_index) is below the size of the checkpoint published
  * after the kill, and all the checkpoints published over the rounds are of one
- * tree (each root is the final log's root at that size). */
+ * tree (each root is the final log's root at that size).
+ *
+ * Torn round: a round writes its objects without an fsync each and makes them
+ * durable with one barrier before the checkpoint, so an OS crash in a round
+ * can leave the last durable checkpoint with the round's tiles missing or
+ * empty. The test makes that state (logd killed with -9, the store's
+ * checkpoint put back to an earlier one, a hash tile above it truncated to 0
+ * bytes and a data tile deleted); logd restarted must write them again: every
+ * object in the directory is then what logd serves, and tests/tilecheck (Go's
+ * sumdb/tlog) verifies what logd serves. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +65,7 @@
 #include "logd/objstore.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/s3srv.h"
+#include "tests/lib/tlogcheck.h"
 
 static void rm_rf(const char *dir)
 {
@@ -806,12 +816,93 @@ static void test_sct_after_publish_kill9(void **state)
 	rm_rf(dir);
 }
 
+static void test_publish_torn_round(void **state)
+{
+	char dir[64] = "/tmp/mn-publish-torn-XXXXXX", roots[128], data[128], pub[128], cfg[128];
+	char cpf[160], file[256];
+	struct logd_proc logd;
+	int64_t now = pki_now();
+	struct pki_cert *root, *ca;
+	const char *dns[1] = {"torn.example"};
+	const char *args[] = {"--config", NULL, NULL};
+	struct tlogcheck_result tr;
+	struct stat sb;
+	uint8_t *cp3 = NULL;
+	size_t cp3_len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	root = pki_root("Torn Root", 0);
+	ca = pki_issue(root, "Torn CA", NULL, 0, PKI_CA, now - 86400, now + 86400 * 365);
+	snprintf(roots, sizeof(roots), "%s/roots.pem", dir);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(pub, sizeof(pub), "%s/pub", dir);
+	snprintf(cfg, sizeof(cfg), "%s/logd.yaml", dir);
+	snprintf(cpf, sizeof(cpf), "%s/checkpoint", pub);
+	{
+		const struct pki_cert *rs[1] = {root};
+		assert_int_equal(pki_write_pem(roots, rs, 1), 0);
+	}
+	f = fopen(cfg, "w");
+	assert_non_null(f);
+	fprintf(f, "listen: 127.0.0.1:0\nlogs:\n  - name: torn\n    data: %s\n"
+		"    classes: [tls]\n    roots: {tls: %s}\n    origin: log.example/torn\n"
+		"    map: false\n    publish: {dir: %s}\n", data, roots, pub);
+	fclose(f);
+	args[1] = cfg;
+	assert_int_equal(logd_start(&logd, args), 0);
+	for (int i = 0; i < 7; i++) {
+		struct pki_cert *leaf = pki_issue(ca, "torn.example", dns, 1, 0, now - 60 - i,
+						  now + 86400);
+		add(logd.port, "/torn", leaf, ca, 0);
+		pki_free(leaf);
+		if (i == 2) {
+			/* the checkpoint of size 3, durable before the next rounds */
+			wait_published(pub, 3);
+			cp3 = (uint8_t *)tf_read(cpf, &cp3_len);
+			assert_non_null(cp3);
+		}
+	}
+	wait_published(pub, 7);
+	logd_stop(&logd, SIGKILL);
+	/* what an OS crash in the rounds after 3 can leave */
+	f = fopen(cpf, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(cp3, 1, cp3_len, f), cp3_len);
+	fclose(f);
+	snprintf(file, sizeof(file), "%s/tile/0/000.p/7", pub);
+	assert_int_equal(truncate(file, 0), 0);
+	snprintf(file, sizeof(file), "%s/tile/data/000.p/7", pub);
+	assert_int_equal(unlink(file), 0);
+
+	assert_int_equal(logd_start(&logd, args), 0);
+	wait_published(pub, 7);
+	{
+		struct cmp c = {logd.port, "/torn", pub, 0};
+		assert_int_equal(api_static_objects(0, 7, compare_object, &c), 0);
+		assert_int_equal(c.num, 2); /* /tile/data/000.p/7 and /tile/0/000.p/7 */
+	}
+	snprintf(file, sizeof(file), "%s/tile/0/000.p/7", pub);
+	assert_int_equal(stat(file, &sb), 0);
+	assert_int_equal(sb.st_size, 7 * 32);
+	assert_int_equal(tlogcheck_run_prefix(logd.port, "/torn", &tr), 0);
+	assert_int_equal(tr.size, 7);
+	assert_int_equal(tr.issuers, 2); /* the CA and the root */
+	assert_int_equal(logd_stop(&logd, SIGTERM), 0);
+	free(cp3);
+	pki_free(ca);
+	pki_free(root);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_publish_dir_and_restore),
 		cmocka_unit_test_teardown(test_publish_s3, stop_s3),
 		cmocka_unit_test(test_sct_after_publish_kill9),
+		cmocka_unit_test(test_publish_torn_round),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
