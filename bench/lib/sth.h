@@ -6,7 +6,7 @@
 #define MN_BENCH_STH_H
 
 #include "entry/ct.h"
-#include "storage/store.h"
+#include "storage/storage.h"
 
 /* bench_sign_sth signs |sth|'s timestamp, tree_size and root with |signer|
  * into its sig and sig_len, or load_die. */
