@@ -43,11 +43,13 @@ X509 *x509__d2i_exact(const uint8_t *der, size_t len)
  * decode), a signature algorithm from kSigAlgs with the same encoding inside
  * and outside the TBSCertificate, and extensions that OpenSSL's own check
  * (ossl_x509v3_cache_extensions, EXFLAG_INVALID) certainly passes. Anything
- * else takes the slow path: a full d2i_X509, as before. A precertificate takes
- * the fast path too (x509_precert.c edits its TBSCertificate as found). A signature that does not verify on the fast
- * path is checked again by X509_verify on a full decode. Both paths fill the
- * same fields and answer the same questions, so the outcome and its reason do
- * not depend on the path; only the cost does. */
+ * else takes the slow path: a full d2i_X509, as before (and everything does
+ * with x509_limits.slow). A precertificate takes the fast path too
+ * (x509_precert.c edits its TBSCertificate as found). A signature that does
+ * not verify on the fast path is checked again by X509_verify on a full
+ * decode. Both paths fill the same fields and answer the same questions, so
+ * the outcome and its reason do not depend on the path, only the cost does:
+ * test_pkits and fuzz_x509_diff check that. */
 
 
 #define RSA_ALG(last)                                                                \
