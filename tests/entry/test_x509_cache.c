@@ -109,7 +109,8 @@ static void *hammer(void *p)
 			/* and a chain that must fail under the same CA */
 			der[0] = a->leaves[(i + 1) % NUM_CAS]->der;
 			len[0] = a->leaves[(i + 1) % NUM_CAS]->der_len;
-			if (x509_validate(a->v, der, len, 2, 0, x509fix_now_ms(), &r, NULL) != MN_EBADCHAIN)
+			if (x509_validate(a->v, der, len, 2, 0, x509fix_now_ms(), &r, NULL) !=
+			    MN_EBADCHAIN)
 				a->failures++;
 		}
 	}
@@ -123,9 +124,11 @@ static void test_threads(void **state)
 	for (int i = 0; i < NUM_CAS; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "Test CA %d", i);
-		cas[i] = pki_issue(x509fix.root, name, NULL, 0, PKI_CA, x509fix.now - DAY, x509fix.now + DAY);
+		cas[i] = pki_issue(x509fix.root, name, NULL, 0, PKI_CA, x509fix.now - DAY,
+				   x509fix.now + DAY);
 		assert_non_null(cas[i]);
-		leaves[i] = pki_issue(cas[i], "t.example", NULL, 0, 0, x509fix.now - DAY, x509fix.now + DAY);
+		leaves[i] = pki_issue(cas[i], "t.example", NULL, 0, 0, x509fix.now - DAY,
+				      x509fix.now + DAY);
 		assert_non_null(leaves[i]);
 	}
 	struct x509_limits lim = {.cache_cap = 2};

@@ -91,8 +91,8 @@ static void test_openssl_cross_check(void **state)
 	(void)state;
 	char dir[] = "/tmp/mn-x509-XXXXXX", path[256], cmd[1024], out[4096];
 	assert_non_null(mkdtemp(dir));
-	const struct pki_cert *root[] = {x509fix.root}, *ca[] = {x509fix.ca}, *leaf[] = {x509fix.leaf},
-			      *other[] = {x509fix.other_root};
+	const struct pki_cert *root[] = {x509fix.root}, *ca[] = {x509fix.ca},
+			      *leaf[] = {x509fix.leaf}, *other[] = {x509fix.other_root};
 	snprintf(path, sizeof(path), "%s/root.pem", dir);
 	assert_int_equal(pki_write_pem(path, root, 1), 0);
 	snprintf(path, sizeof(path), "%s/int.pem", dir);
@@ -310,7 +310,8 @@ static void test_rejections(void **state)
 	struct x509_limits lim = {.max_chain_len = 2, .max_cert_len = x509fix.leaf->der_len - 1};
 	v = x509_validator_new(x509fix.roots, &lim);
 	assert_non_null(v);
-	const struct pki_cert *c2[] = {x509fix.leaf, x509fix.ca}, *c3[] = {x509fix.leaf, x509fix.ca, x509fix.root};
+	const struct pki_cert *c2[] = {x509fix.leaf, x509fix.ca};
+	const struct pki_cert *c3[] = {x509fix.leaf, x509fix.ca, x509fix.root};
 	x509fix_expect_reject(v, c2, 2, 0, MN_ETOOBIG);
 	x509fix_expect_reject(v, c3, 3, 0, MN_ETOOBIG);
 	x509_validator_free(v);
@@ -337,7 +338,8 @@ static void test_precert(void **state)
 	assert_memory_equal(r.issuer_key_hash, ca_spki, 32);
 	const struct pki_cert *want[] = {x509fix.ca, x509fix.root};
 	x509fix_check_extra(&r, x509fix.precert, want, 2);
-	x509fix_expect_dedup(&r, "mn-dedup-precert", sizeof("mn-dedup-precert"), x509fix.precert, ca_spki);
+	x509fix_expect_dedup(&r, "mn-dedup-precert", sizeof("mn-dedup-precert"), x509fix.precert,
+			     ca_spki);
 	x509_result_cleanup(&r);
 
 	/* With the root included: the same result. */
@@ -404,8 +406,8 @@ static void test_path_rules(void **state)
 	int64_t nb = x509fix.now - DAY, na = x509fix.now + 90 * DAY;
 	struct x509_validator *v = x509fix_new_validator();
 	struct x509_result r;
-	struct pki_cert *ca0 = pki_issue(x509fix.root, "CA pathlen 0", NULL, 0, PKI_CA | PKI_PATHLEN0,
-					 nb, na);
+	struct pki_cert *ca0 = pki_issue(x509fix.root, "CA pathlen 0", NULL, 0,
+					 PKI_CA | PKI_PATHLEN0, nb, na);
 	struct pki_cert *sub = pki_issue(ca0, "Sub CA", NULL, 0, PKI_CA, nb, na);
 	struct pki_cert *leaf_sub = pki_issue(sub, "pl.example", dns, 1, 0, nb, na);
 	struct pki_cert *leaf_ca0 = pki_issue(ca0, "pl.example", dns, 1, 0, nb, na);

@@ -212,7 +212,8 @@ static void test_leaf_signatures(void **state)
 	(void)state;
 	int64_t nb = x509fix.now - DAY, na = x509fix.now + 90 * DAY;
 	struct x509_validator *v = x509fix_new_validator();
-	struct pki_cert *rsa_ca = pki_issue(x509fix.root, "Test CA", NULL, 0, PKI_CA | PKI_RSA, nb, na);
+	struct pki_cert *rsa_ca = pki_issue(x509fix.root, "Test CA", NULL, 0, PKI_CA | PKI_RSA,
+					    nb, na);
 	EVP_PKEY *rsa_other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	EVP_PKEY *ec_other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");

@@ -440,7 +440,8 @@ static void test_names_bounds(void **state)
 	struct x509_validator *v = x509_validator_new(x509fix.roots, NULL);
 	assert_non_null(v);
 	struct x509_result r;
-	struct pki_cert *many = smime_leaf(x509fix.ca, &(struct pki_opts){.dns = dns, .num_dns = N});
+	struct pki_cert *many = smime_leaf(x509fix.ca,
+					   &(struct pki_opts){.dns = dns, .num_dns = N});
 	const struct pki_cert *c[] = {many, x509fix.ca};
 	assert_int_equal(x509fix_validate(v, c, 2, 0, &r), 0);
 	assert_int_equal(r.num_dns_names, X509_MAX_NAMES);
@@ -449,7 +450,8 @@ static void test_names_bounds(void **state)
 	x509_result_cleanup(&r);
 	dns[0] = big;
 	dns[1] = "ok.example";
-	struct pki_cert *longname = smime_leaf(x509fix.ca, &(struct pki_opts){.dns = dns, .num_dns = 2});
+	struct pki_cert *longname = smime_leaf(x509fix.ca,
+					       &(struct pki_opts){.dns = dns, .num_dns = 2});
 	const struct pki_cert *c2[] = {longname, x509fix.ca};
 	assert_int_equal(x509fix_validate(v, c2, 2, 0, &r), 0);
 	expect_names(r.dns_names, r.num_dns_names, dns + 1, 1);
